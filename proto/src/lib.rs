@@ -1,0 +1,20 @@
+//! Shoal's wire and data model: the protobuf objects every crate shares
+//! and the gRPC services between the CLI, managers and workers.
+//!
+//! The `.proto` files under `proto/shoal/v1` are the source of truth;
+//! this crate adds only small helpers on the generated types (state
+//! order, display names), never behaviour.
+#![forbid(unsafe_code)]
+
+mod names;
+mod time;
+
+pub use time::{now_nanos, nanos_to_system_time};
+
+/// Generated types and services of package `shoal.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod v1 {
+    tonic::include_proto!("shoal.v1");
+}
+
+pub use v1::*;

@@ -1,0 +1,125 @@
+//! Display names and ordering helpers on the generated enums, spelled as
+//! Docker prints them.
+
+use crate::v1::{
+    NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState,
+};
+
+impl TaskState {
+    /// A task in this state will not move any further.
+    pub fn is_terminal(self) -> bool {
+        self >= TaskState::Complete
+    }
+
+    /// Lower-case name as in `docker service ps` ("running", "failed").
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::New => "new",
+            TaskState::Pending => "pending",
+            TaskState::Assigned => "assigned",
+            TaskState::Accepted => "accepted",
+            TaskState::Preparing => "preparing",
+            TaskState::Ready => "ready",
+            TaskState::Starting => "starting",
+            TaskState::Running => "running",
+            TaskState::Complete => "complete",
+            TaskState::Shutdown => "shutdown",
+            TaskState::Failed => "failed",
+            TaskState::Rejected => "rejected",
+            TaskState::Remove => "remove",
+            TaskState::Orphaned => "orphaned",
+        }
+    }
+
+    /// Parses a lower-case name as printed by [`TaskState::name`].
+    pub fn from_name(name: &str) -> Option<TaskState> {
+        TaskState::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Every state, in order.
+    pub const ALL: [TaskState; 14] = [
+        TaskState::New,
+        TaskState::Pending,
+        TaskState::Assigned,
+        TaskState::Accepted,
+        TaskState::Preparing,
+        TaskState::Ready,
+        TaskState::Starting,
+        TaskState::Running,
+        TaskState::Complete,
+        TaskState::Shutdown,
+        TaskState::Failed,
+        TaskState::Rejected,
+        TaskState::Remove,
+        TaskState::Orphaned,
+    ];
+}
+
+impl NodeState {
+    /// As in `docker node ls`: "Ready", "Down".
+    pub fn title(self) -> &'static str {
+        match self {
+            NodeState::Unknown => "Unknown",
+            NodeState::Down => "Down",
+            NodeState::Ready => "Ready",
+            NodeState::Disconnected => "Disconnected",
+        }
+    }
+}
+
+impl NodeAvailability {
+    /// As in `docker node ls`: "Active", "Pause", "Drain".
+    pub fn title(self) -> &'static str {
+        match self {
+            NodeAvailability::Active => "Active",
+            NodeAvailability::Pause => "Pause",
+            NodeAvailability::Drain => "Drain",
+        }
+    }
+}
+
+impl NodeRole {
+    /// "manager" or "worker".
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeRole::Worker => "worker",
+            NodeRole::Manager => "manager",
+        }
+    }
+}
+
+impl RestartCondition {
+    /// As in `--restart-condition`: "any", "on-failure", "none".
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartCondition::Any => "any",
+            RestartCondition::OnFailure => "on-failure",
+            RestartCondition::None => "none",
+        }
+    }
+
+    /// Parses a `--restart-condition` value.
+    pub fn from_name(name: &str) -> Option<RestartCondition> {
+        [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_states_are_ordered_and_named_uniquely() {
+        let all = TaskState::ALL;
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        for s in all {
+            assert_eq!(TaskState::from_name(s.name()), Some(s));
+        }
+        assert!(TaskState::Failed.is_terminal());
+        assert!(!TaskState::Running.is_terminal());
+    }
+}
