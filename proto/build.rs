@@ -3,7 +3,13 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
-        "objects", "store", "control", "dispatcher", "raft", "logs", "admin",
+        "objects",
+        "store",
+        "control",
+        "dispatcher",
+        "raft",
+        "logs",
+        "admin",
     ]
     .map(|f| format!("proto/shoal/v1/{f}.proto"));
     let mut config = prost_build::Config::new();

@@ -1,1 +1,8 @@
-//! placeholder
+//! Shoal's manager: the replicated store (openraft on RocksDB), the
+//! control API the CLI talks to, the dispatcher workers talk to, and the
+//! leader-only loops that keep services converged (orchestrator,
+//! scheduler, task reaper).
+#![forbid(unsafe_code)]
+
+pub mod raft;
+pub mod store;

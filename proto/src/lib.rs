@@ -8,8 +8,9 @@
 
 mod names;
 mod time;
+pub mod transport;
 
-pub use time::{now_nanos, nanos_to_system_time};
+pub use time::{nanos_to_system_time, now_nanos};
 
 /// Generated types and services of package `shoal.v1`.
 #[allow(missing_docs, clippy::all)]

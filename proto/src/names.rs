@@ -1,9 +1,7 @@
 //! Display names and ordering helpers on the generated enums, spelled as
 //! Docker prints them.
 
-use crate::v1::{
-    NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState,
-};
+use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState};
 
 impl TaskState {
     /// A task in this state will not move any further.
@@ -102,9 +100,13 @@ impl RestartCondition {
 
     /// Parses a `--restart-condition` value.
     pub fn from_name(name: &str) -> Option<RestartCondition> {
-        [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
-            .into_iter()
-            .find(|c| c.name() == name)
+        [
+            RestartCondition::Any,
+            RestartCondition::OnFailure,
+            RestartCondition::None,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
     }
 }
 

@@ -1,0 +1,125 @@
+//! Raft glue: openraft's type config, the RocksDB log store, the state
+//! machine (the [`Store`](crate::store::Store)) and the gRPC network.
+//!
+//! The domain logic lives in the state machine's apply
+//! ([`MemoryStore::apply`](crate::store::MemoryStore::apply)); this module
+//! only moves bytes between openraft, RocksDB and the network.
+
+mod codec;
+mod db;
+mod log_store;
+mod network;
+mod service;
+mod state_machine;
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+use shoal_proto::Batch;
+
+use crate::store::StoreError;
+
+pub use db::RaftDb;
+pub use log_store::LogStore;
+pub use network::Network;
+pub use service::RaftService;
+pub use state_machine::StateMachine;
+
+openraft::declare_raft_types!(
+    /// Shoal's raft types: a log entry carries one store [`Batch`].
+    pub TypeConfig:
+        D = Proposal,
+        R = ApplyResult,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// A raft handle with shoal's types.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// The payload of a raft entry: one batch, applied atomically.
+/// Encoded as protobuf inside openraft's own serde encoding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal(#[serde(with = "codec::prost_bytes")] pub Batch);
+
+/// What applying a [`Proposal`] gave: `Err` when the store refused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyResult(pub Result<(), StoreError>);
+
+/// openraft's storage error with shoal's node id type.
+pub type StorageError = openraft::StorageError<u64>;
+
+/// Timing of the raft protocol.
+#[derive(Debug, Clone)]
+pub struct RaftTiming {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+}
+
+impl Default for RaftTiming {
+    /// Heartbeat 100 ms, election after 400-800 ms without one.
+    fn default() -> Self {
+        RaftTiming {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 400,
+            election_timeout_max_ms: 800,
+        }
+    }
+}
+
+/// Why raft could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the raft database in {dir}: {source}")]
+    Db { dir: String, source: rocksdb::Error },
+    #[error("raft storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("raft configuration: {0}")]
+    Config(#[from] openraft::ConfigError),
+    #[error("starting raft: {0}")]
+    Fatal(#[from] openraft::error::Fatal<u64>),
+    #[error("starting the raft log writer: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the raft state in `dir` (RocksDB) and starts the raft node with
+/// id `id`. Returns the raft handle and the store it applies to.
+pub async fn start(
+    dir: &std::path::Path,
+    id: u64,
+    timing: &RaftTiming,
+) -> Result<(Raft, crate::store::Store), StartError> {
+    let db = RaftDb::open(dir).map_err(|source| StartError::Db {
+        dir: dir.display().to_string(),
+        source,
+    })?;
+    let log_store = LogStore::new(db.clone())?;
+    let state_machine = StateMachine::open(db)?;
+    let store = state_machine.store();
+    let config = openraft::Config {
+        cluster_name: "shoal".into(),
+        heartbeat_interval: timing.heartbeat_ms,
+        election_timeout_min: timing.election_timeout_min_ms,
+        election_timeout_max: timing.election_timeout_max_ms,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        ..Default::default()
+    }
+    .validate()?;
+    let raft = Raft::new(
+        id,
+        std::sync::Arc::new(config),
+        Network,
+        log_store,
+        state_machine,
+    )
+    .await?;
+    Ok((raft, store))
+}
+
+#[cfg(test)]
+mod tests;

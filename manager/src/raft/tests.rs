@@ -1,0 +1,77 @@
+//! The log store and state machine checked against openraft's own
+//! storage suite, and a restart that must bring back applied state.
+
+use openraft::storage::RaftStateMachine;
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+use shoal_proto::{Batch, Op, Service, StoreObject, op, store_object::Object};
+use tempfile::TempDir;
+
+use super::*;
+
+struct Builder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for Builder {
+    async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError> {
+        let dir = TempDir::new().expect("temp dir");
+        let db = RaftDb::open(dir.path()).expect("open db");
+        let log_store = LogStore::new(db.clone()).expect("log store");
+        Ok((dir, log_store, StateMachine::open(db)?))
+    }
+}
+
+#[test]
+fn openraft_storage_suite() {
+    Suite::test_all(Builder).expect("storage suite");
+}
+
+fn create_service(id: &str) -> Batch {
+    let service = Service {
+        id: id.into(),
+        ..Default::default()
+    };
+    Batch {
+        ops: vec![Op {
+            op: Some(op::Op::Create(StoreObject {
+                object: Some(Object::Service(service)),
+            })),
+        }],
+        timestamp: 1,
+    }
+}
+
+#[tokio::test]
+async fn snapshot_survives_reopen() {
+    let dir = TempDir::new().unwrap();
+    let entry = |index, batch| Entry::<TypeConfig> {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(Proposal(batch)),
+    };
+    {
+        let db = RaftDb::open(dir.path()).unwrap();
+        let mut sm = StateMachine::open(db).unwrap();
+        let results = sm
+            .apply([entry(1, create_service("a")), entry(2, create_service("a"))])
+            .await
+            .unwrap();
+        assert_eq!(results[0], ApplyResult(Ok(())));
+        assert!(
+            results[1].0.is_err(),
+            "creating the same id twice is refused"
+        );
+        let mut builder = sm.get_snapshot_builder().await;
+        openraft::RaftSnapshotBuilder::build_snapshot(&mut builder)
+            .await
+            .unwrap();
+    }
+    let db = RaftDb::open(dir.path()).unwrap();
+    let mut sm = StateMachine::open(db).unwrap();
+    let (applied, _) = sm.applied_state().await.unwrap();
+    assert_eq!(applied.map(|l| l.index), Some(2));
+    let version = sm.store().view(|s| {
+        s.service("a")
+            .and_then(|s| s.meta.clone())
+            .map(|m| m.version)
+    });
+    assert_eq!(version, Some(1));
+}

@@ -1,0 +1,432 @@
+//! The in-memory state: every object by id, with the indexes the loops
+//! and the control API read (service by name, tasks by service and node).
+//!
+//! It changes only through [`MemoryStore::apply`], which applies a
+//! [`Batch`] atomically: every operation, or none (an undo log restores
+//! the objects an earlier operation of a refused batch had touched).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use shoal_proto::{
+    Batch, Cluster, Node, ObjectKind, Op, Service, StoreSnapshot, Task, TaskState, op,
+    store_object::Object,
+};
+
+use super::error::StoreError;
+use super::object::{ObjectExt, kind_name};
+
+/// What one operation did, as published to the loops watching the store.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Created(Object),
+    Updated(Object),
+    Deleted(Object),
+}
+
+impl Change {
+    /// The object after the change (before it, for a deletion).
+    pub fn object(&self) -> &Object {
+        match self {
+            Change::Created(o) | Change::Updated(o) | Change::Deleted(o) => o,
+        }
+    }
+}
+
+type Undo = Vec<(ObjectKind, String, Option<Object>)>;
+
+/// Every stored object, indexed.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    clusters: BTreeMap<String, Cluster>,
+    nodes: BTreeMap<String, Node>,
+    services: BTreeMap<String, Service>,
+    tasks: BTreeMap<String, Task>,
+    service_by_name: HashMap<String, String>,
+    tasks_by_service: HashMap<String, BTreeSet<String>>,
+    tasks_by_node: HashMap<String, BTreeSet<String>>,
+}
+
+impl MemoryStore {
+    // ------------------------------------------------------------ reads
+
+    /// The cluster object (there is one once the cluster is initialised).
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.clusters.values().next()
+    }
+
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.get(id)
+    }
+
+    pub fn service_by_name(&self, name: &str) -> Option<&Service> {
+        self.service_by_name
+            .get(name)
+            .and_then(|id| self.services.get(id))
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        self.services.values()
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.get(id)
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    /// Tasks of a service, including those of a service already deleted.
+    pub fn tasks_of_service<'a>(&'a self, service_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
+        Self::indexed(&self.tasks_by_service, &self.tasks, service_id)
+    }
+
+    /// Tasks assigned to a node.
+    pub fn tasks_of_node<'a>(&'a self, node_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
+        Self::indexed(&self.tasks_by_node, &self.tasks, node_id)
+    }
+
+    fn indexed<'a>(
+        index: &'a HashMap<String, BTreeSet<String>>,
+        tasks: &'a BTreeMap<String, Task>,
+        key: &str,
+    ) -> impl Iterator<Item = &'a Task> + 'a {
+        index
+            .get(key)
+            .into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| tasks.get(id))
+    }
+
+    // --------------------------------------------------------- snapshot
+
+    /// The whole state, for a raft snapshot.
+    pub fn to_snapshot(&self) -> StoreSnapshot {
+        StoreSnapshot {
+            clusters: self.clusters.values().cloned().collect(),
+            nodes: self.nodes.values().cloned().collect(),
+            services: self.services.values().cloned().collect(),
+            tasks: self.tasks.values().cloned().collect(),
+        }
+    }
+
+    /// Rebuilds the state and its indexes from a snapshot.
+    pub fn from_snapshot(snapshot: StoreSnapshot) -> MemoryStore {
+        let mut store = MemoryStore::default();
+        let objects = (snapshot.clusters.into_iter().map(Object::Cluster))
+            .chain(snapshot.nodes.into_iter().map(Object::Node))
+            .chain(snapshot.services.into_iter().map(Object::Service))
+            .chain(snapshot.tasks.into_iter().map(Object::Task));
+        for object in objects {
+            store.put(object);
+        }
+        store
+    }
+
+    // ----------------------------------------------------------- writes
+
+    /// Applies `batch`, committed at raft `index`, atomically. Returns what
+    /// changed; on error nothing did.
+    pub fn apply(&mut self, index: u64, batch: &Batch) -> Result<Vec<Change>, StoreError> {
+        let mut undo = Undo::new();
+        let mut changes = Vec::with_capacity(batch.ops.len());
+        for op in &batch.ops {
+            match self.apply_op(index, batch.timestamp, op, &mut undo) {
+                Ok(Some(change)) => changes.push(change),
+                Ok(None) => {}
+                Err(err) => {
+                    for (kind, id, old) in undo.into_iter().rev() {
+                        self.remove(kind, &id);
+                        if let Some(old) = old {
+                            self.put(old);
+                        }
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    fn apply_op(
+        &mut self,
+        index: u64,
+        now: i64,
+        op: &Op,
+        undo: &mut Undo,
+    ) -> Result<Option<Change>, StoreError> {
+        let Some(op) = &op.op else {
+            return Err(StoreError::Invalid("empty operation".into()));
+        };
+        match op {
+            op::Op::Create(o) => {
+                let mut object = o.object.clone().ok_or_else(no_object)?;
+                self.check_create(&object)?;
+                let meta = object.meta_mut();
+                meta.version = index;
+                if meta.created_at == 0 {
+                    meta.created_at = now;
+                }
+                meta.updated_at = now;
+                self.write(object.clone(), undo);
+                Ok(Some(Change::Created(object)))
+            }
+            op::Op::Update(o) => {
+                let mut object = o.object.clone().ok_or_else(no_object)?;
+                let current = self.check_update(&object)?;
+                let created_at = current.meta().map_or(now, |m| m.created_at);
+                let meta = object.meta_mut();
+                meta.version = index;
+                meta.created_at = created_at;
+                meta.updated_at = now;
+                self.write(object.clone(), undo);
+                Ok(Some(Change::Updated(object)))
+            }
+            op::Op::Delete(r) => {
+                let kind = ObjectKind::try_from(r.kind)
+                    .map_err(|_| StoreError::Invalid(format!("unknown object kind {}", r.kind)))?;
+                let old = self
+                    .get(kind, &r.id)
+                    .ok_or_else(|| not_found(kind, &r.id))?;
+                undo.push((kind, r.id.clone(), Some(old.clone())));
+                self.remove(kind, &r.id);
+                Ok(Some(Change::Deleted(old)))
+            }
+            op::Op::TaskStatus(s) => {
+                let status = s.status.clone().unwrap_or_default();
+                self.modify_task(&s.task_id, index, now, undo, |task| {
+                    let current = task.status.get_or_insert_with(Default::default);
+                    if status.state < current.state || *current == status {
+                        return false;
+                    }
+                    *current = status;
+                    true
+                })
+            }
+            op::Op::TaskDesired(d) => self.modify_task(&d.task_id, index, now, undo, |task| {
+                if d.desired_state <= task.desired_state {
+                    return false;
+                }
+                task.desired_state = d.desired_state;
+                true
+            }),
+            op::Op::TaskAssign(a) => self.modify_task(&a.task_id, index, now, undo, |task| {
+                let status = task.status.get_or_insert_with(Default::default);
+                if status.state > TaskState::Pending as i32
+                    || task.desired_state > TaskState::Running as i32
+                {
+                    return false;
+                }
+                if a.node_id.is_empty() {
+                    if status.state == TaskState::Pending as i32 && status.err == a.message {
+                        return false;
+                    }
+                    status.state = TaskState::Pending as i32;
+                    status.err = a.message.clone();
+                    status.message = "pending task scheduling".into();
+                } else {
+                    task.node_id = a.node_id.clone();
+                    status.state = TaskState::Assigned as i32;
+                    status.err.clear();
+                    status.message = "scheduler assigned task to node".into();
+                }
+                status.timestamp = now;
+                true
+            }),
+            op::Op::NodeStatus(s) => {
+                let Some(Object::Node(mut node)) = self.get(ObjectKind::Node, &s.node_id) else {
+                    return Ok(None);
+                };
+                node.status = s.status.clone();
+                if s.description.is_some() {
+                    node.description = s.description.clone();
+                }
+                Ok(Some(self.touch(Object::Node(node), index, now, undo)))
+            }
+        }
+    }
+
+    /// Runs `f` on a copy of the task; stores it if `f` says it changed.
+    /// A task that no longer exists is skipped, not an error.
+    fn modify_task(
+        &mut self,
+        id: &str,
+        index: u64,
+        now: i64,
+        undo: &mut Undo,
+        f: impl FnOnce(&mut Task) -> bool,
+    ) -> Result<Option<Change>, StoreError> {
+        let Some(mut task) = self.tasks.get(id).cloned() else {
+            return Ok(None);
+        };
+        if !f(&mut task) {
+            return Ok(None);
+        }
+        Ok(Some(self.touch(Object::Task(task), index, now, undo)))
+    }
+
+    fn touch(&mut self, mut object: Object, index: u64, now: i64, undo: &mut Undo) -> Change {
+        let meta = object.meta_mut();
+        meta.version = index;
+        meta.updated_at = now;
+        self.write(object.clone(), undo);
+        Change::Updated(object)
+    }
+
+    fn check_create(&self, object: &Object) -> Result<(), StoreError> {
+        let kind = object.kind();
+        if object.id().is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "{} without an id",
+                kind_name(kind)
+            )));
+        }
+        if self.get(kind, object.id()).is_some() {
+            return Err(StoreError::Exists {
+                kind: kind_name(kind).into(),
+                id: object.id().into(),
+            });
+        }
+        self.check_name(object)
+    }
+
+    fn check_update(&self, object: &Object) -> Result<Object, StoreError> {
+        let kind = object.kind();
+        let current = self
+            .get(kind, object.id())
+            .ok_or_else(|| not_found(kind, object.id()))?;
+        if current.version() != object.version() {
+            return Err(StoreError::VersionConflict {
+                kind: kind_name(kind).into(),
+                id: object.id().into(),
+                read: object.version(),
+                current: current.version(),
+            });
+        }
+        self.check_name(object)?;
+        Ok(current)
+    }
+
+    fn check_name(&self, object: &Object) -> Result<(), StoreError> {
+        if let Object::Service(s) = object {
+            let name = service_name(s);
+            if let Some(holder) = self.service_by_name.get(name) {
+                if holder != &s.id {
+                    return Err(StoreError::NameConflict {
+                        kind: "service".into(),
+                        name: name.into(),
+                        id: holder.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, object: Object, undo: &mut Undo) {
+        let kind = object.kind();
+        let id = object.id().to_string();
+        let old = self.remove(kind, &id);
+        undo.push((kind, id, old));
+        self.put(object);
+    }
+
+    fn get(&self, kind: ObjectKind, id: &str) -> Option<Object> {
+        match kind {
+            ObjectKind::Cluster => self.clusters.get(id).cloned().map(Object::Cluster),
+            ObjectKind::Node => self.nodes.get(id).cloned().map(Object::Node),
+            ObjectKind::Service => self.services.get(id).cloned().map(Object::Service),
+            ObjectKind::Task => self.tasks.get(id).cloned().map(Object::Task),
+        }
+    }
+
+    /// Inserts an object and indexes it (no checks).
+    fn put(&mut self, object: Object) {
+        match object {
+            Object::Cluster(c) => {
+                self.clusters.insert(c.id.clone(), c);
+            }
+            Object::Node(n) => {
+                self.nodes.insert(n.id.clone(), n);
+            }
+            Object::Service(s) => {
+                self.service_by_name
+                    .insert(service_name(&s).to_string(), s.id.clone());
+                self.services.insert(s.id.clone(), s);
+            }
+            Object::Task(t) => {
+                index_insert(&mut self.tasks_by_service, &t.service_id, &t.id);
+                index_insert(&mut self.tasks_by_node, &t.node_id, &t.id);
+                self.tasks.insert(t.id.clone(), t);
+            }
+        }
+    }
+
+    /// Removes an object and its index entries.
+    fn remove(&mut self, kind: ObjectKind, id: &str) -> Option<Object> {
+        match kind {
+            ObjectKind::Cluster => self.clusters.remove(id).map(Object::Cluster),
+            ObjectKind::Node => self.nodes.remove(id).map(Object::Node),
+            ObjectKind::Service => {
+                let s = self.services.remove(id)?;
+                self.service_by_name.remove(service_name(&s));
+                Some(Object::Service(s))
+            }
+            ObjectKind::Task => {
+                let t = self.tasks.remove(id)?;
+                index_remove(&mut self.tasks_by_service, &t.service_id, id);
+                index_remove(&mut self.tasks_by_node, &t.node_id, id);
+                Some(Object::Task(t))
+            }
+        }
+    }
+}
+
+/// The service's name ("" when the spec has none).
+pub fn service_name(service: &Service) -> &str {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.annotations.as_ref())
+        .map_or("", |a| a.name.as_str())
+}
+
+fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
+    if !key.is_empty() {
+        index
+            .entry(key.to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+}
+
+fn index_remove(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
+    if let Some(ids) = index.get_mut(key) {
+        ids.remove(id);
+        if ids.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+fn not_found(kind: ObjectKind, id: &str) -> StoreError {
+    StoreError::NotFound {
+        kind: kind_name(kind).into(),
+        id: id.into(),
+    }
+}
+
+fn no_object() -> StoreError {
+    StoreError::Invalid("operation without an object".into())
+}
+
+#[cfg(test)]
+mod tests;

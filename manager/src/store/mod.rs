@@ -1,0 +1,112 @@
+//! The store: the raft state machine's data, readable by every loop.
+//!
+//! [`Store`] is a cheap handle on a [`MemoryStore`] behind a lock. Reads
+//! go through [`Store::view`]; writes happen only when raft applies a
+//! committed [`Batch`](shoal_proto::Batch), after which the changes are
+//! published as a [`Commit`] to every subscriber.
+
+mod error;
+mod memory;
+mod object;
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use shoal_proto::Batch;
+use tokio::sync::{broadcast, watch};
+
+pub use error::StoreError;
+pub use memory::{Change, MemoryStore, service_name};
+pub use object::{ObjectExt, kind_name};
+
+/// What one applied raft entry changed.
+#[derive(Debug)]
+pub struct Commit {
+    /// Raft index of the entry.
+    pub index: u64,
+    pub changes: Vec<Change>,
+    /// The whole state was replaced (snapshot installed): re-read everything.
+    pub reset: bool,
+}
+
+/// Shared handle on the replicated state.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    data: RwLock<MemoryStore>,
+    events: broadcast::Sender<Arc<Commit>>,
+    applied: watch::Sender<u64>,
+}
+
+impl Store {
+    /// A store holding `data`, as of raft index `applied`.
+    pub fn new(data: MemoryStore, applied: u64) -> Store {
+        let (events, _) = broadcast::channel(4096);
+        let (applied, _) = watch::channel(applied);
+        Store {
+            shared: Arc::new(Shared {
+                data: RwLock::new(data),
+                events,
+                applied,
+            }),
+        }
+    }
+
+    /// Reads the state; keep `f` short, applies wait for it.
+    pub fn view<R>(&self, f: impl FnOnce(&MemoryStore) -> R) -> R {
+        f(&self.shared.data.read())
+    }
+
+    /// Commits applied from now on. A receiver that lags behind gets
+    /// `Lagged` and must re-read the state.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Commit>> {
+        self.shared.events.subscribe()
+    }
+
+    /// The raft index of the last applied entry.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.shared.applied.subscribe()
+    }
+
+    /// Applies a committed batch and publishes what changed.
+    pub(crate) fn apply(&self, index: u64, batch: &Batch) -> Result<(), StoreError> {
+        let result = self.shared.data.write().apply(index, batch);
+        let (changes, result) = match result {
+            Ok(changes) => (changes, Ok(())),
+            Err(err) => (Vec::new(), Err(err)),
+        };
+        self.publish(Commit {
+            index,
+            changes,
+            reset: false,
+        });
+        result
+    }
+
+    /// Marks an entry without a batch (raft blank or membership) applied.
+    pub(crate) fn skip(&self, index: u64) {
+        self.shared.applied.send_replace(index);
+    }
+
+    /// Replaces the whole state (a snapshot was installed).
+    pub(crate) fn replace(&self, data: MemoryStore, index: u64) {
+        *self.shared.data.write() = data;
+        self.publish(Commit {
+            index,
+            changes: Vec::new(),
+            reset: true,
+        });
+    }
+
+    fn publish(&self, commit: Commit) {
+        let index = commit.index;
+        if !commit.changes.is_empty() || commit.reset {
+            // No receiver is not an error: no loop is running.
+            let _ = self.shared.events.send(Arc::new(commit));
+        }
+        self.shared.applied.send_replace(index);
+    }
+}
