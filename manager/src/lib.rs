@@ -6,3 +6,16 @@
 
 pub mod raft;
 pub mod store;
+
+pub mod control;
+pub mod dispatcher;
+pub mod ids;
+mod leader;
+mod manager;
+pub mod ops;
+pub mod orchestrator;
+pub mod proposer;
+pub mod scheduler;
+mod watch;
+
+pub use manager::{InitOptions, Manager, ManagerConfig, ManagerError};

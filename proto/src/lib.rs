@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 
 mod names;
+mod signal;
 mod time;
 pub mod transport;
 
+pub use signal::signal_number;
 pub use time::{nanos_to_system_time, now_nanos};
 
 /// Generated types and services of package `shoal.v1`.

@@ -31,9 +31,7 @@ impl TaskState {
 
     /// Parses a lower-case name as printed by [`TaskState::name`].
     pub fn from_name(name: &str) -> Option<TaskState> {
-        TaskState::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
+        TaskState::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
     /// Every state, in order.
@@ -100,13 +98,9 @@ impl RestartCondition {
 
     /// Parses a `--restart-condition` value.
     pub fn from_name(name: &str) -> Option<RestartCondition> {
-        [
-            RestartCondition::Any,
-            RestartCondition::OnFailure,
-            RestartCondition::None,
-        ]
-        .into_iter()
-        .find(|c| c.name() == name)
+        [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
+            .into_iter()
+            .find(|c| c.name() == name)
     }
 }
 

@@ -23,9 +23,7 @@ pub mod prost_bytes {
         s.serialize_bytes(&msg.encode_to_vec())
     }
 
-    pub fn deserialize<'de, M: Message + Default, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<M, D::Error> {
+    pub fn deserialize<'de, M: Message + Default, D: Deserializer<'de>>(d: D) -> Result<M, D::Error> {
         let bytes = serde_bytes::ByteBuf::deserialize(d)?;
         M::decode(bytes.as_slice()).map_err(D::Error::custom)
     }

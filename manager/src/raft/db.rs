@@ -24,8 +24,7 @@ impl RaftDb {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(2);
-        let cfs = [CF_LOGS, CF_META, CF_SNAPSHOT]
-            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let cfs = [CF_LOGS, CF_META, CF_SNAPSHOT].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         Ok(RaftDb { db: Arc::new(db) })
     }
@@ -36,9 +35,7 @@ impl RaftDb {
 
     pub(super) fn cf(&self, name: &str) -> &ColumnFamily {
         // The three families are created at open, so they always exist.
-        self.db
-            .cf_handle(name)
-            .expect("column family created at open")
+        self.db.cf_handle(name).expect("column family created at open")
     }
 
     pub(super) fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, rocksdb::Error> {

@@ -10,9 +10,7 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::mpsc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{
-    Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageIOError, Vote,
-};
+use openraft::{Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageIOError, Vote};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -36,48 +34,29 @@ impl LogStore {
     pub fn new(db: RaftDb) -> std::io::Result<LogStore> {
         let (flusher, rx) = mpsc::channel();
         let thread_db = db.clone();
-        std::thread::Builder::new()
-            .name("raft-log-sync".into())
-            .spawn(move || sync_loop(thread_db, rx))?;
+        std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || sync_loop(thread_db, rx))?;
         Ok(LogStore { db, flusher })
     }
 
     fn read_meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
-        let bytes = self
-            .db
-            .get(CF_META, key)
-            .map_err(|e| StorageIOError::read(&e))?;
-        bytes
-            .map(|b| decode(&b).map_err(|e| StorageIOError::read(&e).into()))
-            .transpose()
+        let bytes = self.db.get(CF_META, key).map_err(|e| StorageIOError::read(&e))?;
+        bytes.map(|b| decode(&b).map_err(|e| StorageIOError::read(&e).into())).transpose()
     }
 
-    fn write_meta<T: Serialize>(
-        &self,
-        key: &[u8],
-        value: &T,
-        sync: bool,
-    ) -> Result<(), StorageError> {
+    fn write_meta<T: Serialize>(&self, key: &[u8], value: &T, sync: bool) -> Result<(), StorageError> {
         let bytes = encode(value).map_err(|e| StorageIOError::write(&e))?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.db.cf(CF_META), key, bytes);
-        self.db
-            .write(batch, sync)
-            .map_err(|e| StorageIOError::write(&e).into())
+        self.db.write(batch, sync).map_err(|e| StorageIOError::write(&e).into())
     }
 
     fn last_entry(&self) -> Result<Option<Entry<TypeConfig>>, StorageError> {
-        let mut iter = self
-            .db
-            .db()
-            .iterator_cf(self.db.cf(CF_LOGS), IteratorMode::End);
+        let mut iter = self.db.db().iterator_cf(self.db.cf(CF_LOGS), IteratorMode::End);
         match iter.next() {
             None => Ok(None),
             Some(item) => {
                 let (_, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
-                Ok(Some(
-                    decode(&value).map_err(|e| StorageIOError::read_logs(&e))?,
-                ))
+                Ok(Some(decode(&value).map_err(|e| StorageIOError::read_logs(&e))?))
             }
         }
     }
@@ -107,16 +86,15 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => 0,
         };
         let key = index_key(start);
-        let iter = self.db.db().iterator_cf(
-            self.db.cf(CF_LOGS),
-            IteratorMode::From(&key, Direction::Forward),
-        );
+        let iter = self.db.db().iterator_cf(self.db.cf(CF_LOGS), IteratorMode::From(&key, Direction::Forward));
         let mut entries = Vec::new();
         for item in iter {
             let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
-            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|_| {
-                StorageIOError::read_logs(&std::io::Error::other("malformed log key"))
-            })?);
+            let index = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| StorageIOError::read_logs(&std::io::Error::other("malformed log key")))?,
+            );
             if !range.contains(&index) {
                 break;
             }
@@ -135,10 +113,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some(entry) => Some(*entry.get_log_id()),
             None => last_purged_log_id,
         };
-        Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
-        })
+        Ok(LogState { last_purged_log_id, last_log_id })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -158,16 +133,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError> {
-        Ok(self
-            .read_meta::<Option<LogId<u64>>>(KEY_COMMITTED)?
-            .flatten())
+        Ok(self.read_meta::<Option<LogId<u64>>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<TypeConfig>,
-    ) -> Result<(), StorageError>
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -175,43 +144,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         for entry in entries {
             let value = encode(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
-            batch.put_cf(
-                self.db.cf(CF_LOGS),
-                index_key(entry.get_log_id().index),
-                value,
-            );
+            batch.put_cf(self.db.cf(CF_LOGS), index_key(entry.get_log_id().index), value);
         }
-        self.db
-            .write(batch, false)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        self.flusher.send(callback).map_err(|_| {
-            StorageIOError::write_logs(&std::io::Error::other("log sync thread stopped"))
-        })?;
+        self.db.write(batch, false).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.flusher
+            .send(callback)
+            .map_err(|_| StorageIOError::write_logs(&std::io::Error::other("log sync thread stopped")))?;
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(
-            self.db.cf(CF_LOGS),
-            index_key(log_id.index),
-            index_key(u64::MAX),
-        );
-        self.db
-            .write(batch, true)
-            .map_err(|e| StorageIOError::write_logs(&e).into())
+        batch.delete_range_cf(self.db.cf(CF_LOGS), index_key(log_id.index), index_key(u64::MAX));
+        self.db.write(batch, true).map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError> {
         self.write_meta(KEY_LAST_PURGED, &log_id, true)?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(
-            self.db.cf(CF_LOGS),
-            index_key(0),
-            index_key(log_id.index + 1),
-        );
-        self.db
-            .write(batch, false)
-            .map_err(|e| StorageIOError::write_logs(&e).into())
+        batch.delete_range_cf(self.db.cf(CF_LOGS), index_key(0), index_key(log_id.index + 1));
+        self.db.write(batch, false).map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

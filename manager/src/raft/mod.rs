@@ -63,11 +63,7 @@ pub struct RaftTiming {
 impl Default for RaftTiming {
     /// Heartbeat 100 ms, election after 400-800 ms without one.
     fn default() -> Self {
-        RaftTiming {
-            heartbeat_ms: 100,
-            election_timeout_min_ms: 400,
-            election_timeout_max_ms: 800,
-        }
+        RaftTiming { heartbeat_ms: 100, election_timeout_min_ms: 400, election_timeout_max_ms: 800 }
     }
 }
 
@@ -93,10 +89,7 @@ pub async fn start(
     id: u64,
     timing: &RaftTiming,
 ) -> Result<(Raft, crate::store::Store), StartError> {
-    let db = RaftDb::open(dir).map_err(|source| StartError::Db {
-        dir: dir.display().to_string(),
-        source,
-    })?;
+    let db = RaftDb::open(dir).map_err(|source| StartError::Db { dir: dir.display().to_string(), source })?;
     let log_store = LogStore::new(db.clone())?;
     let state_machine = StateMachine::open(db)?;
     let store = state_machine.store();
@@ -110,14 +103,7 @@ pub async fn start(
         ..Default::default()
     }
     .validate()?;
-    let raft = Raft::new(
-        id,
-        std::sync::Arc::new(config),
-        Network,
-        log_store,
-        state_machine,
-    )
-    .await?;
+    let raft = Raft::new(id, std::sync::Arc::new(config), Network, log_store, state_machine).await?;
     Ok((raft, store))
 }
 

@@ -2,13 +2,11 @@
 //! [`codec`](super::codec), carried in a [`RaftPayload`].
 
 use openraft::BasicNode;
-use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
-};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use shoal_proto::RaftPayload;
@@ -28,11 +26,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
-        Peer {
-            target,
-            addr: node.addr.clone(),
-            client: None,
-        }
+        Peer { target, addr: node.addr.clone(), client: None }
     }
 }
 
@@ -51,12 +45,7 @@ enum Rpc {
 }
 
 impl Peer {
-    async fn call<Req, Resp, E>(
-        &mut self,
-        rpc: Rpc,
-        req: &Req,
-        option: &RPCOption,
-    ) -> Result<Resp, RpcError<E>>
+    async fn call<Req, Resp, E>(&mut self, rpc: Rpc, req: &Req, option: &RPCOption) -> Result<Resp, RpcError<E>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
@@ -67,8 +56,7 @@ impl Peer {
             None => {
                 let channel = shoal_proto::transport::lazy_channel(&self.addr)
                     .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
-                self.client
-                    .insert(RaftClient::new(channel).max_decoding_message_size(usize::MAX))
+                self.client.insert(RaftClient::new(channel).max_decoding_message_size(usize::MAX))
             }
         };
         let data = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -83,8 +71,8 @@ impl Peer {
             tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
-        let result: Result<Resp, RaftError<u64, E>> = decode(&reply.into_inner().data)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, RaftError<u64, E>> =
+            decode(&reply.into_inner().data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
@@ -106,11 +94,7 @@ impl RaftNetwork<TypeConfig> for Peer {
         self.call(Rpc::InstallSnapshot, &req, &option).await
     }
 
-    async fn vote(
-        &mut self,
-        req: VoteRequest<u64>,
-        option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RpcError> {
+    async fn vote(&mut self, req: VoteRequest<u64>, option: RPCOption) -> Result<VoteResponse<u64>, RpcError> {
         self.call(Rpc::Vote, &req, &option).await
     }
 }

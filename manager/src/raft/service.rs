@@ -20,8 +20,7 @@ impl RaftService {
 }
 
 fn request<T: DeserializeOwned>(req: Request<RaftPayload>) -> Result<T, Status> {
-    decode(&req.into_inner().data)
-        .map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))
+    decode(&req.into_inner().data).map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))
 }
 
 fn reply<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
@@ -31,10 +30,7 @@ fn reply<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
 
 #[tonic::async_trait]
 impl raft_server::Raft for RaftService {
-    async fn append_entries(
-        &self,
-        req: Request<RaftPayload>,
-    ) -> Result<Response<RaftPayload>, Status> {
+    async fn append_entries(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         reply(&self.raft.append_entries(request(req)?).await)
     }
 
@@ -42,10 +38,7 @@ impl raft_server::Raft for RaftService {
         reply(&self.raft.vote(request(req)?).await)
     }
 
-    async fn install_snapshot(
-        &self,
-        req: Request<RaftPayload>,
-    ) -> Result<Response<RaftPayload>, Status> {
+    async fn install_snapshot(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         reply(&self.raft.install_snapshot(request(req)?).await)
     }
 }

@@ -7,8 +7,8 @@ use std::io::Cursor;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, Snapshot,
-    SnapshotMeta, StorageIOError, StoredMembership,
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageIOError,
+    StoredMembership,
 };
 use prost::Message;
 use rocksdb::WriteBatch;
@@ -60,11 +60,7 @@ impl StateMachine {
     }
 
     fn read_snapshot(&self) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
-        let read = |key| {
-            self.db
-                .get(CF_SNAPSHOT, key)
-                .map_err(|e| StorageIOError::read_snapshot(None, &e))
-        };
+        let read = |key| self.db.get(CF_SNAPSHOT, key).map_err(|e| StorageIOError::read_snapshot(None, &e));
         let (Some(meta), Some(data)) = (read(KEY_META)?, read(KEY_DATA)?) else {
             return Ok(None);
         };
@@ -103,19 +99,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot_id: self.snapshot_id.clone(),
         };
         save_snapshot(&self.db, &meta, &data)?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError> {
+    async fn applied_state(&mut self) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError> {
         Ok((self.last_applied, self.membership.clone()))
     }
 
@@ -164,28 +155,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(
-        &mut self,
-        meta: &Meta,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError> {
+    async fn install_snapshot(&mut self, meta: &Meta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let decoded = StoreSnapshot::decode(data.as_slice())
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         save_snapshot(&self.db, meta, &data)?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.store.replace(
-            MemoryStore::from_snapshot(decoded),
-            meta.last_log_id.map_or(0, |l| l.index),
-        );
+        self.store.replace(MemoryStore::from_snapshot(decoded), meta.last_log_id.map_or(0, |l| l.index));
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self.read_snapshot()?.map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        Ok(self.read_snapshot()?.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }

@@ -26,16 +26,9 @@ fn openraft_storage_suite() {
 }
 
 fn create_service(id: &str) -> Batch {
-    let service = Service {
-        id: id.into(),
-        ..Default::default()
-    };
+    let service = Service { id: id.into(), ..Default::default() };
     Batch {
-        ops: vec![Op {
-            op: Some(op::Op::Create(StoreObject {
-                object: Some(Object::Service(service)),
-            })),
-        }],
+        ops: vec![Op { op: Some(op::Op::Create(StoreObject { object: Some(Object::Service(service)) })) }],
         timestamp: 1,
     }
 }
@@ -50,28 +43,16 @@ async fn snapshot_survives_reopen() {
     {
         let db = RaftDb::open(dir.path()).unwrap();
         let mut sm = StateMachine::open(db).unwrap();
-        let results = sm
-            .apply([entry(1, create_service("a")), entry(2, create_service("a"))])
-            .await
-            .unwrap();
+        let results = sm.apply([entry(1, create_service("a")), entry(2, create_service("a"))]).await.unwrap();
         assert_eq!(results[0], ApplyResult(Ok(())));
-        assert!(
-            results[1].0.is_err(),
-            "creating the same id twice is refused"
-        );
+        assert!(results[1].0.is_err(), "creating the same id twice is refused");
         let mut builder = sm.get_snapshot_builder().await;
-        openraft::RaftSnapshotBuilder::build_snapshot(&mut builder)
-            .await
-            .unwrap();
+        openraft::RaftSnapshotBuilder::build_snapshot(&mut builder).await.unwrap();
     }
     let db = RaftDb::open(dir.path()).unwrap();
     let mut sm = StateMachine::open(db).unwrap();
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(2));
-    let version = sm.store().view(|s| {
-        s.service("a")
-            .and_then(|s| s.meta.clone())
-            .map(|m| m.version)
-    });
+    let version = sm.store().view(|s| s.service("a").and_then(|s| s.meta.clone()).map(|m| m.version));
     assert_eq!(version, Some(1));
 }

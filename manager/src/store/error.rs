@@ -10,20 +10,9 @@ pub enum StoreError {
     #[error("{kind} {id} already exists")]
     Exists { kind: String, id: String },
     #[error("{kind} name {name:?} is already in use by {id}")]
-    NameConflict {
-        kind: String,
-        name: String,
-        id: String,
-    },
-    #[error(
-        "{kind} {id} changed since it was read (read version {read}, now {current}); read it again and retry"
-    )]
-    VersionConflict {
-        kind: String,
-        id: String,
-        read: u64,
-        current: u64,
-    },
+    NameConflict { kind: String, name: String, id: String },
+    #[error("{kind} {id} changed since it was read (read version {read}, now {current}); read it again and retry")]
+    VersionConflict { kind: String, id: String, read: u64, current: u64 },
     #[error("invalid operation: {0}")]
     Invalid(String),
 }

@@ -8,8 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use shoal_proto::{
-    Batch, Cluster, Node, ObjectKind, Op, Service, StoreSnapshot, Task, TaskState, op,
-    store_object::Object,
+    Batch, Cluster, Node, ObjectKind, Op, Service, StoreSnapshot, Task, TaskState, op, store_object::Object,
 };
 
 use super::error::StoreError;
@@ -58,7 +57,7 @@ impl MemoryStore {
         self.nodes.get(id)
     }
 
-    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + Clone {
         self.nodes.values()
     }
 
@@ -67,12 +66,10 @@ impl MemoryStore {
     }
 
     pub fn service_by_name(&self, name: &str) -> Option<&Service> {
-        self.service_by_name
-            .get(name)
-            .and_then(|id| self.services.get(id))
+        self.service_by_name.get(name).and_then(|id| self.services.get(id))
     }
 
-    pub fn services(&self) -> impl Iterator<Item = &Service> {
+    pub fn services(&self) -> impl Iterator<Item = &Service> + Clone {
         self.services.values()
     }
 
@@ -80,7 +77,7 @@ impl MemoryStore {
         self.tasks.get(id)
     }
 
-    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> + Clone {
         self.tasks.values()
     }
 
@@ -99,11 +96,7 @@ impl MemoryStore {
         tasks: &'a BTreeMap<String, Task>,
         key: &str,
     ) -> impl Iterator<Item = &'a Task> + 'a {
-        index
-            .get(key)
-            .into_iter()
-            .flat_map(|ids| ids.iter())
-            .filter_map(|id| tasks.get(id))
+        index.get(key).into_iter().flat_map(|ids| ids.iter()).filter_map(|id| tasks.get(id))
     }
 
     // --------------------------------------------------------- snapshot
@@ -156,13 +149,7 @@ impl MemoryStore {
         Ok(changes)
     }
 
-    fn apply_op(
-        &mut self,
-        index: u64,
-        now: i64,
-        op: &Op,
-        undo: &mut Undo,
-    ) -> Result<Option<Change>, StoreError> {
+    fn apply_op(&mut self, index: u64, now: i64, op: &Op, undo: &mut Undo) -> Result<Option<Change>, StoreError> {
         let Some(op) = &op.op else {
             return Err(StoreError::Invalid("empty operation".into()));
         };
@@ -193,9 +180,7 @@ impl MemoryStore {
             op::Op::Delete(r) => {
                 let kind = ObjectKind::try_from(r.kind)
                     .map_err(|_| StoreError::Invalid(format!("unknown object kind {}", r.kind)))?;
-                let old = self
-                    .get(kind, &r.id)
-                    .ok_or_else(|| not_found(kind, &r.id))?;
+                let old = self.get(kind, &r.id).ok_or_else(|| not_found(kind, &r.id))?;
                 undo.push((kind, r.id.clone(), Some(old.clone())));
                 self.remove(kind, &r.id);
                 Ok(Some(Change::Deleted(old)))
@@ -220,9 +205,7 @@ impl MemoryStore {
             }),
             op::Op::TaskAssign(a) => self.modify_task(&a.task_id, index, now, undo, |task| {
                 let status = task.status.get_or_insert_with(Default::default);
-                if status.state > TaskState::Pending as i32
-                    || task.desired_state > TaskState::Running as i32
-                {
+                if status.state > TaskState::Pending as i32 || task.desired_state > TaskState::Running as i32 {
                     return false;
                 }
                 if a.node_id.is_empty() {
@@ -284,25 +267,17 @@ impl MemoryStore {
     fn check_create(&self, object: &Object) -> Result<(), StoreError> {
         let kind = object.kind();
         if object.id().is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "{} without an id",
-                kind_name(kind)
-            )));
+            return Err(StoreError::Invalid(format!("{} without an id", kind_name(kind))));
         }
         if self.get(kind, object.id()).is_some() {
-            return Err(StoreError::Exists {
-                kind: kind_name(kind).into(),
-                id: object.id().into(),
-            });
+            return Err(StoreError::Exists { kind: kind_name(kind).into(), id: object.id().into() });
         }
         self.check_name(object)
     }
 
     fn check_update(&self, object: &Object) -> Result<Object, StoreError> {
         let kind = object.kind();
-        let current = self
-            .get(kind, object.id())
-            .ok_or_else(|| not_found(kind, object.id()))?;
+        let current = self.get(kind, object.id()).ok_or_else(|| not_found(kind, object.id()))?;
         if current.version() != object.version() {
             return Err(StoreError::VersionConflict {
                 kind: kind_name(kind).into(),
@@ -358,8 +333,7 @@ impl MemoryStore {
                 self.nodes.insert(n.id.clone(), n);
             }
             Object::Service(s) => {
-                self.service_by_name
-                    .insert(service_name(&s).to_string(), s.id.clone());
+                self.service_by_name.insert(service_name(&s).to_string(), s.id.clone());
                 self.services.insert(s.id.clone(), s);
             }
             Object::Task(t) => {
@@ -392,19 +366,12 @@ impl MemoryStore {
 
 /// The service's name ("" when the spec has none).
 pub fn service_name(service: &Service) -> &str {
-    service
-        .spec
-        .as_ref()
-        .and_then(|s| s.annotations.as_ref())
-        .map_or("", |a| a.name.as_str())
+    service.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
 }
 
 fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
     if !key.is_empty() {
-        index
-            .entry(key.to_string())
-            .or_default()
-            .insert(id.to_string());
+        index.entry(key.to_string()).or_default().insert(id.to_string());
     }
 }
 
@@ -418,10 +385,7 @@ fn index_remove(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &s
 }
 
 fn not_found(kind: ObjectKind, id: &str) -> StoreError {
-    StoreError::NotFound {
-        kind: kind_name(kind).into(),
-        id: id.into(),
-    }
+    StoreError::NotFound { kind: kind_name(kind).into(), id: id.into() }
 }
 
 fn no_object() -> StoreError {

@@ -46,13 +46,7 @@ impl Store {
     pub fn new(data: MemoryStore, applied: u64) -> Store {
         let (events, _) = broadcast::channel(4096);
         let (applied, _) = watch::channel(applied);
-        Store {
-            shared: Arc::new(Shared {
-                data: RwLock::new(data),
-                events,
-                applied,
-            }),
-        }
+        Store { shared: Arc::new(Shared { data: RwLock::new(data), events, applied }) }
     }
 
     /// Reads the state; keep `f` short, applies wait for it.
@@ -78,11 +72,7 @@ impl Store {
             Ok(changes) => (changes, Ok(())),
             Err(err) => (Vec::new(), Err(err)),
         };
-        self.publish(Commit {
-            index,
-            changes,
-            reset: false,
-        });
+        self.publish(Commit { index, changes, reset: false });
         result
     }
 
@@ -94,11 +84,7 @@ impl Store {
     /// Replaces the whole state (a snapshot was installed).
     pub(crate) fn replace(&self, data: MemoryStore, index: u64) {
         *self.shared.data.write() = data;
-        self.publish(Commit {
-            index,
-            changes: Vec::new(),
-            reset: true,
-        });
+        self.publish(Commit { index, changes: Vec::new(), reset: true });
     }
 
     fn publish(&self, commit: Commit) {

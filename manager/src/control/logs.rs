@@ -1,0 +1,120 @@
+//! `service logs`: asks each node that ran the service's tasks for their
+//! output (the worker's Logs service, over gRPC) and merges the streams.
+//! With `follow`, tasks that start later are followed too.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use shoal_proto::logs_client::LogsClient;
+use shoal_proto::{LogContext, LogLine, ServiceLogsRequest, Task, TaskLogsRequest, TaskState};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::{ControlError, resolve};
+use crate::manager::Manager;
+use crate::store::MemoryStore;
+use crate::watch;
+
+type Tx = mpsc::Sender<Result<LogLine, Status>>;
+
+/// Resolves the reference (a service, else a task) and starts streaming.
+pub fn stream(manager: Manager, req: ServiceLogsRequest) -> Result<ReceiverStream<Result<LogLine, Status>>, Status> {
+    let target = manager.store().view(|s| match resolve::service(s, &req.reference) {
+        Ok(service) => Ok(Target { service_id: service.id.clone(), task_id: None }),
+        Err(_) => match resolve::task(s, &req.reference) {
+            Ok(task) => Ok(Target { service_id: task.service_id.clone(), task_id: Some(task.id.clone()) }),
+            Err(_) => Err(ControlError::NotFound(format!("no such service or task: {}", req.reference))),
+        },
+    })?;
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(gather(manager, target, req, tx));
+    Ok(ReceiverStream::new(rx))
+}
+
+struct Target {
+    service_id: String,
+    task_id: Option<String>,
+}
+
+/// A task with output to read: it got as far as starting on a node.
+fn has_output(task: &Task) -> bool {
+    !task.node_id.is_empty() && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Starting as i32)
+}
+
+/// Per node: (address, hostname, tasks with their context).
+type NodeTasks = BTreeMap<String, (String, String, HashMap<String, LogContext>)>;
+
+fn new_tasks(store: &MemoryStore, target: &Target, seen: &mut HashSet<String>) -> NodeTasks {
+    let mut by_node = NodeTasks::new();
+    let tasks = store
+        .tasks_of_service(&target.service_id)
+        .filter(|t| target.task_id.as_ref().is_none_or(|id| *id == t.id))
+        .filter(|t| has_output(t) && !seen.contains(&t.id))
+        .collect::<Vec<_>>();
+    for task in tasks {
+        let Some(node) = store.node(&task.node_id) else { continue };
+        seen.insert(task.id.clone());
+        let host = resolve::hostname(node).to_string();
+        let addr = node.status.as_ref().map(|s| s.addr.clone()).unwrap_or_default();
+        let entry = by_node.entry(node.id.clone()).or_insert_with(|| (addr, host.clone(), HashMap::new()));
+        entry.2.insert(
+            task.id.clone(),
+            LogContext { task_name: format!("{}.{}", task.service_name, task.slot), node_name: host },
+        );
+    }
+    by_node
+}
+
+async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: Tx) {
+    let mut events = manager.store().subscribe();
+    let mut seen = HashSet::new();
+    let mut readers = JoinSet::new();
+    let mut first = true;
+    loop {
+        let nodes = manager.store().view(|s| new_tasks(s, &target, &mut seen));
+        for (_, (addr, host, tasks)) in nodes {
+            // Tasks that start while we follow are read from their start.
+            let tail = if first { req.tail } else { -1 };
+            let request = TaskLogsRequest {
+                task_ids: tasks.keys().cloned().collect(),
+                follow: req.follow,
+                tail,
+                since: req.since,
+            };
+            readers.spawn(read_node(addr, host, request, tasks, tx.clone()));
+        }
+        first = false;
+        if !req.follow {
+            break;
+        }
+        tokio::select! {
+            _ = tx.closed() => break,
+            wake = watch::next(&mut events) => if matches!(wake, watch::Wake::Closed) { break },
+        }
+    }
+    if req.follow {
+        readers.abort_all();
+    }
+    while readers.join_next().await.is_some() {}
+}
+
+async fn read_node(addr: String, host: String, request: TaskLogsRequest, context: HashMap<String, LogContext>, tx: Tx) {
+    let result = async {
+        let channel = shoal_proto::transport::lazy_channel(&addr).map_err(|e| Status::unavailable(e.to_string()))?;
+        let mut stream = LogsClient::new(channel).task_logs(request).await?.into_inner();
+        while let Some(mut line) = stream.message().await? {
+            line.context = context.get(&line.task_id).cloned();
+            if tx.send(Ok(line)).await.is_err() {
+                break;
+            }
+        }
+        Ok::<_, Status>(())
+    }
+    .await;
+    if let Err(status) = result {
+        let _ = tx
+            .send(Err(Status::unavailable(format!("reading logs from node {host} ({addr}): {}", status.message()))))
+            .await;
+    }
+}

@@ -1,0 +1,158 @@
+//! The control API the CLI talks to: CRUD on services, nodes and tasks,
+//! and service logs. Reads answer from this manager's store; writes go
+//! through raft. Every refusal names what was wrong and changes nothing.
+
+mod logs;
+mod nodes;
+pub mod resolve;
+mod services;
+mod tasks;
+pub mod validate;
+
+use std::pin::Pin;
+
+use shoal_proto::control_server::Control;
+use shoal_proto::*;
+use tokio::sync::watch;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::manager::Manager;
+use crate::proposer::ProposeError;
+use crate::store::StoreError;
+use resolve::ResolveError;
+use validate::InvalidSpec;
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidSpec),
+    #[error(transparent)]
+    Propose(#[from] ProposeError),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl From<ControlError> for Status {
+    fn from(err: ControlError) -> Status {
+        let msg = err.to_string();
+        match err {
+            ControlError::Resolve(ResolveError::NotFound { .. }) | ControlError::NotFound(_) => Status::not_found(msg),
+            ControlError::Resolve(ResolveError::Ambiguous { .. }) | ControlError::Invalid(_) => {
+                Status::invalid_argument(msg)
+            }
+            ControlError::Propose(ProposeError::Store(e)) => match e {
+                StoreError::NotFound { .. } => Status::not_found(msg),
+                StoreError::Exists { .. } | StoreError::NameConflict { .. } => Status::already_exists(msg),
+                StoreError::VersionConflict { .. } => Status::aborted(msg),
+                StoreError::Invalid(_) => Status::invalid_argument(msg),
+            },
+            ControlError::Propose(_) => Status::unavailable(msg),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ControlError>;
+
+/// The control service; answers only once this node is a manager.
+#[derive(Clone)]
+pub struct ControlService {
+    manager: watch::Receiver<Option<Manager>>,
+}
+
+impl ControlService {
+    /// `manager` holds the manager once this node becomes one.
+    pub fn new(manager: watch::Receiver<Option<Manager>>) -> ControlService {
+        ControlService { manager }
+    }
+
+    fn manager(&self) -> std::result::Result<Manager, Status> {
+        self.manager.borrow().clone().ok_or_else(|| {
+            Status::failed_precondition(
+                "this node is not a cluster manager: run \"shoal node init\" to create a cluster, or talk to a manager",
+            )
+        })
+    }
+}
+
+fn reply<T>(result: Result<T>) -> std::result::Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl Control for ControlService {
+    type ServiceLogsStream = Pin<Box<dyn Stream<Item = std::result::Result<LogLine, Status>> + Send>>;
+
+    async fn get_cluster(&self, _: Request<GetClusterRequest>) -> std::result::Result<Response<Cluster>, Status> {
+        let m = self.manager()?;
+        reply(m.store().view(|s| s.cluster().cloned()).ok_or_else(|| ControlError::NotFound("no cluster".into())))
+    }
+
+    async fn list_nodes(
+        &self,
+        _: Request<ListNodesRequest>,
+    ) -> std::result::Result<Response<ListNodesResponse>, Status> {
+        reply(Ok(nodes::list(&self.manager()?)))
+    }
+
+    async fn get_node(&self, req: Request<GetNodeRequest>) -> std::result::Result<Response<Node>, Status> {
+        reply(nodes::get(&self.manager()?, &req.into_inner().reference))
+    }
+
+    async fn create_service(
+        &self,
+        req: Request<CreateServiceRequest>,
+    ) -> std::result::Result<Response<Service>, Status> {
+        let spec = req.into_inner().spec.unwrap_or_default();
+        reply(services::create(&self.manager()?, spec).await)
+    }
+
+    async fn get_service(&self, req: Request<GetServiceRequest>) -> std::result::Result<Response<Service>, Status> {
+        let m = self.manager()?;
+        reply(m.store().view(|s| Ok(resolve::service(s, &req.into_inner().reference)?.clone())))
+    }
+
+    async fn list_services(
+        &self,
+        _: Request<ListServicesRequest>,
+    ) -> std::result::Result<Response<ListServicesResponse>, Status> {
+        reply(Ok(services::list(&self.manager()?)))
+    }
+
+    async fn update_service(
+        &self,
+        req: Request<UpdateServiceRequest>,
+    ) -> std::result::Result<Response<Service>, Status> {
+        reply(services::update(&self.manager()?, req.into_inner()).await)
+    }
+
+    async fn remove_service(
+        &self,
+        req: Request<RemoveServiceRequest>,
+    ) -> std::result::Result<Response<RemoveServiceResponse>, Status> {
+        reply(services::remove(&self.manager()?, &req.into_inner().reference).await)
+    }
+
+    async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {
+        let m = self.manager()?;
+        reply(m.store().view(|s| Ok(resolve::task(s, &req.into_inner().reference)?.clone())))
+    }
+
+    async fn list_tasks(
+        &self,
+        req: Request<ListTasksRequest>,
+    ) -> std::result::Result<Response<ListTasksResponse>, Status> {
+        reply(tasks::list(&self.manager()?, req.into_inner()))
+    }
+
+    async fn service_logs(
+        &self,
+        req: Request<ServiceLogsRequest>,
+    ) -> std::result::Result<Response<Self::ServiceLogsStream>, Status> {
+        let stream = logs::stream(self.manager()?, req.into_inner())?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,79 @@
+//! Service create, update, remove and list.
+
+use shoal_proto::{
+    ListServicesResponse, ObjectKind, RemoveServiceResponse, Service, ServiceSpec, ServiceSummary, TaskState,
+    UpdateServiceRequest, service_spec::Mode, store_object::Object,
+};
+
+use super::{ControlError, Result, resolve, validate};
+use crate::ids::new_id;
+use crate::manager::Manager;
+use crate::ops;
+
+pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
+    let spec = validate::service_spec(spec)?;
+    let service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
+    let id = service.id.clone();
+    manager.proposer().propose(vec![ops::create(Object::Service(service))]).await?;
+    read(manager, &id)
+}
+
+pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Service> {
+    let spec = validate::service_spec(req.spec.unwrap_or_default())?;
+    let current = read(manager, &req.service_id)?;
+    let mut service = current.clone();
+    if current.spec.as_ref().and_then(|s| s.task.as_ref()) != spec.task.as_ref() {
+        service.spec_version += 1;
+    }
+    service.previous_spec = current.spec;
+    service.spec = Some(spec);
+    // The version the client read: the store refuses the write if the
+    // service changed since.
+    service.meta.get_or_insert_with(Default::default).version = req.version;
+    manager.proposer().propose(vec![ops::update(Object::Service(service))]).await?;
+    read(manager, &req.service_id)
+}
+
+/// Deletes the service and asks for all its tasks to be removed.
+pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveServiceResponse> {
+    let ops = manager.store().view(|s| {
+        let service = resolve::service(s, reference)?;
+        let mut ops = vec![ops::delete(ObjectKind::Service, &service.id)];
+        for task in s.tasks_of_service(&service.id) {
+            ops.push(ops::task_desired(&task.id, TaskState::Remove));
+        }
+        Ok::<_, ControlError>((service.id.clone(), ops))
+    });
+    let (service_id, ops) = ops?;
+    manager.proposer().propose(ops).await?;
+    Ok(RemoveServiceResponse { service_id })
+}
+
+pub fn list(manager: &Manager) -> ListServicesResponse {
+    manager.store().view(|s| ListServicesResponse {
+        services: s
+            .services()
+            .map(|service| {
+                let running = s
+                    .tasks_of_service(&service.id)
+                    .filter(|t| {
+                        t.desired_state == TaskState::Running as i32
+                            && t.status.as_ref().is_some_and(|st| st.state == TaskState::Running as i32)
+                    })
+                    .count() as u64;
+                let desired = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+                    Some(Mode::Replicated(r)) => r.replicas,
+                    _ => 0,
+                };
+                ServiceSummary { service: Some(service.clone()), running_tasks: running, desired_tasks: desired }
+            })
+            .collect(),
+    })
+}
+
+fn read(manager: &Manager, id: &str) -> Result<Service> {
+    manager
+        .store()
+        .view(|s| s.service(id).cloned())
+        .ok_or_else(|| ControlError::NotFound(format!("no such service: {id}")))
+}

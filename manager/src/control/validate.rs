@@ -1,0 +1,208 @@
+//! Checks a service spec from a client and fills in Swarm's defaults.
+//! Every error names the field and says what was expected.
+
+use shoal_proto::{
+    Annotations, ContainerSpec, FailureAction, ReplicatedService, RestartPolicy, ServiceSpec, UpdateConfig,
+    UpdateOrder, service_spec::Mode, signal_number,
+};
+
+use crate::orchestrator::restart::DEFAULT_RESTART_DELAY_NS;
+
+/// Stop grace period unless the spec says otherwise (Swarm's default).
+pub const DEFAULT_STOP_GRACE_NS: i64 = 10_000_000_000;
+/// Most replicas a service may ask for.
+pub const MAX_REPLICAS: u64 = 1_000_000;
+const RUNTIMES: [&str; 2] = ["process", "docker"];
+
+/// A spec the control API refuses, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
+
+fn invalid(msg: impl Into<String>) -> InvalidSpec {
+    InvalidSpec(msg.into())
+}
+
+/// Validates `spec` and returns it with defaults filled in.
+pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
+    let annotations = spec.annotations.get_or_insert_with(Annotations::default);
+    if annotations.name.is_empty() {
+        annotations.name = random_name();
+    }
+    check_name(&annotations.name)?;
+    check_labels("label", annotations.labels.keys())?;
+
+    match spec.mode.get_or_insert(Mode::Replicated(ReplicatedService { replicas: 1 })) {
+        Mode::Replicated(r) if r.replicas > MAX_REPLICAS => {
+            return Err(invalid(format!("replicas: at most {MAX_REPLICAS}, got {}", r.replicas)));
+        }
+        Mode::Replicated(_) => {}
+        Mode::Global(_) => return Err(invalid("mode: global services are not supported yet; use replicated")),
+    }
+
+    let task = spec.task.get_or_insert_with(Default::default);
+    if task.runtime.is_empty() {
+        task.runtime = "process".into();
+    }
+    if !RUNTIMES.contains(&task.runtime.as_str()) {
+        return Err(invalid(format!("runtime: expected one of {}, got {:?}", RUNTIMES.join(", "), task.runtime)));
+    }
+    container_spec(task.container.get_or_insert_with(Default::default))?;
+    restart_policy(task.restart.get_or_insert_with(Default::default))?;
+
+    update_config(spec.update.get_or_insert_with(default_update_config), "update")?;
+    update_config(spec.rollback.get_or_insert_with(default_update_config), "rollback")?;
+    Ok(spec)
+}
+
+fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
+    if c.image.trim().is_empty() {
+        return Err(invalid("image: the program to run is required"));
+    }
+    if c.image.contains('\0') || c.args.iter().any(|a| a.contains('\0')) {
+        return Err(invalid("image and args must not contain NUL bytes"));
+    }
+    for entry in &c.env {
+        let key = entry.split('=').next().unwrap_or_default();
+        if key.is_empty() || key.contains('\0') {
+            return Err(invalid(format!("env: expected KEY=VALUE, got {entry:?}")));
+        }
+    }
+    check_labels("container label", c.labels.keys())?;
+    if !c.stop_signal.is_empty() && signal_number(&c.stop_signal).is_none() {
+        return Err(invalid(format!("stop signal: unknown signal {:?}", c.stop_signal)));
+    }
+    let grace = c.stop_grace_period_ns.get_or_insert(DEFAULT_STOP_GRACE_NS);
+    if *grace < 0 {
+        return Err(invalid("stop grace period: must not be negative"));
+    }
+    if !c.dir.is_empty() && !c.dir.starts_with('/') {
+        return Err(invalid(format!("workdir: expected an absolute path, got {:?}", c.dir)));
+    }
+    Ok(())
+}
+
+fn restart_policy(p: &mut RestartPolicy) -> Result<(), InvalidSpec> {
+    if shoal_proto::RestartCondition::try_from(p.condition).is_err() {
+        return Err(invalid(format!("restart condition: unknown value {}", p.condition)));
+    }
+    let delay = p.delay_ns.get_or_insert(DEFAULT_RESTART_DELAY_NS);
+    if *delay < 0 {
+        return Err(invalid("restart delay: must not be negative"));
+    }
+    if p.window_ns < 0 {
+        return Err(invalid("restart window: must not be negative"));
+    }
+    Ok(())
+}
+
+/// Swarm's update defaults: one task at a time, pause on failure,
+/// monitor 5 s, stop-first.
+fn default_update_config() -> UpdateConfig {
+    UpdateConfig {
+        parallelism: 1,
+        delay_ns: 0,
+        failure_action: FailureAction::Pause as i32,
+        monitor_ns: 5_000_000_000,
+        max_failure_ratio: 0.0,
+        order: UpdateOrder::StopFirst as i32,
+    }
+}
+
+fn update_config(u: &UpdateConfig, what: &str) -> Result<(), InvalidSpec> {
+    if u.delay_ns < 0 || u.monitor_ns < 0 {
+        return Err(invalid(format!("{what} delay and monitor: must not be negative")));
+    }
+    if !(0.0..=1.0).contains(&u.max_failure_ratio) {
+        return Err(invalid(format!("{what} max failure ratio: expected 0 to 1, got {}", u.max_failure_ratio)));
+    }
+    Ok(())
+}
+
+/// A service name is a DNS label: letters, digits, `-` and `_`, starting
+/// and ending with a letter or digit, at most 63 characters (swarmkit's rule).
+pub fn check_name(name: &str) -> Result<(), InvalidSpec> {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let ok = name.len() <= 63
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "name: {name:?} is not valid: use letters, digits, '-' and '_', starting and ending with a letter or digit, at most 63 characters"
+        )))
+    }
+}
+
+fn check_labels<'a>(what: &str, mut keys: impl Iterator<Item = &'a String>) -> Result<(), InvalidSpec> {
+    match keys.find(|k| k.is_empty()) {
+        Some(_) => Err(invalid(format!("{what}: a label needs a key"))),
+        None => Ok(()),
+    }
+}
+
+/// A name like Docker's, for services created without one.
+fn random_name() -> String {
+    use rand::seq::IndexedRandom;
+    const ADJECTIVES: [&str; 12] =
+        ["brave", "calm", "eager", "gentle", "happy", "jolly", "keen", "lucid", "nimble", "quiet", "swift", "witty"];
+    const NAMES: [&str; 12] = [
+        "turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "liskov", "lamport", "hamilton", "dijkstra",
+        "curie", "noether",
+    ];
+    let mut rng = rand::rng();
+    format!("{}_{}", ADJECTIVES.choose(&mut rng).unwrap_or(&"calm"), NAMES.choose(&mut rng).unwrap_or(&"turing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_proto::TaskSpec;
+
+    fn spec(name: &str, image: &str) -> ServiceSpec {
+        ServiceSpec {
+            annotations: Some(Annotations { name: name.into(), ..Default::default() }),
+            task: Some(TaskSpec {
+                container: Some(ContainerSpec { image: image.into(), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn fills_swarm_defaults() {
+        let s = service_spec(spec("web", "sleep")).unwrap();
+        let task = s.task.unwrap();
+        assert_eq!(task.runtime, "process");
+        assert_eq!(task.restart.unwrap().delay_ns, Some(5_000_000_000));
+        assert_eq!(task.container.unwrap().stop_grace_period_ns, Some(10_000_000_000));
+        assert_eq!(s.mode, Some(Mode::Replicated(ReplicatedService { replicas: 1 })));
+        assert_eq!(s.update.unwrap().monitor_ns, 5_000_000_000);
+    }
+
+    #[test]
+    fn names_the_field_in_errors() {
+        let err = |s: ServiceSpec| service_spec(s).unwrap_err().0;
+        assert!(err(spec("web", "")).starts_with("image:"));
+        assert!(err(spec("-web", "sleep")).starts_with("name:"));
+        assert!(err(spec("a.b", "sleep")).starts_with("name:"));
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().container.as_mut().unwrap().stop_signal = "SIGNOPE".into();
+        assert!(err(s).starts_with("stop signal:"));
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().container.as_mut().unwrap().env = vec!["=x".into()];
+        assert!(err(s).starts_with("env:"));
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().runtime = "lxc".into();
+        assert!(err(s).starts_with("runtime:"));
+    }
+
+    #[test]
+    fn unnamed_services_get_a_valid_name() {
+        let s = service_spec(spec("", "sleep")).unwrap();
+        check_name(&s.annotations.unwrap().name).unwrap();
+    }
+}

@@ -1,0 +1,112 @@
+//! One session's assignment stream: the node's tasks in full, then every
+//! change a worker acts on (a new task, a desired state that moved, a
+//! task deleted).
+
+use std::collections::HashMap;
+
+use shoal_proto::{AssignmentsKind, SessionMessage, Task, TaskState, store_object::Object};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use super::{heartbeat_period, manager_addrs};
+use crate::store::{Change, MemoryStore, Store};
+use crate::watch::{self, Wake};
+
+pub(super) struct Stream {
+    pub store: Store,
+    pub node_id: String,
+    pub session_id: String,
+    pub tx: mpsc::Sender<Result<SessionMessage, Status>>,
+}
+
+/// A task is the worker's once the scheduler assigned it.
+fn is_assigned(task: &Task, node_id: &str) -> bool {
+    task.node_id == node_id && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Assigned as i32)
+}
+
+impl Stream {
+    pub async fn run(self, stop: CancellationToken) {
+        let mut events = self.store.subscribe();
+        // Desired state last sent, by task id.
+        let mut sent: HashMap<String, i32> = HashMap::new();
+        let mut message = self.complete(&mut sent);
+        loop {
+            if let Some(m) = message.take() {
+                if self.tx.send(Ok(m)).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.tx.closed() => return,
+                wake = watch::next(&mut events) => match wake {
+                    Wake::Commits(commits) => {
+                        let changes = commits.iter().flat_map(|c| c.changes.iter());
+                        message = self.incremental(changes, &mut sent);
+                    }
+                    Wake::Resync => message = self.complete(&mut sent),
+                    Wake::Closed => return,
+                },
+            }
+        }
+    }
+
+    fn message(
+        &self,
+        store: &MemoryStore,
+        kind: AssignmentsKind,
+        tasks: Vec<Task>,
+        removed: Vec<String>,
+    ) -> SessionMessage {
+        SessionMessage {
+            session_id: self.session_id.clone(),
+            heartbeat_period_ns: heartbeat_period(store).as_nanos() as i64,
+            managers: manager_addrs(store),
+            kind: kind as i32,
+            tasks,
+            removed_task_ids: removed,
+        }
+    }
+
+    fn complete(&self, sent: &mut HashMap<String, i32>) -> Option<SessionMessage> {
+        self.store.view(|s| {
+            let tasks: Vec<Task> =
+                s.tasks_of_node(&self.node_id).filter(|t| is_assigned(t, &self.node_id)).cloned().collect();
+            *sent = tasks.iter().map(|t| (t.id.clone(), t.desired_state)).collect();
+            Some(self.message(s, AssignmentsKind::Complete, tasks, Vec::new()))
+        })
+    }
+
+    fn incremental<'a>(
+        &self,
+        changes: impl Iterator<Item = &'a Change>,
+        sent: &mut HashMap<String, i32>,
+    ) -> Option<SessionMessage> {
+        let mut updated: HashMap<String, Task> = HashMap::new();
+        let mut removed = Vec::new();
+        for change in changes {
+            let Object::Task(task) = change.object() else { continue };
+            match change {
+                Change::Deleted(_) => {
+                    if sent.remove(&task.id).is_some() {
+                        updated.remove(&task.id);
+                        removed.push(task.id.clone());
+                    }
+                }
+                _ if is_assigned(task, &self.node_id) => {
+                    if sent.get(&task.id) != Some(&task.desired_state) {
+                        sent.insert(task.id.clone(), task.desired_state);
+                        updated.insert(task.id.clone(), task.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if updated.is_empty() && removed.is_empty() {
+            return None;
+        }
+        let tasks = updated.into_values().collect();
+        self.store.view(|s| Some(self.message(s, AssignmentsKind::Incremental, tasks, removed)))
+    }
+}

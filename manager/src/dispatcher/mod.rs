@@ -1,0 +1,171 @@
+//! The dispatcher: the gRPC service workers talk to.
+//!
+//! A worker opens a session ([`assignments`] streams its tasks), sends
+//! heartbeats (kept in memory; [`monitor`] marks nodes that stop
+//! heartbeating Down) and reports task status, which is written through
+//! coalesced proposals so that many workers' reports share raft entries.
+//! Only the raft leader serves sessions; other managers refuse them with
+//! `Unavailable` so the worker moves on.
+
+mod assignments;
+pub mod monitor;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use shoal_proto::dispatcher_server::Dispatcher as DispatcherApi;
+use shoal_proto::{
+    HeartbeatRequest, HeartbeatResponse, NodeRole, NodeState, NodeStatus, SessionMessage, SessionRequest,
+    UpdateTaskStatusRequest, UpdateTaskStatusResponse,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::ids::new_id;
+use crate::ops;
+use crate::proposer::Proposer;
+use crate::raft::Raft;
+use crate::store::{MemoryStore, Store};
+
+/// Heartbeat period unless the cluster says otherwise.
+pub const DEFAULT_HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Heartbeat periods a node may miss before it is marked Down.
+pub const GRACE_PERIODS: u32 = 3;
+
+/// The dispatcher service; cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    proposer: Proposer,
+    raft: Raft,
+    raft_id: u64,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+struct Session {
+    id: String,
+    last_seen: Instant,
+    stop: CancellationToken,
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, proposer: Proposer, raft: Raft, raft_id: u64) -> Dispatcher {
+        Dispatcher { inner: Arc::new(Inner { store, proposer, raft, raft_id, sessions: Mutex::default() }) }
+    }
+
+    fn check_leader(&self) -> Result<(), Status> {
+        let leader = self.inner.raft.metrics().borrow().current_leader;
+        if leader == Some(self.inner.raft_id) {
+            Ok(())
+        } else {
+            Err(Status::unavailable("this manager is not the leader"))
+        }
+    }
+
+    /// The heartbeat period the cluster asks for.
+    pub fn period(&self) -> Duration {
+        self.inner.store.view(heartbeat_period)
+    }
+
+    fn check_session(&self, node_id: &str, session_id: &str) -> Result<(), Status> {
+        let mut sessions = self.inner.sessions.lock();
+        match sessions.get_mut(node_id) {
+            Some(s) if s.id == session_id => {
+                s.last_seen = Instant::now();
+                Ok(())
+            }
+            _ => Err(Status::not_found("session expired: open a new one")),
+        }
+    }
+
+    /// Ends every session (leadership lost): workers will reconnect.
+    pub fn drop_sessions(&self) {
+        for (_, session) in self.inner.sessions.lock().drain() {
+            session.stop.cancel();
+        }
+    }
+}
+
+/// The cluster's heartbeat period.
+fn heartbeat_period(store: &MemoryStore) -> Duration {
+    store
+        .cluster()
+        .and_then(|c| c.spec.as_ref())
+        .and_then(|s| s.dispatcher.as_ref())
+        .filter(|d| d.heartbeat_period_ns > 0)
+        .map_or(DEFAULT_HEARTBEAT_PERIOD, |d| Duration::from_nanos(d.heartbeat_period_ns as u64))
+}
+
+/// Addresses of every manager, for the workers' fail-over list.
+fn manager_addrs(store: &MemoryStore) -> Vec<String> {
+    store
+        .nodes()
+        .filter(|n| n.role() == NodeRole::Manager)
+        .filter_map(|n| n.manager_status.as_ref().map(|m| m.addr.clone()))
+        .collect()
+}
+
+#[tonic::async_trait]
+impl DispatcherApi for Dispatcher {
+    type SessionStream = ReceiverStream<Result<SessionMessage, Status>>;
+
+    async fn session(&self, req: Request<SessionRequest>) -> Result<Response<Self::SessionStream>, Status> {
+        self.check_leader()?;
+        let req = req.into_inner();
+        if self.inner.store.view(|s| s.node(&req.node_id).is_none()) {
+            return Err(Status::permission_denied(format!("node {} is not part of this cluster", req.node_id)));
+        }
+        let status = NodeStatus { state: NodeState::Ready as i32, message: String::new(), addr: req.addr.clone() };
+        self.inner
+            .proposer
+            .propose(vec![ops::node_status(&req.node_id, status, req.description)])
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let session = Session { id: new_id(), last_seen: Instant::now(), stop: CancellationToken::new() };
+        let (session_id, stop) = (session.id.clone(), session.stop.clone());
+        if let Some(old) = self.inner.sessions.lock().insert(req.node_id.clone(), session) {
+            old.stop.cancel();
+        }
+        let (tx, rx) = mpsc::channel(16);
+        let stream = assignments::Stream { store: self.inner.store.clone(), node_id: req.node_id, session_id, tx };
+        tokio::spawn(stream.run(stop));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+        self.check_leader()?;
+        let req = req.into_inner();
+        self.check_session(&req.node_id, &req.session_id)?;
+        Ok(Response::new(HeartbeatResponse { period_ns: self.period().as_nanos() as i64 }))
+    }
+
+    async fn update_task_status(
+        &self,
+        req: Request<UpdateTaskStatusRequest>,
+    ) -> Result<Response<UpdateTaskStatusResponse>, Status> {
+        self.check_leader()?;
+        let req = req.into_inner();
+        self.check_session(&req.node_id, &req.session_id)?;
+        // A node may only report on its own tasks.
+        let ops: Vec<_> = self.inner.store.view(|s| {
+            req.updates
+                .into_iter()
+                .filter(|u| s.task(&u.task_id).is_some_and(|t| t.node_id == req.node_id))
+                .filter_map(|u| u.status.map(|status| ops::task_status(&u.task_id, status)))
+                .collect()
+        });
+        if !ops.is_empty() {
+            self.inner.proposer.propose_coalesced(ops).await.map_err(|e| Status::unavailable(e.to_string()))?;
+        }
+        Ok(Response::new(UpdateTaskStatusResponse {}))
+    }
+}

@@ -1,0 +1,125 @@
+//! The orchestrator loop (leader only): keeps every replicated service's
+//! slots filled, applies restart policies and reaps old tasks.
+//!
+//! Decisions are pure functions ([`replicated::reconcile`],
+//! [`reaper::reap`]); this loop marks services dirty from store commits,
+//! decides for each, and writes everything in one batch.
+
+pub mod reaper;
+pub mod replicated;
+pub mod restart;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use shoal_proto::{ObjectKind, Op, Task, now_nanos, store_object::Object};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::ids::new_id;
+use crate::ops;
+use crate::proposer::Proposer;
+use crate::store::{MemoryStore, Store};
+use crate::watch::{self, Wake};
+use replicated::Action;
+
+/// Old tasks kept per slot unless the cluster says otherwise.
+pub const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
+
+/// The replicated orchestrator, restart supervisor and task reaper.
+pub struct Orchestrator {
+    store: Store,
+    proposer: Proposer,
+}
+
+impl Orchestrator {
+    pub fn new(store: Store, proposer: Proposer) -> Orchestrator {
+        Orchestrator { store, proposer }
+    }
+
+    /// Runs until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut events = self.store.subscribe();
+        let mut dirty = self.all_services();
+        let mut wakes: BTreeMap<String, i64> = BTreeMap::new();
+        loop {
+            let now = now_nanos();
+            let due: Vec<String> = wakes.iter().filter(|(_, at)| **at <= now).map(|(id, _)| id.clone()).collect();
+            for id in due {
+                wakes.remove(&id);
+                dirty.insert(id);
+            }
+            if !dirty.is_empty() {
+                let ids = std::mem::take(&mut dirty);
+                let (ops, new_wakes) = self.store.view(|s| decide(s, &ids, now));
+                for id in &ids {
+                    wakes.remove(id);
+                }
+                wakes.extend(new_wakes);
+                if !ops.is_empty() {
+                    if let Err(err) = self.proposer.propose(ops).await {
+                        warn!(%err, "orchestrator write failed; retrying");
+                        dirty.extend(ids);
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        }
+                    }
+                    continue;
+                }
+            }
+            let sleep = wakes.values().min().map(|at| Duration::from_nanos((at - now).max(0) as u64));
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                wake = watch::next(&mut events) => match wake {
+                    Wake::Commits(commits) => {
+                        for change in commits.iter().flat_map(|c| c.changes.iter()) {
+                            match change.object() {
+                                Object::Service(s) => { dirty.insert(s.id.clone()); }
+                                Object::Task(t) => { dirty.insert(t.service_id.clone()); }
+                                Object::Cluster(_) => dirty.extend(self.all_services()),
+                                Object::Node(_) => {}
+                            }
+                        }
+                    }
+                    Wake::Resync => dirty.extend(self.all_services()),
+                    Wake::Closed => return,
+                },
+                _ = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => {}
+            }
+        }
+    }
+
+    /// Every service, and every service id that still has tasks.
+    fn all_services(&self) -> BTreeSet<String> {
+        self.store.view(|s| s.services().map(|s| s.id.clone()).chain(s.tasks().map(|t| t.service_id.clone())).collect())
+    }
+}
+
+/// The operations that converge services `ids`, and when to look again.
+fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>) {
+    let history_limit = store
+        .cluster()
+        .and_then(|c| c.spec.as_ref())
+        .and_then(|s| s.orchestration.as_ref())
+        .map_or(DEFAULT_TASK_HISTORY_LIMIT, |o| o.task_history_retention_limit);
+    let mut batch = Vec::new();
+    let mut wakes = Vec::new();
+    for id in ids {
+        let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
+        let plan = replicated::reconcile(store.service(id), &tasks, now, &mut new_id);
+        for action in plan.actions {
+            batch.push(match action {
+                Action::Create(task) => ops::create(Object::Task(task)),
+                Action::SetDesired(task_id, state) => ops::task_desired(&task_id, state),
+            });
+        }
+        for task_id in reaper::reap(&tasks, history_limit) {
+            batch.push(ops::delete(ObjectKind::Task, &task_id));
+        }
+        if let Some(at) = plan.wake_at {
+            wakes.push((id.clone(), at));
+        }
+    }
+    (batch, wakes)
+}

@@ -1,0 +1,140 @@
+//! The replicated orchestrator's decisions, pure: given a service and its
+//! tasks, what to create, stop and remove so that slots 1..N each have
+//! one task running.
+//!
+//! Per slot the newest task speaks for the slot:
+//! - none (or only tasks being removed): create one;
+//! - it should run and has ended: stop it and, if the restart policy
+//!   allows, create a replacement, held (desired READY) for the restart
+//!   delay;
+//! - it is held and its delay has passed: let it run;
+//! - it was stopped by the restart policy (desired SHUTDOWN): leave the
+//!   slot empty.
+//!
+//! Slots above N, and every task of a deleted service, are removed.
+
+use std::collections::BTreeMap;
+
+use shoal_proto::{Service, Task, TaskState, TaskStatus, service_spec::Mode};
+
+use super::restart;
+use crate::store::service_name;
+
+/// One change the orchestrator wants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Create(Task),
+    SetDesired(String, TaskState),
+}
+
+/// What to do now, and when to look again (a restart delay ending).
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub wake_at: Option<i64>,
+}
+
+impl Plan {
+    fn wake(&mut self, at: i64) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+    }
+}
+
+/// Decides for `service` (None once it is deleted) with `tasks` all of its
+/// tasks, at time `now` (unix ns). `new_id` names created tasks.
+pub fn reconcile(service: Option<&Service>, tasks: &[&Task], now: i64, new_id: &mut dyn FnMut() -> String) -> Plan {
+    let mut plan = Plan::default();
+    let replicas = match service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref()) {
+        Some(Mode::Replicated(r)) => r.replicas,
+        Some(Mode::Global(_)) => return plan,
+        None if service.is_some() => 1,
+        None => 0,
+    };
+    let mut slots: BTreeMap<u64, Vec<&Task>> = BTreeMap::new();
+    for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
+        slots.entry(task.slot).or_default().push(task);
+    }
+    for (_, slot_tasks) in slots.range(replicas + 1..) {
+        for task in slot_tasks {
+            plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
+        }
+    }
+    let Some(service) = service else { return plan };
+    for slot in 1..=replicas {
+        let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
+        slot_tasks.sort_by_key(|t| (created_at(t), t.id.clone()));
+        let Some(latest) = slot_tasks.pop() else {
+            plan.actions.push(Action::Create(new_task(service, slot, TaskState::Running, Vec::new(), now, new_id())));
+            continue;
+        };
+        for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
+            plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        }
+        reconcile_latest(service, latest, now, new_id, &mut plan);
+    }
+    plan
+}
+
+fn reconcile_latest(service: &Service, latest: &Task, now: i64, new_id: &mut dyn FnMut() -> String, plan: &mut Plan) {
+    if latest.desired_state > TaskState::Running as i32 {
+        return; // stopped by the restart policy
+    }
+    let state = latest.status.as_ref().map_or(TaskState::New, |s| s.state());
+    if state.is_terminal() {
+        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+        if let Some(history) = restart::replacement_history(latest, now) {
+            let delay =
+                restart::delay(service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()));
+            let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
+            plan.actions.push(Action::Create(new_task(service, latest.slot, desired, history, now, new_id())));
+            if delay > 0 {
+                plan.wake(now + delay);
+            }
+        }
+        return;
+    }
+    if latest.desired_state == TaskState::Ready as i32 {
+        let delay = restart::delay(latest.spec.as_ref().and_then(|s| s.restart.as_ref()));
+        let start_at = created_at(latest) + delay;
+        if start_at <= now {
+            plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Running));
+        } else {
+            plan.wake(start_at);
+        }
+    }
+}
+
+fn created_at(task: &Task) -> i64 {
+    task.meta.as_ref().map_or(0, |m| m.created_at)
+}
+
+/// A new task for `slot` of `service`, waiting for the scheduler.
+pub fn new_task(
+    service: &Service,
+    slot: u64,
+    desired: TaskState,
+    restart_history: Vec<i64>,
+    now: i64,
+    id: String,
+) -> Task {
+    Task {
+        id,
+        service_id: service.id.clone(),
+        slot,
+        spec: service.spec.as_ref().and_then(|s| s.task.clone()),
+        spec_version: service.spec_version,
+        service_name: service_name(service).to_string(),
+        desired_state: desired as i32,
+        status: Some(TaskStatus {
+            timestamp: now,
+            state: TaskState::Pending as i32,
+            message: "pending task scheduling".into(),
+            ..Default::default()
+        }),
+        restart_history,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! Table tests of the replicated orchestrator's decisions.
+
+use shoal_proto::{Annotations, Meta, ReplicatedService, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec};
+
+use super::*;
+
+const SEC: i64 = 1_000_000_000;
+
+fn service(replicas: u64, restart: RestartPolicy) -> Service {
+    Service {
+        id: "svc".into(),
+        spec: Some(ServiceSpec {
+            annotations: Some(Annotations { name: "web".into(), ..Default::default() }),
+            task: Some(TaskSpec { restart: Some(restart), ..Default::default() }),
+            mode: Some(Mode::Replicated(ReplicatedService { replicas })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn policy(condition: RestartCondition, delay_ns: i64) -> RestartPolicy {
+    RestartPolicy { condition: condition as i32, delay_ns: Some(delay_ns), ..Default::default() }
+}
+
+fn task(id: &str, slot: u64, created: i64, desired: TaskState, state: TaskState) -> Task {
+    let mut t = new_task(&service(1, policy(RestartCondition::Any, 0)), slot, desired, vec![], created, id.into());
+    t.meta = Some(Meta { created_at: created, ..Default::default() });
+    t.status.as_mut().unwrap().state = state as i32;
+    t
+}
+
+fn run(service: Option<&Service>, tasks: &[Task], now: i64) -> Plan {
+    let refs: Vec<&Task> = tasks.iter().collect();
+    let mut n = 0;
+    reconcile(service, &refs, now, &mut || {
+        n += 1;
+        format!("new{n}")
+    })
+}
+
+fn created_slots(plan: &Plan) -> Vec<(u64, TaskState)> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create(t) => Some((t.slot, t.desired_state())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn creates_a_task_per_empty_slot() {
+    let s = service(3, policy(RestartCondition::Any, 0));
+    let tasks = [task("a", 2, 0, TaskState::Running, TaskState::Running)];
+    let plan = run(Some(&s), &tasks, 10);
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running), (3, TaskState::Running)]);
+    let created = match &plan.actions[0] {
+        Action::Create(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((created.service_name.as_str(), created.status.as_ref().unwrap().state()), ("web", TaskState::Pending));
+}
+
+#[test]
+fn converged_service_needs_nothing() {
+    let s = service(2, policy(RestartCondition::Any, 0));
+    let tasks = [
+        task("a", 1, 0, TaskState::Running, TaskState::Running),
+        task("b", 2, 0, TaskState::Running, TaskState::Assigned),
+        task("old", 2, -5, TaskState::Shutdown, TaskState::Failed),
+    ];
+    assert_eq!(run(Some(&s), &tasks, 10), Plan::default());
+}
+
+#[test]
+fn scale_down_removes_the_highest_slots() {
+    let s = service(1, policy(RestartCondition::Any, 0));
+    let tasks = [
+        task("a", 1, 0, TaskState::Running, TaskState::Running),
+        task("b", 2, 0, TaskState::Running, TaskState::Running),
+        task("c", 3, 0, TaskState::Shutdown, TaskState::Failed),
+    ];
+    let plan = run(Some(&s), &tasks, 10);
+    assert_eq!(
+        plan.actions,
+        vec![Action::SetDesired("b".into(), TaskState::Remove), Action::SetDesired("c".into(), TaskState::Remove)]
+    );
+}
+
+#[test]
+fn deleted_service_removes_every_task() {
+    let tasks = [
+        task("a", 1, 0, TaskState::Running, TaskState::Running),
+        task("b", 1, 0, TaskState::Remove, TaskState::Running),
+    ];
+    assert_eq!(run(None, &tasks, 10).actions, vec![Action::SetDesired("a".into(), TaskState::Remove)]);
+}
+
+#[test]
+fn a_failed_task_is_replaced_after_the_delay() {
+    let s = service(1, policy(RestartCondition::Any, 5 * SEC));
+    let tasks = [task("a", 1, 0, TaskState::Running, TaskState::Failed)];
+    let plan = run(Some(&s), &tasks, 10 * SEC);
+    assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Ready)]);
+    assert_eq!(plan.wake_at, Some(15 * SEC));
+    let Action::Create(replacement) = &plan.actions[1] else { panic!() };
+    assert_eq!(replacement.restart_history, vec![10 * SEC]);
+
+    // The replacement, held: nothing before the delay, released after it.
+    let mut held = replacement.clone();
+    held.meta = Some(Meta { created_at: 10 * SEC, ..Default::default() });
+    let mut old = tasks[0].clone();
+    old.desired_state = TaskState::Shutdown as i32;
+    let tasks = [old, held];
+    let plan = run(Some(&s), &tasks, 12 * SEC);
+    assert_eq!((plan.actions.len(), plan.wake_at), (0, Some(15 * SEC)));
+    let plan = run(Some(&s), &tasks, 15 * SEC);
+    assert_eq!(plan.actions, vec![Action::SetDesired("new1".into(), TaskState::Running)]);
+}
+
+#[test]
+fn zero_delay_restarts_at_once() {
+    let s = service(1, policy(RestartCondition::Any, 0));
+    let tasks = [task("a", 1, 0, TaskState::Running, TaskState::Complete)];
+    let plan = run(Some(&s), &tasks, 10);
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running)]);
+    assert_eq!(plan.wake_at, None);
+}
+
+#[test]
+fn restart_condition_none_leaves_the_slot_stopped() {
+    let s = service(1, policy(RestartCondition::None, 0));
+    let mut tasks = vec![task("a", 1, 0, TaskState::Running, TaskState::Failed)];
+    tasks[0].spec = s.spec.as_ref().unwrap().task.clone();
+    let plan = run(Some(&s), &tasks, 10);
+    assert_eq!(plan.actions, vec![Action::SetDesired("a".into(), TaskState::Shutdown)]);
+    // Once stopped, the slot stays empty.
+    tasks[0].desired_state = TaskState::Shutdown as i32;
+    assert_eq!(run(Some(&s), &tasks, 20), Plan::default());
+}
+
+#[test]
+fn duplicate_tasks_of_a_slot_are_stopped() {
+    let s = service(1, policy(RestartCondition::Any, 0));
+    let tasks = [
+        task("old", 1, 0, TaskState::Running, TaskState::Running),
+        task("new", 1, 5, TaskState::Running, TaskState::Running),
+    ];
+    assert_eq!(run(Some(&s), &tasks, 10).actions, vec![Action::SetDesired("old".into(), TaskState::Shutdown)]);
+}

@@ -1,0 +1,146 @@
+//! The agent: keeps a session with a manager (failing over along the
+//! manager list), turns assignments into task controllers, heartbeats,
+//! and reports task status.
+
+mod reporter;
+mod tasks;
+
+use std::time::Duration;
+
+use shoal_proto::dispatcher_client::DispatcherClient;
+use shoal_proto::{
+    AssignmentsKind, HeartbeatRequest, NodeDescription, SessionMessage, SessionRequest, UpdateTaskStatusRequest,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tracing::{info, warn};
+
+pub use reporter::Reporter;
+pub use tasks::Tasks;
+
+/// Longest wait between two attempts to reach a manager.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What the agent says about its node.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub node_id: String,
+    pub addr: String,
+    pub description: NodeDescription,
+}
+
+pub struct Agent {
+    identity: Identity,
+    managers: Vec<String>,
+    tasks: Tasks,
+    reporter: Reporter,
+}
+
+/// Why a session ended.
+type SessionError = String;
+
+impl Agent {
+    pub fn new(identity: Identity, managers: Vec<String>, tasks: Tasks, reporter: Reporter) -> Agent {
+        Agent { identity, managers, tasks, reporter }
+    }
+
+    /// Runs sessions until `stop`. Tasks keep running after it returns.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let mut next = 0usize;
+        let mut backoff = Duration::from_millis(100);
+        while !stop.is_cancelled() {
+            let Some(addr) = self.managers.get(next % self.managers.len().max(1)).cloned() else {
+                warn!("no manager to connect to");
+                break;
+            };
+            match self.session(&addr, &stop).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(err) => {
+                    warn!(manager = %addr, %err, "session with manager ended");
+                    next += 1;
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        self.tasks.detach();
+    }
+
+    async fn session(&mut self, addr: &str, stop: &CancellationToken) -> Result<(), SessionError> {
+        let channel = shoal_proto::transport::lazy_channel(addr).map_err(|e| e.to_string())?;
+        let mut client = DispatcherClient::new(channel);
+        let request = SessionRequest {
+            node_id: self.identity.node_id.clone(),
+            description: Some(self.identity.description.clone()),
+            addr: self.identity.addr.clone(),
+        };
+        let mut stream = client.session(request).await.map_err(|s| s.message().to_string())?.into_inner();
+        let first = stream.message().await.map_err(|s| s.message().to_string())?.ok_or("session closed")?;
+        info!(manager = %addr, "session opened");
+        let session_id = first.session_id.clone();
+        let period = Duration::from_nanos(first.heartbeat_period_ns.max(1) as u64);
+        self.apply(first);
+        self.reporter.resend_all();
+        let mut heartbeat = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                message = stream.message() => match message.map_err(|s| s.message().to_string())? {
+                    Some(message) => self.apply(message),
+                    None => return Err("the manager closed the session".into()),
+                },
+                _ = heartbeat.tick() => self.heartbeat(&mut client, &session_id, period).await?,
+                _ = self.reporter.notified() => self.send_status(&mut client, &session_id, period).await?,
+            }
+        }
+    }
+
+    fn apply(&mut self, message: SessionMessage) {
+        if !message.managers.is_empty() {
+            self.managers = message.managers.clone();
+        }
+        let complete = message.kind() == AssignmentsKind::Complete;
+        self.tasks.assign(message.tasks, message.removed_task_ids, complete);
+    }
+
+    async fn heartbeat(
+        &self,
+        client: &mut DispatcherClient<Channel>,
+        session_id: &str,
+        period: Duration,
+    ) -> Result<(), SessionError> {
+        let mut request = tonic::Request::new(HeartbeatRequest {
+            node_id: self.identity.node_id.clone(),
+            session_id: session_id.to_string(),
+        });
+        request.set_timeout(period);
+        client.heartbeat(request).await.map_err(|s| format!("heartbeat: {}", s.message()))?;
+        Ok(())
+    }
+
+    async fn send_status(
+        &self,
+        client: &mut DispatcherClient<Channel>,
+        session_id: &str,
+        period: Duration,
+    ) -> Result<(), SessionError> {
+        let updates = self.reporter.take();
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut request = tonic::Request::new(UpdateTaskStatusRequest {
+            node_id: self.identity.node_id.clone(),
+            session_id: session_id.to_string(),
+            updates: updates.clone(),
+        });
+        request.set_timeout(period * 5);
+        if let Err(status) = client.update_task_status(request).await {
+            self.reporter.retry(&updates);
+            return Err(format!("reporting task status: {}", status.message()));
+        }
+        Ok(())
+    }
+}

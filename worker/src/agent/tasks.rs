@@ -1,0 +1,123 @@
+//! The node's tasks: one controller per assigned task, and the cleanup
+//! of tasks the managers no longer assign here (stopped, then their
+//! local record and output deleted).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use shoal_proto::{Task, TaskState};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use super::Reporter;
+use crate::controller::{Controller, stop_settings};
+use crate::executor::{Adopted, Executor, ProcessExecutor, TaskHandle};
+use crate::taskdir::TaskDir;
+
+struct Entry {
+    task: watch::Sender<Task>,
+    controller: JoinHandle<()>,
+}
+
+/// The tasks this node runs.
+pub struct Tasks {
+    exec: Arc<ProcessExecutor>,
+    reporter: Reporter,
+    tasks_dir: std::path::PathBuf,
+    running: HashMap<String, Entry>,
+    /// Whether local records left by an earlier run were reconciled.
+    reconciled: bool,
+}
+
+impl Tasks {
+    pub fn new(exec: Arc<ProcessExecutor>, reporter: Reporter, tasks_dir: std::path::PathBuf) -> Tasks {
+        Tasks { exec, reporter, tasks_dir, running: HashMap::new(), reconciled: false }
+    }
+
+    /// Applies assignments: `complete` means `tasks` is the whole set.
+    pub fn assign(&mut self, tasks: Vec<Task>, removed: Vec<String>, complete: bool) {
+        if complete {
+            let keep: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+            let gone: Vec<String> = self.running.keys().filter(|id| !keep.contains(id.as_str())).cloned().collect();
+            for id in gone {
+                self.remove(&id);
+            }
+            if !self.reconciled {
+                self.reconciled = true;
+                self.remove_strays(&keep);
+            }
+        }
+        for task in tasks {
+            match self.running.get(&task.id) {
+                Some(entry) => {
+                    entry.task.send_replace(task);
+                }
+                None => self.start(task),
+            }
+        }
+        for id in removed {
+            self.remove(&id);
+        }
+    }
+
+    fn start(&mut self, task: Task) {
+        let id = task.id.clone();
+        let (tx, rx) = watch::channel(task);
+        let controller = Controller {
+            exec: self.exec.clone(),
+            reporter: self.reporter.clone(),
+            task: rx,
+            dir: TaskDir::new(&self.tasks_dir, &id),
+        };
+        let controller = tokio::spawn(controller.run());
+        self.running.insert(id, Entry { task: tx, controller });
+    }
+
+    /// Stops a task no longer assigned here, then deletes its record.
+    fn remove(&mut self, id: &str) {
+        let Some(entry) = self.running.remove(id) else { return };
+        entry.task.send_modify(|t| t.desired_state = TaskState::Remove as i32);
+        let (exec, reporter, id) = (self.exec.clone(), self.reporter.clone(), id.to_string());
+        tokio::spawn(async move {
+            let _ = entry.controller.await;
+            drop(entry.task);
+            reporter.forget(&id);
+            if let Err(e) = exec.remove(&id) {
+                warn!(task = %id, "deleting the task's local record: {e}");
+            }
+        });
+    }
+
+    /// Tasks recorded by an earlier run that the managers forgot: stop
+    /// what still runs, delete the records.
+    fn remove_strays(&self, keep: &HashSet<&str>) {
+        let Ok(entries) = std::fs::read_dir(&self.tasks_dir) else { return };
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if keep.contains(id.as_str()) {
+                continue;
+            }
+            let exec = self.exec.clone();
+            let task = TaskDir::new(&self.tasks_dir, &id).load_task().unwrap_or_default();
+            tokio::spawn(async move {
+                if let Adopted::Running(handle) = exec.adopt(&id) {
+                    let (signal, grace) = stop_settings(&task);
+                    let signaller = handle.signaller();
+                    signaller(signal);
+                    if tokio::time::timeout(grace, handle.wait()).await.is_err() {
+                        signaller(9);
+                    }
+                }
+                let _ = exec.remove(&id);
+            });
+        }
+    }
+
+    /// The daemon is stopping: controllers quit, tasks keep running.
+    pub fn detach(&mut self) {
+        for (_, entry) in self.running.drain() {
+            entry.controller.abort();
+        }
+    }
+}

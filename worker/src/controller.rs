@@ -1,0 +1,199 @@
+//! A task controller: drives one assigned task through its life on this
+//! node and reports every step (accepted, preparing, ready, starting,
+//! running, then complete, failed or shutdown).
+//!
+//! It follows the task's desired state from a watch channel: READY holds
+//! the task prepared but not started (a restart delay), SHUTDOWN and
+//! REMOVE stop it (stop signal, then SIGKILL after the grace period).
+//! When the channel's sender is dropped (the daemon is stopping) the
+//! controller quits and leaves the process running, to be re-adopted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_proto::{ContainerStatus, Task, TaskState, TaskStatus, now_nanos, signal_number};
+use tokio::sync::watch;
+
+use crate::agent::Reporter;
+use crate::executor::{Adopted, ExecError, Executor, TaskHandle};
+use crate::taskdir::{ExitStatus, TaskDir};
+
+const SIGTERM: i32 = 15;
+const SIGKILL: i32 = 9;
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Controller<E: Executor> {
+    pub exec: Arc<E>,
+    pub reporter: Reporter,
+    pub task: watch::Receiver<Task>,
+    pub dir: TaskDir,
+}
+
+fn state_of(task: &Task) -> TaskState {
+    task.status.as_ref().map_or(TaskState::New, |s| s.state())
+}
+
+impl<E: Executor> Controller<E> {
+    fn current(&self) -> Task {
+        self.task.borrow().clone()
+    }
+
+    fn desired(&self) -> TaskState {
+        self.task.borrow().desired_state()
+    }
+
+    fn report(&self, state: TaskState, message: &str, err: &str, container: Option<ContainerStatus>) {
+        let status = TaskStatus {
+            timestamp: now_nanos(),
+            state: state as i32,
+            message: message.into(),
+            err: err.into(),
+            container,
+        };
+        self.reporter.report(&self.task.borrow().id, status);
+    }
+
+    fn fail(&self, err: &str) {
+        self.report(TaskState::Failed, "failed", err, None);
+    }
+
+    pub async fn run(mut self) {
+        let task = self.current();
+        let known = state_of(&task);
+        if known.is_terminal() {
+            return;
+        }
+        let handle = if self.dir.exists() {
+            match self.exec.adopt(&task.id) {
+                Adopted::Running(handle) => {
+                    if known < TaskState::Running {
+                        self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
+                    }
+                    handle
+                }
+                Adopted::Exited(status) => return self.report_end(Ok(status), None),
+                Adopted::Lost if known >= TaskState::Starting => {
+                    return self.fail("task process lost while the worker was down");
+                }
+                Adopted::Lost => match self.start().await {
+                    Some(handle) => handle,
+                    None => return,
+                },
+            }
+        } else if known > TaskState::Assigned {
+            return self.fail("this node lost the task's local state");
+        } else {
+            match self.start().await {
+                Some(handle) => handle,
+                None => return,
+            }
+        };
+        self.supervise(handle).await;
+    }
+
+    /// Prepares, waits for the go (desired RUNNING), starts.
+    async fn start(&mut self) -> Option<E::Handle> {
+        let task = self.current();
+        if let Err(e) = self.dir.save_task(&task) {
+            self.fail(&format!("recording the task on this node: {e}"));
+            return None;
+        }
+        self.report(TaskState::Accepted, "accepted", "", None);
+        self.report(TaskState::Preparing, "preparing", "", None);
+        let prepared = match self.exec.prepare(&task) {
+            Ok(p) => p,
+            Err(ExecError(e)) => {
+                self.fail(&e);
+                return None;
+            }
+        };
+        self.report(TaskState::Ready, "prepared", "", None);
+        loop {
+            let desired = self.desired();
+            if desired > TaskState::Running {
+                self.report(TaskState::Shutdown, "shutdown", "", None);
+                return None;
+            }
+            if desired == TaskState::Running {
+                break;
+            }
+            if self.task.changed().await.is_err() {
+                return None;
+            }
+        }
+        self.report(TaskState::Starting, "starting", "", None);
+        match self.exec.start(&task, prepared).await {
+            Ok(handle) => {
+                self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
+                Some(handle)
+            }
+            Err(ExecError(e)) => {
+                self.fail(&e);
+                None
+            }
+        }
+    }
+
+    /// Waits for the task to end, stopping it when asked.
+    async fn supervise(&mut self, handle: E::Handle) {
+        let signal = handle.signaller();
+        let pid = handle.pid();
+        let wait = handle.wait();
+        tokio::pin!(wait);
+        let mut stopping = false;
+        // When to SIGKILL a task that ignores its stop signal.
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        loop {
+            if !stopping && self.desired() > TaskState::Running {
+                let (stop_signal, grace) = stop_settings(&self.current());
+                signal(stop_signal);
+                stopping = true;
+                kill_at = Some(tokio::time::Instant::now() + grace);
+            }
+            let deadline = kill_at.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
+                result = &mut wait => return self.report_end(result, Some(pid)),
+                changed = self.task.changed(), if !stopping => {
+                    if changed.is_err() {
+                        return; // the daemon is stopping: leave the task running
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline), if kill_at.is_some() => {
+                    signal(SIGKILL);
+                    kill_at = None;
+                }
+            }
+        }
+    }
+
+    fn report_end(&self, result: Result<ExitStatus, ExecError>, pid: Option<i32>) {
+        let stopped = self.desired() > TaskState::Running;
+        match result {
+            Ok(status) => {
+                let c = Some(container(pid.unwrap_or(0), status.code()));
+                if stopped {
+                    self.report(TaskState::Shutdown, "shutdown", "", c);
+                } else if status == ExitStatus::Code(0) {
+                    self.report(TaskState::Complete, "finished", "", c);
+                } else {
+                    self.report(TaskState::Failed, "started", &format!("task: non-zero exit ({})", status.code()), c);
+                }
+            }
+            Err(ExecError(e)) if stopped => self.report(TaskState::Shutdown, "shutdown", &e, None),
+            Err(ExecError(e)) => self.fail(&e),
+        }
+    }
+}
+
+fn container(pid: i32, exit_code: i32) -> ContainerStatus {
+    ContainerStatus { pid, exit_code }
+}
+
+/// The task's stop signal and grace period.
+pub fn stop_settings(task: &Task) -> (i32, Duration) {
+    let c = task.spec.as_ref().and_then(|s| s.container.as_ref());
+    let signal = c.and_then(|c| signal_number(&c.stop_signal)).unwrap_or(SIGTERM);
+    let grace =
+        c.and_then(|c| c.stop_grace_period_ns).map_or(DEFAULT_GRACE, |ns| Duration::from_nanos(ns.max(0) as u64));
+    (signal, grace)
+}

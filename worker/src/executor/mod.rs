@@ -1,0 +1,74 @@
+//! Executors: what runs a task, behind one trait (the process runtime
+//! now; a docker runtime later). The lifecycle mirrors swarmkit's
+//! controller: prepare, start, wait, signal (shutdown), remove; and, for
+//! a restarted worker, adopt.
+
+mod process;
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use shoal_proto::Task;
+
+pub use process::{ProcessExecutor, ProcessHandle};
+
+use crate::taskdir::ExitStatus;
+
+/// Why a task could not be prepared or started; shown in `service ps`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecError(pub String);
+
+/// What a restarted worker finds of a task it ran before.
+pub enum Adopted<H> {
+    /// Still running.
+    Running(H),
+    /// Ended while the worker was away.
+    Exited(ExitStatus),
+    /// Never started, or gone without a trace of how it ended.
+    Lost,
+}
+
+/// Runs tasks of one kind.
+pub trait Executor: Send + Sync + 'static {
+    /// What `prepare` resolved, for `start`.
+    type Prepared: Send;
+    type Handle: TaskHandle;
+
+    /// Checks everything the task needs before it may start.
+    fn prepare(&self, task: &Task) -> Result<Self::Prepared, ExecError>;
+    /// Starts the task.
+    fn start(
+        &self,
+        task: &Task,
+        prepared: Self::Prepared,
+    ) -> impl Future<Output = Result<Self::Handle, ExecError>> + Send;
+    /// Finds a task started by an earlier run of the worker.
+    fn adopt(&self, task_id: &str) -> Adopted<Self::Handle>;
+    /// Forgets a task and deletes what it left (its output included).
+    fn remove(&self, task_id: &str) -> std::io::Result<()>;
+}
+
+/// Sends a signal to a running task (its whole process group).
+pub type Signaller = Box<dyn Fn(i32) + Send + Sync>;
+
+/// A running task.
+pub trait TaskHandle: Send + 'static {
+    fn pid(&self) -> i32;
+    /// How to signal the task while waiting for it.
+    fn signaller(&self) -> Signaller;
+    /// Waits for the task to end.
+    fn wait(self) -> impl Future<Output = Result<ExitStatus, ExecError>> + Send;
+}
+
+/// What the shim runs: the process runtime's prepared task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub dir: PathBuf,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}

@@ -1,0 +1,258 @@
+//! The process runtime: the task's IMAGE is a program (a path, or a name
+//! found in PATH) run with its args, env, working dir and user, in its
+//! own process group, under a [shim](crate::shim) that outlives the daemon.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Group, Pid, User};
+use shoal_proto::Task;
+use tokio::process::{Child, Command};
+
+use super::{Adopted, ExecError, Executor, Launch, TaskHandle};
+use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
+
+/// PATH when neither the task nor the daemon sets one.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How often a task not started by this worker is checked for its end.
+const ADOPTED_POLL: Duration = Duration::from_millis(100);
+/// How long the shim may take to start the task.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs tasks as processes under `shoal shim`.
+pub struct ProcessExecutor {
+    /// The `shoal` binary (run as `shoal shim DIR`).
+    shim: PathBuf,
+    tasks_dir: PathBuf,
+}
+
+impl ProcessExecutor {
+    pub fn new(shim: PathBuf, tasks_dir: PathBuf) -> ProcessExecutor {
+        ProcessExecutor { shim, tasks_dir }
+    }
+
+    fn dir(&self, task_id: &str) -> TaskDir {
+        TaskDir::new(&self.tasks_dir, task_id)
+    }
+}
+
+fn err(msg: impl Into<String>) -> ExecError {
+    ExecError(msg.into())
+}
+
+/// Finds `program` as the shell would: a path as is, a name in `path`.
+pub fn find_program(program: &str, path: &str, cwd: &Path) -> Option<PathBuf> {
+    let executable = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        let p = cwd.join(program);
+        return executable(&p).then_some(p);
+    }
+    path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(program)).find(|p| executable(p))
+}
+
+/// Resolves `user`, `uid`, `user:group` or `uid:gid`; returns (uid, gid, home).
+fn resolve_user(spec: &str) -> Result<(u32, u32, PathBuf), ExecError> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let found = match user.parse::<u32>() {
+        Ok(uid) => User::from_uid(uid.into()).ok().flatten(),
+        Err(_) => Some(
+            User::from_name(user).ok().flatten().ok_or_else(|| err(format!("user {user:?} not found on this node")))?,
+        ),
+    };
+    let uid = found.as_ref().map_or_else(|| user.parse().unwrap_or(0), |u| u.uid.as_raw());
+    let home = found.as_ref().map_or_else(|| PathBuf::from("/"), |u| u.dir.clone());
+    let gid = match group {
+        None => found.as_ref().map_or(0, |u| u.gid.as_raw()),
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| err(format!("group {g:?} not found on this node")))?
+                .gid
+                .as_raw(),
+        },
+    };
+    Ok((uid, gid, home))
+}
+
+impl Executor for ProcessExecutor {
+    type Prepared = Launch;
+    type Handle = ProcessHandle;
+
+    fn prepare(&self, task: &Task) -> Result<Launch, ExecError> {
+        let c = task.spec.as_ref().and_then(|s| s.container.clone()).unwrap_or_default();
+        let mut env: Vec<(String, String)> =
+            c.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+        let path = match env.iter().find(|(k, _)| k == "PATH") {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string());
+                env.insert(0, ("PATH".into(), p.clone()));
+                p
+            }
+        };
+        let dir = if c.dir.is_empty() { PathBuf::from("/") } else { PathBuf::from(&c.dir) };
+        if !dir.is_dir() {
+            return Err(err(format!("working directory {} does not exist on this node", dir.display())));
+        }
+        let (uid, gid, home) = if c.user.is_empty() {
+            (None, None, std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from))
+        } else {
+            let (uid, gid, home) = resolve_user(&c.user)?;
+            (Some(uid), Some(gid), home)
+        };
+        if !env.iter().any(|(k, _)| k == "HOME") {
+            env.push(("HOME".into(), home.to_string_lossy().into_owned()));
+        }
+        let program = find_program(&c.image, &path, &dir).ok_or_else(|| {
+            err(format!(
+                "executable not found: {:?} (not a path to an executable file, nor a program in $PATH)",
+                c.image
+            ))
+        })?;
+        Ok(Launch { program, args: c.args, env, dir, uid, gid })
+    }
+
+    async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
+        let dir = self.dir(&task.id);
+        let json = serde_json::to_vec(&launch).map_err(|e| err(format!("encoding the launch: {e}")))?;
+        std::fs::create_dir_all(dir.path())
+            .and_then(|()| std::fs::write(dir.launch_path(), json))
+            .map_err(|e| err(format!("writing {}: {e}", dir.launch_path().display())))?;
+        let mut shim = Command::new(&self.shim)
+            .args([OsString::from("shim"), dir.path().as_os_str().to_owned()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| err(format!("starting the task shim {}: {e}", self.shim.display())))?;
+        let shim_id = shim.id().and_then(|pid| ProcessId::of(pid as i32));
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(process) = dir.process() {
+                return Ok(ProcessHandle { dir, shim: Some(shim), shim_id, process });
+            }
+            if let Some(message) = dir.error() {
+                let _ = shim.wait().await;
+                return Err(err(message));
+            }
+            if let Ok(Some(status)) = shim.try_wait() {
+                return Err(err(format!("the task shim exited ({status}) before starting the task")));
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = shim.start_kill();
+                return Err(err("the task shim did not start the task in time"));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn adopt(&self, task_id: &str) -> Adopted<ProcessHandle> {
+        let dir = self.dir(task_id);
+        if let Some(status) = dir.exit() {
+            return Adopted::Exited(status);
+        }
+        let shim_id = dir.shim().filter(|s| s.is_alive());
+        match dir.process() {
+            Some(process) if process.is_alive() || shim_id.is_some() => {
+                Adopted::Running(ProcessHandle { dir, shim: None, shim_id, process })
+            }
+            _ => Adopted::Lost,
+        }
+    }
+
+    fn remove(&self, task_id: &str) -> std::io::Result<()> {
+        self.dir(task_id).remove()
+    }
+}
+
+/// A task process under its shim.
+pub struct ProcessHandle {
+    dir: TaskDir,
+    /// Set when this worker started the shim (it is our child).
+    shim: Option<Child>,
+    shim_id: Option<ProcessId>,
+    process: ProcessId,
+}
+
+impl TaskHandle for ProcessHandle {
+    fn pid(&self) -> i32 {
+        self.process.pid
+    }
+
+    fn signaller(&self) -> super::Signaller {
+        let process = self.process;
+        Box::new(move |signal| {
+            // Never signal a later process that reused the pid.
+            if !process.is_alive() {
+                return;
+            }
+            if let Ok(signal) = Signal::try_from(signal) {
+                let _ = killpg(Pid::from_raw(process.pid), signal);
+            }
+        })
+    }
+
+    async fn wait(mut self) -> Result<ExitStatus, ExecError> {
+        match &mut self.shim {
+            Some(child) => {
+                let _ = child.wait().await;
+            }
+            None => {
+                while self.shim_id.is_some_and(|s| s.is_alive()) || self.process.is_alive() {
+                    tokio::time::sleep(ADOPTED_POLL).await;
+                }
+            }
+        }
+        self.dir.exit().ok_or_else(|| err("the task's process ended without a recorded exit status"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_in_path_and_by_path() {
+        let path = "/nonexistent:/bin:/usr/bin";
+        let sh = find_program("sh", path, Path::new("/")).unwrap();
+        assert!(sh.ends_with("sh"));
+        assert_eq!(find_program("/bin/sh", path, Path::new("/")), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(find_program("no-such-program-xyz", path, Path::new("/")), None);
+        assert_eq!(find_program("passwd", "/etc", Path::new("/")), None, "not executable");
+    }
+
+    #[test]
+    fn prepare_explains_what_is_missing() {
+        let exec = ProcessExecutor::new("/bin/false".into(), "/tmp".into());
+        let task = |image: &str, dir: &str, user: &str| Task {
+            spec: Some(shoal_proto::TaskSpec {
+                container: Some(shoal_proto::ContainerSpec {
+                    image: image.into(),
+                    dir: dir.into(),
+                    user: user.into(),
+                    env: vec!["A=1".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let launch = exec.prepare(&task("sh", "", "")).unwrap();
+        assert!(launch.env.contains(&("A".into(), "1".into())));
+        assert!(launch.env.iter().any(|(k, _)| k == "PATH"));
+        assert!(exec.prepare(&task("no-such-program-xyz", "", "")).unwrap_err().0.contains("executable not found"));
+        assert!(exec.prepare(&task("sh", "/no/such/dir", "")).unwrap_err().0.contains("working directory"));
+        assert!(exec.prepare(&task("sh", "", "no-such-user-xyz")).unwrap_err().0.contains("user"));
+        let root = exec.prepare(&task("sh", "", "root")).unwrap();
+        assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
+    }
+}

@@ -1,0 +1,126 @@
+//! The task shim: a small process (`shoal shim DIR`, the same binary)
+//! between the worker and a task's process, like containerd's shim.
+//!
+//! It starts the process described by `DIR/launch.json` in its own
+//! process group, writes its output to `DIR/log` with a timestamp per
+//! line, and records how it ended in `DIR/exit`. It does not depend on
+//! the daemon: when the daemon dies or restarts, the task keeps running,
+//! its output is still captured and its end recorded, for the restarted
+//! worker to pick up.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use shoal_proto::{LogStream, now_nanos};
+
+use crate::executor::Launch;
+use crate::logs::{MAX_RECORD, encode};
+use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
+
+/// How long output still in the pipes may take to reach the log after
+/// the process ended (a daemonised grandchild may hold the pipes open).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Exit code of a shim that could not start the task.
+const NOT_STARTED: i32 = 127;
+
+/// Runs the task described in `dir`; returns the shim's exit code.
+pub fn run(dir: &Path) -> i32 {
+    let dir = TaskDir::at(dir.to_path_buf());
+    if let Some(me) = ProcessId::of(std::process::id() as i32) {
+        let _ = dir.save_shim(me);
+    }
+    match launch(&dir) {
+        Ok(status) => {
+            let _ = dir.save_exit(status);
+            0
+        }
+        Err(message) => {
+            let _ = dir.save_error(&message);
+            let _ = dir.save_exit(ExitStatus::Code(NOT_STARTED));
+            1
+        }
+    }
+}
+
+fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
+    let text = std::fs::read(dir.launch_path()).map_err(|e| format!("reading the launch file: {e}"))?;
+    let launch: Launch = serde_json::from_slice(&text).map_err(|e| format!("malformed launch file: {e}"))?;
+    let mut cmd = Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.dir)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(gid) = launch.gid {
+        cmd.gid(gid);
+    }
+    if let Some(uid) = launch.uid {
+        cmd.uid(uid);
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", launch.program.display()))?;
+    if let Some(id) = ProcessId::of(child.id() as i32) {
+        let _ = dir.save_process(id);
+    }
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, LogStream::Stdout, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, LogStream::Stderr, tx.clone());
+    }
+    drop(tx);
+    let (done_tx, done_rx) = mpsc::channel();
+    let log_path = dir.log_path();
+    std::thread::spawn(move || {
+        write_log(&log_path, rx);
+        let _ = done_tx.send(());
+    });
+    let status = child.wait().map_err(|e| format!("waiting for the task: {e}"))?;
+    let _ = done_rx.recv_timeout(DRAIN_TIMEOUT);
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(signal)) => ExitStatus::Signal(signal),
+        (None, None) => ExitStatus::Code(-1),
+    })
+}
+
+/// Turns a pipe into records: one per line, long lines split.
+fn spawn_reader(pipe: impl Read + Send + 'static, stream: LogStream, tx: mpsc::Sender<Vec<u8>>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        loop {
+            let mut line = Vec::new();
+            match reader.by_ref().take(MAX_RECORD as u64).read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    if tx.send(encode(now_nanos(), stream, &line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn write_log(path: &Path, rx: mpsc::Receiver<Vec<u8>>) {
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
+    let mut out = std::io::BufWriter::new(file);
+    while let Ok(record) = rx.recv() {
+        let _ = out.write_all(&record);
+        for record in rx.try_iter() {
+            let _ = out.write_all(&record);
+        }
+        let _ = out.flush();
+    }
+}
