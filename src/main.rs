@@ -1,1 +1,45 @@
-fn main() {}
+//! `shoal`: the CLI and the node daemon in one binary.
+//!
+//! `shoal daemon` runs a node; every other command talks to a daemon over
+//! its local socket. The binary only parses, wires the crates together
+//! and reports errors; the behaviour lives in `shoal-manager` and
+//! `shoal-worker`.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod client;
+mod daemon;
+mod duration;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Daemon(args) => daemon::run(args),
+        Command::Shim { dir } => return ExitCode::from(shoal_worker::shim::run(&dir) as u8),
+        command => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(cli::run(cli.host, command))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if !err.is::<Reported>() {
+                eprintln!("Error: {err:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A failure already explained on stderr: exit 1 without more words.
+#[derive(Debug, thiserror::Error)]
+#[error("already reported")]
+struct Reported;
+

@@ -1,0 +1,163 @@
+//! Flag values and `service create` flags, turned into a service spec.
+//! A bad value is a usage error naming the flag (clap prints it and
+//! exits 2); nothing reaches the daemon.
+
+use std::collections::HashMap;
+
+use clap::Args;
+use shoal_proto::{
+    Annotations, ContainerSpec, ReplicatedService, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
+    service_spec::Mode,
+};
+
+use crate::duration;
+
+/// A count: a non-negative integer.
+pub fn count(text: &str) -> Result<u64, String> {
+    text.parse().map_err(|_| format!("expected a non-negative number, got {text:?}"))
+}
+
+/// A duration like `5s`, `1m30s`, `100ms`.
+pub fn duration_ns(text: &str) -> Result<i64, String> {
+    duration::parse(text)
+}
+
+/// `KEY=VALUE`, or `KEY` with an empty value (labels).
+pub fn key_value(text: &str) -> Result<(String, String), String> {
+    let (k, v) = text.split_once('=').unwrap_or((text, ""));
+    if k.is_empty() {
+        return Err(format!("expected KEY=VALUE, got {text:?}"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// `KEY=VALUE`; a bare `KEY` takes its value from this shell's
+/// environment, as `docker service create --env KEY` does.
+pub fn env_var(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some(("", _)) => Err(format!("expected KEY=VALUE, got {text:?}")),
+        Some(_) => Ok(text.to_string()),
+        None if text.is_empty() => Err("expected KEY=VALUE, got an empty value".into()),
+        None => Ok(std::env::var(text).map(|v| format!("{text}={v}")).unwrap_or_else(|_| text.to_string())),
+    }
+}
+
+fn restart_condition(text: &str) -> Result<RestartCondition, String> {
+    RestartCondition::from_name(text).ok_or_else(|| format!("expected any, on-failure or none, got {text:?}"))
+}
+
+/// Flags of `service create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Service name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Number of tasks
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    pub replicas: Option<u64>,
+    /// Set environment variables (KEY=VALUE)
+    #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
+    pub env: Vec<String>,
+    /// Service labels
+    #[arg(short, long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub label: Vec<(String, String)>,
+    /// Container (task) labels
+    #[arg(long = "container-label", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub container_label: Vec<(String, String)>,
+    /// Working directory of the program
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Restart when condition is met ("none", "on-failure", "any")
+    #[arg(long, value_name = "CONDITION", value_parser = restart_condition)]
+    pub restart_condition: Option<RestartCondition>,
+    /// Delay between restart attempts (ns|us|ms|s|m|h) [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub restart_delay: Option<i64>,
+    /// Maximum number of restarts before giving up
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    pub restart_max_attempts: Option<u64>,
+    /// Window used to evaluate the restart policy (ns|us|ms|s|m|h)
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub restart_window: Option<i64>,
+    /// Signal to stop the program [default: SIGTERM]
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Time to wait before force killing the program (ns|us|ms|s|m|h) [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub stop_grace_period: Option<i64>,
+    /// Runtime that runs the tasks
+    #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
+    pub runtime: String,
+    /// Exit immediately instead of waiting for the service to converge
+    #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub detach: Option<bool>,
+    /// Suppress progress output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The program to run (a path, or a name found in PATH)
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Its arguments
+    #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+fn map(pairs: Vec<(String, String)>) -> HashMap<String, String> {
+    pairs.into_iter().collect()
+}
+
+impl CreateArgs {
+    /// The spec these flags describe; the daemon fills in the defaults.
+    pub fn spec(&self) -> ServiceSpec {
+        let restart = RestartPolicy {
+            condition: self.restart_condition.unwrap_or_default() as i32,
+            delay_ns: self.restart_delay,
+            max_attempts: self.restart_max_attempts.unwrap_or(0),
+            window_ns: self.restart_window.unwrap_or(0),
+        };
+        let container = ContainerSpec {
+            image: self.image.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            dir: self.workdir.clone().unwrap_or_default(),
+            user: self.user.clone().unwrap_or_default(),
+            labels: map(self.container_label.clone()),
+            stop_signal: self.stop_signal.clone().unwrap_or_default(),
+            stop_grace_period_ns: self.stop_grace_period,
+            hostname: String::new(),
+        };
+        ServiceSpec {
+            annotations: Some(Annotations { name: self.name.clone().unwrap_or_default(), labels: map(self.label.clone()) }),
+            task: Some(TaskSpec {
+                container: Some(container),
+                restart: Some(restart),
+                runtime: self.runtime.clone(),
+                ..Default::default()
+            }),
+            mode: Some(Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) })),
+            update: None,
+            rollback: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_errors_say_what_was_expected() {
+        assert_eq!(count("3"), Ok(3));
+        assert_eq!(count("x"), Err("expected a non-negative number, got \"x\"".into()));
+        assert!(count("-1").is_err());
+        assert_eq!(key_value("a=b"), Ok(("a".into(), "b".into())));
+        assert_eq!(key_value("a"), Ok(("a".into(), "".into())));
+        assert!(key_value("=b").is_err());
+        assert!(env_var("=b").is_err());
+        assert_eq!(env_var("A=1"), Ok("A=1".into()));
+        assert!(restart_condition("sometimes").unwrap_err().contains("on-failure"));
+    }
+}

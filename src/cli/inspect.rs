@@ -1,0 +1,242 @@
+//! Objects in the Docker Engine API's JSON shape, so that scripts written
+//! for `docker service inspect` keep working. A process task's program is
+//! `ContainerSpec.Image`. Empty fields are left out, as Docker does.
+
+use anyhow::Result;
+use serde_json::{Map, Value, json};
+use shoal_proto::{
+    ContainerSpec, FailureAction, Meta, Node, NodeAvailability, NodeRole, NodeState, Reachability, RestartCondition,
+    Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+};
+
+use super::format::Format;
+use super::human::rfc3339;
+
+/// Prints inspected objects: a JSON array by default, else per `format`.
+pub fn print(values: Vec<Value>, format: &Format) -> Result<()> {
+    if *format != Format::Default {
+        return format.print_each(&values);
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    serde::Serialize::serialize(&values, &mut ser)?;
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+/// A map that keeps only non-empty values.
+struct Obj(Map<String, Value>);
+
+impl Obj {
+    fn new() -> Obj {
+        Obj(Map::new())
+    }
+
+    fn put(mut self, key: &str, value: impl Into<Value>) -> Obj {
+        let value = value.into();
+        let empty = match &value {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            Value::Bool(b) => !b,
+            _ => false,
+        };
+        if !empty {
+            self.0.insert(key.to_string(), value);
+        }
+        self
+    }
+
+    /// Inserts even when empty or zero.
+    fn always(mut self, key: &str, value: impl Into<Value>) -> Obj {
+        self.0.insert(key.to_string(), value.into());
+        self
+    }
+
+    fn done(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+fn meta(obj: Obj, id: &str, meta: Option<&Meta>) -> Obj {
+    let meta = meta.cloned().unwrap_or_default();
+    obj.always("ID", id)
+        .always("Version", json!({ "Index": meta.version }))
+        .always("CreatedAt", rfc3339(meta.created_at))
+        .always("UpdatedAt", rfc3339(meta.updated_at))
+}
+
+fn labels(map: &std::collections::HashMap<String, String>) -> Value {
+    let sorted: std::collections::BTreeMap<_, _> = map.iter().collect();
+    json!(sorted)
+}
+
+pub fn service(s: &Service) -> Value {
+    let mut obj = meta(Obj::new(), &s.id, s.meta.as_ref()).always("Spec", spec(s.spec.as_ref()));
+    if let Some(previous) = &s.previous_spec {
+        obj = obj.always("PreviousSpec", spec(Some(previous)));
+    }
+    obj = obj.always("Endpoint", json!({ "Spec": {} }));
+    if let Some(u) = &s.update_status {
+        obj = obj.always(
+            "UpdateStatus",
+            Obj::new()
+                .put("State", u.state.clone())
+                .put("StartedAt", (u.started_at > 0).then(|| rfc3339(u.started_at)))
+                .put("CompletedAt", (u.completed_at > 0).then(|| rfc3339(u.completed_at)))
+                .put("Message", u.message.clone())
+                .done(),
+        );
+    }
+    obj.done()
+}
+
+pub fn spec(spec: Option<&ServiceSpec>) -> Value {
+    let spec = spec.cloned().unwrap_or_default();
+    let annotations = spec.annotations.unwrap_or_default();
+    let mode = match spec.mode {
+        Some(Mode::Global(_)) => json!({ "Global": {} }),
+        Some(Mode::Replicated(r)) => json!({ "Replicated": { "Replicas": r.replicas } }),
+        None => json!({ "Replicated": { "Replicas": 1 } }),
+    };
+    Obj::new()
+        .always("Name", annotations.name)
+        .always("Labels", labels(&annotations.labels))
+        .always("TaskTemplate", task_spec(spec.task.as_ref()))
+        .always("Mode", mode)
+        .put("UpdateConfig", spec.update.as_ref().map(update_config))
+        .put("RollbackConfig", spec.rollback.as_ref().map(update_config))
+        .always("EndpointSpec", json!({ "Mode": "vip" }))
+        .done()
+}
+
+fn task_spec(task: Option<&TaskSpec>) -> Value {
+    let task = task.cloned().unwrap_or_default();
+    let restart = task.restart.unwrap_or_default();
+    let condition = RestartCondition::try_from(restart.condition).unwrap_or_default();
+    let placement = task.placement.unwrap_or_default();
+    Obj::new()
+        .always("ContainerSpec", container(&task.container.unwrap_or_default()))
+        .always("Resources", json!({ "Limits": {}, "Reservations": {} }))
+        .always(
+            "RestartPolicy",
+            Obj::new()
+                .always("Condition", condition.name())
+                .always("Delay", restart.delay_ns.unwrap_or(0))
+                .always("MaxAttempts", restart.max_attempts)
+                .put("Window", (restart.window_ns > 0).then_some(restart.window_ns))
+                .done(),
+        )
+        .always("Placement", Obj::new().put("Constraints", placement.constraints).done())
+        .always("ForceUpdate", task.force_update)
+        .always("Runtime", task.runtime)
+        .done()
+}
+
+fn container(c: &ContainerSpec) -> Value {
+    Obj::new()
+        .always("Image", c.image.clone())
+        .put("Labels", if c.labels.is_empty() { Value::Null } else { labels(&c.labels) })
+        .put("Args", c.args.clone())
+        .put("Hostname", c.hostname.clone())
+        .put("Env", c.env.clone())
+        .put("Dir", c.dir.clone())
+        .put("User", c.user.clone())
+        .put("StopSignal", c.stop_signal.clone())
+        .put("StopGracePeriod", c.stop_grace_period_ns)
+        .done()
+}
+
+fn update_config(u: &UpdateConfig) -> Value {
+    let action = match FailureAction::try_from(u.failure_action).unwrap_or_default() {
+        FailureAction::Pause => "pause",
+        FailureAction::Continue => "continue",
+        FailureAction::Rollback => "rollback",
+    };
+    let order = match UpdateOrder::try_from(u.order).unwrap_or_default() {
+        UpdateOrder::StopFirst => "stop-first",
+        UpdateOrder::StartFirst => "start-first",
+    };
+    Obj::new()
+        .always("Parallelism", u.parallelism)
+        .put("Delay", (u.delay_ns > 0).then_some(u.delay_ns))
+        .always("FailureAction", action)
+        .always("Monitor", u.monitor_ns)
+        .always("MaxFailureRatio", u.max_failure_ratio)
+        .always("Order", order)
+        .done()
+}
+
+pub fn task(t: &Task) -> Value {
+    let status = t.status.clone().unwrap_or_default();
+    let c = status.container.unwrap_or_default();
+    let state = TaskState::try_from(status.state).unwrap_or_default();
+    let desired = TaskState::try_from(t.desired_state).unwrap_or_default();
+    meta(Obj::new(), &t.id, t.meta.as_ref())
+        .always("Labels", json!({}))
+        .always("Spec", task_spec(t.spec.as_ref()))
+        .always("ServiceID", t.service_id.clone())
+        .always("Slot", t.slot)
+        .put("NodeID", t.node_id.clone())
+        .always(
+            "Status",
+            Obj::new()
+                .always("Timestamp", rfc3339(status.timestamp))
+                .always("State", state.name())
+                .always("Message", status.message)
+                .put("Err", status.err)
+                .always("ContainerStatus", json!({ "ContainerID": "", "PID": c.pid, "ExitCode": c.exit_code }))
+                .always("PortStatus", json!({}))
+                .done(),
+        )
+        .always("DesiredState", desired.name())
+        .done()
+}
+
+pub fn node(n: &Node) -> Value {
+    let spec = n.spec.clone().unwrap_or_default();
+    let d = n.description.clone().unwrap_or_default();
+    let platform = d.platform.unwrap_or_default();
+    let resources = d.resources.unwrap_or_default();
+    let status = n.status.clone().unwrap_or_default();
+    let role = NodeRole::try_from(spec.desired_role).unwrap_or_default();
+    let availability = NodeAvailability::try_from(spec.availability).unwrap_or_default();
+    let state = NodeState::try_from(status.state).unwrap_or_default();
+    let ip = status.addr.rsplit_once(':').map_or(status.addr.as_str(), |(ip, _)| ip);
+    let mut obj = meta(Obj::new(), &n.id, n.meta.as_ref())
+        .always(
+            "Spec",
+            json!({
+                "Labels": labels(&spec.annotations.unwrap_or_default().labels),
+                "Role": role.name(),
+                "Availability": availability.title().to_lowercase(),
+            }),
+        )
+        .always(
+            "Description",
+            json!({
+                "Hostname": d.hostname,
+                "Platform": { "Architecture": platform.architecture, "OS": platform.os },
+                "Resources": { "NanoCPUs": resources.nano_cpus, "MemoryBytes": resources.memory_bytes },
+                "Engine": {
+                    "EngineVersion": d.engine_version,
+                    "Labels": labels(&d.engine_labels),
+                    "Runtimes": d.runtimes,
+                },
+            }),
+        )
+        .always("Status", Obj::new().always("State", state.title().to_lowercase()).put("Message", status.message).always("Addr", ip).done());
+    if let Some(m) = &n.manager_status {
+        let reachability = match Reachability::try_from(m.reachability).unwrap_or_default() {
+            Reachability::Reachable => "reachable",
+            Reachability::Unreachable => "unreachable",
+            Reachability::Unknown => "unknown",
+        };
+        obj = obj.always(
+            "ManagerStatus",
+            Obj::new().put("Leader", m.leader).always("Reachability", reachability).always("Addr", m.addr.clone()).done(),
+        );
+    }
+    obj.done()
+}

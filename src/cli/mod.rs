@@ -1,0 +1,83 @@
+//! The command line: clap types and dispatch. Flags, columns and wording
+//! follow the Docker CLI, so a Swarm user's habits carry over.
+
+mod args;
+mod format;
+pub mod human;
+mod inspect;
+mod logs;
+mod node;
+mod progress;
+mod service;
+mod table;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use tonic::transport::Channel;
+
+use crate::client;
+use crate::daemon::DaemonArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "shoal", version, about = "A Swarm-style cluster orchestrator", propagate_version = true)]
+pub struct Cli {
+    /// Daemon socket to talk to
+    #[arg(long, short = 'H', global = true, env = "SHOAL_HOST", default_value = client::DEFAULT_HOST)]
+    pub host: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the node daemon
+    Daemon(DaemonArgs),
+    /// Manage cluster nodes
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Manage services
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Run a task under its shim (used by the daemon)
+    #[command(hide = true)]
+    Shim { dir: std::path::PathBuf },
+}
+
+/// A connection to the daemon, made on first use.
+pub struct Ctx {
+    host: String,
+    channel: Option<Channel>,
+}
+
+impl Ctx {
+    pub fn new(host: String) -> Ctx {
+        Ctx { host, channel: None }
+    }
+
+    pub async fn channel(&mut self) -> Result<Channel> {
+        if let Some(c) = &self.channel {
+            return Ok(c.clone());
+        }
+        let channel = client::connect(&self.host).await?;
+        self.channel = Some(channel.clone());
+        Ok(channel)
+    }
+
+    pub async fn control(&mut self) -> Result<shoal_proto::control_client::ControlClient<Channel>> {
+        Ok(shoal_proto::control_client::ControlClient::new(self.channel().await?))
+    }
+
+    pub async fn admin(&mut self) -> Result<shoal_proto::node_admin_client::NodeAdminClient<Channel>> {
+        Ok(shoal_proto::node_admin_client::NodeAdminClient::new(self.channel().await?))
+    }
+}
+
+/// Runs a client command.
+pub async fn run(host: String, command: Command) -> Result<()> {
+    let mut ctx = Ctx::new(host);
+    match command {
+        Command::Node(cmd) => node::run(&mut ctx, cmd).await,
+        Command::Service(cmd) => service::run(&mut ctx, cmd).await,
+        Command::Daemon(_) | Command::Shim { .. } => unreachable!("handled in main"),
+    }
+}

@@ -1,0 +1,150 @@
+//! Waiting for a service to converge, with live progress like `docker
+//! service create`: one line per slot, then "verify: Service converged".
+//! Done when every slot's newest task runs, has kept running for
+//! [`STABLE`], and tasks of removed slots have stopped.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, service_spec::Mode};
+
+use super::Ctx;
+use crate::client::status;
+
+/// How long all tasks must keep running before the service counts as converged.
+const STABLE: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(200);
+/// Slots shown one per line; beyond it only the overall line is.
+const MAX_SLOT_LINES: u64 = 20;
+/// The states a task passes on its way to running, for the bar.
+const STEPS: [TaskState; 8] = [
+    TaskState::New,
+    TaskState::Pending,
+    TaskState::Assigned,
+    TaskState::Accepted,
+    TaskState::Preparing,
+    TaskState::Ready,
+    TaskState::Starting,
+    TaskState::Running,
+];
+
+fn created(t: &Task) -> i64 {
+    t.meta.as_ref().map_or(0, |m| m.created_at)
+}
+
+fn state(t: &Task) -> TaskState {
+    t.status.as_ref().map_or(TaskState::New, |s| s.state())
+}
+
+fn slot_line(slot: u64, replicas: u64, task: Option<&Task>) -> String {
+    let prefix = format!("{slot}/{replicas}:");
+    let Some(task) = task else { return format!("{prefix} new") };
+    let st = state(task);
+    let err = task.status.as_ref().map_or("", |s| s.err.as_str());
+    if !err.is_empty() {
+        return format!("{prefix} {err}");
+    }
+    let step = STEPS.iter().position(|s| *s >= st).unwrap_or(STEPS.len() - 1) + 1;
+    let filled = 50 * step / STEPS.len();
+    let bar = format!("[{}>{}]", "=".repeat(filled.saturating_sub(1)), " ".repeat(50 - filled));
+    format!("{prefix} {:<9} {bar}", st.name())
+}
+
+struct View {
+    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+}
+
+impl View {
+    fn new(lines: usize, quiet: bool) -> View {
+        let target = ProgressDrawTarget::stdout();
+        if quiet || target.is_hidden() {
+            return View { bars: None };
+        }
+        let multi = MultiProgress::with_draw_target(target);
+        let style = ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bars = (0..lines).map(|_| multi.add(ProgressBar::new_spinner().with_style(style.clone()))).collect();
+        View { bars: Some((multi, bars)) }
+    }
+
+    fn show(&self, lines: &[String]) {
+        if let Some((_, bars)) = &self.bars {
+            for (bar, line) in bars.iter().zip(lines) {
+                bar.set_message(line.clone());
+            }
+        }
+    }
+
+    /// The final picture: kept on a terminal, printed once otherwise.
+    fn finish(self, lines: &[String], quiet: bool) {
+        match self.bars {
+            Some((_, bars)) => {
+                for (bar, line) in bars.iter().zip(lines) {
+                    bar.finish_with_message(line.clone());
+                }
+            }
+            None if !quiet => lines.iter().for_each(|l| println!("{l}")),
+            None => {}
+        }
+    }
+}
+
+/// Waits until `service_id` converges; fails if the service is removed
+/// or a slot stopped for good (its restart policy gave up).
+pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()> {
+    let mut control = ctx.control().await?;
+    let mut view: Option<View> = None;
+    let mut stable_since: Option<(Instant, Vec<String>)> = None;
+    loop {
+        let service = control.get_service(GetServiceRequest { reference: service_id.to_string() }).await.map_err(status)?.into_inner();
+        let replicas = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+            Some(Mode::Replicated(r)) => r.replicas,
+            _ => 0,
+        };
+        let request = ListTasksRequest { services: vec![service.id.clone()], ..Default::default() };
+        let tasks = control.list_tasks(request).await.map_err(status)?.into_inner().tasks;
+        let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
+        let newest: Vec<Option<&Task>> = (1..=replicas)
+            .map(|slot| live.iter().copied().filter(|t| t.slot == slot).max_by_key(|t| (created(t), t.id.clone())))
+            .collect();
+        let running: Vec<&Task> = newest
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
+            .collect();
+        let leftovers = tasks.iter().any(|t| t.slot > replicas && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
+        let dead: Vec<&Task> =
+            newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
+
+        let mut lines = vec![format!("overall progress: {} out of {replicas} tasks", running.len())];
+        if replicas <= MAX_SLOT_LINES {
+            lines.extend(newest.iter().enumerate().map(|(i, t)| slot_line(i as u64 + 1, replicas, *t)));
+        }
+        let view = view.get_or_insert_with(|| View::new(lines.len() + 1, quiet));
+        if let Some(task) = dead.first() {
+            let reason = task.status.as_ref().map_or(String::new(), |s| s.err.clone());
+            lines.push("verify: Detected task failure".into());
+            std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
+            bail!("service could not converge: task {}.{} stopped for good: {reason}", task.service_name, task.slot);
+        }
+        let ids: Vec<String> = running.iter().map(|t| t.id.clone()).collect();
+        if running.len() as u64 == replicas && !leftovers {
+            match &stable_since {
+                Some((since, same)) if *same == ids && since.elapsed() >= STABLE => {
+                    lines.push("verify: Service converged".into());
+                    std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
+                    return Ok(());
+                }
+                Some((_, same)) if *same == ids => {}
+                _ => stable_since = Some((Instant::now(), ids)),
+            }
+            lines.push(format!("verify: Waiting {} second to verify that tasks are stable...", STABLE.as_secs()));
+        } else {
+            stable_since = None;
+            lines.push(String::new());
+        }
+        view.show(&lines);
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,359 @@
+//! `shoal service ...`: create, ls, ps, inspect, rm, scale, logs.
+
+use std::collections::HashMap;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use shoal_proto::{
+    CreateServiceRequest, GetServiceRequest, ListServicesRequest, ListTasksRequest, RemoveServiceRequest, Service,
+    Task, TaskState, UpdateServiceRequest, service_spec::Mode,
+};
+
+use super::args::{CreateArgs, count};
+use super::format::Format;
+use super::human::{ago, title};
+use super::logs::{self, LogsArgs};
+use super::{Ctx, inspect, progress, table};
+use crate::client::status;
+use crate::duration;
+use shoal_manager::store::service_name as store_name;
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceCommand {
+    /// Create a new service
+    Create(Box<CreateArgs>),
+    /// List services
+    #[command(alias = "list")]
+    Ls {
+        /// Only display IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format output: "json", or a template like '{{.Name}}'
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// List the tasks of one or more services
+    Ps {
+        /// Filter output (desired-state=running|shutdown|accepted, node=NODE, name=NAME, id=ID)
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+        /// Do not truncate output
+        #[arg(long)]
+        no_trunc: bool,
+        /// Only display task IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Format output: "json", or a template like '{{.Name}}'
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Display detailed information on one or more services
+    Inspect {
+        /// Print the information in a human friendly format
+        #[arg(long)]
+        pretty: bool,
+        /// Format output: "json", or a template like '{{.Spec.Name}}'
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Remove one or more services
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+    },
+    /// Scale one or more replicated services
+    Scale {
+        /// Exit immediately instead of waiting for the services to converge
+        #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        detach: Option<bool>,
+        #[arg(required = true, value_name = "SERVICE=REPLICAS", value_parser = scale_spec)]
+        scales: Vec<(String, u64)>,
+    },
+    /// Fetch the logs of a service or task
+    Logs(LogsArgs),
+}
+
+fn scale_spec(text: &str) -> Result<(String, u64), String> {
+    let Some((name, n)) = text.split_once('=') else {
+        return Err(format!("expected SERVICE=REPLICAS, got {text:?}"));
+    };
+    if name.is_empty() {
+        return Err(format!("expected SERVICE=REPLICAS, got {text:?}"));
+    }
+    Ok((name.to_string(), count(n)?))
+}
+
+pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
+    match cmd {
+        ServiceCommand::Create(args) => create(ctx, *args).await,
+        ServiceCommand::Ls { quiet, format } => ls(ctx, quiet, Format::from_flag(format.as_deref())).await,
+        ServiceCommand::Ps { filter, no_trunc, quiet, format, services } => {
+            ps(ctx, &services, &filter, no_trunc, quiet, Format::from_flag(format.as_deref())).await
+        }
+        ServiceCommand::Inspect { pretty, format, services } => {
+            let mut client = ctx.control().await?;
+            let mut found = Vec::new();
+            for reference in services {
+                found.push(client.get_service(GetServiceRequest { reference }).await.map_err(status)?.into_inner());
+            }
+            if pretty {
+                found.iter().for_each(print_pretty);
+                return Ok(());
+            }
+            inspect::print(found.iter().map(inspect::service).collect(), &Format::from_flag(format.as_deref()))
+        }
+        ServiceCommand::Rm { services } => rm(ctx, services).await,
+        ServiceCommand::Scale { detach, scales } => scale(ctx, scales, detach.unwrap_or(false)).await,
+        ServiceCommand::Logs(args) => logs::run(ctx, args).await,
+    }
+}
+
+async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
+    let request = CreateServiceRequest { spec: Some(args.spec()) };
+    let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
+    println!("{}", service.id);
+    if args.detach.unwrap_or(false) {
+        return Ok(());
+    }
+    progress::converge(ctx, &service.id, args.quiet).await
+}
+
+fn replicas(s: &Service) -> u64 {
+    match s.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+        Some(Mode::Replicated(r)) => r.replicas,
+        _ => 0,
+    }
+}
+
+fn image(s: &Service) -> String {
+    s.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.container.as_ref()).map_or(String::new(), |c| c.image.clone())
+}
+
+fn short(id: &str, no_trunc: bool) -> &str {
+    if no_trunc { id } else { &id[..id.len().min(12)] }
+}
+
+async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
+    let list = ctx.control().await?.list_services(ListServicesRequest {}).await.map_err(status)?.into_inner();
+    let mut services = list.services;
+    services.sort_by_key(|s| s.service.as_ref().map(|s| store_name(s).to_string()));
+    let rows: Vec<Value> = services
+        .iter()
+        .filter_map(|summary| {
+            let s = summary.service.as_ref()?;
+            let mode = if matches!(s.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_))) { "global" } else { "replicated" };
+            Some(json!({
+                "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": store_name(s),
+                "Ports": "", "Replicas": format!("{}/{}", summary.running_tasks, summary.desired_tasks),
+            }))
+        })
+        .collect();
+    if quiet {
+        rows.iter().for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
+        return Ok(());
+    }
+    if format != Format::Default {
+        return format.print_each(&rows);
+    }
+    let cells = |r: &Value| ["ID", "Name", "Mode", "Replicas", "Image", "Ports"].map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec();
+    print!("{}", table::render(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows.iter().map(cells).collect::<Vec<_>>()));
+    Ok(())
+}
+
+/// `--filter` of `service ps`.
+#[derive(Default)]
+struct PsFilter {
+    desired: Vec<i32>,
+    nodes: Vec<String>,
+    names: Vec<String>,
+    ids: Vec<String>,
+}
+
+fn ps_filter(filters: &[String]) -> Result<PsFilter> {
+    let mut f = PsFilter::default();
+    for filter in filters {
+        let Some((key, value)) = filter.split_once('=') else {
+            bail!("--filter: expected KEY=VALUE, got {filter:?}");
+        };
+        match key {
+            "desired-state" => match value {
+                "running" => f.desired.extend([TaskState::Ready as i32, TaskState::Running as i32]),
+                "shutdown" => f.desired.extend([TaskState::Shutdown as i32, TaskState::Remove as i32]),
+                "accepted" => f.desired.push(TaskState::Accepted as i32),
+                _ => bail!("--filter: desired-state must be running, shutdown or accepted, got {value:?}"),
+            },
+            "node" => f.nodes.push(value.to_string()),
+            "name" => f.names.push(value.to_string()),
+            "id" => f.ids.push(value.to_string()),
+            _ => bail!("--filter: unknown key {key:?}: expected desired-state, node, name or id"),
+        }
+    }
+    Ok(f)
+}
+
+async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], no_trunc: bool, quiet: bool, format: Format) -> Result<()> {
+    let filter = ps_filter(filters)?;
+    let request = ListTasksRequest { services: services.to_vec(), desired_states: filter.desired.clone(), nodes: filter.nodes.clone() };
+    let resp = ctx.control().await?.list_tasks(request).await.map_err(status)?.into_inner();
+    let mut tasks: Vec<Task> = resp
+        .tasks
+        .into_iter()
+        .filter(|t| filter.names.is_empty() || filter.names.contains(&task_name(t)))
+        .filter(|t| filter.ids.is_empty() || filter.ids.iter().any(|id| t.id.starts_with(id.as_str())))
+        .collect();
+    tasks.sort_by(|a, b| {
+        let created = |t: &Task| t.meta.as_ref().map_or(0, |m| m.created_at);
+        (&a.service_name, a.slot, created(b)).cmp(&(&b.service_name, b.slot, created(a)))
+    });
+    if quiet {
+        tasks.iter().for_each(|t| println!("{}", short(&t.id, no_trunc)));
+        return Ok(());
+    }
+    let rows = ps_rows(&tasks, &resp.node_names, no_trunc);
+    if format != Format::Default {
+        return format.print_each(&rows);
+    }
+    let keys = ["ID", "Name", "Image", "Node", "DesiredState", "CurrentState", "Error", "Ports"];
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| keys.map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec()).collect();
+    print!("{}", table::render(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], &cells));
+    Ok(())
+}
+
+fn task_name(t: &Task) -> String {
+    format!("{}.{}", t.service_name, t.slot)
+}
+
+/// Rows of `service ps`; older tasks of a slot are listed as `\_ web.1`.
+/// Errors are shown whole: Docker cuts them at 30 characters, which
+/// hides the reason a user needs (see docs/swarm-differences.md).
+fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool) -> Vec<Value> {
+    let mut previous = String::new();
+    tasks
+        .iter()
+        .map(|t| {
+            let name = task_name(t);
+            let shown = if name == previous { format!(" \\_ {name}") } else { name.clone() };
+            previous = name;
+            let st = t.status.clone().unwrap_or_default();
+            let state = TaskState::try_from(st.state).unwrap_or_default();
+            let desired = TaskState::try_from(t.desired_state).unwrap_or_default();
+            let image = t.spec.as_ref().and_then(|s| s.container.as_ref()).map_or(String::new(), |c| c.image.clone());
+            json!({
+                "ID": short(&t.id, no_trunc),
+                "Name": shown,
+                "Image": image,
+                "Node": node_names.get(&t.node_id).cloned().unwrap_or_default(),
+                "DesiredState": title(desired.name()),
+                "CurrentState": format!("{} {}", title(state.name()), ago(st.timestamp)),
+                "Error": if st.err.is_empty() { String::new() } else { format!("\"{}\"", st.err) },
+                "Ports": "",
+            })
+        })
+        .collect()
+}
+
+async fn rm(ctx: &mut Ctx, services: Vec<String>) -> Result<()> {
+    let mut client = ctx.control().await?;
+    let mut failed = 0;
+    for reference in services {
+        match client.remove_service(RemoveServiceRequest { reference: reference.clone() }).await {
+            Ok(_) => println!("{reference}"),
+            Err(e) => {
+                eprintln!("Error: {}", e.message());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(crate::Reported.into());
+    }
+    Ok(())
+}
+
+async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Result<()> {
+    let mut client = ctx.control().await?;
+    let mut scaled = Vec::new();
+    for (name, n) in scales {
+        let service = client.get_service(GetServiceRequest { reference: name.clone() }).await.map_err(status)?.into_inner();
+        let mut spec = service.spec.clone().unwrap_or_default();
+        match spec.mode.as_mut() {
+            Some(Mode::Replicated(r)) => r.replicas = n,
+            _ => bail!("{name}: scale can only be used with replicated mode"),
+        }
+        let version = service.meta.as_ref().map_or(0, |m| m.version);
+        let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec) };
+        client.update_service(request).await.map_err(status)?;
+        println!("{name} scaled to {n}");
+        scaled.push(service.id);
+    }
+    if !detach {
+        for id in scaled {
+            progress::converge(ctx, &id, false).await?;
+        }
+    }
+    Ok(())
+}
+
+fn print_pretty(s: &Service) {
+    let spec = s.spec.clone().unwrap_or_default();
+    let annotations = spec.annotations.clone().unwrap_or_default();
+    let task = spec.task.clone().unwrap_or_default();
+    let c = task.container.clone().unwrap_or_default();
+    let restart = task.restart.clone().unwrap_or_default();
+    println!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
+    if !annotations.labels.is_empty() {
+        println!("Labels:");
+        let mut labels: Vec<_> = annotations.labels.iter().collect();
+        labels.sort();
+        labels.iter().for_each(|(k, v)| println!(" {k}={v}"));
+    }
+    println!("Service Mode:\tReplicated\n Replicas:\t{}", replicas(s));
+    let condition = shoal_proto::RestartCondition::try_from(restart.condition).unwrap_or_default();
+    println!(
+        "RestartPolicy:\n Condition:\t{}\n Delay:\t\t{}\n Max attempts:\t{}",
+        condition.name(),
+        duration::format(restart.delay_ns.unwrap_or(0)),
+        restart.max_attempts
+    );
+    if restart.window_ns > 0 {
+        println!(" Window:\t{}", duration::format(restart.window_ns));
+    }
+    for (what, u) in [("UpdateConfig", &spec.update), ("RollbackConfig", &spec.rollback)] {
+        let u = u.clone().unwrap_or_default();
+        println!(
+            "{what}:\n Parallelism:\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}",
+            u.parallelism,
+            inspect::spec(s.spec.as_ref())[what]["FailureAction"].as_str().unwrap_or_default(),
+            duration::format(u.monitor_ns),
+            u.max_failure_ratio,
+            inspect::spec(s.spec.as_ref())[what]["Order"].as_str().unwrap_or_default(),
+        );
+    }
+    println!("ContainerSpec:\n Image:\t\t{}", c.image);
+    if !c.args.is_empty() {
+        println!(" Args:\t\t{}", c.args.join(" "));
+    }
+    if !c.env.is_empty() {
+        println!(" Env:\t\t{}", c.env.join(" "));
+    }
+    if !c.dir.is_empty() {
+        println!(" Dir:\t\t{}", c.dir);
+    }
+    if !c.user.is_empty() {
+        println!(" User:\t\t{}", c.user);
+    }
+    if let Some(grace) = c.stop_grace_period_ns {
+        println!(" StopGracePeriod: {}", duration::format(grace));
+    }
+    if !c.stop_signal.is_empty() {
+        println!(" StopSignal:\t{}", c.stop_signal);
+    }
+    println!("Runtime:\t{}", task.runtime);
+    println!("Endpoint Mode:\tvip");
+}

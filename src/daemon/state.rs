@@ -1,0 +1,62 @@
+//! `<data-dir>/node.json`: what this daemon is a member of, so that a
+//! restarted daemon rejoins its cluster by itself.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub node_id: String,
+    pub cluster_id: String,
+    pub raft_id: u64,
+    pub manager: bool,
+    /// This node's advertised endpoint.
+    pub addr: String,
+    /// Managers' endpoints, for the worker's first session.
+    pub managers: Vec<String>,
+}
+
+fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join("node.json")
+}
+
+/// The membership saved in `data_dir`, if this node is in a cluster.
+pub fn load(data_dir: &Path) -> Result<Option<Membership>> {
+    let path = path(data_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Saves the membership (atomically).
+pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
+    let path = path(data_dir);
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(membership)?)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), None);
+        let m = Membership {
+            node_id: "n".into(),
+            cluster_id: "c".into(),
+            raft_id: 7,
+            manager: true,
+            addr: "127.0.0.1:4242".into(),
+            managers: vec!["127.0.0.1:4242".into()],
+        };
+        save(dir.path(), &m).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Some(m));
+    }
+}
