@@ -1,15 +1,8 @@
 //! Durations as Docker writes them (Go's syntax): `5s`, `1m30s`,
 //! `100ms`, `1.5h`, in nanoseconds.
 
-const UNITS: [(&str, f64); 7] = [
-    ("ns", 1.0),
-    ("us", 1e3),
-    ("µs", 1e3),
-    ("ms", 1e6),
-    ("s", 1e9),
-    ("m", 60e9),
-    ("h", 3600e9),
-];
+const UNITS: [(&str, f64); 7] =
+    [("ns", 1.0), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)];
 
 /// Parses a non-negative Go duration into nanoseconds.
 pub fn parse(text: &str) -> Result<i64, String> {

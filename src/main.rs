@@ -42,4 +42,3 @@ fn main() -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("already reported")]
 struct Reported;
-

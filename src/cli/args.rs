@@ -130,7 +130,10 @@ impl CreateArgs {
             hostname: String::new(),
         };
         ServiceSpec {
-            annotations: Some(Annotations { name: self.name.clone().unwrap_or_default(), labels: map(self.label.clone()) }),
+            annotations: Some(Annotations {
+                name: self.name.clone().unwrap_or_default(),
+                labels: map(self.label.clone()),
+            }),
             task: Some(TaskSpec {
                 container: Some(container),
                 restart: Some(restart),

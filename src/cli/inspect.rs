@@ -18,7 +18,8 @@ pub fn print(values: Vec<Value>, format: &Format) -> Result<()> {
         return format.print_each(&values);
     }
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
     serde::Serialize::serialize(&values, &mut ser)?;
     println!("{}", String::from_utf8_lossy(&out));
     Ok(())
@@ -226,7 +227,14 @@ pub fn node(n: &Node) -> Value {
                 },
             }),
         )
-        .always("Status", Obj::new().always("State", state.title().to_lowercase()).put("Message", status.message).always("Addr", ip).done());
+        .always(
+            "Status",
+            Obj::new()
+                .always("State", state.title().to_lowercase())
+                .put("Message", status.message)
+                .always("Addr", ip)
+                .done(),
+        );
     if let Some(m) = &n.manager_status {
         let reachability = match Reachability::try_from(m.reachability).unwrap_or_default() {
             Reachability::Reachable => "reachable",
@@ -235,7 +243,11 @@ pub fn node(n: &Node) -> Value {
         };
         obj = obj.always(
             "ManagerStatus",
-            Obj::new().put("Leader", m.leader).always("Reachability", reachability).always("Addr", m.addr.clone()).done(),
+            Obj::new()
+                .put("Leader", m.leader)
+                .always("Reachability", reachability)
+                .always("Addr", m.addr.clone())
+                .done(),
         );
     }
     obj.done()

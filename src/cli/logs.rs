@@ -52,9 +52,9 @@ fn since(text: &str) -> Result<i64, String> {
     if let Ok(secs) = text.parse::<f64>() {
         return Ok((secs * 1e9) as i64);
     }
-    duration::parse(text)
-        .map(|ago| now_nanos() - ago)
-        .map_err(|_| format!("expected a time like 2013-01-02T13:23:37Z, unix seconds or a duration like 42m, got {text:?}"))
+    duration::parse(text).map(|ago| now_nanos() - ago).map_err(|_| {
+        format!("expected a time like 2013-01-02T13:23:37Z, unix seconds or a duration like 42m, got {text:?}")
+    })
 }
 
 pub async fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<()> {

@@ -7,6 +7,7 @@ pub mod human;
 mod inspect;
 mod logs;
 mod node;
+mod object;
 mod progress;
 mod service;
 mod table;
@@ -38,6 +39,8 @@ pub enum Command {
     /// Manage services
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Display detailed information on services, nodes or tasks
+    Inspect(object::InspectArgs),
     /// Run a task under its shim (used by the daemon)
     #[command(hide = true)]
     Shim { dir: std::path::PathBuf },
@@ -78,6 +81,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
     match command {
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
+        Command::Inspect(args) => object::run(&mut ctx, args).await,
         Command::Daemon(_) | Command::Shim { .. } => unreachable!("handled in main"),
     }
 }

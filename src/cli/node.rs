@@ -47,7 +47,10 @@ pub enum NodeCommand {
 pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
     match cmd {
         NodeCommand::Init { advertise_addr, task_history_limit } => {
-            let request = InitRequest { advertise_addr: advertise_addr.unwrap_or_default(), task_history_limit: Some(task_history_limit) };
+            let request = InitRequest {
+                advertise_addr: advertise_addr.unwrap_or_default(),
+                task_history_limit: Some(task_history_limit),
+            };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
             println!("Cluster initialized: current node ({}) is now a manager.", resp.node_id);
             Ok(())
@@ -125,10 +128,15 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
         .iter()
         .map(|n| {
             let id = if is_self(n) { format!("{} *", n.id) } else { n.id.clone() };
-            [&id, hostname(n), state(n), availability(n), manager_status(n), engine_version(n)].map(str::to_string).to_vec()
+            [&id, hostname(n), state(n), availability(n), manager_status(n), engine_version(n)]
+                .map(str::to_string)
+                .to_vec()
         })
         .collect();
-    print!("{}", table::render(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], &rows));
+    print!(
+        "{}",
+        table::render(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], &rows)
+    );
     Ok(())
 }
 
@@ -138,14 +146,32 @@ fn print_pretty(n: &Node) {
     println!("ID:\t\t\t{}", n.id);
     println!("Hostname:\t\t{}", hostname(n));
     println!("Joined at:\t\t{}", s("{{.CreatedAt}}"));
-    println!("Status:\n State:\t\t\t{}\n Availability:\t\t{}\n Address:\t\t{}", state(n), availability(n), s("{{.Status.Addr}}"));
+    println!(
+        "Status:\n State:\t\t\t{}\n Availability:\t\t{}\n Address:\t\t{}",
+        state(n),
+        availability(n),
+        s("{{.Status.Addr}}")
+    );
     if let Some(m) = &n.manager_status {
-        println!("Manager Status:\n Address:\t\t{}\n Raft Status:\t\t{}\n Leader:\t\t{}", m.addr, if m.reachability == shoal_proto::Reachability::Reachable as i32 { "Reachable" } else { "Unreachable" }, if m.leader { "Yes" } else { "No" });
+        println!(
+            "Manager Status:\n Address:\t\t{}\n Raft Status:\t\t{}\n Leader:\t\t{}",
+            m.addr,
+            if m.reachability == shoal_proto::Reachability::Reachable as i32 { "Reachable" } else { "Unreachable" },
+            if m.leader { "Yes" } else { "No" }
+        );
     }
-    println!("Platform:\n Operating System:\t{}\n Architecture:\t\t{}", s("{{.Description.Platform.OS}}"), s("{{.Description.Platform.Architecture}}"));
+    println!(
+        "Platform:\n Operating System:\t{}\n Architecture:\t\t{}",
+        s("{{.Description.Platform.OS}}"),
+        s("{{.Description.Platform.Architecture}}")
+    );
     let d = n.description.clone().unwrap_or_default();
     let r = d.resources.unwrap_or_default();
-    println!("Resources:\n CPUs:\t\t\t{}\n Memory:\t\t{}", r.nano_cpus / 1_000_000_000, super::human::bytes(r.memory_bytes));
+    println!(
+        "Resources:\n CPUs:\t\t\t{}\n Memory:\t\t{}",
+        r.nano_cpus / 1_000_000_000,
+        super::human::bytes(r.memory_bytes)
+    );
     println!("Runtimes:\t\t{}", d.runtimes.join(", "));
     println!("Engine Version:\t\t{}", d.engine_version);
 }

@@ -96,7 +96,11 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
     let mut view: Option<View> = None;
     let mut stable_since: Option<(Instant, Vec<String>)> = None;
     loop {
-        let service = control.get_service(GetServiceRequest { reference: service_id.to_string() }).await.map_err(status)?.into_inner();
+        let service = control
+            .get_service(GetServiceRequest { reference: service_id.to_string() })
+            .await
+            .map_err(status)?
+            .into_inner();
         let replicas = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
             Some(Mode::Replicated(r)) => r.replicas,
             _ => 0,
@@ -113,7 +117,8 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             .copied()
             .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
             .collect();
-        let leftovers = tasks.iter().any(|t| t.slot > replicas && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
+        let leftovers =
+            tasks.iter().any(|t| t.slot > replicas && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
         let dead: Vec<&Task> =
             newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
 

@@ -132,7 +132,11 @@ fn replicas(s: &Service) -> u64 {
 }
 
 fn image(s: &Service) -> String {
-    s.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.container.as_ref()).map_or(String::new(), |c| c.image.clone())
+    s.spec
+        .as_ref()
+        .and_then(|s| s.task.as_ref())
+        .and_then(|t| t.container.as_ref())
+        .map_or(String::new(), |c| c.image.clone())
 }
 
 fn short(id: &str, no_trunc: bool) -> &str {
@@ -147,7 +151,11 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
         .iter()
         .filter_map(|summary| {
             let s = summary.service.as_ref()?;
-            let mode = if matches!(s.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_))) { "global" } else { "replicated" };
+            let mode = if matches!(s.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_))) {
+                "global"
+            } else {
+                "replicated"
+            };
             Some(json!({
                 "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": store_name(s),
                 "Ports": "", "Replicas": format!("{}/{}", summary.running_tasks, summary.desired_tasks),
@@ -161,8 +169,18 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
     if format != Format::Default {
         return format.print_each(&rows);
     }
-    let cells = |r: &Value| ["ID", "Name", "Mode", "Replicas", "Image", "Ports"].map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec();
-    print!("{}", table::render(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows.iter().map(cells).collect::<Vec<_>>()));
+    let cells = |r: &Value| {
+        ["ID", "Name", "Mode", "Replicas", "Image", "Ports"]
+            .map(|k| r[k].as_str().unwrap_or_default().to_string())
+            .to_vec()
+    };
+    print!(
+        "{}",
+        table::render(
+            &["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"],
+            &rows.iter().map(cells).collect::<Vec<_>>()
+        )
+    );
     Ok(())
 }
 
@@ -197,9 +215,20 @@ fn ps_filter(filters: &[String]) -> Result<PsFilter> {
     Ok(f)
 }
 
-async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], no_trunc: bool, quiet: bool, format: Format) -> Result<()> {
+async fn ps(
+    ctx: &mut Ctx,
+    services: &[String],
+    filters: &[String],
+    no_trunc: bool,
+    quiet: bool,
+    format: Format,
+) -> Result<()> {
     let filter = ps_filter(filters)?;
-    let request = ListTasksRequest { services: services.to_vec(), desired_states: filter.desired.clone(), nodes: filter.nodes.clone() };
+    let request = ListTasksRequest {
+        services: services.to_vec(),
+        desired_states: filter.desired.clone(),
+        nodes: filter.nodes.clone(),
+    };
     let resp = ctx.control().await?.list_tasks(request).await.map_err(status)?.into_inner();
     let mut tasks: Vec<Task> = resp
         .tasks
@@ -220,8 +249,12 @@ async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], no_trunc: bo
         return format.print_each(&rows);
     }
     let keys = ["ID", "Name", "Image", "Node", "DesiredState", "CurrentState", "Error", "Ports"];
-    let cells: Vec<Vec<String>> = rows.iter().map(|r| keys.map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec()).collect();
-    print!("{}", table::render(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], &cells));
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|r| keys.map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec()).collect();
+    print!(
+        "{}",
+        table::render(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], &cells)
+    );
     Ok(())
 }
 
@@ -280,7 +313,8 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
     let mut client = ctx.control().await?;
     let mut scaled = Vec::new();
     for (name, n) in scales {
-        let service = client.get_service(GetServiceRequest { reference: name.clone() }).await.map_err(status)?.into_inner();
+        let service =
+            client.get_service(GetServiceRequest { reference: name.clone() }).await.map_err(status)?.into_inner();
         let mut spec = service.spec.clone().unwrap_or_default();
         match spec.mode.as_mut() {
             Some(Mode::Replicated(r)) => r.replicas = n,

@@ -9,9 +9,9 @@ use shoal_proto::{InfoRequest, InfoResponse, InitRequest, InitResponse};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
+use super::Daemon;
 use super::addr::parse_advertise;
 use super::state::{self, Membership};
-use super::Daemon;
 
 /// Old tasks kept per slot unless `--task-history-limit` says otherwise.
 const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
@@ -43,7 +43,8 @@ impl NodeAdmin for Admin {
         }
         let addr = match req.advertise_addr.as_str() {
             "" => daemon.advertise.clone(),
-            a => parse_advertise(a, daemon.listen_port).map_err(|e| Status::invalid_argument(format!("--advertise-addr: {e}")))?,
+            a => parse_advertise(a, daemon.listen_port)
+                .map_err(|e| Status::invalid_argument(format!("--advertise-addr: {e}")))?,
         };
         let membership = Membership {
             node_id: shoal_manager::ids::new_id(),
@@ -53,7 +54,9 @@ impl NodeAdmin for Admin {
             addr: addr.clone(),
             managers: vec![addr],
         };
-        let manager = Manager::start(daemon.manager_config(&membership)).await.map_err(|e| internal("starting the manager", e))?;
+        let manager = Manager::start(daemon.manager_config(&membership))
+            .await
+            .map_err(|e| internal("starting the manager", e))?;
         let options = InitOptions {
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),
             description: shoal_worker::describe(&daemon.hostname),
@@ -85,7 +88,9 @@ impl NodeAdmin for Admin {
                 hostname: daemon.hostname.clone(),
                 addr: m.addr,
             },
-            None => InfoResponse { hostname: daemon.hostname.clone(), addr: daemon.advertise.clone(), ..Default::default() },
+            None => {
+                InfoResponse { hostname: daemon.hostname.clone(), addr: daemon.advertise.clone(), ..Default::default() }
+            }
         }))
     }
 }

@@ -6,8 +6,8 @@
 //! `--listen-addr` and runs its worker, and a restart on the same data
 //! dir brings all of it back by itself.
 
-mod admin;
 mod addr;
+mod admin;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -19,8 +19,8 @@ use anyhow::{Context, Result};
 use parking_lot::Mutex;
 use shoal_manager::control::ControlService;
 use shoal_manager::{Manager, ManagerConfig};
-use shoal_proto::node_admin_server::NodeAdminServer;
 use shoal_proto::control_server::ControlServer;
+use shoal_proto::node_admin_server::NodeAdminServer;
 use shoal_worker::{Worker, WorkerConfig};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
@@ -119,7 +119,8 @@ async fn main(args: DaemonArgs) -> Result<()> {
 
     let socket = args.socket.clone().unwrap_or_else(|| args.data_dir.join("shoal.sock"));
     let _ = std::fs::remove_file(&socket);
-    let unix = UnixListener::bind(&socket).with_context(|| format!("--socket: cannot listen on {}", socket.display()))?;
+    let unix =
+        UnixListener::bind(&socket).with_context(|| format!("--socket: cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
     let local_api = tonic::transport::Server::builder()
         .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
@@ -149,9 +150,8 @@ async fn main(args: DaemonArgs) -> Result<()> {
 /// One daemon per data dir.
 fn lock(data_dir: &std::path::Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     let file = std::fs::File::create(data_dir.join("lock"))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-        anyhow::anyhow!("another shoal daemon is using the data dir {}", data_dir.display())
-    })
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| anyhow::anyhow!("another shoal daemon is using the data dir {}", data_dir.display()))
 }
 
 async fn wait_for_signal() -> Result<()> {

@@ -112,10 +112,7 @@ impl Executor for ProcessExecutor {
             env.push(("HOME".into(), home.to_string_lossy().into_owned()));
         }
         let program = find_program(&c.image, &path, &dir).ok_or_else(|| {
-            err(format!(
-                "executable not found: {:?} (not a path to an executable file, nor a program in $PATH)",
-                c.image
-            ))
+            err(format!("executable not found: {} (not an executable file, nor a program in $PATH)", c.image))
         })?;
         Ok(Launch { program, args: c.args, env, dir, uid, gid })
     }
