@@ -50,6 +50,11 @@ fn logs_show_each_tasks_output_and_follow_streams() {
     let stamped = node.ok(&["service", "logs", "-t", "talk"]);
     assert!(stamped.lines().all(|l| l.starts_with("20") && l.contains('T')), "{stamped}");
 
+    // --since: only what came after.
+    assert!(node.ok(&["service", "logs", "--since", "2100-01-01T00:00:00Z", "talk"]).is_empty());
+    assert_eq!(node.ok(&["service", "logs", "--since", "10m", "talk"]).matches("start-").count(), 2);
+    assert!(node.fails(2, &["service", "logs", "--since", "yesterday", "talk"]).contains("--since"));
+
     // --follow: a new line appears while following.
     let mut follow = Command::new(common::SHOAL)
         .args([

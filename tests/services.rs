@@ -172,3 +172,78 @@ fn a_missing_program_fails_the_task_not_the_daemon() {
     // The daemon carries on.
     node.ok(&["service", "create", "--name", "fine", "sleep", "1000"]);
 }
+
+#[test]
+fn inspect_follows_the_docker_api_shape() {
+    let node = Node::init("node-a");
+    node.ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "--label",
+        "tier=front",
+        "--env",
+        "A=1",
+        "--workdir",
+        "/tmp",
+        "--user",
+        "root",
+        "--restart-condition",
+        "on-failure",
+        "--restart-delay",
+        "3s",
+        "--restart-max-attempts",
+        "4",
+        "--restart-window",
+        "1m",
+        "--stop-signal",
+        "SIGINT",
+        "--stop-grace-period",
+        "2s",
+        "sleep",
+        "1000",
+    ]);
+    let s = &node.json_lines(&["service", "inspect", "--format", "json", "web"])[0];
+    assert_eq!(s["ID"].as_str().unwrap().len(), 25);
+    assert!(s["Version"]["Index"].as_u64().unwrap() > 0);
+    assert!(s["CreatedAt"].as_str().unwrap().ends_with('Z') && s["UpdatedAt"].is_string());
+    let spec = &s["Spec"];
+    assert_eq!(spec["Name"], "web");
+    assert_eq!(spec["Labels"]["tier"], "front");
+    let c = &spec["TaskTemplate"]["ContainerSpec"];
+    assert_eq!(
+        (c["Image"].as_str(), c["Args"][0].as_str(), c["Env"][0].as_str()),
+        (Some("sleep"), Some("1000"), Some("A=1"))
+    );
+    assert_eq!(
+        (c["Dir"].as_str(), c["User"].as_str(), c["StopSignal"].as_str()),
+        (Some("/tmp"), Some("root"), Some("SIGINT"))
+    );
+    assert_eq!(c["StopGracePeriod"], 2_000_000_000i64);
+    let restart = &spec["TaskTemplate"]["RestartPolicy"];
+    assert_eq!(restart["Condition"], "on-failure");
+    assert_eq!(restart["Delay"], 3_000_000_000i64);
+    assert_eq!(restart["MaxAttempts"], 4);
+    assert_eq!(restart["Window"], 60_000_000_000i64);
+    assert_eq!(spec["Mode"]["Replicated"]["Replicas"], 2);
+    assert_eq!(spec["UpdateConfig"]["Parallelism"], 1);
+    assert_eq!(spec["UpdateConfig"]["FailureAction"], "pause");
+    assert!(s.get("PreviousSpec").is_none(), "no previous spec before an update");
+    let keys: Vec<&String> = s.as_object().unwrap().keys().collect();
+    assert_eq!(keys[..4], ["ID", "Version", "CreatedAt", "UpdatedAt"], "Docker's key order");
+
+    node.ok(&["service", "scale", "-d", "web=3"]);
+    let s = &node.json_lines(&["service", "inspect", "--format", "json", "web"])[0];
+    assert_eq!(s["PreviousSpec"]["Mode"]["Replicated"]["Replicas"], 2);
+    assert_eq!(s["Spec"]["Mode"]["Replicated"]["Replicas"], 3);
+    // The default output is a JSON array, as `docker service inspect`.
+    let array: serde_json::Value = serde_json::from_str(&node.ok(&["service", "inspect", "web"])).unwrap();
+    assert_eq!(array[0]["Spec"]["Name"], "web");
+    assert_eq!(node.ok(&["service", "inspect", "--format", "{{.Spec.Name}}", "web"]).trim(), "web");
+    let pretty = node.ok(&["service", "inspect", "--pretty", "web"]);
+    assert!(pretty.contains("Name:\t\tweb") && pretty.contains("Replicas:\t3"), "{pretty}");
+}

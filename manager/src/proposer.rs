@@ -1,17 +1,23 @@
-//! Writing to the store: every write is a raft proposal of one batch.
+//! Writing to the store: every write is one batch, applied atomically.
 //!
-//! [`Proposer::propose`] writes a batch and waits until it is applied.
-//! [`Proposer::propose_coalesced`] lets many callers share proposals: what
-//! arrives while a proposal is in flight goes out together in the next
-//! one. It is for operations that never fail a batch (status and
-//! desired-state moves), so one caller's op cannot refuse another's.
+//! Writers do not get a raft entry each: batches that arrive while
+//! earlier entries are in flight are proposed together in the next entry
+//! (each still applied, and answered, on its own). So concurrent writers
+//! share raft round trips and log syncs: group commit.
+
+use std::sync::Arc;
 
 use openraft::error::{ClientWriteError, RaftError};
-use shoal_proto::{Batch, Op, now_nanos};
-use tokio::sync::{mpsc, oneshot};
+use shoal_proto::{Batch, Entry, Op, now_nanos};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::raft::{Proposal, Raft};
 use crate::store::StoreError;
+
+/// Raft entries being written at once.
+const MAX_IN_FLIGHT: usize = 4;
+/// Operations gathered into one entry at most (a larger batch goes alone).
+const MAX_OPS_PER_ENTRY: usize = 20_000;
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,57 +32,81 @@ pub enum ProposeError {
 
 type Waiter = oneshot::Sender<Result<u64, ProposeError>>;
 
-/// Proposes batches to raft.
+/// Proposes batches to raft; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
-    raft: Raft,
-    coalesced: mpsc::UnboundedSender<(Vec<Op>, Waiter)>,
+    queue: mpsc::UnboundedSender<(Batch, Waiter)>,
 }
 
 impl Proposer {
-    /// A proposer on `raft`; spawns the task that coalesces proposals.
+    /// A proposer on `raft`; spawns the task that gathers batches into entries.
     pub fn new(raft: Raft) -> Proposer {
-        let (coalesced, rx) = mpsc::unbounded_channel();
-        tokio::spawn(coalesce_loop(raft.clone(), rx));
-        Proposer { raft, coalesced }
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(gather(raft, rx));
+        Proposer { queue }
     }
 
     /// Writes `ops` as one atomic batch; returns the raft index it was
     /// applied at, once applied on this manager.
     pub async fn propose(&self, ops: Vec<Op>) -> Result<u64, ProposeError> {
-        propose(&self.raft, ops).await
-    }
-
-    /// Writes `ops` in a batch shared with other callers (see module doc).
-    pub async fn propose_coalesced(&self, ops: Vec<Op>) -> Result<u64, ProposeError> {
+        let stopped = || ProposeError::Raft("the proposer stopped".into());
         let (tx, rx) = oneshot::channel();
-        self.coalesced.send((ops, tx)).map_err(|_| ProposeError::Raft("the proposer stopped".into()))?;
-        rx.await.map_err(|_| ProposeError::Raft("the proposer stopped".into()))?
+        self.queue.send((Batch { ops, timestamp: now_nanos() }, tx)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 }
 
-async fn propose(raft: &Raft, ops: Vec<Op>) -> Result<u64, ProposeError> {
-    let batch = Batch { ops, timestamp: now_nanos() };
-    match raft.client_write(Proposal(batch)).await {
-        Ok(resp) => resp.data.0.map(|()| resp.log_id.index).map_err(ProposeError::Store),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            Err(ProposeError::NotLeader { leader: f.leader_node.map(|n| n.addr) })
-        }
-        Err(e) => Err(ProposeError::Raft(e.to_string())),
-    }
-}
-
-async fn coalesce_loop(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Vec<Op>, Waiter)>) {
-    while let Some(first) = rx.recv().await {
-        let mut ops = first.0;
-        let mut waiters = vec![first.1];
-        while let Ok((more, waiter)) = rx.try_recv() {
-            ops.extend(more);
+async fn gather(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Batch, Waiter)>) {
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut held: Option<(Batch, Waiter)> = None;
+    loop {
+        // While every slot is busy, batches queue up for the next entry.
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let first = match held.take() {
+            Some(item) => item,
+            None => match rx.recv().await {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        let mut ops = first.0.ops.len();
+        let (mut batches, mut waiters) = (vec![first.0], vec![first.1]);
+        while let Ok((batch, waiter)) = rx.try_recv() {
+            if ops + batch.ops.len() > MAX_OPS_PER_ENTRY {
+                held = Some((batch, waiter));
+                break;
+            }
+            ops += batch.ops.len();
+            batches.push(batch);
             waiters.push(waiter);
         }
-        let result = propose(&raft, ops).await;
-        for waiter in waiters {
-            let _ = waiter.send(result.clone());
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let replies = write(&raft, batches).await;
+            for (waiter, reply) in waiters.into_iter().zip(replies) {
+                let _ = waiter.send(reply);
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Proposes one entry; a reply per batch.
+async fn write(raft: &Raft, batches: Vec<Batch>) -> Vec<Result<u64, ProposeError>> {
+    let n = batches.len();
+    match raft.client_write(Proposal(Entry { batches })).await {
+        Ok(resp) => {
+            let index = resp.log_id.index;
+            resp.data.0.into_iter().map(|r| r.map(|()| index).map_err(ProposeError::Store)).collect()
+        }
+        Err(e) => {
+            let err = match e {
+                RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                    ProposeError::NotLeader { leader: f.leader_node.map(|n| n.addr) }
+                }
+                e => ProposeError::Raft(e.to_string()),
+            };
+            vec![Err(err); n]
         }
     }
 }

@@ -6,12 +6,10 @@
 //! node changes (joins, becomes ready, changes availability).
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use shoal_proto::{NodeAvailability, NodeState, Op, Task, TaskState, store_object::Object};
 use shoal_scheduler::{NodeInfo, TaskRequest, schedule};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
 
 use crate::ops;
 use crate::proposer::Proposer;
@@ -40,13 +38,8 @@ impl Scheduler {
                 let ids = std::mem::take(&mut pending);
                 let ops = self.store.view(|s| decide(s, &ids));
                 if !ops.is_empty() {
-                    if let Err(err) = self.proposer.propose(ops).await {
-                        warn!(%err, "scheduler write failed; retrying");
+                    if !watch::write(&self.proposer, ops, &stop, "scheduler").await {
                         pending.extend(ids);
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        }
                     }
                     continue;
                 }

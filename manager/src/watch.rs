@@ -3,10 +3,18 @@
 //! pass.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use shoal_proto::Op;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
 
+use crate::proposer::Proposer;
 use crate::store::Commit;
+
+/// How long a loop waits before retrying a failed write.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// What woke a loop.
 pub enum Wake {
@@ -38,4 +46,20 @@ pub async fn next(rx: &mut broadcast::Receiver<Arc<Commit>>) -> Wake {
         return Wake::Resync;
     }
     Wake::Commits(commits)
+}
+
+/// A loop's write: on failure, logs it and waits a moment (or until
+/// `stop`) before the caller retries. Returns whether it was written.
+pub async fn write(proposer: &Proposer, ops: Vec<Op>, stop: &CancellationToken, who: &str) -> bool {
+    match proposer.propose(ops).await {
+        Ok(_) => true,
+        Err(err) => {
+            warn!(%err, "{who} write failed; retrying");
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(RETRY) => {}
+            }
+            false
+        }
+    }
 }

@@ -92,7 +92,7 @@ pub struct CreateArgs {
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
     /// Exit immediately instead of waiting for the service to converge
-    #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub detach: Option<bool>,
     /// Suppress progress output
     #[arg(short, long)]

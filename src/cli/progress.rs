@@ -17,17 +17,6 @@ const STABLE: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(200);
 /// Slots shown one per line; beyond it only the overall line is.
 const MAX_SLOT_LINES: u64 = 20;
-/// The states a task passes on its way to running, for the bar.
-const STEPS: [TaskState; 8] = [
-    TaskState::New,
-    TaskState::Pending,
-    TaskState::Assigned,
-    TaskState::Accepted,
-    TaskState::Preparing,
-    TaskState::Ready,
-    TaskState::Starting,
-    TaskState::Running,
-];
 
 fn created(t: &Task) -> i64 {
     t.meta.as_ref().map_or(0, |m| m.created_at)
@@ -45,8 +34,10 @@ fn slot_line(slot: u64, replicas: u64, task: Option<&Task>) -> String {
     if !err.is_empty() {
         return format!("{prefix} {err}");
     }
-    let step = STEPS.iter().position(|s| *s >= st).unwrap_or(STEPS.len() - 1) + 1;
-    let filled = 50 * step / STEPS.len();
+    // The states on the way to running, for the bar.
+    let steps = TaskState::ALL.iter().filter(|s| **s <= TaskState::Running);
+    let step = steps.clone().filter(|s| **s <= st).count().max(1);
+    let filled = 50 * step / steps.count();
     let bar = format!("[{}>{}]", "=".repeat(filled.saturating_sub(1)), " ".repeat(50 - filled));
     format!("{prefix} {:<9} {bar}", st.name())
 }

@@ -70,7 +70,7 @@ pub enum ServiceCommand {
     /// Scale one or more replicated services
     Scale {
         /// Exit immediately instead of waiting for the services to converge
-        #[arg(short, long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
         detach: Option<bool>,
         #[arg(required = true, value_name = "SERVICE=REPLICAS", value_parser = scale_spec)]
         scales: Vec<(String, u64)>,

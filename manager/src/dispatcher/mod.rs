@@ -3,7 +3,7 @@
 //! A worker opens a session ([`assignments`] streams its tasks), sends
 //! heartbeats (kept in memory; [`monitor`] marks nodes that stop
 //! heartbeating Down) and reports task status, which is written through
-//! coalesced proposals so that many workers' reports share raft entries.
+//! the proposer, which gathers many workers' reports into shared raft entries.
 //! Only the raft leader serves sessions; other managers refuse them with
 //! `Unavailable` so the worker moves on.
 
@@ -164,7 +164,7 @@ impl DispatcherApi for Dispatcher {
                 .collect()
         });
         if !ops.is_empty() {
-            self.inner.proposer.propose_coalesced(ops).await.map_err(|e| Status::unavailable(e.to_string()))?;
+            self.inner.proposer.propose(ops).await.map_err(|e| Status::unavailable(e.to_string()))?;
         }
         Ok(Response::new(UpdateTaskStatusResponse {}))
     }

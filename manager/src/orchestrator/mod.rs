@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use shoal_proto::{ObjectKind, Op, Task, now_nanos, store_object::Object};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
 
 use crate::ids::new_id;
 use crate::ops;
@@ -57,13 +56,8 @@ impl Orchestrator {
                 }
                 wakes.extend(new_wakes);
                 if !ops.is_empty() {
-                    if let Err(err) = self.proposer.propose(ops).await {
-                        warn!(%err, "orchestrator write failed; retrying");
+                    if !watch::write(&self.proposer, ops, &stop, "orchestrator").await {
                         dirty.extend(ids);
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        }
                     }
                     continue;
                 }

@@ -15,7 +15,7 @@ mod state_machine;
 use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
-use shoal_proto::Batch;
+use shoal_proto::Entry;
 
 use crate::store::StoreError;
 
@@ -26,7 +26,7 @@ pub use service::RaftService;
 pub use state_machine::StateMachine;
 
 openraft::declare_raft_types!(
-    /// Shoal's raft types: a log entry carries one store [`Batch`].
+    /// Shoal's raft types: a log entry carries store batches.
     pub TypeConfig:
         D = Proposal,
         R = ApplyResult,
@@ -40,14 +40,15 @@ openraft::declare_raft_types!(
 /// A raft handle with shoal's types.
 pub type Raft = openraft::Raft<TypeConfig>;
 
-/// The payload of a raft entry: one batch, applied atomically.
-/// Encoded as protobuf inside openraft's own serde encoding.
+/// The payload of a raft entry: batches of several writers, each applied
+/// atomically. Encoded as protobuf inside openraft's own serde encoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal(#[serde(with = "codec::prost_bytes")] pub Batch);
+pub struct Proposal(#[serde(with = "codec::prost_bytes")] pub Entry);
 
-/// What applying a [`Proposal`] gave: `Err` when the store refused it.
+/// What applying a [`Proposal`] gave, batch by batch: `Err` when the
+/// store refused that batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApplyResult(pub Result<(), StoreError>);
+pub struct ApplyResult(pub Vec<Result<(), StoreError>>);
 
 /// openraft's storage error with shoal's node id type.
 pub type StorageError = openraft::StorageError<u64>;

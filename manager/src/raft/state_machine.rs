@@ -120,15 +120,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index;
             self.last_applied = Some(entry.log_id);
             let result = match entry.payload {
-                EntryPayload::Normal(Proposal(batch)) => self.store.apply(index, &batch),
+                EntryPayload::Normal(Proposal(entry)) => self.store.apply(index, &entry.batches),
                 EntryPayload::Blank => {
                     self.store.skip(index);
-                    Ok(())
+                    Vec::new()
                 }
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), membership);
                     self.store.skip(index);
-                    Ok(())
+                    Vec::new()
                 }
             };
             results.push(ApplyResult(result));

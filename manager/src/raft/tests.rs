@@ -38,14 +38,14 @@ async fn snapshot_survives_reopen() {
     let dir = TempDir::new().unwrap();
     let entry = |index, batch| Entry::<TypeConfig> {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(Proposal(batch)),
+        payload: EntryPayload::Normal(Proposal(shoal_proto::Entry { batches: vec![batch] })),
     };
     {
         let db = RaftDb::open(dir.path()).unwrap();
         let mut sm = StateMachine::open(db).unwrap();
         let results = sm.apply([entry(1, create_service("a")), entry(2, create_service("a"))]).await.unwrap();
-        assert_eq!(results[0], ApplyResult(Ok(())));
-        assert!(results[1].0.is_err(), "creating the same id twice is refused");
+        assert_eq!(results[0], ApplyResult(vec![Ok(())]));
+        assert!(results[1].0[0].is_err(), "creating the same id twice is refused");
         let mut builder = sm.get_snapshot_builder().await;
         openraft::RaftSnapshotBuilder::build_snapshot(&mut builder).await.unwrap();
     }

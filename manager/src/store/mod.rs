@@ -65,15 +65,20 @@ impl Store {
         self.shared.applied.subscribe()
     }
 
-    /// Applies a committed batch and publishes what changed.
-    pub(crate) fn apply(&self, index: u64, batch: &Batch) -> Result<(), StoreError> {
-        let result = self.shared.data.write().apply(index, batch);
-        let (changes, result) = match result {
-            Ok(changes) => (changes, Ok(())),
-            Err(err) => (Vec::new(), Err(err)),
-        };
+    /// Applies the batches of a committed entry, each atomically, and
+    /// publishes what changed. Readers see the entry whole or not at all
+    /// (objects it changes twice share one version).
+    pub(crate) fn apply(&self, index: u64, batches: &[Batch]) -> Vec<Result<(), StoreError>> {
+        let mut changes = Vec::new();
+        let mut results = Vec::with_capacity(batches.len());
+        {
+            let mut data = self.shared.data.write();
+            for batch in batches {
+                results.push(data.apply(index, batch).map(|c| changes.extend(c)));
+            }
+        }
         self.publish(Commit { index, changes, reset: false });
-        result
+        results
     }
 
     /// Marks an entry without a batch (raft blank or membership) applied.

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs shoal's whole test suite: unit tests of every crate and the
+# end-to-end tests that start real daemons on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/deps.sh
+# Reuse one build directory outside the clone when there is one.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/shoal-target}"
+cargo test --workspace --locked "$@"
