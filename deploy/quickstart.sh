@@ -31,5 +31,7 @@ The daemon runs in the background (log: $data/daemon.log). Try:
   export SHOAL_HOST=$host
   $shoal_bin service scale demo=5
   $shoal_bin service logs demo
-To stop: $shoal_bin --host $host service rm demo && kill \$(cat $data/daemon.pid) && rm -rf $data
+To stop (tasks outlive the daemon, so scale to 0 first; scale waits until they are gone):
+  $shoal_bin --host $host service scale demo=0 && $shoal_bin --host $host service rm demo \\
+    && kill \$(cat $data/daemon.pid) && rm -rf $data
 EOT

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 deploy/deps.sh
 # Reuse one build directory outside the clone when there is one.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/shoal-target}"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"
+# Lints are part of the suite.
+cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -11,7 +11,7 @@ use common::{Node, wait_until};
 #[test]
 fn logs_show_each_tasks_output_and_follow_streams() {
     let node = Node::init("node-a");
-    let script = "echo start-$SLOT; echo oops >&2; while true; do sleep 0.2; if [ -e $DIR/go ]; then echo after-$SLOT; rm -f $DIR/go; fi; done";
+    let script = "echo start-$SLOT; sleep 0.3; echo oops >&2; while true; do sleep 0.2; if [ -e $DIR/go ]; then echo after-$SLOT; rm -f $DIR/go; fi; done";
     let dir = node.data_dir().display().to_string();
     node.ok(&[
         "service",
@@ -27,7 +27,9 @@ fn logs_show_each_tasks_output_and_follow_streams() {
         script,
     ]);
     wait_until(Duration::from_secs(20), "both tasks' output", || {
-        node.ok(&["service", "logs", "talk"]).matches("start-").count() == 2
+        let out = node.shoal(&["service", "logs", "talk"]);
+        String::from_utf8_lossy(&out.stdout).matches("start-").count() == 2
+            && String::from_utf8_lossy(&out.stderr).matches("oops").count() == 2
     });
     let out = node.shoal(&["service", "logs", "talk"]);
     let stdout = String::from_utf8_lossy(&out.stdout);

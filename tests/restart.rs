@@ -10,8 +10,11 @@ use common::{Node, procs_with, token, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A task as `service ps` shows it: id, name, desired and current state.
+type Row = (String, String, String, String);
+
 /// What must survive a restart: ids, names, states (not the "ago").
-fn snapshot(node: &Node) -> (String, Vec<(String, String, String, String)>, String) {
+fn snapshot(node: &Node) -> (String, Vec<Row>, String) {
     let nodes = node.ok(&["node", "ls", "-q"]);
     let rows = node
         .json_lines(&["service", "ps", "--format", "json", "--no-trunc", "web", "api"])

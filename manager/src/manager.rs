@@ -71,7 +71,7 @@ struct Inner {
 impl Manager {
     /// Opens the raft state and starts raft (no loops yet: see [`run`](Self::run)).
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
-        std::fs::create_dir_all(&config.raft_dir).map_err(|e| raft::StartError::Io(e))?;
+        std::fs::create_dir_all(&config.raft_dir).map_err(raft::StartError::Io)?;
         let (raft, store) = raft::start(&config.raft_dir, config.raft_id, &config.timing).await?;
         let proposer = Proposer::new(raft.clone());
         let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), raft.clone(), config.raft_id);

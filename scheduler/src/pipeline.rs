@@ -49,7 +49,7 @@ fn explain(filters: &[&dyn Filter], task: &TaskRequest, refused: &[usize]) -> St
     if causes.is_empty() {
         return "no suitable node (no nodes in the cluster)".to_string();
     }
-    causes.sort_by(|a, b| b.0.cmp(&a.0));
+    causes.sort_by_key(|c| std::cmp::Reverse(c.0));
     let causes: Vec<String> = causes.into_iter().map(|(_, c)| c).collect();
     format!("no suitable node ({})", causes.join("; "))
 }

@@ -339,7 +339,7 @@ fn print_pretty(s: &Service) {
     let annotations = spec.annotations.clone().unwrap_or_default();
     let task = spec.task.clone().unwrap_or_default();
     let c = task.container.clone().unwrap_or_default();
-    let restart = task.restart.clone().unwrap_or_default();
+    let restart = task.restart.unwrap_or_default();
     println!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
     if !annotations.labels.is_empty() {
         println!("Labels:");
@@ -359,7 +359,7 @@ fn print_pretty(s: &Service) {
         println!(" Window:\t{}", duration::format(restart.window_ns));
     }
     for (what, u) in [("UpdateConfig", &spec.update), ("RollbackConfig", &spec.rollback)] {
-        let u = u.clone().unwrap_or_default();
+        let u = (*u).unwrap_or_default();
         println!(
             "{what}:\n Parallelism:\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}",
             u.parallelism,

@@ -87,10 +87,10 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let membership = state::load(&args.data_dir)?;
     // A member keeps the port it advertised, even when asked for any port.
     let mut listen_addr = args.listen_addr;
-    if let Some(port) = membership.as_ref().and_then(|m| m.addr.parse::<SocketAddr>().ok()).map(|a| a.port()) {
-        if listen_addr.port() == 0 {
-            listen_addr.set_port(port);
-        }
+    if let Some(port) = membership.as_ref().and_then(|m| m.addr.parse::<SocketAddr>().ok()).map(|a| a.port())
+        && listen_addr.port() == 0
+    {
+        listen_addr.set_port(port);
     }
     let listener = TcpListener::bind(listen_addr)
         .await

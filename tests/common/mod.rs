@@ -175,11 +175,11 @@ impl Node {
         let tasks = self.dir.path().join("worker/tasks");
         for entry in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
             for (file, group) in [("pid", true), ("shim.pid", false)] {
-                if let Some((pid, start)) = read_pid(&entry.path().join(file)) {
-                    if start_time(pid) == Some(start) {
-                        let target = if group { -pid } else { pid };
-                        let _ = Command::new("kill").args(["-9", "--", &target.to_string()]).output();
-                    }
+                if let Some((pid, start)) = read_pid(&entry.path().join(file))
+                    && start_time(pid) == Some(start)
+                {
+                    let target = if group { -pid } else { pid };
+                    let _ = Command::new("kill").args(["-9", "--", &target.to_string()]).output();
                 }
             }
         }

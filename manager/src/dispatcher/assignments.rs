@@ -32,10 +32,10 @@ impl Stream {
         let mut sent: HashMap<String, i32> = HashMap::new();
         let mut message = self.complete(&mut sent);
         loop {
-            if let Some(m) = message.take() {
-                if self.tx.send(Ok(m)).await.is_err() {
-                    return;
-                }
+            if let Some(m) = message.take()
+                && self.tx.send(Ok(m)).await.is_err()
+            {
+                return;
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -88,17 +88,13 @@ impl Stream {
         for change in changes {
             let Object::Task(task) = change.object() else { continue };
             match change {
-                Change::Deleted(_) => {
-                    if sent.remove(&task.id).is_some() {
-                        updated.remove(&task.id);
-                        removed.push(task.id.clone());
-                    }
+                Change::Deleted(_) if sent.remove(&task.id).is_some() => {
+                    updated.remove(&task.id);
+                    removed.push(task.id.clone());
                 }
-                _ if is_assigned(task, &self.node_id) => {
-                    if sent.get(&task.id) != Some(&task.desired_state) {
-                        sent.insert(task.id.clone(), task.desired_state);
-                        updated.insert(task.id.clone(), task.clone());
-                    }
+                _ if is_assigned(task, &self.node_id) && sent.get(&task.id) != Some(&task.desired_state) => {
+                    sent.insert(task.id.clone(), task.desired_state);
+                    updated.insert(task.id.clone(), task.clone());
                 }
                 _ => {}
             }

@@ -104,7 +104,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         let plan = replicated::reconcile(store.service(id), &tasks, now, &mut new_id);
         for action in plan.actions {
             batch.push(match action {
-                Action::Create(task) => ops::create(Object::Task(task)),
+                Action::Create(task) => ops::create(Object::Task(*task)),
                 Action::SetDesired(task_id, state) => ops::task_desired(&task_id, state),
             });
         }

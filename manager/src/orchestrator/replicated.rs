@@ -23,7 +23,7 @@ use crate::store::service_name;
 /// One change the orchestrator wants.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Create(Task),
+    Create(Box<Task>),
     SetDesired(String, TaskState),
 }
 
@@ -64,7 +64,14 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], now: i64, new_id: &
         let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
         slot_tasks.sort_by_key(|t| (created_at(t), t.id.clone()));
         let Some(latest) = slot_tasks.pop() else {
-            plan.actions.push(Action::Create(new_task(service, slot, TaskState::Running, Vec::new(), now, new_id())));
+            plan.actions.push(Action::Create(Box::new(new_task(
+                service,
+                slot,
+                TaskState::Running,
+                Vec::new(),
+                now,
+                new_id(),
+            ))));
             continue;
         };
         for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
@@ -86,7 +93,14 @@ fn reconcile_latest(service: &Service, latest: &Task, now: i64, new_id: &mut dyn
             let delay =
                 restart::delay(service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()));
             let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
-            plan.actions.push(Action::Create(new_task(service, latest.slot, desired, history, now, new_id())));
+            plan.actions.push(Action::Create(Box::new(new_task(
+                service,
+                latest.slot,
+                desired,
+                history,
+                now,
+                new_id(),
+            ))));
             if delay > 0 {
                 plan.wake(now + delay);
             }

@@ -59,8 +59,8 @@ mod tests {
         let any = policy(RestartCondition::Any, 0, 0);
         let on_failure = policy(RestartCondition::OnFailure, 0, 0);
         let none = policy(RestartCondition::None, 0, 0);
-        assert!(replacement_history(&ended(TaskState::Complete, any.clone(), vec![]), 10).is_some());
-        assert!(replacement_history(&ended(TaskState::Complete, on_failure.clone(), vec![]), 10).is_none());
+        assert!(replacement_history(&ended(TaskState::Complete, any, vec![]), 10).is_some());
+        assert!(replacement_history(&ended(TaskState::Complete, on_failure, vec![]), 10).is_none());
         assert!(replacement_history(&ended(TaskState::Failed, on_failure, vec![]), 10).is_some());
         assert!(replacement_history(&ended(TaskState::Failed, none, vec![]), 10).is_none());
     }
@@ -68,9 +68,9 @@ mod tests {
     #[test]
     fn max_attempts_counted_within_the_window() {
         let p = policy(RestartCondition::Any, 2, 100);
-        assert_eq!(replacement_history(&ended(TaskState::Failed, p.clone(), vec![]), 1000), Some(vec![1000]));
-        assert_eq!(replacement_history(&ended(TaskState::Failed, p.clone(), vec![950]), 1000), Some(vec![950, 1000]));
-        assert_eq!(replacement_history(&ended(TaskState::Failed, p.clone(), vec![950, 990]), 1000), None);
+        assert_eq!(replacement_history(&ended(TaskState::Failed, p, vec![]), 1000), Some(vec![1000]));
+        assert_eq!(replacement_history(&ended(TaskState::Failed, p, vec![950]), 1000), Some(vec![950, 1000]));
+        assert_eq!(replacement_history(&ended(TaskState::Failed, p, vec![950, 990]), 1000), None);
         // Attempts that left the window no longer count.
         assert_eq!(replacement_history(&ended(TaskState::Failed, p, vec![800, 990]), 1000), Some(vec![990, 1000]));
         // Without a window, attempts count for the life of the slot.

@@ -5,6 +5,9 @@
 //! ([`MemoryStore::apply`](crate::store::MemoryStore::apply)); this module
 //! only moves bytes between openraft, RocksDB and the network.
 
+// openraft's `StorageError` is large; it is the trait's error type.
+#![allow(clippy::result_large_err)]
+
 mod codec;
 mod db;
 mod log_store;

@@ -53,6 +53,6 @@ async fn snapshot_survives_reopen() {
     let mut sm = StateMachine::open(db).unwrap();
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(2));
-    let version = sm.store().view(|s| s.service("a").and_then(|s| s.meta.clone()).map(|m| m.version));
+    let version = sm.store().view(|s| s.service("a").and_then(|s| s.meta).map(|m| m.version));
     assert_eq!(version, Some(1));
 }

@@ -293,14 +293,8 @@ impl MemoryStore {
     fn check_name(&self, object: &Object) -> Result<(), StoreError> {
         if let Object::Service(s) = object {
             let name = service_name(s);
-            if let Some(holder) = self.service_by_name.get(name) {
-                if holder != &s.id {
-                    return Err(StoreError::NameConflict {
-                        kind: "service".into(),
-                        name: name.into(),
-                        id: holder.clone(),
-                    });
-                }
+            if let Some(holder) = self.service_by_name.get(name).filter(|holder| **holder != s.id) {
+                return Err(StoreError::NameConflict { kind: "service".into(), name: name.into(), id: holder.clone() });
             }
         }
         Ok(())

@@ -113,7 +113,7 @@ fn a_failed_task_is_replaced_after_the_delay() {
     held.meta = Some(Meta { created_at: 10 * SEC, ..Default::default() });
     let mut old = tasks[0].clone();
     old.desired_state = TaskState::Shutdown as i32;
-    let tasks = [old, held];
+    let tasks = [old, *held];
     let plan = run(Some(&s), &tasks, 12 * SEC);
     assert_eq!((plan.actions.len(), plan.wake_at), (0, Some(15 * SEC)));
     let plan = run(Some(&s), &tasks, 15 * SEC);

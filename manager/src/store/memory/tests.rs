@@ -37,7 +37,7 @@ fn create_sets_meta_and_indexes() {
     let changes = store.apply(7, &batch(vec![create(service("s1", "web")), create(task("t1", "s1"))])).unwrap();
     assert_eq!(changes.len(), 2);
     let s = store.service_by_name("web").unwrap();
-    let meta = s.meta.clone().unwrap();
+    let meta = s.meta.unwrap();
     assert_eq!((meta.version, meta.created_at, meta.updated_at), (7, 1_000, 1_000));
     assert_eq!(store.tasks_of_service("s1").count(), 1);
 }
