@@ -247,3 +247,46 @@ fn inspect_follows_the_docker_api_shape() {
     let pretty = node.ok(&["service", "inspect", "--pretty", "web"]);
     assert!(pretty.contains("Name:\t\tweb") && pretty.contains("Replicas:\t3"), "{pretty}");
 }
+
+#[test]
+fn a_task_ends_with_its_main_process_and_stops_as_a_group() {
+    let node = Node::init("node-a");
+    // The main process exits, leaving a child behind in its group.
+    let leaky = token();
+    node.ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "leaky",
+        "--restart-condition",
+        "none",
+        "--env",
+        &leaky,
+        "sh",
+        "-c",
+        "sleep 1000 & exit 1",
+    ]);
+    wait_until(WAIT, "the task to fail", || node.tasks("leaky").iter().any(|t| t["Status"]["State"] == "failed"));
+    wait_until(WAIT, "what it left behind to be killed", || procs_with(&leaky).is_empty());
+
+    // A task that ignores its stop signal, with a child: both are killed
+    // after the grace period.
+    let token = token();
+    node.ok(&[
+        "service",
+        "create",
+        "--name",
+        "stubborn",
+        "--stop-grace-period",
+        "1s",
+        "--env",
+        &token,
+        "sh",
+        "-c",
+        "trap '' TERM; sleep 1000 & wait; sleep 1000",
+    ]);
+    wait_until(WAIT, "the task and its child", || procs_with(&token).len() == 2);
+    node.ok(&["service", "rm", "stubborn"]);
+    wait_until(WAIT, "the whole group to be killed", || procs_with(&token).is_empty());
+}

@@ -1,10 +1,13 @@
 //! Leadership: the loops that must run on one manager only (orchestrator,
 //! scheduler, node monitor) start when this manager becomes raft leader
-//! and stop when it steps down.
+//! and has applied everything committed before its term, and stop when
+//! it steps down.
+
+use std::time::Duration;
 
 use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::dispatcher::monitor;
 use crate::manager::Manager;
@@ -19,16 +22,13 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
         let is_leader = metrics.borrow().state == ServerState::Leader;
         match (is_leader, &leading) {
             (true, None) => {
-                info!("became leader: starting the orchestrator, scheduler and node monitor");
                 let token = stop.child_token();
-                let (store, proposer) = (manager.store().clone(), manager.proposer().clone());
-                tokio::spawn(Orchestrator::new(store.clone(), proposer.clone()).run(token.clone()));
-                tokio::spawn(Scheduler::new(store, proposer).run(token.clone()));
-                tokio::spawn(monitor::run(manager.dispatcher().clone(), token.clone()));
+                tokio::spawn(lead(manager.clone(), token.clone()));
                 leading = Some(token);
             }
             (false, Some(token)) => {
                 info!("no longer leader: stopping the leader's loops");
+                manager.dispatcher().set_serving(false);
                 token.cancel();
                 leading = None;
             }
@@ -39,7 +39,36 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
             changed = metrics.changed() => if changed.is_err() { break },
         }
     }
+    manager.dispatcher().set_serving(false);
     if let Some(token) = leading {
         token.cancel();
+    }
+}
+
+/// Waits until the store holds every entry committed before this term
+/// (a new leader may not have applied them yet), then starts the loops.
+async fn lead(manager: Manager, token: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            result = manager.raft().ensure_linearizable() => match result {
+                Ok(_) => break,
+                Err(err) => {
+                    warn!(%err, "leader not ready yet");
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    }
+                }
+            },
+        }
+    }
+    info!("leading: starting the orchestrator, scheduler and node monitor");
+    let (store, proposer) = (manager.store().clone(), manager.proposer().clone());
+    tokio::spawn(Orchestrator::new(store.clone(), proposer.clone()).run(token.clone()));
+    tokio::spawn(Scheduler::new(store, proposer).run(token.clone()));
+    tokio::spawn(monitor::run(manager.dispatcher().clone(), token.clone()));
+    if !token.is_cancelled() {
+        manager.dispatcher().set_serving(true);
     }
 }

@@ -41,6 +41,13 @@ impl NodeAdmin for Admin {
                 "this node is already part of a cluster: run \"shoal node leave --force\" first",
             ));
         }
+        let raft_dir = daemon.data_dir.join("raft");
+        if raft_dir.exists() {
+            return Err(Status::failed_precondition(format!(
+                "{} holds the raft state of an earlier cluster this node left: remove it to start a new cluster",
+                raft_dir.display()
+            )));
+        }
         let addr = match req.advertise_addr.as_str() {
             "" => daemon.advertise.clone(),
             a => parse_advertise(a, daemon.listen_port)

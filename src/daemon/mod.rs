@@ -122,6 +122,8 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let unix =
         UnixListener::bind(&socket).with_context(|| format!("--socket: cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    // No `node init` may slip in while the node rejoins its cluster.
+    let rejoining = daemon.changing.lock().await;
     let local_api = tonic::transport::Server::builder()
         .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
         .add_service(ControlServer::new(ControlService::new(manager_rx)))
@@ -134,6 +136,7 @@ async fn main(args: DaemonArgs) -> Result<()> {
     } else {
         info!("standalone: run \"shoal node init\" to create a cluster");
     }
+    drop(rejoining);
     info!(socket = %socket.display(), endpoint = %local, "daemon ready");
 
     wait_for_signal().await?;

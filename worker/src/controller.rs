@@ -64,7 +64,7 @@ impl<E: Executor> Controller<E> {
             return;
         }
         let handle = if self.dir.exists() {
-            match self.exec.adopt(&task.id) {
+            match self.exec.adopt(&task.id).await {
                 Adopted::Running(handle) => {
                     if known < TaskState::Running {
                         self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));

@@ -84,7 +84,7 @@ fn initial_lines(reader: &mut LogReader, since: i64, tail: i64) -> io::Result<Ve
     if tail < 0 {
         return Ok(lines.collect());
     }
-    let mut last = VecDeque::with_capacity(tail as usize);
+    let mut last = VecDeque::with_capacity((tail as usize).min(4096));
     for line in lines {
         if last.len() == tail as usize {
             last.pop_front();

@@ -84,6 +84,9 @@ fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
         let _ = done_tx.send(());
     });
     let status = child.wait().map_err(|e| format!("waiting for the task: {e}"))?;
+    // As in a container, the task ends with its main process: what it
+    // left behind in its process group goes too.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
     let _ = done_rx.recv_timeout(DRAIN_TIMEOUT);
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),

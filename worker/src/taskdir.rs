@@ -161,6 +161,17 @@ impl TaskDir {
         ExitStatus::parse(&fs::read_to_string(self.path.join("exit")).ok()?)
     }
 
+    /// Forgets an earlier attempt to run the task (its pids, end, error).
+    pub fn clear_run(&self) -> io::Result<()> {
+        for file in ["pid", "shim.pid", "exit", "error"] {
+            match fs::remove_file(self.path.join(file)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn save_error(&self, message: &str) -> io::Result<()> {
         write_atomic(&self.path.join("error"), message.as_bytes())
     }

@@ -28,9 +28,11 @@ fn is_assigned(task: &Task, node_id: &str) -> bool {
 impl Stream {
     pub async fn run(self, stop: CancellationToken) {
         let mut events = self.store.subscribe();
-        // Desired state last sent, by task id.
+        // Desired state last sent, by task id, and the store index of the
+        // last full set (older commits are already in it).
         let mut sent: HashMap<String, i32> = HashMap::new();
-        let mut message = self.complete(&mut sent);
+        let mut seen = 0;
+        let mut message = self.complete(&mut sent, &mut seen);
         loop {
             if let Some(m) = message.take()
                 && self.tx.send(Ok(m)).await.is_err()
@@ -42,10 +44,10 @@ impl Stream {
                 _ = self.tx.closed() => return,
                 wake = watch::next(&mut events) => match wake {
                     Wake::Commits(commits) => {
-                        let changes = commits.iter().flat_map(|c| c.changes.iter());
+                        let changes = commits.iter().filter(|c| c.index > seen).flat_map(|c| c.changes.iter());
                         message = self.incremental(changes, &mut sent);
                     }
-                    Wake::Resync => message = self.complete(&mut sent),
+                    Wake::Resync => message = self.complete(&mut sent, &mut seen),
                     Wake::Closed => return,
                 },
             }
@@ -69,8 +71,9 @@ impl Stream {
         }
     }
 
-    fn complete(&self, sent: &mut HashMap<String, i32>) -> Option<SessionMessage> {
+    fn complete(&self, sent: &mut HashMap<String, i32>, seen: &mut u64) -> Option<SessionMessage> {
         self.store.view(|s| {
+            *seen = s.index();
             let tasks: Vec<Task> =
                 s.tasks_of_node(&self.node_id).filter(|t| is_assigned(t, &self.node_id)).cloned().collect();
             *sent = tasks.iter().map(|t| (t.id.clone(), t.desired_state)).collect();
@@ -92,7 +95,7 @@ impl Stream {
                     updated.remove(&task.id);
                     removed.push(task.id.clone());
                 }
-                _ if is_assigned(task, &self.node_id) && sent.get(&task.id) != Some(&task.desired_state) => {
+                _ if is_assigned(task, &self.node_id) && sent.get(&task.id).is_none_or(|d| task.desired_state > *d) => {
                     sent.insert(task.id.clone(), task.desired_state);
                     updated.insert(task.id.clone(), task.clone());
                 }

@@ -12,12 +12,13 @@ pub mod monitor;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use shoal_proto::dispatcher_server::Dispatcher as DispatcherApi;
 use shoal_proto::{
-    HeartbeatRequest, HeartbeatResponse, NodeRole, NodeState, NodeStatus, SessionMessage, SessionRequest,
+    HeartbeatRequest, HeartbeatResponse, NodeRole, NodeState, NodeStatus, SessionMessage, SessionRequest, TaskState,
     UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use tokio::sync::mpsc;
@@ -48,6 +49,8 @@ struct Inner {
     proposer: Proposer,
     raft: Raft,
     raft_id: u64,
+    /// Leader and caught up: see [`crate::leader`].
+    serving: AtomicBool,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -59,12 +62,19 @@ struct Session {
 
 impl Dispatcher {
     pub fn new(store: Store, proposer: Proposer, raft: Raft, raft_id: u64) -> Dispatcher {
-        Dispatcher { inner: Arc::new(Inner { store, proposer, raft, raft_id, sessions: Mutex::default() }) }
+        let inner =
+            Inner { store, proposer, raft, raft_id, serving: AtomicBool::new(false), sessions: Mutex::default() };
+        Dispatcher { inner: Arc::new(inner) }
+    }
+
+    /// Whether this manager serves workers (leader, with its store caught up).
+    pub(crate) fn set_serving(&self, serving: bool) {
+        self.inner.serving.store(serving, Ordering::SeqCst);
     }
 
     fn check_leader(&self) -> Result<(), Status> {
         let leader = self.inner.raft.metrics().borrow().current_leader;
-        if leader == Some(self.inner.raft_id) {
+        if leader == Some(self.inner.raft_id) && self.inner.serving.load(Ordering::SeqCst) {
             Ok(())
         } else {
             Err(Status::unavailable("this manager is not the leader"))
@@ -77,6 +87,14 @@ impl Dispatcher {
     }
 
     fn check_session(&self, node_id: &str, session_id: &str) -> Result<(), Status> {
+        // A node marked Down meanwhile opens a new session, which marks it Ready.
+        let ready = self
+            .inner
+            .store
+            .view(|s| s.node(node_id).and_then(|n| n.status.as_ref()).is_some_and(|st| st.state() == NodeState::Ready));
+        if !ready {
+            return Err(Status::not_found("session expired: open a new one"));
+        }
         let mut sessions = self.inner.sessions.lock();
         match sessions.get_mut(node_id) {
             Some(s) if s.id == session_id => {
@@ -160,6 +178,11 @@ impl DispatcherApi for Dispatcher {
             req.updates
                 .into_iter()
                 .filter(|u| s.task(&u.task_id).is_some_and(|t| t.node_id == req.node_id))
+                .filter(|u| {
+                    u.status
+                        .as_ref()
+                        .is_some_and(|st| TaskState::try_from(st.state).is_ok_and(|s| s >= TaskState::Assigned))
+                })
                 .filter_map(|u| u.status.map(|status| ops::task_status(&u.task_id, status)))
                 .collect()
         });

@@ -22,7 +22,8 @@ pub async fn run(dispatcher: Dispatcher, stop: CancellationToken) {
         }
         let grace = period * GRACE_PERIODS;
         let inner = &dispatcher.inner;
-        let silent: Vec<(String, NodeStatus)> = {
+        // (node, its stale session if any, its status)
+        let silent: Vec<(String, Option<String>, NodeStatus)> = {
             let sessions = inner.sessions.lock();
             inner.store.view(|s| {
                 s.nodes()
@@ -31,7 +32,9 @@ pub async fn run(dispatcher: Dispatcher, stop: CancellationToken) {
                         Some(session) => session.last_seen.elapsed() > grace,
                         None => started.elapsed() > grace,
                     })
-                    .map(|n| (n.id.clone(), n.status.clone().unwrap_or_default()))
+                    .map(|n| {
+                        (n.id.clone(), sessions.get(&n.id).map(|s| s.id.clone()), n.status.clone().unwrap_or_default())
+                    })
                     .collect()
             })
         };
@@ -39,11 +42,16 @@ pub async fn run(dispatcher: Dispatcher, stop: CancellationToken) {
             continue;
         }
         let mut ops = Vec::new();
-        for (node_id, mut status) in silent {
+        for (node_id, stale, mut status) in silent {
             info!(node = %node_id, "no heartbeat within {grace:?}: node is down");
-            if let Some(session) = inner.sessions.lock().remove(&node_id) {
+            let mut sessions = inner.sessions.lock();
+            // A session opened since the check stays.
+            if sessions.get(&node_id).is_some_and(|s| Some(&s.id) == stale.as_ref())
+                && let Some(session) = sessions.remove(&node_id)
+            {
                 session.stop.cancel();
             }
+            drop(sessions);
             status.state = NodeState::Down as i32;
             status.message = "heartbeat failure".into();
             ops.push(ops::node_status(&node_id, status, None));

@@ -22,7 +22,7 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
     }
     for slot_tasks in slots.values_mut() {
         // Newest first; the newest speaks for the slot and always stays.
-        slot_tasks.sort_by_key(|t| std::cmp::Reverse((t.meta.as_ref().map_or(0, |m| m.created_at), t.id.clone())));
+        slot_tasks.sort_by_key(|t| std::cmp::Reverse((super::replicated::creation(t), t.id.clone())));
         let mut kept = 1u64;
         for task in &slot_tasks[1..] {
             let old = task.desired_state > TaskState::Running as i32 && is_stopped(task);

@@ -62,7 +62,7 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], now: i64, new_id: &
     let Some(service) = service else { return plan };
     for slot in 1..=replicas {
         let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
-        slot_tasks.sort_by_key(|t| (created_at(t), t.id.clone()));
+        slot_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
         let Some(latest) = slot_tasks.pop() else {
             plan.actions.push(Action::Create(Box::new(new_task(
                 service,
@@ -120,6 +120,11 @@ fn reconcile_latest(service: &Service, latest: &Task, now: i64, new_id: &mut dyn
 
 fn created_at(task: &Task) -> i64 {
     task.meta.as_ref().map_or(0, |m| m.created_at)
+}
+
+/// Creation order: raft index first (leaders' clocks may disagree).
+pub fn creation(task: &Task) -> (u64, i64) {
+    task.meta.as_ref().map_or((0, 0), |m| (m.created_index, m.created_at))
 }
 
 /// A new task for `slot` of `service`, waiting for the scheduler.

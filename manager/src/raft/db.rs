@@ -15,6 +15,8 @@ pub(super) const CF_SNAPSHOT: &str = "snapshot";
 #[derive(Clone)]
 pub struct RaftDb {
     db: Arc<DB>,
+    /// Serialises snapshot writes (a build and an install may race).
+    pub(super) snapshot_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl RaftDb {
@@ -26,7 +28,7 @@ impl RaftDb {
         opts.set_keep_log_file_num(2);
         let cfs = [CF_LOGS, CF_META, CF_SNAPSHOT].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        Ok(RaftDb { db: Arc::new(db) })
+        Ok(RaftDb { db: Arc::new(db), snapshot_lock: Arc::default() })
     }
 
     pub(super) fn db(&self) -> &DB {

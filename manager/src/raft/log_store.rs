@@ -7,7 +7,7 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{Entry, LogId, LogState, OptionalSend, RaftLogId, RaftLogReader, StorageIOError, Vote};
@@ -26,16 +26,33 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     db: RaftDb,
-    flusher: mpsc::Sender<LogFlushed<TypeConfig>>,
+    syncer: Arc<Syncer>,
+}
+
+/// The sync thread; joined when the last log store handle goes, so the
+/// database is never closed under it.
+struct Syncer {
+    tx: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl LogStore {
-    /// A log store on `db`, with its writer thread.
+    /// A log store on `db`, with its sync thread.
     pub fn new(db: RaftDb) -> std::io::Result<LogStore> {
-        let (flusher, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
         let thread_db = db.clone();
-        std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || sync_loop(thread_db, rx))?;
-        Ok(LogStore { db, flusher })
+        let thread =
+            std::thread::Builder::new().name("raft-log-sync".into()).spawn(move || sync_loop(thread_db, rx))?;
+        Ok(LogStore { db, syncer: Arc::new(Syncer { tx: Some(tx), thread: Some(thread) }) })
     }
 
     fn read_meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
@@ -147,9 +164,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.put_cf(self.db.cf(CF_LOGS), index_key(entry.get_log_id().index), value);
         }
         self.db.write(batch, false).map_err(|e| StorageIOError::write_logs(&e))?;
-        self.flusher
-            .send(callback)
-            .map_err(|_| StorageIOError::write_logs(&std::io::Error::other("log sync thread stopped")))?;
+        let stopped = || StorageIOError::write_logs(&std::io::Error::other("log sync thread stopped"));
+        self.syncer.tx.as_ref().ok_or_else(stopped)?.send(callback).map_err(|_| stopped())?;
         Ok(())
     }
 

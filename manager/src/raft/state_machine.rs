@@ -69,11 +69,19 @@ impl StateMachine {
     }
 }
 
-/// Persists a snapshot as the current one (meta and data in one write).
-fn save_snapshot(db: &RaftDb, meta: &Meta, data: &[u8]) -> Result<(), StorageError> {
+/// Persists a snapshot as the current one (meta and data in one write),
+/// unless the stored one is as recent (a build racing an install).
+pub(super) fn save_snapshot(db: &RaftDb, meta: &Meta, data: &[u8]) -> Result<(), StorageError> {
     let err = |e: &dyn std::error::Error| {
         StorageIOError::write_snapshot(Some(meta.signature()), openraft::AnyError::error(e))
     };
+    let _guard = db.snapshot_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(current) = db.get(CF_SNAPSHOT, KEY_META).map_err(|e| err(&e))? {
+        let current: Meta = decode(&current).map_err(|e| err(&e))?;
+        if current.last_log_id >= meta.last_log_id {
+            return Ok(());
+        }
+    }
     let meta_bytes = encode(meta).map_err(|e| err(&e))?;
     let mut batch = WriteBatch::default();
     batch.put_cf(db.cf(CF_SNAPSHOT), KEY_META, meta_bytes);

@@ -56,3 +56,20 @@ async fn snapshot_survives_reopen() {
     let version = sm.store().view(|s| s.service("a").and_then(|s| s.meta).map(|m| m.version));
     assert_eq!(version, Some(1));
 }
+
+#[tokio::test]
+async fn an_older_snapshot_never_replaces_a_newer_one() {
+    let dir = TempDir::new().unwrap();
+    let db = RaftDb::open(dir.path()).unwrap();
+    let meta = |index| openraft::SnapshotMeta {
+        last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 1), index)),
+        last_membership: Default::default(),
+        snapshot_id: format!("s{index}"),
+    };
+    let data = prost::Message::encode_to_vec(&shoal_proto::StoreSnapshot::default());
+    state_machine::save_snapshot(&db, &meta(5), &data).unwrap();
+    state_machine::save_snapshot(&db, &meta(3), &data).unwrap();
+    let mut sm = StateMachine::open(db).unwrap();
+    let current = openraft::storage::RaftStateMachine::get_current_snapshot(&mut sm).await.unwrap().unwrap();
+    assert_eq!(current.meta.snapshot_id, "s5");
+}

@@ -43,9 +43,20 @@ pub struct MemoryStore {
     service_by_name: HashMap<String, String>,
     tasks_by_service: HashMap<String, BTreeSet<String>>,
     tasks_by_node: HashMap<String, BTreeSet<String>>,
+    /// Raft index of the last entry applied.
+    index: u64,
 }
 
 impl MemoryStore {
+    /// The raft index this state is as of.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    pub(crate) fn set_index(&mut self, index: u64) {
+        self.index = index;
+    }
+
     // ------------------------------------------------------------ reads
 
     /// The cluster object (there is one once the cluster is initialised).
@@ -159,6 +170,7 @@ impl MemoryStore {
                 self.check_create(&object)?;
                 let meta = object.meta_mut();
                 meta.version = index;
+                meta.created_index = index;
                 if meta.created_at == 0 {
                     meta.created_at = now;
                 }
@@ -169,10 +181,12 @@ impl MemoryStore {
             op::Op::Update(o) => {
                 let mut object = o.object.clone().ok_or_else(no_object)?;
                 let current = self.check_update(&object)?;
-                let created_at = current.meta().map_or(now, |m| m.created_at);
+                let (created_at, created_index) =
+                    current.meta().map_or((now, index), |m| (m.created_at, m.created_index));
                 let meta = object.meta_mut();
                 meta.version = index;
                 meta.created_at = created_at;
+                meta.created_index = created_index;
                 meta.updated_at = now;
                 self.write(object.clone(), undo);
                 Ok(Some(Change::Updated(object)))

@@ -43,7 +43,8 @@ struct Shared {
 
 impl Store {
     /// A store holding `data`, as of raft index `applied`.
-    pub fn new(data: MemoryStore, applied: u64) -> Store {
+    pub fn new(mut data: MemoryStore, applied: u64) -> Store {
+        data.set_index(applied);
         let (events, _) = broadcast::channel(4096);
         let (applied, _) = watch::channel(applied);
         Store { shared: Arc::new(Shared { data: RwLock::new(data), events, applied }) }
@@ -73,6 +74,7 @@ impl Store {
         let mut results = Vec::with_capacity(batches.len());
         {
             let mut data = self.shared.data.write();
+            data.set_index(index);
             for batch in batches {
                 results.push(data.apply(index, batch).map(|c| changes.extend(c)));
             }
@@ -83,11 +85,13 @@ impl Store {
 
     /// Marks an entry without a batch (raft blank or membership) applied.
     pub(crate) fn skip(&self, index: u64) {
+        self.shared.data.write().set_index(index);
         self.shared.applied.send_replace(index);
     }
 
     /// Replaces the whole state (a snapshot was installed).
-    pub(crate) fn replace(&self, data: MemoryStore, index: u64) {
+    pub(crate) fn replace(&self, mut data: MemoryStore, index: u64) {
+        data.set_index(index);
         *self.shared.data.write() = data;
         self.publish(Commit { index, changes: Vec::new(), reset: true });
     }

@@ -20,6 +20,8 @@ pub use tasks::Tasks;
 
 /// Longest wait between two attempts to reach a manager.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long opening a session may take.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the agent says about its node.
 #[derive(Debug, Clone)]
@@ -53,12 +55,13 @@ impl Agent {
                 warn!("no manager to connect to");
                 break;
             };
-            match self.session(&addr, &stop).await {
-                Ok(()) => backoff = Duration::from_millis(100),
-                Err(err) => {
-                    warn!(manager = %addr, %err, "session with manager ended");
-                    next += 1;
-                }
+            let mut opened = false;
+            if let Err(err) = self.session(&addr, &stop, &mut opened).await {
+                warn!(manager = %addr, %err, "session with manager ended");
+                next += 1;
+            }
+            if opened {
+                backoff = Duration::from_millis(100);
             }
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -69,7 +72,7 @@ impl Agent {
         self.tasks.detach();
     }
 
-    async fn session(&mut self, addr: &str, stop: &CancellationToken) -> Result<(), SessionError> {
+    async fn session(&mut self, addr: &str, stop: &CancellationToken, opened: &mut bool) -> Result<(), SessionError> {
         let channel = shoal_proto::transport::lazy_channel(addr).map_err(|e| e.to_string())?;
         let mut client = DispatcherClient::new(channel);
         let request = SessionRequest {
@@ -77,8 +80,17 @@ impl Agent {
             description: Some(self.identity.description.clone()),
             addr: self.identity.addr.clone(),
         };
-        let mut stream = client.session(request).await.map_err(|s| s.message().to_string())?.into_inner();
-        let first = stream.message().await.map_err(|s| s.message().to_string())?.ok_or("session closed")?;
+        let opening = async {
+            let mut stream = client.session(request).await?.into_inner();
+            let first = stream.message().await?;
+            Ok::<_, tonic::Status>((stream, first))
+        };
+        let (mut stream, first) = tokio::time::timeout(SESSION_TIMEOUT, opening)
+            .await
+            .map_err(|_| "the manager did not open the session in time".to_string())?
+            .map_err(|s| s.message().to_string())?;
+        let first = first.ok_or("session closed")?;
+        *opened = true;
         info!(manager = %addr, "session opened");
         let session_id = first.session_id.clone();
         let period = Duration::from_nanos(first.heartbeat_period_ns.max(1) as u64);

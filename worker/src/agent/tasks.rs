@@ -51,7 +51,14 @@ impl Tasks {
         for task in tasks {
             match self.running.get(&task.id) {
                 Some(entry) => {
-                    entry.task.send_replace(task);
+                    // The desired state only moves forward.
+                    entry.task.send_if_modified(|current| {
+                        let newer = task.desired_state > current.desired_state;
+                        if newer {
+                            *current = task;
+                        }
+                        newer
+                    });
                 }
                 None => self.start(task),
             }
@@ -101,7 +108,7 @@ impl Tasks {
             let exec = self.exec.clone();
             let task = TaskDir::new(&self.tasks_dir, &id).load_task().unwrap_or_default();
             tokio::spawn(async move {
-                if let Adopted::Running(handle) = exec.adopt(&id) {
+                if let Adopted::Running(handle) = exec.adopt(&id).await {
                     let (signal, grace) = stop_settings(&task);
                     let signaller = handle.signaller();
                     signaller(signal);

@@ -45,7 +45,7 @@ pub trait Executor: Send + Sync + 'static {
         prepared: Self::Prepared,
     ) -> impl Future<Output = Result<Self::Handle, ExecError>> + Send;
     /// Finds a task started by an earlier run of the worker.
-    fn adopt(&self, task_id: &str) -> Adopted<Self::Handle>;
+    fn adopt(&self, task_id: &str) -> impl Future<Output = Adopted<Self::Handle>> + Send;
     /// Forgets a task and deletes what it left (its output included).
     fn remove(&self, task_id: &str) -> std::io::Result<()>;
 }

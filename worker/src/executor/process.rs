@@ -119,6 +119,7 @@ impl Executor for ProcessExecutor {
 
     async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
         let dir = self.dir(&task.id);
+        dir.clear_run().map_err(|e| err(format!("clearing an earlier attempt in {}: {e}", dir.path().display())))?;
         let json = serde_json::to_vec(&launch).map_err(|e| err(format!("encoding the launch: {e}")))?;
         std::fs::create_dir_all(dir.path())
             .and_then(|()| std::fs::write(dir.launch_path(), json))
@@ -146,28 +147,52 @@ impl Executor for ProcessExecutor {
             }
             if tokio::time::Instant::now() > deadline {
                 let _ = shim.start_kill();
+                let _ = shim.wait().await;
+                // The task may have started just now: it must not run untracked.
+                if let Some(process) = dir.process() {
+                    signal_group(process, None, Signal::SIGKILL as i32);
+                }
                 return Err(err("the task shim did not start the task in time"));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
-    fn adopt(&self, task_id: &str) -> Adopted<ProcessHandle> {
+    async fn adopt(&self, task_id: &str) -> Adopted<ProcessHandle> {
         let dir = self.dir(task_id);
-        if let Some(status) = dir.exit() {
-            return Adopted::Exited(status);
-        }
-        let shim_id = dir.shim().filter(|s| s.is_alive());
-        match dir.process() {
-            Some(process) if process.is_alive() || shim_id.is_some() => {
-                Adopted::Running(ProcessHandle { dir, shim: None, shim_id, process })
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = dir.exit() {
+                return Adopted::Exited(status);
             }
-            _ => Adopted::Lost,
+            let shim_id = dir.shim().filter(|s| s.is_alive());
+            match dir.process() {
+                Some(process) if process.is_alive() || shim_id.is_some() => {
+                    return Adopted::Running(ProcessHandle { dir, shim: None, shim_id, process });
+                }
+                // A live shim still starting the task: wait for it.
+                None if shim_id.is_some() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                _ => return Adopted::Lost,
+            }
         }
     }
 
     fn remove(&self, task_id: &str) -> std::io::Result<()> {
         self.dir(task_id).remove()
+    }
+}
+
+/// Signals the task's process group while the group can still be ours:
+/// its leader lives, or its shim does (the shim kills the group when the
+/// leader ends). Never a later process that reused the pid.
+fn signal_group(process: ProcessId, shim: Option<ProcessId>, signal: i32) {
+    if !process.is_alive() && !shim.is_some_and(|s| s.is_alive()) {
+        return;
+    }
+    if let Ok(signal) = Signal::try_from(signal) {
+        let _ = killpg(Pid::from_raw(process.pid), signal);
     }
 }
 
@@ -186,16 +211,8 @@ impl TaskHandle for ProcessHandle {
     }
 
     fn signaller(&self) -> super::Signaller {
-        let process = self.process;
-        Box::new(move |signal| {
-            // Never signal a later process that reused the pid.
-            if !process.is_alive() {
-                return;
-            }
-            if let Ok(signal) = Signal::try_from(signal) {
-                let _ = killpg(Pid::from_raw(process.pid), signal);
-            }
-        })
+        let (process, shim) = (self.process, self.shim_id);
+        Box::new(move |signal| signal_group(process, shim, signal))
     }
 
     async fn wait(mut self) -> Result<ExitStatus, ExecError> {
