@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs shoal's whole test suite: unit tests of every crate and the
-# end-to-end tests that start real daemons on 127.0.0.1.
+# end-to-end tests that start real daemons on loopback addresses (127.0.x.y).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/deps.sh

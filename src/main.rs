@@ -41,4 +41,4 @@ fn main() -> ExitCode {
 /// A failure already explained on stderr: exit 1 without more words.
 #[derive(Debug, thiserror::Error)]
 #[error("already reported")]
-struct Reported;
+pub struct Reported;

@@ -57,3 +57,26 @@ fn no_daemon_means_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--host: expected unix://"));
 }
+
+#[test]
+fn raft_timing_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::SHOAL)
+        .args(["daemon", "--raft-heartbeat", "300ms", "--raft-election-timeout", "400ms", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--raft-heartbeat: expected at most half of --raft-election-timeout (400ms), got 300ms"),
+        "{err}"
+    );
+    let out = std::process::Command::new(common::SHOAL)
+        .args(["daemon", "--raft-election-timeout", "soon", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--raft-election-timeout"));
+}

@@ -1,8 +1,9 @@
-//! Store write throughput through real raft (one voter, RocksDB log
-//! synced to disk before a write is acknowledged), measured side by side:
-//! one op per proposal one at a time, the same from 64 concurrent
-//! writers (group commit), and large batches. Prints figures; passes or
-//! fails nothing. Run: `cargo bench -p shoal-manager --bench store_write`.
+//! Store write throughput through real raft (RocksDB log synced to disk
+//! before a write is acknowledged), measured side by side: one op per
+//! proposal one at a time, the same from 64 concurrent writers (group
+//! commit), and large batches; first with one voter, then with three
+//! voters replicating over mTLS gRPC on loopback. Prints figures; passes
+//! or fails nothing. Run: `cargo bench -p shoal-manager --bench store_write`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,11 +11,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use openraft::BasicNode;
+use shoal_manager::ca::RootCa;
 use shoal_manager::ids::new_id;
 use shoal_manager::ops;
 use shoal_manager::proposer::Proposer;
-use shoal_manager::raft::{self, RaftTiming};
+use shoal_manager::raft::{self, RaftService, RaftTiming};
+use shoal_proto::raft_server::RaftServer;
+use shoal_proto::transport::{self, Credentials, Role};
 use shoal_proto::{ContainerSpec, Op, Task, TaskSpec, TaskState, TaskStatus, store_object::Object};
+use tokio_util::sync::CancellationToken;
 
 const RUN: Duration = Duration::from_secs(3);
 
@@ -59,30 +64,73 @@ async fn measure(proposer: &Proposer, writers: usize, batch: usize) -> (f64, f64
     (p * batch as f64 / secs, p / secs)
 }
 
+/// Prints the three measurements for one set-up.
+async fn report(title: &str, proposer: &Proposer) {
+    println!("{title} ({}s each)", RUN.as_secs());
+    let (single, _) = measure(proposer, 1, 1).await;
+    println!("  1 writer,  1 op/proposal:     {single:>10.0} ops/s");
+    let (concurrent, props) = measure(proposer, 64, 1).await;
+    println!("  64 writers, 1 op/proposal:    {concurrent:>10.0} ops/s ({props:.0} proposals/s)");
+    let (batched, props) = measure(proposer, 1, 1000).await;
+    println!("  1 writer,  1000 ops/proposal: {batched:>10.0} ops/s ({props:.1} proposals/s)");
+    println!(
+        "  ratios: 64 writers / 1 writer = {:.1}x; batched / 1 writer = {:.1}x",
+        concurrent / single,
+        batched / single
+    );
+}
+
+/// A manager's credentials from `ca`.
+fn credentials(ca: &RootCa, name: &str) -> Credentials {
+    let own = ca.issue(name, Role::Manager, "bench", shoal_manager::ca::DEFAULT_CERT_EXPIRY).unwrap();
+    Credentials::new(ca.cert.clone(), own.cert, own.key).unwrap()
+}
+
+/// Starts `n` raft voters on 127.0.0.1, each serving raft over mTLS;
+/// returns the rafts, the leader's proposer and the data dirs.
+async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer, Vec<tempfile::TempDir>) {
+    let ca = RootCa::generate().unwrap();
+    let (mut rafts, mut quorums, mut dirs, mut members) = (Vec::new(), Vec::new(), Vec::new(), BTreeMap::new());
+    for id in 1..=n {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = credentials(&ca, &format!("m{id}"));
+        let (raft, _store, quorum) = raft::start(dir.path(), id, &RaftTiming::default(), creds.clone()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        members.insert(id, BasicNode::new(listener.local_addr().unwrap().to_string()));
+        let service = RaftServer::new(RaftService::new(raft.clone(), quorum.contacts().clone()))
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        let router = transport::server().add_service(service);
+        tokio::spawn(transport::serve(
+            router,
+            listener,
+            creds.server_config().unwrap(),
+            stop.clone().cancelled_owned(),
+        ));
+        rafts.push(raft);
+        quorums.push(quorum);
+        dirs.push(dir);
+    }
+    rafts[0].initialize(members).await.unwrap();
+    rafts[0].wait(Some(Duration::from_secs(10))).current_leader(1, "leader").await.unwrap();
+    let proposer = Proposer::new(quorums.swap_remove(0));
+    (rafts, proposer, dirs)
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let (raft, _store) = raft::start(dir.path(), 1, &RaftTiming::default()).await.unwrap();
-        raft.initialize(BTreeMap::from([(1, BasicNode::new("127.0.0.1:1"))])).await.unwrap();
-        raft.wait(Some(Duration::from_secs(10))).current_leader(1, "leader").await.unwrap();
-        let proposer = Proposer::new(raft.clone());
-
-        println!(
-            "store write throughput, one raft voter, RocksDB log fsynced per acknowledged write ({}s each)",
-            RUN.as_secs()
-        );
-        let (single, _) = measure(&proposer, 1, 1).await;
-        println!("  1 writer,  1 op/proposal:     {single:>10.0} ops/s");
-        let (concurrent, props) = measure(&proposer, 64, 1).await;
-        println!("  64 writers, 1 op/proposal:    {concurrent:>10.0} ops/s ({props:.0} proposals/s)");
-        let (batched, props) = measure(&proposer, 1, 1000).await;
-        println!("  1 writer,  1000 ops/proposal: {batched:>10.0} ops/s ({props:.1} proposals/s)");
-        println!(
-            "  ratios: 64 writers / 1 writer = {:.1}x; batched / 1 writer = {:.1}x",
-            concurrent / single,
-            batched / single
-        );
-        raft.shutdown().await.unwrap();
+        let stop = CancellationToken::new();
+        let (rafts, proposer, _dirs) = voters(1, &stop).await;
+        report("store write throughput, one raft voter", &proposer).await;
+        for raft in rafts {
+            raft.shutdown().await.unwrap();
+        }
+        let (rafts, proposer, _dirs) = voters(3, &stop).await;
+        report("store write throughput, three raft voters on loopback (mTLS gRPC)", &proposer).await;
+        for raft in rafts {
+            raft.shutdown().await.unwrap();
+        }
+        stop.cancel();
     });
 }

@@ -1,7 +1,8 @@
 //! Leadership: the loops that must run on one manager only (orchestrator,
 //! scheduler, node monitor) start when this manager becomes raft leader
 //! and has applied everything committed before its term, and stop when
-//! it steps down.
+//! it steps down or loses its quorum (openraft 0.9 keeps an isolated
+//! leader leading; its workers should move to the majority's leader).
 
 use std::time::Duration;
 
@@ -14,12 +15,15 @@ use crate::manager::Manager;
 use crate::orchestrator::Orchestrator;
 use crate::scheduler::Scheduler;
 
+/// How often a leader checks that it still has its quorum.
+const QUORUM_POLL: Duration = Duration::from_millis(250);
+
 /// Follows raft leadership until `stop`.
 pub async fn run(manager: Manager, stop: CancellationToken) {
     let mut metrics = manager.raft().metrics();
     let mut leading: Option<CancellationToken> = None;
     loop {
-        let is_leader = metrics.borrow().state == ServerState::Leader;
+        let is_leader = metrics.borrow().state == ServerState::Leader && manager.quorum().check().is_ok();
         match (is_leader, &leading) {
             (true, None) => {
                 let token = stop.child_token();
@@ -27,7 +31,7 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
                 leading = Some(token);
             }
             (false, Some(token)) => {
-                info!("no longer leader: stopping the leader's loops");
+                info!("no longer leader, or no quorum: stopping the leader's loops");
                 manager.dispatcher().set_serving(false);
                 token.cancel();
                 leading = None;
@@ -37,6 +41,8 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => break,
             changed = metrics.changed() => if changed.is_err() { break },
+            // A lost quorum changes no metric by itself.
+            _ = tokio::time::sleep(QUORUM_POLL) => {}
         }
     }
     manager.dispatcher().set_serving(false);
@@ -68,6 +74,8 @@ async fn lead(manager: Manager, token: CancellationToken) {
     tokio::spawn(Orchestrator::new(store.clone(), proposer.clone()).run(token.clone()));
     tokio::spawn(Scheduler::new(store, proposer).run(token.clone()));
     tokio::spawn(monitor::run(manager.dispatcher().clone(), token.clone()));
+    tokio::spawn(crate::reachability::run(manager.clone(), token.clone()));
+    tokio::spawn(crate::roles::run(manager.clone(), token.clone()));
     if !token.is_cancelled() {
         manager.dispatcher().set_serving(true);
     }

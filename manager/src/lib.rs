@@ -7,14 +7,19 @@
 pub mod raft;
 pub mod store;
 
+pub mod ca;
 pub mod control;
 pub mod dispatcher;
 pub mod ids;
 mod leader;
 mod manager;
+mod membership;
 pub mod ops;
 pub mod orchestrator;
 pub mod proposer;
+mod reachability;
+pub mod recover;
+mod roles;
 pub mod scheduler;
 mod watch;
 

@@ -7,20 +7,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::BasicNode;
+use shoal_proto::control_server::ControlServer;
 use shoal_proto::dispatcher_server::DispatcherServer;
+use shoal_proto::membership_server::MembershipServer;
+use shoal_proto::node_ca_server::NodeCaServer;
 use shoal_proto::raft_server::RaftServer;
+use shoal_proto::transport::{self, Credentials, Role, auth};
 use shoal_proto::{
-    Annotations, Cluster, ClusterSpec, DispatcherConfig, ManagerStatus, Node, NodeAvailability, NodeDescription,
-    NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, store_object::Object,
+    Annotations, CaConfig, Cluster, ClusterSpec, DispatcherConfig, JoinTokens, ManagerStatus, Node, NodeAvailability,
+    NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject, store_object::Object,
 };
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
+use crate::ca::service::CaService;
+use crate::ca::{RootCa, token};
+use crate::control::ControlService;
 use crate::dispatcher::{DEFAULT_HEARTBEAT_PERIOD, Dispatcher};
-use crate::ids::new_id;
+use crate::membership::MembershipService;
 use crate::ops;
 use crate::proposer::{ProposeError, Proposer};
-use crate::raft::{self, Raft, RaftService, RaftTiming};
-use crate::store::Store;
+use crate::raft::{self, Quorum, Raft, RaftService, RaftTiming};
+use crate::store::{MemoryStore, Store, StoreError};
 
 /// What a manager needs to start.
 #[derive(Debug, Clone)]
@@ -32,13 +42,19 @@ pub struct ManagerConfig {
     /// Where the raft log, vote and snapshots live.
     pub raft_dir: PathBuf,
     pub timing: RaftTiming,
+    /// This manager's TLS identity, for talking to other nodes.
+    pub credentials: Credentials,
 }
 
 /// What `node init` decides about the new cluster.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct InitOptions {
+    pub cluster_id: String,
+    pub root_ca: RootCa,
     /// Old tasks kept per slot.
     pub task_history_limit: u64,
+    /// Lifetime of node certificates.
+    pub cert_expiry: Duration,
     /// This node as it describes itself.
     pub description: NodeDescription,
 }
@@ -47,11 +63,17 @@ pub struct InitOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
     #[error(transparent)]
-    Raft(#[from] raft::StartError),
+    Raft(Box<raft::StartError>),
     #[error("initialising raft: {0}")]
     Init(String),
     #[error("writing the new cluster: {0}")]
     Propose(#[from] ProposeError),
+}
+
+impl From<raft::StartError> for ManagerError {
+    fn from(e: raft::StartError) -> ManagerError {
+        ManagerError::Raft(Box::new(e))
+    }
 }
 
 /// A running manager; cheap to clone.
@@ -65,6 +87,7 @@ struct Inner {
     raft: Raft,
     store: Store,
     proposer: Proposer,
+    quorum: Quorum,
     dispatcher: Dispatcher,
 }
 
@@ -72,10 +95,11 @@ impl Manager {
     /// Opens the raft state and starts raft (no loops yet: see [`run`](Self::run)).
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
         std::fs::create_dir_all(&config.raft_dir).map_err(raft::StartError::Io)?;
-        let (raft, store) = raft::start(&config.raft_dir, config.raft_id, &config.timing).await?;
-        let proposer = Proposer::new(raft.clone());
+        let (raft, store, quorum) =
+            raft::start(&config.raft_dir, config.raft_id, &config.timing, config.credentials.clone()).await?;
+        let proposer = Proposer::new(quorum.clone());
         let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), raft.clone(), config.raft_id);
-        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, dispatcher }) })
+        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, quorum, dispatcher }) })
     }
 
     /// Makes this manager the single voter of a new cluster and writes the
@@ -90,14 +114,22 @@ impl Manager {
             .current_leader(config.raft_id, "bootstrap")
             .await
             .map_err(|e| ManagerError::Init(e.to_string()))?;
+        let digest = options.root_ca.digest();
         let cluster = Cluster {
-            id: new_id(),
+            id: options.cluster_id.clone(),
             meta: None,
             spec: Some(ClusterSpec {
                 annotations: Some(Annotations { name: "default".into(), ..Default::default() }),
                 orchestration: Some(OrchestrationConfig { task_history_retention_limit: options.task_history_limit }),
                 dispatcher: Some(DispatcherConfig { heartbeat_period_ns: DEFAULT_HEARTBEAT_PERIOD.as_nanos() as i64 }),
+                ca: Some(CaConfig { node_cert_expiry_ns: options.cert_expiry.as_nanos() as i64 }),
             }),
+            root_ca: Some(RootCaObject {
+                cert: options.root_ca.cert.clone(),
+                key: options.root_ca.key.clone(),
+                join_tokens: Some(JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) }),
+            }),
+            removed_nodes: Vec::new(),
         };
         let node = Node {
             id: config.node_id.clone(),
@@ -111,6 +143,7 @@ impl Manager {
             manager_status: Some(ManagerStatus {
                 raft_id: config.raft_id,
                 addr: config.addr.clone(),
+                reachability: shoal_proto::Reachability::Reachable as i32,
                 ..Default::default()
             }),
             role: NodeRole::Manager as i32,
@@ -146,12 +179,34 @@ impl Manager {
         &self.inner.raft
     }
 
+    pub fn quorum(&self) -> &Quorum {
+        &self.inner.quorum
+    }
+
+    /// For reads: a warning when this manager has no quorum (its store
+    /// may miss recent writes), else empty.
+    pub fn staleness(&self) -> String {
+        match self.inner.quorum.check() {
+            Ok(()) => String::new(),
+            Err(e) => format!("{e}: this manager's view may be stale"),
+        }
+    }
+
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.inner.dispatcher
     }
 
+    pub fn raft_id(&self) -> u64 {
+        self.inner.config.raft_id
+    }
+
     pub fn node_id(&self) -> &str {
         &self.inner.config.node_id
+    }
+
+    /// This manager's advertised endpoint.
+    pub fn addr(&self) -> &str {
+        &self.inner.config.addr
     }
 
     /// The raft id of the current leader, if one is known.
@@ -159,15 +214,124 @@ impl Manager {
         self.inner.raft.metrics().borrow().current_leader
     }
 
-    /// The raft gRPC service, for the node endpoint.
-    pub fn raft_service(&self) -> RaftServer<RaftService> {
-        RaftServer::new(RaftService::new(self.inner.raft.clone()))
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX)
+    /// Whether a node was removed from the cluster (its certificate is void).
+    pub fn removed(&self) -> auth::Removed {
+        let store = self.inner.store.clone();
+        std::sync::Arc::new(move |id: &str| store.view(|s| s.is_removed(id)))
     }
 
-    /// The dispatcher gRPC service, for the node endpoint.
-    pub fn dispatcher_service(&self) -> DispatcherServer<Dispatcher> {
-        DispatcherServer::new(self.inner.dispatcher.clone())
+    /// A channel to the leader, or `None` when this manager leads.
+    pub fn leader_channel(&self, server_name: &'static str) -> Result<Option<Channel>, tonic::Status> {
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        self.inner.quorum.check().map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let Some(leader) = metrics.current_leader else {
+            return Err(tonic::Status::unavailable("no raft leader yet: try again"));
+        };
+        if leader == self.inner.config.raft_id {
+            return Ok(None);
+        }
+        let addr = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+            .ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
+        transport::channel(&addr, &self.inner.config.credentials, server_name)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
     }
+
+    /// This manager's TLS identity.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.config.credentials
+    }
+
+    /// Changes a node (read, change, write), retrying if it changed meanwhile.
+    pub async fn update_node(&self, id: &str, change: impl Fn(&mut Node)) -> Result<Node, ProposeError> {
+        self.read_change_write("node", |s| s.node(id).cloned(), Object::Node, change).await
+    }
+
+    /// Changes the cluster object, retrying if it changed meanwhile.
+    pub async fn update_cluster(&self, change: impl Fn(&mut Cluster)) -> Result<Cluster, ProposeError> {
+        self.read_change_write("cluster", |s| s.cluster().cloned(), Object::Cluster, change).await
+    }
+
+    async fn read_change_write<T: Clone>(
+        &self,
+        kind: &str,
+        read: impl Fn(&MemoryStore) -> Option<T>,
+        wrap: impl Fn(T) -> Object,
+        change: impl Fn(&mut T),
+    ) -> Result<T, ProposeError> {
+        loop {
+            let object = self.inner.store.view(&read);
+            let mut object = object.ok_or_else(|| StoreError::NotFound { kind: kind.into(), id: String::new() })?;
+            change(&mut object);
+            match self.inner.proposer.propose(vec![ops::update(wrap(object.clone()))]).await {
+                Err(ProposeError::Store(StoreError::VersionConflict { .. })) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(object),
+            }
+        }
+    }
+
+    fn require(&self, roles: &'static [Role]) -> impl tonic::service::Interceptor + Clone + use<> {
+        auth::require(roles, self.removed())
+    }
+
+    /// The raft gRPC service (managers only), for the node endpoint.
+    pub fn raft_service(
+        &self,
+    ) -> InterceptedService<RaftServer<RaftService>, impl tonic::service::Interceptor + Clone + use<>> {
+        let server = RaftServer::new(RaftService::new(self.inner.raft.clone(), self.inner.quorum.contacts().clone()))
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        InterceptedService::new(server, self.require(&[Role::Manager]))
+    }
+
+    /// The dispatcher gRPC service (any node), for the node endpoint.
+    pub fn dispatcher_service(
+        &self,
+    ) -> InterceptedService<DispatcherServer<Dispatcher>, impl tonic::service::Interceptor + Clone + use<>> {
+        InterceptedService::new(
+            DispatcherServer::new(self.inner.dispatcher.clone()),
+            self.require(&[Role::Manager, Role::Worker]),
+        )
+    }
+
+    /// The CA service (no certificate needed: join tokens are the credential).
+    pub fn ca_service(&self) -> NodeCaServer<CaService> {
+        NodeCaServer::new(CaService::new(self.clone()))
+    }
+
+    /// Raft membership changes (managers only).
+    pub fn membership_service(
+        &self,
+    ) -> InterceptedService<MembershipServer<MembershipService>, impl tonic::service::Interceptor + Clone + use<>> {
+        InterceptedService::new(
+            MembershipServer::new(MembershipService::new(self.clone())),
+            self.require(&[Role::Manager]),
+        )
+    }
+
+    /// The control API for remote callers (admin certificates, and
+    /// managers forwarding to the leader).
+    pub fn control_service(
+        &self,
+    ) -> InterceptedService<ControlServer<ControlService>, impl tonic::service::Interceptor + Clone + use<>> {
+        let (_, rx) = watch::channel(Some(self.clone()));
+        InterceptedService::new(
+            ControlServer::new(ControlService::new(rx)),
+            self.require(&[Role::Manager, Role::Admin]),
+        )
+    }
+}
+
+/// Endpoints of every manager.
+pub(crate) fn manager_addrs(store: &MemoryStore) -> Vec<String> {
+    store
+        .nodes()
+        .filter(|n| n.role() == NodeRole::Manager)
+        .filter_map(|n| n.manager_status.as_ref().map(|m| m.addr.clone()))
+        .collect()
 }

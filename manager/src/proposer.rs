@@ -11,9 +11,11 @@ use openraft::error::{ClientWriteError, RaftError};
 use shoal_proto::{Batch, Entry, Op, now_nanos};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::raft::{Proposal, Raft};
+use crate::raft::{NoQuorum, Proposal, Quorum, Raft};
 use crate::store::StoreError;
 
+/// How often a waiting writer checks that the quorum still holds.
+const QUORUM_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 /// Raft entries being written at once.
 const MAX_IN_FLIGHT: usize = 4;
 /// Operations gathered into one entry at most (a larger batch goes alone).
@@ -26,6 +28,10 @@ pub enum ProposeError {
     Store(#[from] StoreError),
     #[error("this manager is not the raft leader{}", leader.as_ref().map(|l| format!(" (the leader is {l})")).unwrap_or_default())]
     NotLeader { leader: Option<String> },
+    #[error(transparent)]
+    NoQuorum(#[from] NoQuorum),
+    #[error("{0} (the write was not confirmed: it applies if the managers come back in time)")]
+    Unconfirmed(NoQuorum),
     #[error("raft: {0}")]
     Raft(String),
 }
@@ -36,23 +42,39 @@ type Waiter = oneshot::Sender<Result<u64, ProposeError>>;
 #[derive(Clone)]
 pub struct Proposer {
     queue: mpsc::UnboundedSender<(Batch, Waiter)>,
+    quorum: Quorum,
 }
 
 impl Proposer {
-    /// A proposer on `raft`; spawns the task that gathers batches into entries.
-    pub fn new(raft: Raft) -> Proposer {
+    /// A proposer on `quorum`'s raft; spawns the task that gathers batches
+    /// into entries.
+    pub fn new(quorum: Quorum) -> Proposer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(gather(raft, rx));
-        Proposer { queue }
+        tokio::spawn(gather(quorum.raft().clone(), rx));
+        Proposer { queue, quorum }
     }
 
     /// Writes `ops` as one atomic batch; returns the raft index it was
-    /// applied at, once applied on this manager.
+    /// applied at, once applied on this manager. Fails at once, changing
+    /// nothing, when the managers have no quorum.
     pub async fn propose(&self, ops: Vec<Op>) -> Result<u64, ProposeError> {
+        self.quorum.check()?;
         let stopped = || ProposeError::Raft("the proposer stopped".into());
         let (tx, rx) = oneshot::channel();
         self.queue.send((Batch { ops, timestamp: now_nanos() }, tx)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
+        // A write in flight when the quorum goes would wait for its return:
+        // answer at once instead (the write may still commit later).
+        tokio::pin!(rx);
+        loop {
+            tokio::select! {
+                reply = &mut rx => return reply.map_err(|_| stopped())?,
+                _ = tokio::time::sleep(QUORUM_POLL) => {
+                    if let Err(lost) = self.quorum.check() {
+                        return Err(ProposeError::Unconfirmed(lost));
+                    }
+                }
+            }
+        }
     }
 }
 

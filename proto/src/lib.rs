@@ -12,6 +12,10 @@ mod time;
 pub mod transport;
 
 pub use signal::signal_number;
+
+/// What a manager that is not the raft leader answers a worker's session
+/// (with code `Unavailable`): the worker tries the next manager at once.
+pub const NOT_LEADER: &str = "this manager is not the leader";
 pub use time::{nanos_to_system_time, now_nanos};
 
 /// Generated types and services of package `shoal.v1`.

@@ -252,3 +252,23 @@ pub fn node(n: &Node) -> Value {
     }
     obj.done()
 }
+
+/// The cluster as `docker swarm inspect` shows a swarm.
+pub fn cluster(c: &shoal_proto::Cluster) -> Value {
+    let spec = c.spec.clone().unwrap_or_default();
+    let heartbeat = spec.dispatcher.map_or(0, |d| d.heartbeat_period_ns);
+    let history = spec.orchestration.map_or(0, |o| o.task_history_retention_limit);
+    let expiry = spec.ca.map_or(0, |c| c.node_cert_expiry_ns);
+    let tokens = c.root_ca.clone().and_then(|r| r.join_tokens).unwrap_or_default();
+    meta(Obj::new(), &c.id, c.meta.as_ref())
+        .always(
+            "Spec",
+            json!({
+                "Orchestration": { "TaskHistoryRetentionLimit": history },
+                "Dispatcher": { "HeartbeatPeriod": heartbeat },
+                "CAConfig": { "NodeCertExpiry": expiry },
+            }),
+        )
+        .always("JoinTokens", json!({ "Worker": tokens.worker, "Manager": tokens.manager }))
+        .done()
+}

@@ -2,6 +2,7 @@
 //! follow the Docker CLI, so a Swarm user's habits carry over.
 
 mod args;
+mod cluster;
 mod format;
 pub mod human;
 mod inspect;
@@ -33,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the node daemon
     Daemon(DaemonArgs),
+    /// Manage the cluster's settings
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Manage cluster nodes
     #[command(subcommand)]
     Node(node::NodeCommand),
@@ -75,10 +79,42 @@ impl Ctx {
     }
 }
 
+/// Runs `f` on each reference in turn, printing the line it returns when
+/// it succeeds and the error when it fails (as `docker rm` does); fails
+/// at the end if any did.
+pub async fn each<F, Fut>(references: Vec<String>, mut f: F) -> Result<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<String, tonic::Status>>,
+{
+    let mut failed = false;
+    for reference in references {
+        match f(reference).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("Error: {}", e.message());
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(crate::Reported.into());
+    }
+    Ok(())
+}
+
+/// Prints a manager's warning (e.g. its view may be stale) to stderr.
+pub fn warn(warning: &str) {
+    if !warning.is_empty() {
+        eprintln!("Warning: {warning}");
+    }
+}
+
 /// Runs a client command.
 pub async fn run(host: String, command: Command) -> Result<()> {
     let mut ctx = Ctx::new(host);
     match command {
+        Command::Cluster(cmd) => cluster::run(&mut ctx, cmd).await,
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,

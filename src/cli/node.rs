@@ -1,9 +1,12 @@
-//! `shoal node ...`: init, ls, inspect.
+//! `shoal node ...`: init, join, join-token, leave, ls, inspect, update, rm.
 
 use anyhow::Result;
 use clap::Subcommand;
 use serde_json::{Value, json};
-use shoal_proto::{GetNodeRequest, InitRequest, ListNodesRequest, Node, NodeAvailability, NodeState};
+use shoal_proto::{
+    GetNodeRequest, InitRequest, JoinRequest, JoinTokenRequest, LeaveRequest, ListNodesRequest, Node, NodeAvailability,
+    NodeRole, NodeState, RemoveNodeRequest, UpdateNodeRequest,
+};
 
 use super::format::Format;
 use super::{Ctx, inspect, table};
@@ -19,6 +22,47 @@ pub enum NodeCommand {
         /// Old tasks kept per slot
         #[arg(long, value_name = "N", default_value_t = 5, value_parser = super::args::count)]
         task_history_limit: u64,
+        /// Validity period for node certificates (ns|us|ms|s|m|h)
+        #[arg(long, value_name = "DURATION", default_value = "2160h", value_parser = super::args::duration_ns)]
+        cert_expiry: i64,
+        /// Force create a new cluster from this manager's state (after losing the majority of managers)
+        #[arg(long)]
+        force_new_cluster: bool,
+        /// Listen address for the node endpoint (IP:PORT) [default: the daemon's --listen-addr]
+        #[arg(long, value_name = "IP:PORT")]
+        listen_addr: Option<String>,
+    },
+    /// Join a cluster as a worker or a manager (the token says which)
+    Join {
+        /// Token for entry into the cluster
+        #[arg(long, required = true)]
+        token: String,
+        /// Address other nodes reach this node at (IP or IP:PORT)
+        #[arg(long, value_name = "IP[:PORT]")]
+        advertise_addr: Option<String>,
+        /// Listen address for the node endpoint (IP:PORT) [default: the daemon's --listen-addr]
+        #[arg(long, value_name = "IP:PORT")]
+        listen_addr: Option<String>,
+        /// A manager's endpoint
+        #[arg(value_name = "HOST:PORT")]
+        remote: String,
+    },
+    /// Leave the cluster (this node stops its tasks and becomes standalone)
+    Leave {
+        /// Leave even as a manager (the last manager leaving destroys the cluster)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Manage join tokens
+    JoinToken {
+        /// Only display the token
+        #[arg(short, long)]
+        quiet: bool,
+        /// Rotate the token (nodes already joined stay)
+        #[arg(long)]
+        rotate: bool,
+        #[arg(value_parser = ["worker", "manager"])]
+        role: String,
     },
     /// List nodes in the cluster
     #[command(alias = "list")]
@@ -29,6 +73,42 @@ pub enum NodeCommand {
         /// Format output: "json", or a template like '{{.Hostname}}'
         #[arg(long)]
         format: Option<String>,
+    },
+    /// Promote one or more nodes to manager in the cluster
+    Promote {
+        #[arg(required = true, value_name = "NODE")]
+        nodes: Vec<String>,
+    },
+    /// Demote one or more nodes from manager in the cluster
+    Demote {
+        #[arg(required = true, value_name = "NODE")]
+        nodes: Vec<String>,
+    },
+    /// Update a node's availability, labels or role
+    Update {
+        /// Role of the node ("worker", "manager")
+        #[arg(long, value_parser = ["worker", "manager"])]
+        role: Option<String>,
+        /// Availability of the node ("active", "pause", "drain")
+        #[arg(long, value_parser = ["active", "pause", "drain"])]
+        availability: Option<String>,
+        /// Add or update a node label (KEY=VALUE or KEY)
+        #[arg(long, value_name = "KEY=VALUE", value_parser = super::args::key_value)]
+        label_add: Vec<(String, String)>,
+        /// Remove a node label if it exists
+        #[arg(long, value_name = "KEY")]
+        label_rm: Vec<String>,
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Remove one or more nodes from the cluster
+    #[command(alias = "remove")]
+    Rm {
+        /// Force remove a node from the cluster
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true, value_name = "NODE")]
+        nodes: Vec<String>,
     },
     /// Display detailed information on one or more nodes
     Inspect {
@@ -46,14 +126,86 @@ pub enum NodeCommand {
 
 pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
     match cmd {
-        NodeCommand::Init { advertise_addr, task_history_limit } => {
+        NodeCommand::Init { advertise_addr, task_history_limit, cert_expiry, force_new_cluster, listen_addr } => {
             let request = InitRequest {
                 advertise_addr: advertise_addr.unwrap_or_default(),
                 task_history_limit: Some(task_history_limit),
+                cert_expiry_ns: cert_expiry,
+                force_new_cluster,
+                listen_addr: listen_addr.unwrap_or_default(),
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
-            println!("Cluster initialized: current node ({}) is now a manager.", resp.node_id);
+            println!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
+            println!("To add a worker to this cluster, run the following command:\n");
+            println!("    shoal node join --token {} {}\n", resp.worker_token, resp.addr);
+            println!(
+                "To add a manager to this cluster, run 'shoal node join-token manager' and follow the instructions."
+            );
             Ok(())
+        }
+        NodeCommand::Join { token, advertise_addr, listen_addr, remote } => {
+            let request = JoinRequest {
+                token,
+                remote_addr: remote,
+                advertise_addr: advertise_addr.unwrap_or_default(),
+                listen_addr: listen_addr.unwrap_or_default(),
+            };
+            let resp = ctx.admin().await?.join(request).await.map_err(status)?.into_inner();
+            println!("This node joined a cluster as a {}.", if resp.manager { "manager" } else { "worker" });
+            Ok(())
+        }
+        NodeCommand::Leave { force } => {
+            ctx.admin().await?.leave(LeaveRequest { force }).await.map_err(status)?;
+            println!("Node left the cluster.");
+            Ok(())
+        }
+        NodeCommand::JoinToken { quiet, rotate, role } => {
+            let request = JoinTokenRequest { role: role.clone(), rotate };
+            let resp = ctx.control().await?.join_token(request).await.map_err(status)?.into_inner();
+            if quiet {
+                println!("{}", resp.token);
+                return Ok(());
+            }
+            if rotate {
+                println!("Successfully rotated {role} join token.\n");
+            }
+            println!("To add a {role} to this cluster, run the following command:\n");
+            println!("    shoal node join --token {} {}\n", resp.token, resp.addr);
+            Ok(())
+        }
+        NodeCommand::Promote { nodes } => set_role(ctx, nodes, NodeRole::Manager).await,
+        NodeCommand::Demote { nodes } => set_role(ctx, nodes, NodeRole::Worker).await,
+        NodeCommand::Update { role, availability, label_add, label_rm, node } => {
+            let role = role.map(|r| if r == "manager" { NodeRole::Manager as i32 } else { NodeRole::Worker as i32 });
+            let availability = availability.map(|a| match a.as_str() {
+                "pause" => NodeAvailability::Pause as i32,
+                "drain" => NodeAvailability::Drain as i32,
+                _ => NodeAvailability::Active as i32,
+            });
+            let reference = if node == "self" { self_id(ctx).await? } else { node };
+            let request = UpdateNodeRequest {
+                reference: reference.clone(),
+                availability,
+                label_add: label_add.into_iter().collect(),
+                label_rm,
+                role,
+            };
+            ctx.control().await?.update_node(request).await.map_err(status)?;
+            println!("{reference}");
+            Ok(())
+        }
+        NodeCommand::Rm { force, nodes } => {
+            let client = ctx.control().await?;
+            super::each(nodes, |reference| {
+                let mut client = client.clone();
+                async move {
+                    client
+                        .remove_node(RemoveNodeRequest { reference: reference.clone(), force })
+                        .await
+                        .map(|_| reference)
+                }
+            })
+            .await
         }
         NodeCommand::Ls { quiet, format } => ls(ctx, quiet, Format::from_flag(format.as_deref())).await,
         NodeCommand::Inspect { pretty, format, nodes } => {
@@ -70,6 +222,24 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             inspect::print(found.iter().map(inspect::node).collect(), &Format::from_flag(format.as_deref()))
         }
     }
+}
+
+/// `node promote` / `node demote`, with Docker's messages.
+async fn set_role(ctx: &mut Ctx, nodes: Vec<String>, role: NodeRole) -> Result<()> {
+    let client = ctx.control().await?;
+    super::each(nodes, |reference| {
+        let mut client = client.clone();
+        async move {
+            let request =
+                UpdateNodeRequest { reference: reference.clone(), role: Some(role as i32), ..Default::default() };
+            client.update_node(request).await?;
+            Ok(match role {
+                NodeRole::Manager => format!("Node {reference} promoted to a manager in the cluster."),
+                NodeRole::Worker => format!("Manager {reference} demoted in the cluster."),
+            })
+        }
+    })
+    .await
 }
 
 async fn self_id(ctx: &mut Ctx) -> Result<String> {
@@ -104,6 +274,7 @@ fn engine_version(n: &Node) -> &str {
 
 async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
     let list = ctx.control().await?.list_nodes(ListNodesRequest {}).await.map_err(status)?.into_inner();
+    super::warn(&list.warning);
     let mut nodes = list.nodes;
     nodes.sort_by(|a, b| (hostname(a), &a.id).cmp(&(hostname(b), &b.id)));
     if quiet {

@@ -145,6 +145,7 @@ fn short(id: &str, no_trunc: bool) -> &str {
 
 async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
     let list = ctx.control().await?.list_services(ListServicesRequest {}).await.map_err(status)?.into_inner();
+    super::warn(&list.warning);
     let mut services = list.services;
     services.sort_by_key(|s| s.service.as_ref().map(|s| store_name(s).to_string()));
     let rows: Vec<Value> = services
@@ -230,6 +231,7 @@ async fn ps(
         nodes: filter.nodes.clone(),
     };
     let resp = ctx.control().await?.list_tasks(request).await.map_err(status)?.into_inner();
+    super::warn(&resp.warning);
     let mut tasks: Vec<Task> = resp
         .tasks
         .into_iter()
@@ -292,21 +294,12 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
 }
 
 async fn rm(ctx: &mut Ctx, services: Vec<String>) -> Result<()> {
-    let mut client = ctx.control().await?;
-    let mut failed = 0;
-    for reference in services {
-        match client.remove_service(RemoveServiceRequest { reference: reference.clone() }).await {
-            Ok(_) => println!("{reference}"),
-            Err(e) => {
-                eprintln!("Error: {}", e.message());
-                failed += 1;
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(crate::Reported.into());
-    }
-    Ok(())
+    let client = ctx.control().await?;
+    super::each(services, |reference| {
+        let mut client = client.clone();
+        async move { client.remove_service(RemoveServiceRequest { reference: reference.clone() }).await.map(|_| reference) }
+    })
+    .await
 }
 
 async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Result<()> {

@@ -1,20 +1,29 @@
-//! The node-local admin API (unix socket only): `node init`, and what
-//! this daemon is.
+//! The node-local admin API (unix socket only): `node init`, `node join`,
+//! and what this daemon is.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use shoal_manager::ca::{DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
+use shoal_manager::ids::new_id;
 use shoal_manager::{InitOptions, Manager};
+use shoal_proto::NodeState;
 use shoal_proto::node_admin_server::NodeAdmin;
-use shoal_proto::{InfoRequest, InfoResponse, InitRequest, InitResponse};
+use shoal_proto::transport::{Credentials, Role};
+use shoal_proto::{
+    InfoRequest, InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse,
+};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
-use super::Daemon;
-use super::addr::parse_advertise;
+use super::addr::{default_advertise, parse_advertise, parse_listen};
 use super::state::{self, Membership};
+use super::{Daemon, Listen, certs};
 
 /// Old tasks kept per slot unless `--task-history-limit` says otherwise.
 const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
+/// Lifetime of the admin client certificate written at init.
+const ADMIN_CERT_EXPIRY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 pub struct Admin {
     daemon: Arc<Daemon>,
@@ -26,8 +35,58 @@ impl Admin {
     }
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> Status {
+/// The cluster's worker join token, as `node init` prints it.
+pub(super) fn worker_token(manager: &Manager) -> String {
+    manager.store().view(|s| s.join_tokens().map(|t| t.worker.clone()).unwrap_or_default())
+}
+
+pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> Status {
     Status::internal(format!("{what}: {e}"))
+}
+
+impl Daemon {
+    /// Refuses to init or join when this node is in a cluster already, or
+    /// holds the raft state of one it left.
+    pub(super) fn check_standalone(&self) -> Result<(), Status> {
+        if self.membership.lock().is_some() {
+            return Err(Status::failed_precondition(
+                "this node is already part of a cluster: run \"shoal node leave\" first",
+            ));
+        }
+        let raft_dir = self.data_dir.join("raft");
+        if raft_dir.exists() {
+            return Err(Status::failed_precondition(format!(
+                "{} holds the raft state of an earlier cluster this node left: remove it first",
+                raft_dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The address to advertise: `requested` if given, else the daemon's.
+    pub(super) fn advertise(&self, requested: &str) -> Result<String, Status> {
+        let listen = self.listen.lock().clone();
+        match requested {
+            "" => Ok(listen.advertise),
+            a => parse_advertise(a, listen.addr.port())
+                .map_err(|e| Status::invalid_argument(format!("--advertise-addr: {e}"))),
+        }
+    }
+
+    /// Moves the endpoint to `requested` (`--listen-addr` of init or join),
+    /// if given; returns where it listens.
+    pub(super) async fn listen_on(&self, requested: &str) -> Result<String, Status> {
+        if !requested.is_empty() {
+            let addr = parse_listen(requested).map_err(|e| Status::invalid_argument(format!("--listen-addr: {e}")))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Status::invalid_argument(format!("--listen-addr: cannot listen on {addr}: {e}")))?;
+            let local = listener.local_addr().map_err(|e| internal("--listen-addr", e))?;
+            *self.listener.lock() = Some(listener);
+            *self.listen.lock() = Listen { addr: local, advertise: default_advertise(local) };
+        }
+        Ok(self.listen.lock().addr.to_string())
+    }
 }
 
 #[tonic::async_trait]
@@ -36,52 +95,97 @@ impl NodeAdmin for Admin {
         let req = req.into_inner();
         let daemon = &self.daemon;
         let _changing = daemon.changing.lock().await;
-        if daemon.membership.lock().is_some() {
-            return Err(Status::failed_precondition(
-                "this node is already part of a cluster: run \"shoal node leave --force\" first",
-            ));
+        if req.force_new_cluster {
+            return daemon.force_new_cluster().await.map(Response::new);
         }
-        let raft_dir = daemon.data_dir.join("raft");
-        if raft_dir.exists() {
-            return Err(Status::failed_precondition(format!(
-                "{} holds the raft state of an earlier cluster this node left: remove it to start a new cluster",
-                raft_dir.display()
-            )));
+        daemon.check_standalone()?;
+        let listen_addr = daemon.listen_on(&req.listen_addr).await?;
+        let addr = daemon.advertise(&req.advertise_addr)?;
+        let cert_expiry =
+            if req.cert_expiry_ns > 0 { Duration::from_nanos(req.cert_expiry_ns as u64) } else { DEFAULT_CERT_EXPIRY };
+        if cert_expiry < MIN_CERT_EXPIRY {
+            return Err(Status::invalid_argument(format!("--cert-expiry: expected at least {MIN_CERT_EXPIRY:?}")));
         }
-        let addr = match req.advertise_addr.as_str() {
-            "" => daemon.advertise.clone(),
-            a => parse_advertise(a, daemon.listen_port)
-                .map_err(|e| Status::invalid_argument(format!("--advertise-addr: {e}")))?,
-        };
+        let node_id = new_id();
+        let cluster_id = new_id();
+        let root_ca = RootCa::generate().map_err(|e| internal("creating the root CA", e))?;
+        let own = root_ca
+            .issue(&node_id, Role::Manager, &cluster_id, cert_expiry)
+            .map_err(|e| internal("issuing this node's certificate", e))?;
+        let credentials = Credentials::new(root_ca.cert.clone(), own.cert, own.key)
+            .map_err(|e| internal("loading this node's certificate", e))?;
+        let admin = root_ca
+            .issue(&format!("admin-{}", &new_id()[..12]), Role::Admin, &cluster_id, ADMIN_CERT_EXPIRY)
+            .map_err(|e| internal("issuing the admin certificate", e))?;
+        let save = |what, r: anyhow::Result<()>| r.map_err(|e| internal(what, format!("{e:#}")));
+        save(
+            "saving this node's certificate",
+            certs::save_credentials(&certs::node_dir(&daemon.data_dir), &credentials),
+        )?;
+        save(
+            "saving the admin certificate",
+            certs::save(&certs::admin_dir(&daemon.data_dir), &root_ca.cert, &admin.cert, &admin.key),
+        )?;
+
         let membership = Membership {
-            node_id: shoal_manager::ids::new_id(),
-            cluster_id: String::new(),
+            node_id: node_id.clone(),
+            cluster_id: cluster_id.clone(),
             raft_id: rand::random::<u64>().max(1),
             manager: true,
             addr: addr.clone(),
-            managers: vec![addr],
+            managers: vec![addr.clone()],
+            listen_addr: Some(listen_addr),
         };
-        let manager = Manager::start(daemon.manager_config(&membership))
+        let manager = Manager::start(daemon.manager_config(&membership, credentials.clone()))
             .await
             .map_err(|e| internal("starting the manager", e))?;
         let options = InitOptions {
+            cluster_id: cluster_id.clone(),
+            root_ca,
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),
+            cert_expiry,
             description: shoal_worker::describe(&daemon.hostname),
         };
-        let cluster_id = match manager.bootstrap(options).await {
-            Ok(id) => id,
-            Err(e) => {
-                manager.shutdown().await;
-                let _ = std::fs::remove_dir_all(daemon.data_dir.join("raft"));
-                return Err(internal("creating the cluster", e));
-            }
-        };
-        let membership = Membership { cluster_id: cluster_id.clone(), ..membership };
+        if let Err(e) = manager.bootstrap(options).await {
+            manager.shutdown().await;
+            let _ = std::fs::remove_dir_all(daemon.data_dir.join("raft"));
+            return Err(internal("creating the cluster", e));
+        }
+        let worker_token = worker_token(&manager);
         state::save(&daemon.data_dir, &membership).map_err(|e| internal("saving the membership", e))?;
-        let node_id = membership.node_id.clone();
-        daemon.start_member(membership, Some(manager)).await.map_err(|e| internal("starting the node", e))?;
+        daemon
+            .start_member(membership, Some(manager), credentials)
+            .await
+            .map_err(|e| internal("starting the node", format!("{e:#}")))?;
+        // Return once this node's worker is in session: `node ls` right
+        // after init shows it Ready.
+        let manager = daemon.manager.borrow().clone();
+        if let Some(manager) = manager {
+            let ready = |m: &Manager| {
+                m.store().view(|s| {
+                    s.node(&node_id).and_then(|n| n.status.as_ref()).is_some_and(|st| st.state() == NodeState::Ready)
+                })
+            };
+            let started = std::time::Instant::now();
+            while !ready(&manager) && started.elapsed() < Duration::from_secs(10) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
         info!(node = %node_id, cluster = %cluster_id, "cluster initialised");
-        Ok(Response::new(InitResponse { node_id, cluster_id }))
+        Ok(Response::new(InitResponse { node_id, cluster_id, worker_token, addr }))
+    }
+
+    async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        let daemon = &self.daemon;
+        let _changing = daemon.changing.lock().await;
+        daemon.check_standalone()?;
+        daemon.join(req.into_inner()).await.map(Response::new)
+    }
+
+    async fn leave(&self, req: Request<LeaveRequest>) -> Result<Response<LeaveResponse>, Status> {
+        let daemon = &self.daemon;
+        let _changing = daemon.changing.lock().await;
+        daemon.leave(req.into_inner()).await.map(|()| Response::new(LeaveResponse {}))
     }
 
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
@@ -96,7 +200,8 @@ impl NodeAdmin for Admin {
                 addr: m.addr,
             },
             None => {
-                InfoResponse { hostname: daemon.hostname.clone(), addr: daemon.advertise.clone(), ..Default::default() }
+                let addr = daemon.listen.lock().advertise.clone();
+                InfoResponse { hostname: daemon.hostname.clone(), addr, ..Default::default() }
             }
         }))
     }

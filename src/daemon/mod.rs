@@ -8,6 +8,12 @@
 
 mod addr;
 mod admin;
+pub mod certs;
+mod join;
+mod leave;
+mod recover;
+mod renew;
+mod role;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -18,13 +24,16 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use parking_lot::Mutex;
 use shoal_manager::control::ControlService;
+use shoal_manager::raft::RaftTiming;
 use shoal_manager::{Manager, ManagerConfig};
+use shoal_proto::NodeRole;
 use shoal_proto::control_server::ControlServer;
 use shoal_proto::node_admin_server::NodeAdminServer;
-use shoal_worker::{Worker, WorkerConfig};
+use shoal_proto::transport::{self, Credentials};
+use shoal_worker::{Wanted, Worker, WorkerConfig};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -48,15 +57,47 @@ pub struct DaemonArgs {
     /// Hostname this node reports [default: the machine's hostname]
     #[arg(long)]
     pub hostname: Option<String>,
+    /// Raft heartbeat interval between managers (ms|s)
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_millis)]
+    pub raft_heartbeat: u64,
+    /// Raft election timeout: a follower that hears no leader for this long
+    /// (randomised up to twice as long) starts an election (ms|s)
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_millis)]
+    pub raft_election_timeout: u64,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
 }
 
+/// A duration flag in whole milliseconds (at least 1 ms).
+fn parse_millis(text: &str) -> Result<u64, String> {
+    let ns = crate::duration::parse(text)?;
+    let ms = (ns / 1_000_000) as u64;
+    if ms == 0 {
+        return Err(format!("expected at least 1ms, got {text:?}"));
+    }
+    Ok(ms)
+}
+
+/// The log filter for `--log-level`: openraft's warnings only (it warns
+/// of every unreachable peer), and below trace, no frame-by-frame logs of
+/// the TLS and HTTP/2 libraries.
+fn log_filter(level: &str) -> String {
+    let quiet = if level == "trace" { "" } else { ",h2=info,rustls=info,hyper=info,tower=info,tonic=info" };
+    format!("{level},openraft=warn{quiet}")
+}
+
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(args: DaemonArgs) -> Result<()> {
+    if args.raft_heartbeat * 2 > args.raft_election_timeout {
+        anyhow::bail!(
+            "--raft-heartbeat: expected at most half of --raft-election-timeout ({}ms), got {}ms",
+            args.raft_election_timeout,
+            args.raft_heartbeat
+        );
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("{},openraft=warn", args.log_level)))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(&args.log_level)))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -67,16 +108,34 @@ pub fn run(args: DaemonArgs) -> Result<()> {
 pub struct Daemon {
     data_dir: PathBuf,
     hostname: String,
-    listen_port: u16,
-    /// Default advertise address.
-    advertise: String,
+    /// Where the endpoint listens, and the address it advertises by default.
+    listen: Mutex<Listen>,
+    /// Raft timing of this node's manager.
+    timing: RaftTiming,
     /// The endpoint listener, bound at start, served once in a cluster.
     listener: Mutex<Option<TcpListener>>,
     membership: Mutex<Option<Membership>>,
-    /// Serialises init (and later join and leave).
+    /// What the membership runs, to stop it on `node leave`.
+    member: Mutex<Option<Member>>,
+    /// Serialises init, join and leave.
     changing: tokio::sync::Mutex<()>,
     manager: watch::Sender<Option<Manager>>,
     stop: CancellationToken,
+}
+
+/// Where the node endpoint listens (bound again after `node leave`).
+#[derive(Clone)]
+struct Listen {
+    addr: SocketAddr,
+    /// Default advertise address.
+    advertise: String,
+}
+
+/// The running parts of a membership.
+struct Member {
+    stop: CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+    endpoint: tokio::task::JoinHandle<()>,
 }
 
 async fn main(args: DaemonArgs) -> Result<()> {
@@ -85,9 +144,12 @@ async fn main(args: DaemonArgs) -> Result<()> {
     std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))?;
     let _lock = lock(&args.data_dir)?;
     let membership = state::load(&args.data_dir)?;
-    // A member keeps the port it advertised, even when asked for any port.
+    // A member listens where it did (`--listen-addr` of init or join); one
+    // from before that was recorded keeps the port it advertised.
     let mut listen_addr = args.listen_addr;
-    if let Some(port) = membership.as_ref().and_then(|m| m.addr.parse::<SocketAddr>().ok()).map(|a| a.port())
+    if let Some(recorded) = membership.as_ref().and_then(|m| m.listen_addr.as_deref()?.parse().ok()) {
+        listen_addr = recorded;
+    } else if let Some(port) = membership.as_ref().and_then(|m| m.addr.parse::<SocketAddr>().ok()).map(|a| a.port())
         && listen_addr.port() == 0
     {
         listen_addr.set_port(port);
@@ -108,10 +170,15 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let daemon = Arc::new(Daemon {
         data_dir: args.data_dir.clone(),
         hostname,
-        listen_port: local.port(),
-        advertise,
+        listen: Mutex::new(Listen { addr: local, advertise }),
+        timing: RaftTiming {
+            heartbeat_ms: args.raft_heartbeat,
+            election_timeout_min_ms: args.raft_election_timeout,
+            election_timeout_max_ms: args.raft_election_timeout * 2,
+        },
         listener: Mutex::new(Some(listener)),
         membership: Mutex::new(None),
+        member: Mutex::new(None),
         changing: tokio::sync::Mutex::new(()),
         manager,
         stop: CancellationToken::new(),
@@ -132,7 +199,8 @@ async fn main(args: DaemonArgs) -> Result<()> {
 
     if let Some(membership) = membership {
         info!(node = %membership.node_id, cluster = %membership.cluster_id, "rejoining the cluster");
-        daemon.start_member(membership, None).await?;
+        let credentials = certs::load(&certs::node_dir(&daemon.data_dir))?;
+        daemon.start_member(membership, None, credentials).await?;
     } else {
         info!("standalone: run \"shoal node init\" to create a cluster");
     }
@@ -169,44 +237,106 @@ async fn wait_for_signal() -> Result<()> {
 impl Daemon {
     /// Starts what a cluster member runs: the manager (if one), the node
     /// endpoint and the worker.
-    async fn start_member(&self, membership: Membership, manager: Option<Manager>) -> Result<()> {
+    async fn start_member(
+        self: &Arc<Self>,
+        membership: Membership,
+        manager: Option<Manager>,
+        credentials: Credentials,
+    ) -> Result<()> {
         let manager = match manager {
             Some(m) => Some(m),
-            None if membership.manager => Some(Manager::start(self.manager_config(&membership)).await?),
+            None if membership.manager => {
+                Some(Manager::start(self.manager_config(&membership, credentials.clone())).await?)
+            }
             None => None,
         };
+        let stop = self.stop.child_token();
         if let Some(m) = &manager {
             self.manager.send_replace(Some(m.clone()));
-            let (m, stop) = (m.clone(), self.stop.clone());
+            let (m, stop) = (m.clone(), stop.clone());
             tokio::spawn(async move { m.run(stop).await });
+        }
+        let role = if membership.manager { NodeRole::Manager } else { NodeRole::Worker };
+        let (wanted, wanted_rx) =
+            watch::channel(Wanted { role, recorded: role, managers: membership.managers.clone() });
+        // A manager's worker also knows its own manager.
+        let mut managers = membership.managers.clone();
+        if membership.manager && !managers.contains(&membership.addr) {
+            managers.push(membership.addr.clone());
         }
         let worker = Worker::new(WorkerConfig {
             node_id: membership.node_id.clone(),
-            managers: membership.managers.clone(),
+            managers,
             dir: self.data_dir.join("worker"),
             addr: membership.addr.clone(),
             hostname: self.hostname.clone(),
             shim: std::env::current_exe().context("finding the shoal binary for the task shim")?,
+            credentials: credentials.clone(),
+            wanted: Arc::new(wanted),
         });
+        tokio::spawn(self.clone().follow_role(wanted_rx.clone(), stop.clone()));
+        tokio::spawn(self.clone().renew_certificates(credentials.clone(), wanted_rx, stop.clone()));
         let listener = self.listener.lock().take().context("the node endpoint is already served")?;
-        let endpoint = shoal_proto::transport::server()
+        let router = transport::server()
             .add_service(worker.logs_service())
             .add_optional_service(manager.as_ref().map(|m| m.raft_service()))
             .add_optional_service(manager.as_ref().map(|m| m.dispatcher_service()))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), self.stop.clone().cancelled_owned());
-        tokio::spawn(endpoint);
-        tokio::spawn(worker.run(self.stop.child_token()));
+            .add_optional_service(manager.as_ref().map(|m| m.ca_service()))
+            .add_optional_service(manager.as_ref().map(|m| m.membership_service()))
+            .add_optional_service(manager.as_ref().map(|m| m.control_service()));
+        let endpoint = transport::serve(router, listener, credentials.server_config()?, stop.clone().cancelled_owned());
+        let endpoint = tokio::spawn(async move {
+            if let Err(err) = endpoint.await {
+                tracing::error!(%err, "the node endpoint stopped");
+            }
+        });
+        let worker = tokio::spawn(worker.run(stop.clone()));
+        *self.member.lock() = Some(Member { stop, worker, endpoint });
         *self.membership.lock() = Some(membership);
         Ok(())
     }
 
-    fn manager_config(&self, membership: &Membership) -> ManagerConfig {
+    /// Stops what the membership runs (the manager, the endpoint, the
+    /// worker's agent; tasks keep running) and frees the endpoint's port
+    /// for the next membership.
+    async fn stop_member(&self) -> Result<()> {
+        let member = self.member.lock().take();
+        if let Some(member) = member {
+            member.stop.cancel();
+            let _ = member.worker.await;
+            // Open connections drain; the port is free already.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), member.endpoint).await;
+        }
+        if let Some(manager) = self.manager.send_replace(None) {
+            manager.shutdown().await;
+        }
+        if self.listener.lock().is_some() {
+            return Ok(()); // nothing was serving
+        }
+        // The old server drops its listener as its accept task ends.
+        let started = std::time::Instant::now();
+        let addr = self.listen.lock().addr;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed().as_secs() < 5 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e).with_context(|| format!("listening on {addr} again")),
+            }
+        };
+        *self.listener.lock() = Some(listener);
+        Ok(())
+    }
+
+    fn manager_config(&self, membership: &Membership, credentials: Credentials) -> ManagerConfig {
         ManagerConfig {
             node_id: membership.node_id.clone(),
             raft_id: membership.raft_id,
             addr: membership.addr.clone(),
             raft_dir: self.data_dir.join("raft"),
-            timing: Default::default(),
+            timing: self.timing.clone(),
+            credentials,
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct Membership {
     pub addr: String,
     /// Managers' endpoints, for the worker's first session.
     pub managers: Vec<String>,
+    /// Where the endpoint listens (`--listen-addr` at init or join, with
+    /// the port it got); a restarted member listens there again.
+    #[serde(default)]
+    pub listen_addr: Option<String>,
 }
 
 fn path(data_dir: &Path) -> PathBuf {
@@ -40,6 +44,14 @@ pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Forgets the membership (the node left its cluster).
+pub fn remove(data_dir: &Path) -> Result<()> {
+    match std::fs::remove_file(path(data_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +67,7 @@ mod tests {
             manager: true,
             addr: "127.0.0.1:4242".into(),
             managers: vec!["127.0.0.1:4242".into()],
+            listen_addr: Some("0.0.0.0:4242".into()),
         };
         save(dir.path(), &m).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(m));

@@ -26,6 +26,41 @@ pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The daemons' log level when set by [`set_log_level`].
+static LOG_LEVEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the daemons' log level (benchmarks use info: debug logging of
+/// every TLS and HTTP/2 frame would be measured too).
+pub fn set_log_level(level: &str) {
+    let _ = LOG_LEVEL.set(level.to_string());
+}
+
+/// The daemons' log level: debug for tests (printed when one fails).
+fn log_level() -> String {
+    LOG_LEVEL.get().cloned().unwrap_or_else(|| "debug".into())
+}
+
+/// How many lines of each daemon's log a failed test prints (its end).
+const LOG_LINES_ON_FAILURE: usize = 300;
+
+thread_local! {
+    /// The panic message of this test thread, repeated after the daemon
+    /// logs so that it ends the output.
+    static PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers each test thread's panic message (once per process).
+fn record_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            previous(info)
+        }));
+    });
+}
+
 /// A unique token for this test's processes (found in their environment).
 pub fn token() -> String {
     format!("SHOAL_TEST_TOKEN=t{}", rand::random::<u64>())
@@ -50,14 +85,42 @@ pub fn procs_with(token: &str) -> Vec<i32> {
 pub struct Node {
     dir: TempDir,
     pub hostname: String,
+    /// The loopback address the node endpoint listens on (any free port).
+    pub ip: String,
     daemon: Option<Child>,
 }
 
 impl Node {
     /// Starts a standalone daemon.
     pub fn start(hostname: &str) -> Node {
-        let mut node = Node { dir: TempDir::new().expect("temp dir"), hostname: hostname.to_string(), daemon: None };
+        Node::start_on(hostname, "127.0.0.1")
+    }
+
+    /// Starts a standalone daemon listening on `ip` (a 127.0.0.x address).
+    pub fn start_on(hostname: &str, ip: &str) -> Node {
+        let mut node = Node {
+            dir: TempDir::new().expect("temp dir"),
+            hostname: hostname.to_string(),
+            ip: ip.to_string(),
+            daemon: None,
+        };
         node.spawn();
+        node
+    }
+
+    /// `(token, manager address)` from `node join-token ROLE`.
+    pub fn join_token(&self, role: &str) -> (String, String) {
+        let out = self.ok(&["node", "join-token", role]);
+        let line = out.lines().find(|l| l.contains("shoal node join --token")).expect("a join command");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        (words[4].to_string(), words[5].to_string())
+    }
+
+    /// Starts a daemon on `ip` and joins it to `manager`'s cluster as `role`.
+    pub fn join(hostname: &str, ip: &str, manager: &Node, role: &str) -> Node {
+        let node = Node::start_on(hostname, ip);
+        let (token, addr) = manager.join_token(role);
+        node.ok(&["node", "join", "--token", &token, &addr]);
         node
     }
 
@@ -83,10 +146,13 @@ impl Node {
     }
 
     fn spawn(&mut self) {
+        record_panics();
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("daemon.log")).unwrap();
         let child = Command::new(SHOAL)
-            .args(["daemon", "--listen-addr", "127.0.0.1:0", "--hostname", &self.hostname, "--log-level", "debug"])
+            .args(["daemon", "--hostname", &self.hostname, "--log-level", &log_level()])
+            .arg("--listen-addr")
+            .arg(format!("{}:0", self.ip))
             .arg("--data-dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
@@ -124,6 +190,14 @@ impl Node {
             .stdin(Stdio::null())
             .output()
             .expect("run shoal")
+    }
+
+    /// `SIGSTOP` (true) or `SIGCONT` (false) the daemon.
+    pub fn freeze(&self, stop: bool) {
+        if let Some(child) = &self.daemon {
+            let signal = if stop { "-STOP" } else { "-CONT" };
+            Command::new("kill").args([signal, &child.id().to_string()]).output().expect("kill");
+        }
     }
 
     /// Runs the CLI, asserts success, returns stdout.
@@ -199,10 +273,86 @@ fn start_time(pid: i32) -> Option<u64> {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        self.freeze(false);
         self.kill9();
         self.kill_tasks();
         if std::thread::panicking() {
-            eprintln!("---- daemon log of {} ----\n{}", self.hostname, self.log());
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LOG_LINES_ON_FAILURE)..].join("\n");
+            eprintln!("---- end of the daemon log of {} ----\n{tail}", self.hostname);
+            if let Some(message) = PANIC.with(|p| p.borrow().clone()) {
+                eprintln!("---- the test failed: {message}");
+            }
         }
+    }
+}
+
+/// Runs `shoal --host https://ADDR` with the certificates in `certs`.
+pub fn remote(addr: &str, certs: &Path, args: &[&str]) -> Output {
+    Command::new(SHOAL)
+        .env("SHOAL_CERT_PATH", certs)
+        .arg("--host")
+        .arg(format!("https://{addr}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run shoal")
+}
+
+/// Managers and workers of one cluster, each daemon on its own 127.0.0.x.
+pub struct Cluster {
+    pub managers: Vec<Node>,
+    pub workers: Vec<Node>,
+}
+
+impl Cluster {
+    /// `node init` on the first manager, the others join by token.
+    pub fn new(managers: usize, workers: usize) -> Cluster {
+        // A base per test process and cluster, so parallel tests rarely
+        // share addresses (they could: every daemon listens on port 0).
+        let base = 10 + rand::random::<u8>() % 200;
+        let ip = |i: usize| format!("127.0.{base}.{}", i + 1);
+        let first = Node::start_on("manager-1", &ip(0));
+        first.ok(&["node", "init"]);
+        let mut cluster = Cluster { managers: vec![first], workers: Vec::new() };
+        for i in 1..managers {
+            let node = Node::join(&format!("manager-{}", i + 1), &ip(i), &cluster.managers[0], "manager");
+            cluster.managers.push(node);
+        }
+        for i in 0..workers {
+            let node = Node::join(&format!("worker-{}", i + 1), &ip(managers + i), &cluster.managers[0], "worker");
+            cluster.workers.push(node);
+        }
+        let total = managers + workers;
+        for m in &cluster.managers {
+            wait_until(Duration::from_secs(20), "every node Ready on every manager", || {
+                let out = m.shoal(&["node", "ls", "--format", "{{.Status}}"]);
+                let text = String::from_utf8_lossy(&out.stdout);
+                out.status.success() && text.lines().filter(|l| *l == "Ready").count() == total
+            });
+            wait_until(Duration::from_secs(20), "one Leader and every other manager Reachable", || {
+                let out = m.shoal(&["node", "ls", "--format", "{{.ManagerStatus}}"]);
+                let text = String::from_utf8_lossy(&out.stdout);
+                text.lines().filter(|l| *l == "Leader").count() == 1
+                    && text.lines().filter(|l| *l == "Reachable").count() == managers - 1
+            });
+        }
+        cluster
+    }
+
+    /// The manager `node ls` calls the leader, as seen from the first one
+    /// that answers.
+    pub fn leader(&self) -> &Node {
+        for m in &self.managers {
+            let out = m.shoal(&["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"]);
+            if let Some(line) = String::from_utf8_lossy(&out.stdout).lines().find(|l| l.ends_with(" Leader")) {
+                let host = line.split(' ').next().unwrap_or_default().to_string();
+                if let Some(node) = self.managers.iter().find(|n| n.hostname == host) {
+                    return node;
+                }
+            }
+        }
+        panic!("no manager knows a leader");
     }
 }

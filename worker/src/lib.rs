@@ -19,8 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use shoal_proto::logs_server::LogsServer;
+use shoal_proto::transport::{Credentials, Role, auth};
 use shoal_proto::{NodeDescription, Platform, Resources};
 use tokio_util::sync::CancellationToken;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 
 use agent::{Agent, Identity, Reporter, Tasks};
 use executor::ProcessExecutor;
@@ -41,6 +44,22 @@ pub struct WorkerConfig {
     pub hostname: String,
     /// The `shoal` binary, run as the task shim.
     pub shim: PathBuf,
+    /// This node's TLS identity.
+    pub credentials: Credentials,
+    /// Where the agent tells what the cluster wants of this node (its
+    /// role, and the managers to ask), from every session message.
+    pub wanted: Arc<tokio::sync::watch::Sender<Wanted>>,
+}
+
+/// What the cluster wants of this node, as its session says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Wanted {
+    pub role: shoal_proto::NodeRole,
+    /// The role the cluster has recorded (it follows `role` once the
+    /// managers have done their part of the change).
+    pub recorded: shoal_proto::NodeRole,
+    /// The managers' endpoints.
+    pub managers: Vec<String>,
 }
 
 pub struct Worker {
@@ -54,9 +73,10 @@ impl Worker {
         Worker { config, exec }
     }
 
-    /// The Logs gRPC service, for the node endpoint.
-    pub fn logs_service(&self) -> LogsServer<logs::LogService> {
-        LogsServer::new(logs::LogService::new(&tasks_dir(&self.config)))
+    /// The Logs gRPC service (managers only), for the node endpoint.
+    pub fn logs_service(&self) -> InterceptedService<LogsServer<logs::LogService>, impl Interceptor + Clone + use<>> {
+        let server = LogsServer::new(logs::LogService::new(&tasks_dir(&self.config)));
+        InterceptedService::new(server, auth::require(&[Role::Manager], Arc::new(|_: &str| false)))
     }
 
     /// Runs the agent until `stop`; tasks keep running afterwards.
@@ -68,7 +88,26 @@ impl Worker {
             addr: self.config.addr.clone(),
             description: describe(&self.config.hostname),
         };
-        Agent::new(identity, self.config.managers.clone(), tasks, reporter).run(stop).await;
+        let agent = Agent {
+            identity,
+            managers: self.config.managers.clone(),
+            credentials: self.config.credentials.clone(),
+            tasks,
+            reporter,
+            wanted: self.config.wanted.clone(),
+        };
+        agent.run(stop).await;
+    }
+}
+
+/// Stops every task recorded under `dir` (`<data-dir>/worker`) and
+/// deletes the records: the node leaves its cluster.
+pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf) {
+    let tasks_dir = dir.join("tasks");
+    let exec = Arc::new(ProcessExecutor::new(shim, tasks_dir.clone()));
+    let tasks = Tasks::new(exec, Reporter::default(), tasks_dir);
+    for done in tasks.remove_strays(&Default::default()) {
+        let _ = done.await;
     }
 }
 

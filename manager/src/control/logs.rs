@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use shoal_proto::logs_client::LogsClient;
+use shoal_proto::transport::{self, Credentials};
 use shoal_proto::{LogContext, LogLine, ServiceLogsRequest, Task, TaskLogsRequest, TaskState};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -82,7 +83,7 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
                 tail,
                 since: req.since,
             };
-            readers.spawn(read_node(addr, host, request, tasks, tx.clone()));
+            readers.spawn(read_node(manager.credentials().clone(), addr, host, request, tasks, tx.clone()));
         }
         first = false;
         if !req.follow {
@@ -99,9 +100,17 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
     while readers.join_next().await.is_some() {}
 }
 
-async fn read_node(addr: String, host: String, request: TaskLogsRequest, context: HashMap<String, LogContext>, tx: Tx) {
+async fn read_node(
+    credentials: Credentials,
+    addr: String,
+    host: String,
+    request: TaskLogsRequest,
+    context: HashMap<String, LogContext>,
+    tx: Tx,
+) {
     let result = async {
-        let channel = shoal_proto::transport::lazy_channel(&addr).map_err(|e| Status::unavailable(e.to_string()))?;
+        let channel = transport::channel(&addr, &credentials, transport::NODE_NAME)
+            .map_err(|e| Status::unavailable(e.to_string()))?;
         let mut stream = LogsClient::new(channel).task_logs(request).await?.into_inner();
         while let Some(mut line) = stream.message().await? {
             line.context = context.get(&line.task_id).cloned();

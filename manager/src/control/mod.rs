@@ -2,6 +2,8 @@
 //! and service logs. Reads answer from this manager's store; writes go
 //! through raft. Every refusal names what was wrong and changes nothing.
 
+mod cluster;
+mod forward;
 mod logs;
 mod nodes;
 pub mod resolve;
@@ -18,6 +20,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::manager::Manager;
+use forward::written;
 use crate::proposer::ProposeError;
 use crate::store::StoreError;
 use resolve::ResolveError;
@@ -34,6 +37,9 @@ pub enum ControlError {
     Propose(#[from] ProposeError),
     #[error("{0}")]
     NotFound(String),
+    /// The request is valid but the cluster's state forbids it.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<ControlError> for Status {
@@ -50,6 +56,7 @@ impl From<ControlError> for Status {
                 StoreError::VersionConflict { .. } => Status::aborted(msg),
                 StoreError::Invalid(_) => Status::invalid_argument(msg),
             },
+            ControlError::Refused(_) => Status::failed_precondition(msg),
             ControlError::Propose(_) => Status::unavailable(msg),
         }
     }
@@ -88,7 +95,33 @@ impl Control for ControlService {
 
     async fn get_cluster(&self, _: Request<GetClusterRequest>) -> std::result::Result<Response<Cluster>, Status> {
         let m = self.manager()?;
-        reply(m.store().view(|s| s.cluster().cloned()).ok_or_else(|| ControlError::NotFound("no cluster".into())))
+        let cluster = m.store().view(|s| s.cluster().cloned().map(cluster::without_secrets));
+        reply(cluster.ok_or_else(|| ControlError::NotFound("no cluster".into())))
+    }
+
+    async fn update_cluster(
+        &self,
+        req: Request<UpdateClusterRequest>,
+    ) -> std::result::Result<Response<Cluster>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_cluster(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, cluster::update(&m, req).await)
+    }
+
+    async fn join_token(
+        &self,
+        req: Request<JoinTokenRequest>,
+    ) -> std::result::Result<Response<JoinTokenResponse>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if req.rotate
+            && let Some(mut reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.join_token(r).await }).await?
+        {
+            reply.get_mut().addr = m.addr().to_string();
+            return Ok(reply);
+        }
+        reply(nodes::join_token(&m, req).await)
     }
 
     async fn list_nodes(
@@ -102,12 +135,34 @@ impl Control for ControlService {
         reply(nodes::get(&self.manager()?, &req.into_inner().reference))
     }
 
+    async fn update_node(&self, req: Request<UpdateNodeRequest>) -> std::result::Result<Response<Node>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_node(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, nodes::update(&m, req).await)
+    }
+
+    async fn remove_node(
+        &self,
+        req: Request<RemoveNodeRequest>,
+    ) -> std::result::Result<Response<RemoveNodeResponse>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_node(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, nodes::remove(&m, req).await)
+    }
+
     async fn create_service(
         &self,
         req: Request<CreateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        let spec = req.into_inner().spec.unwrap_or_default();
-        reply(services::create(&self.manager()?, spec).await)
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_service(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, services::create(&m, req.spec.unwrap_or_default()).await)
     }
 
     async fn get_service(&self, req: Request<GetServiceRequest>) -> std::result::Result<Response<Service>, Status> {
@@ -126,14 +181,22 @@ impl Control for ControlService {
         &self,
         req: Request<UpdateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        reply(services::update(&self.manager()?, req.into_inner()).await)
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_service(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, services::update(&m, req).await)
     }
 
     async fn remove_service(
         &self,
         req: Request<RemoveServiceRequest>,
     ) -> std::result::Result<Response<RemoveServiceResponse>, Status> {
-        reply(services::remove(&self.manager()?, &req.into_inner().reference).await)
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_service(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, services::remove(&m, &req.reference).await)
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {

@@ -1,34 +1,194 @@
 //! Node reads, with the manager status filled in from raft.
 
-use shoal_proto::{ListNodesResponse, Node, Reachability};
+use shoal_proto::{
+    JoinTokenRequest, JoinTokenResponse, JoinTokens, ListNodesResponse, Node, NodeAvailability, NodeRole, NodeState,
+    ObjectKind, Reachability, RemoveNodeRequest, RemoveNodeResponse, UpdateNodeRequest, store_object::Object,
+};
+
+use super::ControlError;
+use super::validate::InvalidSpec;
+use crate::ca::token;
+use crate::ops;
+use crate::proposer::ProposeError;
+use crate::store::StoreError;
 
 use super::{Result, resolve};
 use crate::manager::Manager;
 
-/// Sets `leader` and `reachability` of a manager node from raft.
-fn with_raft_status(manager: &Manager, mut node: Node) -> Node {
-    let leader = manager.leader_raft_id();
-    if let Some(status) = node.manager_status.as_mut() {
-        status.leader = leader == Some(status.raft_id);
-        let voters: Vec<u64> = manager.raft().metrics().borrow().membership_config.membership().voter_ids().collect();
-        status.reachability = if voters.contains(&status.raft_id) && leader.is_some() {
-            Reachability::Reachable as i32
-        } else {
-            Reachability::Unreachable as i32
-        };
+/// What raft says of the managers, taken once per answer so that every
+/// node of a listing is judged by the same view.
+struct RaftView {
+    leader: Option<u64>,
+    quorum: bool,
+}
+
+impl RaftView {
+    fn now(manager: &Manager) -> RaftView {
+        RaftView { leader: manager.leader_raft_id(), quorum: manager.quorum().check().is_ok() }
     }
-    node
+
+    /// Sets `leader` of a manager node. Reachability is what the leader
+    /// recorded; without a quorum, what this manager sees itself.
+    fn apply(&self, manager: &Manager, mut node: Node) -> Node {
+        if let Some(status) = node.manager_status.as_mut() {
+            status.leader = self.quorum && self.leader == Some(status.raft_id);
+            if !self.quorum {
+                let reachable = status.raft_id == manager.raft_id() || manager.quorum().reachable(status.raft_id);
+                status.reachability =
+                    if reachable { Reachability::Reachable as i32 } else { Reachability::Unreachable as i32 };
+            }
+        }
+        node
+    }
 }
 
 pub fn list(manager: &Manager) -> ListNodesResponse {
     let nodes: Vec<Node> = manager.store().view(|s| s.nodes().cloned().collect());
+    let view = RaftView::now(manager);
     ListNodesResponse {
-        nodes: nodes.into_iter().map(|n| with_raft_status(manager, n)).collect(),
+        nodes: nodes.into_iter().map(|n| view.apply(manager, n)).collect(),
         self_node_id: manager.node_id().to_string(),
+        warning: manager.staleness(),
     }
 }
 
 pub fn get(manager: &Manager, reference: &str) -> Result<Node> {
     let node = manager.store().view(|s| resolve::node(s, reference).cloned())?;
-    Ok(with_raft_status(manager, node))
+    Ok(RaftView::now(manager).apply(manager, node))
+}
+
+/// A join token, rotated first if asked.
+pub async fn join_token(manager: &Manager, req: JoinTokenRequest) -> Result<JoinTokenResponse> {
+    let manager_role = match req.role.as_str() {
+        "worker" => false,
+        "manager" => true,
+        other => return Err(InvalidSpec(format!("role: expected worker or manager, got {other:?}")).into()),
+    };
+    let pick = |t: &JoinTokens| if manager_role { t.manager.clone() } else { t.worker.clone() };
+    if req.rotate {
+        manager
+            .update_cluster(|cluster| {
+                let root = cluster.root_ca.get_or_insert_with(Default::default);
+                let fresh = token::generate(&token::digest(&root.cert));
+                let tokens = root.join_tokens.get_or_insert_with(Default::default);
+                *(if manager_role { &mut tokens.manager } else { &mut tokens.worker }) = fresh;
+            })
+            .await?;
+    }
+    let tokens = manager.store().view(|s| s.join_tokens().cloned());
+    let tokens = tokens.ok_or_else(|| ControlError::NotFound("the cluster has no join tokens".into()))?;
+    Ok(JoinTokenResponse { token: pick(&tokens), addr: manager.addr().to_string() })
+}
+
+/// `node update`: availability and labels.
+pub async fn update(manager: &Manager, req: UpdateNodeRequest) -> Result<Node> {
+    if let Some(key) = req.label_add.keys().chain(req.label_rm.iter()).find(|k| k.is_empty()) {
+        return Err(InvalidSpec(format!("label: expected a key, got {key:?}")).into());
+    }
+    let availability = match req.availability {
+        None => None,
+        Some(a) => Some(
+            NodeAvailability::try_from(a)
+                .map_err(|_| InvalidSpec(format!("availability: expected active, pause or drain, got {a}")))?,
+        ),
+    };
+    let role = match req.role {
+        None => None,
+        Some(r) => {
+            Some(NodeRole::try_from(r).map_err(|_| InvalidSpec(format!("role: expected worker or manager, got {r}")))?)
+        }
+    };
+    let id = manager.store().view(|s| resolve::node(s, &req.reference).map(|n| n.id.clone()))?;
+    if role == Some(NodeRole::Worker) {
+        check_demote(manager, &id)?;
+    }
+    let node = manager
+        .update_node(&id, |node| {
+            let spec = node.spec.get_or_insert_with(Default::default);
+            if let Some(a) = availability {
+                spec.availability = a as i32;
+            }
+            if let Some(r) = role {
+                spec.desired_role = r as i32;
+            }
+            let labels = &mut spec.annotations.get_or_insert_with(Default::default).labels;
+            labels.extend(req.label_add.clone());
+            for key in &req.label_rm {
+                labels.remove(key);
+            }
+        })
+        .await?;
+    Ok(RaftView::now(manager).apply(manager, node))
+}
+
+/// Refuses a demotion that would leave no manager, or leave the other
+/// managers without a quorum among those reachable now.
+fn check_demote(manager: &Manager, id: &str) -> Result<()> {
+    let (node, managers) = manager.store().view(|s| {
+        let managers = s
+            .nodes()
+            .filter(|n| n.spec.as_ref().is_some_and(|sp| sp.desired_role() == NodeRole::Manager))
+            .filter(|n| n.manager_status.is_some())
+            .count();
+        (s.node(id).cloned(), managers)
+    });
+    let Some(node) = node else { return Ok(()) };
+    let Some(raft_id) = node.manager_status.as_ref().map(|m| m.raft_id) else { return Ok(()) };
+    if managers <= 1 {
+        return Err(ControlError::Refused(format!(
+            "node {} is the last manager of the cluster: promote another node first",
+            node.id
+        )));
+    }
+    // The raft voters that stay, and how many of them answer now.
+    let voters: Vec<u64> = {
+        let metrics = manager.raft().metrics();
+        let m = metrics.borrow();
+        m.membership_config.membership().voter_ids().filter(|v| *v != raft_id).collect()
+    };
+    let reachable = voters.iter().filter(|v| **v == manager.raft_id() || manager.quorum().reachable(**v)).count();
+    if reachable * 2 <= voters.len() {
+        return Err(ControlError::Refused(format!(
+            "demoting node {} would leave {} manager(s) of which only {reachable} reachable: no quorum",
+            node.id,
+            voters.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `node rm`: a Down worker, or any worker with `force`. The node's id is
+/// recorded as removed, so its certificate is refused from then on; the
+/// orchestrator replaces its tasks.
+pub async fn remove(manager: &Manager, req: RemoveNodeRequest) -> Result<RemoveNodeResponse> {
+    loop {
+        let (node, cluster) = manager.store().view(|s| {
+            let node = resolve::node(s, &req.reference)?.clone();
+            let cluster = s.cluster().cloned().ok_or_else(|| ControlError::NotFound("no cluster".into()))?;
+            Ok::<_, ControlError>((node, cluster))
+        })?;
+        if node.role() == NodeRole::Manager || node.manager_status.is_some() {
+            return Err(ControlError::Refused(format!(
+                "node {} is a cluster manager and a member of the raft cluster: demote it before removing it",
+                node.id
+            )));
+        }
+        let down = node.status.as_ref().is_some_and(|s| s.state() == NodeState::Down);
+        if !down && !req.force {
+            return Err(ControlError::Refused(format!(
+                "node {} is not down and can't be removed (use --force to remove it anyway)",
+                node.id
+            )));
+        }
+        let mut cluster = cluster;
+        cluster.removed_nodes.push(node.id.clone());
+        let ops = vec![ops::delete(ObjectKind::Node, &node.id), ops::update(Object::Cluster(cluster))];
+        match manager.proposer().propose(ops).await {
+            Err(ProposeError::Store(StoreError::VersionConflict { .. })) => continue,
+            result => {
+                result?;
+                return Ok(RemoveNodeResponse { id: node.id });
+            }
+        }
+    }
 }

@@ -50,7 +50,9 @@ pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveServiceR
 }
 
 pub fn list(manager: &Manager) -> ListServicesResponse {
+    let warning = manager.staleness();
     manager.store().view(|s| ListServicesResponse {
+        warning,
         services: s
             .services()
             .map(|service| {

@@ -8,6 +8,7 @@ use super::{Result, resolve};
 use crate::manager::Manager;
 
 pub fn list(manager: &Manager, req: ListTasksRequest) -> Result<ListTasksResponse> {
+    let warning = manager.staleness();
     manager.store().view(|s| {
         let services =
             req.services.iter().map(|r| Ok(resolve::service(s, r)?.id.clone())).collect::<Result<Vec<_>>>()?;
@@ -27,6 +28,6 @@ pub fn list(manager: &Manager, req: ListTasksRequest) -> Result<ListTasksRespons
                 node_names.insert(node.id.clone(), resolve::hostname(node).to_string());
             }
         }
-        Ok(ListTasksResponse { tasks, node_names })
+        Ok(ListTasksResponse { tasks, node_names, warning })
     })
 }

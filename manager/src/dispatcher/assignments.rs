@@ -1,15 +1,16 @@
 //! One session's assignment stream: the node's tasks in full, then every
 //! change a worker acts on (a new task, a desired state that moved, a
-//! task deleted).
+//! task deleted, the node's desired role changed).
 
 use std::collections::HashMap;
 
-use shoal_proto::{AssignmentsKind, SessionMessage, Task, TaskState, store_object::Object};
+use shoal_proto::{AssignmentsKind, NodeRole, SessionMessage, Task, TaskState, store_object::Object};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::{heartbeat_period, manager_addrs};
+use super::heartbeat_period;
+use crate::manager::manager_addrs;
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
 
@@ -25,6 +26,13 @@ fn is_assigned(task: &Task, node_id: &str) -> bool {
     task.node_id == node_id && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Assigned as i32)
 }
 
+/// The role the cluster wants `node_id` to have, and the one it recorded.
+fn roles(store: &MemoryStore, node_id: &str) -> (NodeRole, NodeRole) {
+    let node = store.node(node_id);
+    let desired = node.and_then(|n| n.spec.as_ref()).map_or(NodeRole::Worker, |s| s.desired_role());
+    (desired, node.map_or(NodeRole::Worker, |n| n.role()))
+}
+
 impl Stream {
     pub async fn run(self, stop: CancellationToken) {
         let mut events = self.store.subscribe();
@@ -32,6 +40,7 @@ impl Stream {
         // last full set (older commits are already in it).
         let mut sent: HashMap<String, i32> = HashMap::new();
         let mut seen = 0;
+        let mut node = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
         let mut message = self.complete(&mut sent, &mut seen);
         loop {
             if let Some(m) = message.take()
@@ -46,6 +55,14 @@ impl Stream {
                     Wake::Commits(commits) => {
                         let changes = commits.iter().filter(|c| c.index > seen).flat_map(|c| c.changes.iter());
                         message = self.incremental(changes, &mut sent);
+                        // A changed role or manager list is news too.
+                        let now = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
+                        if message.is_none() && now != node {
+                            message = self.store.view(|s| {
+                                Some(self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
+                            });
+                        }
+                        node = now;
                     }
                     Wake::Resync => message = self.complete(&mut sent, &mut seen),
                     Wake::Closed => return,
@@ -68,6 +85,8 @@ impl Stream {
             kind: kind as i32,
             tasks,
             removed_task_ids: removed,
+            desired_role: roles(store, &self.node_id).0 as i32,
+            role: roles(store, &self.node_id).1 as i32,
         }
     }
 

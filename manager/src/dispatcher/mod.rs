@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use shoal_proto::dispatcher_server::Dispatcher as DispatcherApi;
+use shoal_proto::transport::auth;
 use shoal_proto::{
-    HeartbeatRequest, HeartbeatResponse, NodeRole, NodeState, NodeStatus, SessionMessage, SessionRequest, TaskState,
+    HeartbeatRequest, HeartbeatResponse, NodeState, NodeStatus, SessionMessage, SessionRequest, TaskState,
     UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use tokio::sync::mpsc;
@@ -77,7 +78,7 @@ impl Dispatcher {
         if leader == Some(self.inner.raft_id) && self.inner.serving.load(Ordering::SeqCst) {
             Ok(())
         } else {
-            Err(Status::unavailable("this manager is not the leader"))
+            Err(Status::unavailable(shoal_proto::NOT_LEADER))
         }
     }
 
@@ -123,13 +124,18 @@ fn heartbeat_period(store: &MemoryStore) -> Duration {
         .map_or(DEFAULT_HEARTBEAT_PERIOD, |d| Duration::from_nanos(d.heartbeat_period_ns as u64))
 }
 
-/// Addresses of every manager, for the workers' fail-over list.
-fn manager_addrs(store: &MemoryStore) -> Vec<String> {
-    store
-        .nodes()
-        .filter(|n| n.role() == NodeRole::Manager)
-        .filter_map(|n| n.manager_status.as_ref().map(|m| m.addr.clone()))
-        .collect()
+/// A node speaks only for itself: the node id in the request must be the
+/// one in its certificate.
+fn check_caller<T>(req: &Request<T>, node_id: impl Fn(&T) -> &String) -> Result<(), Status> {
+    let caller = auth::caller(req).ok_or_else(|| Status::unauthenticated("a node certificate is required"))?;
+    if caller.node_id != *node_id(req.get_ref()) {
+        return Err(Status::permission_denied(format!(
+            "node {} cannot speak for node {}",
+            caller.node_id,
+            node_id(req.get_ref())
+        )));
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -138,6 +144,7 @@ impl DispatcherApi for Dispatcher {
 
     async fn session(&self, req: Request<SessionRequest>) -> Result<Response<Self::SessionStream>, Status> {
         self.check_leader()?;
+        check_caller(&req, |r| &r.node_id)?;
         let req = req.into_inner();
         if self.inner.store.view(|s| s.node(&req.node_id).is_none()) {
             return Err(Status::permission_denied(format!("node {} is not part of this cluster", req.node_id)));
@@ -161,6 +168,7 @@ impl DispatcherApi for Dispatcher {
 
     async fn heartbeat(&self, req: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
         self.check_leader()?;
+        check_caller(&req, |r| &r.node_id)?;
         let req = req.into_inner();
         self.check_session(&req.node_id, &req.session_id)?;
         Ok(Response::new(HeartbeatResponse { period_ns: self.period().as_nanos() as i64 }))
@@ -171,6 +179,7 @@ impl DispatcherApi for Dispatcher {
         req: Request<UpdateTaskStatusRequest>,
     ) -> Result<Response<UpdateTaskStatusResponse>, Status> {
         self.check_leader()?;
+        check_caller(&req, |r| &r.node_id)?;
         let req = req.into_inner();
         self.check_session(&req.node_id, &req.session_id)?;
         // A node may only report on its own tasks.

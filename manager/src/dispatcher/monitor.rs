@@ -30,7 +30,8 @@ pub async fn run(dispatcher: Dispatcher, stop: CancellationToken) {
                     .filter(|n| n.status.as_ref().is_some_and(|st| st.state() == NodeState::Ready))
                     .filter(|n| match sessions.get(&n.id) {
                         Some(session) => session.last_seen.elapsed() > grace,
-                        None => started.elapsed() > grace,
+                        // A new leader gives workers time to find it.
+                        None => started.elapsed() > grace * 2,
                     })
                     .map(|n| {
                         (n.id.clone(), sessions.get(&n.id).map(|s| s.id.clone()), n.status.clone().unwrap_or_default())

@@ -12,7 +12,7 @@ pub mod restart;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use shoal_proto::{ObjectKind, Op, Task, now_nanos, store_object::Object};
+use shoal_proto::{NodeAvailability, NodeState, ObjectKind, Op, Task, now_nanos, store_object::Object};
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::new_id;
@@ -20,7 +20,7 @@ use crate::ops;
 use crate::proposer::Proposer;
 use crate::store::{MemoryStore, Store};
 use crate::watch::{self, Wake};
-use replicated::Action;
+use replicated::{Action, Env};
 
 /// Old tasks kept per slot unless the cluster says otherwise.
 pub const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
@@ -72,7 +72,9 @@ impl Orchestrator {
                                 Object::Service(s) => { dirty.insert(s.id.clone()); }
                                 Object::Task(t) => { dirty.insert(t.service_id.clone()); }
                                 Object::Cluster(_) => dirty.extend(self.all_services()),
-                                Object::Node(_) => {}
+                                Object::Node(n) => {
+                                    dirty.extend(self.store.view(|s| services_on(s, &n.id)));
+                                }
                             }
                         }
                     }
@@ -90,6 +92,19 @@ impl Orchestrator {
     }
 }
 
+/// Whether `node_id` can no longer run tasks: removed, Down, or drained.
+fn node_lost(store: &MemoryStore, node_id: &str) -> bool {
+    store.node(node_id).is_none_or(|n| {
+        n.status.as_ref().is_some_and(|s| s.state() == NodeState::Down)
+            || n.spec.as_ref().is_some_and(|s| s.availability() == NodeAvailability::Drain)
+    })
+}
+
+/// The services with tasks on a node.
+fn services_on(store: &MemoryStore, node_id: &str) -> BTreeSet<String> {
+    store.tasks_of_node(node_id).map(|t| t.service_id.clone()).collect()
+}
+
 /// The operations that converge services `ids`, and when to look again.
 fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>) {
     let history_limit = store
@@ -97,11 +112,13 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         .and_then(|c| c.spec.as_ref())
         .and_then(|s| s.orchestration.as_ref())
         .map_or(DEFAULT_TASK_HISTORY_LIMIT, |o| o.task_history_retention_limit);
+    let lost = |node_id: &str| node_lost(store, node_id);
+    let mut new_id = new_id;
     let mut batch = Vec::new();
     let mut wakes = Vec::new();
     for id in ids {
         let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
-        let plan = replicated::reconcile(store.service(id), &tasks, now, &mut new_id);
+        let plan = replicated::reconcile(store.service(id), &tasks, &mut Env { now, lost: &lost, new_id: &mut new_id });
         for action in plan.actions {
             batch.push(match action {
                 Action::Create(task) => ops::create(Object::Task(*task)),

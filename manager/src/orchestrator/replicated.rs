@@ -4,6 +4,8 @@
 //!
 //! Per slot the newest task speaks for the slot:
 //! - none (or only tasks being removed): create one;
+//! - it should run but its node is lost (Down, drained or removed): stop
+//!   it there and create a replacement at once (not a restart attempt);
 //! - it should run and has ended: stop it and, if the restart policy
 //!   allows, create a replacement, held (desired READY) for the restart
 //!   delay;
@@ -40,9 +42,20 @@ impl Plan {
     }
 }
 
+/// What reconciling needs besides the service and its tasks.
+pub struct Env<'a> {
+    /// Time of the decision (unix ns).
+    pub now: i64,
+    /// Whether a node can no longer run its tasks (Down, drained, removed).
+    pub lost: &'a dyn Fn(&str) -> bool,
+    /// Names created tasks.
+    pub new_id: &'a mut dyn FnMut() -> String,
+}
+
 /// Decides for `service` (None once it is deleted) with `tasks` all of its
-/// tasks, at time `now` (unix ns). `new_id` names created tasks.
-pub fn reconcile(service: Option<&Service>, tasks: &[&Task], now: i64, new_id: &mut dyn FnMut() -> String) -> Plan {
+/// tasks.
+pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) -> Plan {
+    let now = env.now;
     let mut plan = Plan::default();
     let replicas = match service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref()) {
         Some(Mode::Replicated(r)) => r.replicas,
@@ -70,23 +83,37 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], now: i64, new_id: &
                 TaskState::Running,
                 Vec::new(),
                 now,
-                new_id(),
+                (env.new_id)(),
             ))));
             continue;
         };
         for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
         }
-        reconcile_latest(service, latest, now, new_id, &mut plan);
+        reconcile_latest(service, latest, env, &mut plan);
     }
     plan
 }
 
-fn reconcile_latest(service: &Service, latest: &Task, now: i64, new_id: &mut dyn FnMut() -> String, plan: &mut Plan) {
+fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'_>, plan: &mut Plan) {
+    let now = env.now;
     if latest.desired_state > TaskState::Running as i32 {
         return; // stopped by the restart policy
     }
     let state = latest.status.as_ref().map_or(TaskState::New, |s| s.state());
+    if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {
+        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+        let history = latest.restart_history.clone();
+        plan.actions.push(Action::Create(Box::new(new_task(
+            service,
+            latest.slot,
+            TaskState::Running,
+            history,
+            now,
+            (env.new_id)(),
+        ))));
+        return;
+    }
     if state.is_terminal() {
         plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
         if let Some(history) = restart::replacement_history(latest, now) {
@@ -99,7 +126,7 @@ fn reconcile_latest(service: &Service, latest: &Task, now: i64, new_id: &mut dyn
                 desired,
                 history,
                 now,
-                new_id(),
+                (env.new_id)(),
             ))));
             if delay > 0 {
                 plan.wake(now + delay);

@@ -12,8 +12,10 @@ mod codec;
 mod db;
 mod log_store;
 mod network;
+pub mod quorum;
 mod service;
 mod state_machine;
+mod succession;
 
 use std::io::Cursor;
 
@@ -25,6 +27,7 @@ use crate::store::StoreError;
 pub use db::RaftDb;
 pub use log_store::LogStore;
 pub use network::Network;
+pub use quorum::{Contacts, NoQuorum, Quorum};
 pub use service::RaftService;
 pub use state_machine::StateMachine;
 
@@ -92,7 +95,8 @@ pub async fn start(
     dir: &std::path::Path,
     id: u64,
     timing: &RaftTiming,
-) -> Result<(Raft, crate::store::Store), StartError> {
+    credentials: shoal_proto::transport::Credentials,
+) -> Result<(Raft, crate::store::Store, Quorum), StartError> {
     let db = RaftDb::open(dir).map_err(|source| StartError::Db { dir: dir.display().to_string(), source })?;
     let log_store = LogStore::new(db.clone())?;
     let state_machine = StateMachine::open(db)?;
@@ -107,8 +111,12 @@ pub async fn start(
         ..Default::default()
     }
     .validate()?;
-    let raft = Raft::new(id, std::sync::Arc::new(config), Network, log_store, state_machine).await?;
-    Ok((raft, store))
+    let contacts = Contacts::default();
+    let network = Network::new(credentials, contacts.clone());
+    let raft = Raft::new(id, std::sync::Arc::new(config), network, log_store, state_machine).await?;
+    tokio::spawn(succession::run(raft.clone(), contacts.clone(), timing.clone()));
+    let quorum = Quorum::new(raft.clone(), contacts, timing);
+    Ok((raft, store, quorum))
 }
 
 #[cfg(test)]

@@ -11,22 +11,39 @@ use openraft::raft::{
 use serde::{Serialize, de::DeserializeOwned};
 use shoal_proto::RaftPayload;
 use shoal_proto::raft_client::RaftClient;
+use shoal_proto::transport::{self, Credentials};
 use tonic::transport::Channel;
 
-use super::TypeConfig;
 use super::codec::{decode, encode};
+use super::{Contacts, TypeConfig};
 
 type RpcError<E = openraft::error::Infallible> = RPCError<u64, BasicNode, RaftError<u64, E>>;
 
-/// Makes a [`Peer`] for every manager raft talks to.
-#[derive(Clone, Default)]
-pub struct Network;
+/// Makes a [`Peer`] for every manager raft talks to, over mTLS with this
+/// manager's certificate.
+#[derive(Clone)]
+pub struct Network {
+    credentials: Credentials,
+    contacts: Contacts,
+}
+
+impl Network {
+    pub fn new(credentials: Credentials, contacts: Contacts) -> Network {
+        Network { credentials, contacts }
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
-        Peer { target, addr: node.addr.clone(), client: None }
+        Peer {
+            target,
+            addr: node.addr.clone(),
+            credentials: self.credentials.clone(),
+            contacts: self.contacts.clone(),
+            client: None,
+        }
     }
 }
 
@@ -34,6 +51,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct Peer {
     target: u64,
     addr: String,
+    credentials: Credentials,
+    contacts: Contacts,
     client: Option<RaftClient<Channel>>,
 }
 
@@ -54,7 +73,7 @@ impl Peer {
         let client = match &mut self.client {
             Some(client) => client,
             None => {
-                let channel = shoal_proto::transport::lazy_channel(&self.addr)
+                let channel = transport::channel(&self.addr, &self.credentials, transport::MANAGER_NAME)
                     .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
                 self.client.insert(RaftClient::new(channel).max_decoding_message_size(usize::MAX))
             }
@@ -71,6 +90,7 @@ impl Peer {
             tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
+        self.contacts.heard(self.target);
         let result: Result<Resp, RaftError<u64, E>> =
             decode(&reply.into_inner().data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))

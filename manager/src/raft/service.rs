@@ -1,21 +1,25 @@
 //! The gRPC server side of raft: hands other managers' RPCs to openraft.
 
+use openraft::Vote;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::{Serialize, de::DeserializeOwned};
 use shoal_proto::RaftPayload;
 use shoal_proto::raft_server;
 use tonic::{Request, Response, Status};
 
-use super::Raft;
 use super::codec::{decode, encode};
+use super::{Contacts, Raft, TypeConfig};
 
 /// Serves raft RPCs for the local raft node.
 pub struct RaftService {
     raft: Raft,
+    contacts: Contacts,
 }
 
 impl RaftService {
-    pub fn new(raft: Raft) -> RaftService {
-        RaftService { raft }
+    /// Notes each leader call in `contacts` (see [`succession`](super::succession)).
+    pub fn new(raft: Raft, contacts: Contacts) -> RaftService {
+        RaftService { raft, contacts }
     }
 }
 
@@ -31,14 +35,38 @@ fn reply<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
 #[tonic::async_trait]
 impl raft_server::Raft for RaftService {
     async fn append_entries(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        reply(&self.raft.append_entries(request(req)?).await)
+        let req: AppendEntriesRequest<TypeConfig> = request(req)?;
+        self.contacts.leader_called();
+        self.heard(&req.vote);
+        reply(&self.raft.append_entries(req).await)
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        reply(&self.raft.vote(request(req)?).await)
+        let req: VoteRequest<u64> = request(req)?;
+        self.heard(&req.vote);
+        let term = req.vote.leader_id().term;
+        let response = self.raft.vote(req).await;
+        if let Ok(refused) = &response
+            && !refused.vote_granted
+        {
+            self.contacts.refused_vote(term);
+        }
+        reply(&response)
     }
 
     async fn install_snapshot(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        reply(&self.raft.install_snapshot(request(req)?).await)
+        let req: InstallSnapshotRequest<TypeConfig> = request(req)?;
+        self.heard(&req.vote);
+        reply(&self.raft.install_snapshot(req).await)
+    }
+}
+
+impl RaftService {
+    /// A leader or candidate that calls is reachable, as much as one that
+    /// answers (a follower calls no one).
+    fn heard(&self, vote: &Vote<u64>) {
+        if let Some(caller) = vote.leader_id().voted_for() {
+            self.contacts.heard(caller);
+        }
     }
 }

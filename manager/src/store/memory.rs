@@ -64,6 +64,16 @@ impl MemoryStore {
         self.clusters.values().next()
     }
 
+    /// Whether `node_id` was removed from the cluster (its certificate is void).
+    pub fn is_removed(&self, node_id: &str) -> bool {
+        self.cluster().is_some_and(|c| c.removed_nodes.iter().any(|r| r == node_id))
+    }
+
+    /// The cluster's join tokens.
+    pub fn join_tokens(&self) -> Option<&shoal_proto::JoinTokens> {
+        self.cluster()?.root_ca.as_ref()?.join_tokens.as_ref()
+    }
+
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.nodes.get(id)
     }

@@ -8,12 +8,13 @@ mod tasks;
 use std::time::Duration;
 
 use shoal_proto::dispatcher_client::DispatcherClient;
+use shoal_proto::transport::{self, Credentials};
 use shoal_proto::{
     AssignmentsKind, HeartbeatRequest, NodeDescription, SessionMessage, SessionRequest, UpdateTaskStatusRequest,
 };
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use reporter::Reporter;
 pub use tasks::Tasks;
@@ -32,20 +33,55 @@ pub struct Identity {
 }
 
 pub struct Agent {
-    identity: Identity,
-    managers: Vec<String>,
-    tasks: Tasks,
-    reporter: Reporter,
+    pub identity: Identity,
+    /// Managers' endpoints, tried in turn.
+    pub managers: Vec<String>,
+    pub credentials: Credentials,
+    pub tasks: Tasks,
+    pub reporter: Reporter,
+    /// Where the agent publishes what each session message asks of the node.
+    pub wanted: std::sync::Arc<tokio::sync::watch::Sender<crate::Wanted>>,
 }
 
 /// Why a session ended.
-type SessionError = String;
+struct SessionError {
+    message: String,
+    /// The managers refuse this node (it was removed): it must not run
+    /// tasks, which the cluster has replaced elsewhere.
+    refused: bool,
+}
+
+impl From<String> for SessionError {
+    fn from(message: String) -> SessionError {
+        SessionError { message, refused: false }
+    }
+}
+
+impl From<&str> for SessionError {
+    fn from(message: &str) -> SessionError {
+        message.to_string().into()
+    }
+}
+
+impl From<tonic::Status> for SessionError {
+    fn from(status: tonic::Status) -> SessionError {
+        let refused = status.code() == tonic::Code::PermissionDenied;
+        SessionError { message: status.message().to_string(), refused }
+    }
+}
+
+impl SessionError {
+    /// A live manager that is not the leader answered: try the next one
+    /// without waiting.
+    fn not_leader(&self) -> bool {
+        self.message == shoal_proto::NOT_LEADER
+    }
+}
+
+/// How long a refused node waits before asking again.
+const REFUSED_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Agent {
-    pub fn new(identity: Identity, managers: Vec<String>, tasks: Tasks, reporter: Reporter) -> Agent {
-        Agent { identity, managers, tasks, reporter }
-    }
-
     /// Runs sessions until `stop`. Tasks keep running after it returns.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut next = 0usize;
@@ -56,24 +92,41 @@ impl Agent {
                 break;
             };
             let mut opened = false;
+            let mut wait = None;
             if let Err(err) = self.session(&addr, &stop, &mut opened).await {
-                warn!(manager = %addr, %err, "session with manager ended");
+                if err.not_leader() {
+                    wait = Some(Duration::from_millis(20));
+                }
+                if err.refused {
+                    error!(manager = %addr, err = %err.message, "the cluster refuses this node: stopping its tasks");
+                    self.tasks.assign(Vec::new(), Vec::new(), true);
+                    backoff = REFUSED_BACKOFF;
+                } else {
+                    warn!(manager = %addr, err = %err.message, "session with manager ended");
+                }
                 next += 1;
             }
             if opened {
                 backoff = Duration::from_millis(100);
             }
+            if let Some(wait) = wait {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => continue,
+                }
+            }
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = (backoff * 2).min(MAX_BACKOFF.max(backoff));
         }
         self.tasks.detach();
     }
 
     async fn session(&mut self, addr: &str, stop: &CancellationToken, opened: &mut bool) -> Result<(), SessionError> {
-        let channel = shoal_proto::transport::lazy_channel(addr).map_err(|e| e.to_string())?;
+        let channel =
+            transport::channel(addr, &self.credentials, transport::MANAGER_NAME).map_err(|e| e.to_string())?;
         let mut client = DispatcherClient::new(channel);
         let request = SessionRequest {
             node_id: self.identity.node_id.clone(),
@@ -87,24 +140,32 @@ impl Agent {
         };
         let (mut stream, first) = tokio::time::timeout(SESSION_TIMEOUT, opening)
             .await
-            .map_err(|_| "the manager did not open the session in time".to_string())?
-            .map_err(|s| s.message().to_string())?;
+            .map_err(|_| "the manager did not open the session in time".to_string())??;
         let first = first.ok_or("session closed")?;
         *opened = true;
         info!(manager = %addr, "session opened");
         let session_id = first.session_id.clone();
-        let period = Duration::from_nanos(first.heartbeat_period_ns.max(1) as u64);
+        let mut period = Duration::from_nanos(first.heartbeat_period_ns.max(1) as u64);
         self.apply(first);
         self.reporter.resend_all();
         let mut heartbeat = tokio::time::interval(period);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return Ok(()),
-                message = stream.message() => match message.map_err(|s| s.message().to_string())? {
+                message = stream.message() => match message? {
                     Some(message) => self.apply(message),
                     None => return Err("the manager closed the session".into()),
                 },
-                _ = heartbeat.tick() => self.heartbeat(&mut client, &session_id, period).await?,
+                _ = heartbeat.tick() => {
+                    // The cluster's period may have changed (`cluster update`).
+                    let asked = self.heartbeat(&mut client, &session_id, period).await?;
+                    if !asked.is_zero() && asked != period {
+                        info!(?asked, "heartbeat period changed");
+                        period = asked;
+                        heartbeat = tokio::time::interval(period);
+                        heartbeat.tick().await;
+                    }
+                }
                 _ = self.reporter.notified() => self.send_status(&mut client, &session_id, period).await?,
             }
         }
@@ -114,6 +175,13 @@ impl Agent {
         if !message.managers.is_empty() {
             self.managers = message.managers.clone();
         }
+        let wanted =
+            crate::Wanted { role: message.desired_role(), recorded: message.role(), managers: self.managers.clone() };
+        self.wanted.send_if_modified(|w| {
+            let changed = *w != wanted;
+            *w = wanted;
+            changed
+        });
         let complete = message.kind() == AssignmentsKind::Complete;
         self.tasks.assign(message.tasks, message.removed_task_ids, complete);
     }
@@ -123,14 +191,17 @@ impl Agent {
         client: &mut DispatcherClient<Channel>,
         session_id: &str,
         period: Duration,
-    ) -> Result<(), SessionError> {
+    ) -> Result<Duration, SessionError> {
         let mut request = tonic::Request::new(HeartbeatRequest {
             node_id: self.identity.node_id.clone(),
             session_id: session_id.to_string(),
         });
         request.set_timeout(period);
-        client.heartbeat(request).await.map_err(|s| format!("heartbeat: {}", s.message()))?;
-        Ok(())
+        let reply = client
+            .heartbeat(request)
+            .await
+            .map_err(|s| SessionError { message: format!("heartbeat: {}", s.message()), ..s.into() })?;
+        Ok(Duration::from_nanos(reply.into_inner().period_ns.max(0) as u64))
     }
 
     async fn send_status(
@@ -151,7 +222,10 @@ impl Agent {
         request.set_timeout(period * 5);
         if let Err(status) = client.update_task_status(request).await {
             self.reporter.retry(&updates);
-            return Err(format!("reporting task status: {}", status.message()));
+            return Err(SessionError {
+                message: format!("reporting task status: {}", status.message()),
+                ..status.into()
+            });
         }
         Ok(())
     }

@@ -45,7 +45,7 @@ impl Tasks {
             }
             if !self.reconciled {
                 self.reconciled = true;
-                self.remove_strays(&keep);
+                drop(self.remove_strays(&keep));
             }
         }
         for task in tasks {
@@ -97,9 +97,10 @@ impl Tasks {
     }
 
     /// Tasks recorded by an earlier run that the managers forgot: stop
-    /// what still runs, delete the records.
-    fn remove_strays(&self, keep: &HashSet<&str>) {
-        let Ok(entries) = std::fs::read_dir(&self.tasks_dir) else { return };
+    /// what still runs, delete the records. Returns when each is done.
+    pub fn remove_strays(&self, keep: &HashSet<&str>) -> Vec<JoinHandle<()>> {
+        let mut done = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.tasks_dir) else { return done };
         for entry in entries.flatten() {
             let id = entry.file_name().to_string_lossy().into_owned();
             if keep.contains(id.as_str()) {
@@ -107,7 +108,7 @@ impl Tasks {
             }
             let exec = self.exec.clone();
             let task = TaskDir::new(&self.tasks_dir, &id).load_task().unwrap_or_default();
-            tokio::spawn(async move {
+            done.push(tokio::spawn(async move {
                 if let Adopted::Running(handle) = exec.adopt(&id).await {
                     let (signal, grace) = stop_settings(&task);
                     let signaller = handle.signaller();
@@ -117,8 +118,9 @@ impl Tasks {
                     }
                 }
                 let _ = exec.remove(&id);
-            });
+            }));
         }
+        done
     }
 
     /// The daemon is stopping: controllers quit, tasks keep running.

@@ -33,10 +33,11 @@ fn task(id: &str, slot: u64, created: i64, desired: TaskState, state: TaskState)
 fn run(service: Option<&Service>, tasks: &[Task], now: i64) -> Plan {
     let refs: Vec<&Task> = tasks.iter().collect();
     let mut n = 0;
-    reconcile(service, &refs, now, &mut || {
+    let mut new_id = || {
         n += 1;
         format!("new{n}")
-    })
+    };
+    reconcile(service, &refs, &mut Env { now, lost: &|node| node == "lost", new_id: &mut new_id })
 }
 
 fn created_slots(plan: &Plan) -> Vec<(u64, TaskState)> {
@@ -149,4 +150,30 @@ fn duplicate_tasks_of_a_slot_are_stopped() {
         task("new", 1, 5, TaskState::Running, TaskState::Running),
     ];
     assert_eq!(run(Some(&s), &tasks, 10).actions, vec![Action::SetDesired("old".into(), TaskState::Shutdown)]);
+}
+
+#[test]
+fn a_task_on_a_lost_node_is_replaced_at_once() {
+    let s = service(2, policy(RestartCondition::None, 5 * SEC));
+    let mut on_lost = task("a", 1, 0, TaskState::Running, TaskState::Running);
+    on_lost.node_id = "lost".into();
+    on_lost.restart_history = vec![3];
+    let mut fine = task("b", 2, 0, TaskState::Running, TaskState::Running);
+    fine.node_id = "fine".into();
+    let plan = run(Some(&s), &[on_lost.clone(), fine.clone()], 10);
+    assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));
+    // Even with restart condition none and a delay: the task did not fail.
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running)]);
+    match &plan.actions[1] {
+        Action::Create(t) => assert_eq!(t.restart_history, vec![3], "not counted as a restart"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(plan.wake_at, None);
+
+    // A task that already ended there follows its restart policy (any,
+    // with the delay): held, not started at once.
+    on_lost.status.as_mut().unwrap().state = TaskState::Failed as i32;
+    let plan = run(Some(&s), &[on_lost, fine], 10);
+    assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Ready)]);
 }

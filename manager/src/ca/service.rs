@@ -1,0 +1,158 @@
+//! The CA gRPC service on every manager: the root certificate, node
+//! certificates for join tokens, and renewals. Writes go to the leader
+//! (a follower forwards the call).
+
+use shoal_proto::node_ca_client::NodeCaClient;
+use shoal_proto::node_ca_server::NodeCa;
+use shoal_proto::transport::{MANAGER_NAME, Role, auth};
+use shoal_proto::{
+    GetRootCaRequest, GetRootCaResponse, IssueCertificateRequest, IssueCertificateResponse, Node, NodeAvailability,
+    NodeDescription, NodeRole, NodeSpec, NodeStatus, RenewCertificateRequest, store_object::Object,
+};
+use tonic::{Request, Response, Status};
+
+use super::{DEFAULT_CERT_EXPIRY, RootCa, token};
+use crate::ids::new_id;
+use crate::manager::Manager;
+use crate::ops;
+use crate::store::MemoryStore;
+
+pub struct CaService {
+    manager: Manager,
+}
+
+impl CaService {
+    pub fn new(manager: Manager) -> CaService {
+        CaService { manager }
+    }
+}
+
+/// What a CA needs from the store.
+struct Authority {
+    ca: RootCa,
+    cluster_id: String,
+    worker_token: String,
+    manager_token: String,
+    lifetime: std::time::Duration,
+}
+
+fn authority(store: &MemoryStore) -> Result<Authority, Status> {
+    let cluster = store.cluster().ok_or_else(|| Status::unavailable("the cluster is not initialised"))?;
+    let root = cluster.root_ca.clone().ok_or_else(|| Status::unavailable("the cluster has no CA"))?;
+    let tokens = root.join_tokens.unwrap_or_default();
+    let expiry = cluster.spec.as_ref().and_then(|s| s.ca.as_ref()).map_or(0, |c| c.node_cert_expiry_ns);
+    Ok(Authority {
+        ca: RootCa { cert: root.cert, key: root.key },
+        cluster_id: cluster.id.clone(),
+        worker_token: tokens.worker,
+        manager_token: tokens.manager,
+        lifetime: if expiry > 0 { std::time::Duration::from_nanos(expiry as u64) } else { DEFAULT_CERT_EXPIRY },
+    })
+}
+
+/// The role a join token grants, or why it grants none.
+fn role_for(authority: &Authority, presented: &str) -> Result<Role, Status> {
+    let parsed = token::parse(presented)
+        .ok_or_else(|| Status::invalid_argument("malformed join token: expected SHOAL-1-<digest>-<secret>"))?;
+    if parsed.digest != authority.ca.digest() {
+        return Err(Status::permission_denied("the join token is for another cluster (its CA digest does not match)"));
+    }
+    if token::same(presented, &authority.worker_token) {
+        Ok(Role::Worker)
+    } else if token::same(presented, &authority.manager_token) {
+        Ok(Role::Manager)
+    } else {
+        Err(Status::permission_denied("invalid join token: it was rotated, or never issued"))
+    }
+}
+
+#[tonic::async_trait]
+impl NodeCa for CaService {
+    async fn get_root_ca(&self, _: Request<GetRootCaRequest>) -> Result<Response<GetRootCaResponse>, Status> {
+        let cert = self.manager.store().view(authority)?.ca.cert;
+        Ok(Response::new(GetRootCaResponse { cert }))
+    }
+
+    async fn issue_certificate(
+        &self,
+        req: Request<IssueCertificateRequest>,
+    ) -> Result<Response<IssueCertificateResponse>, Status> {
+        if let Some(channel) = self.manager.leader_channel(MANAGER_NAME)? {
+            return NodeCaClient::new(channel).issue_certificate(req.into_inner()).await;
+        }
+        let req = req.into_inner();
+        let (authority, managers) =
+            self.manager.store().view(|s| Ok::<_, Status>((authority(s)?, crate::manager::manager_addrs(s))))?;
+        let role = role_for(&authority, &req.token)?;
+        let node_id = new_id();
+        let cert = authority
+            .ca
+            .sign(&req.csr, &node_id, role, &authority.cluster_id, authority.lifetime)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let node_role = if role == Role::Manager { NodeRole::Manager } else { NodeRole::Worker };
+        let node = Node {
+            id: node_id.clone(),
+            spec: Some(NodeSpec {
+                annotations: None,
+                desired_role: node_role as i32,
+                availability: NodeAvailability::Active as i32,
+            }),
+            description: Some(NodeDescription { hostname: req.hostname, ..Default::default() }),
+            status: Some(NodeStatus { addr: req.addr, ..Default::default() }),
+            role: node_role as i32,
+            ..Default::default()
+        };
+        self.manager
+            .proposer()
+            .propose(vec![ops::create(Object::Node(node))])
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(IssueCertificateResponse {
+            node_id,
+            role: role.name().into(),
+            cert,
+            ca_cert: authority.ca.cert,
+            cluster_id: authority.cluster_id,
+            managers,
+        }))
+    }
+
+    async fn renew_certificate(
+        &self,
+        req: Request<RenewCertificateRequest>,
+    ) -> Result<Response<IssueCertificateResponse>, Status> {
+        let identity = auth::caller(&req)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("renewal needs the node's current certificate"))?;
+        // The role is the one the cluster wants now: a promoted or
+        // demoted node renews to get its new role.
+        let (authority, role, managers) = self.manager.store().view(|s| {
+            let role = match s.node(&identity.node_id) {
+                _ if identity.role == Role::Admin => Some(Role::Admin),
+                Some(n) if !s.is_removed(&identity.node_id) => {
+                    Some(match n.spec.as_ref().map_or(NodeRole::Worker, |sp| sp.desired_role()) {
+                        NodeRole::Manager => Role::Manager,
+                        NodeRole::Worker => Role::Worker,
+                    })
+                }
+                _ => None,
+            };
+            Ok::<_, Status>((authority(s)?, role, crate::manager::manager_addrs(s)))
+        })?;
+        let role = role.ok_or_else(|| {
+            Status::permission_denied(format!("node {} is not part of this cluster", identity.node_id))
+        })?;
+        let cert = authority
+            .ca
+            .sign(&req.into_inner().csr, &identity.node_id, role, &authority.cluster_id, authority.lifetime)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(IssueCertificateResponse {
+            node_id: identity.node_id,
+            role: role.name().into(),
+            cert,
+            ca_cert: authority.ca.cert,
+            cluster_id: authority.cluster_id,
+            managers,
+        }))
+    }
+}

@@ -1,0 +1,118 @@
+//! Writes on a manager that does not lead go to the leader. During a
+//! failover (no leader yet, or the known one refuses connections) a write
+//! waits for the next leader, as long as a majority of managers is
+//! reachable and at most [`Quorum::failover_wait`](crate::raft::Quorum::failover_wait);
+//! without a majority it fails at once. The reply comes once this manager
+//! has applied the write, so that the caller reads its own write here.
+
+use std::error::Error as _;
+use std::future::Future;
+use std::time::Duration;
+
+use shoal_proto::control_client::ControlClient;
+use shoal_proto::transport::MANAGER_NAME;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use tonic::{Response, Status};
+
+use super::{Result, reply};
+use crate::manager::Manager;
+
+/// Response header: the leader's store index after a write.
+const INDEX_HEADER: &str = "x-shoal-index";
+
+/// How long a follower waits to apply a write it forwarded.
+const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `req` to the leader with `call` when this manager does not lead
+/// and returns the leader's reply; `None` when this manager leads (the
+/// caller writes itself).
+pub(super) async fn to_leader<Req, Resp, Fut>(
+    m: &Manager,
+    req: &Req,
+    call: impl Fn(ControlClient<Channel>, Req) -> Fut,
+) -> std::result::Result<Option<Response<Resp>>, Status>
+where
+    Req: Clone,
+    Fut: Future<Output = std::result::Result<Response<Resp>, Status>>,
+{
+    let deadline = Instant::now() + m.quorum().failover_wait();
+    loop {
+        let Some((leader, channel)) = leader(m, deadline).await? else { return Ok(None) };
+        match call(ControlClient::new(channel), req.clone()).await {
+            Err(status) if refused(&status) => {
+                if Instant::now() >= deadline {
+                    return Err(Status::unavailable(format!(
+                        "the raft leader does not answer ({status}), and no other has been elected yet: try again"
+                    )));
+                }
+                // The leader is gone and the write was never sent: wait
+                // for the next one.
+                wait_for_change(m, deadline, |now| now != Some(leader)).await;
+            }
+            response => return applied_here(m, response).await.map(Some),
+        }
+    }
+}
+
+/// The leader's raft id and a channel to it, waiting out an election;
+/// `None` when this manager leads.
+async fn leader(m: &Manager, deadline: Instant) -> std::result::Result<Option<(u64, Channel)>, Status> {
+    loop {
+        match m.quorum().check() {
+            Err(no_leader) if no_leader.electing() && Instant::now() < deadline => {
+                wait_for_change(m, deadline, |now| now.is_some()).await;
+            }
+            Err(no_leader) => return Err(Status::unavailable(no_leader.to_string())),
+            Ok(()) => {
+                let leader = m.leader_raft_id().unwrap_or_default();
+                return Ok(m.leader_channel(MANAGER_NAME)?.map(|channel| (leader, channel)));
+            }
+        }
+    }
+}
+
+/// Waits until `done` holds for the known leader, raft metrics change
+/// after that (a leader may not yet be writable), or `deadline`.
+async fn wait_for_change(m: &Manager, deadline: Instant, done: impl Fn(Option<u64>) -> bool) {
+    let mut metrics = m.raft().metrics();
+    let wait = metrics.wait_for(|m| done(m.current_leader));
+    let _ = tokio::time::timeout_at(deadline, wait).await;
+    // Then the next change, or a heartbeat's time at most.
+    let _ = tokio::time::timeout(Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())), metrics.changed()).await;
+}
+
+/// Whether the call failed before reaching the leader: the connection was
+/// refused, so the write was never sent.
+fn refused(status: &Status) -> bool {
+    let mut source = status.source();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// A write's reply from the leader, stamped with its store index.
+pub(super) fn written<T>(m: &Manager, result: Result<T>) -> std::result::Result<Response<T>, Status> {
+    let mut response = reply(result)?;
+    let index = m.store().view(|s| s.index());
+    response.metadata_mut().insert(INDEX_HEADER, index.into());
+    Ok(response)
+}
+
+/// The leader's reply once this manager has applied the write.
+async fn applied_here<T>(
+    m: &Manager,
+    response: std::result::Result<Response<T>, Status>,
+) -> std::result::Result<Response<T>, Status> {
+    let response = response?;
+    let index = response.metadata().get(INDEX_HEADER).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(index) = index {
+        let wait = m.raft().wait(Some(READ_YOUR_WRITE_TIMEOUT));
+        let _ = wait.applied_index_at_least(Some(index), "a forwarded write").await;
+    }
+    Ok(response)
+}

@@ -1,0 +1,51 @@
+//! `shoal cluster ...`: the cluster's settings (`docker swarm inspect` and
+//! `docker swarm update` in Docker).
+
+use anyhow::Result;
+use clap::Subcommand;
+use shoal_proto::{GetClusterRequest, UpdateClusterRequest};
+
+use super::format::Format;
+use super::{Ctx, inspect};
+use crate::client::status;
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Display the cluster's settings and join tokens
+    Inspect {
+        /// Format output: "json", or a template like '{{.Spec.Dispatcher.HeartbeatPeriod}}'
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Update the cluster's settings
+    Update {
+        /// Dispatcher heartbeat period (ns|us|ms|s|m|h); a node missing three is Down
+        #[arg(long, value_name = "DURATION", value_parser = super::args::duration_ns)]
+        dispatcher_heartbeat: Option<i64>,
+        /// Task history retention limit
+        #[arg(long, value_name = "N", value_parser = super::args::count)]
+        task_history_limit: Option<u64>,
+        /// Validity period for node certificates (ns|us|ms|s|m|h)
+        #[arg(long, value_name = "DURATION", value_parser = super::args::duration_ns)]
+        cert_expiry: Option<i64>,
+    },
+}
+
+pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
+    match cmd {
+        ClusterCommand::Inspect { format } => {
+            let cluster = ctx.control().await?.get_cluster(GetClusterRequest {}).await.map_err(status)?.into_inner();
+            inspect::print(vec![inspect::cluster(&cluster)], &Format::from_flag(format.as_deref()))
+        }
+        ClusterCommand::Update { dispatcher_heartbeat, task_history_limit, cert_expiry } => {
+            let request = UpdateClusterRequest {
+                heartbeat_period_ns: dispatcher_heartbeat.unwrap_or_default(),
+                task_history_limit,
+                cert_expiry_ns: cert_expiry.unwrap_or_default(),
+            };
+            ctx.control().await?.update_cluster(request).await.map_err(status)?;
+            println!("Cluster updated.");
+            Ok(())
+        }
+    }
+}
