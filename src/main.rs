@@ -13,6 +13,12 @@ mod duration;
 
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's malloc: the store and the raft pipeline
+/// allocate and free many small objects from many threads, where glibc's
+/// allocator spent a quarter of the managers' CPU (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use cli::{Cli, Command};
 

@@ -17,7 +17,7 @@ use crate::store::StoreError;
 /// How often a waiting writer checks that the quorum still holds.
 const QUORUM_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 /// Raft entries being written at once.
-const MAX_IN_FLIGHT: usize = 4;
+const MAX_IN_FLIGHT: usize = 2;
 /// Operations gathered into one entry at most (a larger batch goes alone).
 const MAX_OPS_PER_ENTRY: usize = 20_000;
 

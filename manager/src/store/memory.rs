@@ -293,7 +293,7 @@ impl MemoryStore {
         if object.id().is_empty() {
             return Err(StoreError::Invalid(format!("{} without an id", kind_name(kind))));
         }
-        if self.get(kind, object.id()).is_some() {
+        if self.contains(kind, object.id()) {
             return Err(StoreError::Exists { kind: kind_name(kind).into(), id: object.id().into() });
         }
         self.check_name(object)
@@ -330,6 +330,15 @@ impl MemoryStore {
         let old = self.remove(kind, &id);
         undo.push((kind, id, old));
         self.put(object);
+    }
+
+    fn contains(&self, kind: ObjectKind, id: &str) -> bool {
+        match kind {
+            ObjectKind::Cluster => self.clusters.contains_key(id),
+            ObjectKind::Node => self.nodes.contains_key(id),
+            ObjectKind::Service => self.services.contains_key(id),
+            ObjectKind::Task => self.tasks.contains_key(id),
+        }
     }
 
     fn get(&self, kind: ObjectKind, id: &str) -> Option<Object> {
@@ -388,8 +397,17 @@ pub fn service_name(service: &Service) -> &str {
 }
 
 fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
-    if !key.is_empty() {
-        index.entry(key.to_string()).or_default().insert(id.to_string());
+    if key.is_empty() {
+        return;
+    }
+    // No key copy when the key is there already (nearly always).
+    match index.get_mut(key) {
+        Some(ids) => {
+            ids.insert(id.to_string());
+        }
+        None => {
+            index.insert(key.to_string(), BTreeSet::from([id.to_string()]));
+        }
     }
 }
 
