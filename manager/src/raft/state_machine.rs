@@ -128,7 +128,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index;
             self.last_applied = Some(entry.log_id);
             let result = match entry.payload {
-                EntryPayload::Normal(Proposal(entry)) => self.store.apply(index, &entry.batches),
+                EntryPayload::Normal(Proposal(entry)) => self.store.apply(index, entry.batches),
                 EntryPayload::Blank => {
                     self.store.skip(index);
                     Vec::new()

@@ -149,10 +149,10 @@ impl MemoryStore {
 
     /// Applies `batch`, committed at raft `index`, atomically. Returns what
     /// changed; on error nothing did.
-    pub fn apply(&mut self, index: u64, batch: &Batch) -> Result<Vec<Change>, StoreError> {
+    pub fn apply(&mut self, index: u64, batch: Batch) -> Result<Vec<Change>, StoreError> {
         let mut undo = Undo::new();
         let mut changes = Vec::with_capacity(batch.ops.len());
-        for op in &batch.ops {
+        for op in batch.ops {
             match self.apply_op(index, batch.timestamp, op, &mut undo) {
                 Ok(Some(change)) => changes.push(change),
                 Ok(None) => {}
@@ -170,13 +170,13 @@ impl MemoryStore {
         Ok(changes)
     }
 
-    fn apply_op(&mut self, index: u64, now: i64, op: &Op, undo: &mut Undo) -> Result<Option<Change>, StoreError> {
-        let Some(op) = &op.op else {
+    fn apply_op(&mut self, index: u64, now: i64, op: Op, undo: &mut Undo) -> Result<Option<Change>, StoreError> {
+        let Some(op) = op.op else {
             return Err(StoreError::Invalid("empty operation".into()));
         };
         match op {
             op::Op::Create(o) => {
-                let mut object = o.object.clone().ok_or_else(no_object)?;
+                let mut object = o.object.ok_or_else(no_object)?;
                 self.check_create(&object)?;
                 let meta = object.meta_mut();
                 meta.version = index;
@@ -189,7 +189,7 @@ impl MemoryStore {
                 Ok(Some(Change::Created(object)))
             }
             op::Op::Update(o) => {
-                let mut object = o.object.clone().ok_or_else(no_object)?;
+                let mut object = o.object.ok_or_else(no_object)?;
                 let current = self.check_update(&object)?;
                 let (created_at, created_index) =
                     current.meta().map_or((now, index), |m| (m.created_at, m.created_index));
@@ -210,7 +210,7 @@ impl MemoryStore {
                 Ok(Some(Change::Deleted(old)))
             }
             op::Op::TaskStatus(s) => {
-                let status = s.status.clone().unwrap_or_default();
+                let status = s.status.unwrap_or_default();
                 self.modify_task(&s.task_id, index, now, undo, |task| {
                     let current = task.status.get_or_insert_with(Default::default);
                     if status.state < current.state || *current == status {

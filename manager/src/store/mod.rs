@@ -69,7 +69,7 @@ impl Store {
     /// Applies the batches of a committed entry, each atomically, and
     /// publishes what changed. Readers see the entry whole or not at all
     /// (objects it changes twice share one version).
-    pub(crate) fn apply(&self, index: u64, batches: &[Batch]) -> Vec<Result<(), StoreError>> {
+    pub(crate) fn apply(&self, index: u64, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
         let mut changes = Vec::new();
         let mut results = Vec::with_capacity(batches.len());
         {

@@ -34,7 +34,7 @@ fn status(id: &str, state: TaskState) -> Op {
 #[test]
 fn create_sets_meta_and_indexes() {
     let mut store = MemoryStore::default();
-    let changes = store.apply(7, &batch(vec![create(service("s1", "web")), create(task("t1", "s1"))])).unwrap();
+    let changes = store.apply(7, batch(vec![create(service("s1", "web")), create(task("t1", "s1"))])).unwrap();
     assert_eq!(changes.len(), 2);
     let s = store.service_by_name("web").unwrap();
     let meta = s.meta.unwrap();
@@ -45,13 +45,13 @@ fn create_sets_meta_and_indexes() {
 #[test]
 fn a_refused_batch_changes_nothing() {
     let mut store = MemoryStore::default();
-    store.apply(1, &batch(vec![create(service("s1", "web"))])).unwrap();
+    store.apply(1, batch(vec![create(service("s1", "web"))])).unwrap();
     let before = store.to_snapshot();
     // The first two operations would succeed; the third conflicts on name.
     let err = store
         .apply(
             2,
-            &batch(vec![
+            batch(vec![
                 create(task("t1", "s1")),
                 delete(ObjectKind::Service, "s1"),
                 create(service("s2", "web")),
@@ -68,15 +68,15 @@ fn a_refused_batch_changes_nothing() {
 #[test]
 fn updates_carry_the_version_they_read() {
     let mut store = MemoryStore::default();
-    store.apply(3, &batch(vec![create(service("s1", "web"))])).unwrap();
+    store.apply(3, batch(vec![create(service("s1", "web"))])).unwrap();
     let mut stale = service("s1", "web2");
     stale.meta_mut().version = 2;
-    let err = store.apply(4, &batch(vec![update(stale)])).unwrap_err();
+    let err = store.apply(4, batch(vec![update(stale)])).unwrap_err();
     assert!(matches!(err, StoreError::VersionConflict { read: 2, current: 3, .. }), "{err}");
 
     let mut fresh = service("s1", "web2");
     fresh.meta_mut().version = 3;
-    store.apply(5, &batch(vec![update(fresh)])).unwrap();
+    store.apply(5, batch(vec![update(fresh)])).unwrap();
     assert!(store.service_by_name("web").is_none(), "the old name is free again");
     let s = store.service_by_name("web2").unwrap();
     assert_eq!(s.meta.as_ref().map(|m| (m.version, m.created_at)), Some((5, 1_000)));
@@ -85,10 +85,10 @@ fn updates_carry_the_version_they_read() {
 #[test]
 fn task_status_only_moves_forward() {
     let mut store = MemoryStore::default();
-    store.apply(1, &batch(vec![create(task("t1", "s1"))])).unwrap();
-    store.apply(2, &batch(vec![status("t1", TaskState::Running)])).unwrap();
+    store.apply(1, batch(vec![create(task("t1", "s1"))])).unwrap();
+    store.apply(2, batch(vec![status("t1", TaskState::Running)])).unwrap();
     let changes =
-        store.apply(3, &batch(vec![status("t1", TaskState::Starting), status("gone", TaskState::Failed)])).unwrap();
+        store.apply(3, batch(vec![status("t1", TaskState::Starting), status("gone", TaskState::Failed)])).unwrap();
     assert!(changes.is_empty(), "backward and unknown updates are skipped");
     assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state, TaskState::Running as i32);
     assert_eq!(store.task("t1").unwrap().meta.as_ref().unwrap().version, 2);
@@ -97,10 +97,10 @@ fn task_status_only_moves_forward() {
 #[test]
 fn desired_state_only_moves_forward() {
     let mut store = MemoryStore::default();
-    store.apply(1, &batch(vec![create(task("t1", "s1"))])).unwrap();
+    store.apply(1, batch(vec![create(task("t1", "s1"))])).unwrap();
     let desired = |s: TaskState| ops::task_desired("t1", s);
-    store.apply(2, &batch(vec![desired(TaskState::Shutdown)])).unwrap();
-    store.apply(3, &batch(vec![desired(TaskState::Running)])).unwrap();
+    store.apply(2, batch(vec![desired(TaskState::Shutdown)])).unwrap();
+    store.apply(3, batch(vec![desired(TaskState::Running)])).unwrap();
     assert_eq!(store.task("t1").unwrap().desired_state, TaskState::Shutdown as i32);
 }
 
@@ -108,21 +108,21 @@ fn desired_state_only_moves_forward() {
 fn assignment_moves_the_task_into_the_node_index() {
     let mut store = MemoryStore::default();
     let node = Object::Node(Node { id: "n1".into(), ..Default::default() });
-    store.apply(1, &batch(vec![create(node), create(task("t1", "s1"))])).unwrap();
+    store.apply(1, batch(vec![create(node), create(task("t1", "s1"))])).unwrap();
     let assign = |node: &str, message: &str| ops::task_assign("t1", node, message);
-    store.apply(2, &batch(vec![assign("", "no suitable node")])).unwrap();
+    store.apply(2, batch(vec![assign("", "no suitable node")])).unwrap();
     let t = store.task("t1").unwrap();
     assert_eq!(t.status.as_ref().unwrap().err, "no suitable node");
-    assert!(store.apply(3, &batch(vec![assign("", "no suitable node")])).unwrap().is_empty(), "same reason: no write");
+    assert!(store.apply(3, batch(vec![assign("", "no suitable node")])).unwrap().is_empty(), "same reason: no write");
 
-    store.apply(4, &batch(vec![assign("n1", "")])).unwrap();
+    store.apply(4, batch(vec![assign("n1", "")])).unwrap();
     assert_eq!(store.tasks_of_node("n1").count(), 1);
     assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state, TaskState::Assigned as i32);
     // An assigned task is never re-assigned.
-    store.apply(5, &batch(vec![assign("n2", "")])).unwrap();
+    store.apply(5, batch(vec![assign("n2", "")])).unwrap();
     assert_eq!(store.task("t1").unwrap().node_id, "n1");
 
-    store.apply(6, &batch(vec![delete(ObjectKind::Task, "t1")])).unwrap();
+    store.apply(6, batch(vec![delete(ObjectKind::Task, "t1")])).unwrap();
     assert_eq!(store.tasks_of_node("n1").count(), 0);
     assert_eq!(store.tasks_of_service("s1").count(), 0);
 }
@@ -130,7 +130,7 @@ fn assignment_moves_the_task_into_the_node_index() {
 #[test]
 fn snapshot_round_trip_rebuilds_indexes() {
     let mut store = MemoryStore::default();
-    store.apply(1, &batch(vec![create(service("s1", "web")), create(task("t1", "s1"))])).unwrap();
+    store.apply(1, batch(vec![create(service("s1", "web")), create(task("t1", "s1"))])).unwrap();
     let copy = MemoryStore::from_snapshot(store.to_snapshot());
     assert_eq!(copy.to_snapshot(), store.to_snapshot());
     assert!(copy.service_by_name("web").is_some());
