@@ -36,11 +36,16 @@ pub fn load(data_dir: &Path) -> Result<Option<Membership>> {
     }
 }
 
-/// Saves the membership (atomically).
+/// Saves the membership (atomically). Saves may race (joining, and the
+/// role follower recording a new manager list): each writes a file of its
+/// own and they rename one at a time.
 pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
+    static SAVING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
     let path = path(data_dir);
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(membership)?)?;
+    let tmp = path.with_extension(format!("json.{:016x}.tmp", rand::random::<u64>()));
+    let _one_at_a_time = SAVING.lock();
+    std::fs::write(&tmp, serde_json::to_vec_pretty(membership)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -71,5 +76,33 @@ mod tests {
         };
         save(dir.path(), &m).unwrap();
         assert_eq!(load(dir.path()).unwrap(), Some(m));
+    }
+
+    #[test]
+    fn concurrent_saves_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let membership = |i: u64| Membership {
+            node_id: format!("n{i}"),
+            cluster_id: "c".into(),
+            raft_id: i,
+            manager: true,
+            addr: "127.0.0.1:4242".into(),
+            managers: Vec::new(),
+            listen_addr: None,
+        };
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    for i in 0..50 {
+                        save(dir, &membership(t * 100 + i)).unwrap();
+                    }
+                });
+            }
+        });
+        let saved = load(dir.path()).unwrap().unwrap();
+        assert_eq!(saved.node_id, format!("n{}", saved.raft_id));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
     }
 }
