@@ -27,12 +27,8 @@ pub fn admin_dir(data_dir: &Path) -> PathBuf {
 pub fn save(dir: &Path, ca: &[u8], cert: &[u8], key: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    let write = |name: &str, tag: &str, der: &[u8], mode: u32| -> Result<()> {
-        let path = dir.join(name);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, pem::encode(&pem::Pem::new(tag, der.to_vec())))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    let write = |name: &str, tag: &str, der: &[u8], mode: u32| {
+        super::atomic::write(&dir.join(name), pem::encode(&pem::Pem::new(tag, der.to_vec())).as_bytes(), mode)
     };
     write(CA, "CERTIFICATE", ca, 0o644)?;
     write(CERT, "CERTIFICATE", cert, 0o644)?;

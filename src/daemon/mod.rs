@@ -8,6 +8,7 @@
 
 mod addr;
 mod admin;
+mod atomic;
 pub mod certs;
 mod join;
 mod leave;

@@ -36,17 +36,9 @@ pub fn load(data_dir: &Path) -> Result<Option<Membership>> {
     }
 }
 
-/// Saves the membership (atomically). Saves may race (joining, and the
-/// role follower recording a new manager list): each writes a file of its
-/// own and they rename one at a time.
+/// Saves the membership (atomically; saves may race).
 pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
-    static SAVING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
-    let path = path(data_dir);
-    let tmp = path.with_extension(format!("json.{:016x}.tmp", rand::random::<u64>()));
-    let _one_at_a_time = SAVING.lock();
-    std::fs::write(&tmp, serde_json::to_vec_pretty(membership)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    super::atomic::write(&path(data_dir), &serde_json::to_vec_pretty(membership)?, 0o600)
 }
 
 /// Forgets the membership (the node left its cluster).
