@@ -28,15 +28,16 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
     // The leader (and term) followed, and since when.
     let mut following: Option<(u64, u64, Instant)> = None;
     let mut elected_in_term = None;
-    // The highest term of a candidate refused while following this leader.
-    let mut refused: Option<u64> = None;
+    // The highest term of a candidate refused while following this
+    // leader, and when the last refusal was.
+    let mut refused: Option<(u64, Instant)> = None;
     let better_candidate = contacts.better_candidate();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = better_candidate.notified() => {}
         }
-        let refused_now = contacts.take_refused_term();
+        let refused_now = contacts.take_refused_term().map(|term| (term, Instant::now()));
         if metrics.has_changed().is_err() {
             return; // raft has shut down
         }
@@ -59,17 +60,23 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
                 now
             }
         };
-        refused = refused.max(refused_now);
+        if let Some((term, at)) = refused_now {
+            refused = Some((refused.map_or(term, |(t, _)| t.max(term)), at));
+        }
         let Some(rank) = successors.iter().position(|v| *v == id) else { continue };
         let heard = contacts.leader_last_called().map_or(since, |t| t.max(since));
-        let wait = if refused.is_some() { lease(&timing) } else { due(&timing, rank) };
+        // Only a refusal while the leader is silent counts (not one of a
+        // candidate that could not hear a leader still calling here).
+        let refused_term = refused.filter(|(_, at)| *at >= heard).map(|(term, _)| term);
+        let wait = if refused_term.is_some() { lease(&timing) } else { due(&timing, rank) };
         if heard.elapsed() < wait || elected_in_term == Some(term) {
             continue;
         }
         info!(silent_ms = heard.elapsed().as_millis() as u64, rank, "the raft leader fell silent: starting an election");
         elected_in_term = Some(term);
         // Past the refused candidate's term, or it would not vote for us.
-        if elect_beyond(&raft, refused.take().unwrap_or(term)).await.is_err() {
+        refused = None;
+        if elect_beyond(&raft, refused_term.unwrap_or(term)).await.is_err() {
             return;
         }
     }
