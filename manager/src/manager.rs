@@ -220,24 +220,24 @@ impl Manager {
         std::sync::Arc::new(move |id: &str| store.view(|s| s.is_removed(id)))
     }
 
-    /// A channel to the leader, or `None` when this manager leads.
-    pub fn leader_channel(&self, server_name: &'static str) -> Result<Option<Channel>, tonic::Status> {
-        let metrics = self.inner.raft.metrics().borrow().clone();
+    /// The leader's raft id and a channel to it, or `None` when this
+    /// manager leads.
+    pub fn leader_channel(&self, server_name: &'static str) -> Result<Option<(u64, Channel)>, tonic::Status> {
         self.inner.quorum.check().map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        let Some(leader) = metrics.current_leader else {
-            return Err(tonic::Status::unavailable("no raft leader yet: try again"));
+        let (leader, addr) = {
+            let metrics = self.inner.raft.metrics();
+            let m = metrics.borrow();
+            let Some(leader) = m.current_leader else {
+                return Err(tonic::Status::unavailable("no raft leader yet: try again"));
+            };
+            (leader, m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone()))
         };
         if leader == self.inner.config.raft_id {
             return Ok(None);
         }
-        let addr = metrics
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone())
-            .ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
+        let addr = addr.ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
         transport::channel(&addr, &self.inner.config.credentials, server_name)
-            .map(Some)
+            .map(|channel| Some((leader, channel)))
             .map_err(|e| tonic::Status::internal(e.to_string()))
     }
 

@@ -28,7 +28,7 @@ impl Membership for MembershipService {
         let caller =
             auth::caller(&req).cloned().ok_or_else(|| Status::unauthenticated("a manager certificate is required"))?;
         let req = req.into_inner();
-        if let Some(channel) = self.manager.leader_channel(MANAGER_NAME)? {
+        if let Some((_, channel)) = self.manager.leader_channel(MANAGER_NAME)? {
             // The leader sees this manager as the caller: only forward a
             // node's request for itself.
             if req.node_id != caller.node_id {

@@ -77,7 +77,7 @@ impl NodeCa for CaService {
         &self,
         req: Request<IssueCertificateRequest>,
     ) -> Result<Response<IssueCertificateResponse>, Status> {
-        if let Some(channel) = self.manager.leader_channel(MANAGER_NAME)? {
+        if let Some((_, channel)) = self.manager.leader_channel(MANAGER_NAME)? {
             return NodeCaClient::new(channel).issue_certificate(req.into_inner()).await;
         }
         let req = req.into_inner();

@@ -64,10 +64,7 @@ async fn leader(m: &Manager, deadline: Instant) -> std::result::Result<Option<(u
                 wait_for_change(m, deadline, |now| now.is_some()).await;
             }
             Err(no_leader) => return Err(Status::unavailable(no_leader.to_string())),
-            Ok(()) => {
-                let leader = m.leader_raft_id().unwrap_or_default();
-                return Ok(m.leader_channel(MANAGER_NAME)?.map(|channel| (leader, channel)));
-            }
+            Ok(()) => return m.leader_channel(MANAGER_NAME),
         }
     }
 }
@@ -79,7 +76,11 @@ async fn wait_for_change(m: &Manager, deadline: Instant, done: impl Fn(Option<u6
     let wait = metrics.wait_for(|m| done(m.current_leader));
     let _ = tokio::time::timeout_at(deadline, wait).await;
     // Then the next change, or a heartbeat's time at most.
-    let _ = tokio::time::timeout(Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())), metrics.changed()).await;
+    let _ = tokio::time::timeout(
+        Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())),
+        metrics.changed(),
+    )
+    .await;
 }
 
 /// Whether the call failed before reaching the leader: the connection was

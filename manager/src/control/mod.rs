@@ -20,9 +20,9 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::manager::Manager;
-use forward::written;
 use crate::proposer::ProposeError;
 use crate::store::StoreError;
+use forward::written;
 use resolve::ResolveError;
 use validate::InvalidSpec;
 
@@ -116,7 +116,8 @@ impl Control for ControlService {
     ) -> std::result::Result<Response<JoinTokenResponse>, Status> {
         let (m, req) = (self.manager()?, req.into_inner());
         if req.rotate
-            && let Some(mut reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.join_token(r).await }).await?
+            && let Some(mut reply) =
+                forward::to_leader(&m, &req, |mut l, r| async move { l.join_token(r).await }).await?
         {
             reply.get_mut().addr = m.addr().to_string();
             return Ok(reply);

@@ -72,7 +72,10 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
         if heard.elapsed() < wait || elected_in_term == Some(term) {
             continue;
         }
-        info!(silent_ms = heard.elapsed().as_millis() as u64, rank, "the raft leader fell silent: starting an election");
+        info!(
+            silent_ms = heard.elapsed().as_millis() as u64,
+            rank, "the raft leader fell silent: starting an election"
+        );
         elected_in_term = Some(term);
         // Past the refused candidate's term, or it would not vote for us.
         refused = None;
