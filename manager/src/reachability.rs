@@ -15,7 +15,6 @@ const PERIOD: Duration = Duration::from_millis(500);
 
 /// Runs until `stop`.
 pub async fn run(manager: Manager, stop: CancellationToken) {
-    let own = manager.raft_id();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -25,7 +24,7 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
             s.nodes()
                 .filter_map(|n| {
                     let status = n.manager_status.as_ref()?;
-                    let now = if status.raft_id == own || manager.quorum().reachable(status.raft_id) {
+                    let now = if manager.quorum().reachable(status.raft_id) {
                         Reachability::Reachable
                     } else {
                         Reachability::Unreachable

@@ -33,7 +33,7 @@ impl RaftView {
         if let Some(status) = node.manager_status.as_mut() {
             status.leader = self.quorum && self.leader == Some(status.raft_id);
             if !self.quorum {
-                let reachable = status.raft_id == manager.raft_id() || manager.quorum().reachable(status.raft_id);
+                let reachable = manager.quorum().reachable(status.raft_id);
                 status.reachability =
                     if reachable { Reachability::Reachable as i32 } else { Reachability::Unreachable as i32 };
             }
@@ -146,7 +146,7 @@ fn check_demote(manager: &Manager, id: &str) -> Result<()> {
         let m = metrics.borrow();
         m.membership_config.membership().voter_ids().filter(|v| *v != raft_id).collect()
     };
-    let reachable = voters.iter().filter(|v| **v == manager.raft_id() || manager.quorum().reachable(**v)).count();
+    let reachable = voters.iter().filter(|v| manager.quorum().reachable(**v)).count();
     if reachable * 2 <= voters.len() {
         return Err(ControlError::Refused(format!(
             "demoting node {} would leave {} manager(s) of which only {reachable} reachable: no quorum",

@@ -2,7 +2,7 @@
 //! it recently, or it follows a known leader. When it cannot, the error
 //! says how many managers it still reaches, from when each last answered
 //! one of its raft RPCs (a leader heartbeats every manager; a candidate
-//! asks each for its vote).
+//! asks each for its vote) or called it as leader or candidate.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,6 +100,8 @@ impl std::error::Error for NoQuorum {}
 #[derive(Clone)]
 pub struct Quorum {
     raft: Raft,
+    /// This manager's raft id.
+    id: u64,
     contacts: Contacts,
     /// A leader without a majority's acknowledgement for longer has lost it.
     ack_timeout_ms: u64,
@@ -109,8 +111,10 @@ pub struct Quorum {
 
 impl Quorum {
     pub fn new(raft: Raft, contacts: Contacts, timing: &RaftTiming) -> Quorum {
+        let id = raft.metrics().borrow().id;
         Quorum {
             raft,
+            id,
             contacts,
             ack_timeout_ms: timing.election_timeout_max_ms * 2,
             failover: Duration::from_millis(timing.election_timeout_max_ms * 3),
@@ -132,9 +136,10 @@ impl Quorum {
         &self.contacts
     }
 
-    /// Whether `raft_id` (another manager) answered recently.
+    /// Whether manager `raft_id` was heard from recently (this manager
+    /// itself always is).
     pub fn reachable(&self, raft_id: u64) -> bool {
-        self.contacts.reachable(raft_id)
+        raft_id == self.id || self.contacts.reachable(raft_id)
     }
 
     /// Ok if writes can commit now; else how many managers are reachable.
@@ -152,7 +157,7 @@ impl Quorum {
         if ok {
             return Ok(());
         }
-        let reachable = voters.iter().filter(|v| **v == m.id || self.contacts.reachable(**v)).count();
+        let reachable = voters.iter().filter(|v| self.reachable(**v)).count();
         Err(NoQuorum { reachable, voters: voters.len() })
     }
 }
