@@ -41,7 +41,8 @@ pub(super) fn worker_token(manager: &Manager) -> String {
 }
 
 pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> Status {
-    Status::internal(format!("{what}: {e}"))
+    // `{:#}`: an anyhow error with its causes, other errors as they are.
+    Status::internal(format!("{what}: {e:#}"))
 }
 
 impl Daemon {
@@ -117,7 +118,7 @@ impl NodeAdmin for Admin {
         let admin = root_ca
             .issue(&format!("admin-{}", &new_id()[..12]), Role::Admin, &cluster_id, ADMIN_CERT_EXPIRY)
             .map_err(|e| internal("issuing the admin certificate", e))?;
-        let save = |what, r: anyhow::Result<()>| r.map_err(|e| internal(what, format!("{e:#}")));
+        let save = |what, r: anyhow::Result<()>| r.map_err(|e| internal(what, e));
         save(
             "saving this node's certificate",
             certs::save_credentials(&certs::node_dir(&daemon.data_dir), &credentials),
@@ -130,7 +131,7 @@ impl NodeAdmin for Admin {
         let membership = Membership {
             node_id: node_id.clone(),
             cluster_id: cluster_id.clone(),
-            raft_id: rand::random::<u64>().max(1),
+            raft_id: state::new_raft_id(),
             manager: true,
             addr: addr.clone(),
             managers: vec![addr.clone()],
@@ -156,7 +157,7 @@ impl NodeAdmin for Admin {
         daemon
             .start_member(membership, Some(manager), credentials)
             .await
-            .map_err(|e| internal("starting the node", format!("{e:#}")))?;
+            .map_err(|e| internal("starting the node", e))?;
         // Return once this node's worker is in session: `node ls` right
         // after init shows it Ready.
         let manager = daemon.manager.borrow().clone();

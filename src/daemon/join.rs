@@ -75,13 +75,13 @@ impl Daemon {
         let credentials =
             Credentials::new(issued.ca_cert, issued.cert, key).map_err(|e| internal("the issued certificate", e))?;
         certs::save_credentials(&certs::node_dir(&self.data_dir), &credentials)
-            .map_err(|e| internal("saving the certificate", format!("{e:#}")))?;
+            .map_err(|e| internal("saving the certificate", e))?;
         let manager = credentials.identity().role == Role::Manager;
         let managers = if issued.managers.is_empty() { vec![remote.clone()] } else { issued.managers };
         let membership = Membership {
             node_id: issued.node_id.clone(),
             cluster_id: issued.cluster_id,
-            raft_id: if manager { rand::random::<u64>().max(1) } else { 0 },
+            raft_id: if manager { state::new_raft_id() } else { 0 },
             manager,
             addr: addr.clone(),
             managers,
@@ -95,14 +95,14 @@ impl Daemon {
                 .map_err(|e| internal("starting the manager", e))?;
             self.start_member(membership.clone(), Some(m), credentials.clone())
                 .await
-                .map_err(|e| internal("starting the node", format!("{e:#}")))?;
+                .map_err(|e| internal("starting the node", e))?;
             super::role::add_manager(&credentials, std::slice::from_ref(&remote), &membership)
                 .await
                 .map_err(|e| Status::unavailable(format!("{e:#}")))?;
         } else {
             self.start_member(membership.clone(), None, credentials)
                 .await
-                .map_err(|e| internal("starting the node", format!("{e:#}")))?;
+                .map_err(|e| internal("starting the node", e))?;
         }
         state::save(&self.data_dir, &membership).map_err(|e| internal("saving the membership", e))?;
         info!(node = %membership.node_id, manager, "joined the cluster");

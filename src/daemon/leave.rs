@@ -33,7 +33,7 @@ impl Daemon {
                 "this node is a manager: {consequence}. Demote it first (\"shoal node demote\") or use --force"
             )));
         }
-        self.stop_member().await.map_err(|e| internal("stopping the node", format!("{e:#}")))?;
+        self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
         let shim = std::env::current_exe().map_err(|e| internal("finding the shoal binary", e))?;
         shoal_worker::remove_all_tasks(&self.data_dir.join("worker"), shim).await;
         for dir in [certs::node_dir(&self.data_dir), self.data_dir.join("raft"), self.data_dir.join("worker")] {

@@ -24,14 +24,14 @@ impl Daemon {
         };
         let survivor = recover::survivor(&old).map_err(|e| internal("reading this manager's state", e))?;
         drop(old);
-        self.stop_member().await.map_err(|e| internal("stopping the node", format!("{e:#}")))?;
+        self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
         let (raft, kept) = (self.data_dir.join("raft"), self.data_dir.join("raft.old"));
         let moved = std::fs::remove_dir_all(&kept)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
             .and_then(|()| std::fs::rename(&raft, &kept));
         moved.map_err(|e| internal("keeping the old raft state aside", e))?;
         let credentials = certs::load(&certs::node_dir(&self.data_dir))
-            .map_err(|e| internal("loading this node's certificate", format!("{e:#}")))?;
+            .map_err(|e| internal("loading this node's certificate", e))?;
         membership.managers = vec![membership.addr.clone()];
         let config = self.manager_config(&membership, credentials.clone());
         let manager = recover::start(config, survivor).await.map_err(|e| internal("starting the new cluster", e))?;
@@ -39,7 +39,7 @@ impl Daemon {
         let token = worker_token(&manager);
         self.start_member(membership.clone(), Some(manager), credentials)
             .await
-            .map_err(|e| internal("starting the node", format!("{e:#}")))?;
+            .map_err(|e| internal("starting the node", e))?;
         info!(node = %membership.node_id, "forced a new cluster from this manager's state");
         Ok(InitResponse {
             node_id: membership.node_id,

@@ -100,7 +100,7 @@ impl Daemon {
         }
         certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)?;
         membership.manager = manager;
-        membership.raft_id = if manager { rand::random::<u64>().max(1) } else { 0 };
+        membership.raft_id = if manager { state::new_raft_id() } else { 0 };
         membership.managers = want.managers.clone();
         state::save(&self.data_dir, &membership)?;
         if manager {

@@ -36,6 +36,11 @@ pub fn load(data_dir: &Path) -> Result<Option<Membership>> {
     }
 }
 
+/// A fresh raft id for this node as a manager (0 means not a manager).
+pub fn new_raft_id() -> u64 {
+    rand::random::<u64>().max(1)
+}
+
 /// Saves the membership (atomically; saves may race).
 pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
     super::atomic::write(&path(data_dir), &serde_json::to_vec_pretty(membership)?, 0o600)
