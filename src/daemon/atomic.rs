@@ -1,7 +1,7 @@
 //! Files replaced whole: readers see the old content or the new, never
-//! part. Writers may race (joining and the role follower both save the
-//! membership; renewal and a role change both save certificates): each
-//! writes a temporary file of its own, and they rename one at a time.
+//! part. Writers may race (joining holds the daemon's `changing` lock, but
+//! the role follower saves a new manager list without it): each writes a
+//! temporary file of its own, and they rename one at a time.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,7 +14,11 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
     let _one_at_a_time = RENAMING.lock();
-    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    let written = std::fs::write(&tmp, data)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }

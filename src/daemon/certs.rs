@@ -24,6 +24,8 @@ pub fn admin_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Writes credentials (CA certificate, certificate, key) into `dir`.
+/// Callers that replace a node's credentials hold the daemon's `changing`
+/// lock, so two sets never mix.
 pub fn save(dir: &Path, ca: &[u8], cert: &[u8], key: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;

@@ -29,8 +29,8 @@ pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
 /// The daemons' log level when set by [`set_log_level`].
 static LOG_LEVEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Sets the daemons' log level (benchmarks use info: debug logging of
-/// every TLS and HTTP/2 frame would be measured too).
+/// Sets the daemons' log level (benchmarks use info, so that debug
+/// logging is not measured too).
 pub fn set_log_level(level: &str) {
     let _ = LOG_LEVEL.set(level.to_string());
 }
