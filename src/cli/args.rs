@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, ReplicatedService, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
-    service_spec::Mode,
+    Annotations, ContainerSpec, GlobalService, Placement, PlacementPreference, ReplicatedService, ResourceRequirements, Resources,
+    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
 
+use super::units;
 use crate::duration;
 
 /// A count: a non-negative integer.
@@ -42,6 +43,16 @@ pub fn env_var(text: &str) -> Result<String, String> {
     }
 }
 
+/// `spread=node.labels.KEY` -> the spread descriptor (the daemon checks it).
+pub fn placement_pref(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((strategy, descriptor)) if strategy.eq_ignore_ascii_case("spread") && !descriptor.is_empty() => {
+            Ok(descriptor.to_string())
+        }
+        _ => Err(format!("expected spread=node.labels.KEY, got {text:?}")),
+    }
+}
+
 fn restart_condition(text: &str) -> Result<RestartCondition, String> {
     RestartCondition::from_name(text).ok_or_else(|| format!("expected any, on-failure or none, got {text:?}"))
 }
@@ -52,6 +63,9 @@ pub struct CreateArgs {
     /// Service name
     #[arg(long)]
     pub name: Option<String>,
+    /// Service mode: replicated (N tasks) or global (one task on every node)
+    #[arg(long, default_value = "replicated", value_parser = ["replicated", "global"])]
+    pub mode: String,
     /// Number of tasks
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub replicas: Option<u64>,
@@ -88,6 +102,27 @@ pub struct CreateArgs {
     /// Time to wait before force killing the program (ns|us|ms|s|m|h) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
     pub stop_grace_period: Option<i64>,
+    /// Placement constraints (node.labels.zone==east, node.role!=manager...)
+    #[arg(long = "constraint", value_name = "EXPRESSION")]
+    pub constraint: Vec<String>,
+    /// Add a placement preference (spread=node.labels.KEY)
+    #[arg(long = "placement-pref", value_name = "PREF", value_parser = placement_pref)]
+    pub placement_pref: Vec<String>,
+    /// Maximum number of tasks per node (default 0 = unlimited)
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    pub max_replicas: Option<u64>,
+    /// Reserve CPUs
+    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
+    pub reserve_cpu: Option<i64>,
+    /// Reserve memory
+    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
+    pub reserve_memory: Option<i64>,
+    /// Limit CPUs
+    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
+    pub limit_cpu: Option<i64>,
+    /// Limit memory
+    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
+    pub limit_memory: Option<i64>,
     /// Runtime that runs the tasks
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
@@ -137,12 +172,44 @@ impl CreateArgs {
             task: Some(TaskSpec {
                 container: Some(container),
                 restart: Some(restart),
+                placement: Some(self.placement()),
+                resources: Some(self.resources()),
                 runtime: self.runtime.clone(),
                 ..Default::default()
             }),
-            mode: Some(Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) })),
+            mode: Some(if self.mode == "global" {
+                Mode::Global(GlobalService {})
+            } else {
+                Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) })
+            }),
             update: None,
             rollback: None,
+        }
+    }
+}
+
+impl CreateArgs {
+    fn placement(&self) -> Placement {
+        Placement {
+            constraints: self.constraint.clone(),
+            preferences: self
+                .placement_pref
+                .iter()
+                .map(|d| PlacementPreference { spread_descriptor: d.clone() })
+                .collect(),
+            max_replicas: self.max_replicas.unwrap_or(0),
+            platforms: Vec::new(),
+        }
+    }
+
+    fn resources(&self) -> ResourceRequirements {
+        let size = |cpus: Option<i64>, memory: Option<i64>| {
+            (cpus.is_some() || memory.is_some())
+                .then(|| Resources { nano_cpus: cpus.unwrap_or(0), memory_bytes: memory.unwrap_or(0) })
+        };
+        ResourceRequirements {
+            limits: size(self.limit_cpu, self.limit_memory),
+            reservations: size(self.reserve_cpu, self.reserve_memory),
         }
     }
 }
@@ -162,5 +229,8 @@ mod tests {
         assert!(env_var("=b").is_err());
         assert_eq!(env_var("A=1"), Ok("A=1".into()));
         assert!(restart_condition("sometimes").unwrap_err().contains("on-failure"));
+        assert_eq!(placement_pref("spread=node.labels.dc"), Ok("node.labels.dc".into()));
+        assert_eq!(placement_pref("node.labels.dc"), Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into()));
+        assert!(placement_pref("spread=").is_err());
     }
 }

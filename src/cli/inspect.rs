@@ -119,7 +119,7 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
     let placement = task.placement.unwrap_or_default();
     Obj::new()
         .always("ContainerSpec", container(&task.container.unwrap_or_default()))
-        .always("Resources", json!({ "Limits": {}, "Reservations": {} }))
+        .always("Resources", resources(task.resources.unwrap_or_default()))
         .always(
             "RestartPolicy",
             Obj::new()
@@ -129,9 +129,33 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
                 .put("Window", (restart.window_ns > 0).then_some(restart.window_ns))
                 .done(),
         )
-        .always("Placement", Obj::new().put("Constraints", placement.constraints).done())
+        .always("Placement", placement_json(placement))
         .always("ForceUpdate", task.force_update)
         .always("Runtime", task.runtime)
+        .done()
+}
+
+fn resources(r: shoal_proto::ResourceRequirements) -> Value {
+    let size = |r: Option<shoal_proto::Resources>| {
+        let r = r.unwrap_or_default();
+        Obj::new()
+            .put("NanoCPUs", (r.nano_cpus > 0).then_some(r.nano_cpus))
+            .put("MemoryBytes", (r.memory_bytes > 0).then_some(r.memory_bytes))
+            .done()
+    };
+    json!({ "Limits": size(r.limits), "Reservations": size(r.reservations) })
+}
+
+fn placement_json(p: shoal_proto::Placement) -> Value {
+    let preferences: Vec<Value> =
+        p.preferences.iter().map(|p| json!({ "Spread": { "SpreadDescriptor": p.spread_descriptor } })).collect();
+    let platforms: Vec<Value> =
+        p.platforms.iter().map(|p| json!({ "Architecture": p.architecture, "OS": p.os })).collect();
+    Obj::new()
+        .put("Constraints", p.constraints)
+        .put("Preferences", preferences)
+        .put("MaxReplicas", (p.max_replicas > 0).then_some(p.max_replicas))
+        .put("Platforms", platforms)
         .done()
 }
 

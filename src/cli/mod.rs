@@ -1,7 +1,7 @@
 //! The command line: clap types and dispatch. Flags, columns and wording
 //! follow the Docker CLI, so a Swarm user's habits carry over.
 
-mod args;
+pub(crate) mod args;
 mod cluster;
 mod format;
 pub mod human;
@@ -9,9 +9,11 @@ mod inspect;
 mod logs;
 mod node;
 mod object;
+mod pretty;
 mod progress;
 mod service;
 mod table;
+mod units;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

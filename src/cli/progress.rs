@@ -3,6 +3,7 @@
 //! Done when every slot's newest task runs, has kept running for
 //! [`STABLE`], and tasks of removed slots have stopped.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -26,8 +27,8 @@ fn state(t: &Task) -> TaskState {
     t.status.as_ref().map_or(TaskState::New, |s| s.state())
 }
 
-fn slot_line(slot: u64, replicas: u64, task: Option<&Task>) -> String {
-    let prefix = format!("{slot}/{replicas}:");
+/// One slot (or, for a global service, one node): `1/3: running [==>]`.
+fn slot_line(prefix: &str, task: Option<&Task>) -> String {
     let Some(task) = task else { return format!("{prefix} new") };
     let st = state(task);
     let err = task.status.as_ref().map_or("", |s| s.err.as_str());
@@ -92,30 +93,49 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             .await
             .map_err(status)?
             .into_inner();
-        let replicas = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
-            Some(Mode::Replicated(r)) => r.replicas,
-            _ => 0,
-        };
+        let mode = service.spec.as_ref().and_then(|s| s.mode.clone());
         let request = ListTasksRequest { services: vec![service.id.clone()], ..Default::default() };
         let tasks = control.list_tasks(request).await.map_err(status)?.into_inner().tasks;
         let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
-        let newest: Vec<Option<&Task>> = (1..=replicas)
-            .map(|slot| live.iter().copied().filter(|t| t.slot == slot).max_by_key(|t| (created(t), t.id.clone())))
-            .collect();
+        let newest_of = |same: &dyn Fn(&Task) -> bool| {
+            live.iter().copied().filter(|t| same(t)).max_by_key(|t| (created(t), t.id.clone()))
+        };
+        let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match mode {
+            Some(Mode::Replicated(r)) => (1..=r.replicas)
+                .map(|slot| (format!("{slot}/{}:", r.replicas), newest_of(&|t: &Task| t.slot == slot)))
+                .unzip(),
+            // A global service: one line per node it should run on.
+            _ => {
+                let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
+                nodes
+                    .into_iter()
+                    .filter_map(|node| {
+                        let task = newest_of(&|t: &Task| t.node_id == node)?;
+                        let meant = task.desired_state <= TaskState::Running as i32;
+                        meant.then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
+                    })
+                    .unzip()
+            }
+        };
+        let replicas = newest.len() as u64;
         let running: Vec<&Task> = newest
             .iter()
             .flatten()
             .copied()
             .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
             .collect();
-        let leftovers =
-            tasks.iter().any(|t| t.slot > replicas && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
+        // Tasks of removed slots (or of nodes a global service left) still running.
+        let leftovers = tasks.iter().any(|t| {
+            (t.slot > replicas || t.slot == 0 && t.desired_state > TaskState::Running as i32)
+                && !state(t).is_terminal()
+                && state(t) >= TaskState::Assigned
+        });
         let dead: Vec<&Task> =
             newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
 
         let mut lines = vec![format!("overall progress: {} out of {replicas} tasks", running.len())];
         if replicas <= MAX_SLOT_LINES {
-            lines.extend(newest.iter().enumerate().map(|(i, t)| slot_line(i as u64 + 1, replicas, *t)));
+            lines.extend(labels.iter().zip(&newest).map(|(label, t)| slot_line(label, *t)));
         }
         let view = view.get_or_insert_with(|| View::new(lines.len() + 1, quiet));
         if let Some(task) = dead.first() {

@@ -14,9 +14,8 @@ use super::args::{CreateArgs, count};
 use super::format::Format;
 use super::human::{ago, title};
 use super::logs::{self, LogsArgs};
-use super::{Ctx, inspect, progress, table};
+use super::{Ctx, inspect, pretty, progress, table};
 use crate::client::status;
-use crate::duration;
 use shoal_manager::store::service_name as store_name;
 
 #[derive(Subcommand, Debug)]
@@ -103,7 +102,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
                 found.push(client.get_service(GetServiceRequest { reference }).await.map_err(status)?.into_inner());
             }
             if pretty {
-                found.iter().for_each(print_pretty);
+                found.iter().for_each(pretty::print);
                 return Ok(());
             }
             inspect::print(found.iter().map(inspect::service).collect(), &Format::from_flag(format.as_deref()))
@@ -115,6 +114,9 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
 }
 
 async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
+    if args.mode == "global" && args.replicas.is_some() {
+        bail!("--replicas: can only be used with replicated mode");
+    }
     let request = CreateServiceRequest { spec: Some(args.spec()) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
     println!("{}", service.id);
@@ -124,7 +126,7 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     progress::converge(ctx, &service.id, args.quiet).await
 }
 
-fn replicas(s: &Service) -> u64 {
+pub(super) fn replicas(s: &Service) -> u64 {
     match s.spec.as_ref().and_then(|s| s.mode.as_ref()) {
         Some(Mode::Replicated(r)) => r.replicas,
         _ => 0,
@@ -260,8 +262,9 @@ async fn ps(
     Ok(())
 }
 
+/// `web.3`, or `mon.<node id>` for a global service's task (as Docker).
 fn task_name(t: &Task) -> String {
-    format!("{}.{}", t.service_name, t.slot)
+    if t.slot == 0 { format!("{}.{}", t.service_name, t.node_id) } else { format!("{}.{}", t.service_name, t.slot) }
 }
 
 /// Rows of `service ps`; older tasks of a slot are listed as `\_ web.1`.
@@ -325,62 +328,4 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
         }
     }
     Ok(())
-}
-
-fn print_pretty(s: &Service) {
-    let spec = s.spec.clone().unwrap_or_default();
-    let annotations = spec.annotations.clone().unwrap_or_default();
-    let task = spec.task.clone().unwrap_or_default();
-    let c = task.container.clone().unwrap_or_default();
-    let restart = task.restart.unwrap_or_default();
-    println!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
-    if !annotations.labels.is_empty() {
-        println!("Labels:");
-        let mut labels: Vec<_> = annotations.labels.iter().collect();
-        labels.sort();
-        labels.iter().for_each(|(k, v)| println!(" {k}={v}"));
-    }
-    println!("Service Mode:\tReplicated\n Replicas:\t{}", replicas(s));
-    let condition = shoal_proto::RestartCondition::try_from(restart.condition).unwrap_or_default();
-    println!(
-        "RestartPolicy:\n Condition:\t{}\n Delay:\t\t{}\n Max attempts:\t{}",
-        condition.name(),
-        duration::format(restart.delay_ns.unwrap_or(0)),
-        restart.max_attempts
-    );
-    if restart.window_ns > 0 {
-        println!(" Window:\t{}", duration::format(restart.window_ns));
-    }
-    for (what, u) in [("UpdateConfig", &spec.update), ("RollbackConfig", &spec.rollback)] {
-        let u = (*u).unwrap_or_default();
-        println!(
-            "{what}:\n Parallelism:\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}",
-            u.parallelism,
-            inspect::spec(s.spec.as_ref())[what]["FailureAction"].as_str().unwrap_or_default(),
-            duration::format(u.monitor_ns),
-            u.max_failure_ratio,
-            inspect::spec(s.spec.as_ref())[what]["Order"].as_str().unwrap_or_default(),
-        );
-    }
-    println!("ContainerSpec:\n Image:\t\t{}", c.image);
-    if !c.args.is_empty() {
-        println!(" Args:\t\t{}", c.args.join(" "));
-    }
-    if !c.env.is_empty() {
-        println!(" Env:\t\t{}", c.env.join(" "));
-    }
-    if !c.dir.is_empty() {
-        println!(" Dir:\t\t{}", c.dir);
-    }
-    if !c.user.is_empty() {
-        println!(" User:\t\t{}", c.user);
-    }
-    if let Some(grace) = c.stop_grace_period_ns {
-        println!(" StopGracePeriod: {}", duration::format(grace));
-    }
-    if !c.stop_signal.is_empty() {
-        println!(" StopSignal:\t{}", c.stop_signal);
-    }
-    println!("Runtime:\t{}", task.runtime);
-    println!("Endpoint Mode:\tvip");
 }

@@ -145,7 +145,7 @@ impl NodeAdmin for Admin {
             root_ca,
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),
             cert_expiry,
-            description: shoal_worker::describe(&daemon.hostname),
+            description: shoal_worker::describe(&daemon.hostname, &daemon.engine_labels),
         };
         if let Err(e) = manager.bootstrap(options).await {
             manager.shutdown().await;

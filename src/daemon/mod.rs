@@ -17,6 +17,7 @@ mod renew;
 mod role;
 pub mod state;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ pub struct DaemonArgs {
     /// Hostname this node reports [default: the machine's hostname]
     #[arg(long)]
     pub hostname: Option<String>,
+    /// Engine label of this node (KEY=VALUE), for `engine.labels.KEY` constraints
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = crate::cli::args::key_value)]
+    pub labels: Vec<(String, String)>,
     /// Raft heartbeat interval between managers (ms|s)
     #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_millis)]
     pub raft_heartbeat: u64,
@@ -109,6 +113,8 @@ pub fn run(args: DaemonArgs) -> Result<()> {
 pub struct Daemon {
     data_dir: PathBuf,
     hostname: String,
+    /// `--label`s: this node's engine labels.
+    engine_labels: HashMap<String, String>,
     /// Where the endpoint listens, and the address it advertises by default.
     listen: Mutex<Listen>,
     /// Raft timing of this node's manager.
@@ -171,6 +177,7 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let daemon = Arc::new(Daemon {
         data_dir: args.data_dir.clone(),
         hostname,
+        engine_labels: args.labels.iter().cloned().collect(),
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: RaftTiming {
             heartbeat_ms: args.raft_heartbeat,
@@ -271,6 +278,7 @@ impl Daemon {
             dir: self.data_dir.join("worker"),
             addr: membership.addr.clone(),
             hostname: self.hostname.clone(),
+            engine_labels: self.engine_labels.clone(),
             shim: std::env::current_exe().context("finding the shoal binary for the task shim")?,
             credentials: credentials.clone(),
             wanted: Arc::new(wanted),

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod shim;
 pub mod taskdir;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct WorkerConfig {
     /// This node's endpoint, as other nodes reach it.
     pub addr: String,
     pub hostname: String,
+    /// Labels the node reports (`shoal daemon --label`).
+    pub engine_labels: HashMap<String, String>,
     /// The `shoal` binary, run as the task shim.
     pub shim: PathBuf,
     /// This node's TLS identity.
@@ -86,7 +89,7 @@ impl Worker {
         let identity = Identity {
             node_id: self.config.node_id.clone(),
             addr: self.config.addr.clone(),
-            description: describe(&self.config.hostname),
+            description: describe(&self.config.hostname, &self.config.engine_labels),
         };
         let agent = Agent {
             identity,
@@ -116,7 +119,7 @@ fn tasks_dir(config: &WorkerConfig) -> PathBuf {
 }
 
 /// This machine as the scheduler and `node inspect` see it.
-pub fn describe(hostname: &str) -> NodeDescription {
+pub fn describe(hostname: &str, engine_labels: &HashMap<String, String>) -> NodeDescription {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
     NodeDescription {
         hostname: hostname.to_string(),
@@ -126,7 +129,7 @@ pub fn describe(hostname: &str) -> NodeDescription {
         }),
         resources: Some(Resources { nano_cpus: cpus * 1_000_000_000, memory_bytes: total_memory() }),
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
-        engine_labels: Default::default(),
+        engine_labels: engine_labels.clone(),
         runtimes: RUNTIMES.iter().map(|r| r.to_string()).collect(),
     }
 }

@@ -65,7 +65,12 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                     .count() as u64;
                 let desired = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
                     Some(Mode::Replicated(r)) => r.replicas,
-                    _ => 0,
+                    // One task per node that may run it: those the
+                    // orchestrator keeps meant to run.
+                    _ => s
+                        .tasks_of_service(&service.id)
+                        .filter(|t| t.desired_state == TaskState::Running as i32)
+                        .count() as u64,
                 };
                 ServiceSummary { service: Some(service.clone()), running_tasks: running, desired_tasks: desired }
             })

@@ -2,9 +2,10 @@
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
-    Annotations, ContainerSpec, FailureAction, ReplicatedService, RestartPolicy, ServiceSpec, UpdateConfig,
-    UpdateOrder, service_spec::Mode, signal_number,
+    Annotations, ContainerSpec, FailureAction, Placement, ReplicatedService, ResourceRequirements, RestartPolicy,
+    ServiceSpec, UpdateConfig, UpdateOrder, service_spec::Mode, signal_number,
 };
+use shoal_scheduler::{Constraint, Spread};
 
 use crate::orchestrator::restart::DEFAULT_RESTART_DELAY_NS;
 
@@ -36,8 +37,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         Mode::Replicated(r) if r.replicas > MAX_REPLICAS => {
             return Err(invalid(format!("replicas: at most {MAX_REPLICAS}, got {}", r.replicas)));
         }
-        Mode::Replicated(_) => {}
-        Mode::Global(_) => return Err(invalid("mode: global services are not supported yet; use replicated")),
+        Mode::Replicated(_) | Mode::Global(_) => {}
     }
 
     let task = spec.task.get_or_insert_with(Default::default);
@@ -49,6 +49,12 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     }
     container_spec(task.container.get_or_insert_with(Default::default))?;
     restart_policy(task.restart.get_or_insert_with(Default::default))?;
+    if let Some(p) = &task.placement {
+        placement(p)?;
+    }
+    if let Some(r) = &task.resources {
+        resources(r)?;
+    }
 
     update_config(spec.update.get_or_insert_with(default_update_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(default_update_config), "rollback")?;
@@ -94,6 +100,53 @@ fn restart_policy(p: &mut RestartPolicy) -> Result<(), InvalidSpec> {
         return Err(invalid("restart window: must not be negative"));
     }
     Ok(())
+}
+
+/// Constraints and preferences parse now, so a scheduling pass never
+/// meets a malformed one.
+fn placement(p: &Placement) -> Result<(), InvalidSpec> {
+    for c in &p.constraints {
+        Constraint::parse(c).map_err(|e| invalid(e.to_string()))?;
+    }
+    for pref in &p.preferences {
+        Spread::parse(&pref.spread_descriptor).map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The smallest CPU and memory a task may reserve or be limited to
+/// (swarmkit's bounds).
+const MIN_NANO_CPUS: i64 = 1_000_000;
+const MIN_MEMORY: i64 = 4 << 20;
+
+fn resources(r: &ResourceRequirements) -> Result<(), InvalidSpec> {
+    let (limits, reservations) = (r.limits.clone().unwrap_or_default(), r.reservations.clone().unwrap_or_default());
+    for (what, v) in [("limit", &limits), ("reservation", &reservations)] {
+        if v.nano_cpus < 0 || (v.nano_cpus > 0 && v.nano_cpus < MIN_NANO_CPUS) {
+            return Err(invalid(format!("{what} cpu: expected at least 0.001 CPUs, got {}", cpus(v.nano_cpus))));
+        }
+        if v.memory_bytes < 0 || (v.memory_bytes > 0 && v.memory_bytes < MIN_MEMORY) {
+            return Err(invalid(format!("{what} memory: expected at least 4MiB, got {} bytes", v.memory_bytes)));
+        }
+    }
+    if limits.nano_cpus > 0 && reservations.nano_cpus > limits.nano_cpus {
+        return Err(invalid(format!(
+            "reservation cpu: {} is more than the limit, {}",
+            cpus(reservations.nano_cpus),
+            cpus(limits.nano_cpus)
+        )));
+    }
+    if limits.memory_bytes > 0 && reservations.memory_bytes > limits.memory_bytes {
+        return Err(invalid(format!(
+            "reservation memory: {} bytes is more than the limit, {} bytes",
+            reservations.memory_bytes, limits.memory_bytes
+        )));
+    }
+    Ok(())
+}
+
+fn cpus(nano: i64) -> String {
+    format!("{}", nano as f64 / 1e9)
 }
 
 /// Swarm's update defaults: one task at a time, pause on failure,
@@ -198,6 +251,46 @@ mod tests {
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().runtime = "lxc".into();
         assert!(err(s).starts_with("runtime:"));
+    }
+
+    #[test]
+    fn placement_and_resources_are_checked_before_anything_is_written() {
+        let err = |placement: Placement, resources: ResourceRequirements| {
+            let mut s = spec("web", "sleep");
+            let task = s.task.as_mut().unwrap();
+            task.placement = Some(placement);
+            task.resources = Some(resources);
+            service_spec(s).err().map(|e| e.0)
+        };
+        let constraints = |c: &[&str]| Placement { constraints: c.iter().map(|c| c.to_string()).collect(), ..Default::default() };
+        let none = ResourceRequirements::default;
+        assert_eq!(err(constraints(&["node.role==worker", "node.labels.a!=b"]), none()), None);
+        assert_eq!(
+            err(constraints(&["node.labels.zone=east"]), none()).unwrap(),
+            "constraint \"node.labels.zone=east\", at character 17: expected an operator == or !="
+        );
+        let spread = |d: &str| Placement {
+            preferences: vec![shoal_proto::PlacementPreference { spread_descriptor: d.into() }],
+            ..Default::default()
+        };
+        assert_eq!(err(spread("node.labels.dc"), none()), None);
+        assert!(err(spread("node.id"), none()).unwrap().starts_with("placement preference \"node.id\""));
+        let res = |limit: i64, reserve: i64| ResourceRequirements {
+            limits: Some(shoal_proto::Resources { nano_cpus: limit, memory_bytes: 0 }),
+            reservations: Some(shoal_proto::Resources { nano_cpus: reserve, memory_bytes: 0 }),
+        };
+        assert_eq!(err(Placement::default(), res(2_000_000_000, 500_000_000)), None);
+        assert_eq!(err(Placement::default(), res(0, 500_000_000)), None, "no limit");
+        assert_eq!(
+            err(Placement::default(), res(1_000_000_000, 1_500_000_000)).unwrap(),
+            "reservation cpu: 1.5 is more than the limit, 1"
+        );
+        assert!(err(Placement::default(), res(0, -1)).unwrap().starts_with("reservation cpu: expected at least 0.001"));
+        let memory = ResourceRequirements {
+            limits: None,
+            reservations: Some(shoal_proto::Resources { nano_cpus: 0, memory_bytes: 1024 }),
+        };
+        assert_eq!(err(Placement::default(), memory).unwrap(), "reservation memory: expected at least 4MiB, got 1024 bytes");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The orchestrator loop (leader only): keeps every replicated service's
-//! slots filled, applies restart policies and reaps old tasks.
+//! slots filled and every global service on each node that may run it,
+//! applies restart policies and reaps old tasks.
 //!
 //! Decisions are pure functions ([`replicated::reconcile`],
-//! [`reaper::reap`]); this loop marks services dirty from store commits,
+//! [`global::reconcile`], [`reaper::reap`]); this loop marks services dirty from store commits,
 //! decides for each, and writes everything in one batch.
 
+pub mod global;
 pub mod reaper;
 pub mod replicated;
 pub mod restart;
@@ -12,12 +14,16 @@ pub mod restart;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use shoal_proto::{NodeAvailability, NodeState, ObjectKind, Op, Task, now_nanos, store_object::Object};
+use shoal_proto::{
+    NodeAvailability, NodeState, ObjectKind, Op, Service, Task, now_nanos, service_spec::Mode, store_object::Object,
+};
+use shoal_scheduler::{Constraint, constraint};
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::new_id;
 use crate::ops;
 use crate::proposer::Proposer;
+use crate::scheduler::describe;
 use crate::store::{MemoryStore, Store};
 use crate::watch::{self, Wake};
 use replicated::{Action, Env};
@@ -74,6 +80,7 @@ impl Orchestrator {
                                 Object::Cluster(_) => dirty.extend(self.all_services()),
                                 Object::Node(n) => {
                                     dirty.extend(self.store.view(|s| services_on(s, &n.id)));
+                                    dirty.extend(self.store.view(global_services));
                                 }
                             }
                         }
@@ -100,6 +107,36 @@ fn node_lost(store: &MemoryStore, node_id: &str) -> bool {
     })
 }
 
+/// Every global service.
+fn global_services(store: &MemoryStore) -> BTreeSet<String> {
+    store.services().filter(|s| is_global(s)).map(|s| s.id.clone()).collect()
+}
+
+fn is_global(service: &Service) -> bool {
+    matches!(service.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_)))
+}
+
+/// Every node as the global orchestrator sees it for `service`.
+fn candidates(store: &MemoryStore, service: &Service) -> Vec<global::Candidate> {
+    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.as_ref());
+    // Validated when the service was written; one that no longer parses
+    // matches no node.
+    let constraints: Option<Vec<Constraint>> =
+        placement.map_or(Ok(Vec::new()), |p| constraint::parse_all(&p.constraints)).ok();
+    store
+        .nodes()
+        .map(|node| {
+            let info = describe(node);
+            let fits = constraints.as_ref().is_some_and(|cs| cs.iter().all(|c| c.matches(&info)));
+            global::Candidate {
+                id: node.id.clone(),
+                eligible: fits && !node_lost(store, &node.id),
+                paused: node.spec.as_ref().is_some_and(|s| s.availability() == NodeAvailability::Pause),
+            }
+        })
+        .collect()
+}
+
 /// The services with tasks on a node.
 fn services_on(store: &MemoryStore, node_id: &str) -> BTreeSet<String> {
     store.tasks_of_node(node_id).map(|t| t.service_id.clone()).collect()
@@ -118,7 +155,12 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
     let mut wakes = Vec::new();
     for id in ids {
         let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
-        let plan = replicated::reconcile(store.service(id), &tasks, &mut Env { now, lost: &lost, new_id: &mut new_id });
+        let service = store.service(id);
+        let mut env = Env { now, lost: &lost, new_id: &mut new_id };
+        let plan = match service {
+            Some(s) if is_global(s) => global::reconcile(service, &tasks, &candidates(store, s), &mut env),
+            _ => replicated::reconcile(service, &tasks, &mut env),
+        };
         for action in plan.actions {
             batch.push(match action {
                 Action::Create(task) => ops::create(Object::Task(*task)),

@@ -10,14 +10,16 @@ use shoal_proto::{Task, TaskState};
 /// Ids of the tasks to delete among `tasks` (all of one service).
 pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
     let mut doomed = Vec::new();
-    let mut slots: BTreeMap<u64, Vec<&Task>> = BTreeMap::new();
+    // A global service's tasks (slot 0) form one slot per node.
+    let mut slots: BTreeMap<(u64, &str), Vec<&Task>> = BTreeMap::new();
     for task in tasks {
         if task.desired_state >= TaskState::Remove as i32 {
             if is_stopped(task) {
                 doomed.push(task.id.clone());
             }
         } else {
-            slots.entry(task.slot).or_default().push(task);
+            let node = if task.slot == 0 { task.node_id.as_str() } else { "" };
+            slots.entry((task.slot, node)).or_default().push(task);
         }
     }
     for slot_tasks in slots.values_mut() {

@@ -37,7 +37,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn wake(&mut self, at: i64) {
+    pub(super) fn wake(&mut self, at: i64) {
         self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
     }
 }
@@ -67,7 +67,9 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
         slots.entry(task.slot).or_default().push(task);
     }
-    for (_, slot_tasks) in slots.range(replicas + 1..) {
+    // Slots above N; every slot once the service is gone.
+    let first_extra = if service.is_some() { replicas + 1 } else { 0 };
+    for (_, slot_tasks) in slots.range(first_extra..) {
         for task in slot_tasks {
             plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
         }
@@ -95,7 +97,8 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     plan
 }
 
-fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'_>, plan: &mut Plan) {
+/// Decides for the newest task of a slot (or of a global service's node).
+pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'_>, plan: &mut Plan) {
     let now = env.now;
     if latest.desired_state > TaskState::Running as i32 {
         return; // stopped by the restart policy

@@ -1,16 +1,17 @@
 //! A node runs only tasks whose executor it offers.
 
 use super::{Filter, count_nodes};
-use crate::node::{NodeInfo, TaskRequest};
+use crate::node::NodeInfo;
+use crate::task::TaskGroup;
 
 pub(crate) struct RuntimeFilter;
 
 impl Filter for RuntimeFilter {
-    fn check(&self, task: &TaskRequest, node: &NodeInfo) -> bool {
-        node.runtimes.iter().any(|r| r == &task.runtime)
+    fn check(&self, group: &TaskGroup, node: &NodeInfo) -> bool {
+        node.runtimes.iter().any(|r| *r == group.requirements.runtime)
     }
 
-    fn explain(&self, task: &TaskRequest, nodes: usize) -> String {
-        format!("runtime {:?} not available on {}", task.runtime, count_nodes(nodes))
+    fn explain(&self, group: &TaskGroup, nodes: usize) -> String {
+        format!("runtime {:?} not available on {}", group.requirements.runtime, count_nodes(nodes))
     }
 }

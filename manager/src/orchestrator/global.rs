@@ -1,0 +1,82 @@
+//! The global orchestrator's decisions, pure: one task of the service on
+//! every node that may run it, as Swarm's `--mode global`.
+//!
+//! A node may run the service when it is not Down, not drained, and meets
+//! the service's constraints. Per such node the newest task speaks for the
+//! node, as the newest of a slot does for a replicated service (restart
+//! policy included); a node without one gets a task bound to it (the
+//! scheduler still checks the node's resources and runtime), unless it is
+//! paused: a paused node keeps its tasks and takes no new ones. Tasks on
+//! nodes that may no longer run the service are shut down; every task of a
+//! deleted service is removed.
+
+use std::collections::BTreeMap;
+
+use shoal_proto::{Service, Task, TaskState};
+
+use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest};
+
+/// A node as the global orchestrator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: String,
+    /// Not Down or drained, and the service's constraints hold.
+    pub eligible: bool,
+    /// Availability Pause: keeps its tasks, takes no new ones.
+    pub paused: bool,
+}
+
+/// Decides for a global `service` (None once deleted) with `tasks` all of
+/// its tasks and `nodes` every node of the cluster.
+pub fn reconcile(service: Option<&Service>, tasks: &[&Task], nodes: &[Candidate], env: &mut Env<'_>) -> Plan {
+    let mut plan = Plan::default();
+    let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
+    for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
+        by_node.entry(&task.node_id).or_default().push(task);
+    }
+    let Some(service) = service else {
+        for task in by_node.values().flatten() {
+            plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
+        }
+        return plan;
+    };
+    for node in nodes.iter().filter(|n| n.eligible) {
+        let mut node_tasks = by_node.remove(node.id.as_str()).unwrap_or_default();
+        node_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
+        let Some(latest) = node_tasks.pop() else {
+            if !node.paused {
+                let task = new_task(service, 0, TaskState::Running, Vec::new(), env.now, (env.new_id)());
+                plan.actions.push(Action::Create(Box::new(bound(task, &node.id))));
+            }
+            continue;
+        };
+        for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
+            plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        }
+        let mut node_plan = Plan::default();
+        reconcile_latest(service, latest, env, &mut node_plan);
+        for action in node_plan.actions {
+            plan.actions.push(match action {
+                Action::Create(_) if node.paused => continue,
+                Action::Create(task) => Action::Create(Box::new(bound(*task, &node.id))),
+                other => other,
+            });
+        }
+        if let Some(at) = node_plan.wake_at {
+            plan.wake(at);
+        }
+    }
+    // What is left runs on nodes that may no longer run the service.
+    for task in by_node.values().flatten().filter(|t| t.desired_state <= TaskState::Running as i32) {
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
+    }
+    plan
+}
+
+fn bound(mut task: Task, node_id: &str) -> Task {
+    task.node_id = node_id.to_string();
+    task
+}
+
+#[cfg(test)]
+mod tests;

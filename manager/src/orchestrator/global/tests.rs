@@ -1,0 +1,132 @@
+//! Table tests of the global orchestrator's decisions.
+
+use shoal_proto::{
+    Annotations, GlobalService, Meta, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TaskStatus,
+    service_spec::Mode,
+};
+
+use super::*;
+
+fn service() -> Service {
+    Service {
+        id: "svc".into(),
+        spec: Some(ServiceSpec {
+            annotations: Some(Annotations { name: "mon".into(), ..Default::default() }),
+            task: Some(TaskSpec {
+                restart: Some(RestartPolicy {
+                    condition: RestartCondition::Any as i32,
+                    delay_ns: Some(0),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            mode: Some(Mode::Global(GlobalService {})),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(id: &str, eligible: bool, paused: bool) -> Candidate {
+    Candidate { id: id.into(), eligible, paused }
+}
+
+fn task(id: &str, node: &str, created: u64, desired: TaskState, state: TaskState) -> Task {
+    Task {
+        id: id.into(),
+        service_id: "svc".into(),
+        node_id: node.into(),
+        meta: Some(Meta { created_index: created, ..Default::default() }),
+        desired_state: desired as i32,
+        status: Some(TaskStatus { state: state as i32, ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn run(service: Option<&Service>, tasks: &[Task], nodes: &[Candidate]) -> Plan {
+    let refs: Vec<&Task> = tasks.iter().collect();
+    let mut n = 0;
+    let mut new_id = || {
+        n += 1;
+        format!("new{n}")
+    };
+    reconcile(service, &refs, nodes, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id })
+}
+
+/// (node, desired) of every task created.
+fn created(plan: &Plan) -> Vec<(String, TaskState)> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create(t) => Some((t.node_id.clone(), t.desired_state())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn stopped(plan: &Plan) -> Vec<(String, TaskState)> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SetDesired(id, state) => Some((id.clone(), *state)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn one_task_bound_to_every_eligible_node() {
+    let s = service();
+    let nodes = [node("n1", true, false), node("n2", true, false), node("n3", false, false)];
+    let plan = run(Some(&s), &[task("a", "n1", 1, TaskState::Running, TaskState::Running)], &nodes);
+    assert_eq!(created(&plan), vec![("n2".to_string(), TaskState::Running)]);
+    let Action::Create(t) = &plan.actions[0] else { panic!() };
+    assert_eq!((t.slot, t.status.as_ref().unwrap().state()), (0, TaskState::Pending));
+    assert!(stopped(&plan).is_empty());
+}
+
+#[test]
+fn a_paused_node_keeps_its_task_and_takes_no_new_one() {
+    let s = service();
+    let nodes = [node("n1", true, true), node("n2", true, true)];
+    let plan = run(Some(&s), &[task("a", "n1", 1, TaskState::Running, TaskState::Running)], &nodes);
+    assert_eq!(plan, Plan::default());
+}
+
+#[test]
+fn tasks_on_nodes_that_no_longer_qualify_are_shut_down() {
+    let s = service();
+    let nodes = [node("n1", false, false)];
+    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "gone", 1, TaskState::Running, TaskState::Running)];
+    let plan = run(Some(&s), &tasks, &nodes);
+    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Shutdown), ("a".to_string(), TaskState::Shutdown)]);
+    assert!(created(&plan).is_empty());
+}
+
+#[test]
+fn a_failed_task_is_replaced_on_the_same_node() {
+    let s = service();
+    let nodes = [node("n1", true, false)];
+    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Failed)];
+    let plan = run(Some(&s), &tasks, &nodes);
+    assert_eq!(stopped(&plan), vec![("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)]);
+}
+
+#[test]
+fn only_the_newest_task_of_a_node_runs() {
+    let s = service();
+    let nodes = [node("n1", true, false)];
+    let tasks = [
+        task("old", "n1", 1, TaskState::Running, TaskState::Running),
+        task("new", "n1", 2, TaskState::Running, TaskState::Running),
+    ];
+    assert_eq!(stopped(&run(Some(&s), &tasks, &nodes)), vec![("old".to_string(), TaskState::Shutdown)]);
+}
+
+#[test]
+fn a_deleted_service_removes_every_task() {
+    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "", 1, TaskState::Shutdown, TaskState::Shutdown)];
+    let plan = run(None, &tasks, &[node("n1", true, false)]);
+    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Remove), ("a".to_string(), TaskState::Remove)]);
+}

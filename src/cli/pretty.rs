@@ -1,0 +1,97 @@
+//! `service inspect --pretty`: a service as a person reads it, laid out
+//! as `docker service inspect --pretty` does.
+
+use shoal_proto::{Service, service_spec::Mode};
+
+use super::inspect;
+use crate::duration;
+
+/// `service inspect --pretty`.
+pub fn print(s: &Service) {
+    let spec = s.spec.clone().unwrap_or_default();
+    let annotations = spec.annotations.clone().unwrap_or_default();
+    let task = spec.task.clone().unwrap_or_default();
+    let c = task.container.clone().unwrap_or_default();
+    let restart = task.restart.unwrap_or_default();
+    println!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
+    if !annotations.labels.is_empty() {
+        println!("Labels:");
+        let mut labels: Vec<_> = annotations.labels.iter().collect();
+        labels.sort();
+        labels.iter().for_each(|(k, v)| println!(" {k}={v}"));
+    }
+    match spec.mode {
+        Some(Mode::Global(_)) => println!("Service Mode:\tGlobal"),
+        _ => println!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
+    }
+    let placement = task.placement.clone().unwrap_or_default();
+    if !placement.constraints.is_empty() || !placement.preferences.is_empty() || placement.max_replicas > 0 {
+        println!("Placement:");
+        if !placement.constraints.is_empty() {
+            println!(" Constraints:\t[{}]", placement.constraints.join(" "));
+        }
+        if !placement.preferences.is_empty() {
+            let prefs: Vec<String> =
+                placement.preferences.iter().map(|p| format!("spread={}", p.spread_descriptor)).collect();
+            println!(" Preferences:\t[{}]", prefs.join(" "));
+        }
+        if placement.max_replicas > 0 {
+            println!(" Max Replicas Per Node:\t{}", placement.max_replicas);
+        }
+    }
+    let resources = task.resources.clone().unwrap_or_default();
+    for (what, r) in [("Reservations", resources.reservations), ("Limits", resources.limits)] {
+        let r = r.unwrap_or_default();
+        if r.nano_cpus > 0 || r.memory_bytes > 0 {
+            println!("Resources:\n {what}:");
+            if r.nano_cpus > 0 {
+                println!("  CPU:\t\t{}", r.nano_cpus as f64 / 1e9);
+            }
+            if r.memory_bytes > 0 {
+                println!("  Memory:\t{}", super::human::bytes(r.memory_bytes));
+            }
+        }
+    }
+    let condition = shoal_proto::RestartCondition::try_from(restart.condition).unwrap_or_default();
+    println!(
+        "RestartPolicy:\n Condition:\t{}\n Delay:\t\t{}\n Max attempts:\t{}",
+        condition.name(),
+        duration::format(restart.delay_ns.unwrap_or(0)),
+        restart.max_attempts
+    );
+    if restart.window_ns > 0 {
+        println!(" Window:\t{}", duration::format(restart.window_ns));
+    }
+    for (what, u) in [("UpdateConfig", &spec.update), ("RollbackConfig", &spec.rollback)] {
+        let u = (*u).unwrap_or_default();
+        println!(
+            "{what}:\n Parallelism:\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}",
+            u.parallelism,
+            inspect::spec(s.spec.as_ref())[what]["FailureAction"].as_str().unwrap_or_default(),
+            duration::format(u.monitor_ns),
+            u.max_failure_ratio,
+            inspect::spec(s.spec.as_ref())[what]["Order"].as_str().unwrap_or_default(),
+        );
+    }
+    println!("ContainerSpec:\n Image:\t\t{}", c.image);
+    if !c.args.is_empty() {
+        println!(" Args:\t\t{}", c.args.join(" "));
+    }
+    if !c.env.is_empty() {
+        println!(" Env:\t\t{}", c.env.join(" "));
+    }
+    if !c.dir.is_empty() {
+        println!(" Dir:\t\t{}", c.dir);
+    }
+    if !c.user.is_empty() {
+        println!(" User:\t\t{}", c.user);
+    }
+    if let Some(grace) = c.stop_grace_period_ns {
+        println!(" StopGracePeriod: {}", duration::format(grace));
+    }
+    if !c.stop_signal.is_empty() {
+        println!(" StopSignal:\t{}", c.stop_signal);
+    }
+    println!("Runtime:\t{}", task.runtime);
+    println!("Endpoint Mode:\tvip");
+}
