@@ -52,6 +52,14 @@ fn constraints_and_spread_preferences_choose_the_nodes() {
 
     let spec = manager.ok(&["service", "inspect", "--format", "{{json .Spec.TaskTemplate.Placement}}", "spread"]);
     assert_eq!(spec.trim(), r#"{"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]}"#);
+
+    // Changing the constraints moves the tasks to the nodes that now match.
+    manager.ok(&["service", "update", "--constraint-rm", "node.labels.zone==east", "--constraint-add", "node.labels.zone==west", "east"]);
+    converges(manager, "east", &[("worker-2", 3)]);
+    // So does a label change on a node: its tasks leave it.
+    manager.ok(&["node", "update", "--label-add", "zone=east", "worker-2"]);
+    manager.ok(&["node", "update", "--label-add", "zone=west", "worker-1"]);
+    converges(manager, "east", &[("worker-1", 3)]);
 }
 
 #[test]
@@ -87,6 +95,10 @@ fn a_task_that_fits_nowhere_waits_with_the_reason_until_a_label_makes_room() {
     eprintln!("placed {:?} after the label was added", labelled.elapsed());
     converges(manager, "ssd", &[("worker-1", 2)]);
     assert!(reason("huge").contains("insufficient resources"), "the other task still waits");
+    // Until its reservation is lowered: the waiting task is replaced by one
+    // of the new spec, which fits.
+    manager.ok(&["service", "update", "--reserve-memory", "8m", "huge"]);
+    assert_eq!(manager.replicas("huge"), "1/1");
 }
 
 #[test]

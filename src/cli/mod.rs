@@ -14,6 +14,7 @@ mod progress;
 mod service;
 mod table;
 mod units;
+mod update;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

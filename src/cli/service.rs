@@ -1,4 +1,4 @@
-//! `shoal service ...`: create, ls, ps, inspect, rm, scale, logs.
+//! `shoal service ...`: create, ls, ps, inspect, rm, scale, logs (update: update.rs).
 
 use std::collections::HashMap;
 
@@ -66,6 +66,8 @@ pub enum ServiceCommand {
         #[arg(required = true, value_name = "SERVICE")]
         services: Vec<String>,
     },
+    /// Update a service (placement, resources, replicas)
+    Update(Box<super::update::UpdateArgs>),
     /// Scale one or more replicated services
     Scale {
         /// Exit immediately instead of waiting for the services to converge
@@ -108,6 +110,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
             inspect::print(found.iter().map(inspect::service).collect(), &Format::from_flag(format.as_deref()))
         }
         ServiceCommand::Rm { services } => rm(ctx, services).await,
+        ServiceCommand::Update(args) => super::update::run(ctx, *args).await,
         ServiceCommand::Scale { detach, scales } => scale(ctx, scales, detach.unwrap_or(false)).await,
         ServiceCommand::Logs(args) => logs::run(ctx, args).await,
     }

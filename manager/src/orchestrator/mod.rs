@@ -116,13 +116,16 @@ fn is_global(service: &Service) -> bool {
     matches!(service.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_)))
 }
 
+/// The service's constraints. They were validated when the service was
+/// written; `None` if one no longer parses (it then matches no node).
+fn constraints_of(service: &Service) -> Option<Vec<Constraint>> {
+    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.as_ref());
+    placement.map_or(Ok(Vec::new()), |p| constraint::parse_all(&p.constraints)).ok()
+}
+
 /// Every node as the global orchestrator sees it for `service`.
 fn candidates(store: &MemoryStore, service: &Service) -> Vec<global::Candidate> {
-    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.as_ref());
-    // Validated when the service was written; one that no longer parses
-    // matches no node.
-    let constraints: Option<Vec<Constraint>> =
-        placement.map_or(Ok(Vec::new()), |p| constraint::parse_all(&p.constraints)).ok();
+    let constraints = constraints_of(service);
     store
         .nodes()
         .map(|node| {
@@ -149,13 +152,20 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         .and_then(|c| c.spec.as_ref())
         .and_then(|s| s.orchestration.as_ref())
         .map_or(DEFAULT_TASK_HISTORY_LIMIT, |o| o.task_history_retention_limit);
-    let lost = |node_id: &str| node_lost(store, node_id);
     let mut new_id = new_id;
     let mut batch = Vec::new();
     let mut wakes = Vec::new();
     for id in ids {
         let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
         let service = store.service(id);
+        // A node that no longer meets the constraints loses the service's
+        // tasks as a Down one does: they move to nodes that do.
+        let constraints = service.map_or(Some(Vec::new()), constraints_of);
+        let fits = |node_id: &str| {
+            let holds = |cs: &Vec<Constraint>| store.node(node_id).is_some_and(|n| cs.iter().all(|c| c.matches(&describe(n))));
+            constraints.as_ref().is_some_and(holds)
+        };
+        let lost = |node_id: &str| node_lost(store, node_id) || !fits(node_id);
         let mut env = Env { now, lost: &lost, new_id: &mut new_id };
         let plan = match service {
             Some(s) if is_global(s) => global::reconcile(service, &tasks, &candidates(store, s), &mut env),

@@ -46,7 +46,8 @@ impl Plan {
 pub struct Env<'a> {
     /// Time of the decision (unix ns).
     pub now: i64,
-    /// Whether a node can no longer run its tasks (Down, drained, removed).
+    /// Whether a node can no longer run the service's tasks (Down,
+    /// drained, removed, or no longer meeting the service's constraints).
     pub lost: &'a dyn Fn(&str) -> bool,
     /// Names created tasks.
     pub new_id: &'a mut dyn FnMut() -> String,
@@ -104,6 +105,15 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
         return; // stopped by the restart policy
     }
     let state = latest.status.as_ref().map_or(TaskState::New, |s| s.state());
+    if state < TaskState::Assigned && latest.spec_version != service.spec_version {
+        // Still waiting for a node with an older spec (say, constraints no
+        // node meets): it never ran, so it is replaced at once.
+        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+        let history = latest.restart_history.clone();
+        let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
+        plan.actions.push(Action::Create(Box::new(new_task(service, latest.slot, desired, history, now, (env.new_id)()))));
+        return;
+    }
     if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {
         plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
         let history = latest.restart_history.clone();

@@ -177,3 +177,18 @@ fn a_task_on_a_lost_node_is_replaced_at_once() {
     assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));
     assert_eq!(created_slots(&plan), vec![(1, TaskState::Ready)]);
 }
+
+#[test]
+fn a_task_still_pending_with_an_older_spec_is_replaced() {
+    let mut s = service(2, policy(RestartCondition::Any, 0));
+    s.spec_version = 2;
+    let mut stale = task("stale", 1, 0, TaskState::Running, TaskState::Pending);
+    stale.spec_version = 1;
+    let mut placed = task("placed", 2, 0, TaskState::Running, TaskState::Running);
+    placed.spec_version = 1;
+    let plan = run(Some(&s), &[stale, placed], 10);
+    assert_eq!(plan.actions[0], Action::SetDesired("stale".into(), TaskState::Shutdown));
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running)], "a running task of the older spec stays");
+    let Action::Create(new) = &plan.actions[1] else { panic!() };
+    assert_eq!(new.spec_version, 2);
+}
