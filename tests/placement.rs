@@ -129,7 +129,7 @@ fn a_global_service_runs_once_on_every_node_that_may_run_it() {
     let mut cluster = Cluster::new(1, 2);
     let manager = &cluster.managers[0];
     let err = manager.fails(1, &["service", "create", "--mode", "global", "--replicas", "2", "sleep", "1"]);
-    assert!(err.contains("--replicas: can only be used with replicated mode"), "{err}");
+    assert!(err.contains("--replicas: can only be used with replicated or replicated-job mode"), "{err}");
     // Waits for convergence, as `docker service create` does.
     manager.ok(&["service", "create", "--name", "mon", "--mode", "global", "--constraint", "node.role==worker", "sleep", "1000"]);
     converges(manager, "mon", &[("worker-1", 1), ("worker-2", 1)]);
@@ -138,7 +138,7 @@ fn a_global_service_runs_once_on_every_node_that_may_run_it() {
     let names = manager.ok(&["service", "ps", "--format", "{{.Name}}", "mon"]);
     assert!(names.lines().all(|n| n.starts_with("mon.") && n.len() > 10), "named by node: {names}");
     let err = manager.fails(1, &["service", "scale", "mon=3"]);
-    assert!(err.contains("scale can only be used with replicated mode"), "{err}");
+    assert!(err.contains("scale can only be used with replicated or replicated-job mode"), "{err}");
 
     // A node that joins later gets its task.
     let ip = cluster.workers[1].ip.rsplit_once('.').map(|(net, _)| format!("{net}.9")).unwrap();

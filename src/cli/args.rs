@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, GlobalService, Placement, PlacementPreference, ReplicatedService, ResourceRequirements, Resources,
-    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
+    Annotations, ContainerSpec, GlobalJob, GlobalService, Placement, PlacementPreference, ReplicatedService, ResourceRequirements, Resources,
+    ReplicatedJob, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
 
 use super::units;
@@ -63,9 +63,13 @@ pub struct CreateArgs {
     /// Service name
     #[arg(long)]
     pub name: Option<String>,
-    /// Service mode: replicated (N tasks) or global (one task on every node)
-    #[arg(long, default_value = "replicated", value_parser = ["replicated", "global"])]
+    /// Service mode: replicated (N tasks), global (one task on every node),
+    /// replicated-job or global-job (tasks that run to completion)
+    #[arg(long, default_value = "replicated", value_parser = ["replicated", "global", "replicated-job", "global-job"])]
     pub mode: String,
+    /// Number of job tasks to run at once [default: --replicas]
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    pub max_concurrent: Option<u64>,
     /// Number of tasks
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub replicas: Option<u64>,
@@ -147,8 +151,11 @@ fn map(pairs: Vec<(String, String)>) -> HashMap<String, String> {
 impl CreateArgs {
     /// The spec these flags describe; the daemon fills in the defaults.
     pub fn spec(&self) -> ServiceSpec {
+        // A job is restarted only if it fails, as Docker does.
+        let default_condition =
+            if self.mode.ends_with("-job") { RestartCondition::OnFailure } else { RestartCondition::Any };
         let restart = RestartPolicy {
-            condition: self.restart_condition.unwrap_or_default() as i32,
+            condition: self.restart_condition.unwrap_or(default_condition) as i32,
             delay_ns: self.restart_delay,
             max_attempts: self.restart_max_attempts.unwrap_or(0),
             window_ns: self.restart_window.unwrap_or(0),
@@ -177,10 +184,14 @@ impl CreateArgs {
                 runtime: self.runtime.clone(),
                 ..Default::default()
             }),
-            mode: Some(if self.mode == "global" {
-                Mode::Global(GlobalService {})
-            } else {
-                Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) })
+            mode: Some(match self.mode.as_str() {
+                "global" => Mode::Global(GlobalService {}),
+                "global-job" => Mode::GlobalJob(GlobalJob {}),
+                "replicated-job" => Mode::ReplicatedJob(ReplicatedJob {
+                    total_completions: self.replicas.unwrap_or(1),
+                    max_concurrent: self.max_concurrent.unwrap_or(0),
+                }),
+                _ => Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) }),
             }),
             update: None,
             rollback: None,

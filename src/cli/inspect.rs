@@ -99,6 +99,10 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
     let mode = match spec.mode {
         Some(Mode::Global(_)) => json!({ "Global": {} }),
         Some(Mode::Replicated(r)) => json!({ "Replicated": { "Replicas": r.replicas } }),
+        Some(Mode::ReplicatedJob(j)) => {
+            json!({ "ReplicatedJob": { "MaxConcurrent": j.max_concurrent, "TotalCompletions": j.total_completions } })
+        }
+        Some(Mode::GlobalJob(_)) => json!({ "GlobalJob": {} }),
         None => json!({ "Replicated": { "Replicas": 1 } }),
     };
     Obj::new()

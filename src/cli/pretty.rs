@@ -22,6 +22,11 @@ pub fn print(s: &Service) {
     }
     match spec.mode {
         Some(Mode::Global(_)) => println!("Service Mode:\tGlobal"),
+        Some(Mode::GlobalJob(_)) => println!("Service Mode:\tGlobal Job"),
+        Some(Mode::ReplicatedJob(j)) => println!(
+            "Service Mode:\tReplicated Job\n Max Concurrent:\t{}\n Total Completions:\t{}",
+            j.max_concurrent, j.total_completions
+        ),
         _ => println!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
     }
     let placement = task.placement.clone().unwrap_or_default();
@@ -39,7 +44,7 @@ pub fn print(s: &Service) {
             println!(" Max Replicas Per Node:\t{}", placement.max_replicas);
         }
     }
-    let resources = task.resources.clone().unwrap_or_default();
+    let resources = task.resources.unwrap_or_default();
     for (what, r) in [("Reservations", resources.reservations), ("Limits", resources.limits)] {
         let r = r.unwrap_or_default();
         if r.nano_cpus > 0 || r.memory_bytes > 0 {

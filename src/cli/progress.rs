@@ -1,7 +1,8 @@
 //! Waiting for a service to converge, with live progress like `docker
 //! service create`: one line per slot, then "verify: Service converged".
 //! Done when every slot's newest task runs, has kept running for
-//! [`STABLE`], and tasks of removed slots have stopped.
+//! [`STABLE`], and tasks of removed slots have stopped; for a job, when
+//! every slot's newest task has completed ("job complete").
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -93,18 +94,24 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             .await
             .map_err(status)?
             .into_inner();
-        let mode = service.spec.as_ref().and_then(|s| s.mode.clone());
+        let mode = service.spec.as_ref().and_then(|s| s.mode);
         let request = ListTasksRequest { services: vec![service.id.clone()], ..Default::default() };
         let tasks = control.list_tasks(request).await.map_err(status)?.into_inner().tasks;
         let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
         let newest_of = |same: &dyn Fn(&Task) -> bool| {
             live.iter().copied().filter(|t| same(t)).max_by_key(|t| (created(t), t.id.clone()))
         };
-        let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match mode {
-            Some(Mode::Replicated(r)) => (1..=r.replicas)
-                .map(|slot| (format!("{slot}/{}:", r.replicas), newest_of(&|t: &Task| t.slot == slot)))
-                .unzip(),
-            // A global service: one line per node it should run on.
+        let job = matches!(mode, Some(Mode::ReplicatedJob(_) | Mode::GlobalJob(_)));
+        let slots = match &mode {
+            Some(Mode::Replicated(r)) => Some(r.replicas),
+            Some(Mode::ReplicatedJob(j)) => Some(j.total_completions),
+            _ => None,
+        };
+        let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match slots {
+            Some(n) => {
+                (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip()
+            }
+            // A global service (or job): one line per node it should run on.
             _ => {
                 let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
                 nodes
@@ -132,8 +139,19 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
         });
         let dead: Vec<&Task> =
             newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
+        // What the service waits for: every slot running, or for a job
+        // every slot complete.
+        let done: Vec<&Task> = if job {
+            newest.iter().flatten().copied().filter(|t| state(t) == TaskState::Complete).collect()
+        } else {
+            running
+        };
 
-        let mut lines = vec![format!("overall progress: {} out of {replicas} tasks", running.len())];
+        let mut lines = vec![if job {
+            format!("job progress: {} out of {replicas} complete", done.len())
+        } else {
+            format!("overall progress: {} out of {replicas} tasks", done.len())
+        }];
         if replicas <= MAX_SLOT_LINES {
             lines.extend(labels.iter().zip(&newest).map(|(label, t)| slot_line(label, *t)));
         }
@@ -144,11 +162,11 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
             bail!("service could not converge: task {}.{} stopped for good: {reason}", task.service_name, task.slot);
         }
-        let ids: Vec<String> = running.iter().map(|t| t.id.clone()).collect();
-        if running.len() as u64 == replicas && !leftovers {
+        let ids: Vec<String> = done.iter().map(|t| t.id.clone()).collect();
+        if done.len() as u64 == replicas && !leftovers {
             match &stable_since {
                 Some((since, same)) if *same == ids && since.elapsed() >= STABLE => {
-                    lines.push("verify: Service converged".into());
+                    lines.push(if job { "job complete" } else { "verify: Service converged" }.into());
                     std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
                     return Ok(());
                 }

@@ -117,8 +117,11 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
 }
 
 async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
-    if args.mode == "global" && args.replicas.is_some() {
-        bail!("--replicas: can only be used with replicated mode");
+    if args.mode.starts_with("global") && args.replicas.is_some() {
+        bail!("--replicas: can only be used with replicated or replicated-job mode");
+    }
+    if args.mode != "replicated-job" && args.max_concurrent.is_some() {
+        bail!("--max-concurrent: can only be used with replicated-job mode");
     }
     let request = CreateServiceRequest { spec: Some(args.spec()) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
@@ -157,14 +160,20 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
         .iter()
         .filter_map(|summary| {
             let s = summary.service.as_ref()?;
-            let mode = if matches!(s.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_))) {
-                "global"
-            } else {
-                "replicated"
+            let mode = s.spec.as_ref().and_then(|s| s.mode.as_ref());
+            let mut replicas = format!("{}/{}", summary.running_tasks, summary.desired_tasks);
+            if matches!(mode, Some(Mode::ReplicatedJob(_) | Mode::GlobalJob(_))) {
+                replicas += &format!(" ({}/{} completed)", summary.completed_tasks, summary.total_completions);
+            }
+            let mode = match mode {
+                Some(Mode::Global(_)) => "global",
+                Some(Mode::ReplicatedJob(_)) => "replicated job",
+                Some(Mode::GlobalJob(_)) => "global job",
+                _ => "replicated",
             };
             Some(json!({
                 "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": store_name(s),
-                "Ports": "", "Replicas": format!("{}/{}", summary.running_tasks, summary.desired_tasks),
+                "Ports": "", "Replicas": replicas,
             }))
         })
         .collect();
@@ -317,7 +326,8 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
         let mut spec = service.spec.clone().unwrap_or_default();
         match spec.mode.as_mut() {
             Some(Mode::Replicated(r)) => r.replicas = n,
-            _ => bail!("{name}: scale can only be used with replicated mode"),
+            Some(Mode::ReplicatedJob(j)) => j.total_completions = n,
+            _ => bail!("{name}: scale can only be used with replicated or replicated-job mode"),
         }
         let version = service.meta.as_ref().map_or(0, |m| m.version);
         let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec) };

@@ -6,7 +6,7 @@
 pub fn nano_cpus(text: &str) -> Result<i64, String> {
     let expected = || format!("expected a number of CPUs like 0.5, got {text:?}");
     let cpus: f64 = text.trim().parse().map_err(|_| expected())?;
-    if !cpus.is_finite() || cpus < 0.0 || cpus > 1e9 {
+    if !cpus.is_finite() || !(0.0..=1e9).contains(&cpus) {
         return Err(expected());
     }
     Ok((cpus * 1e9).round() as i64)

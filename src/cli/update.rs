@@ -64,7 +64,8 @@ impl UpdateArgs {
         if let Some(n) = self.replicas {
             match spec.mode.as_mut() {
                 Some(Mode::Replicated(r)) => r.replicas = n,
-                _ => bail!("--replicas: can only be used with replicated mode"),
+                Some(Mode::ReplicatedJob(j)) => j.total_completions = n,
+                _ => bail!("--replicas: can only be used with replicated or replicated-job mode"),
             }
         }
         let task = spec.task.get_or_insert_with(Default::default);
@@ -171,6 +172,6 @@ mod tests {
     #[test]
     fn replicas_only_for_replicated_services() {
         let global = ServiceSpec { mode: Some(Mode::Global(Default::default())), ..Default::default() };
-        assert_eq!(apply(&["--replicas", "3"], global).unwrap_err().to_string(), "--replicas: can only be used with replicated mode");
+        assert_eq!(apply(&["--replicas", "3"], global).unwrap_err().to_string(), "--replicas: can only be used with replicated or replicated-job mode");
     }
 }

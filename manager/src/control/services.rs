@@ -1,5 +1,7 @@
 //! Service create, update, remove and list.
 
+use std::collections::BTreeSet;
+
 use shoal_proto::{
     ListServicesResponse, ObjectKind, RemoveServiceResponse, Service, ServiceSpec, ServiceSummary, TaskState,
     UpdateServiceRequest, service_spec::Mode, store_object::Object,
@@ -7,6 +9,7 @@ use shoal_proto::{
 
 use super::{ControlError, Result, resolve, validate};
 use crate::ids::new_id;
+use crate::orchestrator::jobs;
 use crate::manager::Manager;
 use crate::ops;
 
@@ -63,16 +66,27 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                             && t.status.as_ref().is_some_and(|st| st.state == TaskState::Running as i32)
                     })
                     .count() as u64;
-                let desired = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
-                    Some(Mode::Replicated(r)) => r.replicas,
-                    // One task per node that may run it: those the
-                    // orchestrator keeps meant to run.
-                    _ => s
-                        .tasks_of_service(&service.id)
-                        .filter(|t| t.desired_state == TaskState::Running as i32)
-                        .count() as u64,
+                let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state == TaskState::Running as i32);
+                let completed = live().filter(|t| jobs::is_complete(t)).count() as u64;
+                // A global service: one task per node that may run it,
+                // those the orchestrator keeps meant to run.
+                let per_node = || live().map(|t| t.node_id.as_str()).collect::<BTreeSet<_>>().len() as u64;
+                let (desired, total_completions) = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+                    Some(Mode::Replicated(r)) => (r.replicas, 0),
+                    // A job: the tasks that may run now, and how many must complete.
+                    Some(Mode::ReplicatedJob(j)) => {
+                        (j.max_concurrent.min(j.total_completions.saturating_sub(completed)), j.total_completions)
+                    }
+                    Some(Mode::GlobalJob(_)) => (per_node().saturating_sub(completed), per_node()),
+                    _ => (live().count() as u64, 0),
                 };
-                ServiceSummary { service: Some(service.clone()), running_tasks: running, desired_tasks: desired }
+                ServiceSummary {
+                    service: Some(service.clone()),
+                    running_tasks: running,
+                    desired_tasks: desired,
+                    completed_tasks: completed,
+                    total_completions,
+                }
             })
             .collect(),
     })

@@ -37,7 +37,11 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         Mode::Replicated(r) if r.replicas > MAX_REPLICAS => {
             return Err(invalid(format!("replicas: at most {MAX_REPLICAS}, got {}", r.replicas)));
         }
-        Mode::Replicated(_) | Mode::Global(_) => {}
+        Mode::ReplicatedJob(j) if j.total_completions > MAX_REPLICAS => {
+            return Err(invalid(format!("replicas: at most {MAX_REPLICAS}, got {}", j.total_completions)));
+        }
+        Mode::ReplicatedJob(j) if j.max_concurrent == 0 => j.max_concurrent = j.total_completions,
+        Mode::Replicated(_) | Mode::Global(_) | Mode::ReplicatedJob(_) | Mode::GlobalJob(_) => {}
     }
 
     let task = spec.task.get_or_insert_with(Default::default);
@@ -120,7 +124,7 @@ const MIN_NANO_CPUS: i64 = 1_000_000;
 const MIN_MEMORY: i64 = 4 << 20;
 
 fn resources(r: &ResourceRequirements) -> Result<(), InvalidSpec> {
-    let (limits, reservations) = (r.limits.clone().unwrap_or_default(), r.reservations.clone().unwrap_or_default());
+    let (limits, reservations) = (r.limits.unwrap_or_default(), r.reservations.unwrap_or_default());
     for (what, v) in [("limit", &limits), ("reservation", &reservations)] {
         if v.nano_cpus < 0 || (v.nano_cpus > 0 && v.nano_cpus < MIN_NANO_CPUS) {
             return Err(invalid(format!("{what} cpu: expected at least 0.001 CPUs, got {}", cpus(v.nano_cpus))));

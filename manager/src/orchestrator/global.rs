@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use shoal_proto::{Service, Task, TaskState};
 
+use super::jobs::is_complete;
 use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest};
 
 /// A node as the global orchestrator sees it.
@@ -27,8 +28,15 @@ pub struct Candidate {
 }
 
 /// Decides for a global `service` (None once deleted) with `tasks` all of
-/// its tasks and `nodes` every node of the cluster.
-pub fn reconcile(service: Option<&Service>, tasks: &[&Task], nodes: &[Candidate], env: &mut Env<'_>) -> Plan {
+/// its tasks and `nodes` every node of the cluster. For a global `job`, a
+/// node whose newest task completed is done: it is never restarted.
+pub fn reconcile(
+    service: Option<&Service>,
+    tasks: &[&Task],
+    nodes: &[Candidate],
+    job: bool,
+    env: &mut Env<'_>,
+) -> Plan {
     let mut plan = Plan::default();
     let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
     for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
@@ -50,8 +58,11 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], nodes: &[Candidate]
             }
             continue;
         };
-        for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
+        for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        }
+        if job && is_complete(latest) {
+            continue;
         }
         let mut node_plan = Plan::default();
         reconcile_latest(service, latest, env, &mut node_plan);
@@ -67,7 +78,8 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], nodes: &[Candidate]
         }
     }
     // What is left runs on nodes that may no longer run the service.
-    for task in by_node.values().flatten().filter(|t| t.desired_state <= TaskState::Running as i32) {
+    let running = |t: &&&Task| t.desired_state <= TaskState::Running as i32 && !is_complete(t);
+    for task in by_node.values().flatten().filter(running) {
         plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
     }
     plan

@@ -1,12 +1,13 @@
 //! The orchestrator loop (leader only): keeps every replicated service's
 //! slots filled and every global service on each node that may run it,
-//! applies restart policies and reaps old tasks.
+//! runs jobs to completion, applies restart policies and reaps old tasks.
 //!
 //! Decisions are pure functions ([`replicated::reconcile`],
 //! [`global::reconcile`], [`reaper::reap`]); this loop marks services dirty from store commits,
 //! decides for each, and writes everything in one batch.
 
 pub mod global;
+pub mod jobs;
 pub mod reaper;
 pub mod replicated;
 pub mod restart;
@@ -113,7 +114,7 @@ fn global_services(store: &MemoryStore) -> BTreeSet<String> {
 }
 
 fn is_global(service: &Service) -> bool {
-    matches!(service.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_)))
+    matches!(service.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_) | Mode::GlobalJob(_)))
 }
 
 /// The service's constraints. They were validated when the service was
@@ -167,8 +168,10 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         };
         let lost = |node_id: &str| node_lost(store, node_id) || !fits(node_id);
         let mut env = Env { now, lost: &lost, new_id: &mut new_id };
-        let plan = match service {
-            Some(s) if is_global(s) => global::reconcile(service, &tasks, &candidates(store, s), &mut env),
+        let plan = match (service, service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref())) {
+            (Some(s), Some(Mode::Global(_))) => global::reconcile(service, &tasks, &candidates(store, s), false, &mut env),
+            (Some(s), Some(Mode::GlobalJob(_))) => global::reconcile(service, &tasks, &candidates(store, s), true, &mut env),
+            (Some(s), Some(Mode::ReplicatedJob(job))) => jobs::reconcile(s, job, &tasks, &mut env),
             _ => replicated::reconcile(service, &tasks, &mut env),
         };
         for action in plan.actions {

@@ -60,7 +60,7 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     let mut plan = Plan::default();
     let replicas = match service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref()) {
         Some(Mode::Replicated(r)) => r.replicas,
-        Some(Mode::Global(_)) => return plan,
+        Some(_) => return plan,
         None if service.is_some() => 1,
         None => 0,
     };

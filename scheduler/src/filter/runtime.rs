@@ -8,7 +8,7 @@ pub(crate) struct RuntimeFilter;
 
 impl Filter for RuntimeFilter {
     fn check(&self, group: &TaskGroup, node: &NodeInfo) -> bool {
-        node.runtimes.iter().any(|r| *r == group.requirements.runtime)
+        node.runtimes.contains(&group.requirements.runtime)
     }
 
     fn explain(&self, group: &TaskGroup, nodes: usize) -> String {

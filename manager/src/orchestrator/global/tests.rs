@@ -50,7 +50,7 @@ fn run(service: Option<&Service>, tasks: &[Task], nodes: &[Candidate]) -> Plan {
         n += 1;
         format!("new{n}")
     };
-    reconcile(service, &refs, nodes, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id })
+    reconcile(service, &refs, nodes, false, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id })
 }
 
 /// (node, desired) of every task created.
@@ -129,4 +129,23 @@ fn a_deleted_service_removes_every_task() {
     let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "", 1, TaskState::Shutdown, TaskState::Shutdown)];
     let plan = run(None, &tasks, &[node("n1", true, false)]);
     assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Remove), ("a".to_string(), TaskState::Remove)]);
+}
+
+#[test]
+fn a_global_job_runs_once_per_node() {
+    let s = service();
+    let nodes = [node("n1", true, false), node("n2", true, false), node("n3", true, false)];
+    let tasks = [
+        task("done", "n1", 1, TaskState::Running, TaskState::Complete),
+        task("failed", "n2", 1, TaskState::Running, TaskState::Failed),
+    ];
+    let refs: Vec<&Task> = tasks.iter().collect();
+    let mut n = 0;
+    let mut new_id = || {
+        n += 1;
+        format!("new{n}")
+    };
+    let plan = reconcile(Some(&s), &refs, &nodes, true, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id });
+    assert_eq!(stopped(&plan), vec![("failed".to_string(), TaskState::Shutdown)]);
+    assert_eq!(created(&plan), vec![("n2".to_string(), TaskState::Running), ("n3".to_string(), TaskState::Running)]);
 }

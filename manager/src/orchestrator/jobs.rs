@@ -1,0 +1,128 @@
+//! The replicated job orchestrator's decisions, pure (`--mode
+//! replicated-job`): slots 1..`total_completions`, each done once its
+//! newest task completes; at most `max_concurrent` slots run at a time,
+//! started in slot order. A completed task is never restarted; a failed
+//! one is replaced per the restart policy (as a replicated service's).
+//! Global jobs are [`super::global::reconcile`] with `job` set.
+
+use std::collections::BTreeMap;
+
+use shoal_proto::{ReplicatedJob, Service, Task, TaskState};
+
+use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest};
+
+/// Whether a task completed (exit status 0).
+pub fn is_complete(task: &Task) -> bool {
+    task.status.as_ref().is_some_and(|s| s.state == TaskState::Complete as i32)
+}
+
+/// Decides for `service`, a replicated job with settings `job`, with
+/// `tasks` all of its tasks.
+pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &mut Env<'_>) -> Plan {
+    let total = job.total_completions;
+    let max_concurrent = if job.max_concurrent == 0 { total } else { job.max_concurrent };
+    let mut plan = Plan::default();
+    let mut slots: BTreeMap<u64, Vec<&Task>> = BTreeMap::new();
+    for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
+        slots.entry(task.slot).or_default().push(task);
+    }
+    for task in slots.range(total + 1..).flat_map(|(_, tasks)| tasks) {
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
+    }
+    let mut running = 0;
+    let mut empty = Vec::new();
+    for slot in 1..=total {
+        let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
+        slot_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
+        let Some(latest) = slot_tasks.pop() else {
+            empty.push(slot);
+            continue;
+        };
+        for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
+            plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        }
+        if is_complete(latest) || latest.desired_state > TaskState::Running as i32 {
+            continue; // done, or given up by the restart policy
+        }
+        running += 1;
+        reconcile_latest(service, latest, env, &mut plan);
+    }
+    for slot in empty.into_iter().take(max_concurrent.saturating_sub(running) as usize) {
+        let task = new_task(service, slot, TaskState::Running, Vec::new(), env.now, (env.new_id)());
+        plan.actions.push(Action::Create(Box::new(task)));
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_proto::{Meta, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TaskStatus};
+
+    use super::*;
+
+    fn service() -> Service {
+        let restart = RestartPolicy { condition: RestartCondition::OnFailure as i32, delay_ns: Some(0), ..Default::default() };
+        Service {
+            id: "job".into(),
+            spec: Some(ServiceSpec {
+                task: Some(TaskSpec { restart: Some(restart), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn task(id: &str, slot: u64, created: u64, state: TaskState) -> Task {
+        Task {
+            id: id.into(),
+            slot,
+            meta: Some(Meta { created_index: created, ..Default::default() }),
+            desired_state: TaskState::Running as i32,
+            status: Some(TaskStatus { state: state as i32, ..Default::default() }),
+            spec: service().spec.and_then(|s| s.task),
+            ..Default::default()
+        }
+    }
+
+    fn run(job: ReplicatedJob, tasks: &[Task]) -> Plan {
+        let refs: Vec<&Task> = tasks.iter().collect();
+        let mut n = 0;
+        let mut new_id = || {
+            n += 1;
+            format!("new{n}")
+        };
+        reconcile(&service(), &job, &refs, &mut Env { now: 10, lost: &|_| false, new_id: &mut new_id })
+    }
+
+    fn created(plan: &Plan) -> Vec<u64> {
+        plan.actions.iter().filter_map(|a| if let Action::Create(t) = a { Some(t.slot) } else { None }).collect()
+    }
+
+    #[test]
+    fn starts_at_most_max_concurrent_slots_in_order() {
+        let job = ReplicatedJob { total_completions: 5, max_concurrent: 2 };
+        assert_eq!(created(&run(job, &[])), vec![1, 2]);
+        let tasks = [task("a", 1, 1, TaskState::Complete), task("b", 2, 2, TaskState::Running)];
+        assert_eq!(created(&run(job, &tasks)), vec![3], "slot 1 is done, slot 2 still runs");
+        let job = ReplicatedJob { total_completions: 3, max_concurrent: 0 };
+        assert_eq!(created(&run(job, &[])), vec![1, 2, 3], "max concurrent defaults to every completion");
+    }
+
+    #[test]
+    fn completed_tasks_are_never_restarted_failed_ones_are() {
+        let job = ReplicatedJob { total_completions: 2, max_concurrent: 2 };
+        let tasks = [task("a", 1, 1, TaskState::Complete), task("b", 2, 2, TaskState::Failed)];
+        let plan = run(job, &tasks);
+        assert_eq!(plan.actions[0], Action::SetDesired("b".into(), TaskState::Shutdown));
+        assert_eq!(created(&plan), vec![2]);
+        let done = [task("a", 1, 1, TaskState::Complete), task("c", 2, 3, TaskState::Complete)];
+        assert_eq!(run(job, &done), Plan::default(), "the job is complete");
+    }
+
+    #[test]
+    fn fewer_completions_remove_the_extra_slots() {
+        let job = ReplicatedJob { total_completions: 1, max_concurrent: 1 };
+        let tasks = [task("a", 1, 1, TaskState::Running), task("b", 2, 2, TaskState::Running)];
+        assert_eq!(run(job, &tasks).actions, vec![Action::SetDesired("b".into(), TaskState::Remove)]);
+    }
+}
