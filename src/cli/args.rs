@@ -57,6 +57,45 @@ fn restart_condition(text: &str) -> Result<RestartCondition, String> {
     RestartCondition::from_name(text).ok_or_else(|| format!("expected any, on-failure or none, got {text:?}"))
 }
 
+/// `--reserve-cpu`, `--reserve-memory`, `--limit-cpu`, `--limit-memory`, of
+/// `service create` and `service update` (where 0 removes a value).
+#[derive(Args, Debug)]
+pub struct ResourceArgs {
+    /// Reserve CPUs
+    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
+    pub reserve_cpu: Option<i64>,
+    /// Reserve memory
+    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
+    pub reserve_memory: Option<i64>,
+    /// Limit CPUs
+    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
+    pub limit_cpu: Option<i64>,
+    /// Limit memory
+    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
+    pub limit_memory: Option<i64>,
+}
+
+impl ResourceArgs {
+    /// Sets in `r` what the flags give.
+    pub fn apply(&self, r: &mut ResourceRequirements) {
+        set(&mut r.reservations, self.reserve_cpu, self.reserve_memory);
+        set(&mut r.limits, self.limit_cpu, self.limit_memory);
+    }
+}
+
+fn set(size: &mut Option<Resources>, cpus: Option<i64>, memory: Option<i64>) {
+    if cpus.is_none() && memory.is_none() {
+        return;
+    }
+    let r = size.get_or_insert_with(Resources::default);
+    if let Some(c) = cpus {
+        r.nano_cpus = c;
+    }
+    if let Some(m) = memory {
+        r.memory_bytes = m;
+    }
+}
+
 /// Flags of `service create`.
 #[derive(Args, Debug)]
 pub struct CreateArgs {
@@ -115,18 +154,8 @@ pub struct CreateArgs {
     /// Maximum number of tasks per node (default 0 = unlimited)
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub max_replicas: Option<u64>,
-    /// Reserve CPUs
-    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
-    pub reserve_cpu: Option<i64>,
-    /// Reserve memory
-    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
-    pub reserve_memory: Option<i64>,
-    /// Limit CPUs
-    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
-    pub limit_cpu: Option<i64>,
-    /// Limit memory
-    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
-    pub limit_memory: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Runtime that runs the tasks
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
@@ -214,14 +243,9 @@ impl CreateArgs {
     }
 
     fn resources(&self) -> ResourceRequirements {
-        let size = |cpus: Option<i64>, memory: Option<i64>| {
-            (cpus.is_some() || memory.is_some())
-                .then(|| Resources { nano_cpus: cpus.unwrap_or(0), memory_bytes: memory.unwrap_or(0) })
-        };
-        ResourceRequirements {
-            limits: size(self.limit_cpu, self.limit_memory),
-            reservations: size(self.reserve_cpu, self.reserve_memory),
-        }
+        let mut r = ResourceRequirements::default();
+        self.resources.apply(&mut r);
+        r
     }
 }
 

@@ -7,12 +7,12 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
-    GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, Resources, ServiceSpec,
+    GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, ServiceSpec,
     UpdateServiceRequest, service_spec::Mode,
 };
 
-use super::args::{count, placement_pref};
-use super::{Ctx, progress, units};
+use super::args::{ResourceArgs, count, placement_pref};
+use super::{Ctx, progress};
 use crate::client::status;
 
 /// Flags of `service update`.
@@ -36,18 +36,8 @@ pub struct UpdateArgs {
     /// Maximum number of tasks per node (0 = unlimited)
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub max_replicas: Option<u64>,
-    /// Reserve CPUs (0 removes the reservation)
-    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
-    pub reserve_cpu: Option<i64>,
-    /// Reserve memory (0 removes the reservation)
-    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
-    pub reserve_memory: Option<i64>,
-    /// Limit CPUs (0 removes the limit)
-    #[arg(long, value_name = "DECIMAL", value_parser = units::nano_cpus, allow_hyphen_values = true)]
-    pub limit_cpu: Option<i64>,
-    /// Limit memory (0 removes the limit)
-    #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
-    pub limit_memory: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub detach: Option<bool>,
@@ -77,9 +67,7 @@ impl UpdateArgs {
         if let Some(n) = self.max_replicas {
             placement.max_replicas = n;
         }
-        let resources = task.resources.get_or_insert_with(ResourceRequirements::default);
-        set(&mut resources.reservations, self.reserve_cpu, self.reserve_memory);
-        set(&mut resources.limits, self.limit_cpu, self.limit_memory);
+        self.resources.apply(task.resources.get_or_insert_with(ResourceRequirements::default));
         Ok(spec)
     }
 }
@@ -93,19 +81,6 @@ fn edit(list: &mut Vec<String>, rm: &[String], add: &[String], key: impl Fn(&str
         if !list.iter().any(|i| key(i) == key(item)) {
             list.push(item.clone());
         }
-    }
-}
-
-fn set(size: &mut Option<Resources>, cpus: Option<i64>, memory: Option<i64>) {
-    if cpus.is_none() && memory.is_none() {
-        return;
-    }
-    let r = size.get_or_insert_with(Resources::default);
-    if let Some(c) = cpus {
-        r.nano_cpus = c;
-    }
-    if let Some(m) = memory {
-        r.memory_bytes = m;
     }
 }
 
@@ -128,6 +103,7 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use shoal_proto::Resources;
 
     #[derive(Parser)]
     struct Cli {
