@@ -151,4 +151,7 @@ fn a_global_service_runs_once_on_every_node_that_may_run_it() {
     manager.ok(&["node", "update", "--availability", "drain", "worker-1"]);
     converges(manager, "mon", &[("worker-2", 1), ("worker-3", 1)]);
     assert_eq!(manager.replicas("mon"), "2/2");
+    // And gets a fresh one when it is active again.
+    manager.ok(&["node", "update", "--availability", "active", "worker-1"]);
+    converges(manager, "mon", &[("worker-1", 1), ("worker-2", 1), ("worker-3", 1)]);
 }

@@ -116,11 +116,7 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
                 let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
                 nodes
                     .into_iter()
-                    .filter_map(|node| {
-                        let task = newest_of(&|t: &Task| t.node_id == node)?;
-                        let meant = task.desired_state <= TaskState::Running as i32;
-                        meant.then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
-                    })
+                    .map(|node| (format!("{}:", &node[..node.len().min(12)]), newest_of(&|t: &Task| t.node_id == node)))
                     .unzip()
             }
         };
@@ -131,18 +127,18 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             .copied()
             .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
             .collect();
-        // Tasks of removed slots (or of nodes a global service left) still running.
+        // Tasks of removed slots still running. (A global service's task on a
+        // node it left is not waited for: the node may be Down for good.)
         let leftovers = tasks.iter().any(|t| {
-            (t.slot > replicas || t.slot == 0 && t.desired_state > TaskState::Running as i32)
-                && !state(t).is_terminal()
-                && state(t) >= TaskState::Assigned
+            slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned
         });
         let dead: Vec<&Task> =
             newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
         // What the service waits for: every slot running, or for a job
         // every slot complete.
         let done: Vec<&Task> = if job {
-            newest.iter().flatten().copied().filter(|t| state(t) == TaskState::Complete).collect()
+            let current = |t: &&Task| state(t) == TaskState::Complete && t.spec_version == service.spec_version;
+            newest.iter().flatten().copied().filter(current).collect()
         } else {
             running
         };

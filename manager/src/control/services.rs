@@ -67,7 +67,9 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                     })
                     .count() as u64;
                 let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state == TaskState::Running as i32);
-                let completed = live().filter(|t| jobs::is_complete(t)).count() as u64;
+                // Completions of the current spec: an updated job runs again.
+                let completed =
+                    live().filter(|t| jobs::is_complete(t) && t.spec_version == service.spec_version).count() as u64;
                 // A global service: one task per node that may run it,
                 // those the orchestrator keeps meant to run.
                 let per_node = || live().map(|t| t.node_id.as_str()).collect::<BTreeSet<_>>().len() as u64;

@@ -7,8 +7,9 @@
 //! policy included); a node without one gets a task bound to it (the
 //! scheduler still checks the node's resources and runtime), unless it is
 //! paused: a paused node keeps its tasks and takes no new ones. Tasks on
-//! nodes that may no longer run the service are shut down; every task of a
-//! deleted service is removed.
+//! nodes that may no longer run the service are removed (so the node gets
+//! a fresh task if it qualifies again); every task of a deleted service is
+//! removed too.
 
 use std::collections::BTreeMap;
 
@@ -51,24 +52,34 @@ pub fn reconcile(
     for node in nodes.iter().filter(|n| n.eligible) {
         let mut node_tasks = by_node.remove(node.id.as_str()).unwrap_or_default();
         node_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
+        let fresh = |env: &mut Env<'_>| {
+            let task = new_task(service, 0, TaskState::Running, Vec::new(), env.now, (env.new_id)());
+            Action::Create(Box::new(bound(task, &node.id)))
+        };
+        // A paused node keeps its tasks as they are and takes no new one.
         let Some(latest) = node_tasks.pop() else {
             if !node.paused {
-                let task = new_task(service, 0, TaskState::Running, Vec::new(), env.now, (env.new_id)());
-                plan.actions.push(Action::Create(Box::new(bound(task, &node.id))));
+                plan.actions.push(fresh(env));
             }
             continue;
         };
+        if node.paused {
+            continue;
+        }
         for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
         }
         if job && is_complete(latest) {
+            // Done, unless it ran an older spec: an updated job runs again.
+            if latest.spec_version != service.spec_version {
+                plan.actions.push(fresh(env));
+            }
             continue;
         }
         let mut node_plan = Plan::default();
         reconcile_latest(service, latest, env, &mut node_plan);
         for action in node_plan.actions {
             plan.actions.push(match action {
-                Action::Create(_) if node.paused => continue,
                 Action::Create(task) => Action::Create(Box::new(bound(*task, &node.id))),
                 other => other,
             });
@@ -77,10 +88,11 @@ pub fn reconcile(
             plan.wake(at);
         }
     }
-    // What is left runs on nodes that may no longer run the service.
-    let running = |t: &&&Task| t.desired_state <= TaskState::Running as i32 && !is_complete(t);
-    for task in by_node.values().flatten().filter(running) {
-        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
+    // What is left is on nodes that may no longer run the service: removed
+    // (not just shut down), so that a node that qualifies again gets a
+    // fresh task. A completed job task stays, as the record of its run.
+    for task in by_node.values().flatten().filter(|t| !is_complete(t)) {
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
     }
     plan
 }

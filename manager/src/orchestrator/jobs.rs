@@ -1,8 +1,10 @@
 //! The replicated job orchestrator's decisions, pure (`--mode
 //! replicated-job`): slots 1..`total_completions`, each done once its
 //! newest task completes; at most `max_concurrent` slots run at a time,
-//! started in slot order. A completed task is never restarted; a failed
-//! one is replaced per the restart policy (as a replicated service's).
+//! started in slot order. A completed task is never restarted (until the
+//! job is updated: a task that completed an older spec version does not
+//! count); a failed one is replaced per the restart policy (as a
+//! replicated service's).
 //! Global jobs are [`super::global::reconcile`] with `job` set.
 
 use std::collections::BTreeMap;
@@ -40,6 +42,10 @@ pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &
         };
         for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        }
+        if is_complete(latest) && latest.spec_version != service.spec_version {
+            empty.push(slot); // completed an older spec: an updated job runs again
+            continue;
         }
         if is_complete(latest) || latest.desired_state > TaskState::Running as i32 {
             continue; // done, or given up by the restart policy
@@ -115,8 +121,10 @@ mod tests {
         let plan = run(job, &tasks);
         assert_eq!(plan.actions[0], Action::SetDesired("b".into(), TaskState::Shutdown));
         assert_eq!(created(&plan), vec![2]);
-        let done = [task("a", 1, 1, TaskState::Complete), task("c", 2, 3, TaskState::Complete)];
+        let mut done = [task("a", 1, 1, TaskState::Complete), task("c", 2, 3, TaskState::Complete)];
         assert_eq!(run(job, &done), Plan::default(), "the job is complete");
+        done[1].spec_version = 7;
+        assert_eq!(created(&run(job, &done)), vec![2], "slot 2 completed an older spec");
     }
 
     #[test]

@@ -64,6 +64,9 @@ impl Orchestrator {
                 wakes.extend(new_wakes);
                 if !ops.is_empty() {
                     if !watch::write(&self.proposer, ops, &stop, "orchestrator").await {
+                        if stop.is_cancelled() {
+                            return;
+                        }
                         dirty.extend(ids);
                     }
                     continue;

@@ -69,6 +69,9 @@ impl Scheduler {
                 }
                 self.waiting.extend(waiting);
                 if !ops.is_empty() && !watch::write(&self.proposer, ops, &stop, "scheduler").await {
+                    if stop.is_cancelled() {
+                        return;
+                    }
                     self.pending.extend(ids);
                 }
                 continue;
@@ -137,7 +140,7 @@ impl Work {
                 }
                 // A task that stopped frees its node's resources, ports and
                 // replica count.
-                Object::Task(t) if !t.node_id.is_empty() && snapshot::is_stopping(t) => self.retry = true,
+                Object::Task(t) if !t.node_id.is_empty() && snapshot::has_stopped(t) => self.retry = true,
                 Object::Node(_) => self.retry = true,
                 _ => {}
             }

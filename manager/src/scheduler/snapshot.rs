@@ -20,16 +20,18 @@ pub fn is_pending(task: &Task) -> bool {
     state(task) <= TaskState::Pending as i32 && task.desired_state <= TaskState::Running as i32
 }
 
-/// Does a task keep its node busy? (A pending task bound to a node, as a
-/// global service's, does not yet.)
+/// Does a task keep its node busy? From assignment until it has really
+/// stopped (a task told to stop holds its resources through its grace
+/// period); a pending task bound to a node, as a global service's, does
+/// not yet.
 fn is_active(task: &Task) -> bool {
     let state = state(task);
-    state >= TaskState::Assigned as i32 && state <= TaskState::Running as i32 && task.desired_state <= TaskState::Running as i32
+    state >= TaskState::Assigned as i32 && state <= TaskState::Running as i32
 }
 
-/// Has a task on a node stopped, or been told to?
-pub fn is_stopping(task: &Task) -> bool {
-    state(task) > TaskState::Running as i32 || task.desired_state > TaskState::Running as i32
+/// Has a task stopped (and so freed what it held on its node)?
+pub fn has_stopped(task: &Task) -> bool {
+    state(task) > TaskState::Running as i32
 }
 
 fn state(task: &Task) -> i32 {

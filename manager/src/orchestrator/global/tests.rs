@@ -99,8 +99,23 @@ fn tasks_on_nodes_that_no_longer_qualify_are_shut_down() {
     let nodes = [node("n1", false, false)];
     let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "gone", 1, TaskState::Running, TaskState::Running)];
     let plan = run(Some(&s), &tasks, &nodes);
-    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Shutdown), ("a".to_string(), TaskState::Shutdown)]);
+    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Remove), ("a".to_string(), TaskState::Remove)]);
     assert!(created(&plan).is_empty());
+}
+
+#[test]
+fn a_node_that_qualifies_again_gets_a_fresh_task() {
+    let s = service();
+    // Its task was removed when the node was drained.
+    let tasks = [task("a", "n1", 1, TaskState::Remove, TaskState::Running)];
+    assert_eq!(created(&run(Some(&s), &tasks, &[node("n1", true, false)])), vec![("n1".to_string(), TaskState::Running)]);
+}
+
+#[test]
+fn a_paused_node_is_left_as_it_is() {
+    let s = service();
+    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Failed)];
+    assert_eq!(run(Some(&s), &tasks, &[node("n1", true, true)]), Plan::default());
 }
 
 #[test]
@@ -148,4 +163,10 @@ fn a_global_job_runs_once_per_node() {
     let plan = reconcile(Some(&s), &refs, &nodes, true, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id });
     assert_eq!(stopped(&plan), vec![("failed".to_string(), TaskState::Shutdown)]);
     assert_eq!(created(&plan), vec![("n2".to_string(), TaskState::Running), ("n3".to_string(), TaskState::Running)]);
+
+    // An updated job runs again where it completed an older spec.
+    let mut updated = service();
+    updated.spec_version = 1;
+    let plan = reconcile(Some(&updated), &refs[..1], &nodes[..1], true, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id });
+    assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)]);
 }
