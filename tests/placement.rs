@@ -13,7 +13,15 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Running tasks of `service` per node hostname.
 fn running_per_node(node: &Node, service: &str) -> BTreeMap<String, usize> {
-    let out = node.ok(&["service", "ps", "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}", service]);
+    let out = node.ok(&[
+        "service",
+        "ps",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Node}} {{.CurrentState}}",
+        service,
+    ]);
     let mut counts = BTreeMap::new();
     for line in out.lines().filter(|l| l.contains(" Running ")) {
         *counts.entry(line.split(' ').next().unwrap_or_default().to_string()).or_default() += 1;
@@ -54,7 +62,15 @@ fn constraints_and_spread_preferences_choose_the_nodes() {
     assert_eq!(spec.trim(), r#"{"Preferences":[{"Spread":{"SpreadDescriptor":"node.labels.zone"}}]}"#);
 
     // Changing the constraints moves the tasks to the nodes that now match.
-    manager.ok(&["service", "update", "--constraint-rm", "node.labels.zone==east", "--constraint-add", "node.labels.zone==west", "east"]);
+    manager.ok(&[
+        "service",
+        "update",
+        "--constraint-rm",
+        "node.labels.zone==east",
+        "--constraint-add",
+        "node.labels.zone==west",
+        "east",
+    ]);
     converges(manager, "east", &[("worker-2", 3)]);
     // So does a label change on a node: its tasks leave it.
     manager.ok(&["node", "update", "--label-add", "zone=east", "worker-2"]);
@@ -67,8 +83,19 @@ fn a_task_that_fits_nowhere_waits_with_the_reason_until_a_label_makes_room() {
     let cluster = Cluster::new(1, 1);
     let manager = &cluster.managers[0];
     manager.ok(&[
-        "service", "create", "--detach", "--name", "ssd", "--replicas", "2", "--constraint", "node.labels.disk==ssd",
-        "--reserve-cpu", "0.01", "sleep", "1000",
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "ssd",
+        "--replicas",
+        "2",
+        "--constraint",
+        "node.labels.disk==ssd",
+        "--reserve-cpu",
+        "0.01",
+        "sleep",
+        "1000",
     ]);
     manager.ok(&["service", "create", "--detach", "--name", "huge", "--reserve-memory", "100000g", "sleep", "1000"]);
     let reason = |service: &str| manager.ok(&["service", "ps", "--format", "{{.CurrentState}} | {{.Error}}", service]);
@@ -131,7 +158,18 @@ fn a_global_service_runs_once_on_every_node_that_may_run_it() {
     let err = manager.fails(1, &["service", "create", "--mode", "global", "--replicas", "2", "sleep", "1"]);
     assert!(err.contains("--replicas: can only be used with replicated or replicated-job mode"), "{err}");
     // Waits for convergence, as `docker service create` does.
-    manager.ok(&["service", "create", "--name", "mon", "--mode", "global", "--constraint", "node.role==worker", "sleep", "1000"]);
+    manager.ok(&[
+        "service",
+        "create",
+        "--name",
+        "mon",
+        "--mode",
+        "global",
+        "--constraint",
+        "node.role==worker",
+        "sleep",
+        "1000",
+    ]);
     converges(manager, "mon", &[("worker-1", 1), ("worker-2", 1)]);
     let ls = manager.json_lines(&["service", "ls", "--format", "json"]);
     assert_eq!((ls[0]["Mode"].as_str(), ls[0]["Replicas"].as_str()), (Some("global"), Some("2/2")));
@@ -151,7 +189,12 @@ fn a_global_service_runs_once_on_every_node_that_may_run_it() {
     manager.ok(&["node", "update", "--availability", "drain", "worker-1"]);
     converges(manager, "mon", &[("worker-2", 1), ("worker-3", 1)]);
     assert_eq!(manager.replicas("mon"), "2/2");
-    // And gets a fresh one when it is active again.
+    // And gets a fresh one when it is active again; `service ps` lists the
+    // drained task's history under the node's new task.
     manager.ok(&["node", "update", "--availability", "active", "worker-1"]);
     converges(manager, "mon", &[("worker-1", 1), ("worker-2", 1), ("worker-3", 1)]);
+    let rows = manager.ok(&["service", "ps", "--format", "{{.Name}}|{{.Node}}", "mon"]);
+    let rows: Vec<&str> = rows.lines().collect();
+    let i = rows.iter().position(|r| r.ends_with("|worker-1") && !r.starts_with(" \\_")).expect("worker-1's task");
+    assert!(rows[i + 1].starts_with(" \\_ mon.") && rows[i + 1].ends_with("|worker-1"), "history under it: {rows:?}");
 }

@@ -57,7 +57,11 @@ fn service(replicas: u64) -> Object {
         spec: Some(ServiceSpec {
             annotations: Some(Annotations { name: "bench".into(), ..Default::default() }),
             task: Some(TaskSpec {
-                container: Some(ContainerSpec { image: "sleep".into(), args: vec!["1000".into()], ..Default::default() }),
+                container: Some(ContainerSpec {
+                    image: "sleep".into(),
+                    args: vec!["1000".into()],
+                    ..Default::default()
+                }),
                 runtime: "process".into(),
                 ..Default::default()
             }),

@@ -87,7 +87,10 @@ impl Constraint {
             return Err(fail(value_at + bad, "a value without control characters".into()));
         }
         let net = match key {
-            Key::Ip => Some(parse_net(&value).ok_or_else(|| fail(value_at, format!("an IP address or CIDR block, got {value:?}")))?),
+            Key::Ip => Some(
+                parse_net(&value)
+                    .ok_or_else(|| fail(value_at, format!("an IP address or CIDR block, got {value:?}")))?,
+            ),
             Key::Role if !value.eq_ignore_ascii_case("manager") && !value.eq_ignore_ascii_case("worker") => {
                 return Err(fail(value_at, format!("manager or worker, got {value:?}")));
             }

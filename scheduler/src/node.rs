@@ -16,7 +16,8 @@ impl Resources {
     pub fn fits(&self, used: &Resources, want: &Resources) -> bool {
         // A node that reports no size (0) takes no reservation at all.
         let fits = |total: i64, used: i64, want: i64| want <= 0 || used.saturating_add(want) <= total;
-        fits(self.nano_cpus, used.nano_cpus, want.nano_cpus) && fits(self.memory_bytes, used.memory_bytes, want.memory_bytes)
+        fits(self.nano_cpus, used.nano_cpus, want.nano_cpus)
+            && fits(self.memory_bytes, used.memory_bytes, want.memory_bytes)
     }
 
     /// Adds `other` to `self`.

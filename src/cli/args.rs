@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, GlobalJob, GlobalService, Placement, PlacementPreference, ReplicatedService, ResourceRequirements, Resources,
-    ReplicatedJob, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
+    Annotations, ContainerSpec, GlobalJob, GlobalService, Placement, PlacementPreference, ReplicatedJob,
+    ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
+    service_spec::Mode,
 };
 
 use super::units;
@@ -265,7 +266,10 @@ mod tests {
         assert_eq!(env_var("A=1"), Ok("A=1".into()));
         assert!(restart_condition("sometimes").unwrap_err().contains("on-failure"));
         assert_eq!(placement_pref("spread=node.labels.dc"), Ok("node.labels.dc".into()));
-        assert_eq!(placement_pref("node.labels.dc"), Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into()));
+        assert_eq!(
+            placement_pref("node.labels.dc"),
+            Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into())
+        );
         assert!(placement_pref("spread=").is_err());
     }
 }

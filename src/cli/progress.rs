@@ -108,15 +108,21 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             _ => None,
         };
         let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match slots {
-            Some(n) => {
-                (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip()
-            }
+            Some(n) => (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip(),
             // A global service (or job): one line per node it should run on.
             _ => {
                 let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
                 nodes
                     .into_iter()
-                    .map(|node| (format!("{}:", &node[..node.len().min(12)]), newest_of(&|t: &Task| t.node_id == node)))
+                    .filter_map(|node| {
+                        let task = newest_of(&|t: &Task| t.node_id == node)?;
+                        // Not a node the service left (its task withdrawn,
+                        // not ended by itself).
+                        let ended_by_itself =
+                            matches!(state(task), TaskState::Complete | TaskState::Failed | TaskState::Rejected);
+                        let meant = task.desired_state <= TaskState::Running as i32 || ended_by_itself;
+                        meant.then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
+                    })
                     .unzip()
             }
         };
@@ -129,9 +135,9 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             .collect();
         // Tasks of removed slots still running. (A global service's task on a
         // node it left is not waited for: the node may be Down for good.)
-        let leftovers = tasks.iter().any(|t| {
-            slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned
-        });
+        let leftovers = tasks
+            .iter()
+            .any(|t| slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
         let dead: Vec<&Task> =
             newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
         // What the service waits for: every slot running, or for a job

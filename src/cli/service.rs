@@ -252,9 +252,11 @@ async fn ps(
         .filter(|t| filter.names.is_empty() || filter.names.contains(&task_name(t)))
         .filter(|t| filter.ids.is_empty() || filter.ids.iter().any(|id| t.id.starts_with(id.as_str())))
         .collect();
+    // By slot (a global service's tasks: by node), newest first.
     tasks.sort_by(|a, b| {
         let created = |t: &Task| t.meta.as_ref().map_or(0, |m| m.created_at);
-        (&a.service_name, a.slot, created(b)).cmp(&(&b.service_name, b.slot, created(a)))
+        let node = |t: &Task| if t.slot == 0 { t.node_id.clone() } else { String::new() };
+        (&a.service_name, a.slot, node(a), created(b)).cmp(&(&b.service_name, b.slot, node(b), created(a)))
     });
     if quiet {
         tasks.iter().for_each(|t| println!("{}", short(&t.id, no_trunc)));

@@ -7,8 +7,8 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
-    GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, ServiceSpec,
-    UpdateServiceRequest, service_spec::Mode,
+    GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, ServiceSpec, UpdateServiceRequest,
+    service_spec::Mode,
 };
 
 use super::args::{ResourceArgs, count, placement_pref};
@@ -120,10 +120,20 @@ mod tests {
 
     #[test]
     fn constraints_and_preferences_are_added_and_removed() {
-        let spec = apply(&["--constraint-add", "node.role==worker", "--constraint-add", "node.labels.a==b"], ServiceSpec::default())
-            .unwrap();
         let spec = apply(
-            &["--constraint-rm", "node.labels.a==b", "--constraint-add", "node.role==worker", "--placement-pref-add", "spread=node.labels.dc"],
+            &["--constraint-add", "node.role==worker", "--constraint-add", "node.labels.a==b"],
+            ServiceSpec::default(),
+        )
+        .unwrap();
+        let spec = apply(
+            &[
+                "--constraint-rm",
+                "node.labels.a==b",
+                "--constraint-add",
+                "node.role==worker",
+                "--placement-pref-add",
+                "spread=node.labels.dc",
+            ],
             spec,
         )
         .unwrap();
@@ -148,6 +158,9 @@ mod tests {
     #[test]
     fn replicas_only_for_replicated_services() {
         let global = ServiceSpec { mode: Some(Mode::Global(Default::default())), ..Default::default() };
-        assert_eq!(apply(&["--replicas", "3"], global).unwrap_err().to_string(), "--replicas: can only be used with replicated or replicated-job mode");
+        assert_eq!(
+            apply(&["--replicas", "3"], global).unwrap_err().to_string(),
+            "--replicas: can only be used with replicated or replicated-job mode"
+        );
     }
 }

@@ -9,9 +9,9 @@ use shoal_proto::{
 
 use super::{ControlError, Result, resolve, validate};
 use crate::ids::new_id;
-use crate::orchestrator::jobs;
 use crate::manager::Manager;
 use crate::ops;
+use crate::orchestrator::jobs;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
     let spec = validate::service_spec(spec)?;

@@ -266,7 +266,8 @@ mod tests {
             task.resources = Some(resources);
             service_spec(s).err().map(|e| e.0)
         };
-        let constraints = |c: &[&str]| Placement { constraints: c.iter().map(|c| c.to_string()).collect(), ..Default::default() };
+        let constraints =
+            |c: &[&str]| Placement { constraints: c.iter().map(|c| c.to_string()).collect(), ..Default::default() };
         let none = ResourceRequirements::default;
         assert_eq!(err(constraints(&["node.role==worker", "node.labels.a!=b"]), none()), None);
         assert_eq!(
@@ -294,7 +295,10 @@ mod tests {
             limits: None,
             reservations: Some(shoal_proto::Resources { nano_cpus: 0, memory_bytes: 1024 }),
         };
-        assert_eq!(err(Placement::default(), memory).unwrap(), "reservation memory: expected at least 4MiB, got 1024 bytes");
+        assert_eq!(
+            err(Placement::default(), memory).unwrap(),
+            "reservation memory: expected at least 4MiB, got 1024 bytes"
+        );
     }
 
     #[test]

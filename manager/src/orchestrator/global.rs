@@ -7,9 +7,9 @@
 //! policy included); a node without one gets a task bound to it (the
 //! scheduler still checks the node's resources and runtime), unless it is
 //! paused: a paused node keeps its tasks and takes no new ones. Tasks on
-//! nodes that may no longer run the service are removed (so the node gets
-//! a fresh task if it qualifies again); every task of a deleted service is
-//! removed too.
+//! nodes that may no longer run the service are shut down, and the node
+//! gets a fresh task if it qualifies again; every task of a deleted
+//! service is removed.
 
 use std::collections::BTreeMap;
 
@@ -66,6 +66,11 @@ pub fn reconcile(
         if node.paused {
             continue;
         }
+        if withdrawn(latest) {
+            // Stopped when the node stopped qualifying: it qualifies again.
+            plan.actions.push(fresh(env));
+            continue;
+        }
         for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
         }
@@ -88,13 +93,21 @@ pub fn reconcile(
             plan.wake(at);
         }
     }
-    // What is left is on nodes that may no longer run the service: removed
-    // (not just shut down), so that a node that qualifies again gets a
-    // fresh task. A completed job task stays, as the record of its run.
-    for task in by_node.values().flatten().filter(|t| !is_complete(t)) {
-        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
+    // What is left runs on nodes that may no longer run the service.
+    let running = |t: &&&Task| t.desired_state <= TaskState::Running as i32 && !is_complete(t);
+    for task in by_node.values().flatten().filter(running) {
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
     }
     plan
+}
+
+/// Told to stop while it had not ended by itself: the orchestrator withdrew
+/// it from a node that stopped qualifying (a task the restart policy gave
+/// up on had completed, failed or been rejected first).
+pub fn withdrawn(task: &Task) -> bool {
+    let state = task.status.as_ref().map_or(TaskState::New, |s| s.state());
+    task.desired_state > TaskState::Running as i32
+        && !matches!(state, TaskState::Complete | TaskState::Failed | TaskState::Rejected)
 }
 
 fn bound(mut task: Task, node_id: &str) -> Task {

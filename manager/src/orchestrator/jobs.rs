@@ -67,7 +67,8 @@ mod tests {
     use super::*;
 
     fn service() -> Service {
-        let restart = RestartPolicy { condition: RestartCondition::OnFailure as i32, delay_ns: Some(0), ..Default::default() };
+        let restart =
+            RestartPolicy { condition: RestartCondition::OnFailure as i32, delay_ns: Some(0), ..Default::default() };
         Service {
             id: "job".into(),
             spec: Some(ServiceSpec {

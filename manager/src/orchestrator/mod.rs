@@ -166,14 +166,19 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         // tasks as a Down one does: they move to nodes that do.
         let constraints = service.map_or(Some(Vec::new()), constraints_of);
         let fits = |node_id: &str| {
-            let holds = |cs: &Vec<Constraint>| store.node(node_id).is_some_and(|n| cs.iter().all(|c| c.matches(&describe(n))));
+            let holds =
+                |cs: &Vec<Constraint>| store.node(node_id).is_some_and(|n| cs.iter().all(|c| c.matches(&describe(n))));
             constraints.as_ref().is_some_and(holds)
         };
         let lost = |node_id: &str| node_lost(store, node_id) || !fits(node_id);
         let mut env = Env { now, lost: &lost, new_id: &mut new_id };
         let plan = match (service, service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref())) {
-            (Some(s), Some(Mode::Global(_))) => global::reconcile(service, &tasks, &candidates(store, s), false, &mut env),
-            (Some(s), Some(Mode::GlobalJob(_))) => global::reconcile(service, &tasks, &candidates(store, s), true, &mut env),
+            (Some(s), Some(Mode::Global(_))) => {
+                global::reconcile(service, &tasks, &candidates(store, s), false, &mut env)
+            }
+            (Some(s), Some(Mode::GlobalJob(_))) => {
+                global::reconcile(service, &tasks, &candidates(store, s), true, &mut env)
+            }
             (Some(s), Some(Mode::ReplicatedJob(job))) => jobs::reconcile(s, job, &tasks, &mut env),
             _ => replicated::reconcile(service, &tasks, &mut env),
         };

@@ -111,7 +111,14 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
         plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
         let history = latest.restart_history.clone();
         let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
-        plan.actions.push(Action::Create(Box::new(new_task(service, latest.slot, desired, history, now, (env.new_id)()))));
+        plan.actions.push(Action::Create(Box::new(new_task(
+            service,
+            latest.slot,
+            desired,
+            history,
+            now,
+            (env.new_id)(),
+        ))));
         return;
     }
     if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {

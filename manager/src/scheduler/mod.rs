@@ -107,10 +107,12 @@ async fn settle(events: &mut broadcast::Receiver<Arc<Commit>>) -> Work {
     loop {
         let wake = match deadline {
             None => watch::next(events).await,
-            Some(deadline) => match tokio::time::timeout_at((Instant::now() + DEBOUNCE).min(deadline), watch::next(events)).await {
-                Ok(wake) => wake,
-                Err(_) => return work,
-            },
+            Some(deadline) => {
+                match tokio::time::timeout_at((Instant::now() + DEBOUNCE).min(deadline), watch::next(events)).await {
+                    Ok(wake) => wake,
+                    Err(_) => return work,
+                }
+            }
         };
         match wake {
             Wake::Commits(commits) => commits.iter().for_each(|c| work.note(c)),

@@ -71,7 +71,10 @@ pub fn describe(node: &Node) -> NodeInfo {
         ip: node.status.as_ref().and_then(|s| parse_ip(&s.addr)),
         os: platform.os,
         arch: platform.architecture,
-        labels: spec.and_then(|s| s.annotations.as_ref()).map(|a| a.labels.clone().into_iter().collect()).unwrap_or_default(),
+        labels: spec
+            .and_then(|s| s.annotations.as_ref())
+            .map(|a| a.labels.clone().into_iter().collect())
+            .unwrap_or_default(),
         engine_labels: description.engine_labels.into_iter().collect(),
         ready: node.status.as_ref().is_some_and(|s| s.state() == NodeState::Ready),
         active: spec.is_none_or(|s| s.availability() == NodeAvailability::Active),
@@ -96,8 +99,12 @@ fn reservations(spec: Option<&TaskSpec>) -> Resources {
 /// (written by an older version) is the error returned.
 pub fn requirements(spec: Option<&TaskSpec>) -> Result<Requirements, String> {
     let placement = spec.and_then(|s| s.placement.clone()).unwrap_or_default();
-    let constraints: Vec<Constraint> =
-        placement.constraints.iter().map(|c| Constraint::parse(c)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let constraints: Vec<Constraint> = placement
+        .constraints
+        .iter()
+        .map(|c| Constraint::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     let preferences: Vec<Spread> = placement
         .preferences
         .iter()
@@ -185,8 +192,13 @@ mod tests {
         };
         let mut bad = task("bad", "s3", 1, 1, "");
         bad.spec = Some(spec(&["oops"]));
-        let tasks =
-            [task("b", "s1", 1, 2, ""), task("a", "s1", 1, 1, ""), task("c", "s1", 2, 1, ""), task("d", "s2", 1, 0, "n1"), bad];
+        let tasks = [
+            task("b", "s1", 1, 2, ""),
+            task("a", "s1", 1, 1, ""),
+            task("c", "s1", 2, 1, ""),
+            task("d", "s2", 1, 0, "n1"),
+            bad,
+        ];
         let (groups, invalid) = groups(tasks.iter());
         let shape: Vec<(&str, Option<&str>, Vec<&str>)> = groups
             .iter()

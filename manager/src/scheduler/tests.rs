@@ -15,7 +15,11 @@ fn node(id: &str, zone: &str) -> Object {
     Object::Node(Node {
         id: id.into(),
         spec: Some(NodeSpec { annotations: Some(Annotations { name: String::new(), labels }), ..Default::default() }),
-        description: Some(NodeDescription { hostname: id.into(), runtimes: vec!["process".into()], ..Default::default() }),
+        description: Some(NodeDescription {
+            hostname: id.into(),
+            runtimes: vec!["process".into()],
+            ..Default::default()
+        }),
         status: Some(NodeStatus { state: NodeState::Ready as i32, ..Default::default() }),
         ..Default::default()
     })
@@ -86,7 +90,8 @@ fn waiting_tasks_are_retried_when_a_node_or_a_stopped_task_changes() {
         desired_state: TaskState::Running as i32,
         ..Default::default()
     };
-    let commit = |object: Object| Commit { index: 1, changes: vec![crate::store::Change::Updated(object)], reset: false };
+    let commit =
+        |object: Object| Commit { index: 1, changes: vec![crate::store::Change::Updated(object)], reset: false };
     work.note(&commit(Object::Task(running)));
     assert!(!work.any(), "a running task changes nothing for waiting tasks");
     work.note(&commit(Object::Task(stopped)));

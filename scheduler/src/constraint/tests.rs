@@ -59,7 +59,10 @@ fn malformed_expressions_name_the_position_and_what_was_expected() {
     assert_eq!(error("node.labels.a==b!=c").0, 17);
     assert!(error("node.lables.zone==east").1.starts_with("a key (node.id"), "{:?}", error("node.lables.zone==east"));
     assert_eq!(error("  ==x").0, 3);
-    assert_eq!(error("node.labels.==x").1, "a label name after \"node.labels.\" (letters, digits, '.', '-', '_'), got \"\"");
+    assert_eq!(
+        error("node.labels.==x").1,
+        "a label name after \"node.labels.\" (letters, digits, '.', '-', '_'), got \"\""
+    );
     assert_eq!(error("node.hostname== "), (17, "a value after the operator".into()));
     assert_eq!(error("node.role==leader"), (12, "manager or worker, got \"leader\"".into()));
     assert_eq!(error("node.ip==10.0.0.300"), (10, "an IP address or CIDR block, got \"10.0.0.300\"".into()));

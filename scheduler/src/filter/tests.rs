@@ -48,7 +48,10 @@ fn runtime() {
 fn constraints_all_must_hold() {
     let f = &constraint::ConstraintFilter;
     assert!(!f.applies(&group(base())));
-    let g = group(Requirements { constraints: parse_all(&["node.role==worker", "node.labels.zone==east"]).unwrap(), ..base() });
+    let g = group(Requirements {
+        constraints: parse_all(&["node.role==worker", "node.labels.zone==east"]).unwrap(),
+        ..base()
+    });
     assert!(f.applies(&g));
     assert!(!f.check(&g, &node()));
     let mut east = node();

@@ -157,7 +157,8 @@ fn nodes_without_the_label_form_their_own_group_and_preferences_nest() {
     nodes[0].labels.insert("rack".into(), "r1".into());
     nodes[1].labels.insert("rack".into(), "r2".into());
     let mut g = group("web", 4);
-    g.requirements.preferences = vec![Spread::parse("node.labels.dc").unwrap(), Spread::parse("node.labels.rack").unwrap()];
+    g.requirements.preferences =
+        vec![Spread::parse("node.labels.dc").unwrap(), Spread::parse("node.labels.rack").unwrap()];
     let d = schedule(&mut nodes, &[g]);
     assert_eq!(per_node(&d), BTreeMap::from([("a", 1), ("b", 1), ("c", 2)]));
 }

@@ -97,18 +97,27 @@ fn a_paused_node_keeps_its_task_and_takes_no_new_one() {
 fn tasks_on_nodes_that_no_longer_qualify_are_shut_down() {
     let s = service();
     let nodes = [node("n1", false, false)];
-    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "gone", 1, TaskState::Running, TaskState::Running)];
+    let tasks = [
+        task("a", "n1", 1, TaskState::Running, TaskState::Running),
+        task("b", "gone", 1, TaskState::Running, TaskState::Running),
+    ];
     let plan = run(Some(&s), &tasks, &nodes);
-    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Remove), ("a".to_string(), TaskState::Remove)]);
+    assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Shutdown), ("a".to_string(), TaskState::Shutdown)]);
     assert!(created(&plan).is_empty());
 }
 
 #[test]
 fn a_node_that_qualifies_again_gets_a_fresh_task() {
     let s = service();
-    // Its task was removed when the node was drained.
-    let tasks = [task("a", "n1", 1, TaskState::Remove, TaskState::Running)];
-    assert_eq!(created(&run(Some(&s), &tasks, &[node("n1", true, false)])), vec![("n1".to_string(), TaskState::Running)]);
+    // Its task was shut down when the node was drained.
+    let tasks = [task("a", "n1", 1, TaskState::Shutdown, TaskState::Shutdown)];
+    assert_eq!(
+        created(&run(Some(&s), &tasks, &[node("n1", true, false)])),
+        vec![("n1".to_string(), TaskState::Running)]
+    );
+    // Not so a task the restart policy gave up on.
+    let tasks = [task("a", "n1", 1, TaskState::Shutdown, TaskState::Failed)];
+    assert_eq!(run(Some(&s), &tasks, &[node("n1", true, false)]), Plan::default());
 }
 
 #[test]
@@ -141,7 +150,10 @@ fn only_the_newest_task_of_a_node_runs() {
 
 #[test]
 fn a_deleted_service_removes_every_task() {
-    let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Running), task("b", "", 1, TaskState::Shutdown, TaskState::Shutdown)];
+    let tasks = [
+        task("a", "n1", 1, TaskState::Running, TaskState::Running),
+        task("b", "", 1, TaskState::Shutdown, TaskState::Shutdown),
+    ];
     let plan = run(None, &tasks, &[node("n1", true, false)]);
     assert_eq!(stopped(&plan), vec![("b".to_string(), TaskState::Remove), ("a".to_string(), TaskState::Remove)]);
 }
@@ -167,6 +179,12 @@ fn a_global_job_runs_once_per_node() {
     // An updated job runs again where it completed an older spec.
     let mut updated = service();
     updated.spec_version = 1;
-    let plan = reconcile(Some(&updated), &refs[..1], &nodes[..1], true, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id });
+    let plan = reconcile(
+        Some(&updated),
+        &refs[..1],
+        &nodes[..1],
+        true,
+        &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id },
+    );
     assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)]);
 }

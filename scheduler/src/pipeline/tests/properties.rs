@@ -13,8 +13,13 @@ use crate::preference::Spread;
 use crate::task::TaskGroup;
 
 const ZONES: [&str; 3] = ["east", "west", "south"];
-const CONSTRAINTS: [&str; 5] =
-    ["node.labels.zone==east", "node.labels.zone!=west", "node.role==worker", "node.hostname!=h1", "node.labels.ssd==true"];
+const CONSTRAINTS: [&str; 5] = [
+    "node.labels.zone==east",
+    "node.labels.zone!=west",
+    "node.role==worker",
+    "node.hostname!=h1",
+    "node.labels.ssd==true",
+];
 
 /// A node with random state, labels, size and load.
 fn any_node() -> impl Strategy<Value = NodeInfo> {
