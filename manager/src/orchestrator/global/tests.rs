@@ -44,13 +44,18 @@ fn task(id: &str, node: &str, created: u64, desired: TaskState, state: TaskState
 }
 
 fn run(service: Option<&Service>, tasks: &[Task], nodes: &[Candidate]) -> Plan {
+    run_as(false, service, tasks, nodes)
+}
+
+/// Decides for a global service, or (`job`) a global job.
+fn run_as(job: bool, service: Option<&Service>, tasks: &[Task], nodes: &[Candidate]) -> Plan {
     let refs: Vec<&Task> = tasks.iter().collect();
     let mut n = 0;
     let mut new_id = || {
         n += 1;
         format!("new{n}")
     };
-    reconcile(service, &refs, nodes, false, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id })
+    reconcile(service, &refs, nodes, job, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id })
 }
 
 /// (node, desired) of every task created.
@@ -166,25 +171,13 @@ fn a_global_job_runs_once_per_node() {
         task("done", "n1", 1, TaskState::Running, TaskState::Complete),
         task("failed", "n2", 1, TaskState::Running, TaskState::Failed),
     ];
-    let refs: Vec<&Task> = tasks.iter().collect();
-    let mut n = 0;
-    let mut new_id = || {
-        n += 1;
-        format!("new{n}")
-    };
-    let plan = reconcile(Some(&s), &refs, &nodes, true, &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id });
+    let plan = run_as(true, Some(&s), &tasks, &nodes);
     assert_eq!(stopped(&plan), vec![("failed".to_string(), TaskState::Shutdown)]);
     assert_eq!(created(&plan), vec![("n2".to_string(), TaskState::Running), ("n3".to_string(), TaskState::Running)]);
 
     // An updated job runs again where it completed an older spec.
     let mut updated = service();
     updated.spec_version = 1;
-    let plan = reconcile(
-        Some(&updated),
-        &refs[..1],
-        &nodes[..1],
-        true,
-        &mut Env { now: 100, lost: &|_| false, new_id: &mut new_id },
-    );
+    let plan = run_as(true, Some(&updated), &tasks[..1], &nodes[..1]);
     assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)]);
 }
