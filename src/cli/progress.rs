@@ -11,6 +11,8 @@ use anyhow::{Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, service_spec::Mode};
 
+use shoal_manager::orchestrator::{global, jobs};
+
 use super::Ctx;
 use crate::client::status;
 
@@ -116,12 +118,8 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
                     .into_iter()
                     .filter_map(|node| {
                         let task = newest_of(&|t: &Task| t.node_id == node)?;
-                        // Not a node the service left (its task withdrawn,
-                        // not ended by itself).
-                        let ended_by_itself =
-                            matches!(state(task), TaskState::Complete | TaskState::Failed | TaskState::Rejected);
-                        let meant = task.desired_state <= TaskState::Running as i32 || ended_by_itself;
-                        meant.then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
+                        // Not a node the service left.
+                        (!global::withdrawn(task)).then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
                     })
                     .unzip()
             }
@@ -143,8 +141,7 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
         // What the service waits for: every slot running, or for a job
         // every slot complete.
         let done: Vec<&Task> = if job {
-            let current = |t: &&Task| state(t) == TaskState::Complete && t.spec_version == service.spec_version;
-            newest.iter().flatten().copied().filter(current).collect()
+            newest.iter().flatten().copied().filter(|t| jobs::counts_as_done(t, &service)).collect()
         } else {
             running
         };

@@ -67,11 +67,9 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                     })
                     .count() as u64;
                 let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state == TaskState::Running as i32);
-                // Completions of the current spec: an updated job runs again.
-                let completed =
-                    live().filter(|t| jobs::is_complete(t) && t.spec_version == service.spec_version).count() as u64;
-                // A global service: one task per node that may run it,
-                // those the orchestrator keeps meant to run.
+                let completed = live().filter(|t| jobs::counts_as_done(t, service)).count() as u64;
+                // A global job: one task per node that may run it, those the
+                // orchestrator keeps meant to run.
                 let per_node = || live().map(|t| t.node_id.as_str()).collect::<BTreeSet<_>>().len() as u64;
                 let (desired, total_completions) = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
                     Some(Mode::Replicated(r)) => (r.replicas, 0),
@@ -79,7 +77,10 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                     Some(Mode::ReplicatedJob(j)) => {
                         (j.max_concurrent.min(j.total_completions.saturating_sub(completed)), j.total_completions)
                     }
-                    Some(Mode::GlobalJob(_)) => (per_node().saturating_sub(completed), per_node()),
+                    Some(Mode::GlobalJob(_)) => {
+                        let nodes = per_node();
+                        (nodes.saturating_sub(completed), nodes)
+                    }
                     _ => (live().count() as u64, 0),
                 };
                 ServiceSummary {

@@ -18,6 +18,12 @@ pub fn is_complete(task: &Task) -> bool {
     task.status.as_ref().is_some_and(|s| s.state == TaskState::Complete as i32)
 }
 
+/// Whether a task counts as one of the job's completions: it completed
+/// the current spec (an updated job runs again).
+pub fn counts_as_done(task: &Task, service: &Service) -> bool {
+    is_complete(task) && task.spec_version == service.spec_version
+}
+
 /// Decides for `service`, a replicated job with settings `job`, with
 /// `tasks` all of its tasks.
 pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &mut Env<'_>) -> Plan {

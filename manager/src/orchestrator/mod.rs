@@ -12,13 +12,14 @@ pub mod reaper;
 pub mod replicated;
 pub mod restart;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use shoal_proto::{
-    NodeAvailability, NodeState, ObjectKind, Op, Service, Task, now_nanos, service_spec::Mode, store_object::Object,
+    Node, NodeAvailability, NodeState, ObjectKind, Op, Service, Task, now_nanos, service_spec::Mode,
+    store_object::Object,
 };
-use shoal_scheduler::{Constraint, constraint};
+use shoal_scheduler::constraint;
 use tokio_util::sync::CancellationToken;
 
 use crate::ids::new_id;
@@ -120,26 +121,34 @@ fn is_global(service: &Service) -> bool {
     matches!(service.spec.as_ref().and_then(|s| s.mode.as_ref()), Some(Mode::Global(_) | Mode::GlobalJob(_)))
 }
 
-/// The service's constraints. They were validated when the service was
-/// written; `None` if one no longer parses (it then matches no node).
-fn constraints_of(service: &Service) -> Option<Vec<Constraint>> {
-    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.as_ref());
-    placement.map_or(Ok(Vec::new()), |p| constraint::parse_all(&p.constraints)).ok()
+/// The nodes that meet the service's constraints, each node described
+/// once; `None` when it has none (every node does). The constraints were
+/// validated when the service was written: one that no longer parses
+/// matches no node.
+fn fitting_nodes<'a>(store: &'a MemoryStore, service: &Service) -> Option<HashSet<&'a str>> {
+    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.as_ref())?;
+    if placement.constraints.is_empty() {
+        return None;
+    }
+    let Ok(constraints) = constraint::parse_all(&placement.constraints) else {
+        return Some(HashSet::new());
+    };
+    let fits = |node: &&Node| {
+        let info = describe(node);
+        constraints.iter().all(|c| c.matches(&info))
+    };
+    Some(store.nodes().filter(fits).map(|n| n.id.as_str()).collect())
 }
 
-/// Every node as the global orchestrator sees it for `service`.
-fn candidates(store: &MemoryStore, service: &Service) -> Vec<global::Candidate> {
-    let constraints = constraints_of(service);
+/// Every node as the global orchestrator sees it, `lost` saying which may
+/// not run the service.
+fn candidates(store: &MemoryStore, lost: &dyn Fn(&str) -> bool) -> Vec<global::Candidate> {
     store
         .nodes()
-        .map(|node| {
-            let info = describe(node);
-            let fits = constraints.as_ref().is_some_and(|cs| cs.iter().all(|c| c.matches(&info)));
-            global::Candidate {
-                id: node.id.clone(),
-                eligible: fits && !node_lost(store, &node.id),
-                paused: node.spec.as_ref().is_some_and(|s| s.availability() == NodeAvailability::Pause),
-            }
+        .map(|node| global::Candidate {
+            id: node.id.clone(),
+            eligible: !lost(&node.id),
+            paused: node.spec.as_ref().is_some_and(|s| s.availability() == NodeAvailability::Pause),
         })
         .collect()
 }
@@ -164,20 +173,15 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         let service = store.service(id);
         // A node that no longer meets the constraints loses the service's
         // tasks as a Down one does: they move to nodes that do.
-        let constraints = service.map_or(Some(Vec::new()), constraints_of);
-        let fits = |node_id: &str| {
-            let holds =
-                |cs: &Vec<Constraint>| store.node(node_id).is_some_and(|n| cs.iter().all(|c| c.matches(&describe(n))));
-            constraints.as_ref().is_some_and(holds)
-        };
-        let lost = |node_id: &str| node_lost(store, node_id) || !fits(node_id);
+        let fitting = service.and_then(|s| fitting_nodes(store, s));
+        let lost = |node_id: &str| node_lost(store, node_id) || fitting.as_ref().is_some_and(|f| !f.contains(node_id));
         let mut env = Env { now, lost: &lost, new_id: &mut new_id };
         let plan = match (service, service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref())) {
-            (Some(s), Some(Mode::Global(_))) => {
-                global::reconcile(service, &tasks, &candidates(store, s), false, &mut env)
+            (Some(_), Some(Mode::Global(_))) => {
+                global::reconcile(service, &tasks, &candidates(store, &lost), false, &mut env)
             }
-            (Some(s), Some(Mode::GlobalJob(_))) => {
-                global::reconcile(service, &tasks, &candidates(store, s), true, &mut env)
+            (Some(_), Some(Mode::GlobalJob(_))) => {
+                global::reconcile(service, &tasks, &candidates(store, &lost), true, &mut env)
             }
             (Some(s), Some(Mode::ReplicatedJob(job))) => jobs::reconcile(s, job, &tasks, &mut env),
             _ => replicated::reconcile(service, &tasks, &mut env),

@@ -108,49 +108,27 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
     if state < TaskState::Assigned && latest.spec_version != service.spec_version {
         // Still waiting for a node with an older spec (say, constraints no
         // node meets): it never ran, so it is replaced at once.
-        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
-        let history = latest.restart_history.clone();
         let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
-        plan.actions.push(Action::Create(Box::new(new_task(
-            service,
-            latest.slot,
-            desired,
-            history,
-            now,
-            (env.new_id)(),
-        ))));
+        replace(service, latest, desired, latest.restart_history.clone(), env, plan);
         return;
     }
     if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {
-        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
-        let history = latest.restart_history.clone();
-        plan.actions.push(Action::Create(Box::new(new_task(
-            service,
-            latest.slot,
-            TaskState::Running,
-            history,
-            now,
-            (env.new_id)(),
-        ))));
+        replace(service, latest, TaskState::Running, latest.restart_history.clone(), env, plan);
         return;
     }
     if state.is_terminal() {
-        plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
-        if let Some(history) = restart::replacement_history(latest, now) {
-            let delay =
-                restart::delay(service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()));
-            let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
-            plan.actions.push(Action::Create(Box::new(new_task(
-                service,
-                latest.slot,
-                desired,
-                history,
-                now,
-                (env.new_id)(),
-            ))));
-            if delay > 0 {
-                plan.wake(now + delay);
+        match restart::replacement_history(latest, now) {
+            Some(history) => {
+                let delay = restart::delay(
+                    service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()),
+                );
+                let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
+                replace(service, latest, desired, history, env, plan);
+                if delay > 0 {
+                    plan.wake(now + delay);
+                }
             }
+            None => plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown)),
         }
         return;
     }
@@ -163,6 +141,13 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
             plan.wake(start_at);
         }
     }
+}
+
+/// Stops `old` and creates its slot's next task, `desired` from the start.
+fn replace(service: &Service, old: &Task, desired: TaskState, history: Vec<i64>, env: &mut Env<'_>, plan: &mut Plan) {
+    plan.actions.push(Action::SetDesired(old.id.clone(), TaskState::Shutdown));
+    let task = new_task(service, old.slot, desired, history, env.now, (env.new_id)());
+    plan.actions.push(Action::Create(Box::new(task)));
 }
 
 fn created_at(task: &Task) -> i64 {
