@@ -1,8 +1,8 @@
 //! Constructors for store operations, so callers read as what they do.
 
 use shoal_proto::{
-    NodeDescription, NodeStatus, NodeStatusOp, ObjectKind, ObjectRef, Op, StoreObject, TaskAssignOp, TaskDesiredOp,
-    TaskState, TaskStatus, TaskStatusOp, op, store_object::Object,
+    NodeDescription, NodeStatus, NodeStatusOp, ObjectKind, ObjectRef, Op, ServiceStatusOp, StoreObject, TaskAssignOp,
+    TaskDesiredOp, TaskState, TaskStatus, TaskStatusOp, UpdateStatus, op, store_object::Object,
 };
 
 pub fn create(object: Object) -> Op {
@@ -39,5 +39,18 @@ pub fn task_assign(task_id: &str, node_id: &str, message: &str) -> Op {
 pub fn node_status(node_id: &str, status: NodeStatus, description: Option<NodeDescription>) -> Op {
     Op {
         op: Some(op::Op::NodeStatus(NodeStatusOp { node_id: node_id.to_string(), status: Some(status), description })),
+    }
+}
+
+/// Records how a rolling update of a service at `spec_version` stands;
+/// with `rollback`, also returns the service to its previous spec.
+pub fn service_status(service_id: &str, spec_version: u64, status: UpdateStatus, rollback: bool) -> Op {
+    Op {
+        op: Some(op::Op::ServiceStatus(ServiceStatusOp {
+            service_id: service_id.to_string(),
+            spec_version,
+            update_status: Some(status),
+            rollback,
+        })),
     }
 }

@@ -1,7 +1,7 @@
 //! Display names and ordering helpers on the generated enums, spelled as
 //! Docker prints them.
 
-use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState};
+use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState, UpdateState};
 
 impl TaskState {
     /// A task in this state will not move any further.
@@ -101,6 +101,36 @@ impl RestartCondition {
         [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
             .into_iter()
             .find(|c| c.name() == name)
+    }
+}
+
+impl UpdateState {
+    /// As Docker shows it: "updating", "paused", "rollback_started"...
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateState::Unknown => "",
+            UpdateState::Updating => "updating",
+            UpdateState::Paused => "paused",
+            UpdateState::Completed => "completed",
+            UpdateState::RollbackStarted => "rollback_started",
+            UpdateState::RollbackPaused => "rollback_paused",
+            UpdateState::RollbackCompleted => "rollback_completed",
+        }
+    }
+
+    /// A rollback's states.
+    pub fn is_rollback(self) -> bool {
+        matches!(self, UpdateState::RollbackStarted | UpdateState::RollbackPaused | UpdateState::RollbackCompleted)
+    }
+
+    /// Under way: tasks are being replaced.
+    pub fn is_active(self) -> bool {
+        matches!(self, UpdateState::Updating | UpdateState::RollbackStarted)
+    }
+
+    /// Stopped by a failure, until the next change to the service.
+    pub fn is_paused(self) -> bool {
+        matches!(self, UpdateState::Paused | UpdateState::RollbackPaused)
     }
 }
 

@@ -11,6 +11,9 @@ use shoal_proto::{
     service_spec::Mode,
 };
 
+use shoal_manager::orchestrator::update;
+
+use super::policy::{RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::units;
 use crate::duration;
 
@@ -52,10 +55,6 @@ pub fn placement_pref(text: &str) -> Result<String, String> {
         }
         _ => Err(format!("expected spread=node.labels.KEY, got {text:?}")),
     }
-}
-
-fn restart_condition(text: &str) -> Result<RestartCondition, String> {
-    RestartCondition::from_name(text).ok_or_else(|| format!("expected any, on-failure or none, got {text:?}"))
 }
 
 /// `--reserve-cpu`, `--reserve-memory`, `--limit-cpu`, `--limit-memory`, of
@@ -128,18 +127,12 @@ pub struct CreateArgs {
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     pub user: Option<String>,
-    /// Restart when condition is met ("none", "on-failure", "any")
-    #[arg(long, value_name = "CONDITION", value_parser = restart_condition)]
-    pub restart_condition: Option<RestartCondition>,
-    /// Delay between restart attempts (ns|us|ms|s|m|h) [default: 5s]
-    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
-    pub restart_delay: Option<i64>,
-    /// Maximum number of restarts before giving up
-    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
-    pub restart_max_attempts: Option<u64>,
-    /// Window used to evaluate the restart policy (ns|us|ms|s|m|h)
-    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
-    pub restart_window: Option<i64>,
+    #[command(flatten)]
+    pub restart: RestartArgs,
+    #[command(flatten)]
+    pub update: UpdatePolicyArgs,
+    #[command(flatten)]
+    pub rollback: RollbackPolicyArgs,
     /// Signal to stop the program [default: SIGTERM]
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
@@ -184,12 +177,8 @@ impl CreateArgs {
         // A job is restarted only if it fails, as Docker does.
         let default_condition =
             if self.mode.ends_with("-job") { RestartCondition::OnFailure } else { RestartCondition::Any };
-        let restart = RestartPolicy {
-            condition: self.restart_condition.unwrap_or(default_condition) as i32,
-            delay_ns: self.restart_delay,
-            max_attempts: self.restart_max_attempts.unwrap_or(0),
-            window_ns: self.restart_window.unwrap_or(0),
-        };
+        let mut restart = RestartPolicy { condition: default_condition as i32, ..Default::default() };
+        self.restart.apply(&mut restart);
         let container = ContainerSpec {
             image: self.image.clone(),
             args: self.args.clone(),
@@ -223,8 +212,16 @@ impl CreateArgs {
                 }),
                 _ => Mode::Replicated(ReplicatedService { replicas: self.replicas.unwrap_or(1) }),
             }),
-            update: None,
-            rollback: None,
+            update: self.update.any().then(|| {
+                let mut c = update::default_config();
+                self.update.apply(&mut c);
+                c
+            }),
+            rollback: self.rollback.any().then(|| {
+                let mut c = update::default_config();
+                self.rollback.apply(&mut c);
+                c
+            }),
         }
     }
 }
@@ -264,7 +261,6 @@ mod tests {
         assert!(key_value("=b").is_err());
         assert!(env_var("=b").is_err());
         assert_eq!(env_var("A=1"), Ok("A=1".into()));
-        assert!(restart_condition("sometimes").unwrap_err().contains("on-failure"));
         assert_eq!(placement_pref("spread=node.labels.dc"), Ok("node.labels.dc".into()));
         assert_eq!(
             placement_pref("node.labels.dc"),

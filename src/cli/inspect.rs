@@ -83,7 +83,7 @@ pub fn service(s: &Service) -> Value {
         obj = obj.always(
             "UpdateStatus",
             Obj::new()
-                .put("State", u.state.clone())
+                .put("State", u.state().name())
                 .put("StartedAt", (u.started_at > 0).then(|| rfc3339(u.started_at)))
                 .put("CompletedAt", (u.completed_at > 0).then(|| rfc3339(u.completed_at)))
                 .put("Message", u.message.clone())

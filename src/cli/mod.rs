@@ -9,6 +9,7 @@ mod inspect;
 mod logs;
 mod node;
 mod object;
+mod policy;
 mod pretty;
 mod progress;
 mod service;

@@ -29,6 +29,16 @@ pub fn print(s: &Service) {
         ),
         _ => println!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
     }
+    if let Some(u) = &s.update_status {
+        println!("UpdateStatus:\n State:\t\t{}", u.state().name());
+        if u.started_at > 0 {
+            println!(" Started:\t{}", super::human::ago(u.started_at));
+        }
+        if u.completed_at > 0 {
+            println!(" Completed:\t{}", super::human::ago(u.completed_at));
+        }
+        println!(" Message:\t{}", u.message);
+    }
     let placement = task.placement.clone().unwrap_or_default();
     if !placement.constraints.is_empty() || !placement.preferences.is_empty() || placement.max_replicas > 0 {
         println!("Placement:");

@@ -2,14 +2,16 @@
 //! service create`: one line per slot, then "verify: Service converged".
 //! Done when every slot's newest task runs, has kept running for
 //! [`STABLE`], and tasks of removed slots have stopped; for a job, when
-//! every slot's newest task has completed ("job complete").
+//! every slot's newest task has completed ("job complete"). During a
+//! rolling update, also when no task is left to replace and the update
+//! completed; a paused or rolled back update fails.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, service_spec::Mode};
+use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, UpdateState, service_spec::Mode};
 
 use shoal_manager::orchestrator::{global, jobs};
 
@@ -84,9 +86,10 @@ impl View {
     }
 }
 
-/// Waits until `service_id` converges; fails if the service is removed
-/// or a slot stopped for good (its restart policy gave up).
-pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()> {
+/// Waits until `service_id` converges; fails if the service is removed,
+/// a slot stopped for good (its restart policy gave up), or its update
+/// paused or (unless `rollback`, a requested one) rolled back.
+pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bool) -> Result<()> {
     let mut control = ctx.control().await?;
     let mut view: Option<View> = None;
     let mut stable_since: Option<(Instant, Vec<String>)> = None;
@@ -161,8 +164,27 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool) -> Result<()
             std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
             bail!("service could not converge: task {}.{} stopped for good: {reason}", task.service_name, task.slot);
         }
+        let update = service.update_status.as_ref().map_or(UpdateState::Unknown, |u| u.state());
+        let message = service.update_status.as_ref().map_or("", |u| u.message.as_str());
+        let rolled_back = !rollback && update.is_rollback() && !update.is_active();
+        if update.is_paused() || rolled_back {
+            lines.push(format!("{}: {message}", if update.is_rollback() { "rollback" } else { "update" }));
+            std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
+            let what = match update {
+                UpdateState::Paused => "service update paused",
+                UpdateState::RollbackPaused => "service rollback paused",
+                _ => "service rolled back",
+            };
+            bail!("{what}: {message}");
+        }
+        // Tasks still to be replaced by a rolling update.
+        let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
+        let updating = update.is_active() || newest.iter().flatten().any(|t| t.spec.as_ref() != template);
+        if updating && !job {
+            lines[0] = format!("{}: {}", if update.is_rollback() { "rollback" } else { "update" }, lines[0]);
+        }
         let ids: Vec<String> = done.iter().map(|t| t.id.clone()).collect();
-        if done.len() as u64 == replicas && !leftovers {
+        if done.len() as u64 == replicas && !leftovers && !updating {
             match &stable_since {
                 Some((since, same)) if *same == ids && since.elapsed() >= STABLE => {
                     lines.push(if job { "job complete" } else { "verify: Service converged" }.into());

@@ -66,8 +66,12 @@ pub enum ServiceCommand {
         #[arg(required = true, value_name = "SERVICE")]
         services: Vec<String>,
     },
-    /// Update a service (placement, resources, replicas)
+    /// Update a service
     Update(Box<super::update::UpdateArgs>),
+    /// Revert a service to its previous spec
+    Rollback(super::update::RolloutArgs),
+    /// Replace every task of a service, as its update config says, without changing its spec
+    Restart(super::update::RolloutArgs),
     /// Scale one or more replicated services
     Scale {
         /// Exit immediately instead of waiting for the services to converge
@@ -111,6 +115,8 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
         }
         ServiceCommand::Rm { services } => rm(ctx, services).await,
         ServiceCommand::Update(args) => super::update::run(ctx, *args).await,
+        ServiceCommand::Rollback(args) => super::update::rollback(ctx, args).await,
+        ServiceCommand::Restart(args) => super::update::restart(ctx, args).await,
         ServiceCommand::Scale { detach, scales } => scale(ctx, scales, detach.unwrap_or(false)).await,
         ServiceCommand::Logs(args) => logs::run(ctx, args).await,
     }
@@ -129,7 +135,7 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     if args.detach.unwrap_or(false) {
         return Ok(());
     }
-    progress::converge(ctx, &service.id, args.quiet).await
+    progress::converge(ctx, &service.id, args.quiet, false).await
 }
 
 pub(super) fn replicas(s: &Service) -> u64 {
@@ -332,14 +338,15 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
             _ => bail!("{name}: scale can only be used with replicated or replicated-job mode"),
         }
         let version = service.meta.as_ref().map_or(0, |m| m.version);
-        let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec) };
+        let request =
+            UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), rollback: false };
         client.update_service(request).await.map_err(status)?;
         println!("{name} scaled to {n}");
         scaled.push(service.id);
     }
     if !detach {
         for id in scaled {
-            progress::converge(ctx, &id, false).await?;
+            progress::converge(ctx, &id, false, false).await?;
         }
     }
     Ok(())

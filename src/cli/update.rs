@@ -1,23 +1,71 @@
-//! `shoal service update`: changes a service's spec in place. This first
-//! cut covers placement and resources (`--constraint-add/-rm`,
-//! `--placement-pref-add/-rm`, `--max-replicas`, reservations and limits)
-//! and `--replicas`; a task on a node that no longer meets the
-//! constraints moves to one that does.
+//! `shoal service update`, `service rollback` and `service restart`:
+//! change a service's spec in place. A change to the task template (the
+//! program, its environment, resources, placement...) rolls out as the
+//! service's update config says; other changes (replicas, the update
+//! config itself) restart nothing.
+
+use std::collections::HashMap;
 
 use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
-    GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, ServiceSpec, UpdateServiceRequest,
-    service_spec::Mode,
+    ContainerSpec, GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
+    UpdateServiceRequest, service_spec::Mode,
 };
 
-use super::args::{ResourceArgs, count, placement_pref};
+use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, placement_pref};
+use super::policy::{RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::{Ctx, progress};
 use crate::client::status;
+
+/// `--args`: a shell-quoted string, as `docker service update --args`.
+#[derive(Debug, Clone)]
+pub struct ShellWords(Vec<String>);
+
+fn shell_words(text: &str) -> Result<ShellWords, String> {
+    let words = shlex::split(text).ok_or_else(|| format!("expected shell words, got {text:?} (unbalanced quotes?)"))?;
+    Ok(ShellWords(words))
+}
 
 /// Flags of `service update`.
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
+    /// The program to run (a path, or a name found in PATH)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Its arguments, as one shell-quoted string
+    #[arg(long, value_name = "COMMAND", value_parser = shell_words, allow_hyphen_values = true)]
+    pub args: Option<ShellWords>,
+    /// Add or update an environment variable (KEY=VALUE)
+    #[arg(long = "env-add", value_name = "KEY=VALUE", value_parser = env_var)]
+    pub env_add: Vec<String>,
+    /// Remove an environment variable
+    #[arg(long = "env-rm", value_name = "KEY")]
+    pub env_rm: Vec<String>,
+    /// Add or update a service label
+    #[arg(long = "label-add", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub label_add: Vec<(String, String)>,
+    /// Remove a service label
+    #[arg(long = "label-rm", value_name = "KEY")]
+    pub label_rm: Vec<String>,
+    /// Add or update a container (task) label
+    #[arg(long = "container-label-add", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub container_label_add: Vec<(String, String)>,
+    /// Remove a container label
+    #[arg(long = "container-label-rm", value_name = "KEY")]
+    pub container_label_rm: Vec<String>,
+    /// Working directory of the program
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Signal to stop the program
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Time to wait before force killing the program (ns|us|ms|s|m|h)
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub stop_grace_period: Option<i64>,
     /// Number of tasks
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub replicas: Option<u64>,
@@ -38,6 +86,25 @@ pub struct UpdateArgs {
     pub max_replicas: Option<u64>,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    #[command(flatten)]
+    pub restart: RestartArgs,
+    #[command(flatten)]
+    pub update: UpdatePolicyArgs,
+    #[command(flatten)]
+    pub rollback_policy: RollbackPolicyArgs,
+    /// Replace every task even if nothing in their spec changed
+    #[arg(long)]
+    pub force: bool,
+    /// Roll back to the previous spec (as `service rollback`)
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub target: RolloutArgs,
+}
+
+/// Flags of `service rollback` and `service restart`.
+#[derive(Args, Debug)]
+pub struct RolloutArgs {
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub detach: Option<bool>,
@@ -58,7 +125,10 @@ impl UpdateArgs {
                 _ => bail!("--replicas: can only be used with replicated or replicated-job mode"),
             }
         }
+        let annotations = spec.annotations.get_or_insert_with(Default::default);
+        edit_map(&mut annotations.labels, &self.label_rm, &self.label_add);
         let task = spec.task.get_or_insert_with(Default::default);
+        self.apply_container(task.container.get_or_insert_with(ContainerSpec::default));
         let placement = task.placement.get_or_insert_with(Placement::default);
         edit(&mut placement.constraints, &self.constraint_rm, &self.constraint_add, |c| c.trim().to_string());
         let mut prefs: Vec<String> = placement.preferences.iter().map(|p| p.spread_descriptor.clone()).collect();
@@ -68,7 +138,42 @@ impl UpdateArgs {
             placement.max_replicas = n;
         }
         self.resources.apply(task.resources.get_or_insert_with(ResourceRequirements::default));
+        self.restart.apply(task.restart.get_or_insert_with(Default::default));
+        if self.force {
+            task.force_update += 1;
+        }
+        self.update.apply(spec.update.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
+        self.rollback_policy
+            .apply(spec.rollback.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
         Ok(spec)
+    }
+
+    fn apply_container(&self, c: &mut ContainerSpec) {
+        if let Some(image) = &self.image {
+            c.image = image.clone();
+        }
+        if let Some(ShellWords(args)) = &self.args {
+            c.args = args.clone();
+        }
+        let env_key = |e: &str| e.split('=').next().unwrap_or_default().to_string();
+        edit(&mut c.env, &self.env_rm, &[], env_key);
+        for entry in &self.env_add {
+            c.env.retain(|e| env_key(e) != env_key(entry));
+            c.env.push(entry.clone());
+        }
+        edit_map(&mut c.labels, &self.container_label_rm, &self.container_label_add);
+        if let Some(dir) = &self.workdir {
+            c.dir = dir.clone();
+        }
+        if let Some(user) = &self.user {
+            c.user = user.clone();
+        }
+        if let Some(signal) = &self.stop_signal {
+            c.stop_signal = signal.clone();
+        }
+        if let Some(grace) = self.stop_grace_period {
+            c.stop_grace_period_ns = Some(grace);
+        }
     }
 }
 
@@ -84,19 +189,87 @@ fn edit(list: &mut Vec<String>, rm: &[String], add: &[String], key: impl Fn(&str
     }
 }
 
+fn edit_map(map: &mut HashMap<String, String>, rm: &[String], add: &[(String, String)]) {
+    for key in rm {
+        map.remove(key);
+    }
+    map.extend(add.iter().cloned());
+}
+
 pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
-    let mut client = ctx.control().await?;
-    let service =
-        client.get_service(GetServiceRequest { reference: args.service.clone() }).await.map_err(status)?.into_inner();
+    if args.rollback {
+        return rollback(ctx, args.target).await;
+    }
+    let target = &args.target;
+    let service = get(ctx, &target.service).await?;
     let spec = args.apply(service.spec.clone().unwrap_or_default())?;
-    let version = service.meta.as_ref().map_or(0, |m| m.version);
-    let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec) };
-    client.update_service(request).await.map_err(status)?;
+    if args.image.is_some() && !args.force && same_template(&service, &spec) {
+        eprintln!(
+            "warning: {}: the service already runs {:?}; nothing to update. If that name now stands for \
+             another build, --force replaces the tasks",
+            target.service,
+            image(Some(&spec))
+        );
+    }
+    send(ctx, &service, Some(spec), false).await?;
+    println!("{}", target.service);
+    wait(ctx, &service.id, target.detach, target.quiet, false).await
+}
+
+/// `service rollback`: back to the previous spec, with the rollback config.
+pub async fn rollback(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
+    let service = get(ctx, &args.service).await?;
+    if let Some(previous) = &service.previous_spec
+        && image(Some(previous)) == image(service.spec.as_ref())
+    {
+        eprintln!(
+            "warning: {}: the previous spec names the same program, {:?}: if that name now stands for another \
+             build, the rollback does not bring the old build back",
+            args.service,
+            image(Some(previous))
+        );
+    }
+    send(ctx, &service, None, true).await?;
     println!("{}", args.service);
-    if args.detach.unwrap_or(false) {
+    wait(ctx, &service.id, args.detach, args.quiet, true).await
+}
+
+/// `service restart`: replaces every task, one update at a time as the
+/// service's update config says, without changing anything else.
+pub async fn restart(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
+    let service = get(ctx, &args.service).await?;
+    let mut spec = service.spec.clone().unwrap_or_default();
+    spec.task.get_or_insert_with(Default::default).force_update += 1;
+    send(ctx, &service, Some(spec), false).await?;
+    println!("{}", args.service);
+    wait(ctx, &service.id, args.detach, args.quiet, false).await
+}
+
+async fn get(ctx: &mut Ctx, reference: &str) -> Result<Service> {
+    let request = GetServiceRequest { reference: reference.to_string() };
+    Ok(ctx.control().await?.get_service(request).await.map_err(status)?.into_inner())
+}
+
+async fn send(ctx: &mut Ctx, service: &Service, spec: Option<ServiceSpec>, rollback: bool) -> Result<()> {
+    let version = service.meta.as_ref().map_or(0, |m| m.version);
+    let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec, rollback };
+    ctx.control().await?.update_service(request).await.map_err(status)?;
+    Ok(())
+}
+
+async fn wait(ctx: &mut Ctx, id: &str, detach: Option<bool>, quiet: bool, rollback: bool) -> Result<()> {
+    if detach.unwrap_or(false) {
         return Ok(());
     }
-    progress::converge(ctx, &service.id, args.quiet).await
+    progress::converge(ctx, id, quiet, rollback).await
+}
+
+fn same_template(service: &Service, spec: &ServiceSpec) -> bool {
+    service.spec.as_ref().and_then(|s| s.task.as_ref()) == spec.task.as_ref()
+}
+
+fn image(spec: Option<&ServiceSpec>) -> &str {
+    spec.and_then(|s| s.task.as_ref()).and_then(|t| t.container.as_ref()).map_or("", |c| c.image.as_str())
 }
 
 #[cfg(test)]
@@ -153,6 +326,35 @@ mod tests {
         let r = spec.task.unwrap().resources.unwrap();
         assert_eq!(r.reservations, Some(Resources { nano_cpus: 500_000_000, memory_bytes: 64 << 20 }));
         assert_eq!(r.limits, Some(Resources { nano_cpus: 0, memory_bytes: 1 << 30 }));
+    }
+
+    #[test]
+    fn container_fields_env_and_labels() {
+        let spec = apply(
+            &["--image", "/bin/new", "--args", "-c 'echo hi'", "--env-add", "A=1", "--env-add", "B=2"],
+            ServiceSpec::default(),
+        )
+        .unwrap();
+        let spec = apply(&["--env-add", "A=3", "--env-rm", "B", "--label-add", "tier=web", "--force"], spec).unwrap();
+        let task = spec.task.clone().unwrap();
+        let c = task.container.unwrap();
+        assert_eq!(c.image, "/bin/new");
+        assert_eq!(c.args, vec!["-c".to_string(), "echo hi".to_string()]);
+        assert_eq!(c.env, vec!["A=3".to_string()]);
+        assert_eq!(task.force_update, 1);
+        assert_eq!(spec.annotations.as_ref().unwrap().labels.get("tier").map(String::as_str), Some("web"));
+        let spec = apply(&["--label-rm", "tier", "--update-parallelism", "2", "--rollback-order", "start-first"], spec)
+            .unwrap();
+        assert!(spec.annotations.as_ref().unwrap().labels.is_empty());
+        assert_eq!(spec.update.unwrap().parallelism, 2);
+        let rollback = spec.rollback.unwrap();
+        assert_eq!((rollback.order(), rollback.parallelism), (shoal_proto::UpdateOrder::StartFirst, 1));
+    }
+
+    #[test]
+    fn unbalanced_args_are_a_usage_error() {
+        let err = Cli::try_parse_from(["update", "--args", "'oops", "web"]).err().unwrap();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -43,12 +43,14 @@ impl<E: Executor> Controller<E> {
     }
 
     fn report(&self, state: TaskState, message: &str, err: &str, container: Option<ContainerStatus>) {
+        let timestamp = now_nanos();
         let status = TaskStatus {
-            timestamp: now_nanos(),
+            timestamp,
             state: state as i32,
             message: message.into(),
             err: err.into(),
             container,
+            started_at: if state == TaskState::Running { timestamp } else { 0 },
         };
         self.reporter.report(&self.task.borrow().id, status);
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use shoal_proto::{
     ListServicesResponse, ObjectKind, RemoveServiceResponse, Service, ServiceSpec, ServiceSummary, TaskState,
-    UpdateServiceRequest, service_spec::Mode, store_object::Object,
+    UpdateServiceRequest, UpdateState, UpdateStatus, now_nanos, service_spec::Mode, store_object::Object,
 };
 
 use super::{ControlError, Result, resolve, validate};
@@ -12,6 +12,7 @@ use crate::ids::new_id;
 use crate::manager::Manager;
 use crate::ops;
 use crate::orchestrator::jobs;
+use crate::store::service_name;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
     let spec = validate::service_spec(spec)?;
@@ -22,9 +23,26 @@ pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
 }
 
 pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Service> {
-    let spec = validate::service_spec(req.spec.unwrap_or_default())?;
     let current = read(manager, &req.service_id)?;
     let mut service = current.clone();
+    let spec = if req.rollback {
+        // As Swarm: the previous spec becomes the spec, and the spec it
+        // replaces the previous one (rolling back twice toggles).
+        let previous = current.previous_spec.clone().ok_or_else(|| {
+            ControlError::Refused(format!("service {} has no previous spec to roll back to", service_name(&current)))
+        })?;
+        service.update_status = Some(UpdateStatus {
+            state: UpdateState::RollbackStarted as i32,
+            started_at: now_nanos(),
+            completed_at: 0,
+            message: "manually requested rollback".into(),
+        });
+        previous
+    } else {
+        // A paused update resumes: the next change starts a new one.
+        service.update_status = None;
+        validate::service_spec(req.spec.unwrap_or_default())?
+    };
     if current.spec.as_ref().and_then(|s| s.task.as_ref()) != spec.task.as_ref() {
         service.spec_version += 1;
     }

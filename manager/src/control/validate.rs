@@ -2,12 +2,13 @@
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
-    Annotations, ContainerSpec, FailureAction, Placement, ReplicatedService, ResourceRequirements, RestartPolicy,
-    ServiceSpec, UpdateConfig, UpdateOrder, service_spec::Mode, signal_number,
+    Annotations, ContainerSpec, Placement, ReplicatedService, ResourceRequirements, RestartPolicy, ServiceSpec,
+    UpdateConfig, service_spec::Mode, signal_number,
 };
 use shoal_scheduler::{Constraint, Spread};
 
 use crate::orchestrator::restart::DEFAULT_RESTART_DELAY_NS;
+use crate::orchestrator::update;
 
 /// Stop grace period unless the spec says otherwise (Swarm's default).
 pub const DEFAULT_STOP_GRACE_NS: i64 = 10_000_000_000;
@@ -60,8 +61,8 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         resources(r)?;
     }
 
-    update_config(spec.update.get_or_insert_with(default_update_config), "update")?;
-    update_config(spec.rollback.get_or_insert_with(default_update_config), "rollback")?;
+    update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
+    update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
     Ok(spec)
 }
 
@@ -151,19 +152,6 @@ fn resources(r: &ResourceRequirements) -> Result<(), InvalidSpec> {
 
 fn cpus(nano: i64) -> String {
     format!("{}", nano as f64 / 1e9)
-}
-
-/// Swarm's update defaults: one task at a time, pause on failure,
-/// monitor 5 s, stop-first.
-fn default_update_config() -> UpdateConfig {
-    UpdateConfig {
-        parallelism: 1,
-        delay_ns: 0,
-        failure_action: FailureAction::Pause as i32,
-        monitor_ns: 5_000_000_000,
-        max_failure_ratio: 0.0,
-        order: UpdateOrder::StopFirst as i32,
-    }
 }
 
 fn update_config(u: &UpdateConfig, what: &str) -> Result<(), InvalidSpec> {

@@ -9,14 +9,15 @@
 //! paused: a paused node keeps its tasks and takes no new ones. Tasks on
 //! nodes that may no longer run the service are shut down, and the node
 //! gets a fresh task if it qualifies again; every task of a deleted
-//! service is removed.
+//! service is removed. A changed spec rolls out node by node as a
+//! replicated service's does slot by slot.
 
 use std::collections::BTreeMap;
 
 use shoal_proto::{Service, Task, TaskState};
 
 use super::jobs::is_complete;
-use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest};
+use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest, roll, stop_older, updatable};
 
 /// A node as the global orchestrator sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +50,10 @@ pub fn reconcile(
         }
         return plan;
     };
-    for node in nodes.iter().filter(|n| n.eligible) {
+    let mut newest = Vec::new();
+    let mut dirty = Vec::new();
+    let eligible: Vec<&Candidate> = nodes.iter().filter(|n| n.eligible).collect();
+    for node in &eligible {
         let mut node_tasks = by_node.remove(node.id.as_str()).unwrap_or_default();
         node_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
         let fresh = |env: &mut Env<'_>| {
@@ -71,9 +75,9 @@ pub fn reconcile(
             plan.actions.push(fresh(env));
             continue;
         }
-        for older in node_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
-            plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
-        }
+        // A job's completed tasks stay: they count as its completions.
+        node_tasks.retain(|t| !is_complete(t));
+        stop_older(latest, &node_tasks, env, &mut plan);
         if job && is_complete(latest) {
             // Done, unless it ran an older spec: an updated job runs again.
             if latest.spec_version != service.spec_version {
@@ -81,8 +85,13 @@ pub fn reconcile(
             }
             continue;
         }
+        newest.push(latest);
+        if !job && updatable(service, latest, env) {
+            dirty.push(latest);
+            continue;
+        }
         let mut node_plan = Plan::default();
-        reconcile_latest(service, latest, env, &mut node_plan);
+        reconcile_latest(service, latest, &node_tasks, env, &mut node_plan);
         for action in node_plan.actions {
             plan.actions.push(match action {
                 Action::Create(task) => Action::Create(Box::new(bound(*task, &node.id))),
@@ -92,6 +101,9 @@ pub fn reconcile(
         if let Some(at) = node_plan.wake_at {
             plan.wake(at);
         }
+    }
+    if !job {
+        roll(service, tasks, &newest, dirty, eligible.len(), env, &mut plan, |task, old| bound(task, &old.node_id));
     }
     // What is left runs on nodes that may no longer run the service.
     let running = |t: &&&Task| t.desired_state <= TaskState::Running as i32 && !is_complete(t);

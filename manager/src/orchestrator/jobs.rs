@@ -57,7 +57,7 @@ pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &
             continue; // done, or given up by the restart policy
         }
         running += 1;
-        reconcile_latest(service, latest, env, &mut plan);
+        reconcile_latest(service, latest, &slot_tasks, env, &mut plan);
     }
     for slot in empty.into_iter().take(max_concurrent.saturating_sub(running) as usize) {
         let task = new_task(service, slot, TaskState::Running, Vec::new(), env.now, (env.new_id)());

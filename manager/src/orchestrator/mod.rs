@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod reaper;
 pub mod replicated;
 pub mod restart;
+pub mod update;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
@@ -176,6 +177,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         let fitting = service.and_then(|s| fitting_nodes(store, s));
         let lost = |node_id: &str| node_lost(store, node_id) || fitting.as_ref().is_some_and(|f| !f.contains(node_id));
         let mut env = Env { now, lost: &lost, new_id: &mut new_id };
+        let spec_version = service.map_or(0, |s| s.spec_version);
         let plan = match (service, service.and_then(|s| s.spec.as_ref()).and_then(|s| s.mode.as_ref())) {
             (Some(_), Some(Mode::Global(_))) => {
                 global::reconcile(service, &tasks, &candidates(store, &lost), false, &mut env)
@@ -190,6 +192,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
             batch.push(match action {
                 Action::Create(task) => ops::create(Object::Task(*task)),
                 Action::SetDesired(task_id, state) => ops::task_desired(&task_id, state),
+                Action::Status(status, rollback) => ops::service_status(id, spec_version, *status, rollback),
             });
         }
         for task_id in reaper::reap(&tasks, history_limit) {

@@ -9,7 +9,12 @@
 //! - it should run and has ended: stop it and, if the restart policy
 //!   allows, create a replacement, held (desired READY) for the restart
 //!   delay;
-//! - it is held and its delay has passed: let it run;
+//! - it runs an older spec: the rolling updater ([`super::update`])
+//!   decides when it is replaced: stop-first, the replacement is held
+//!   until the old task has stopped; start-first, the old task runs until
+//!   the replacement does;
+//! - it is held, its delay has passed and no older task of the slot
+//!   still runs: let it run;
 //! - it was stopped by the restart policy (desired SHUTDOWN): leave the
 //!   slot empty.
 //!
@@ -17,9 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use shoal_proto::{Service, Task, TaskState, TaskStatus, service_spec::Mode};
+use shoal_proto::{Service, Task, TaskState, TaskStatus, UpdateOrder, UpdateStatus, service_spec::Mode};
 
-use super::restart;
+use super::{restart, update};
 use crate::store::service_name;
 
 /// One change the orchestrator wants.
@@ -27,6 +32,8 @@ use crate::store::service_name;
 pub enum Action {
     Create(Box<Task>),
     SetDesired(String, TaskState),
+    /// The service's update status; `true`: return to its previous spec.
+    Status(Box<UpdateStatus>, bool),
 }
 
 /// What to do now, and when to look again (a restart delay ending).
@@ -76,6 +83,8 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
         }
     }
     let Some(service) = service else { return plan };
+    let mut newest = Vec::new();
+    let mut dirty = Vec::new();
     for slot in 1..=replicas {
         let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
         slot_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
@@ -90,30 +99,94 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
             ))));
             continue;
         };
-        for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
-            plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
+        stop_older(latest, &slot_tasks, env, &mut plan);
+        newest.push(latest);
+        if updatable(service, latest, env) {
+            dirty.push(latest);
+        } else {
+            reconcile_latest(service, latest, &slot_tasks, env, &mut plan);
         }
-        reconcile_latest(service, latest, env, &mut plan);
     }
+    roll(service, tasks, &newest, dirty, replicas as usize, env, &mut plan, |task, _| task);
     plan
 }
 
-/// Decides for the newest task of a slot (or of a global service's node).
-pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'_>, plan: &mut Plan) {
+/// Stops the older tasks of a slot still meant to run, but those that
+/// keep it served until `latest` (a start-first replacement) runs.
+pub(super) fn stop_older(latest: &Task, older: &[&Task], env: &Env<'_>, plan: &mut Plan) {
+    let latest_runs = latest.status.as_ref().is_some_and(|s| s.state() == TaskState::Running);
+    for task in older.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
+        let serving = !state_of(task).is_terminal() && !task.node_id.is_empty() && !(env.lost)(&task.node_id);
+        if serving && !latest_runs {
+            continue;
+        }
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
+    }
+}
+
+/// Runs an older spec, where it should run: the updater's to replace.
+pub(super) fn updatable(service: &Service, latest: &Task, env: &Env<'_>) -> bool {
+    let state = state_of(latest);
+    update::is_dirty(service, latest)
+        && latest.desired_state == TaskState::Running as i32
+        && state >= TaskState::Assigned
+        && !state.is_terminal()
+        && !(env.lost)(&latest.node_id)
+}
+
+/// Asks the updater which `dirty` tasks to replace now and does it, each
+/// new task passed through `shape` with the task it replaces (a global
+/// service binds it to that node); records the update's status.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn roll(
+    service: &Service,
+    tasks: &[&Task],
+    newest: &[&Task],
+    dirty: Vec<&Task>,
+    total: usize,
+    env: &mut Env<'_>,
+    plan: &mut Plan,
+    shape: impl Fn(Task, &Task) -> Task,
+) {
+    let rollout = update::plan(service, tasks, newest, dirty, total, env.now);
+    let start_first = update::config(service).order() == UpdateOrder::StartFirst;
+    for old in rollout.replace {
+        let desired = if start_first { TaskState::Running } else { TaskState::Ready };
+        if !start_first {
+            plan.actions.push(Action::SetDesired(old.id.clone(), TaskState::Shutdown));
+        }
+        let task = new_task(service, old.slot, desired, old.restart_history.clone(), env.now, (env.new_id)());
+        plan.actions.push(Action::Create(Box::new(shape(task, old))));
+    }
+    if let Some((status, rollback)) = rollout.status {
+        plan.actions.push(Action::Status(Box::new(status), rollback));
+    }
+    if let Some(at) = rollout.wake_at {
+        plan.wake(at);
+    }
+}
+
+fn state_of(task: &Task) -> TaskState {
+    task.status.as_ref().map_or(TaskState::New, |s| s.state())
+}
+
+/// Decides for the newest task of a slot (or of a global service's node),
+/// `older` the slot's other tasks.
+pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task], env: &mut Env<'_>, plan: &mut Plan) {
     let now = env.now;
     if latest.desired_state > TaskState::Running as i32 {
         return; // stopped by the restart policy
     }
-    let state = latest.status.as_ref().map_or(TaskState::New, |s| s.state());
-    if state < TaskState::Assigned && latest.spec_version != service.spec_version {
+    let state = state_of(latest);
+    if state < TaskState::Assigned && update::is_dirty(service, latest) {
         // Still waiting for a node with an older spec (say, constraints no
         // node meets): it never ran, so it is replaced at once.
         let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
-        replace(service, latest, desired, latest.restart_history.clone(), env, plan);
+        replace(service, latest, desired, latest.restart_history.clone(), 0, env, plan);
         return;
     }
     if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {
-        replace(service, latest, TaskState::Running, latest.restart_history.clone(), env, plan);
+        replace(service, latest, TaskState::Running, latest.restart_history.clone(), 0, env, plan);
         return;
     }
     if state.is_terminal() {
@@ -123,7 +196,7 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
                     service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()),
                 );
                 let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
-                replace(service, latest, desired, history, env, plan);
+                replace(service, latest, desired, history, now + delay, env, plan);
                 if delay > 0 {
                     plan.wake(now + delay);
                 }
@@ -133,25 +206,35 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, env: &mut Env<'
         return;
     }
     if latest.desired_state == TaskState::Ready as i32 {
-        let delay = restart::delay(latest.spec.as_ref().and_then(|s| s.restart.as_ref()));
-        let start_at = created_at(latest) + delay;
-        if start_at <= now {
+        // Held: for its restart delay, and (stop-first) until the task it
+        // replaces has stopped.
+        let older_runs = older.iter().any(|t| {
+            let st = state_of(t);
+            st >= TaskState::Assigned && !st.is_terminal() && !(env.lost)(&t.node_id)
+        });
+        if latest.hold_until > now {
+            plan.wake(latest.hold_until);
+        } else if !older_runs {
             plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Running));
-        } else {
-            plan.wake(start_at);
         }
     }
 }
 
-/// Stops `old` and creates its slot's next task, `desired` from the start.
-fn replace(service: &Service, old: &Task, desired: TaskState, history: Vec<i64>, env: &mut Env<'_>, plan: &mut Plan) {
+/// Stops `old` and creates its slot's next task, `desired` from the start
+/// and held until `hold_until` if that is READY.
+fn replace(
+    service: &Service,
+    old: &Task,
+    desired: TaskState,
+    history: Vec<i64>,
+    hold_until: i64,
+    env: &mut Env<'_>,
+    plan: &mut Plan,
+) {
     plan.actions.push(Action::SetDesired(old.id.clone(), TaskState::Shutdown));
-    let task = new_task(service, old.slot, desired, history, env.now, (env.new_id)());
+    let mut task = new_task(service, old.slot, desired, history, env.now, (env.new_id)());
+    task.hold_until = hold_until;
     plan.actions.push(Action::Create(Box::new(task)));
-}
-
-fn created_at(task: &Task) -> i64 {
-    task.meta.as_ref().map_or(0, |m| m.created_at)
 }
 
 /// Creation order: raft index first (leaders' clocks may disagree).

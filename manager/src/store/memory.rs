@@ -210,9 +210,12 @@ impl MemoryStore {
                 Ok(Some(Change::Deleted(old)))
             }
             op::Op::TaskStatus(s) => {
-                let status = s.status.unwrap_or_default();
+                let mut status = s.status.unwrap_or_default();
                 self.modify_task(&s.task_id, index, now, undo, |task| {
                     let current = task.status.get_or_insert_with(Default::default);
+                    if status.started_at == 0 {
+                        status.started_at = current.started_at;
+                    }
                     if status.state < current.state || *current == status {
                         return false;
                     }
@@ -248,6 +251,23 @@ impl MemoryStore {
                 status.timestamp = now;
                 true
             }),
+            op::Op::ServiceStatus(s) => {
+                let Some(Object::Service(mut service)) = self.get(ObjectKind::Service, &s.service_id) else {
+                    return Ok(None);
+                };
+                if service.spec_version != s.spec_version {
+                    return Ok(None);
+                }
+                if s.rollback {
+                    let Some(previous) = service.previous_spec.take() else {
+                        return Ok(None);
+                    };
+                    service.previous_spec = service.spec.replace(previous);
+                    service.spec_version += 1;
+                }
+                service.update_status = s.update_status;
+                Ok(Some(self.touch(Object::Service(service), index, now, undo)))
+            }
             op::Op::NodeStatus(s) => {
                 let Some(Object::Node(mut node)) = self.get(ObjectKind::Node, &s.node_id) else {
                     return Ok(None);

@@ -36,6 +36,7 @@ fn task(id: &str, node: &str, created: u64, desired: TaskState, state: TaskState
         id: id.into(),
         service_id: "svc".into(),
         node_id: node.into(),
+        spec: service().spec.and_then(|s| s.task),
         meta: Some(Meta { created_index: created, ..Default::default() }),
         desired_state: desired as i32,
         status: Some(TaskStatus { state: state as i32, ..Default::default() }),

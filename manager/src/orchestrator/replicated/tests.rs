@@ -30,7 +30,12 @@ fn task(id: &str, slot: u64, created: i64, desired: TaskState, state: TaskState)
     t
 }
 
+/// Tasks of the service's spec version run its task template.
 fn run(service: Option<&Service>, tasks: &[Task], now: i64) -> Plan {
+    let mut tasks = tasks.to_vec();
+    for t in tasks.iter_mut().filter(|t| service.is_some_and(|s| s.spec_version == t.spec_version)) {
+        t.spec = service.and_then(|s| s.spec.as_ref()).and_then(|s| s.task.clone());
+    }
     let refs: Vec<&Task> = tasks.iter().collect();
     let mut n = 0;
     let mut new_id = || {
@@ -173,6 +178,7 @@ fn a_task_on_a_lost_node_is_replaced_at_once() {
     // A task that already ended there follows its restart policy (any,
     // with the delay): held, not started at once.
     on_lost.status.as_mut().unwrap().state = TaskState::Failed as i32;
+    let s = service(2, policy(RestartCondition::Any, 5 * SEC));
     let plan = run(Some(&s), &[on_lost, fine], 10);
     assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));
     assert_eq!(created_slots(&plan), vec![(1, TaskState::Ready)]);
@@ -182,13 +188,16 @@ fn a_task_on_a_lost_node_is_replaced_at_once() {
 fn a_task_still_pending_with_an_older_spec_is_replaced() {
     let mut s = service(2, policy(RestartCondition::Any, 0));
     s.spec_version = 2;
+    let older = TaskSpec { runtime: "older".into(), ..Default::default() };
     let mut stale = task("stale", 1, 0, TaskState::Running, TaskState::Pending);
-    stale.spec_version = 1;
+    (stale.spec_version, stale.spec) = (1, Some(older.clone()));
     let mut placed = task("placed", 2, 0, TaskState::Running, TaskState::Running);
-    placed.spec_version = 1;
+    (placed.spec_version, placed.spec) = (1, Some(older));
     let plan = run(Some(&s), &[stale, placed], 10);
     assert_eq!(plan.actions[0], Action::SetDesired("stale".into(), TaskState::Shutdown));
-    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running)], "a running task of the older spec stays");
+    // The running one is the rolling update's: stopped first, its
+    // replacement held until it has.
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running), (2, TaskState::Ready)]);
     let Action::Create(new) = &plan.actions[1] else { panic!() };
     assert_eq!(new.spec_version, 2);
 }

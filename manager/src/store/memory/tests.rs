@@ -95,6 +95,43 @@ fn task_status_only_moves_forward() {
 }
 
 #[test]
+fn the_start_time_survives_later_statuses() {
+    let mut store = MemoryStore::default();
+    store.apply(1, batch(vec![create(task("t1", "s1"))])).unwrap();
+    let running = TaskStatus { state: TaskState::Running as i32, started_at: 42, ..Default::default() };
+    store.apply(2, batch(vec![ops::task_status("t1", running)])).unwrap();
+    store.apply(3, batch(vec![status("t1", TaskState::Failed)])).unwrap();
+    let status = store.task("t1").unwrap().status.clone().unwrap();
+    assert_eq!((status.state(), status.started_at), (TaskState::Failed, 42));
+}
+
+#[test]
+fn service_status_guards_the_spec_version_and_rolls_back() {
+    use shoal_proto::{UpdateState, UpdateStatus};
+    let mut store = MemoryStore::default();
+    let Object::Service(mut s) = service("s1", "web") else { unreachable!() };
+    s.spec_version = 3;
+    s.previous_spec = Some(ServiceSpec {
+        annotations: Some(Annotations { name: "web".into(), ..Default::default() }),
+        ..Default::default()
+    });
+    s.spec.as_mut().unwrap().annotations.as_mut().unwrap().labels.insert("new".into(), "1".into());
+    store.apply(1, batch(vec![create(Object::Service(s))])).unwrap();
+    let updating = UpdateStatus { state: UpdateState::Updating as i32, ..Default::default() };
+    // Written for an older spec version: skipped.
+    assert!(store.apply(2, batch(vec![ops::service_status("s1", 2, updating.clone(), false)])).unwrap().is_empty());
+    store.apply(3, batch(vec![ops::service_status("s1", 3, updating, false)])).unwrap();
+    assert_eq!(store.service("s1").unwrap().update_status.as_ref().unwrap().state(), UpdateState::Updating);
+    let rollback = UpdateStatus { state: UpdateState::RollbackStarted as i32, ..Default::default() };
+    store.apply(4, batch(vec![ops::service_status("s1", 3, rollback, true)])).unwrap();
+    let s = store.service("s1").unwrap();
+    assert_eq!(s.spec_version, 4);
+    assert!(s.spec.as_ref().unwrap().annotations.as_ref().unwrap().labels.is_empty(), "back on the old spec");
+    assert!(s.previous_spec.as_ref().unwrap().annotations.as_ref().unwrap().labels.contains_key("new"));
+    assert_eq!(s.update_status.as_ref().unwrap().state(), UpdateState::RollbackStarted);
+}
+
+#[test]
 fn desired_state_only_moves_forward() {
     let mut store = MemoryStore::default();
     store.apply(1, batch(vec![create(task("t1", "s1"))])).unwrap();
