@@ -13,7 +13,7 @@ use shoal_proto::{
 
 use shoal_manager::orchestrator::update;
 
-use super::policy::{RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
+use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::units;
 use crate::duration;
 
@@ -130,6 +130,8 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub restart: RestartArgs,
     #[command(flatten)]
+    pub health: HealthArgs,
+    #[command(flatten)]
     pub update: UpdatePolicyArgs,
     #[command(flatten)]
     pub rollback: RollbackPolicyArgs,
@@ -179,7 +181,7 @@ impl CreateArgs {
             if self.mode.ends_with("-job") { RestartCondition::OnFailure } else { RestartCondition::Any };
         let mut restart = RestartPolicy { condition: default_condition as i32, ..Default::default() };
         self.restart.apply(&mut restart);
-        let container = ContainerSpec {
+        let mut container = ContainerSpec {
             image: self.image.clone(),
             args: self.args.clone(),
             env: self.env.clone(),
@@ -189,7 +191,9 @@ impl CreateArgs {
             stop_signal: self.stop_signal.clone().unwrap_or_default(),
             stop_grace_period_ns: self.stop_grace_period,
             hostname: String::new(),
+            healthcheck: None,
         };
+        self.health.apply(&mut container.healthcheck);
         ServiceSpec {
             annotations: Some(Annotations {
                 name: self.name.clone().unwrap_or_default(),

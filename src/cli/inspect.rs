@@ -174,6 +174,18 @@ fn container(c: &ContainerSpec) -> Value {
         .put("User", c.user.clone())
         .put("StopSignal", c.stop_signal.clone())
         .put("StopGracePeriod", c.stop_grace_period_ns)
+        .put(
+            "Healthcheck",
+            c.healthcheck.as_ref().map(|h| {
+                Obj::new()
+                    .always("Test", h.test.clone())
+                    .put("Interval", (h.interval_ns > 0).then_some(h.interval_ns))
+                    .put("Timeout", (h.timeout_ns > 0).then_some(h.timeout_ns))
+                    .put("StartPeriod", (h.start_period_ns > 0).then_some(h.start_period_ns))
+                    .put("Retries", (h.retries > 0).then_some(h.retries))
+                    .done()
+            }),
+        )
         .done()
 }
 

@@ -1,9 +1,9 @@
-//! The restart, update and rollback policy flags shared by `service
-//! create` and `service update`: each sets one field of the spec's
-//! policy and leaves the others as they are.
+//! The restart, update, rollback and health check flags shared by
+//! `service create` and `service update`: each sets one field of the
+//! spec's policy and leaves the others as they are.
 
 use clap::Args;
-use shoal_proto::{FailureAction, RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder};
+use shoal_proto::{FailureAction, HealthConfig, RestartCondition, RestartPolicy, UpdateConfig, UpdateOrder};
 
 use super::args::{count, duration_ns};
 
@@ -67,6 +67,63 @@ impl RestartArgs {
         }
         if let Some(w) = self.restart_window {
             p.window_ns = w;
+        }
+    }
+}
+
+/// `--health-cmd`, `--health-interval`, `--health-timeout`,
+/// `--health-retries`, `--health-start-period`, `--no-healthcheck`.
+#[derive(Args, Debug, Default)]
+pub struct HealthArgs {
+    /// Command to run to check health (with /bin/sh -c, in the task's environment)
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub health_interval: Option<i64>,
+    /// Maximum time to allow one check to run (ms|s|m|h) [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub health_timeout: Option<i64>,
+    /// Consecutive failures needed to report unhealthy [default: 3]
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    pub health_retries: Option<u64>,
+    /// Start period for the task to initialize before failures count (ms|s|m|h) [default: 0s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub health_start_period: Option<i64>,
+    /// Disable the health check
+    #[arg(long, conflicts_with = "health_cmd")]
+    pub no_healthcheck: bool,
+}
+
+impl HealthArgs {
+    /// Sets in `health` what the flags give.
+    pub fn apply(&self, health: &mut Option<HealthConfig>) {
+        if self.no_healthcheck {
+            *health = Some(HealthConfig { test: vec!["NONE".into()], ..Default::default() });
+            return;
+        }
+        let given = self.health_cmd.is_some()
+            || self.health_interval.is_some()
+            || self.health_timeout.is_some()
+            || self.health_retries.is_some()
+            || self.health_start_period.is_some();
+        if !given {
+            return;
+        }
+        let h = health.get_or_insert_with(HealthConfig::default);
+        if let Some(cmd) = &self.health_cmd {
+            h.test = vec!["CMD-SHELL".into(), cmd.clone()];
+        }
+        let set = |field: &mut i64, value: Option<i64>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut h.interval_ns, self.health_interval);
+        set(&mut h.timeout_ns, self.health_timeout);
+        set(&mut h.start_period_ns, self.health_start_period);
+        if let Some(n) = self.health_retries {
+            h.retries = n;
         }
     }
 }
@@ -163,6 +220,20 @@ mod tests {
         assert_eq!(ratio("0.25"), Ok(0.25));
         assert!(ratio("2").is_err());
         assert!(ratio("x").is_err());
+    }
+
+    #[test]
+    fn health_flags_set_a_shell_check_or_disable_it() {
+        let mut h = None;
+        let flags =
+            HealthArgs { health_cmd: Some("test -f /ok".into()), health_retries: Some(2), ..Default::default() };
+        flags.apply(&mut h);
+        let set = h.clone().unwrap();
+        assert_eq!((set.test, set.retries), (vec!["CMD-SHELL".to_string(), "test -f /ok".to_string()], 2));
+        HealthArgs { health_interval: Some(5), ..Default::default() }.apply(&mut h);
+        assert_eq!((h.as_ref().unwrap().interval_ns, h.as_ref().unwrap().retries), (5, 2), "the rest stays");
+        HealthArgs { no_healthcheck: true, ..Default::default() }.apply(&mut h);
+        assert_eq!(h.unwrap().test, vec!["NONE".to_string()]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Waiting for a service to converge, with live progress like `docker
 //! service create`: one line per slot, then "verify: Service converged".
-//! Done when every slot's newest task runs, has kept running for
+//! Done when every slot's newest task runs (and, with a health check, is
+//! healthy), has kept running for
 //! [`STABLE`], and tasks of removed slots have stopped; for a job, when
 //! every slot's newest task has completed ("job complete"). During a
 //! rolling update, also when no task is left to replace and the update
@@ -11,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, UpdateState, service_spec::Mode};
+use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskHealth, TaskState, UpdateState, service_spec::Mode};
 
-use shoal_manager::orchestrator::{global, jobs};
+use shoal_manager::orchestrator::{global, jobs, update};
 
 use super::Ctx;
 use crate::client::status;
@@ -133,6 +134,9 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bo
             .flatten()
             .copied()
             .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
+            .filter(|t| {
+                !update::has_health_check(t) || t.status.as_ref().is_some_and(|s| s.health() == TaskHealth::Healthy)
+            })
             .collect();
         // Tasks of removed slots still running. (A global service's task on a
         // node it left is not waited for: the node may be Down for good.)

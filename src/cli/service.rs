@@ -138,6 +138,19 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     progress::converge(ctx, &service.id, args.quiet, false).await
 }
 
+/// A running task's health as `docker ps` shows it: " (healthy)".
+fn health(status: &shoal_proto::TaskStatus) -> &'static str {
+    if status.state() != TaskState::Running {
+        return "";
+    }
+    match status.health() {
+        shoal_proto::TaskHealth::None => "",
+        shoal_proto::TaskHealth::Starting => " (health: starting)",
+        shoal_proto::TaskHealth::Healthy => " (healthy)",
+        shoal_proto::TaskHealth::Unhealthy => " (unhealthy)",
+    }
+}
+
 pub(super) fn replicas(s: &Service) -> u64 {
     match s.spec.as_ref().and_then(|s| s.mode.as_ref()) {
         Some(Mode::Replicated(r)) => r.replicas,
@@ -308,7 +321,7 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
                 "Image": image,
                 "Node": node_names.get(&t.node_id).cloned().unwrap_or_default(),
                 "DesiredState": title(desired.name()),
-                "CurrentState": format!("{} {}", title(state.name()), ago(st.timestamp)),
+                "CurrentState": format!("{}{} {}", title(state.name()), health(&st), ago(st.timestamp)),
                 "Error": if st.err.is_empty() { String::new() } else { format!("\"{}\"", st.err) },
                 "Ports": "",
             })

@@ -14,7 +14,7 @@ use shoal_proto::{
 };
 
 use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, placement_pref};
-use super::policy::{RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
+use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::{Ctx, progress};
 use crate::client::status;
 
@@ -88,6 +88,8 @@ pub struct UpdateArgs {
     pub resources: ResourceArgs,
     #[command(flatten)]
     pub restart: RestartArgs,
+    #[command(flatten)]
+    pub health: HealthArgs,
     #[command(flatten)]
     pub update: UpdatePolicyArgs,
     #[command(flatten)]
@@ -174,6 +176,7 @@ impl UpdateArgs {
         if let Some(grace) = self.stop_grace_period {
             c.stop_grace_period_ns = Some(grace);
         }
+        self.health.apply(&mut c.healthcheck);
     }
 }
 

@@ -7,15 +7,21 @@
 //! REMOVE stop it (stop signal, then SIGKILL after the grace period).
 //! When the channel's sender is dropped (the daemon is stopping) the
 //! controller quits and leaves the process running, to be re-adopted.
+//! A task with a health check is probed while it runs; its health is
+//! reported with its running status, and an unhealthy task is stopped
+//! and reported failed ("unhealthy container"), for its restart policy.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shoal_proto::{ContainerStatus, Task, TaskState, TaskStatus, now_nanos, signal_number};
+use shoal_proto::{ContainerStatus, Task, TaskHealth, TaskState, TaskStatus, now_nanos, signal_number};
 use tokio::sync::watch;
 
 use crate::agent::Reporter;
 use crate::executor::{Adopted, ExecError, Executor, TaskHandle};
+use crate::health::{self, Checker};
 use crate::taskdir::{ExitStatus, TaskDir};
 
 const SIGTERM: i32 = 15;
@@ -27,6 +33,8 @@ pub struct Controller<E: Executor> {
     pub reporter: Reporter,
     pub task: watch::Receiver<Task>,
     pub dir: TaskDir,
+    /// The running status last reported, for health reports.
+    pub running: Mutex<Option<TaskStatus>>,
 }
 
 fn state_of(task: &Task) -> TaskState {
@@ -51,7 +59,19 @@ impl<E: Executor> Controller<E> {
             err: err.into(),
             container,
             started_at: if state == TaskState::Running { timestamp } else { 0 },
+            health: TaskHealth::None as i32,
         };
+        if state == TaskState::Running {
+            *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
+        }
+        self.reporter.report(&self.task.borrow().id, status);
+    }
+
+    /// The running status again, with `health` (and the same time: the
+    /// task has been running since then).
+    fn report_health(&self, health: TaskHealth) {
+        let Some(mut status) = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return };
+        status.health = health as i32;
         self.reporter.report(&self.task.borrow().id, status);
     }
 
@@ -70,10 +90,12 @@ impl<E: Executor> Controller<E> {
                 Adopted::Running(handle) => {
                     if known < TaskState::Running {
                         self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
+                    } else {
+                        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = task.status.clone();
                     }
                     handle
                 }
-                Adopted::Exited(status) => return self.report_end(Ok(status), None),
+                Adopted::Exited(status) => return self.report_end(Ok(status), None, false),
                 Adopted::Lost if known >= TaskState::Starting => {
                     return self.fail("task process lost while the worker was down");
                 }
@@ -136,25 +158,37 @@ impl<E: Executor> Controller<E> {
         }
     }
 
-    /// Waits for the task to end, stopping it when asked.
+    /// Waits for the task to end, stopping it when asked or when its
+    /// health check finds it unhealthy.
     async fn supervise(&mut self, handle: E::Handle) {
         let signal = handle.signaller();
         let pid = handle.pid();
         let wait = handle.wait();
         tokio::pin!(wait);
+        let task = self.current();
+        let check = health::config(&task).and_then(|c| Some((Checker::new(c), health::command(c)?)));
+        let (mut checker, argv) = check.unzip();
+        let started = tokio::time::Instant::now();
+        let mut next_probe = started + checker.as_ref().map_or(Duration::ZERO, |c| c.interval);
+        let mut probe: Option<Pin<Box<dyn Future<Output = bool> + Send>>> = None;
+        if checker.is_some() {
+            self.report_health(TaskHealth::Starting);
+        }
+        let mut unhealthy = false;
         let mut stopping = false;
         // When to SIGKILL a task that ignores its stop signal.
         let mut kill_at: Option<tokio::time::Instant> = None;
         loop {
-            if !stopping && self.desired() > TaskState::Running {
+            if !stopping && (unhealthy || self.desired() > TaskState::Running) {
                 let (stop_signal, grace) = stop_settings(&self.current());
                 signal(stop_signal);
                 stopping = true;
                 kill_at = Some(tokio::time::Instant::now() + grace);
             }
             let deadline = kill_at.unwrap_or_else(tokio::time::Instant::now);
+            let probing = checker.is_some() && !stopping;
             tokio::select! {
-                result = &mut wait => return self.report_end(result, Some(pid)),
+                result = &mut wait => return self.report_end(result, Some(pid), unhealthy),
                 changed = self.task.changed(), if !stopping => {
                     if changed.is_err() {
                         return; // the daemon is stopping: leave the task running
@@ -164,12 +198,32 @@ impl<E: Executor> Controller<E> {
                     signal(SIGKILL);
                     kill_at = None;
                 }
+                _ = tokio::time::sleep_until(next_probe), if probing && probe.is_none() => {
+                    let timeout = checker.as_ref().map_or(Duration::ZERO, |c| c.timeout);
+                    let (exec, task, argv) = (self.exec.clone(), task.clone(), argv.clone().unwrap_or_default());
+                    probe = Some(Box::pin(async move {
+                        tokio::time::timeout(timeout, exec.probe(&task, argv)).await.unwrap_or(false)
+                    }));
+                }
+                ok = async { probe.as_mut().expect("a probe runs").await }, if probing && probe.is_some() => {
+                    probe = None;
+                    let Some(c) = checker.as_mut() else { continue };
+                    next_probe = tokio::time::Instant::now() + c.interval;
+                    if let Some(health) = c.record(ok, started.elapsed()) {
+                        self.report_health(health);
+                        unhealthy = health == TaskHealth::Unhealthy;
+                    }
+                }
             }
         }
     }
 
-    fn report_end(&self, result: Result<ExitStatus, ExecError>, pid: Option<i32>) {
+    fn report_end(&self, result: Result<ExitStatus, ExecError>, pid: Option<i32>, unhealthy: bool) {
         let stopped = self.desired() > TaskState::Running;
+        if unhealthy && !stopped {
+            let c = result.ok().map(|status| container(pid.unwrap_or(0), status.code()));
+            return self.report(TaskState::Failed, "started", "unhealthy container", c);
+        }
         match result {
             Ok(status) => {
                 let c = Some(container(pid.unwrap_or(0), status.code()));

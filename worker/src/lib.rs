@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod controller;
 pub mod executor;
+pub mod health;
 pub mod logs;
 pub mod shim;
 pub mod taskdir;

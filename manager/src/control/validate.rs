@@ -2,8 +2,8 @@
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
-    Annotations, ContainerSpec, Placement, ReplicatedService, ResourceRequirements, RestartPolicy, ServiceSpec,
-    UpdateConfig, service_spec::Mode, signal_number,
+    Annotations, ContainerSpec, HealthConfig, Placement, ReplicatedService, ResourceRequirements, RestartPolicy,
+    ServiceSpec, UpdateConfig, service_spec::Mode, signal_number,
 };
 use shoal_scheduler::{Constraint, Spread};
 
@@ -87,8 +87,34 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
     if *grace < 0 {
         return Err(invalid("stop grace period: must not be negative"));
     }
+    if let Some(h) = &c.healthcheck {
+        healthcheck(h)?;
+    }
     if !c.dir.is_empty() && !c.dir.starts_with('/') {
         return Err(invalid(format!("workdir: expected an absolute path, got {:?}", c.dir)));
+    }
+    Ok(())
+}
+
+/// Docker's rules: a known test form, and durations of at least 1 ms
+/// when set.
+fn healthcheck(h: &HealthConfig) -> Result<(), InvalidSpec> {
+    match h.test.split_first() {
+        None => {}
+        Some((kind, rest)) if kind == "NONE" && rest.is_empty() => {}
+        Some((kind, rest)) if (kind == "CMD" || kind == "CMD-SHELL") && !rest.is_empty() => {}
+        Some(_) => {
+            return Err(invalid(format!(
+                "healthcheck test: expected [\"CMD\", program, args...], [\"CMD-SHELL\", command] or [\"NONE\"], got {:?}",
+                h.test
+            )));
+        }
+    }
+    let durations = [("interval", h.interval_ns), ("timeout", h.timeout_ns), ("start period", h.start_period_ns)];
+    for (what, ns) in durations {
+        if ns < 0 || (ns > 0 && ns < 1_000_000) {
+            return Err(invalid(format!("healthcheck {what}: expected at least 1ms, got {ns}ns")));
+        }
     }
     Ok(())
 }
@@ -243,6 +269,15 @@ mod tests {
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().runtime = "lxc".into();
         assert!(err(s).starts_with("runtime:"));
+        let mut s = spec("web", "sleep");
+        let health = HealthConfig { test: vec!["CMD".into()], ..Default::default() };
+        s.task.as_mut().unwrap().container.as_mut().unwrap().healthcheck = Some(health);
+        assert!(err(s).starts_with("healthcheck test:"));
+        let mut s = spec("web", "sleep");
+        let health =
+            HealthConfig { test: vec!["CMD-SHELL".into(), "true".into()], interval_ns: 5, ..Default::default() };
+        s.task.as_mut().unwrap().container.as_mut().unwrap().healthcheck = Some(health);
+        assert_eq!(err(s), "healthcheck interval: expected at least 1ms, got 5ns");
     }
 
     #[test]

@@ -13,10 +13,14 @@
 //!   tasks, the failure action applies: pause (nothing more is replaced
 //!   until the next change to the service), roll back (to the previous
 //!   spec, as a new spec version, with the rollback settings), or continue.
+//! - A replacement with a health check is in flight until it is healthy;
+//!   one still not healthy `monitor` after it started is a failure.
 //! - The update is complete when no task is dirty, none is in flight, and
 //!   `monitor` has passed since the last replacement started.
 
-use shoal_proto::{FailureAction, Service, Task, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus};
+use shoal_proto::{
+    FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
+};
 
 use super::replicated::creation;
 
@@ -92,7 +96,8 @@ pub fn plan<'a>(
     };
 
     let ours = |t: &&&Task| t.spec_version == service.spec_version;
-    let mut failures: Vec<&Task> = tasks.iter().filter(ours).copied().filter(|t| failed_early(t, &config)).collect();
+    let mut failures: Vec<&Task> =
+        tasks.iter().filter(ours).copied().filter(|t| failed_early(t, &config, now)).collect();
     failures.sort_by_key(|t| (creation(t), t.id.clone()));
     if let Some(first) = failures.first()
         && failures.len() as f64 > f64::from(config.max_failure_ratio) * total as f64
@@ -126,7 +131,8 @@ pub fn plan<'a>(
     let mut last_start = started;
     for task in newest.iter().filter(ours) {
         let st = task.status.as_ref().map_or(TaskState::New, |s| s.state());
-        if !st.is_terminal() && st < TaskState::Running && task.desired_state <= TaskState::Running as i32 {
+        let up = st == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy);
+        if !st.is_terminal() && !up && task.desired_state <= TaskState::Running as i32 {
             in_flight += 1;
             busy += 1;
             continue;
@@ -169,11 +175,31 @@ fn status(state: UpdateState, started_at: i64, message: &str) -> UpdateStatus {
     UpdateStatus { state: state as i32, started_at, completed_at: 0, message: message.to_string() }
 }
 
-/// Ended by itself before it started, or within the monitor period after.
-fn failed_early(task: &Task, config: &UpdateConfig) -> bool {
+/// Ended by itself before it started or within the monitor period after,
+/// or runs but has not become healthy within the monitor period.
+fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
     let Some(status) = &task.status else { return false };
-    matches!(status.state(), TaskState::Complete | TaskState::Failed | TaskState::Rejected)
-        && (status.started_at == 0 || status.timestamp - status.started_at <= config.monitor_ns)
+    let monitored = |at: i64| status.started_at == 0 || at - status.started_at <= config.monitor_ns;
+    match status.state() {
+        TaskState::Complete | TaskState::Failed | TaskState::Rejected => monitored(status.timestamp),
+        TaskState::Running => {
+            has_health_check(task)
+                && health(task) != TaskHealth::Healthy
+                && task.desired_state <= TaskState::Running as i32
+                && !monitored(now)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the task's spec has a health check (a test other than NONE).
+pub fn has_health_check(task: &Task) -> bool {
+    let test = task.spec.as_ref().and_then(|s| s.container.as_ref()).and_then(|c| c.healthcheck.as_ref());
+    test.and_then(|h| h.test.first()).is_some_and(|kind| kind != "NONE")
+}
+
+fn health(task: &Task) -> TaskHealth {
+    task.status.as_ref().map_or(TaskHealth::None, |s| s.health())
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ impl Tasks {
             reporter: self.reporter.clone(),
             task: rx,
             dir: TaskDir::new(&self.tasks_dir, &id),
+            running: Default::default(),
         };
         let controller = tokio::spawn(controller.run());
         self.running.insert(id, Entry { task: tx, controller });

@@ -48,6 +48,9 @@ pub trait Executor: Send + Sync + 'static {
     fn adopt(&self, task_id: &str) -> impl Future<Output = Adopted<Self::Handle>> + Send;
     /// Forgets a task and deletes what it left (its output included).
     fn remove(&self, task_id: &str) -> std::io::Result<()>;
+    /// Runs a health check command (`argv`) in the task's environment;
+    /// true if it exits 0. Dropping the future kills the command.
+    fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send;
 }
 
 /// Sends a signal to a running task (its whole process group).

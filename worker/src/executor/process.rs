@@ -179,8 +179,41 @@ impl Executor for ProcessExecutor {
         }
     }
 
+    fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send {
+        probe(self.prepare(task), argv)
+    }
+
     fn remove(&self, task_id: &str) -> std::io::Result<()> {
         self.dir(task_id).remove()
+    }
+}
+
+/// A health check: the command with the task's environment, working
+/// dir and user, its output discarded.
+async fn probe(launch: Result<Launch, ExecError>, argv: Vec<String>) -> bool {
+    let Ok(launch) = launch else { return false };
+    let Some((program, args)) = argv.split_first() else { return false };
+    let path = launch.env.iter().find(|(k, _)| k == "PATH").map_or(DEFAULT_PATH, |(_, p)| p.as_str());
+    let Some(program) = find_program(program, path, &launch.dir) else { return false };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(gid) = launch.gid {
+        command.gid(gid);
+    }
+    if let Some(uid) = launch.uid {
+        command.uid(uid);
+    }
+    match command.spawn() {
+        Ok(mut child) => child.wait().await.is_ok_and(|s| s.success()),
+        Err(_) => false,
     }
 }
 

@@ -254,3 +254,24 @@ fn completes_once_the_monitor_period_passed() {
     let rolled_back = with_status(service(2, config(1, 0)), UpdateState::RollbackStarted, SEC);
     assert_eq!(status_of(&run(&rolled_back, &tasks, 8 * SEC)), Some((UpdateState::RollbackCompleted, false)));
 }
+
+#[test]
+fn a_replacement_with_a_health_check_counts_once_healthy() {
+    use shoal_proto::{HealthConfig, TaskHealth};
+    let checked = |mut t: Task| {
+        let c = t.spec.as_mut().unwrap().container.as_mut().unwrap();
+        c.healthcheck = Some(HealthConfig { test: vec!["CMD".into(), "true".into()], ..Default::default() });
+        t
+    };
+    let mut s = with_status(service(2, config(1, 0)), UpdateState::Updating, SEC);
+    s.spec.as_mut().unwrap().task = checked(task("x", 1, "new", 0, TaskState::Running, TaskState::Running)).spec;
+    let mut tasks = old_tasks(2);
+    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks.push(checked(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Running)));
+    assert!(stopped(&run(&s, &tasks, 3 * SEC)).is_empty(), "running, not yet healthy: in flight");
+    tasks[2].status.as_mut().unwrap().health = TaskHealth::Healthy as i32;
+    assert_eq!(stopped(&run(&s, &tasks, 3 * SEC)), vec!["old2"]);
+    // Never healthy within the monitor period: a failure.
+    tasks[2].status.as_mut().unwrap().health = TaskHealth::Starting as i32;
+    assert_eq!(status_of(&run(&s, &tasks, 8 * SEC)), Some((UpdateState::Paused, false)));
+}
