@@ -208,3 +208,41 @@ fn rollback_toggles_and_restart_replaces_every_task() {
     assert_eq!(spec_after, spec_before, "nothing else in the spec changed");
     assert_eq!(procs_with(&token).len(), 2);
 }
+
+#[test]
+fn history_lists_every_version_and_rollback_to_returns_to_any() {
+    let node = Node::init("node-a");
+    let token = token();
+    let monitors = ["--update-monitor", "200ms", "--rollback-monitor", "200ms"];
+    create(&node, "web", &token, &monitors);
+    node.ok(&["service", "update", "--env-add", "V=2", "web"]);
+    node.ok(&["service", "update", "--env-add", "V=3", "web"]);
+    let history = |node: &Node| node.json_lines(&["service", "history", "--format", "json", "web"]);
+    let h = history(&node);
+    let versions: Vec<u64> = h.iter().map(|r| r["Version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(h[0]["Changes"], "create");
+    assert_eq!(h[1]["Changes"], "Env: +V=2");
+    assert_eq!(h[2]["Changes"], "Env: +V=3 -V=2");
+    assert_eq!(
+        (&h[1]["State"], &h[2]["State"], &h[2]["Current"]),
+        (&"completed".into(), &"completed".into(), &true.into())
+    );
+
+    node.ok(&["service", "rollback", "--to", "1", "web"]);
+    let s = node.json_lines(&["service", "inspect", "--format", "json", "web"]).remove(0);
+    let env = s["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"].as_array().unwrap().clone();
+    assert_eq!(env, vec![Value::from(token.clone())], "back on version 1");
+    let h = history(&node);
+    assert_eq!(h[3]["Changes"], "rollback to version 1; Env: -V=3");
+    assert_eq!(h[3]["State"], "rollback_completed");
+    let table = node.ok(&["service", "history", "web"]);
+    assert!(table.starts_with("VERSION") && table.contains("4 *"), "{table}");
+
+    let err = node.fails(1, &["service", "rollback", "--to", "9", "web"]);
+    assert!(err.contains("service web has no version 9 (kept: 1, 2, 3, 4)"), "{err}");
+    node.ok(&["cluster", "update", "--spec-history-limit", "2"]);
+    node.ok(&["service", "update", "--env-add", "V=5", "web"]);
+    assert_eq!(node.ok(&["service", "history", "-q", "web"]), "4\n5\n");
+    assert_eq!(history(&node)[0]["Changes"], "rollback to version 1; (earlier versions no longer kept)");
+}

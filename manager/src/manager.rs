@@ -120,7 +120,10 @@ impl Manager {
             meta: None,
             spec: Some(ClusterSpec {
                 annotations: Some(Annotations { name: "default".into(), ..Default::default() }),
-                orchestration: Some(OrchestrationConfig { task_history_retention_limit: options.task_history_limit }),
+                orchestration: Some(OrchestrationConfig {
+                    task_history_retention_limit: options.task_history_limit,
+                    spec_history_limit: crate::history::DEFAULT_SPEC_HISTORY_LIMIT,
+                }),
                 dispatcher: Some(DispatcherConfig { heartbeat_period_ns: DEFAULT_HEARTBEAT_PERIOD.as_nanos() as i64 }),
                 ca: Some(CaConfig { node_cert_expiry_ns: options.cert_expiry.as_nanos() as i64 }),
             }),

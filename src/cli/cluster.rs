@@ -25,6 +25,9 @@ pub enum ClusterCommand {
         /// Task history retention limit
         #[arg(long, value_name = "N", value_parser = super::args::count)]
         task_history_limit: Option<u64>,
+        /// Specs kept per service for `service rollback --to` [default: 10]
+        #[arg(long, value_name = "N", value_parser = super::args::count)]
+        spec_history_limit: Option<u64>,
         /// Validity period for node certificates (ns|us|ms|s|m|h)
         #[arg(long, value_name = "DURATION", value_parser = super::args::duration_ns)]
         cert_expiry: Option<i64>,
@@ -37,10 +40,11 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
             let cluster = ctx.control().await?.get_cluster(GetClusterRequest {}).await.map_err(status)?.into_inner();
             inspect::print(vec![inspect::cluster(&cluster)], &Format::from_flag(format.as_deref()))
         }
-        ClusterCommand::Update { dispatcher_heartbeat, task_history_limit, cert_expiry } => {
+        ClusterCommand::Update { dispatcher_heartbeat, task_history_limit, spec_history_limit, cert_expiry } => {
             let request = UpdateClusterRequest {
                 heartbeat_period_ns: dispatcher_heartbeat.unwrap_or_default(),
                 task_history_limit,
+                spec_history_limit,
                 cert_expiry_ns: cert_expiry.unwrap_or_default(),
             };
             ctx.control().await?.update_cluster(request).await.map_err(status)?;

@@ -4,6 +4,7 @@
 pub(crate) mod args;
 mod cluster;
 mod format;
+mod history;
 pub mod human;
 mod inspect;
 mod logs;

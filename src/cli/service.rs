@@ -68,8 +68,10 @@ pub enum ServiceCommand {
     },
     /// Update a service
     Update(Box<super::update::UpdateArgs>),
-    /// Revert a service to its previous spec
-    Rollback(super::update::RolloutArgs),
+    /// Revert a service to its previous spec, or to a version of its history
+    Rollback(super::update::RollbackArgs),
+    /// List the versions of a service's spec, what changed and how each rollout ended
+    History(super::history::HistoryArgs),
     /// Replace every task of a service, as its update config says, without changing its spec
     Restart(super::update::RolloutArgs),
     /// Scale one or more replicated services
@@ -117,6 +119,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
         ServiceCommand::Update(args) => super::update::run(ctx, *args).await,
         ServiceCommand::Rollback(args) => super::update::rollback(ctx, args).await,
         ServiceCommand::Restart(args) => super::update::restart(ctx, args).await,
+        ServiceCommand::History(args) => super::history::run(ctx, args).await,
         ServiceCommand::Scale { detach, scales } => scale(ctx, scales, detach.unwrap_or(false)).await,
         ServiceCommand::Logs(args) => logs::run(ctx, args).await,
     }
@@ -352,7 +355,7 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
         }
         let version = service.meta.as_ref().map_or(0, |m| m.version);
         let request =
-            UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), rollback: false };
+            UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), ..Default::default() };
         client.update_service(request).await.map_err(status)?;
         println!("{name} scaled to {n}");
         scaled.push(service.id);

@@ -117,6 +117,16 @@ pub struct RolloutArgs {
     pub service: String,
 }
 
+/// Flags of `service rollback`.
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The version of the service's history to return to (see `service history`) [default: the previous spec]
+    #[arg(long, value_name = "VERSION", value_parser = count)]
+    pub to: Option<u64>,
+    #[command(flatten)]
+    pub target: RolloutArgs,
+}
+
 impl UpdateArgs {
     /// `spec` with these flags applied.
     fn apply(&self, mut spec: ServiceSpec) -> Result<ServiceSpec> {
@@ -201,7 +211,7 @@ fn edit_map(map: &mut HashMap<String, String>, rm: &[String], add: &[(String, St
 
 pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
     if args.rollback {
-        return rollback(ctx, args.target).await;
+        return rollback(ctx, RollbackArgs { to: None, target: args.target }).await;
     }
     let target = &args.target;
     let service = get(ctx, &target.service).await?;
@@ -214,27 +224,41 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
             image(Some(&spec))
         );
     }
-    send(ctx, &service, Some(spec), false).await?;
+    send(ctx, &service, spec).await?;
     println!("{}", target.service);
     wait(ctx, &service.id, target.detach, target.quiet, false).await
 }
 
-/// `service rollback`: back to the previous spec, with the rollback config.
-pub async fn rollback(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
-    let service = get(ctx, &args.service).await?;
-    if let Some(previous) = &service.previous_spec
-        && image(Some(previous)) == image(service.spec.as_ref())
+/// `service rollback`: back to the previous spec (or `--to` a version of
+/// the history), with the rollback config.
+pub async fn rollback(ctx: &mut Ctx, args: RollbackArgs) -> Result<()> {
+    let target = &args.target;
+    let service = get(ctx, &target.service).await?;
+    let to = match args.to {
+        Some(v) => service.history.iter().find(|r| r.version == v).and_then(|r| r.spec.as_ref()),
+        None => service.previous_spec.as_ref(),
+    };
+    if let Some(to) = to
+        && image(Some(to)) == image(service.spec.as_ref())
     {
         eprintln!(
-            "warning: {}: the previous spec names the same program, {:?}: if that name now stands for another \
-             build, the rollback does not bring the old build back",
-            args.service,
-            image(Some(previous))
+            "warning: {}: the spec rolled back to names the same program, {:?}: if that name now stands for \
+             another build, the rollback does not bring the old build back",
+            target.service,
+            image(Some(to))
         );
     }
-    send(ctx, &service, None, true).await?;
-    println!("{}", args.service);
-    wait(ctx, &service.id, args.detach, args.quiet, true).await
+    let version = service.meta.as_ref().map_or(0, |m| m.version);
+    let request = UpdateServiceRequest {
+        service_id: service.id.clone(),
+        version,
+        spec: None,
+        rollback: true,
+        rollback_to: args.to.unwrap_or(0),
+    };
+    ctx.control().await?.update_service(request).await.map_err(status)?;
+    println!("{}", target.service);
+    wait(ctx, &service.id, target.detach, target.quiet, true).await
 }
 
 /// `service restart`: replaces every task, one update at a time as the
@@ -243,7 +267,7 @@ pub async fn restart(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
     let service = get(ctx, &args.service).await?;
     let mut spec = service.spec.clone().unwrap_or_default();
     spec.task.get_or_insert_with(Default::default).force_update += 1;
-    send(ctx, &service, Some(spec), false).await?;
+    send(ctx, &service, spec).await?;
     println!("{}", args.service);
     wait(ctx, &service.id, args.detach, args.quiet, false).await
 }
@@ -253,9 +277,10 @@ async fn get(ctx: &mut Ctx, reference: &str) -> Result<Service> {
     Ok(ctx.control().await?.get_service(request).await.map_err(status)?.into_inner())
 }
 
-async fn send(ctx: &mut Ctx, service: &Service, spec: Option<ServiceSpec>, rollback: bool) -> Result<()> {
+async fn send(ctx: &mut Ctx, service: &Service, spec: ServiceSpec) -> Result<()> {
     let version = service.meta.as_ref().map_or(0, |m| m.version);
-    let request = UpdateServiceRequest { service_id: service.id.clone(), version, spec, rollback };
+    let request =
+        UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), ..Default::default() };
     ctx.control().await?.update_service(request).await.map_err(status)?;
     Ok(())
 }

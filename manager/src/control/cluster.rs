@@ -35,6 +35,9 @@ pub async fn update(manager: &Manager, req: UpdateClusterRequest) -> Result<Clus
             if let Some(limit) = req.task_history_limit {
                 spec.orchestration.get_or_insert_with(Default::default).task_history_retention_limit = limit;
             }
+            if let Some(limit) = req.spec_history_limit {
+                spec.orchestration.get_or_insert_with(Default::default).spec_history_limit = limit;
+            }
             if req.cert_expiry_ns > 0 {
                 spec.ca.get_or_insert_with(Default::default).node_cert_expiry_ns = req.cert_expiry_ns;
             }

@@ -8,6 +8,7 @@ use shoal_proto::{
 };
 
 use super::{ControlError, Result, resolve, validate};
+use crate::history;
 use crate::ids::new_id;
 use crate::manager::Manager;
 use crate::ops;
@@ -16,7 +17,8 @@ use crate::store::service_name;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
     let spec = validate::service_spec(spec)?;
-    let service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
+    let mut service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
+    history::record(&mut service, "create", now_nanos(), history_limit(manager));
     let id = service.id.clone();
     manager.proposer().propose(vec![ops::create(Object::Service(service))]).await?;
     read(manager, &id)
@@ -25,34 +27,63 @@ pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
 pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Service> {
     let current = read(manager, &req.service_id)?;
     let mut service = current.clone();
-    let spec = if req.rollback {
+    let now = now_nanos();
+    let name = service_name(&current).to_string();
+    let (spec, cause, status) = if req.rollback {
         // As Swarm: the previous spec becomes the spec, and the spec it
-        // replaces the previous one (rolling back twice toggles).
-        let previous = current.previous_spec.clone().ok_or_else(|| {
-            ControlError::Refused(format!("service {} has no previous spec to roll back to", service_name(&current)))
-        })?;
-        service.update_status = Some(UpdateStatus {
+        // replaces the previous one (rolling back twice toggles); or any
+        // version still in the history.
+        let (spec, cause) = if req.rollback_to > 0 {
+            let record = current.history.iter().find(|r| r.version == req.rollback_to).ok_or_else(|| {
+                let kept: Vec<String> = current.history.iter().map(|r| r.version.to_string()).collect();
+                ControlError::Refused(format!(
+                    "service {name} has no version {} (kept: {})",
+                    req.rollback_to,
+                    kept.join(", ")
+                ))
+            })?;
+            (record.spec.clone().unwrap_or_default(), format!("rollback to version {}", req.rollback_to))
+        } else {
+            let previous = current
+                .previous_spec
+                .clone()
+                .ok_or_else(|| ControlError::Refused(format!("service {name} has no previous spec to roll back to")))?;
+            (previous, "rollback".to_string())
+        };
+        let status = UpdateStatus {
             state: UpdateState::RollbackStarted as i32,
-            started_at: now_nanos(),
+            started_at: now,
             completed_at: 0,
-            message: "manually requested rollback".into(),
-        });
-        previous
+            message: format!("manually requested {cause}"),
+        };
+        (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
-        service.update_status = None;
-        validate::service_spec(req.spec.unwrap_or_default())?
+        (validate::service_spec(req.spec.unwrap_or_default())?, "update".to_string(), None)
     };
     if current.spec.as_ref().and_then(|s| s.task.as_ref()) != spec.task.as_ref() {
         service.spec_version += 1;
     }
     service.previous_spec = current.spec;
     service.spec = Some(spec);
+    if service.history.is_empty() {
+        // Made before services kept a history: its spec is version 1.
+        let mut first = service.clone();
+        first.spec = service.previous_spec.clone();
+        history::record(&mut first, "create", current.meta.as_ref().map_or(now, |m| m.created_at), 0);
+        service.history = first.history;
+    }
+    history::record(&mut service, &cause, now, history_limit(manager));
+    service.update_status = status;
     // The version the client read: the store refuses the write if the
     // service changed since.
     service.meta.get_or_insert_with(Default::default).version = req.version;
     manager.proposer().propose(vec![ops::update(Object::Service(service))]).await?;
     read(manager, &req.service_id)
+}
+
+fn history_limit(manager: &Manager) -> u64 {
+    manager.store().view(history::limit)
 }
 
 /// Deletes the service and asks for all its tasks to be removed.

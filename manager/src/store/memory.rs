@@ -258,14 +258,15 @@ impl MemoryStore {
                 if service.spec_version != s.spec_version {
                     return Ok(None);
                 }
+                service.update_status = s.update_status;
                 if s.rollback {
                     let Some(previous) = service.previous_spec.take() else {
                         return Ok(None);
                     };
                     service.previous_spec = service.spec.replace(previous);
                     service.spec_version += 1;
+                    crate::history::record(&mut service, "automatic rollback", now, crate::history::limit(self));
                 }
-                service.update_status = s.update_status;
                 Ok(Some(self.touch(Object::Service(service), index, now, undo)))
             }
             op::Op::NodeStatus(s) => {
