@@ -101,6 +101,17 @@ fn a_failing_update_pauses_or_rolls_back() {
     // update may have moved on to a second slot before it paused.
     assert!((1..3).contains(&sleeping), "the update stopped part way: {rows:?}");
     assert_eq!(procs_with(&token).len(), sleeping);
+    // The next update resumes: back on a program that runs.
+    let fix = ["service", "update", "--image", "sleep", "--env-add", &token, "paused"];
+    node.ok(&fix);
+    assert_eq!(update_status(&node, "paused").0, "completed");
+    assert_eq!(node.replicas("paused"), "3/3");
+    let before = procs_with(&token).len();
+    // Naming the program it already runs changes nothing, and says so.
+    let out = node.shoal(&fix);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("already runs \"sleep\"; nothing to update"), "{stderr}");
+    assert_eq!(procs_with(&token).len(), before);
 
     make("rolled", "rollback");
     let err = node.fails(1, &[&["service", "update"][..], &failing, &["rolled"]].concat());
@@ -110,7 +121,7 @@ fn a_failing_update_pauses_or_rolls_back() {
     assert_eq!(s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"], "sleep");
     assert_eq!(s["PreviousSpec"]["TaskTemplate"]["ContainerSpec"]["Image"], "false");
     wait_until(WAIT, "all three back on sleep", || node.replicas("rolled") == "3/3");
-    assert_eq!(procs_with(&token).len(), sleeping + 3);
+    assert_eq!(procs_with(&token).len(), 3 + 3);
 }
 
 /// Counts the service's processes every few milliseconds while `update`
@@ -245,4 +256,15 @@ fn history_lists_every_version_and_rollback_to_returns_to_any() {
     node.ok(&["service", "update", "--env-add", "V=5", "web"]);
     assert_eq!(node.ok(&["service", "history", "-q", "web"]), "4\n5\n");
     assert_eq!(history(&node)[0]["Changes"], "rollback to version 1; (earlier versions no longer kept)");
+
+    // All of it is in the store: a restarted daemon has the same.
+    let (before, spec) = (history(&node), node.ok(&["service", "inspect", "web"]));
+    let mut node = node;
+    node.restart();
+    wait_until(WAIT, "the daemon to answer again", || node.shoal(&["service", "ls"]).status.success());
+    assert_eq!(
+        history(&node).iter().map(|r| r["Changes"].clone()).collect::<Vec<_>>(),
+        before.iter().map(|r| r["Changes"].clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(node.ok(&["service", "inspect", "web"]), spec);
 }

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, GlobalJob, GlobalService, Placement, PlacementPreference, ReplicatedJob,
-    ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
-    service_spec::Mode,
+    Annotations, ContainerSpec, GlobalJob, GlobalService, Mount, MountType, Placement, PlacementPreference,
+    ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec,
+    TaskSpec, service_spec::Mode,
 };
 
 use shoal_manager::orchestrator::update;
@@ -45,6 +45,39 @@ pub fn env_var(text: &str) -> Result<String, String> {
         None if text.is_empty() => Err("expected KEY=VALUE, got an empty value".into()),
         None => Ok(std::env::var(text).map(|v| format!("{text}={v}")).unwrap_or_else(|_| text.to_string())),
     }
+}
+
+/// `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly]`, as
+/// Docker writes it (`src`, `dst`/`destination`, `ro` too; the type
+/// defaults to volume).
+pub fn mount(text: &str) -> Result<Mount, String> {
+    let mut m = Mount { r#type: MountType::Volume as i32, ..Default::default() };
+    for field in text.split(',').filter(|f| !f.is_empty()) {
+        let (key, value) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
+        match (key.trim(), value) {
+            ("type", Some(kind)) => {
+                m.r#type = match kind {
+                    "bind" => MountType::Bind,
+                    "volume" => MountType::Volume,
+                    "tmpfs" => MountType::Tmpfs,
+                    other => return Err(format!("type: expected bind, volume or tmpfs, got {other:?}")),
+                } as i32;
+            }
+            ("source" | "src", Some(v)) => m.source = v.to_string(),
+            ("target" | "destination" | "dst", Some(v)) => m.target = v.to_string(),
+            ("readonly" | "ro", None | Some("true" | "1")) => m.read_only = true,
+            ("readonly" | "ro", Some("false" | "0")) => m.read_only = false,
+            (key, _) => {
+                return Err(format!(
+                    "unknown or malformed field {key:?} (expected type, source, target, readonly): {text:?}"
+                ));
+            }
+        }
+    }
+    if m.target.is_empty() {
+        return Err(format!("target is required: {text:?}"));
+    }
+    Ok(m)
 }
 
 /// `spread=node.labels.KEY` -> the spread descriptor (the daemon checks it).
@@ -121,6 +154,9 @@ pub struct CreateArgs {
     /// Container (task) labels
     #[arg(long = "container-label", value_name = "KEY=VALUE", value_parser = key_value)]
     pub container_label: Vec<(String, String)>,
+    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
+    #[arg(long = "mount", value_name = "MOUNT", value_parser = mount)]
+    pub mounts: Vec<Mount>,
     /// Working directory of the program
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -192,6 +228,7 @@ impl CreateArgs {
             stop_grace_period_ns: self.stop_grace_period,
             hostname: String::new(),
             healthcheck: None,
+            mounts: self.mounts.clone(),
         };
         self.health.apply(&mut container.healthcheck);
         ServiceSpec {
@@ -271,5 +308,14 @@ mod tests {
             Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into())
         );
         assert!(placement_pref("spread=").is_err());
+        let m = mount("type=bind,src=/a,dst=/b,ro").unwrap();
+        assert_eq!(
+            (m.r#type(), m.source.as_str(), m.target.as_str(), m.read_only),
+            (MountType::Bind, "/a", "/b", true)
+        );
+        assert_eq!(mount("target=/t").unwrap().r#type(), MountType::Volume);
+        assert!(mount("type=nfs,target=/t").unwrap_err().starts_with("type: expected"));
+        assert!(mount("type=bind,source=/a").unwrap_err().starts_with("target is required"));
+        assert!(mount("type=bind,size=1,target=/t").unwrap_err().contains("\"size\""));
     }
 }

@@ -5,8 +5,8 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, FailureAction, Meta, Node, NodeAvailability, NodeRole, NodeState, Reachability, RestartCondition,
-    Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ContainerSpec, FailureAction, Meta, Mount, MountType, Node, NodeAvailability, NodeRole, NodeState, Reachability,
+    RestartCondition, Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
 use super::format::Format;
@@ -174,6 +174,7 @@ fn container(c: &ContainerSpec) -> Value {
         .put("User", c.user.clone())
         .put("StopSignal", c.stop_signal.clone())
         .put("StopGracePeriod", c.stop_grace_period_ns)
+        .put("Mounts", c.mounts.iter().map(mount).collect::<Vec<Value>>())
         .put(
             "Healthcheck",
             c.healthcheck.as_ref().map(|h| {
@@ -186,6 +187,20 @@ fn container(c: &ContainerSpec) -> Value {
                     .done()
             }),
         )
+        .done()
+}
+
+fn mount(m: &Mount) -> Value {
+    let kind = match m.r#type() {
+        MountType::Bind => "bind",
+        MountType::Volume => "volume",
+        MountType::Tmpfs => "tmpfs",
+    };
+    Obj::new()
+        .always("Type", kind)
+        .put("Source", m.source.clone())
+        .always("Target", m.target.clone())
+        .put("ReadOnly", m.read_only)
         .done()
 }
 

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
-    ContainerSpec, GetServiceRequest, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
-    UpdateServiceRequest, service_spec::Mode,
+    ContainerSpec, GetServiceRequest, Mount, Placement, PlacementPreference, ResourceRequirements, Service,
+    ServiceSpec, UpdateServiceRequest, service_spec::Mode,
 };
 
-use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, placement_pref};
+use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, mount, placement_pref};
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::{Ctx, progress};
 use crate::client::status;
@@ -54,6 +54,12 @@ pub struct UpdateArgs {
     /// Remove a container label
     #[arg(long = "container-label-rm", value_name = "KEY")]
     pub container_label_rm: Vec<String>,
+    /// Add or update a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
+    #[arg(long = "mount-add", value_name = "MOUNT", value_parser = mount)]
+    pub mount_add: Vec<Mount>,
+    /// Remove the mount at a target path
+    #[arg(long = "mount-rm", value_name = "TARGET")]
+    pub mount_rm: Vec<String>,
     /// Working directory of the program
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -174,6 +180,15 @@ impl UpdateArgs {
             c.env.push(entry.clone());
         }
         edit_map(&mut c.labels, &self.container_label_rm, &self.container_label_add);
+        let target = |t: &str| t.trim_end_matches('/').to_string();
+        c.mounts.retain(|m| {
+            !self
+                .mount_rm
+                .iter()
+                .chain(self.mount_add.iter().map(|a| &a.target))
+                .any(|t| target(t) == target(&m.target))
+        });
+        c.mounts.extend(self.mount_add.iter().cloned());
         if let Some(dir) = &self.workdir {
             c.dir = dir.clone();
         }

@@ -13,6 +13,7 @@ pub mod controller;
 pub mod executor;
 pub mod health;
 pub mod logs;
+pub mod mounts;
 pub mod shim;
 pub mod taskdir;
 

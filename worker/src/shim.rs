@@ -2,7 +2,7 @@
 //! between the worker and a task's process, like containerd's shim.
 //!
 //! It starts the process described by `DIR/launch.json` in its own
-//! process group, writes its output to `DIR/log` with a timestamp per
+//! process group (and, if it has mounts, its own mount namespace), writes its output to `DIR/log` with a timestamp per
 //! line, and records how it ended in `DIR/exit`. It does not depend on
 //! the daemon: when the daemon dies or restarts, the task keeps running,
 //! its output is still captured and its end recorded, for the restarted
@@ -50,6 +50,7 @@ pub fn run(dir: &Path) -> i32 {
 fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
     let text = std::fs::read(dir.launch_path()).map_err(|e| format!("reading the launch file: {e}"))?;
     let launch: Launch = serde_json::from_slice(&text).map_err(|e| format!("malformed launch file: {e}"))?;
+    crate::mounts::apply(&launch.mounts)?;
     let mut cmd = Command::new(&launch.program);
     cmd.args(&launch.args)
         .env_clear()

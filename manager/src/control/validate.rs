@@ -2,8 +2,8 @@
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
-    Annotations, ContainerSpec, HealthConfig, Placement, ReplicatedService, ResourceRequirements, RestartPolicy,
-    ServiceSpec, UpdateConfig, service_spec::Mode, signal_number,
+    Annotations, ContainerSpec, HealthConfig, Mount, MountType, Placement, ReplicatedService, ResourceRequirements,
+    RestartPolicy, ServiceSpec, UpdateConfig, service_spec::Mode, signal_number,
 };
 use shoal_scheduler::{Constraint, Spread};
 
@@ -90,10 +90,49 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
     if let Some(h) = &c.healthcheck {
         healthcheck(h)?;
     }
+    mounts(&c.mounts)?;
     if !c.dir.is_empty() && !c.dir.starts_with('/') {
         return Err(invalid(format!("workdir: expected an absolute path, got {:?}", c.dir)));
     }
     Ok(())
+}
+
+/// Each mount has an absolute target, used once; a bind an absolute
+/// source, a volume a name, a tmpfs none.
+fn mounts(mounts: &[Mount]) -> Result<(), InvalidSpec> {
+    let mut targets = std::collections::HashSet::new();
+    for m in mounts {
+        if !m.target.starts_with('/') {
+            return Err(invalid(format!("mount target: expected an absolute path, got {:?}", m.target)));
+        }
+        if !targets.insert(m.target.trim_end_matches('/')) {
+            return Err(invalid(format!("mount target: {} is mounted twice", m.target)));
+        }
+        let kind =
+            MountType::try_from(m.r#type).map_err(|_| invalid(format!("mount type: unknown value {}", m.r#type)))?;
+        match kind {
+            MountType::Bind if !m.source.starts_with('/') => {
+                return Err(invalid(format!("mount source: a bind needs an absolute path, got {:?}", m.source)));
+            }
+            MountType::Volume if !valid_volume_name(&m.source) => {
+                return Err(invalid(format!(
+                    "mount source: a volume needs a name (letters, digits, '_', '.', '-'), got {:?}",
+                    m.source
+                )));
+            }
+            MountType::Tmpfs if !m.source.is_empty() => {
+                return Err(invalid(format!("mount source: a tmpfs takes none, got {:?}", m.source)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Docker's volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn valid_volume_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 /// Docker's rules: a known test form, and durations of at least 1 ms
@@ -278,6 +317,16 @@ mod tests {
             HealthConfig { test: vec!["CMD-SHELL".into(), "true".into()], interval_ns: 5, ..Default::default() };
         s.task.as_mut().unwrap().container.as_mut().unwrap().healthcheck = Some(health);
         assert_eq!(err(s), "healthcheck interval: expected at least 1ms, got 5ns");
+        let with_mount = |kind: MountType, source: &str, target: &str| {
+            let mut s = spec("web", "sleep");
+            let m = Mount { r#type: kind as i32, source: source.into(), target: target.into(), read_only: false };
+            s.task.as_mut().unwrap().container.as_mut().unwrap().mounts = vec![m];
+            s
+        };
+        assert!(err(with_mount(MountType::Bind, "rel", "/t")).starts_with("mount source: a bind needs an absolute"));
+        assert!(err(with_mount(MountType::Volume, "../x", "/t")).starts_with("mount source: a volume needs a name"));
+        assert!(err(with_mount(MountType::Tmpfs, "", "t")).starts_with("mount target: expected an absolute"));
+        assert!(service_spec(with_mount(MountType::Volume, "data", "/t")).is_ok());
     }
 
     #[test]

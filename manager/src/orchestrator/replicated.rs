@@ -148,7 +148,10 @@ pub(super) fn roll(
     plan: &mut Plan,
     shape: impl Fn(Task, &Task) -> Task,
 ) {
-    let rollout = update::plan(service, tasks, newest, dirty, total, env.now);
+    // Some slot still to move to the current spec (the running ones are
+    // `dirty`; the others are being replaced this pass).
+    let stale = newest.iter().any(|t| t.desired_state <= TaskState::Running as i32 && update::is_dirty(service, t));
+    let rollout = update::plan(service, tasks, newest, dirty, stale, total, env.now);
     let start_first = update::config(service).order() == UpdateOrder::StartFirst;
     for old in rollout.replace {
         let desired = if start_first { TaskState::Running } else { TaskState::Ready };
@@ -178,9 +181,11 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
         return; // stopped by the restart policy
     }
     let state = state_of(latest);
-    if state < TaskState::Assigned && update::is_dirty(service, latest) {
-        // Still waiting for a node with an older spec (say, constraints no
-        // node meets): it never ran, so it is replaced at once.
+    let held = latest.desired_state == TaskState::Ready as i32 && state <= TaskState::Ready;
+    if (state < TaskState::Assigned || held) && update::is_dirty(service, latest) {
+        // Still waiting for a node, or held, with an older spec (say,
+        // constraints no node meets): it never ran, so it is replaced at
+        // once.
         let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
         replace(service, latest, desired, latest.restart_history.clone(), 0, env, plan);
         return;

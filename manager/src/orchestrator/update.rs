@@ -71,18 +71,20 @@ pub struct Rollout<'a> {
 
 /// Decides for `service` with `tasks` all its tasks, `newest` the newest
 /// task of each of its `total` slots (or nodes), and `dirty` those of the
-/// newest that are dirty and running, in the order to replace them.
+/// newest that are dirty and running, in the order to replace them;
+/// `stale` if any slot is still to move to the current spec.
 pub fn plan<'a>(
     service: &Service,
     tasks: &[&Task],
     newest: &[&Task],
     dirty: Vec<&'a Task>,
+    stale: bool,
     total: usize,
     now: i64,
 ) -> Rollout<'a> {
     let mut out = Rollout::default();
     let current = state(service);
-    if current.is_paused() || (!current.is_active() && dirty.is_empty()) {
+    if current.is_paused() || (!current.is_active() && !stale && dirty.is_empty()) {
         return out; // paused until the next change, or nothing to do
     }
     let rollback = current == UpdateState::RollbackStarted;

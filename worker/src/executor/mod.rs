@@ -74,4 +74,6 @@ pub struct Launch {
     pub dir: PathBuf,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    #[serde(default)]
+    pub mounts: Vec<crate::mounts::MountPlan>,
 }

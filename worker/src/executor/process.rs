@@ -114,7 +114,9 @@ impl Executor for ProcessExecutor {
         let program = find_program(&c.image, &path, &dir).ok_or_else(|| {
             err(format!("executable not found: {} (not an executable file, nor a program in $PATH)", c.image))
         })?;
-        Ok(Launch { program, args: c.args, env, dir, uid, gid })
+        let volumes = self.tasks_dir.with_file_name("volumes");
+        let mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
+        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts })
     }
 
     async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {

@@ -275,3 +275,14 @@ fn a_replacement_with_a_health_check_counts_once_healthy() {
     tasks[2].status.as_mut().unwrap().health = TaskHealth::Starting as i32;
     assert_eq!(status_of(&run(&s, &tasks, 8 * SEC)), Some((UpdateState::Paused, false)));
 }
+
+#[test]
+fn held_tasks_of_the_old_spec_are_replaced_at_once_and_the_update_is_recorded() {
+    let s = service(1, config(1, 0));
+    // Held for its restart delay with the old spec.
+    let tasks = [task("old1", 1, "old", 1, TaskState::Ready, TaskState::Ready)];
+    let plan = run(&s, &tasks, SEC);
+    assert_eq!(stopped(&plan), vec!["old1"]);
+    assert_eq!(created(&plan), vec![(1, TaskState::Ready)]);
+    assert_eq!(status_of(&plan), Some((UpdateState::Updating, false)));
+}

@@ -1,0 +1,104 @@
+//! Mounts of the process runtime. The worker resolves a task's mounts
+//! into a plan when it prepares the task (a bind source must exist, a
+//! named volume is a directory the node keeps under its data dir, every
+//! target must exist: the task has no root filesystem of its own); the
+//! shim carries the plan out in a mount namespace of its own, private,
+//! so the task sees its mounts and the node does not.
+
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use serde::{Deserialize, Serialize};
+use shoal_proto::{Mount, MountType};
+
+/// One mount to make: `source` bound at `target`, or a tmpfs (no source).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountPlan {
+    pub source: Option<PathBuf>,
+    pub target: PathBuf,
+    pub read_only: bool,
+}
+
+/// Resolves `mounts`; named volumes live in `volumes_dir` (created as
+/// needed).
+pub fn plan(mounts: &[Mount], volumes_dir: &Path) -> Result<Vec<MountPlan>, String> {
+    let mut plans = Vec::new();
+    for m in mounts {
+        let target = PathBuf::from(&m.target);
+        if !target.is_dir() {
+            return Err(format!("mount target {} does not exist on this node (or is not a directory)", m.target));
+        }
+        let source = match m.r#type() {
+            MountType::Bind => {
+                let source = PathBuf::from(&m.source);
+                if !source.exists() {
+                    return Err(format!("bind source {} does not exist on this node", m.source));
+                }
+                Some(source)
+            }
+            MountType::Volume => {
+                let dir = volumes_dir.join(&m.source);
+                std::fs::create_dir_all(&dir).map_err(|e| format!("creating volume {}: {e}", m.source))?;
+                Some(dir)
+            }
+            MountType::Tmpfs => None,
+        };
+        plans.push(MountPlan { source, target, read_only: m.read_only });
+    }
+    Ok(plans)
+}
+
+/// Makes the mounts in a new mount namespace of this process (the shim,
+/// before it starts the task: the task inherits it).
+pub fn apply(plans: &[MountPlan]) -> Result<(), String> {
+    if plans.is_empty() {
+        return Ok(());
+    }
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| format!("creating the task's mount namespace: {e}"))?;
+    // Nothing mounted here propagates back to the node.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| format!("making the task's mounts private: {e}"))?;
+    for p in plans {
+        let what = |e: nix::Error| format!("mounting at {}: {e}", p.target.display());
+        let ro = if p.read_only { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+        match &p.source {
+            Some(source) => {
+                mount(Some(source), &p.target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    .map_err(what)?;
+                if p.read_only {
+                    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+                    mount(None::<&str>, &p.target, None::<&str>, flags, None::<&str>).map_err(what)?;
+                }
+            }
+            None => mount(Some("tmpfs"), &p.target, Some("tmpfs"), ro, None::<&str>).map_err(what)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount_of(kind: MountType, source: &str, target: &str) -> Mount {
+        Mount { r#type: kind as i32, source: source.into(), target: target.into(), read_only: false }
+    }
+
+    #[test]
+    fn plans_check_what_the_node_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let (target, volumes) = (dir.path().join("t"), dir.path().join("volumes"));
+        std::fs::create_dir(&target).unwrap();
+        let t = target.to_str().unwrap();
+        let err = plan(&[mount_of(MountType::Bind, "/no/such/dir", t)], &volumes).unwrap_err();
+        assert_eq!(err, "bind source /no/such/dir does not exist on this node");
+        let err = plan(&[mount_of(MountType::Tmpfs, "", "/no/such/target")], &volumes).unwrap_err();
+        assert!(err.starts_with("mount target /no/such/target does not exist"), "{err}");
+        let plans =
+            plan(&[mount_of(MountType::Volume, "data", t), mount_of(MountType::Tmpfs, "", t)], &volumes).unwrap();
+        assert_eq!(plans[0].source.as_deref(), Some(volumes.join("data").as_path()));
+        assert!(volumes.join("data").is_dir(), "the volume is created");
+        assert_eq!(plans[1].source, None);
+    }
+}
