@@ -268,3 +268,32 @@ fn history_lists_every_version_and_rollback_to_returns_to_any() {
     );
     assert_eq!(node.ok(&["service", "inspect", "web"]), spec);
 }
+
+#[test]
+fn a_global_service_rolls_out_node_by_node() {
+    let node = Node::init("node-a");
+    let token = token();
+    node.ok(&[
+        "service",
+        "create",
+        "--name",
+        "mon",
+        "--mode",
+        "global",
+        "--env",
+        &token,
+        "--update-monitor",
+        "200ms",
+        "sleep",
+        "1000",
+    ]);
+    let before = procs_with(&token);
+    assert_eq!(before.len(), 1);
+    node.ok(&["service", "update", "--env-add", "V=2", "mon"]);
+    assert_eq!(update_status(&node, "mon").0, "completed");
+    let running: Vec<Value> = node.tasks("mon").into_iter().filter(|t| t["DesiredState"] == "running").collect();
+    assert_eq!(running.len(), 1);
+    assert!(env(&running[0]).contains(&"V=2".to_string()));
+    let after = procs_with(&token);
+    assert!(after.len() == 1 && after != before, "the node's task was replaced");
+}

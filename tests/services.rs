@@ -106,20 +106,34 @@ fn restart_max_attempts_and_history_limit() {
         "--restart-delay",
         "0s",
         "--restart-max-attempts",
-        "4",
+        "10",
         "sh",
         "-c",
         &script,
     ]);
     let count = || std::fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
     wait_until(WAIT, "the restart policy to give up", || {
-        count() == 5 && node.tasks("flaky").iter().all(|t| t["DesiredState"] == "shutdown")
+        count() == 11 && node.tasks("flaky").iter().all(|t| t["DesiredState"] == "shutdown")
     });
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(count(), 5, "one run and four restarts, then no more");
+    assert_eq!(count(), 11, "one run and ten restarts, then no more");
     let tasks = node.tasks("flaky");
     assert_eq!(tasks.len(), 3, "the task history limit keeps 3 tasks of the slot");
     assert!(tasks.iter().all(|t| t["Status"]["State"] == "failed"));
+}
+
+#[test]
+fn restart_attempts_count_only_within_the_window() {
+    let node = Node::init("node-a");
+    let runs = node.data_dir().join("runs");
+    let script = format!("echo run >> {}; exit 1", runs.display());
+    // One attempt per 500 ms window, failures 700 ms apart: never used up.
+    let policy = ["--restart-delay", "700ms", "--restart-max-attempts", "1", "--restart-window", "500ms"];
+    let create = [&["service", "create", "-d", "--name", "spread"][..], &policy, &["sh", "-c", &script]].concat();
+    node.ok(&create);
+    let count = || std::fs::read_to_string(&runs).map_or(0, |s| s.lines().count());
+    wait_until(WAIT, "a fourth run", || count() >= 4);
+    assert_eq!(node.replicas("spread").split('/').nth(1), Some("1"), "still meant to run");
 }
 
 #[test]
