@@ -10,6 +10,7 @@ mod cli;
 mod client;
 mod daemon;
 mod duration;
+mod stack;
 
 use std::process::ExitCode;
 

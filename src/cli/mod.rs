@@ -14,6 +14,7 @@ mod policy;
 mod pretty;
 mod progress;
 mod service;
+mod stack;
 mod table;
 mod units;
 mod update;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Manage services
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Manage stacks (compose files)
+    #[command(subcommand)]
+    Stack(stack::StackCommand),
     /// Display detailed information on services, nodes or tasks
     Inspect(object::InspectArgs),
     /// Run a task under its shim (used by the daemon)
@@ -123,6 +127,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,
+        Command::Stack(cmd) => stack::run(cmd),
         Command::Daemon(_) | Command::Shim { .. } => unreachable!("handled in main"),
     }
 }

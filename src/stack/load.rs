@@ -1,0 +1,153 @@
+//! Reading compose files: each `-c FILE` (or `-` for stdin) decoded
+//! (UTF-8, or UTF-16 with a byte order mark), parsed as YAML (anchors and
+//! `<<` merge keys included), interpolated with the environment and then
+//! the `.env` file beside the first file (or `--env-file`), and merged in
+//! order.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{envfile, interpolate, merge};
+
+/// Why the files could not be loaded; each names the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+/// The merged, interpolated file, and what to warn about.
+#[derive(Debug)]
+pub struct Loaded {
+    pub tree: Value,
+    pub warnings: Vec<String>,
+}
+
+/// Text of a file's bytes: UTF-8 (a BOM dropped) or UTF-16 with a BOM.
+pub fn decode(bytes: &[u8], name: &str) -> Result<String, LoadError> {
+    let utf16 = |units: Vec<u16>| String::from_utf16(&units).map_err(|_| LoadError(format!("{name}: invalid UTF-16")));
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest, name),
+        [0xFF, 0xFE, rest @ ..] => {
+            utf16(rest.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect())
+        }
+        [0xFE, 0xFF, rest @ ..] => {
+            utf16(rest.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect())
+        }
+        _ => utf8(bytes, name),
+    }
+}
+
+fn utf8(bytes: &[u8], name: &str) -> Result<String, LoadError> {
+    String::from_utf8(bytes.to_vec()).map_err(|e| LoadError(format!("{name}: not UTF-8 text: {e}")))
+}
+
+/// Parses one file's text (`name` for errors, with line and column).
+pub fn parse(text: &str, name: &str) -> Result<Value, LoadError> {
+    let tree: Value = serde_saphyr::from_str(text).map_err(|e| LoadError(format!("{name}: {e}")))?;
+    match tree {
+        Value::Object(_) => Ok(tree),
+        Value::Null => Err(LoadError(format!("{name}: the file is empty"))),
+        _ => Err(LoadError(format!("{name}: expected a mapping of top-level keys (services, networks...)"))),
+    }
+}
+
+fn read(file: &str) -> Result<Vec<u8>, LoadError> {
+    if file == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| LoadError(format!("reading stdin: {e}")))?;
+        return Ok(bytes);
+    }
+    std::fs::read(file).map_err(|e| LoadError(format!("{file}: {e}")))
+}
+
+/// The variables of the env file: `env_file` if given (it must exist),
+/// else `.env` beside the first compose file if there is one.
+fn env_file(files: &[String], env_file: Option<&Path>) -> Result<HashMap<String, String>, LoadError> {
+    let path = match env_file {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let first = files.first().filter(|f| *f != "-").map(PathBuf::from);
+            let dir = first.as_ref().and_then(|f| f.parent().map(Path::to_path_buf)).unwrap_or_default();
+            let dot_env = if dir.as_os_str().is_empty() { PathBuf::from(".env") } else { dir.join(".env") };
+            if !dot_env.is_file() {
+                return Ok(HashMap::new());
+            }
+            dot_env
+        }
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read(&path).map_err(|e| LoadError(format!("--env-file {name}: {e}")))?;
+    envfile::parse(&decode(&text, &name)?, &name).map_err(LoadError)
+}
+
+/// Loads `files` in order; variables come from the environment first,
+/// then the env file.
+pub fn load(files: &[String], env: Option<&Path>) -> Result<Loaded, LoadError> {
+    let vars = env_file(files, env)?;
+    let lookup = |name: &str| std::env::var(name).ok().or_else(|| vars.get(name).cloned());
+    let mut merged: Option<Value> = None;
+    let mut warnings = Vec::new();
+    for file in files {
+        let name = if file == "-" { "stdin" } else { file.as_str() };
+        let mut tree = parse(&decode(&read(file)?, name)?, name)?;
+        let unset = interpolate::tree(&mut tree, &lookup).map_err(|e| LoadError(format!("{name}: {e}")))?;
+        for var in unset {
+            let warning = format!("The {var:?} variable is not set. Defaulting to a blank string.");
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+        match merged.as_mut() {
+            Some(base) => merge::files(base, tree),
+            None => merged = Some(tree),
+        }
+    }
+    let tree = merged.ok_or_else(|| LoadError("no compose file given (-c FILE)".into()))?;
+    Ok(Loaded { tree, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_utf16_and_drops_a_bom() {
+        let text = "services: {}\n";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(decode(&le, "f").unwrap(), text);
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        assert_eq!(decode(&be, "f").unwrap(), text);
+        assert_eq!(decode(b"\xEF\xBB\xBFa: 1", "f").unwrap(), "a: 1");
+    }
+
+    #[test]
+    fn bad_yaml_names_the_file_line_and_column() {
+        let err = parse("services:\n  web:\n    image: [unclosed\n", "stack.yml").unwrap_err().to_string();
+        assert!(err.starts_with("stack.yml: "), "{err}");
+        assert!(err.contains("line") || err.contains(':'), "{err}");
+        assert!(parse("- a\n- b\n", "s.yml").unwrap_err().to_string().contains("expected a mapping"));
+    }
+
+    #[test]
+    fn the_env_file_beside_the_first_file_or_the_one_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("stack.yml");
+        std::fs::write(&compose, "services:\n  web:\n    image: \"app:${SHOAL_T_TAG}\"\n    user: ${SHOAL_T_USER}\n")
+            .unwrap();
+        std::fs::write(dir.path().join(".env"), "SHOAL_T_TAG=from-dotenv\nSHOAL_T_USER=nobody\n").unwrap();
+        let files = [compose.display().to_string()];
+        let loaded = load(&files, None).unwrap();
+        assert_eq!(loaded.tree["services"]["web"]["image"], "app:from-dotenv");
+        let other = dir.path().join("other.env");
+        std::fs::write(&other, "SHOAL_T_TAG=from-env-file\n").unwrap();
+        let loaded = load(&files, Some(&other)).unwrap();
+        assert_eq!(loaded.tree["services"]["web"]["image"], "app:from-env-file");
+        assert_eq!(loaded.warnings, vec!["The \"SHOAL_T_USER\" variable is not set. Defaulting to a blank string."]);
+        let err = load(&files, Some(&dir.path().join("missing.env"))).unwrap_err().to_string();
+        assert!(err.starts_with("--env-file "), "{err}");
+    }
+}
