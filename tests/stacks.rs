@@ -109,6 +109,35 @@ fn the_environment_wins_over_dot_env_and_unset_variables_warn() {
 }
 
 #[test]
+fn keys_a_swarm_ignores_warn_and_keys_it_refuses_fail() {
+    let out = config(&[&stacks().join("stackdemo/compose.yml")], &[], None);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("WARN: services.web: ignoring unsupported options: build"),
+        "{}",
+        text(&out.stderr)
+    );
+    let full = config(&[&stacks().join("docker-cli-full-example/full-example.yml")], &[], None);
+    let warned = text(&full.stderr);
+    assert!(
+        warned.contains("services.foo: ignoring unsupported options: build, cgroup_parent, container_name"),
+        "{warned}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v2.yml");
+    std::fs::write(&file, "services:\n  web:\n    image: a\n    mem_limit: 50m\n    volumes_from: [db]\n").unwrap();
+    let out = config(&[&file], &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("services.web: mem_limit is not allowed in a stack (use deploy.resources.limits.memory)"),
+        "{err}"
+    );
+    assert!(err.contains("services.web: volumes_from is not allowed in a stack"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing printed");
+}
+
+#[test]
 fn several_files_merge_in_order() {
     let d = stacks().join("diamol-numbers");
     let out =

@@ -1,8 +1,8 @@
 //! Reading compose files: each `-c FILE` (or `-` for stdin) decoded
 //! (UTF-8, or UTF-16 with a byte order mark), parsed as YAML (anchors and
 //! `<<` merge keys included), interpolated with the environment and then
-//! the `.env` file beside the first file (or `--env-file`), and merged in
-//! order.
+//! the `.env` file beside the first file (or `--env-file`), merged in
+//! order, and checked for keys a swarm ignores or refuses.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{envfile, interpolate, merge};
+use super::{check, envfile, interpolate, merge};
 
 /// Why the files could not be loaded; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +105,7 @@ pub fn load(files: &[String], env: Option<&Path>) -> Result<Loaded, LoadError> {
         }
     }
     let tree = merged.ok_or_else(|| LoadError("no compose file given (-c FILE)".into()))?;
+    warnings.extend(check::services(&tree).map_err(LoadError)?);
     Ok(Loaded { tree, warnings })
 }
 

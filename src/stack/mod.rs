@@ -1,8 +1,10 @@
 //! Stacks: compose files read as `docker stack` reads them. This first
 //! part loads them ([`load`]: decoding, YAML, [`interpolate`] with the
-//! environment and [`envfile`]s, [`merge`] of several files) for `stack
-//! config`; typing the model and deploying it come next.
+//! environment and [`envfile`]s, [`merge`] of several files, and the
+//! [`check`] of keys a swarm ignores or refuses) for `stack config`;
+//! typing the model and deploying it come next.
 
+pub mod check;
 pub mod envfile;
 pub mod interpolate;
 pub mod load;
