@@ -11,6 +11,7 @@ mod client;
 mod daemon;
 mod duration;
 mod stack;
+mod units;
 
 use std::process::ExitCode;
 

@@ -104,7 +104,7 @@ fn the_environment_wins_over_dot_env_and_unset_variables_warn() {
     let web = yaml(&out)["services"]["web"].clone();
     assert_eq!(web["image"], "app:from-env");
     assert_eq!(web["user"], "dotenv-user");
-    assert_eq!(web["command"], "echo $$HOME", "printed escaped");
+    assert_eq!(web["command"], serde_json::json!(["echo", "$$HOME"]), "printed escaped");
     assert!(text(&out.stderr).contains("The \"HOST_X\" variable is not set. Defaulting to a blank string."));
 }
 

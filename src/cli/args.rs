@@ -14,8 +14,8 @@ use shoal_proto::{
 use shoal_manager::orchestrator::update;
 
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
-use super::units;
 use crate::duration;
+use crate::units;
 
 /// A count: a non-negative integer.
 pub fn count(text: &str) -> Result<u64, String> {

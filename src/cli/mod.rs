@@ -16,7 +16,6 @@ mod progress;
 mod service;
 mod stack;
 mod table;
-mod units;
 mod update;
 
 use anyhow::Result;

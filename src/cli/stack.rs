@@ -1,6 +1,7 @@
 //! `shoal stack ...`: compose files as `docker stack` reads them. `stack
-//! config` prints the merged, interpolated file without deploying it
-//! (with `$` written `$$`, so the output reads back as the same file).
+//! config` prints the merged, interpolated file in its normal form (long
+//! syntax, durations and sizes spelled out) without deploying it, with
+//! `$` written `$$`, so the output reads back as the same file.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -23,13 +24,15 @@ pub enum StackCommand {
 pub fn run(cmd: StackCommand) -> Result<()> {
     match cmd {
         StackCommand::Config { compose_file, env_file } => {
-            let mut loaded = load::load(&compose_file, env_file.as_deref())?;
-            // Printed as a compose file: `$` escaped, so it reads back the same.
-            interpolate::escape(&mut loaded.tree);
+            let loaded = load::load(&compose_file, env_file.as_deref())?;
             for warning in &loaded.warnings {
                 eprintln!("WARN: {warning}");
             }
-            print!("{}", serde_saphyr::to_string(&loaded.tree)?);
+            // The normal form, as a compose file: `$` escaped, so it reads
+            // back the same.
+            let mut tree = serde_json::to_value(&loaded.compose)?;
+            interpolate::escape(&mut tree);
+            print!("{}", serde_saphyr::to_string(&tree)?);
             Ok(())
         }
     }

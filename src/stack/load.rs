@@ -2,7 +2,7 @@
 //! (UTF-8, or UTF-16 with a byte order mark), parsed as YAML (anchors and
 //! `<<` merge keys included), interpolated with the environment and then
 //! the `.env` file beside the first file (or `--env-file`), merged in
-//! order, and checked for keys a swarm ignores or refuses.
+//! order, checked for keys a swarm ignores or refuses, and typed.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::model::Compose;
 use super::{check, envfile, interpolate, merge};
 
 /// Why the files could not be loaded; each names the file.
@@ -17,10 +18,10 @@ use super::{check, envfile, interpolate, merge};
 #[error("{0}")]
 pub struct LoadError(pub String);
 
-/// The merged, interpolated file, and what to warn about.
+/// The merged, interpolated, typed file, and what to warn about.
 #[derive(Debug)]
 pub struct Loaded {
-    pub tree: Value,
+    pub compose: Compose,
     pub warnings: Vec<String>,
 }
 
@@ -106,7 +107,8 @@ pub fn load(files: &[String], env: Option<&Path>) -> Result<Loaded, LoadError> {
     }
     let tree = merged.ok_or_else(|| LoadError("no compose file given (-c FILE)".into()))?;
     warnings.extend(check::services(&tree).map_err(LoadError)?);
-    Ok(Loaded { tree, warnings })
+    let compose = Compose::from_tree(tree).map_err(LoadError)?;
+    Ok(Loaded { compose, warnings })
 }
 
 #[cfg(test)]
@@ -142,11 +144,11 @@ mod tests {
         std::fs::write(dir.path().join(".env"), "SHOAL_T_TAG=from-dotenv\nSHOAL_T_USER=nobody\n").unwrap();
         let files = [compose.display().to_string()];
         let loaded = load(&files, None).unwrap();
-        assert_eq!(loaded.tree["services"]["web"]["image"], "app:from-dotenv");
+        assert_eq!(loaded.compose.services["web"].image.as_deref(), Some("app:from-dotenv"));
         let other = dir.path().join("other.env");
         std::fs::write(&other, "SHOAL_T_TAG=from-env-file\n").unwrap();
         let loaded = load(&files, Some(&other)).unwrap();
-        assert_eq!(loaded.tree["services"]["web"]["image"], "app:from-env-file");
+        assert_eq!(loaded.compose.services["web"].image.as_deref(), Some("app:from-env-file"));
         assert_eq!(loaded.warnings, vec!["The \"SHOAL_T_USER\" variable is not set. Defaulting to a blank string."]);
         let err = load(&files, Some(&dir.path().join("missing.env"))).unwrap_err().to_string();
         assert!(err.starts_with("--env-file "), "{err}");

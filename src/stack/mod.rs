@@ -1,11 +1,12 @@
 //! Stacks: compose files read as `docker stack` reads them. This first
 //! part loads them ([`load`]: decoding, YAML, [`interpolate`] with the
 //! environment and [`envfile`]s, [`merge`] of several files, and the
-//! [`check`] of keys a swarm ignores or refuses) for `stack config`;
-//! typing the model and deploying it come next.
+//! [`check`] of keys a swarm ignores or refuses) and typed ([`model`])
+//! for `stack config`; deploying the model comes next.
 
 pub mod check;
 pub mod envfile;
 pub mod interpolate;
 pub mod load;
 pub mod merge;
+pub mod model;
