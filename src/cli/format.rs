@@ -5,6 +5,33 @@
 use anyhow::{Result, bail};
 use serde_json::Value;
 
+/// `-q` and `--format`, of the commands that list things.
+#[derive(clap::Args, Debug)]
+pub struct ListFlags {
+    /// Only display IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output: "json", or a template like '{{.Name}}'
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+impl ListFlags {
+    pub fn format(&self) -> Format {
+        Format::from_flag(self.format.as_deref())
+    }
+}
+
+/// `--no-trunc`, `-q` and `--format` of the commands that list tasks.
+#[derive(clap::Args, Debug)]
+pub struct PsFlags {
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[command(flatten)]
+    pub list: ListFlags,
+}
+
 /// How to print objects.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Format {

@@ -126,7 +126,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,
-        Command::Stack(cmd) => stack::run(cmd),
+        Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
         Command::Daemon(_) | Command::Shim { .. } => unreachable!("handled in main"),
     }
 }

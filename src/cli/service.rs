@@ -11,7 +11,7 @@ use shoal_proto::{
 };
 
 use super::args::{CreateArgs, count};
-use super::format::Format;
+use super::format::{Format, ListFlags, PsFlags};
 use super::human::{ago, title};
 use super::logs::{self, LogsArgs};
 use super::{Ctx, inspect, pretty, progress, table};
@@ -24,28 +24,14 @@ pub enum ServiceCommand {
     Create(Box<CreateArgs>),
     /// List services
     #[command(alias = "list")]
-    Ls {
-        /// Only display IDs
-        #[arg(short, long)]
-        quiet: bool,
-        /// Format output: "json", or a template like '{{.Name}}'
-        #[arg(long)]
-        format: Option<String>,
-    },
+    Ls(ListFlags),
     /// List the tasks of one or more services
     Ps {
         /// Filter output (desired-state=running|shutdown|accepted, node=NODE, name=NAME, id=ID)
         #[arg(short, long, value_name = "KEY=VALUE")]
         filter: Vec<String>,
-        /// Do not truncate output
-        #[arg(long)]
-        no_trunc: bool,
-        /// Only display task IDs
-        #[arg(short, long)]
-        quiet: bool,
-        /// Format output: "json", or a template like '{{.Name}}'
-        #[arg(long)]
-        format: Option<String>,
+        #[command(flatten)]
+        flags: PsFlags,
         #[arg(required = true, value_name = "SERVICE")]
         services: Vec<String>,
     },
@@ -99,10 +85,8 @@ fn scale_spec(text: &str) -> Result<(String, u64), String> {
 pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
     match cmd {
         ServiceCommand::Create(args) => create(ctx, *args).await,
-        ServiceCommand::Ls { quiet, format } => ls(ctx, quiet, Format::from_flag(format.as_deref())).await,
-        ServiceCommand::Ps { filter, no_trunc, quiet, format, services } => {
-            ps(ctx, &services, &filter, no_trunc, quiet, Format::from_flag(format.as_deref())).await
-        }
+        ServiceCommand::Ls(flags) => ls(ctx, flags.quiet, flags.format(), None).await,
+        ServiceCommand::Ps { filter, flags, services } => ps(ctx, &services, &filter, &flags).await,
         ServiceCommand::Inspect { pretty, format, services } => {
             let mut client = ctx.control().await?;
             let mut found = Vec::new();
@@ -173,10 +157,14 @@ fn short(id: &str, no_trunc: bool) -> &str {
     if no_trunc { id } else { &id[..id.len().min(12)] }
 }
 
-async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
+/// `service ls`, or with `stack` the services of that stack (`stack services`).
+pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option<&str>) -> Result<()> {
     let list = ctx.control().await?.list_services(ListServicesRequest {}).await.map_err(status)?.into_inner();
     super::warn(&list.warning);
     let mut services = list.services;
+    if let Some(stack) = stack {
+        services.retain(|s| s.service.as_ref().is_some_and(|s| super::stack::in_stack(s, stack)));
+    }
     services.sort_by_key(|s| s.service.as_ref().map(|s| store_name(s).to_string()));
     let rows: Vec<Value> = services
         .iter()
@@ -252,14 +240,8 @@ fn ps_filter(filters: &[String]) -> Result<PsFilter> {
     Ok(f)
 }
 
-async fn ps(
-    ctx: &mut Ctx,
-    services: &[String],
-    filters: &[String],
-    no_trunc: bool,
-    quiet: bool,
-    format: Format,
-) -> Result<()> {
+pub(super) async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], flags: &PsFlags) -> Result<()> {
+    let (no_trunc, quiet, format) = (flags.no_trunc, flags.list.quiet, flags.list.format());
     let filter = ps_filter(filters)?;
     let request = ListTasksRequest {
         services: services.to_vec(),
@@ -332,7 +314,7 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
         .collect()
 }
 
-async fn rm(ctx: &mut Ctx, services: Vec<String>) -> Result<()> {
+pub(super) async fn rm(ctx: &mut Ctx, services: Vec<String>) -> Result<()> {
     let client = ctx.control().await?;
     super::each(services, |reference| {
         let mut client = client.clone();

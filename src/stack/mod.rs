@@ -1,10 +1,11 @@
 //! Stacks: compose files read as `docker stack` reads them. This first
 //! part loads them ([`load`]: decoding, YAML, [`interpolate`] with the
 //! environment and [`envfile`]s, [`merge`] of several files, and the
-//! [`check`] of keys a swarm ignores or refuses) and typed ([`model`])
-//! for `stack config`; deploying the model comes next.
+//! [`check`] of keys a swarm ignores or refuses), typed ([`model`]), and
+//! each service made a service spec ([`convert`]) for `stack deploy`.
 
 pub mod check;
+pub mod convert;
 pub mod envfile;
 pub mod interpolate;
 pub mod load;

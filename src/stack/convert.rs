@@ -1,0 +1,275 @@
+//! A typed compose service as a shoal service spec, for `stack deploy`.
+//! On the process runtime `image` is the program and `command` its
+//! arguments (an `entrypoint` names the program and its first
+//! arguments instead). The service is named `STACK_NAME` and labelled
+//! `com.docker.stack.namespace=STACK`, as Docker does; named volumes are
+//! `STACK_VOLUME`; relative bind sources are taken from the directory of
+//! the first compose file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use shoal_manager::orchestrator::update;
+use shoal_proto::{
+    Annotations, ContainerSpec, FailureAction, GlobalJob, GlobalService, HealthConfig, Mount, MountType, Placement,
+    PlacementPreference, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition,
+    RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder, service_spec::Mode,
+};
+
+use super::model::{self, DeployMode, Service, VolumeType};
+
+/// The label Docker puts on everything of a stack.
+pub const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
+
+/// A converted service, and what of it could not be honoured.
+#[derive(Debug)]
+pub struct Converted {
+    pub spec: ServiceSpec,
+    pub warnings: Vec<String>,
+}
+
+/// Converts service `name` of stack `stack`; `env` gives the values of
+/// environment keys written without one, `base` is the directory
+/// relative bind sources start from.
+pub fn service(
+    stack: &str,
+    name: &str,
+    svc: &Service,
+    env: &dyn Fn(&str) -> Option<String>,
+    base: &Path,
+) -> Result<Converted, String> {
+    let mut warnings = Vec::new();
+    for (key, used) in [("secrets", !svc.secrets.is_empty()), ("configs", !svc.configs.is_empty())] {
+        if used {
+            return Err(format!("services.{name}.{key}: {key} are not supported yet"));
+        }
+    }
+    if !svc.ports.is_empty() {
+        warnings.push(format!("services.{name}.ports: not published yet (the routing mesh comes with networks)"));
+    }
+    let deploy = svc.deploy.clone().unwrap_or_default();
+    let namespace = || (NAMESPACE_LABEL.to_string(), stack.to_string());
+    let mut service_labels: HashMap<String, String> = deploy.labels.clone().into_iter().collect();
+    service_labels.extend([namespace()]);
+    let mut container_labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
+    container_labels.extend([namespace()]);
+
+    let (program, mut args) = match (&svc.entrypoint, &svc.image) {
+        (Some(entry), _) if !entry.is_empty() => (entry[0].clone(), entry[1..].to_vec()),
+        (_, Some(image)) => (image.clone(), Vec::new()),
+        _ => return Err(format!("services.{name}.image: required (the program to run)")),
+    };
+    args.extend(svc.command.clone().unwrap_or_default());
+    let env_entries = svc.environment.iter().filter_map(|(k, v)| {
+        let value = v.clone().or_else(|| env(k))?;
+        Some(format!("{k}={value}"))
+    });
+    let container = ContainerSpec {
+        image: program,
+        args,
+        env: env_entries.collect(),
+        dir: svc.working_dir.clone().unwrap_or_default(),
+        user: svc.user.clone().unwrap_or_default(),
+        labels: container_labels,
+        stop_signal: svc.stop_signal.clone().unwrap_or_default(),
+        stop_grace_period_ns: svc.stop_grace_period.map(|d| d.0),
+        hostname: svc.hostname.clone().unwrap_or_default(),
+        healthcheck: svc.healthcheck.as_ref().map(healthcheck),
+        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, base)).collect::<Result<_, _>>()?,
+    };
+    let task = TaskSpec {
+        container: Some(container),
+        restart: Some(restart(deploy.restart_policy.as_ref())),
+        placement: Some(placement(deploy.placement.as_ref())),
+        resources: Some(resources(deploy.resources.as_ref())),
+        runtime: "process".into(),
+        force_update: 0,
+    };
+    let replicas = deploy.replicas.unwrap_or(1);
+    let mode = match deploy.mode.unwrap_or(DeployMode::Replicated) {
+        DeployMode::Replicated => Mode::Replicated(ReplicatedService { replicas }),
+        DeployMode::Global => Mode::Global(GlobalService {}),
+        DeployMode::ReplicatedJob => {
+            Mode::ReplicatedJob(ReplicatedJob { max_concurrent: 0, total_completions: replicas })
+        }
+        DeployMode::GlobalJob => Mode::GlobalJob(GlobalJob {}),
+    };
+    let spec = ServiceSpec {
+        annotations: Some(Annotations { name: format!("{stack}_{name}"), labels: service_labels }),
+        task: Some(task),
+        mode: Some(mode),
+        update: Some(rollout(deploy.update_config.as_ref())),
+        rollback: Some(rollout(deploy.rollback_config.as_ref())),
+    };
+    Ok(Converted { spec, warnings })
+}
+
+fn healthcheck(h: &model::Healthcheck) -> HealthConfig {
+    let ns = |d: Option<model::Duration>| d.map_or(0, |d| d.0);
+    HealthConfig {
+        test: if h.disable { vec!["NONE".into()] } else { h.test.clone().unwrap_or_default() },
+        interval_ns: ns(h.interval),
+        timeout_ns: ns(h.timeout),
+        retries: h.retries.unwrap_or(0),
+        start_period_ns: ns(h.start_period),
+    }
+}
+
+fn mount(stack: &str, name: &str, v: &model::Volume, base: &Path) -> Result<Mount, String> {
+    let (kind, source) = match v.kind {
+        VolumeType::Bind => {
+            let source = v.source.clone().unwrap_or_default();
+            let path = Path::new(&source);
+            let relative = || {
+                let parts = path.components().filter(|c| !matches!(c, std::path::Component::CurDir));
+                base.join(parts.collect::<std::path::PathBuf>()).display().to_string()
+            };
+            let source = if path.is_absolute() { source } else { relative() };
+            (MountType::Bind, source)
+        }
+        VolumeType::Volume => match &v.source {
+            Some(volume) => (MountType::Volume, format!("{stack}_{volume}")),
+            None => return Err(format!("services.{name}.volumes: {}: an anonymous volume needs a name", v.target)),
+        },
+        VolumeType::Tmpfs => (MountType::Tmpfs, String::new()),
+        other => return Err(format!("services.{name}.volumes: {}: {other:?} mounts are not supported", v.target)),
+    };
+    Ok(Mount { r#type: kind as i32, source, target: v.target.clone(), read_only: v.read_only })
+}
+
+fn restart(p: Option<&model::RestartPolicy>) -> RestartPolicy {
+    let p = p.cloned().unwrap_or_default();
+    RestartPolicy {
+        condition: match p.condition {
+            Some(model::RestartCondition::None) => RestartCondition::None,
+            Some(model::RestartCondition::OnFailure) => RestartCondition::OnFailure,
+            Some(model::RestartCondition::Any) | None => RestartCondition::Any,
+        } as i32,
+        delay_ns: p.delay.map(|d| d.0),
+        max_attempts: p.max_attempts.unwrap_or(0),
+        window_ns: p.window.map_or(0, |d| d.0),
+    }
+}
+
+fn placement(p: Option<&model::Placement>) -> Placement {
+    let p = p.cloned().unwrap_or_default();
+    Placement {
+        constraints: p.constraints,
+        preferences: p.preferences.into_iter().map(|s| PlacementPreference { spread_descriptor: s.spread }).collect(),
+        max_replicas: p.max_replicas_per_node.unwrap_or(0),
+        platforms: Vec::new(),
+    }
+}
+
+fn resources(r: Option<&model::Resources>) -> ResourceRequirements {
+    let size = |s: Option<&model::ResourceSpec>| {
+        s.map(|s| Resources { nano_cpus: s.cpus.map_or(0, |c| c.0), memory_bytes: s.memory.map_or(0, |m| m.0) })
+    };
+    let r = r.cloned().unwrap_or_default();
+    ResourceRequirements { limits: size(r.limits.as_ref()), reservations: size(r.reservations.as_ref()) }
+}
+
+fn rollout(c: Option<&model::UpdateConfig>) -> UpdateConfig {
+    let mut out = update::default_config();
+    let Some(c) = c else { return out };
+    if let Some(p) = c.parallelism {
+        out.parallelism = p;
+    }
+    if let Some(d) = c.delay {
+        out.delay_ns = d.0;
+    }
+    if let Some(m) = c.monitor {
+        out.monitor_ns = m.0;
+    }
+    if let Some(r) = c.max_failure_ratio {
+        out.max_failure_ratio = r as f32;
+    }
+    if let Some(a) = c.failure_action {
+        out.failure_action = match a {
+            model::FailureAction::Pause => FailureAction::Pause,
+            model::FailureAction::Continue => FailureAction::Continue,
+            model::FailureAction::Rollback => FailureAction::Rollback,
+        } as i32;
+    }
+    if let Some(o) = c.order {
+        out.order = match o {
+            model::Order::StopFirst => UpdateOrder::StopFirst,
+            model::Order::StartFirst => UpdateOrder::StartFirst,
+        } as i32;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::model::Compose;
+
+    fn convert(yaml: &str, name: &str) -> Result<Converted, String> {
+        let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
+        let env = |k: &str| (k == "FROM_SHELL").then(|| "yes".to_string());
+        service("demo", name, &compose.services[name], &env, Path::new("/srv/demo"))
+    }
+
+    #[test]
+    fn the_get_started_service_becomes_a_spec() {
+        let yaml = r#"
+services:
+  web:
+    image: ./web
+    command: --port 80
+    environment: [A=1, FROM_SHELL, UNSET]
+    labels: { tier: front }
+    deploy:
+      replicas: 5
+      labels: { team: a }
+      restart_policy: { condition: on-failure }
+      resources: { limits: { cpus: "0.1", memory: 50M } }
+      placement: { constraints: [node.role == manager], max_replicas_per_node: 2 }
+      update_config: { parallelism: 2, order: start-first }
+    volumes: ["./data:/data:ro", "cache:/cache", { type: tmpfs, target: /tmp }]
+    healthcheck: { test: [CMD, /bin/true], interval: 5s }
+    ports: ["4000:80"]
+"#;
+        let c = convert(yaml, "web").unwrap();
+        let spec = c.spec;
+        let a = spec.annotations.unwrap();
+        assert_eq!(a.name, "demo_web");
+        assert_eq!((a.labels["team"].as_str(), a.labels[NAMESPACE_LABEL].as_str()), ("a", "demo"));
+        assert_eq!(spec.mode, Some(Mode::Replicated(ReplicatedService { replicas: 5 })));
+        let task = spec.task.unwrap();
+        let container = task.container.unwrap();
+        assert_eq!((container.image.as_str(), container.args.clone()), ("./web", vec!["--port".into(), "80".into()]));
+        assert_eq!(container.env, vec!["A=1".to_string(), "FROM_SHELL=yes".to_string()]);
+        assert_eq!(container.labels["tier"], "front");
+        let sources: Vec<(MountType, &str, bool)> =
+            container.mounts.iter().map(|m| (m.r#type(), m.source.as_str(), m.read_only)).collect();
+        assert_eq!(
+            sources,
+            vec![
+                (MountType::Bind, "/srv/demo/data", true),
+                (MountType::Volume, "demo_cache", false),
+                (MountType::Tmpfs, "", false)
+            ]
+        );
+        assert_eq!(container.healthcheck.unwrap().interval_ns, 5_000_000_000);
+        assert_eq!(task.restart.unwrap().condition(), RestartCondition::OnFailure);
+        assert_eq!(task.resources.unwrap().limits, Some(Resources { nano_cpus: 100_000_000, memory_bytes: 50 << 20 }));
+        assert_eq!(task.placement.unwrap().max_replicas, 2);
+        let u = spec.update.unwrap();
+        assert_eq!((u.parallelism, u.order(), u.monitor_ns), (2, UpdateOrder::StartFirst, 5_000_000_000));
+        assert_eq!(c.warnings, vec!["services.web.ports: not published yet (the routing mesh comes with networks)"]);
+    }
+
+    #[test]
+    fn what_cannot_be_deployed_yet_is_refused_by_name() {
+        let err = convert("services: { web: { image: a, secrets: [token] } }", "web").unwrap_err();
+        assert_eq!(err, "services.web.secrets: secrets are not supported yet");
+        let err = convert("services: { web: { command: x } }", "web").unwrap_err();
+        assert_eq!(err, "services.web.image: required (the program to run)");
+        let err = convert("services: { web: { image: a, volumes: [/anon] } }", "web").unwrap_err();
+        assert!(err.contains("an anonymous volume needs a name"), "{err}");
+        let job = convert("services: { j: { image: a, deploy: { mode: replicated-job, replicas: 3 } } }", "j").unwrap();
+        assert_eq!(job.spec.mode, Some(Mode::ReplicatedJob(ReplicatedJob { max_concurrent: 0, total_completions: 3 })));
+    }
+}

@@ -1,0 +1,86 @@
+//! `stack deploy` through the CLI on a real daemon: services created in
+//! `depends_on` order, listed by `stack ls/services/ps`, an edited file
+//! updates only the service that changed, `--prune` removes what left
+//! the file, `stack rm` removes the stack, and a cycle changes nothing.
+
+mod common;
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use common::Node;
+use serde_json::Value;
+
+fn created(v: &Value) -> SystemTime {
+    humantime::parse_rfc3339(v["CreatedAt"].as_str().unwrap()).unwrap()
+}
+
+fn running_ids(node: &Node, service: &str) -> Vec<String> {
+    let tasks = node.tasks(service);
+    let mut ids: Vec<String> = tasks
+        .iter()
+        .filter(|t| t["DesiredState"] == "running")
+        .map(|t| t["ID"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn deploy_lists_updates_only_what_changed_prunes_and_removes() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    let stack = |web_env: &str, extra: &str| {
+        format!(
+            "services:\n  web:\n    image: sleep\n    command: \"1000\"\n    environment: [V={web_env}]\n    deploy: {{ replicas: 2, update_config: {{ monitor: 200ms }} }}\n{extra}"
+        )
+    };
+    let backends = "  api:\n    image: sleep\n    command: \"1001\"\n    depends_on: [db]\n  db:\n    image: sleep\n    command: \"1002\"\n    container_name: old\n";
+    write(&file, &stack("1", backends));
+    let out = node.shoal(&["stack", "deploy", "-c", file.to_str().unwrap(), "demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("services.db: ignoring unsupported options: container_name"));
+
+    let stacks = node.json_lines(&["stack", "ls", "--format", "json"]);
+    assert_eq!(stacks.len(), 1);
+    assert_eq!((&stacks[0]["Name"], &stacks[0]["Services"]), (&"demo".into(), &"3".into()));
+    let services = node.json_lines(&["stack", "services", "--format", "json", "demo"]);
+    let names: Vec<&str> = services.iter().map(|s| s["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["demo_api", "demo_db", "demo_web"]);
+    assert!(services.iter().any(|s| s["Name"] == "demo_web" && s["Replicas"] == "2/2"));
+    assert_eq!(node.ok(&["stack", "ps", "-q", "demo"]).lines().count(), 4);
+    // depends_on: api was created once db ran.
+    let db_task = &node.tasks("demo_db")[0];
+    let api = node.json_lines(&["service", "inspect", "--format", "json", "demo_api"]).remove(0);
+    let db_running = humantime::parse_rfc3339(db_task["Status"]["Timestamp"].as_str().unwrap()).unwrap();
+    assert!(created(&api) >= db_running, "api created after db was running");
+
+    let (web_before, api_before, db_before) =
+        (running_ids(&node, "demo_web"), running_ids(&node, "demo_api"), running_ids(&node, "demo_db"));
+    write(&file, &stack("2", backends));
+    node.ok(&["stack", "deploy", "-c", file.to_str().unwrap(), "demo"]);
+    assert_ne!(running_ids(&node, "demo_web"), web_before, "web changed: its tasks were replaced");
+    assert_eq!(running_ids(&node, "demo_api"), api_before, "api unchanged: untouched");
+    assert_eq!(running_ids(&node, "demo_db"), db_before, "db unchanged: untouched");
+
+    write(&file, &stack("2", ""));
+    node.ok(&["stack", "deploy", "--prune", "-c", file.to_str().unwrap(), "demo"]);
+    let names = node.ok(&["stack", "services", "--format", "{{.Name}}", "demo"]);
+    assert_eq!(names, "demo_web\n");
+
+    node.ok(&["stack", "rm", "demo"]);
+    common::wait_until(std::time::Duration::from_secs(30), "the stack to go", || {
+        node.ok(&["stack", "ls", "--format", "json"]).is_empty()
+    });
+    let err = node.fails(1, &["stack", "ps", "demo"]);
+    assert!(err.contains("nothing found in stack: demo"), "{err}");
+
+    write(&file, "services:\n  a: { image: sleep, depends_on: [b] }\n  b: { image: sleep, depends_on: [a] }\n");
+    let err = node.fails(1, &["stack", "deploy", "-c", file.to_str().unwrap(), "loop"]);
+    assert!(err.contains("depends_on: a cycle: a -> b -> a"), "{err}");
+    assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "nothing was created");
+}
