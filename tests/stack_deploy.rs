@@ -84,3 +84,16 @@ fn deploy_lists_updates_only_what_changed_prunes_and_removes() {
     assert!(err.contains("depends_on: a cycle: a -> b -> a"), "{err}");
     assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "nothing was created");
 }
+
+#[test]
+fn a_service_for_a_runtime_no_node_has_waits_with_the_reason() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    write(&file, "services:\n  app:\n    image: nginx:alpine\n    x-shoal-runtime: docker\n");
+    node.ok(&["stack", "deploy", "-d", "-c", file.to_str().unwrap(), "img"]);
+    common::wait_until(std::time::Duration::from_secs(30), "the pending reason", || {
+        node.ok(&["stack", "ps", "--no-trunc", "img"]).contains("runtime \"docker\" not available on 1 node")
+    });
+    node.ok(&["stack", "rm", "img"]);
+    assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "the stack's services are gone");
+}

@@ -13,7 +13,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use shoal_manager::control::validate;
-use shoal_proto::{CreateServiceRequest, ListServicesRequest, Service, UpdateServiceRequest};
+use shoal_proto::{CreateServiceRequest, ListServicesRequest, ListTasksRequest, Service, UpdateServiceRequest};
 
 use super::format::{Format, ListFlags, PsFlags};
 use super::{Ctx, progress, service, table};
@@ -78,6 +78,9 @@ pub enum StackCommand {
     /// Remove one or more stacks
     #[command(alias = "remove", alias = "down")]
     Rm {
+        /// Exit immediately instead of waiting for the stack's tasks to stop
+        #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+        detach: Option<bool>,
         #[arg(required = true, value_name = "STACK")]
         stacks: Vec<String>,
     },
@@ -114,13 +117,25 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
             let ids = stack_services(ctx, &stack).await?.into_iter().map(|s| s.id).collect::<Vec<_>>();
             service::ps(ctx, &ids, &[], &flags).await
         }
-        StackCommand::Rm { stacks } => {
+        StackCommand::Rm { detach, stacks } => {
+            let mut removed = BTreeSet::new();
             for stack in stacks {
                 let services = stack_services(ctx, &stack).await?;
                 println!("Removing stack {stack}");
+                removed.extend(services.iter().map(|s| s.id.clone()));
                 service::rm(ctx, services.into_iter().map(|s| s.id).collect()).await?;
             }
-            Ok(())
+            if detach.unwrap_or(false) {
+                return Ok(());
+            }
+            // The removed services' tasks go once they have stopped.
+            loop {
+                let tasks = ctx.control().await?.list_tasks(ListTasksRequest::default()).await.map_err(status)?;
+                if !tasks.into_inner().tasks.iter().any(|t| removed.contains(&t.service_id)) {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
     }
 }

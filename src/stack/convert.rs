@@ -6,7 +6,7 @@
 //! `STACK_VOLUME`; relative bind sources are taken from the directory of
 //! the first compose file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use shoal_manager::orchestrator::update;
@@ -60,7 +60,17 @@ pub fn service(
         _ => return Err(format!("services.{name}.image: required (the program to run)")),
     };
     args.extend(svc.command.clone().unwrap_or_default());
-    let env_entries = svc.environment.iter().filter_map(|(k, v)| {
+    // `env_file`s first (in order), then `environment` over them.
+    let mut environment: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for file in &svc.env_file {
+        let path = base.join(file);
+        let text = std::fs::read(&path).map_err(|e| format!("services.{name}.env_file: {}: {e}", path.display()))?;
+        let text = super::load::decode(&text, file).map_err(|e| e.0)?;
+        let vars = super::envfile::parse(&text, file).map_err(|e| format!("services.{name}.env_file: {e}"))?;
+        environment.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
+    }
+    environment.extend(svc.environment.clone());
+    let env_entries = environment.iter().filter_map(|(k, v)| {
         let value = v.clone().or_else(|| env(k))?;
         Some(format!("{k}={value}"))
     });
@@ -82,7 +92,10 @@ pub fn service(
         restart: Some(restart(deploy.restart_policy.as_ref())),
         placement: Some(placement(deploy.placement.as_ref())),
         resources: Some(resources(deploy.resources.as_ref())),
-        runtime: "process".into(),
+        runtime: match svc.runtime {
+            Some(model::Runtime::Docker) => "docker".into(),
+            Some(model::Runtime::Process) | None => "process".into(),
+        },
         force_update: 0,
     };
     let replicas = deploy.replicas.unwrap_or(1);
@@ -259,6 +272,23 @@ services:
         let u = spec.update.unwrap();
         assert_eq!((u.parallelism, u.order(), u.monitor_ns), (2, UpdateOrder::StartFirst, 5_000_000_000));
         assert_eq!(c.warnings, vec!["services.web.ports: not published yet (the routing mesh comes with networks)"]);
+    }
+
+    #[test]
+    fn env_files_under_environment_and_the_runtime_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.env"), "A=from-file\nB=from-file\n").unwrap();
+        let yaml =
+            "services: { web: { image: a, env_file: app.env, environment: { B: mine }, x-shoal-runtime: docker } }";
+        let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap()).unwrap();
+        let c = service("demo", "web", &compose.services["web"], &|_| None, dir.path()).unwrap();
+        let task = c.spec.task.unwrap();
+        assert_eq!(task.container.unwrap().env, vec!["A=from-file".to_string(), "B=mine".to_string()]);
+        assert_eq!(task.runtime, "docker");
+        let missing = "services: { web: { image: a, env_file: [nope.env] } }";
+        let compose = Compose::from_tree(serde_saphyr::from_str(missing).unwrap()).unwrap();
+        let err = service("demo", "web", &compose.services["web"], &|_| None, dir.path()).unwrap_err();
+        assert!(err.starts_with("services.web.env_file: "), "{err}");
     }
 
     #[test]

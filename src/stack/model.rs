@@ -3,8 +3,8 @@
 //! their long form, environment and labels as maps, durations in
 //! nanoseconds, sizes in bytes, CPUs in nano CPUs), so a printed file
 //! reads back as the same model. Unknown keys are errors (`x-` extensions
-//! are dropped first); keys a swarm ignores are accepted (the loader has
-//! warned about them).
+//! are dropped first, but `x-shoal-runtime: process|docker`); keys a swarm
+//! ignores are accepted (the loader has warned about them).
 
 use std::collections::BTreeMap;
 
@@ -75,6 +75,9 @@ pub struct Service {
     pub deploy: Option<Deploy>,
     #[serde(default, deserialize_with = "depends_on", skip_serializing_if = "BTreeMap::is_empty")]
     pub depends_on: BTreeMap<String, Dependency>,
+    /// Shoal's extension: the runtime that runs the service's tasks.
+    #[serde(rename = "x-shoal-runtime", default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
     /// The other keys compose allows ([`OTHER_KEYS`]), kept as written;
     /// anything else is refused by [`Compose::from_tree`].
     #[serde(flatten)]
@@ -122,6 +125,13 @@ pub const OTHER_KEYS: [&str; 38] = [
     "profiles",
     "labels_from",
 ];
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Process,
+    Docker,
+}
 
 /// A published port, in the long form.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -626,11 +636,11 @@ fn depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Depend
 }
 
 /// Drops `x-` extension keys at the top and in each entry of the
-/// top-level sections.
+/// top-level sections (but shoal's own, `x-shoal-runtime`).
 fn without_extensions(mut tree: Value) -> Value {
     fn strip(v: &mut Value) {
         if let Value::Object(map) = v {
-            map.retain(|k, _| !k.starts_with("x-"));
+            map.retain(|k, _| !k.starts_with("x-") || k == "x-shoal-runtime");
         }
     }
     strip(&mut tree);
