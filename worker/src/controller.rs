@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use crate::agent::Reporter;
 use crate::executor::{Adopted, ExecError, Executor, TaskHandle};
-use crate::health::{self, Checker};
+use crate::health::Checker;
 use crate::taskdir::{ExitStatus, TaskDir};
 
 const SIGTERM: i32 = 15;
@@ -166,8 +166,7 @@ impl<E: Executor> Controller<E> {
         let wait = handle.wait();
         tokio::pin!(wait);
         let task = self.current();
-        let check = health::config(&task).and_then(|c| Some((Checker::new(c), health::command(c)?)));
-        let (mut checker, argv) = check.unzip();
+        let mut checker = Checker::for_task(&task);
         let started = tokio::time::Instant::now();
         let mut next_probe = started + checker.as_ref().map_or(Duration::ZERO, |c| c.interval);
         let mut probe: Option<Pin<Box<dyn Future<Output = bool> + Send>>> = None;
@@ -199,8 +198,8 @@ impl<E: Executor> Controller<E> {
                     kill_at = None;
                 }
                 _ = tokio::time::sleep_until(next_probe), if probing && probe.is_none() => {
-                    let timeout = checker.as_ref().map_or(Duration::ZERO, |c| c.timeout);
-                    let (exec, task, argv) = (self.exec.clone(), task.clone(), argv.clone().unwrap_or_default());
+                    let Some(c) = checker.as_ref() else { continue };
+                    let (exec, task, argv, timeout) = (self.exec.clone(), task.clone(), c.argv.clone(), c.timeout);
                     probe = Some(Box::pin(async move {
                         tokio::time::timeout(timeout, exec.probe(&task, argv)).await.unwrap_or(false)
                     }));

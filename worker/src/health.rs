@@ -26,12 +26,6 @@ pub fn command(config: &HealthConfig) -> Option<Vec<String>> {
     }
 }
 
-/// The task's health check, if it has one.
-pub fn config(task: &Task) -> Option<&HealthConfig> {
-    let config = task.spec.as_ref()?.container.as_ref()?.healthcheck.as_ref()?;
-    command(config).map(|_| config)
-}
-
 fn duration(ns: i64, default: Duration) -> Duration {
     if ns > 0 { Duration::from_nanos(ns as u64) } else { default }
 }
@@ -39,6 +33,8 @@ fn duration(ns: i64, default: Duration) -> Duration {
 /// Where a task's health stands, fed with each probe's result.
 #[derive(Debug)]
 pub struct Checker {
+    /// The probe command.
+    pub argv: Vec<String>,
     pub interval: Duration,
     pub timeout: Duration,
     retries: u64,
@@ -49,8 +45,15 @@ pub struct Checker {
 }
 
 impl Checker {
-    pub fn new(config: &HealthConfig) -> Checker {
-        Checker {
+    /// The task's health check, if it has one.
+    pub fn for_task(task: &Task) -> Option<Checker> {
+        Checker::new(task.spec.as_ref()?.container.as_ref()?.healthcheck.as_ref()?)
+    }
+
+    /// The check `config` describes; None if it names no command.
+    pub fn new(config: &HealthConfig) -> Option<Checker> {
+        Some(Checker {
+            argv: command(config)?,
             interval: duration(config.interval_ns, DEFAULT_INTERVAL),
             timeout: duration(config.timeout_ns, DEFAULT_TIMEOUT),
             retries: if config.retries > 0 { config.retries } else { DEFAULT_RETRIES },
@@ -58,7 +61,7 @@ impl Checker {
             failures: 0,
             was_healthy: false,
             health: TaskHealth::Starting,
-        }
+        })
     }
 
     /// Records a probe that succeeded (`ok`) `since_start` after the task
@@ -102,11 +105,12 @@ mod tests {
         assert_eq!(command(&config(&["NONE"], 0, 0)), None);
         assert_eq!(command(&config(&[], 0, 0)), None);
         assert_eq!(command(&config(&["CMD"], 0, 0)), None);
+        assert!(Checker::new(&config(&["NONE"], 0, 0)).is_none());
     }
 
     #[test]
     fn healthy_after_one_success_unhealthy_after_retries_failures() {
-        let mut c = Checker::new(&config(&["CMD", "x"], 2, 0));
+        let mut c = Checker::new(&config(&["CMD", "x"], 2, 0)).unwrap();
         assert_eq!((c.interval, c.timeout), (DEFAULT_INTERVAL, DEFAULT_TIMEOUT));
         assert_eq!(c.health, TaskHealth::Starting);
         let t = Duration::from_secs(1);
@@ -119,12 +123,12 @@ mod tests {
 
     #[test]
     fn failures_in_the_start_period_do_not_count() {
-        let mut c = Checker::new(&config(&["CMD", "x"], 1, 10_000_000_000));
+        let mut c = Checker::new(&config(&["CMD", "x"], 1, 10_000_000_000)).unwrap();
         assert_eq!(c.record(false, Duration::from_secs(5)), None);
         assert_eq!(c.health, TaskHealth::Starting);
         assert_eq!(c.record(false, Duration::from_secs(11)), Some(TaskHealth::Unhealthy));
         // Once healthy, a failure in the start period counts.
-        let mut c = Checker::new(&config(&["CMD", "x"], 1, 10_000_000_000));
+        let mut c = Checker::new(&config(&["CMD", "x"], 1, 10_000_000_000)).unwrap();
         c.record(true, Duration::from_secs(1));
         assert_eq!(c.record(false, Duration::from_secs(2)), Some(TaskHealth::Unhealthy));
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use shoal_proto::{LogStream, now_nanos};
 
-use crate::executor::Launch;
+use crate::executor::read_launch;
 use crate::logs::{MAX_RECORD, encode};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
 
@@ -48,8 +48,7 @@ pub fn run(dir: &Path) -> i32 {
 }
 
 fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
-    let text = std::fs::read(dir.launch_path()).map_err(|e| format!("reading the launch file: {e}"))?;
-    let launch: Launch = serde_json::from_slice(&text).map_err(|e| format!("malformed launch file: {e}"))?;
+    let launch = read_launch(dir)?;
     crate::mounts::apply(&launch.mounts)?;
     let mut cmd = Command::new(&launch.program);
     cmd.args(&launch.args)

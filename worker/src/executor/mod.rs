@@ -48,8 +48,9 @@ pub trait Executor: Send + Sync + 'static {
     fn adopt(&self, task_id: &str) -> impl Future<Output = Adopted<Self::Handle>> + Send;
     /// Forgets a task and deletes what it left (its output included).
     fn remove(&self, task_id: &str) -> std::io::Result<()>;
-    /// Runs a health check command (`argv`) in the task's environment;
-    /// true if it exits 0. Dropping the future kills the command.
+    /// Runs a health check command (`argv`) in the environment the task
+    /// was started with; true if it exits 0. Dropping the future kills
+    /// the command.
     fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send;
 }
 
@@ -63,6 +64,13 @@ pub trait TaskHandle: Send + 'static {
     fn signaller(&self) -> Signaller;
     /// Waits for the task to end.
     fn wait(self) -> impl Future<Output = Result<ExitStatus, ExecError>> + Send;
+}
+
+/// The launch the process runtime saved in a task's directory (what the
+/// shim runs, and health checks run with).
+pub fn read_launch(dir: &crate::taskdir::TaskDir) -> Result<Launch, String> {
+    let text = std::fs::read(dir.launch_path()).map_err(|e| format!("reading the launch file: {e}"))?;
+    serde_json::from_slice(&text).map_err(|e| format!("malformed launch file: {e}"))
 }
 
 /// What the shim runs: the process runtime's prepared task.

@@ -182,7 +182,7 @@ impl Executor for ProcessExecutor {
     }
 
     fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send {
-        probe(self.prepare(task), argv)
+        probe(super::read_launch(&self.dir(&task.id)), argv)
     }
 
     fn remove(&self, task_id: &str) -> std::io::Result<()> {
@@ -190,9 +190,9 @@ impl Executor for ProcessExecutor {
     }
 }
 
-/// A health check: the command with the task's environment, working
-/// dir and user, its output discarded.
-async fn probe(launch: Result<Launch, ExecError>, argv: Vec<String>) -> bool {
+/// A health check: the command with the environment, working dir and user
+/// the task was launched with, its output discarded.
+async fn probe(launch: Result<Launch, String>, argv: Vec<String>) -> bool {
     let Ok(launch) = launch else { return false };
     let Some((program, args)) = argv.split_first() else { return false };
     let path = launch.env.iter().find(|(k, _)| k == "PATH").map_or(DEFAULT_PATH, |(_, p)| p.as_str());
