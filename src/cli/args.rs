@@ -14,6 +14,7 @@ use shoal_proto::{
 use shoal_manager::orchestrator::update;
 
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
+use super::progress::WaitFlags;
 use crate::duration;
 use crate::units;
 
@@ -191,12 +192,8 @@ pub struct CreateArgs {
     /// Runtime that runs the tasks
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
-    /// Exit immediately instead of waiting for the service to converge
-    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub detach: Option<bool>,
-    /// Suppress progress output
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub wait: WaitFlags,
     /// The program to run (a path, or a name found in PATH)
     #[arg(value_name = "IMAGE")]
     pub image: String,

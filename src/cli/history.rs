@@ -10,7 +10,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use shoal_proto::{GetServiceRequest, SpecRecord, UpdateStatus};
 
-use super::format::Format;
+use super::format::{Format, ListFlags};
 use super::human::{ago, rfc3339};
 use super::{Ctx, inspect, table};
 use crate::client::status;
@@ -18,12 +18,9 @@ use crate::client::status;
 /// Flags of `service history`.
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
-    /// Only display version numbers
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Format output: "json", or a template like '{{.Version}} {{.Changes}}'
-    #[arg(long)]
-    pub format: Option<String>,
+    /// `-q`: only the version numbers.
+    #[command(flatten)]
+    pub flags: ListFlags,
     #[arg(value_name = "SERVICE")]
     pub service: String,
 }
@@ -119,11 +116,11 @@ pub async fn run(ctx: &mut Ctx, args: HistoryArgs) -> Result<()> {
     let request = GetServiceRequest { reference: args.service.clone() };
     let service = ctx.control().await?.get_service(request).await.map_err(status)?.into_inner();
     let rows = rows(&service.history, service.update_status.as_ref());
-    if args.quiet {
+    if args.flags.quiet {
         rows.iter().for_each(|r| println!("{}", r["Version"]));
         return Ok(());
     }
-    let format = Format::from_flag(args.format.as_deref());
+    let format = args.flags.format();
     if format != Format::Default {
         return format.print_each(&rows);
     }

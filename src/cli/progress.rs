@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskHealth, TaskState, UpdateState, service_spec::Mode};
+use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, UpdateState, service_spec::Mode};
 
 use shoal_manager::orchestrator::{global, jobs, update};
 
@@ -87,6 +87,32 @@ impl View {
     }
 }
 
+/// `-d/--detach` and `-q/--quiet` of the commands that wait for services
+/// to converge.
+#[derive(clap::Args, Debug, Default)]
+pub struct WaitFlags {
+    /// Exit immediately instead of waiting for the service to converge
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub detach: Option<bool>,
+    /// Suppress progress output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl WaitFlags {
+    pub fn detached(&self) -> bool {
+        self.detach.unwrap_or(false)
+    }
+
+    /// Waits for `service_id` to converge, unless detached (see [`converge`]).
+    pub async fn wait(&self, ctx: &mut Ctx, service_id: &str, rollback: bool) -> Result<()> {
+        if self.detached() {
+            return Ok(());
+        }
+        converge(ctx, service_id, self.quiet, rollback).await
+    }
+}
+
 /// Waits until `service_id` converges; fails if the service is removed,
 /// a slot stopped for good (its restart policy gave up), or its update
 /// paused or (unless `rollback`, a requested one) rolled back.
@@ -133,10 +159,7 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bo
             .iter()
             .flatten()
             .copied()
-            .filter(|t| state(t) == TaskState::Running && t.desired_state == TaskState::Running as i32)
-            .filter(|t| {
-                !update::has_health_check(t) || t.status.as_ref().is_some_and(|s| s.health() == TaskHealth::Healthy)
-            })
+            .filter(|t| update::is_up(t) && t.desired_state == TaskState::Running as i32)
             .collect();
         // Tasks of removed slots still running. (A global service's task on a
         // node it left is not waited for: the node may be Down for good.)
@@ -182,8 +205,7 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bo
             bail!("{what}: {message}");
         }
         // Tasks still to be replaced by a rolling update.
-        let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
-        let updating = update.is_active() || newest.iter().flatten().any(|t| t.spec.as_ref() != template);
+        let updating = update.is_active() || newest.iter().flatten().any(|t| update::is_dirty(&service, t));
         if updating && !job {
             lines[0] = format!("{}: {}", if update.is_rollback() { "rollback" } else { "update" }, lines[0]);
         }

@@ -119,10 +119,7 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     let request = CreateServiceRequest { spec: Some(args.spec()) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
     println!("{}", service.id);
-    if args.detach.unwrap_or(false) {
-        return Ok(());
-    }
-    progress::converge(ctx, &service.id, args.quiet, false).await
+    args.wait.wait(ctx, &service.id, false).await
 }
 
 /// A running task's health as `docker ps` shows it: " (healthy)".

@@ -16,7 +16,8 @@ use shoal_manager::control::validate;
 use shoal_proto::{CreateServiceRequest, ListServicesRequest, ListTasksRequest, Service, UpdateServiceRequest};
 
 use super::format::{Format, ListFlags, PsFlags};
-use super::{Ctx, progress, service, table};
+use super::progress::WaitFlags;
+use super::{Ctx, service, table};
 use crate::client::status;
 use crate::stack::convert::{self, NAMESPACE_LABEL};
 use crate::stack::model::Compose;
@@ -45,12 +46,8 @@ pub enum StackCommand {
         /// Remove services that are no longer in the file
         #[arg(long)]
         prune: bool,
-        /// Exit immediately instead of waiting for the services to converge
-        #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-        detach: Option<bool>,
-        /// Suppress progress output
-        #[arg(short, long)]
-        quiet: bool,
+        #[command(flatten)]
+        wait: WaitFlags,
         #[arg(value_name = "STACK")]
         stack: String,
     },
@@ -103,10 +100,10 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
             print!("{}", serde_saphyr::to_string(&tree)?);
             Ok(())
         }
-        StackCommand::Deploy { compose_file, env_file, prune, detach, quiet, stack } => {
+        StackCommand::Deploy { compose_file, env_file, prune, wait, stack } => {
             let compose = load_files(&compose_file, env_file.as_deref())?;
-            let base = base_dir(&compose_file);
-            deploy(ctx, &stack, &compose, &base, prune, detach.unwrap_or(false), quiet).await
+            let base = load::base_dir(&compose_file);
+            deploy(ctx, &stack, &compose, &base, prune, &wait).await
         }
         StackCommand::Ls { format } => ls(ctx, Format::from_flag(format.as_deref())).await,
         StackCommand::Services { flags, stack } => {
@@ -146,13 +143,6 @@ fn load_files(files: &[String], env_file: Option<&Path>) -> Result<Compose> {
         eprintln!("WARN: {warning}");
     }
     Ok(loaded.compose)
-}
-
-/// Where relative paths of the files start: the first file's directory.
-fn base_dir(files: &[String]) -> PathBuf {
-    let first = files.first().filter(|f| *f != "-").map(PathBuf::from);
-    let dir = first.and_then(|f| f.parent().map(Path::to_path_buf)).unwrap_or_default();
-    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 async fn all_services(ctx: &mut Ctx) -> Result<Vec<Service>> {
@@ -223,8 +213,7 @@ async fn deploy(
     compose: &Compose,
     base: &Path,
     prune: bool,
-    detach: bool,
-    quiet: bool,
+    wait: &WaitFlags,
 ) -> Result<()> {
     validate::check_name(stack).map_err(|e| anyhow::anyhow!("stack {}", e.0))?;
     let order = order(compose)?;
@@ -272,8 +261,9 @@ async fn deploy(
             }
         };
         // What others depend on runs before they are created.
-        if !detach && needed.contains(&name) {
-            progress::converge(ctx, &id, quiet, false).await?;
+        if !wait.detached() && needed.contains(&name) {
+            wait.wait(ctx, &id, false).await?;
+            touched.retain(|t| *t != id);
         }
     }
     if prune {
@@ -284,10 +274,8 @@ async fn deploy(
             service::rm(ctx, gone).await?;
         }
     }
-    if !detach {
-        for id in touched {
-            progress::converge(ctx, &id, quiet, false).await?;
-        }
+    for id in touched {
+        wait.wait(ctx, &id, false).await?;
     }
     Ok(())
 }

@@ -13,9 +13,10 @@ use shoal_proto::{
     ServiceSpec, UpdateServiceRequest, service_spec::Mode,
 };
 
+use super::Ctx;
 use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, mount, placement_pref};
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
-use super::{Ctx, progress};
+use super::progress::WaitFlags;
 use crate::client::status;
 
 /// `--args`: a shell-quoted string, as `docker service update --args`.
@@ -113,12 +114,8 @@ pub struct UpdateArgs {
 /// Flags of `service rollback` and `service restart`.
 #[derive(Args, Debug)]
 pub struct RolloutArgs {
-    /// Exit immediately instead of waiting for the service to converge
-    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub detach: Option<bool>,
-    /// Suppress progress output
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub wait: WaitFlags,
     #[arg(value_name = "SERVICE")]
     pub service: String,
 }
@@ -241,7 +238,7 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
     }
     send(ctx, &service, spec).await?;
     println!("{}", target.service);
-    wait(ctx, &service.id, target.detach, target.quiet, false).await
+    target.wait.wait(ctx, &service.id, false).await
 }
 
 /// `service rollback`: back to the previous spec (or `--to` a version of
@@ -273,7 +270,7 @@ pub async fn rollback(ctx: &mut Ctx, args: RollbackArgs) -> Result<()> {
     };
     ctx.control().await?.update_service(request).await.map_err(status)?;
     println!("{}", target.service);
-    wait(ctx, &service.id, target.detach, target.quiet, true).await
+    target.wait.wait(ctx, &service.id, true).await
 }
 
 /// `service restart`: replaces every task, one update at a time as the
@@ -284,7 +281,7 @@ pub async fn restart(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
     spec.task.get_or_insert_with(Default::default).force_update += 1;
     send(ctx, &service, spec).await?;
     println!("{}", args.service);
-    wait(ctx, &service.id, args.detach, args.quiet, false).await
+    args.wait.wait(ctx, &service.id, false).await
 }
 
 async fn get(ctx: &mut Ctx, reference: &str) -> Result<Service> {
@@ -298,13 +295,6 @@ async fn send(ctx: &mut Ctx, service: &Service, spec: ServiceSpec) -> Result<()>
         UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), ..Default::default() };
     ctx.control().await?.update_service(request).await.map_err(status)?;
     Ok(())
-}
-
-async fn wait(ctx: &mut Ctx, id: &str, detach: Option<bool>, quiet: bool, rollback: bool) -> Result<()> {
-    if detach.unwrap_or(false) {
-        return Ok(());
-    }
-    progress::converge(ctx, id, quiet, rollback).await
 }
 
 fn same_template(service: &Service, spec: &ServiceSpec) -> bool {

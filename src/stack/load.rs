@@ -63,15 +63,21 @@ fn read(file: &str) -> Result<Vec<u8>, LoadError> {
     std::fs::read(file).map_err(|e| LoadError(format!("{file}: {e}")))
 }
 
+/// Where relative paths of the files start: the first file's directory
+/// (the current one for stdin).
+pub fn base_dir(files: &[String]) -> PathBuf {
+    let first = files.first().filter(|f| *f != "-").map(PathBuf::from);
+    let dir = first.and_then(|f| f.parent().map(Path::to_path_buf)).unwrap_or_default();
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 /// The variables of the env file: `env_file` if given (it must exist),
 /// else `.env` beside the first compose file if there is one.
 fn env_file(files: &[String], env_file: Option<&Path>) -> Result<HashMap<String, String>, LoadError> {
     let path = match env_file {
         Some(p) => p.to_path_buf(),
         None => {
-            let first = files.first().filter(|f| *f != "-").map(PathBuf::from);
-            let dir = first.as_ref().and_then(|f| f.parent().map(Path::to_path_buf)).unwrap_or_default();
-            let dot_env = if dir.as_os_str().is_empty() { PathBuf::from(".env") } else { dir.join(".env") };
+            let dot_env = base_dir(files).join(".env");
             if !dot_env.is_file() {
                 return Ok(HashMap::new());
             }

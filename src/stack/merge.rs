@@ -90,9 +90,10 @@ fn service(base: &mut Value, over: Value) {
             "volumes" => keyed(existing, value, volume_key),
             "secrets" | "configs" => keyed(existing, value, source_key),
             k if APPENDED.contains(&k) => {
-                let (mut a, b) = (as_list(existing), as_list(&value));
-                a.extend(b.into_iter().filter(|v| !as_list(existing).contains(v)));
-                *existing = Value::Array(a);
+                let mut merged = as_list(existing);
+                let before = merged.clone();
+                merged.extend(as_list(&value).into_iter().filter(|v| !before.contains(v)));
+                *existing = Value::Array(merged);
             }
             _ => maps(existing, value),
         }

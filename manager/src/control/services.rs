@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use shoal_proto::{
-    ListServicesResponse, ObjectKind, RemoveServiceResponse, Service, ServiceSpec, ServiceSummary, TaskState,
-    UpdateServiceRequest, UpdateState, UpdateStatus, now_nanos, service_spec::Mode, store_object::Object,
+    ListServicesResponse, ObjectKind, RemoveServiceResponse, Service, ServiceSpec, ServiceSummary, SpecRecord,
+    TaskState, UpdateServiceRequest, UpdateState, now_nanos, service_spec::Mode, store_object::Object,
 };
 
 use super::{ControlError, Result, resolve, validate};
@@ -12,7 +12,7 @@ use crate::history;
 use crate::ids::new_id;
 use crate::manager::Manager;
 use crate::ops;
-use crate::orchestrator::jobs;
+use crate::orchestrator::{jobs, update};
 use crate::store::service_name;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
@@ -50,12 +50,7 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
                 .ok_or_else(|| ControlError::Refused(format!("service {name} has no previous spec to roll back to")))?;
             (previous, "rollback".to_string())
         };
-        let status = UpdateStatus {
-            state: UpdateState::RollbackStarted as i32,
-            started_at: now,
-            completed_at: 0,
-            message: format!("manually requested {cause}"),
-        };
+        let status = update::status(UpdateState::RollbackStarted, now, &format!("manually requested {cause}"));
         (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
@@ -68,10 +63,13 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
     service.spec = Some(spec);
     if service.history.is_empty() {
         // Made before services kept a history: its spec is version 1.
-        let mut first = service.clone();
-        first.spec = service.previous_spec.clone();
-        history::record(&mut first, "create", current.meta.as_ref().map_or(now, |m| m.created_at), 0);
-        service.history = first.history;
+        service.history.push(SpecRecord {
+            version: 1,
+            created_at: current.meta.as_ref().map_or(now, |m| m.created_at),
+            spec: service.previous_spec.clone(),
+            outcome: None,
+            cause: "create".into(),
+        });
     }
     history::record(&mut service, &cause, now, history_limit(manager));
     service.update_status = status;

@@ -169,7 +169,8 @@ pub(super) fn roll(
     }
 }
 
-fn state_of(task: &Task) -> TaskState {
+/// The task's current state (NEW before any status).
+pub(super) fn state_of(task: &Task) -> TaskState {
     task.status.as_ref().map_or(TaskState::New, |s| s.state())
 }
 

@@ -22,7 +22,7 @@ use shoal_proto::{
     FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
 };
 
-use super::replicated::creation;
+use super::replicated::{creation, state_of};
 
 /// Swarm's update (and rollback) defaults: one task at a time, no delay,
 /// monitor 5 s, pause on failure, stop-first.
@@ -132,9 +132,8 @@ pub fn plan<'a>(
     let mut busy = 0;
     let mut last_start = started;
     for task in newest.iter().filter(ours) {
-        let st = task.status.as_ref().map_or(TaskState::New, |s| s.state());
-        let up = st == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy);
-        if !st.is_terminal() && !up && task.desired_state <= TaskState::Running as i32 {
+        let st = state_of(task);
+        if !st.is_terminal() && !is_up(task) && task.desired_state <= TaskState::Running as i32 {
             in_flight += 1;
             busy += 1;
             continue;
@@ -173,7 +172,8 @@ impl Rollout<'_> {
     }
 }
 
-fn status(state: UpdateState, started_at: i64, message: &str) -> UpdateStatus {
+/// An update status in `state`, started at `started_at`.
+pub fn status(state: UpdateState, started_at: i64, message: &str) -> UpdateStatus {
     UpdateStatus { state: state as i32, started_at, completed_at: 0, message: message.to_string() }
 }
 
@@ -192,6 +192,12 @@ fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
         }
         _ => false,
     }
+}
+
+/// Running and, if it has a health check, healthy: up for the updater and
+/// for the CLI's wait.
+pub fn is_up(task: &Task) -> bool {
+    state_of(task) == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy)
 }
 
 /// Whether the task's spec has a health check (a test other than NONE).
