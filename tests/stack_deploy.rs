@@ -97,3 +97,44 @@ fn a_service_for_a_runtime_no_node_has_waits_with_the_reason() {
     node.ok(&["stack", "rm", "img"]);
     assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "the stack's services are gone");
 }
+
+#[test]
+fn a_dependency_on_a_healthy_service_waits_for_its_health_check() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    let ready = node.data_dir().join("db-ready");
+    // db becomes healthy two seconds after it starts; web needs it healthy.
+    write(
+        &file,
+        &format!(
+            "services:\n  db:\n    image: sh\n    command: [\"-c\", \"sleep 2 && touch {ready} && exec sleep 1000\"]\n    healthcheck: {{ test: [CMD, test, -f, {ready}], interval: 200ms, start_period: 30s }}\n  web:\n    image: sleep\n    command: \"1000\"\n    depends_on: {{ db: {{ condition: service_healthy }} }}\n",
+            ready = ready.display()
+        ),
+    );
+    let out = node.ok(&["stack", "deploy", "-c", file.to_str().unwrap(), "dep"]);
+    assert!(out.contains("Creating service dep_db") && out.contains("Creating service dep_web"), "{out}");
+    assert!(
+        out.contains("dep_db   1/1 converged") && out.contains("dep_web  1/1 converged"),
+        "one line per service: {out}"
+    );
+    let healthy_from = std::fs::metadata(&ready).unwrap().modified().unwrap();
+    let web = node.json_lines(&["service", "inspect", "--format", "json", "dep_web"]).remove(0);
+    assert!(created(&web) >= healthy_from, "web was created once db was healthy");
+}
+
+#[test]
+fn deploy_fails_on_a_task_that_stops_for_good_and_on_its_timeout() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    write(&file, "services:\n  bad:\n    image: \"false\"\n    deploy: { restart_policy: { condition: none } }\n");
+    let err = node.fails(1, &["stack", "deploy", "-c", file.to_str().unwrap(), "t"]);
+    assert!(err.contains("t_bad: service could not converge: task t_bad.1 stopped for good"), "{err}");
+
+    write(&file, "services:\n  app:\n    image: nginx\n    x-shoal-runtime: docker\n");
+    let out = node.shoal(&["stack", "deploy", "--prune", "--timeout", "3s", "-c", file.to_str().unwrap(), "t"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("timed out after 3s: not converged: t_app"), "{err}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("t_app  0/1 pending: no suitable node"), "the line says why: {shown}");
+}

@@ -150,3 +150,209 @@ fn several_files_merge_in_order() {
     let utf16 = config(&[&d.join("docker-compose.yml"), &d.join("prod-full.utf16.yml")], &[], None);
     assert!(yaml(&utf16)["services"]["numbers-api"]["healthcheck"]["test"].is_array());
 }
+
+/// Every key of SWARM_REFERENCE.md's "Stacks", in both syntaxes where
+/// there are two.
+const EVERY_KEY: &str = r#"
+version: "3.9"
+services:
+  api:
+    image: "app:1.2"
+    command: serve --port 80
+    entrypoint: ["/bin/app", "-v"]
+    environment:
+      - MODE=prod
+      - FROM_ENV
+    env_file: api.env
+    ports:
+      - "8080:80"
+      - "9000-9001:7000-7001/udp"
+      - { target: 443, published: 8443, protocol: tcp, mode: host }
+    networks: [front, back]
+    volumes:
+      - ./data:/data:ro
+      - cache:/cache
+      - { type: tmpfs, target: /tmp }
+    healthcheck:
+      test: curl -f http://localhost/
+      interval: 1m30s
+      timeout: 10s
+      retries: 3
+      start_period: 40s
+    labels: { tier: api }
+    user: "1000"
+    working_dir: /srv
+    hostname: api-host
+    stop_grace_period: 1m
+    stop_signal: SIGINT
+    secrets: [token, { source: cert, target: server.pem, mode: 0400 }]
+    configs: [{ source: conf, target: /etc/app.conf }]
+    build: .
+    container_name: api
+    links: [db]
+    restart: always
+    network_mode: bridge
+    deploy:
+      mode: replicated
+      replicas: 3
+      placement:
+        constraints: [node.role == worker, node.labels.zone != east]
+        preferences: [{ spread: node.labels.zone }]
+        max_replicas_per_node: 2
+      resources:
+        limits: { cpus: "0.5", memory: 512M }
+        reservations: { cpus: 0.25, memory: 1.5G }
+      restart_policy: { condition: on-failure, delay: 5s, max_attempts: 3, window: 2m }
+      update_config: { parallelism: 2, delay: 10s, failure_action: rollback, monitor: 30s, max_failure_ratio: 0.3, order: start-first }
+      rollback_config: { parallelism: 1, delay: 0s, failure_action: pause, monitor: 5s, max_failure_ratio: 0, order: stop-first }
+      endpoint_mode: dnsrr
+      labels: [owner=ops]
+  db:
+    image: db
+    environment: { PASSWORD: secret }
+    healthcheck: { test: ["CMD", "db-ping"], disable: false }
+    deploy: { mode: global, endpoint_mode: vip }
+networks: { front: {}, back: { external: true } }
+volumes: { cache: {} }
+secrets: { token: { file: ./token.txt }, cert: { external: true } }
+configs: { conf: { file: ./app.conf } }
+"#;
+
+/// The get-started stack of the seeds (Docker's tutorial, part 5).
+const GET_STARTED: &str = r#"
+version: "3"
+services:
+  web:
+    image: username/repo:tag
+    deploy:
+      replicas: 5
+      resources: { limits: { cpus: "0.1", memory: 50M } }
+      restart_policy: { condition: on-failure }
+    ports: ["4000:80"]
+    networks: [webnet]
+  visualizer:
+    image: dockersamples/visualizer:stable
+    ports: ["8080:8080"]
+    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+    deploy: { placement: { constraints: [node.role == manager] } }
+    networks: [webnet]
+  redis:
+    image: redis
+    ports: ["6379:6379"]
+    volumes: ["/home/docker/data:/data"]
+    deploy: { placement: { constraints: [node.role == manager] } }
+    command: redis-server --appendonly yes
+    networks: [webnet]
+networks:
+  webnet:
+"#;
+
+#[test]
+fn a_file_with_every_key_prints_its_normal_form_and_reads_back_the_same() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yml");
+    std::fs::write(&file, EVERY_KEY).unwrap();
+    let out = config(&[&file], &[("FROM_ENV", "here")], None);
+    let tree = yaml(&out);
+    let warned = text(&out.stderr);
+    assert!(
+        warned.contains(
+            "services.api: ignoring unsupported options: build, container_name, links, restart, network_mode"
+        ),
+        "{warned}"
+    );
+    let api = &tree["services"]["api"];
+    assert_eq!(api["command"], json!(["serve", "--port", "80"]));
+    assert_eq!(api["entrypoint"], json!(["/bin/app", "-v"]));
+    assert_eq!(api["environment"], json!({ "MODE": "prod", "FROM_ENV": null }), "value-less keys kept for deploy");
+    assert_eq!(api["env_file"], json!(["api.env"]));
+    assert_eq!(
+        api["ports"],
+        json!([
+            { "target": 80, "published": 8080, "protocol": "tcp", "mode": "ingress" },
+            { "target": 7000, "published": 9000, "protocol": "udp", "mode": "ingress" },
+            { "target": 7001, "published": 9001, "protocol": "udp", "mode": "ingress" },
+            { "target": 443, "published": 8443, "protocol": "tcp", "mode": "host" },
+        ])
+    );
+    assert_eq!(api["networks"], json!({ "front": null, "back": null }));
+    assert_eq!(
+        api["volumes"],
+        json!([
+            { "type": "bind", "source": "./data", "target": "/data", "read_only": true },
+            { "type": "volume", "source": "cache", "target": "/cache" },
+            { "type": "tmpfs", "target": "/tmp" },
+        ])
+    );
+    assert_eq!(
+        api["healthcheck"],
+        json!({ "test": ["CMD-SHELL", "curl -f http://localhost/"], "interval": "1m30s", "timeout": "10s", "retries": 3, "start_period": "40s" })
+    );
+    assert_eq!(api["labels"], json!({ "tier": "api" }));
+    assert_eq!(
+        (&api["user"], &api["working_dir"], &api["hostname"]),
+        (&json!("1000"), &json!("/srv"), &json!("api-host"))
+    );
+    assert_eq!((&api["stop_grace_period"], &api["stop_signal"]), (&json!("1m0s"), &json!("SIGINT")));
+    assert_eq!(api["secrets"][0], json!({ "source": "token" }));
+    assert_eq!(api["secrets"][1]["target"], "server.pem");
+    assert_eq!(api["configs"], json!([{ "source": "conf", "target": "/etc/app.conf" }]));
+    let deploy = &api["deploy"];
+    assert_eq!((&deploy["mode"], &deploy["replicas"]), (&json!("replicated"), &json!(3)));
+    assert_eq!(
+        deploy["placement"],
+        json!({
+            "constraints": ["node.role == worker", "node.labels.zone != east"],
+            "preferences": [{ "spread": "node.labels.zone" }],
+            "max_replicas_per_node": 2,
+        })
+    );
+    assert_eq!(
+        deploy["resources"],
+        json!({ "limits": { "cpus": "0.5", "memory": 536870912 }, "reservations": { "cpus": "0.25", "memory": 1610612736 } })
+    );
+    assert_eq!(
+        deploy["restart_policy"],
+        json!({ "condition": "on-failure", "delay": "5s", "max_attempts": 3, "window": "2m0s" })
+    );
+    assert_eq!(
+        deploy["update_config"],
+        json!({ "parallelism": 2, "delay": "10s", "failure_action": "rollback", "monitor": "30s", "max_failure_ratio": 0.3, "order": "start-first" })
+    );
+    assert_eq!(deploy["rollback_config"]["order"], "stop-first");
+    assert_eq!((&deploy["endpoint_mode"], &deploy["labels"]), (&json!("dnsrr"), &json!({ "owner": "ops" })));
+    let db = &tree["services"]["db"];
+    assert_eq!(db["environment"], json!({ "PASSWORD": "secret" }));
+    assert_eq!(db["healthcheck"], json!({ "test": ["CMD", "db-ping"] }));
+    assert_eq!((&db["deploy"]["mode"], &db["deploy"]["endpoint_mode"]), (&json!("global"), &json!("vip")));
+    assert_eq!(tree["networks"]["back"], json!({ "external": true }));
+    assert_eq!(tree["secrets"]["cert"], json!({ "external": true }));
+
+    let again = config(&[], &[("FROM_ENV", "here")], Some(&text(&out.stdout)));
+    assert_eq!(yaml(&again), tree, "the printed file reads back the same");
+}
+
+#[test]
+fn the_get_started_stack_prints_its_normal_form_and_reads_back_the_same() {
+    use serde_json::json;
+    let tree = yaml(&config(&[], &[], Some(GET_STARTED)));
+    let web = &tree["services"]["web"];
+    assert_eq!(web["deploy"]["replicas"], 5);
+    assert_eq!(web["deploy"]["resources"]["limits"], json!({ "cpus": "0.1", "memory": 52428800 }));
+    assert_eq!(web["deploy"]["restart_policy"], json!({ "condition": "on-failure" }));
+    assert_eq!(web["ports"], json!([{ "target": 80, "published": 4000, "protocol": "tcp", "mode": "ingress" }]));
+    let visualizer = &tree["services"]["visualizer"];
+    assert_eq!(
+        visualizer["volumes"],
+        json!([{ "type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock" }])
+    );
+    assert_eq!(visualizer["deploy"]["placement"]["constraints"], json!(["node.role == manager"]));
+    let redis = &tree["services"]["redis"];
+    assert_eq!(redis["volumes"][0]["target"], "/data");
+    assert_eq!(redis["deploy"]["placement"]["constraints"], json!(["node.role == manager"]));
+    assert_eq!(redis["command"], json!(["redis-server", "--appendonly", "yes"]));
+    assert_eq!(tree["networks"], json!({ "webnet": null }));
+    let again = config(&[], &[], Some(&serde_saphyr::to_string(&tree).unwrap()));
+    assert_eq!(yaml(&again), tree, "the printed file reads back the same");
+}

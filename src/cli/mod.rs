@@ -7,6 +7,7 @@ mod format;
 mod history;
 pub mod human;
 mod inspect;
+mod live;
 mod logs;
 mod node;
 mod object;

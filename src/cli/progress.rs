@@ -5,23 +5,26 @@
 //! [`STABLE`], and tasks of removed slots have stopped; for a job, when
 //! every slot's newest task has completed ("job complete"). During a
 //! rolling update, also when no task is left to replace and the update
-//! completed; a paused or rolled back update fails.
+//! completed; a paused or rolled back update fails. A [`Tracker`] makes
+//! one look at a time, so `stack deploy` follows many services at once.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shoal_proto::{GetServiceRequest, ListTasksRequest, Task, TaskState, UpdateState, service_spec::Mode};
+use shoal_proto::control_client::ControlClient;
+use shoal_proto::{GetServiceRequest, ListTasksRequest, Service, Task, TaskState, UpdateState, service_spec::Mode};
+use tonic::transport::Channel;
 
 use shoal_manager::orchestrator::{global, jobs, update};
 
 use super::Ctx;
+use super::live::View;
 use crate::client::status;
 
 /// How long all tasks must keep running before the service counts as converged.
 const STABLE: Duration = Duration::from_secs(1);
-const POLL: Duration = Duration::from_millis(200);
+pub const POLL: Duration = Duration::from_millis(200);
 /// Slots shown one per line; beyond it only the overall line is.
 const MAX_SLOT_LINES: u64 = 20;
 
@@ -33,13 +36,16 @@ fn state(t: &Task) -> TaskState {
     t.status.as_ref().map_or(TaskState::New, |s| s.state())
 }
 
+fn err(t: &Task) -> &str {
+    t.status.as_ref().map_or("", |s| s.err.as_str())
+}
+
 /// One slot (or, for a global service, one node): `1/3: running [==>]`.
 fn slot_line(prefix: &str, task: Option<&Task>) -> String {
     let Some(task) = task else { return format!("{prefix} new") };
     let st = state(task);
-    let err = task.status.as_ref().map_or("", |s| s.err.as_str());
-    if !err.is_empty() {
-        return format!("{prefix} {err}");
+    if !err(task).is_empty() {
+        return format!("{prefix} {}", err(task));
     }
     // The states on the way to running, for the bar.
     let steps = TaskState::ALL.iter().filter(|s| **s <= TaskState::Running);
@@ -49,41 +55,191 @@ fn slot_line(prefix: &str, task: Option<&Task>) -> String {
     format!("{prefix} {:<9} {bar}", st.name())
 }
 
-struct View {
-    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+/// How a wait ends, or that it goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Waiting,
+    Converged,
+    Failed(String),
 }
 
-impl View {
-    fn new(lines: usize, quiet: bool) -> View {
-        let target = ProgressDrawTarget::stdout();
-        if quiet || target.is_hidden() {
-            return View { bars: None };
+/// Where one service stands at one look.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// "overall progress: 2 out of 3 tasks", then one line per slot.
+    pub lines: Vec<String>,
+    /// What the wait does now ("verify: ...", "update: ...").
+    pub verify: String,
+    /// Slots (or nodes) the service should fill.
+    pub desired: u64,
+    /// Newest tasks running, healthy or not yet.
+    pub started: usize,
+    /// Newest tasks up (for a job: complete).
+    pub done: usize,
+    /// Tasks are still being replaced by a rolling update.
+    pub updating: bool,
+    pub job: bool,
+    /// Why a task waits for a node, if one does.
+    pub pending: Option<String>,
+    pub verdict: Verdict,
+}
+
+impl Standing {
+    /// One line for the service, as `stack deploy` shows it: "2/3
+    /// starting", "1/1 converged", "0/1 pending: no suitable node (...)".
+    pub fn summary(&self) -> String {
+        let count = format!("{}/{}", self.done, self.desired);
+        match &self.verdict {
+            Verdict::Failed(_) => format!("{count} failed"),
+            Verdict::Converged if self.job => format!("{count} complete"),
+            Verdict::Converged => format!("{count} converged"),
+            Verdict::Waiting => match &self.pending {
+                Some(reason) => format!("{count} pending: {reason}"),
+                None if self.updating => format!("{count} updating"),
+                None if self.done as u64 == self.desired => format!("{count} verifying"),
+                None => format!("{count} starting"),
+            },
         }
-        let multi = MultiProgress::with_draw_target(target);
-        let style = ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
-        let bars = (0..lines).map(|_| multi.add(ProgressBar::new_spinner().with_style(style.clone()))).collect();
-        View { bars: Some((multi, bars)) }
+    }
+}
+
+/// Follows one service towards convergence, a look at a time.
+pub struct Tracker {
+    pub id: String,
+    /// A requested rollback: rolling back is the goal, not a failure.
+    rollback: bool,
+    stable_since: Option<(Instant, Vec<String>)>,
+}
+
+impl Tracker {
+    pub fn new(id: String, rollback: bool) -> Tracker {
+        Tracker { id, rollback, stable_since: None }
     }
 
-    fn show(&self, lines: &[String]) {
-        if let Some((_, bars)) = &self.bars {
-            for (bar, line) in bars.iter().zip(lines) {
-                bar.set_message(line.clone());
-            }
-        }
+    /// Reads the service and its tasks and tells where it stands; an
+    /// error if the service is gone.
+    pub async fn look(&mut self, control: &mut ControlClient<Channel>) -> Result<Standing> {
+        let request = GetServiceRequest { reference: self.id.clone() };
+        let service = control.get_service(request).await.map_err(status)?.into_inner();
+        let request = ListTasksRequest { services: vec![service.id.clone()], ..Default::default() };
+        let tasks = control.list_tasks(request).await.map_err(status)?.into_inner().tasks;
+        Ok(self.assess(&service, &tasks, Instant::now()))
     }
 
-    /// The final picture: kept on a terminal, printed once otherwise.
-    fn finish(self, lines: &[String], quiet: bool) {
-        match self.bars {
-            Some((_, bars)) => {
-                for (bar, line) in bars.iter().zip(lines) {
-                    bar.finish_with_message(line.clone());
-                }
+    /// Where `service` stands with `tasks` at `now`. Converged only once
+    /// the same tasks have been up for [`STABLE`].
+    fn assess(&mut self, service: &Service, tasks: &[Task], now: Instant) -> Standing {
+        let mode = service.spec.as_ref().and_then(|s| s.mode);
+        let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
+        let newest_of = |same: &dyn Fn(&Task) -> bool| {
+            live.iter().copied().filter(|t| same(t)).max_by_key(|t| (created(t), t.id.clone()))
+        };
+        let job = matches!(mode, Some(Mode::ReplicatedJob(_) | Mode::GlobalJob(_)));
+        let slots = match &mode {
+            Some(Mode::Replicated(r)) => Some(r.replicas),
+            Some(Mode::ReplicatedJob(j)) => Some(j.total_completions),
+            _ => None,
+        };
+        let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match slots {
+            Some(n) => (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip(),
+            // A global service (or job): one line per node it should run on.
+            _ => {
+                let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
+                nodes
+                    .into_iter()
+                    .filter_map(|node| {
+                        let task = newest_of(&|t: &Task| t.node_id == node)?;
+                        // Not a node the service left.
+                        (!global::withdrawn(task)).then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
+                    })
+                    .unzip()
             }
-            None if !quiet => lines.iter().for_each(|l| println!("{l}")),
-            None => {}
+        };
+        let desired = newest.len() as u64;
+        let current: Vec<&Task> = newest.iter().flatten().copied().collect();
+        let wanted = |t: &Task| t.desired_state == TaskState::Running as i32;
+        let started = current.iter().filter(|t| wanted(t) && state(t) == TaskState::Running).count();
+        // What the service waits for: every slot up, or for a job every
+        // slot complete.
+        let done: Vec<&Task> = if job {
+            current.iter().copied().filter(|t| jobs::counts_as_done(t, service)).collect()
+        } else {
+            current.iter().copied().filter(|t| wanted(t) && update::is_up(t)).collect()
+        };
+        // Tasks of removed slots still running. (A global service's task on a
+        // node it left is not waited for: the node may be Down for good.)
+        let leftovers = tasks
+            .iter()
+            .any(|t| slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
+        let pending = current.iter().find(|t| state(t) == TaskState::Pending && !err(t).is_empty());
+
+        let mut lines = vec![if job {
+            format!("job progress: {} out of {desired} complete", done.len())
+        } else {
+            format!("overall progress: {} out of {desired} tasks", done.len())
+        }];
+        if desired <= MAX_SLOT_LINES {
+            lines.extend(labels.iter().zip(&newest).map(|(label, t)| slot_line(label, *t)));
         }
+        let update = service.update_status.as_ref().map_or(UpdateState::Unknown, |u| u.state());
+        let message = service.update_status.as_ref().map_or("", |u| u.message.as_str());
+        // Tasks still to be replaced by a rolling update.
+        let updating = update.is_active() || current.iter().any(|t| update::is_dirty(service, t));
+        let mut standing = Standing {
+            lines,
+            verify: String::new(),
+            desired,
+            started,
+            done: done.len(),
+            updating,
+            job,
+            pending: pending.map(|t| err(t).to_string()),
+            verdict: Verdict::Waiting,
+        };
+        let fail = |mut s: Standing, verify: String, error: String| {
+            s.verify = verify;
+            s.verdict = Verdict::Failed(error);
+            s
+        };
+        if let Some(task) = current.iter().find(|t| t.desired_state > TaskState::Running as i32) {
+            let error = format!(
+                "service could not converge: task {}.{} stopped for good: {}",
+                task.service_name,
+                task.slot,
+                err(task)
+            );
+            return fail(standing, "verify: Detected task failure".into(), error);
+        }
+        let rolled_back = !self.rollback && update.is_rollback() && !update.is_active();
+        if update.is_paused() || rolled_back {
+            let what = match update {
+                UpdateState::Paused => "service update paused",
+                UpdateState::RollbackPaused => "service rollback paused",
+                _ => "service rolled back",
+            };
+            let verify = format!("{}: {message}", if update.is_rollback() { "rollback" } else { "update" });
+            return fail(standing, verify, format!("{what}: {message}"));
+        }
+        if updating && !job {
+            let kind = if update.is_rollback() { "rollback" } else { "update" };
+            standing.lines[0] = format!("{kind}: {}", standing.lines[0]);
+        }
+        let ids: Vec<String> = done.iter().map(|t| t.id.clone()).collect();
+        if done.len() as u64 != desired || leftovers || updating {
+            self.stable_since = None;
+            return standing;
+        }
+        match &self.stable_since {
+            Some((since, same)) if *same == ids && now.duration_since(*since) >= STABLE => {
+                standing.verify = if job { "job complete" } else { "verify: Service converged" }.into();
+                standing.verdict = Verdict::Converged;
+                return standing;
+            }
+            Some((_, same)) if *same == ids => {}
+            _ => self.stable_since = Some((now, ids)),
+        }
+        standing.verify = format!("verify: Waiting {} second to verify that tasks are stable...", STABLE.as_secs());
+        standing
     }
 }
 
@@ -118,114 +274,82 @@ impl WaitFlags {
 /// paused or (unless `rollback`, a requested one) rolled back.
 pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bool) -> Result<()> {
     let mut control = ctx.control().await?;
+    let mut tracker = Tracker::new(service_id.to_string(), rollback);
     let mut view: Option<View> = None;
-    let mut stable_since: Option<(Instant, Vec<String>)> = None;
     loop {
-        let service = control
-            .get_service(GetServiceRequest { reference: service_id.to_string() })
-            .await
-            .map_err(status)?
-            .into_inner();
-        let mode = service.spec.as_ref().and_then(|s| s.mode);
-        let request = ListTasksRequest { services: vec![service.id.clone()], ..Default::default() };
-        let tasks = control.list_tasks(request).await.map_err(status)?.into_inner().tasks;
-        let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
-        let newest_of = |same: &dyn Fn(&Task) -> bool| {
-            live.iter().copied().filter(|t| same(t)).max_by_key(|t| (created(t), t.id.clone()))
-        };
-        let job = matches!(mode, Some(Mode::ReplicatedJob(_) | Mode::GlobalJob(_)));
-        let slots = match &mode {
-            Some(Mode::Replicated(r)) => Some(r.replicas),
-            Some(Mode::ReplicatedJob(j)) => Some(j.total_completions),
-            _ => None,
-        };
-        let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match slots {
-            Some(n) => (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip(),
-            // A global service (or job): one line per node it should run on.
-            _ => {
-                let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
-                nodes
-                    .into_iter()
-                    .filter_map(|node| {
-                        let task = newest_of(&|t: &Task| t.node_id == node)?;
-                        // Not a node the service left.
-                        (!global::withdrawn(task)).then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
-                    })
-                    .unzip()
+        let standing = tracker.look(&mut control).await?;
+        let mut lines = standing.lines;
+        lines.push(standing.verify);
+        let view = view.get_or_insert_with(|| View::new(lines.len(), quiet));
+        match standing.verdict {
+            Verdict::Waiting => view.show(&lines),
+            Verdict::Converged => {
+                view.finish(&lines);
+                return Ok(());
             }
-        };
-        let replicas = newest.len() as u64;
-        let running: Vec<&Task> = newest
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|t| update::is_up(t) && t.desired_state == TaskState::Running as i32)
-            .collect();
-        // Tasks of removed slots still running. (A global service's task on a
-        // node it left is not waited for: the node may be Down for good.)
-        let leftovers = tasks
-            .iter()
-            .any(|t| slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
-        let dead: Vec<&Task> =
-            newest.iter().flatten().copied().filter(|t| t.desired_state > TaskState::Running as i32).collect();
-        // What the service waits for: every slot running, or for a job
-        // every slot complete.
-        let done: Vec<&Task> = if job {
-            newest.iter().flatten().copied().filter(|t| jobs::counts_as_done(t, &service)).collect()
-        } else {
-            running
-        };
-
-        let mut lines = vec![if job {
-            format!("job progress: {} out of {replicas} complete", done.len())
-        } else {
-            format!("overall progress: {} out of {replicas} tasks", done.len())
-        }];
-        if replicas <= MAX_SLOT_LINES {
-            lines.extend(labels.iter().zip(&newest).map(|(label, t)| slot_line(label, *t)));
-        }
-        let view = view.get_or_insert_with(|| View::new(lines.len() + 1, quiet));
-        if let Some(task) = dead.first() {
-            let reason = task.status.as_ref().map_or(String::new(), |s| s.err.clone());
-            lines.push("verify: Detected task failure".into());
-            std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
-            bail!("service could not converge: task {}.{} stopped for good: {reason}", task.service_name, task.slot);
-        }
-        let update = service.update_status.as_ref().map_or(UpdateState::Unknown, |u| u.state());
-        let message = service.update_status.as_ref().map_or("", |u| u.message.as_str());
-        let rolled_back = !rollback && update.is_rollback() && !update.is_active();
-        if update.is_paused() || rolled_back {
-            lines.push(format!("{}: {message}", if update.is_rollback() { "rollback" } else { "update" }));
-            std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
-            let what = match update {
-                UpdateState::Paused => "service update paused",
-                UpdateState::RollbackPaused => "service rollback paused",
-                _ => "service rolled back",
-            };
-            bail!("{what}: {message}");
-        }
-        // Tasks still to be replaced by a rolling update.
-        let updating = update.is_active() || newest.iter().flatten().any(|t| update::is_dirty(&service, t));
-        if updating && !job {
-            lines[0] = format!("{}: {}", if update.is_rollback() { "rollback" } else { "update" }, lines[0]);
-        }
-        let ids: Vec<String> = done.iter().map(|t| t.id.clone()).collect();
-        if done.len() as u64 == replicas && !leftovers && !updating {
-            match &stable_since {
-                Some((since, same)) if *same == ids && since.elapsed() >= STABLE => {
-                    lines.push(if job { "job complete" } else { "verify: Service converged" }.into());
-                    std::mem::replace(view, View { bars: None }).finish(&lines, quiet);
-                    return Ok(());
-                }
-                Some((_, same)) if *same == ids => {}
-                _ => stable_since = Some((Instant::now(), ids)),
+            Verdict::Failed(error) => {
+                view.finish(&lines);
+                bail!("{error}");
             }
-            lines.push(format!("verify: Waiting {} second to verify that tasks are stable...", STABLE.as_secs()));
-        } else {
-            stable_since = None;
-            lines.push(String::new());
         }
-        view.show(&lines);
         tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_proto::{ReplicatedService, ServiceSpec, TaskStatus};
+
+    use super::*;
+
+    fn service(replicas: u64) -> Service {
+        let spec = ServiceSpec { mode: Some(Mode::Replicated(ReplicatedService { replicas })), ..Default::default() };
+        Service { id: "s".into(), spec: Some(spec), ..Default::default() }
+    }
+
+    fn task(id: &str, slot: u64, state: TaskState, desired: TaskState, err: &str) -> Task {
+        let status = TaskStatus { state: state as i32, err: err.into(), ..Default::default() };
+        Task {
+            id: id.into(),
+            slot,
+            desired_state: desired as i32,
+            status: Some(status),
+            service_name: "web".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn converged_once_the_same_tasks_stayed_up_for_a_second() {
+        let (service, start) = (service(2), Instant::now());
+        let mut tracker = Tracker::new("s".into(), false);
+        let one = [task("a", 1, TaskState::Running, TaskState::Running, "")];
+        let s = tracker.assess(&service, &one, start);
+        assert_eq!(
+            (s.verdict.clone(), s.done, s.desired, s.summary()),
+            (Verdict::Waiting, 1, 2, "1/2 starting".into())
+        );
+        let both = [one[0].clone(), task("b", 2, TaskState::Running, TaskState::Running, "")];
+        let s = tracker.assess(&service, &both, start);
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Waiting, "2/2 verifying".into()));
+        assert!(s.verify.starts_with("verify: Waiting 1 second"), "{}", s.verify);
+        let s = tracker.assess(&service, &both, start + STABLE);
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Converged, "2/2 converged".into()));
+        // Another task in a slot starts the second again.
+        let other = [one[0].clone(), task("c", 2, TaskState::Running, TaskState::Running, "")];
+        assert_eq!(tracker.assess(&service, &other, start + STABLE).verdict, Verdict::Waiting);
+    }
+
+    #[test]
+    fn a_pending_reason_shows_and_a_task_stopped_for_good_fails() {
+        let service = service(1);
+        let mut tracker = Tracker::new("s".into(), false);
+        let pending = [task("a", 1, TaskState::Pending, TaskState::Running, "no suitable node")];
+        let s = tracker.assess(&service, &pending, Instant::now());
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Waiting, "0/1 pending: no suitable node".into()));
+        let dead = [task("a", 1, TaskState::Failed, TaskState::Shutdown, "exit 1")];
+        let s = tracker.assess(&service, &dead, Instant::now());
+        let error = "service could not converge: task web.1 stopped for good: exit 1".to_string();
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Failed(error), "0/1 failed".into()));
     }
 }

@@ -1,0 +1,251 @@
+//! `stack deploy`: every service converted and checked before anything
+//! is written; `--prune` first; then each service created or updated
+//! (only if its spec changed) once the services it `depends_on` meet
+//! their condition. Without `--detach`, one live line per service until
+//! all converged, one failed, or `--timeout` passed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use shoal_manager::control::validate;
+use shoal_manager::store::service_name;
+use shoal_proto::{CreateServiceRequest, Service, ServiceSpec, UpdateServiceRequest};
+
+use super::super::live::View;
+use super::super::progress::{POLL, Standing, Tracker, Verdict, WaitFlags};
+use super::super::{Ctx, service};
+use super::{all_services, in_stack};
+use crate::client::status;
+use crate::stack::convert;
+use crate::stack::model::{Compose, Condition};
+
+/// `stack deploy`'s options beyond the files.
+pub struct Options<'a> {
+    pub prune: bool,
+    pub wait: &'a WaitFlags,
+    /// Give up waiting after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// The services in the order to deploy them: each after those it
+/// depends on; a cycle or an unknown dependency is an error.
+pub fn order(compose: &Compose) -> Result<Vec<String>> {
+    let mut done: Vec<String> = Vec::new();
+    let mut visiting: Vec<String> = Vec::new();
+    fn visit(name: &str, compose: &Compose, done: &mut Vec<String>, visiting: &mut Vec<String>) -> Result<()> {
+        if done.iter().any(|d| d == name) {
+            return Ok(());
+        }
+        if let Some(at) = visiting.iter().position(|v| v == name) {
+            let mut cycle = visiting[at..].to_vec();
+            cycle.push(name.to_string());
+            bail!("depends_on: a cycle: {}", cycle.join(" -> "));
+        }
+        visiting.push(name.to_string());
+        for dep in compose.services[name].depends_on.keys() {
+            if !compose.services.contains_key(dep) {
+                bail!("services.{name}.depends_on: no service {dep:?} in the file");
+            }
+            visit(dep, compose, done, visiting)?;
+        }
+        visiting.pop();
+        done.push(name.to_string());
+        Ok(())
+    }
+    for name in compose.services.keys() {
+        visit(name, compose, &mut done, &mut visiting)?;
+    }
+    Ok(done)
+}
+
+/// One service of the stack on its way.
+struct Entry {
+    /// `STACK_name`.
+    full: String,
+    /// Indexes of the entries it depends on, with the condition.
+    deps: Vec<(usize, Condition)>,
+    spec: ServiceSpec,
+    existing: Option<Service>,
+    /// Once created or updated (or found unchanged).
+    tracker: Option<Tracker>,
+    standing: Option<Standing>,
+}
+
+impl Entry {
+    fn settled(&self) -> bool {
+        self.standing.as_ref().is_some_and(|s| s.verdict != Verdict::Waiting)
+    }
+
+    /// Whether this service meets `condition` for those depending on it.
+    fn meets(&self, condition: Condition) -> bool {
+        let Some(s) = &self.standing else { return false };
+        match condition {
+            Condition::Started => s.verdict == Verdict::Converged || s.started as u64 >= s.desired,
+            Condition::Healthy | Condition::CompletedSuccessfully => s.verdict == Verdict::Converged,
+        }
+    }
+
+    fn line(&self, entries: &[Entry], width: usize) -> String {
+        let what = match &self.standing {
+            Some(s) => s.summary(),
+            None => {
+                let waits: Vec<String> = self
+                    .deps
+                    .iter()
+                    .filter(|(i, c)| !entries[*i].meets(*c))
+                    .map(|(i, c)| format!("{} ({})", entries[*i].full, condition_name(*c)))
+                    .collect();
+                format!("waiting for {}", waits.join(", "))
+            }
+        };
+        format!("{:<width$}  {what}", self.full)
+    }
+}
+
+fn condition_name(c: Condition) -> &'static str {
+    match c {
+        Condition::Started => "service_started",
+        Condition::Healthy => "service_healthy",
+        Condition::CompletedSuccessfully => "service_completed_successfully",
+    }
+}
+
+pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, options: Options<'_>) -> Result<()> {
+    validate::check_name(stack).map_err(|e| anyhow!("stack {}", e.0))?;
+    let mut entries = entries(ctx, stack, compose, base).await?;
+    if options.prune {
+        let wanted: BTreeSet<String> = compose.services.keys().map(|n| format!("{stack}_{n}")).collect();
+        let gone: Vec<String> = all_services(ctx)
+            .await?
+            .into_iter()
+            .filter(|s| in_stack(s, stack) && !wanted.contains(service_name(s)))
+            .map(|s| s.id)
+            .collect();
+        if !gone.is_empty() {
+            service::rm(ctx, gone).await?;
+        }
+    }
+    if options.wait.detached() {
+        let view = View::new(0, true);
+        for entry in &entries {
+            apply(ctx, entry, &view).await?;
+        }
+        return Ok(());
+    }
+    let width = entries.iter().map(|e| e.full.len()).max().unwrap_or(0);
+    let mut view = View::new(entries.len(), options.wait.quiet);
+    let deadline = options.timeout.map(|t| (Instant::now() + t, t));
+    let mut control = ctx.control().await?;
+    loop {
+        for i in 0..entries.len() {
+            let ready = entries[i].deps.iter().all(|(d, c)| entries[*d].meets(*c));
+            if entries[i].tracker.is_none() && ready {
+                let id = apply(ctx, &entries[i], &view).await?;
+                entries[i].tracker = Some(Tracker::new(id, false));
+            }
+        }
+        for entry in entries.iter_mut().filter(|e| !e.settled()) {
+            if let Some(tracker) = &mut entry.tracker {
+                entry.standing = Some(tracker.look(&mut control).await?);
+            }
+        }
+        let lines: Vec<String> = entries.iter().map(|e| e.line(&entries, width)).collect();
+        let failed = entries.iter().find_map(|e| match e.standing.as_ref().map(|s| &s.verdict) {
+            Some(Verdict::Failed(error)) => Some((e.full.clone(), error.clone())),
+            _ => None,
+        });
+        if let Some((name, error)) = failed {
+            view.finish(&lines);
+            bail!("{name}: {error}");
+        }
+        if entries.iter().all(|e| e.settled()) {
+            view.finish(&lines);
+            return Ok(());
+        }
+        if let Some((at, timeout)) = deadline
+            && Instant::now() >= at
+        {
+            view.finish(&lines);
+            let late: Vec<&str> = entries.iter().filter(|e| !e.settled()).map(|e| e.full.as_str()).collect();
+            bail!("timed out after {}: not converged: {}", humantime::format_duration(timeout), late.join(", "));
+        }
+        view.show(&lines);
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The stack's services in deploy order, converted and checked.
+async fn entries(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path) -> Result<Vec<Entry>> {
+    let order = order(compose)?;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut existing: BTreeMap<String, Service> = all_services(ctx)
+        .await?
+        .into_iter()
+        .filter(|s| in_stack(s, stack))
+        .map(|s| (service_name(&s).to_string(), s))
+        .collect();
+    let mut entries = Vec::new();
+    for name in &order {
+        let converted =
+            convert::service(stack, name, &compose.services[name], &lookup, base).map_err(anyhow::Error::msg)?;
+        converted.warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
+        let spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
+        let deps = compose.services[name]
+            .depends_on
+            .iter()
+            .map(|(dep, d)| (order.iter().position(|o| o == dep).unwrap_or_default(), d.condition))
+            .collect();
+        let full = format!("{stack}_{name}");
+        let existing = existing.remove(&full);
+        entries.push(Entry { full, deps, spec, existing, tracker: None, standing: None });
+    }
+    Ok(entries)
+}
+
+/// Creates the entry's service, or updates it if its spec changed;
+/// returns its id.
+async fn apply(ctx: &mut Ctx, entry: &Entry, view: &View) -> Result<String> {
+    match &entry.existing {
+        Some(current) if current.spec.as_ref() == Some(&entry.spec) => Ok(current.id.clone()),
+        Some(current) => {
+            view.println(&format!("Updating service {} (id: {})", entry.full, current.id));
+            let version = current.meta.as_ref().map_or(0, |m| m.version);
+            let request = UpdateServiceRequest {
+                service_id: current.id.clone(),
+                version,
+                spec: Some(entry.spec.clone()),
+                ..Default::default()
+            };
+            ctx.control().await?.update_service(request).await.map_err(status)?;
+            Ok(current.id.clone())
+        }
+        None => {
+            view.println(&format!("Creating service {}", entry.full));
+            let request = CreateServiceRequest { spec: Some(entry.spec.clone()) };
+            Ok(ctx.control().await?.create_service(request).await.map_err(status)?.into_inner().id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compose(yaml: &str) -> Compose {
+        Compose::from_tree(serde_saphyr::from_str(yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn dependencies_come_first_and_cycles_are_refused() {
+        let c = compose(
+            "services: { web: { image: a, depends_on: [api] }, api: { image: a, depends_on: [db] }, db: { image: a } }",
+        );
+        assert_eq!(order(&c).unwrap(), vec!["db", "api", "web"]);
+        let c = compose("services: { a: { image: a, depends_on: [b] }, b: { image: a, depends_on: [a] } }");
+        assert_eq!(order(&c).unwrap_err().to_string(), "depends_on: a cycle: a -> b -> a");
+        let c = compose("services: { a: { image: a, depends_on: [nope] } }");
+        assert_eq!(order(&c).unwrap_err().to_string(), "services.a.depends_on: no service \"nope\" in the file");
+    }
+}
