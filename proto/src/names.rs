@@ -1,7 +1,14 @@
 //! Display names and ordering helpers on the generated enums, spelled as
 //! Docker prints them.
 
-use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, TaskState, UpdateState};
+use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, Task, TaskState, UpdateState};
+
+impl Task {
+    /// The task's current state (NEW before any status).
+    pub fn state(&self) -> TaskState {
+        self.status.as_ref().map_or(TaskState::New, |s| s.state())
+    }
+}
 
 impl TaskState {
     /// A task in this state will not move any further.

@@ -32,10 +32,6 @@ fn created(t: &Task) -> i64 {
     t.meta.as_ref().map_or(0, |m| m.created_at)
 }
 
-fn state(t: &Task) -> TaskState {
-    t.status.as_ref().map_or(TaskState::New, |s| s.state())
-}
-
 fn err(t: &Task) -> &str {
     t.status.as_ref().map_or("", |s| s.err.as_str())
 }
@@ -43,7 +39,7 @@ fn err(t: &Task) -> &str {
 /// One slot (or, for a global service, one node): `1/3: running [==>]`.
 fn slot_line(prefix: &str, task: Option<&Task>) -> String {
     let Some(task) = task else { return format!("{prefix} new") };
-    let st = state(task);
+    let st = task.state();
     if !err(task).is_empty() {
         return format!("{prefix} {}", err(task));
     }
@@ -158,7 +154,7 @@ impl Tracker {
         let desired = newest.len() as u64;
         let current: Vec<&Task> = newest.iter().flatten().copied().collect();
         let wanted = |t: &Task| t.desired_state == TaskState::Running as i32;
-        let started = current.iter().filter(|t| wanted(t) && state(t) == TaskState::Running).count();
+        let started = current.iter().filter(|t| wanted(t) && t.state() == TaskState::Running).count();
         // What the service waits for: every slot up, or for a job every
         // slot complete.
         let done: Vec<&Task> = if job {
@@ -170,8 +166,8 @@ impl Tracker {
         // node it left is not waited for: the node may be Down for good.)
         let leftovers = tasks
             .iter()
-            .any(|t| slots.is_some_and(|n| t.slot > n) && !state(t).is_terminal() && state(t) >= TaskState::Assigned);
-        let pending = current.iter().find(|t| state(t) == TaskState::Pending && !err(t).is_empty());
+            .any(|t| slots.is_some_and(|n| t.slot > n) && !t.state().is_terminal() && t.state() >= TaskState::Assigned);
+        let pending = current.iter().find(|t| t.state() == TaskState::Pending && !err(t).is_empty());
 
         let mut lines = vec![if job {
             format!("job progress: {} out of {desired} complete", done.len())

@@ -37,10 +37,6 @@ pub struct Controller<E: Executor> {
     pub running: Mutex<Option<TaskStatus>>,
 }
 
-fn state_of(task: &Task) -> TaskState {
-    task.status.as_ref().map_or(TaskState::New, |s| s.state())
-}
-
 impl<E: Executor> Controller<E> {
     fn current(&self) -> Task {
         self.task.borrow().clone()
@@ -81,7 +77,7 @@ impl<E: Executor> Controller<E> {
 
     pub async fn run(mut self) {
         let task = self.current();
-        let known = state_of(&task);
+        let known = task.state();
         if known.is_terminal() {
             return;
         }

@@ -117,7 +117,7 @@ pub fn reconcile(
 /// it from a node that stopped qualifying (a task the restart policy gave
 /// up on had completed, failed or been rejected first).
 pub fn withdrawn(task: &Task) -> bool {
-    let state = task.status.as_ref().map_or(TaskState::New, |s| s.state());
+    let state = task.state();
     task.desired_state > TaskState::Running as i32
         && !matches!(state, TaskState::Complete | TaskState::Failed | TaskState::Rejected)
 }

@@ -40,7 +40,7 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
 
 /// Ended, or never reached a node.
 fn is_stopped(task: &Task) -> bool {
-    let state = task.status.as_ref().map_or(TaskState::New, |s| s.state());
+    let state = task.state();
     state.is_terminal() || state < TaskState::Assigned
 }
 

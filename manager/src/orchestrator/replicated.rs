@@ -114,9 +114,9 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
 /// Stops the older tasks of a slot still meant to run, but those that
 /// keep it served until `latest` (a start-first replacement) runs.
 pub(super) fn stop_older(latest: &Task, older: &[&Task], env: &Env<'_>, plan: &mut Plan) {
-    let latest_runs = latest.status.as_ref().is_some_and(|s| s.state() == TaskState::Running);
+    let latest_runs = latest.state() == TaskState::Running;
     for task in older.iter().filter(|t| t.desired_state <= TaskState::Running as i32) {
-        let serving = !state_of(task).is_terminal() && !task.node_id.is_empty() && !(env.lost)(&task.node_id);
+        let serving = !task.state().is_terminal() && !task.node_id.is_empty() && !(env.lost)(&task.node_id);
         if serving && !latest_runs {
             continue;
         }
@@ -126,7 +126,7 @@ pub(super) fn stop_older(latest: &Task, older: &[&Task], env: &Env<'_>, plan: &m
 
 /// Runs an older spec, where it should run: the updater's to replace.
 pub(super) fn updatable(service: &Service, latest: &Task, env: &Env<'_>) -> bool {
-    let state = state_of(latest);
+    let state = latest.state();
     update::is_dirty(service, latest)
         && latest.desired_state == TaskState::Running as i32
         && state >= TaskState::Assigned
@@ -169,11 +169,6 @@ pub(super) fn roll(
     }
 }
 
-/// The task's current state (NEW before any status).
-pub(super) fn state_of(task: &Task) -> TaskState {
-    task.status.as_ref().map_or(TaskState::New, |s| s.state())
-}
-
 /// Decides for the newest task of a slot (or of a global service's node),
 /// `older` the slot's other tasks.
 pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task], env: &mut Env<'_>, plan: &mut Plan) {
@@ -181,7 +176,7 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
     if latest.desired_state > TaskState::Running as i32 {
         return; // stopped by the restart policy
     }
-    let state = state_of(latest);
+    let state = latest.state();
     let held = latest.desired_state == TaskState::Ready as i32 && state <= TaskState::Ready;
     if (state < TaskState::Assigned || held) && update::is_dirty(service, latest) {
         // Still waiting for a node, or held, with an older spec (say,
@@ -215,7 +210,7 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
         // Held: for its restart delay, and (stop-first) until the task it
         // replaces has stopped.
         let older_runs = older.iter().any(|t| {
-            let st = state_of(t);
+            let st = t.state();
             st >= TaskState::Assigned && !st.is_terminal() && !(env.lost)(&t.node_id)
         });
         if latest.hold_until > now {

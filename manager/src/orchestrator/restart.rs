@@ -16,7 +16,7 @@ pub fn delay(policy: Option<&RestartPolicy>) -> i64 {
 pub fn replacement_history(ended: &Task, now: i64) -> Option<Vec<i64>> {
     let policy = ended.spec.as_ref().and_then(|s| s.restart.as_ref());
     let condition = policy.map_or(RestartCondition::Any, |p| p.condition());
-    let state = ended.status.as_ref().map_or(TaskState::New, |s| s.state());
+    let state = ended.state();
     let restart = match condition {
         RestartCondition::None => false,
         RestartCondition::OnFailure => state != TaskState::Complete,

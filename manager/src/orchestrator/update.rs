@@ -22,7 +22,7 @@ use shoal_proto::{
     FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
 };
 
-use super::replicated::{creation, state_of};
+use super::replicated::creation;
 
 /// Swarm's update (and rollback) defaults: one task at a time, no delay,
 /// monitor 5 s, pause on failure, stop-first.
@@ -132,7 +132,7 @@ pub fn plan<'a>(
     let mut busy = 0;
     let mut last_start = started;
     for task in newest.iter().filter(ours) {
-        let st = state_of(task);
+        let st = task.state();
         if !st.is_terminal() && !is_up(task) && task.desired_state <= TaskState::Running as i32 {
             in_flight += 1;
             busy += 1;
@@ -197,7 +197,7 @@ fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
 /// Running and, if it has a health check, healthy: up for the updater and
 /// for the CLI's wait.
 pub fn is_up(task: &Task) -> bool {
-    state_of(task) == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy)
+    task.state() == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy)
 }
 
 /// Whether the task's spec has a health check (a test other than NONE).
