@@ -4,7 +4,7 @@
 //! their condition. Without `--detach`, one live line per service until
 //! all converged, one failed, or `--timeout` passed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,8 @@ impl Entry {
     fn meets(&self, condition: Condition) -> bool {
         let Some(s) = &self.standing else { return false };
         match condition {
-            Condition::Started => s.verdict == Verdict::Converged || s.started as u64 >= s.desired,
+            // (A global service has no slots before its first tasks.)
+            Condition::Started => s.verdict == Verdict::Converged || (s.desired > 0 && s.started as u64 >= s.desired),
             Condition::Healthy | Condition::CompletedSuccessfully => s.verdict == Verdict::Converged,
         }
     }
@@ -95,7 +96,7 @@ impl Entry {
                     .deps
                     .iter()
                     .filter(|(i, c)| !entries[*i].meets(*c))
-                    .map(|(i, c)| format!("{} ({})", entries[*i].full, condition_name(*c)))
+                    .map(|(i, c)| format!("{} ({})", entries[*i].full, c.name()))
                     .collect();
                 format!("waiting for {}", waits.join(", "))
             }
@@ -104,28 +105,18 @@ impl Entry {
     }
 }
 
-fn condition_name(c: Condition) -> &'static str {
-    match c {
-        Condition::Started => "service_started",
-        Condition::Healthy => "service_healthy",
-        Condition::CompletedSuccessfully => "service_completed_successfully",
-    }
-}
-
 pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, options: Options<'_>) -> Result<()> {
     validate::check_name(stack).map_err(|e| anyhow!("stack {}", e.0))?;
-    let mut entries = entries(ctx, stack, compose, base).await?;
-    if options.prune {
-        let wanted: BTreeSet<String> = compose.services.keys().map(|n| format!("{stack}_{n}")).collect();
-        let gone: Vec<String> = all_services(ctx)
-            .await?
-            .into_iter()
-            .filter(|s| in_stack(s, stack) && !wanted.contains(service_name(s)))
-            .map(|s| s.id)
-            .collect();
-        if !gone.is_empty() {
-            service::rm(ctx, gone).await?;
-        }
+    let mut current: BTreeMap<String, Service> = all_services(ctx)
+        .await?
+        .into_iter()
+        .filter(|s| in_stack(s, stack))
+        .map(|s| (service_name(&s).to_string(), s))
+        .collect();
+    let mut entries = entries(stack, compose, base, &mut current)?;
+    // What is left of the stack's services is no longer in the file.
+    if options.prune && !current.is_empty() {
+        service::rm(ctx, current.into_values().map(|s| s.id).collect()).await?;
     }
     if options.wait.detached() {
         let view = View::new(0, true);
@@ -176,16 +167,16 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
     }
 }
 
-/// The stack's services in deploy order, converted and checked.
-async fn entries(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path) -> Result<Vec<Entry>> {
+/// The stack's services in deploy order, converted and checked; each
+/// takes its deployed service (by name) out of `existing`.
+fn entries(
+    stack: &str,
+    compose: &Compose,
+    base: &Path,
+    existing: &mut BTreeMap<String, Service>,
+) -> Result<Vec<Entry>> {
     let order = order(compose)?;
     let lookup = |k: &str| std::env::var(k).ok();
-    let mut existing: BTreeMap<String, Service> = all_services(ctx)
-        .await?
-        .into_iter()
-        .filter(|s| in_stack(s, stack))
-        .map(|s| (service_name(&s).to_string(), s))
-        .collect();
     let mut entries = Vec::new();
     for name in &order {
         let converted =

@@ -137,7 +137,7 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
                 if !tasks.into_inner().tasks.iter().any(|t| removed.contains(&t.service_id)) {
                     return Ok(());
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                tokio::time::sleep(super::progress::POLL).await;
             }
         }
     }
