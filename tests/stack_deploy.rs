@@ -138,3 +138,74 @@ fn deploy_fails_on_a_task_that_stops_for_good_and_on_its_timeout() {
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("t_app  0/1 pending: no suitable node"), "the line says why: {shown}");
 }
+
+#[test]
+fn a_stack_makes_its_networks_publishes_its_ports_and_removes_both() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    let yaml = r#"
+services:
+  web:
+    image: sleep
+    command: "1000"
+    ports: ["8080:80", { target: 53, published: 5353, protocol: udp }]
+    networks: { front: { aliases: [www] }, back: }
+  db:
+    image: sleep
+    command: "1001"
+    networks: [back, shared]
+    deploy: { endpoint_mode: dnsrr }
+  job:
+    image: sleep
+    command: "1002"
+networks:
+  front: { attachable: true, ipam: { config: [{ subnet: 10.77.0.0/24 }] } }
+  back: { driver_opts: { encrypted: "" } }
+  shared: { external: true, name: corp }
+"#;
+    write(&file, yaml);
+    let path = file.to_str().unwrap();
+    // The external network does not exist yet: nothing is created.
+    let err = node.fails(1, &["stack", "deploy", "-d", "-c", path, "demo"]);
+    assert!(err.contains("network \"corp\" is declared as external, but could not be found"), "{err}");
+    assert!(err.contains("WARN: networks.back.driver_opts: not supported, ignored"), "{err}");
+    assert_eq!(node.ok(&["network", "ls", "--format", "{{.Name}}"]), "ingress\n");
+    assert!(node.ok(&["service", "ls", "-q"]).is_empty());
+
+    node.ok(&["network", "create", "corp"]);
+    let out = node.ok(&["stack", "deploy", "-c", path, "demo"]);
+    for network in ["demo_back", "demo_default", "demo_front"] {
+        assert!(out.contains(&format!("Creating network {network}")), "{out}");
+    }
+    let names = node.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names, "corp\ndemo_back\ndemo_default\ndemo_front\ningress\n");
+    let front: Value = serde_json::from_str(&node.ok(&["network", "inspect", "demo_front"])).unwrap();
+    assert_eq!(front[0]["IPAM"]["Config"][0]["Subnet"], "10.77.0.0/24");
+    assert_eq!(front[0]["Labels"]["com.docker.stack.namespace"], "demo");
+    assert_eq!(front[0]["Attachable"], true);
+
+    let services = node.json_lines(&["stack", "services", "--format", "json", "demo"]);
+    let web = services.iter().find(|s| s["Name"] == "demo_web").unwrap();
+    assert_eq!(web["Ports"], "*:8080->80/tcp,*:5353->53/udp");
+    let web = node.json_lines(&["service", "inspect", "--format", "json", "demo_web"]).remove(0);
+    let aliases = &web["Spec"]["TaskTemplate"]["Networks"];
+    assert_eq!(aliases.as_array().unwrap().len(), 2);
+    assert!(aliases.as_array().unwrap().iter().any(|n| n["Aliases"][0] == "www"), "{aliases}");
+    // Two stack networks and the ingress one: a VIP on each.
+    assert_eq!(web["Endpoint"]["VirtualIPs"].as_array().unwrap().len(), 3);
+    let db = node.json_lines(&["service", "inspect", "--format", "json", "demo_db"]).remove(0);
+    assert_eq!(db["Spec"]["EndpointSpec"]["Mode"], "dnsrr");
+    assert!(db["Endpoint"].get("VirtualIPs").is_none(), "{}", db["Endpoint"]);
+    let job = node.json_lines(&["service", "inspect", "--format", "json", "demo_job"]).remove(0);
+    let default_id =
+        serde_json::from_str::<Value>(&node.ok(&["network", "inspect", "demo_default"])).unwrap()[0]["Id"].clone();
+    assert_eq!(job["Spec"]["TaskTemplate"]["Networks"][0]["Target"], default_id);
+
+    // Deployed again unchanged: no task replaced (networks compare by id).
+    let before = running_ids(&node, "demo_web");
+    node.ok(&["stack", "deploy", "-c", path, "demo"]);
+    assert_eq!(running_ids(&node, "demo_web"), before);
+
+    node.ok(&["stack", "rm", "demo"]);
+    assert_eq!(node.ok(&["network", "ls", "--format", "{{.Name}}"]), "corp\ningress\n");
+}

@@ -4,6 +4,7 @@
 //! scheduler, task reaper).
 #![forbid(unsafe_code)]
 
+pub mod allocator;
 pub mod raft;
 pub mod store;
 

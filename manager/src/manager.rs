@@ -155,7 +155,11 @@ impl Manager {
         let cluster_id = cluster.id.clone();
         self.inner
             .proposer
-            .propose(vec![ops::create(Object::Cluster(cluster)), ops::create(Object::Node(node))])
+            .propose(vec![
+                ops::create(Object::Cluster(cluster)),
+                ops::create(Object::Node(node)),
+                ops::create(Object::Network(crate::control::networks::ingress())),
+            ])
             .await?;
         Ok(cluster_id)
     }

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, GlobalJob, GlobalService, Mount, MountType, Placement, PlacementPreference,
-    ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec,
-    TaskSpec, service_spec::Mode,
+    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, Mount, MountType,
+    NetworkAttachmentConfig, Placement, PlacementPreference, PortConfig, ReplicatedJob, ReplicatedService,
+    ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
 
 use shoal_manager::orchestrator::update;
@@ -79,6 +79,43 @@ pub fn mount(text: &str) -> Result<Mount, String> {
         return Err(format!("target is required: {text:?}"));
     }
     Ok(m)
+}
+
+/// The ports one `--publish` value publishes.
+#[derive(Debug, Clone)]
+pub struct Published(pub Vec<PortConfig>);
+
+/// `--publish`/`-p`: see [`super::publish`].
+pub fn published(text: &str) -> Result<Published, String> {
+    super::publish::parse(text).map(Published)
+}
+
+/// `--network NAME`, or `name=NAME[,alias=ALIAS]...`.
+pub fn network(text: &str) -> Result<NetworkAttachmentConfig, String> {
+    if !text.contains('=') {
+        return Ok(NetworkAttachmentConfig { target: text.to_string(), aliases: Vec::new() });
+    }
+    let mut attachment = NetworkAttachmentConfig::default();
+    for field in text.split(',').filter(|f| !f.is_empty()) {
+        match field.split_once('=') {
+            Some(("name" | "target", v)) => attachment.target = v.to_string(),
+            Some(("alias", v)) => attachment.aliases.push(v.to_string()),
+            _ => return Err(format!("unknown or malformed field {field:?} (expected name, alias): {text:?}")),
+        }
+    }
+    if attachment.target.is_empty() {
+        return Err(format!("name is required: {text:?}"));
+    }
+    Ok(attachment)
+}
+
+/// `--endpoint-mode vip|dnsrr`.
+pub fn endpoint_mode(text: &str) -> Result<EndpointMode, String> {
+    match text {
+        "vip" => Ok(EndpointMode::Vip),
+        "dnsrr" => Ok(EndpointMode::Dnsrr),
+        other => Err(format!("expected vip or dnsrr, got {other:?}")),
+    }
 }
 
 /// `spread=node.labels.KEY` -> the spread descriptor (the daemon checks it).
@@ -189,6 +226,15 @@ pub struct CreateArgs {
     pub max_replicas: Option<u64>,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// Publish a port: [PUBLISHED:]TARGET[/PROTOCOL], or published=P,target=T[,protocol=tcp|udp][,mode=ingress|host]
+    #[arg(short, long = "publish", value_name = "PORT", value_parser = published)]
+    pub publish: Vec<Published>,
+    /// Network attachments (NAME, or name=NAME,alias=ALIAS)
+    #[arg(long = "network", value_name = "NETWORK", value_parser = network)]
+    pub network: Vec<NetworkAttachmentConfig>,
+    /// Endpoint mode: vip (a virtual IP per network) or dnsrr (DNS round robin)
+    #[arg(long, value_name = "MODE", value_parser = endpoint_mode)]
+    pub endpoint_mode: Option<EndpointMode>,
     /// Runtime that runs the tasks
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
@@ -239,8 +285,10 @@ impl CreateArgs {
                 placement: Some(self.placement()),
                 resources: Some(self.resources()),
                 runtime: self.runtime.clone(),
+                networks: self.network.clone(),
                 ..Default::default()
             }),
+            endpoint: self.endpoint(),
             mode: Some(match self.mode.as_str() {
                 "global" => Mode::Global(GlobalService {}),
                 "global-job" => Mode::GlobalJob(GlobalJob {}),
@@ -276,6 +324,14 @@ impl CreateArgs {
             max_replicas: self.max_replicas.unwrap_or(0),
             platforms: Vec::new(),
         }
+    }
+
+    fn endpoint(&self) -> Option<EndpointSpec> {
+        let ports: Vec<PortConfig> = self.publish.iter().flat_map(|p| p.0.iter().copied()).collect();
+        if ports.is_empty() && self.endpoint_mode.is_none() {
+            return None;
+        }
+        Some(EndpointSpec { mode: self.endpoint_mode.unwrap_or_default() as i32, ports })
     }
 
     fn resources(&self) -> ResourceRequirements {

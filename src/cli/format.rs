@@ -49,6 +49,21 @@ impl Format {
         }
     }
 
+    /// Prints list rows: a table of `columns` (header, field of the row)
+    /// by default, else one object per line as [`Format::print_each`].
+    pub fn print_rows(&self, rows: &[Value], columns: &[(&str, &str)]) -> Result<()> {
+        if *self != Format::Default {
+            return self.print_each(rows);
+        }
+        let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| columns.iter().map(|(_, k)| r[*k].as_str().unwrap_or_default().to_string()).collect())
+            .collect();
+        print!("{}", super::table::render(&headers, &cells));
+        Ok(())
+    }
+
     /// Prints one object per line in the json or template form.
     pub fn print_each(&self, values: &[Value]) -> Result<()> {
         for value in values {

@@ -5,8 +5,9 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, FailureAction, Meta, Mount, MountType, Node, NodeAvailability, NodeRole, NodeState, Reachability,
-    RestartCondition, Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ContainerSpec, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, MountType, Node, NodeAvailability, NodeRole,
+    NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition, Service, ServiceSpec, Task,
+    TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
 use super::format::Format;
@@ -78,7 +79,17 @@ pub fn service(s: &Service) -> Value {
     if let Some(previous) = &s.previous_spec {
         obj = obj.always("PreviousSpec", spec(Some(previous)));
     }
-    obj = obj.always("Endpoint", json!({ "Spec": {} }));
+    let endpoint = s.endpoint.clone().unwrap_or_default();
+    let vips: Vec<Value> =
+        endpoint.virtual_ips.iter().map(|v| json!({ "NetworkID": v.network_id, "Addr": v.addr })).collect();
+    obj = obj.always(
+        "Endpoint",
+        Obj::new()
+            .always("Spec", endpoint_spec(s.spec.as_ref().and_then(|s| s.endpoint.as_ref())))
+            .put("Ports", endpoint.ports.iter().map(port).collect::<Vec<_>>())
+            .put("VirtualIPs", vips)
+            .done(),
+    );
     if let Some(u) = &s.update_status {
         obj = obj.always(
             "UpdateStatus",
@@ -112,7 +123,24 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
         .always("Mode", mode)
         .put("UpdateConfig", spec.update.as_ref().map(update_config))
         .put("RollbackConfig", spec.rollback.as_ref().map(update_config))
-        .always("EndpointSpec", json!({ "Mode": "vip" }))
+        .always("EndpointSpec", endpoint_spec(spec.endpoint.as_ref()))
+        .done()
+}
+
+fn endpoint_spec(e: Option<&EndpointSpec>) -> Value {
+    let e = e.cloned().unwrap_or_default();
+    let mode = if e.mode() == EndpointMode::Dnsrr { "dnsrr" } else { "vip" };
+    Obj::new().always("Mode", mode).put("Ports", e.ports.iter().map(port).collect::<Vec<_>>()).done()
+}
+
+fn port(p: &PortConfig) -> Value {
+    let protocol = if p.protocol() == PortProtocol::Udp { "udp" } else { "tcp" };
+    let mode = if p.publish_mode() == PublishMode::Host { "host" } else { "ingress" };
+    Obj::new()
+        .always("Protocol", protocol)
+        .always("TargetPort", p.target_port)
+        .put("PublishedPort", (p.published_port > 0).then_some(p.published_port))
+        .always("PublishMode", mode)
         .done()
 }
 
@@ -134,6 +162,13 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
                 .done(),
         )
         .always("Placement", placement_json(placement))
+        .put(
+            "Networks",
+            task.networks
+                .iter()
+                .map(|n| Obj::new().always("Target", n.target.clone()).put("Aliases", n.aliases.clone()).done())
+                .collect::<Vec<_>>(),
+        )
         .always("ForceUpdate", task.force_update)
         .always("Runtime", task.runtime)
         .done()
@@ -247,6 +282,13 @@ pub fn task(t: &Task) -> Value {
                 .done(),
         )
         .always("DesiredState", desired.name())
+        .put(
+            "NetworksAttachments",
+            t.networks
+                .iter()
+                .map(|n| json!({ "Network": { "ID": n.network_id }, "Addresses": n.addresses }))
+                .collect::<Vec<_>>(),
+        )
         .done()
 }
 

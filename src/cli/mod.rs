@@ -9,11 +9,13 @@ pub mod human;
 mod inspect;
 mod live;
 mod logs;
+mod network;
 mod node;
 mod object;
 mod policy;
 mod pretty;
 mod progress;
+mod publish;
 mod service;
 mod stack;
 mod table;
@@ -46,6 +48,9 @@ pub enum Command {
     /// Manage cluster nodes
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// Manage overlay networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Manage services
     #[command(subcommand)]
     Service(service::ServiceCommand),
@@ -125,6 +130,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
     match command {
         Command::Cluster(cmd) => cluster::run(&mut ctx, cmd).await,
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
+        Command::Network(cmd) => network::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,

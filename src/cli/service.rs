@@ -6,15 +6,15 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use shoal_proto::{
-    CreateServiceRequest, GetServiceRequest, ListServicesRequest, ListTasksRequest, RemoveServiceRequest, Service,
-    Task, TaskState, UpdateServiceRequest, service_spec::Mode,
+    CreateServiceRequest, GetServiceRequest, ListServicesRequest, ListTasksRequest, PublishMode, RemoveServiceRequest,
+    Service, Task, TaskState, UpdateServiceRequest, service_spec::Mode,
 };
 
 use super::args::{CreateArgs, count};
 use super::format::{Format, ListFlags, PsFlags};
 use super::human::{ago, title};
 use super::logs::{self, LogsArgs};
-use super::{Ctx, inspect, pretty, progress, table};
+use super::{Ctx, inspect, pretty, progress, publish};
 use crate::client::status;
 use shoal_manager::store::service_name as store_name;
 
@@ -180,7 +180,7 @@ pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option
             };
             Some(json!({
                 "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": store_name(s),
-                "Ports": "", "Replicas": replicas,
+                "Ports": mesh_ports(s), "Replicas": replicas,
             }))
         })
         .collect();
@@ -188,22 +188,17 @@ pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option
         rows.iter().for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
         return Ok(());
     }
-    if format != Format::Default {
-        return format.print_each(&rows);
-    }
-    let cells = |r: &Value| {
-        ["ID", "Name", "Mode", "Replicas", "Image", "Ports"]
-            .map(|k| r[k].as_str().unwrap_or_default().to_string())
-            .to_vec()
-    };
-    print!(
-        "{}",
-        table::render(
-            &["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"],
-            &rows.iter().map(cells).collect::<Vec<_>>()
-        )
-    );
-    Ok(())
+    format.print_rows(
+        &rows,
+        &[
+            ("ID", "ID"),
+            ("NAME", "Name"),
+            ("MODE", "Mode"),
+            ("REPLICAS", "Replicas"),
+            ("IMAGE", "Image"),
+            ("PORTS", "Ports"),
+        ],
+    )
 }
 
 /// `--filter` of `service ps`.
@@ -264,17 +259,19 @@ pub(super) async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], f
         return Ok(());
     }
     let rows = ps_rows(&tasks, &resp.node_names, no_trunc);
-    if format != Format::Default {
-        return format.print_each(&rows);
-    }
-    let keys = ["ID", "Name", "Image", "Node", "DesiredState", "CurrentState", "Error", "Ports"];
-    let cells: Vec<Vec<String>> =
-        rows.iter().map(|r| keys.map(|k| r[k].as_str().unwrap_or_default().to_string()).to_vec()).collect();
-    print!(
-        "{}",
-        table::render(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"], &cells)
-    );
-    Ok(())
+    format.print_rows(
+        &rows,
+        &[
+            ("ID", "ID"),
+            ("NAME", "Name"),
+            ("IMAGE", "Image"),
+            ("NODE", "Node"),
+            ("DESIRED STATE", "DesiredState"),
+            ("CURRENT STATE", "CurrentState"),
+            ("ERROR", "Error"),
+            ("PORTS", "Ports"),
+        ],
+    )
 }
 
 /// `web.3`, or `mon.<node id>` for a global service's task (as Docker).
@@ -305,10 +302,23 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
                 "DesiredState": title(desired.name()),
                 "CurrentState": format!("{}{} {}", title(state.name()), health(&st), ago(st.timestamp)),
                 "Error": if st.err.is_empty() { String::new() } else { format!("\"{}\"", st.err) },
-                "Ports": "",
+                "Ports": task_ports(t),
             })
         })
         .collect()
+}
+
+/// The ports a service publishes through the routing mesh (`service ls`).
+fn mesh_ports(s: &Service) -> String {
+    let ports = s.endpoint.as_ref().map_or(&[][..], |e| e.ports.as_slice());
+    publish::show_all(ports.iter().filter(|p| p.publish_mode() == PublishMode::Ingress))
+}
+
+/// The host-mode ports a task binds on its node (`service ps`).
+fn task_ports(t: &Task) -> String {
+    let ports = t.endpoint.as_ref().map_or(&[][..], |e| e.ports.as_slice());
+    let bound = !t.node_id.is_empty() && !t.state().is_terminal();
+    publish::show_all(ports.iter().filter(|p| bound && p.publish_mode() == PublishMode::Host))
 }
 
 pub(super) async fn rm(ctx: &mut Ctx, services: Vec<String>) -> Result<()> {

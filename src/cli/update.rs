@@ -8,13 +8,18 @@ use std::collections::HashMap;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use shoal_manager::store::network_name;
 use shoal_proto::{
-    ContainerSpec, GetServiceRequest, Mount, Placement, PlacementPreference, ResourceRequirements, Service,
-    ServiceSpec, UpdateServiceRequest, service_spec::Mode,
+    ContainerSpec, EndpointMode, EndpointSpec, GetServiceRequest, ListNetworksRequest, Mount, Network,
+    NetworkAttachmentConfig, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
+    UpdateServiceRequest, service_spec::Mode,
 };
 
 use super::Ctx;
-use super::args::{ResourceArgs, count, duration_ns, env_var, key_value, mount, placement_pref};
+use super::args::{
+    Published, ResourceArgs, count, duration_ns, endpoint_mode, env_var, key_value, mount, network, placement_pref,
+    published,
+};
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::progress::WaitFlags;
 use crate::client::status;
@@ -93,6 +98,21 @@ pub struct UpdateArgs {
     pub max_replicas: Option<u64>,
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// Add or update a published port (as --publish of service create)
+    #[arg(long = "publish-add", value_name = "PORT", value_parser = published)]
+    pub publish_add: Vec<Published>,
+    /// Remove a published port by its target port: TARGET[/PROTOCOL]
+    #[arg(long = "publish-rm", value_name = "PORT", value_parser = published)]
+    pub publish_rm: Vec<Published>,
+    /// Join a network (NAME, or name=NAME,alias=ALIAS)
+    #[arg(long = "network-add", value_name = "NETWORK", value_parser = network)]
+    pub network_add: Vec<NetworkAttachmentConfig>,
+    /// Leave a network
+    #[arg(long = "network-rm", value_name = "NETWORK")]
+    pub network_rm: Vec<String>,
+    /// Endpoint mode: vip or dnsrr
+    #[arg(long, value_name = "MODE", value_parser = endpoint_mode)]
+    pub endpoint_mode: Option<EndpointMode>,
     #[command(flatten)]
     pub restart: RestartArgs,
     #[command(flatten)]
@@ -131,8 +151,9 @@ pub struct RollbackArgs {
 }
 
 impl UpdateArgs {
-    /// `spec` with these flags applied.
-    fn apply(&self, mut spec: ServiceSpec) -> Result<ServiceSpec> {
+    /// `spec` with these flags applied; `networks` are the cluster's (for
+    /// `--network-rm` by name).
+    fn apply(&self, mut spec: ServiceSpec, networks: &[Network]) -> Result<ServiceSpec> {
         if let Some(n) = self.replicas {
             match spec.mode.as_mut() {
                 Some(Mode::Replicated(r)) => r.replicas = n,
@@ -157,10 +178,51 @@ impl UpdateArgs {
         if self.force {
             task.force_update += 1;
         }
+        self.apply_networks(&mut task.networks, networks)?;
+        self.apply_endpoint(spec.endpoint.get_or_insert_with(EndpointSpec::default));
         self.update.apply(spec.update.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
         self.rollback_policy
             .apply(spec.rollback.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
         Ok(spec)
+    }
+
+    /// `--network-rm` by name, id or id prefix, then `--network-add`.
+    fn apply_networks(&self, attached: &mut Vec<NetworkAttachmentConfig>, networks: &[Network]) -> Result<()> {
+        let matches = |reference: &str, id: &str| {
+            id == reference
+                || networks.iter().any(|n| n.id == id && (network_name(n) == reference || n.id.starts_with(reference)))
+        };
+        for reference in &self.network_rm {
+            let before = attached.len();
+            attached.retain(|a| !matches(reference, &a.target));
+            if attached.len() == before {
+                bail!("--network-rm: the service is not on network {reference:?}");
+            }
+        }
+        for add in &self.network_add {
+            attached.retain(|a| !matches(&add.target, &a.target));
+            attached.push(add.clone());
+        }
+        Ok(())
+    }
+
+    /// `--publish-rm` by target port (and protocol), then `--publish-add`
+    /// (replacing a port published on the same number), `--endpoint-mode`.
+    fn apply_endpoint(&self, endpoint: &mut EndpointSpec) {
+        for Published(gone) in &self.publish_rm {
+            endpoint.ports.retain(|p| !gone.iter().any(|g| g.target_port == p.target_port && g.protocol == p.protocol));
+        }
+        for port in self.publish_add.iter().flat_map(|Published(ports)| ports) {
+            endpoint.ports.retain(|p| {
+                let same_published = port.published_port != 0 && p.published_port == port.published_port;
+                let same_auto = port.published_port == 0 && p.target_port == port.target_port;
+                !(p.protocol == port.protocol && (same_published || same_auto))
+            });
+            endpoint.ports.push(*port);
+        }
+        if let Some(mode) = self.endpoint_mode {
+            endpoint.mode = mode as i32;
+        }
     }
 
     fn apply_container(&self, c: &mut ContainerSpec) {
@@ -227,7 +289,12 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
     }
     let target = &args.target;
     let service = get(ctx, &target.service).await?;
-    let spec = args.apply(service.spec.clone().unwrap_or_default())?;
+    let networks = if args.network_rm.is_empty() && args.network_add.is_empty() {
+        Vec::new()
+    } else {
+        ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner().networks
+    };
+    let spec = args.apply(service.spec.clone().unwrap_or_default(), &networks)?;
     if args.image.is_some() && !args.force && same_template(&service, &spec) {
         eprintln!(
             "warning: {}: the service already runs {:?}; nothing to update. If that name now stands for \
@@ -321,7 +388,29 @@ mod tests {
         let mut argv = vec!["update"];
         argv.extend_from_slice(flags);
         argv.push("web");
-        Cli::try_parse_from(argv).unwrap().args.apply(spec)
+        Cli::try_parse_from(argv).unwrap().args.apply(spec, &[])
+    }
+
+    #[test]
+    fn ports_and_networks_are_added_and_removed() {
+        let spec = apply(
+            &["--publish-add", "8080:80", "--publish-add", "53:53/udp", "--network-add", "back"],
+            ServiceSpec::default(),
+        )
+        .unwrap();
+        let spec =
+            apply(&["--publish-add", "8080:81", "--publish-rm", "53/udp", "--endpoint-mode", "dnsrr"], spec).unwrap();
+        let endpoint = spec.endpoint.clone().unwrap();
+        let ports: Vec<(u32, u32)> = endpoint.ports.iter().map(|p| (p.published_port, p.target_port)).collect();
+        assert_eq!(ports, vec![(8080, 81)]);
+        assert_eq!(endpoint.mode(), EndpointMode::Dnsrr);
+        assert_eq!(spec.task.as_ref().unwrap().networks[0].target, "back");
+        let spec = apply(&["--network-rm", "back"], spec).unwrap();
+        assert!(spec.task.as_ref().unwrap().networks.is_empty());
+        assert_eq!(
+            apply(&["--network-rm", "front"], spec).unwrap_err().to_string(),
+            "--network-rm: the service is not on network \"front\""
+        );
     }
 
     #[test]

@@ -11,12 +11,14 @@ use std::path::Path;
 
 use shoal_manager::orchestrator::update;
 use shoal_proto::{
-    Annotations, ContainerSpec, FailureAction, GlobalJob, GlobalService, HealthConfig, Mount, MountType, Placement,
-    PlacementPreference, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition,
-    RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder, service_spec::Mode,
+    Annotations, ContainerSpec, EndpointMode, EndpointSpec, FailureAction, GlobalJob, GlobalService, HealthConfig,
+    Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol, PublishMode, ReplicatedJob,
+    ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
+    UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
 use super::model::{self, DeployMode, Service, VolumeType};
+use super::networks::StackNetwork;
 
 /// The label Docker puts on everything of a stack.
 pub const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
@@ -30,22 +32,21 @@ pub struct Converted {
 
 /// Converts service `name` of stack `stack`; `env` gives the values of
 /// environment keys written without one, `base` is the directory
-/// relative bind sources start from.
+/// relative bind sources start from, `networks` the stack's networks
+/// (attachments name them; the daemon resolves the names).
 pub fn service(
     stack: &str,
     name: &str,
     svc: &Service,
     env: &dyn Fn(&str) -> Option<String>,
     base: &Path,
+    networks: &[StackNetwork],
 ) -> Result<Converted, String> {
     let mut warnings = Vec::new();
     for (key, used) in [("secrets", !svc.secrets.is_empty()), ("configs", !svc.configs.is_empty())] {
         if used {
             return Err(format!("services.{name}.{key}: {key} are not supported yet"));
         }
-    }
-    if !svc.ports.is_empty() {
-        warnings.push(format!("services.{name}.ports: not published yet (the routing mesh comes with networks)"));
     }
     let deploy = svc.deploy.clone().unwrap_or_default();
     let namespace = || (NAMESPACE_LABEL.to_string(), stack.to_string());
@@ -97,6 +98,7 @@ pub fn service(
             Some(model::Runtime::Process) | None => "process".into(),
         },
         force_update: 0,
+        networks: super::networks::attachments(svc, networks),
     };
     let replicas = deploy.replicas.unwrap_or(1);
     let mode = match deploy.mode.unwrap_or(DeployMode::Replicated) {
@@ -113,8 +115,54 @@ pub fn service(
         mode: Some(mode),
         update: Some(rollout(deploy.update_config.as_ref())),
         rollback: Some(rollout(deploy.rollback_config.as_ref())),
+        endpoint: endpoint(name, svc, deploy.endpoint_mode, &mut warnings)?,
     };
     Ok(Converted { spec, warnings })
+}
+
+/// `ports` and `deploy.endpoint_mode`.
+fn endpoint(
+    name: &str,
+    svc: &Service,
+    mode: Option<model::EndpointMode>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<EndpointSpec>, String> {
+    let mut ports = Vec::with_capacity(svc.ports.len());
+    for p in &svc.ports {
+        let protocol = match p.protocol {
+            model::Protocol::Tcp => PortProtocol::Tcp,
+            model::Protocol::Udp => PortProtocol::Udp,
+            model::Protocol::Sctp => {
+                return Err(format!(
+                    "services.{name}.ports: {}: protocol sctp is not supported (tcp or udp)",
+                    p.target
+                ));
+            }
+        };
+        if p.host_ip.is_some() {
+            warnings.push(format!(
+                "services.{name}.ports: {}: host_ip is ignored (a port is open on every address)",
+                p.target
+            ));
+        }
+        ports.push(PortConfig {
+            protocol: protocol as i32,
+            target_port: p.target.into(),
+            published_port: p.published.map_or(0, u32::from),
+            publish_mode: match p.mode {
+                model::PortMode::Ingress => PublishMode::Ingress,
+                model::PortMode::Host => PublishMode::Host,
+            } as i32,
+        });
+    }
+    if ports.is_empty() && mode.is_none() {
+        return Ok(None);
+    }
+    let mode = match mode {
+        Some(model::EndpointMode::Dnsrr) => EndpointMode::Dnsrr,
+        Some(model::EndpointMode::Vip) | None => EndpointMode::Vip,
+    };
+    Ok(Some(EndpointSpec { mode: mode as i32, ports }))
 }
 
 fn healthcheck(h: &model::Healthcheck) -> HealthConfig {
@@ -221,7 +269,8 @@ mod tests {
     fn convert(yaml: &str, name: &str) -> Result<Converted, String> {
         let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
         let env = |k: &str| (k == "FROM_SHELL").then(|| "yes".to_string());
-        service("demo", name, &compose.services[name], &env, Path::new("/srv/demo"))
+        let (networks, _) = crate::stack::networks::plan("demo", &compose)?;
+        service("demo", name, &compose.services[name], &env, Path::new("/srv/demo"), &networks)
     }
 
     #[test]
@@ -242,7 +291,7 @@ services:
       update_config: { parallelism: 2, order: start-first }
     volumes: ["./data:/data:ro", "cache:/cache", { type: tmpfs, target: /tmp }]
     healthcheck: { test: [CMD, /bin/true], interval: 5s }
-    ports: ["4000:80"]
+    ports: ["4000:80", { target: 53, published: 53, protocol: udp, mode: host, host_ip: 127.0.0.1 }]
 "#;
         let c = convert(yaml, "web").unwrap();
         let spec = c.spec;
@@ -271,7 +320,16 @@ services:
         assert_eq!(task.placement.unwrap().max_replicas, 2);
         let u = spec.update.unwrap();
         assert_eq!((u.parallelism, u.order(), u.monitor_ns), (2, UpdateOrder::StartFirst, 5_000_000_000));
-        assert_eq!(c.warnings, vec!["services.web.ports: not published yet (the routing mesh comes with networks)"]);
+        assert_eq!(task.networks[0].target, "demo_default");
+        let endpoint = spec.endpoint.unwrap();
+        let ports: Vec<(u32, u32, PortProtocol, PublishMode)> =
+            endpoint.ports.iter().map(|p| (p.published_port, p.target_port, p.protocol(), p.publish_mode())).collect();
+        assert_eq!(
+            ports,
+            [(4000, 80, PortProtocol::Tcp, PublishMode::Ingress), (53, 53, PortProtocol::Udp, PublishMode::Host)]
+        );
+        assert_eq!(endpoint.mode(), EndpointMode::Vip);
+        assert_eq!(c.warnings, vec!["services.web.ports: 53: host_ip is ignored (a port is open on every address)"]);
     }
 
     #[test]
@@ -281,13 +339,13 @@ services:
         let yaml =
             "services: { web: { image: a, env_file: app.env, environment: { B: mine }, x-shoal-runtime: docker } }";
         let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap()).unwrap();
-        let c = service("demo", "web", &compose.services["web"], &|_| None, dir.path()).unwrap();
+        let c = service("demo", "web", &compose.services["web"], &|_| None, dir.path(), &[]).unwrap();
         let task = c.spec.task.unwrap();
         assert_eq!(task.container.unwrap().env, vec!["A=from-file".to_string(), "B=mine".to_string()]);
         assert_eq!(task.runtime, "docker");
         let missing = "services: { web: { image: a, env_file: [nope.env] } }";
         let compose = Compose::from_tree(serde_saphyr::from_str(missing).unwrap()).unwrap();
-        let err = service("demo", "web", &compose.services["web"], &|_| None, dir.path()).unwrap_err();
+        let err = service("demo", "web", &compose.services["web"], &|_| None, dir.path(), &[]).unwrap_err();
         assert!(err.starts_with("services.web.env_file: "), "{err}");
     }
 

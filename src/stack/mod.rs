@@ -2,7 +2,8 @@
 //! part loads them ([`load`]: decoding, YAML, [`interpolate`] with the
 //! environment and [`envfile`]s, [`merge`] of several files, and the
 //! [`check`] of keys a swarm ignores or refuses), typed ([`model`]), and
-//! each service made a service spec ([`convert`]) for `stack deploy`.
+//! each service made a service spec ([`convert`]) for `stack deploy`,
+//! with the stack's [`networks`].
 
 pub mod check;
 pub mod convert;
@@ -11,3 +12,4 @@ pub mod interpolate;
 pub mod load;
 pub mod merge;
 pub mod model;
+pub mod networks;

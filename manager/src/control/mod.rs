@@ -1,10 +1,12 @@
-//! The control API the CLI talks to: CRUD on services, nodes and tasks,
+//! The control API the CLI talks to: CRUD on services, nodes, tasks and networks,
 //! and service logs. Reads answer from this manager's store; writes go
 //! through raft. Every refusal names what was wrong and changes nothing.
 
 mod cluster;
+mod endpoint;
 mod forward;
 mod logs;
+pub mod networks;
 mod nodes;
 pub mod resolve;
 mod services;
@@ -55,6 +57,7 @@ impl From<ControlError> for Status {
                 StoreError::Exists { .. } | StoreError::NameConflict { .. } => Status::already_exists(msg),
                 StoreError::VersionConflict { .. } => Status::aborted(msg),
                 StoreError::Invalid(_) => Status::invalid_argument(msg),
+                StoreError::Refused(_) => Status::failed_precondition(msg),
             },
             ControlError::Refused(_) => Status::failed_precondition(msg),
             ControlError::Propose(_) => Status::unavailable(msg),
@@ -198,6 +201,39 @@ impl Control for ControlService {
             return Ok(reply);
         }
         written(&m, services::remove(&m, &req.reference).await)
+    }
+
+    async fn create_network(
+        &self,
+        req: Request<CreateNetworkRequest>,
+    ) -> std::result::Result<Response<Network>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_network(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, networks::create(&m, req.spec.unwrap_or_default()).await)
+    }
+
+    async fn get_network(&self, req: Request<GetNetworkRequest>) -> std::result::Result<Response<Network>, Status> {
+        reply(networks::get(&self.manager()?, &req.into_inner().reference))
+    }
+
+    async fn list_networks(
+        &self,
+        _: Request<ListNetworksRequest>,
+    ) -> std::result::Result<Response<ListNetworksResponse>, Status> {
+        reply(Ok(networks::list(&self.manager()?)))
+    }
+
+    async fn remove_network(
+        &self,
+        req: Request<RemoveNetworkRequest>,
+    ) -> std::result::Result<Response<RemoveNetworkResponse>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_network(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, networks::remove(&m, &req.reference).await)
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {

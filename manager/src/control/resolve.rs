@@ -1,9 +1,9 @@
 //! Object references as the Docker CLI takes them: a full id, a name (a
 //! hostname for nodes), or a unique id prefix.
 
-use shoal_proto::{Node, Service, Task};
+use shoal_proto::{Network, Node, Service, Task};
 
-use crate::store::{MemoryStore, service_name};
+use crate::store::{MemoryStore, network_name, service_name};
 
 /// A reference that matched nothing, or more than one object.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,13 @@ pub fn service<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Servic
         return Ok(s);
     }
     pick("service", reference, store.services(), |s| &s.id, |s| service_name(s).to_string())
+}
+
+pub fn network<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Network, ResolveError> {
+    if let Some(n) = store.network_by_name(reference) {
+        return Ok(n);
+    }
+    pick("network", reference, store.networks(), |n| &n.id, |n| network_name(n).to_string())
 }
 
 pub fn node<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Node, ResolveError> {

@@ -7,7 +7,7 @@ use shoal_proto::{
     TaskState, UpdateServiceRequest, UpdateState, now_nanos, service_spec::Mode, store_object::Object,
 };
 
-use super::{ControlError, Result, resolve, validate};
+use super::{ControlError, Result, endpoint, resolve, validate};
 use crate::history;
 use crate::ids::new_id;
 use crate::manager::Manager;
@@ -16,7 +16,8 @@ use crate::orchestrator::{jobs, update};
 use crate::store::service_name;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
-    let spec = validate::service_spec(spec)?;
+    let mut spec = validate::service_spec(spec)?;
+    manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
     let mut service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
     history::record(&mut service, "create", now_nanos(), history_limit(manager));
     let id = service.id.clone();
@@ -54,9 +55,11 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
         (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
-        (validate::service_spec(req.spec.unwrap_or_default())?, "update".to_string(), None)
+        let mut spec = validate::service_spec(req.spec.unwrap_or_default())?;
+        manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
+        (spec, "update".to_string(), None)
     };
-    if current.spec.as_ref().and_then(|s| s.task.as_ref()) != spec.task.as_ref() {
+    if update::changes_tasks(current.spec.as_ref(), &spec) {
         service.spec_version += 1;
     }
     service.previous_spec = current.spec;

@@ -61,6 +61,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         resources(r)?;
     }
 
+    super::endpoint::check(&spec)?;
     update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
     Ok(spec)
@@ -246,7 +247,7 @@ pub fn check_name(name: &str) -> Result<(), InvalidSpec> {
     }
 }
 
-fn check_labels<'a>(what: &str, mut keys: impl Iterator<Item = &'a String>) -> Result<(), InvalidSpec> {
+pub fn check_labels<'a>(what: &str, mut keys: impl Iterator<Item = &'a String>) -> Result<(), InvalidSpec> {
     match keys.find(|k| k.is_empty()) {
         Some(_) => Err(invalid(format!("{what}: a label needs a key"))),
         None => Ok(()),

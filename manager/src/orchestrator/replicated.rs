@@ -267,6 +267,7 @@ pub fn new_task(
             ..Default::default()
         }),
         restart_history,
+        endpoint: service.endpoint.clone(),
         ..Default::default()
     }
 }

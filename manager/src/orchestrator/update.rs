@@ -53,9 +53,25 @@ pub fn state(service: &Service) -> UpdateState {
     service.update_status.as_ref().map_or(UpdateState::Unknown, |s| s.state())
 }
 
-/// Whether `task` runs something else than the service's task template.
+/// Whether `task` runs something else than the service's task template,
+/// or publishes other ports than the service does now (a task joins the
+/// routing mesh, and binds host-mode ports, as its service was when it
+/// was made).
 pub fn is_dirty(service: &Service, task: &Task) -> bool {
     task.spec.as_ref() != service.spec.as_ref().and_then(|s| s.task.as_ref())
+        || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref())
+}
+
+fn ports(endpoint: Option<&shoal_proto::Endpoint>) -> &[shoal_proto::PortConfig] {
+    endpoint.map_or(&[], |e| e.ports.as_slice())
+}
+
+/// Whether a change of spec from `old` to `new` changes what tasks run or
+/// publish: then the service gets a new spec version and its tasks are
+/// rolled.
+pub fn changes_tasks(old: Option<&shoal_proto::ServiceSpec>, new: &shoal_proto::ServiceSpec) -> bool {
+    let ports = |s: Option<&shoal_proto::ServiceSpec>| s.and_then(|s| s.endpoint.as_ref()).map(|e| e.ports.clone());
+    old.and_then(|s| s.task.as_ref()) != new.task.as_ref() || ports(old) != ports(Some(new))
 }
 
 /// What the updater wants now.

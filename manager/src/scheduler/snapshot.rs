@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use shoal_proto::{Node, NodeAvailability, NodeRole, NodeState, Task, TaskSpec, TaskState};
-use shoal_scheduler::{Constraint, NodeInfo, Requirements, Resources, Role, Spread, TaskGroup};
+use shoal_proto::{Node, NodeAvailability, NodeRole, NodeState, PortProtocol, PublishMode, Task, TaskSpec, TaskState};
+use shoal_scheduler::{Constraint, HostPort, NodeInfo, Requirements, Resources, Role, Spread, TaskGroup};
 
 use crate::store::MemoryStore;
 
@@ -48,7 +48,7 @@ fn node_info(store: &MemoryStore, node: &Node, now: i64) -> NodeInfo {
     let mut info = describe(node);
     for task in store.tasks_of_node(&node.id) {
         if is_active(task) {
-            info.add_task(&task.service_id, &reservations(task.spec.as_ref()), &[]);
+            info.add_task(&task.service_id, &reservations(task.spec.as_ref()), &host_ports(task));
         } else if state(task) == TaskState::Failed as i32
             && task.status.as_ref().is_some_and(|s| now - s.timestamp < FAILURE_WINDOW_NS)
         {
@@ -94,10 +94,21 @@ fn reservations(spec: Option<&TaskSpec>) -> Resources {
     r.map_or_else(Resources::default, |r| Resources { nano_cpus: r.nano_cpus, memory_bytes: r.memory_bytes })
 }
 
+/// The ports a task publishes in host mode: bound on its node.
+fn host_ports(task: &Task) -> Vec<HostPort> {
+    let ports = task.endpoint.as_ref().map_or(&[][..], |e| e.ports.as_slice());
+    ports
+        .iter()
+        .filter(|p| p.publish_mode() == PublishMode::Host)
+        .map(|p| HostPort { udp: p.protocol() == PortProtocol::Udp, port: p.published_port })
+        .collect()
+}
+
 /// What a task needs of its node. Constraints and preferences were
 /// checked when the service was written; one that still does not parse
 /// (written by an older version) is the error returned.
-pub fn requirements(spec: Option<&TaskSpec>) -> Result<Requirements, String> {
+pub fn requirements(task: &Task) -> Result<Requirements, String> {
+    let spec = task.spec.as_ref();
     let placement = spec.and_then(|s| s.placement.clone()).unwrap_or_default();
     let constraints: Vec<Constraint> = placement
         .constraints
@@ -117,7 +128,7 @@ pub fn requirements(spec: Option<&TaskSpec>) -> Result<Requirements, String> {
         preferences,
         reservations: reservations(spec),
         platforms: placement.platforms.into_iter().map(|p| (p.os, p.architecture)).collect(),
-        host_ports: Vec::new(),
+        host_ports: host_ports(task),
         max_replicas: placement.max_replicas,
     })
 }
@@ -134,7 +145,7 @@ pub fn groups<'a>(tasks: impl Iterator<Item = &'a Task>) -> (Vec<TaskGroup>, Vec
     let mut invalid = Vec::new();
     for ((service, _, node), mut tasks) in by_key {
         tasks.sort_by(|a, b| (a.slot, &a.id).cmp(&(b.slot, &b.id)));
-        match requirements(tasks[0].spec.as_ref()) {
+        match requirements(tasks[0]) {
             Ok(requirements) => groups.push(TaskGroup {
                 service_id: service.to_string(),
                 requirements,
@@ -170,13 +181,30 @@ mod tests {
 
     #[test]
     fn requirements_come_from_the_task_spec() {
-        let r = requirements(Some(&spec(&["node.role==worker"]))).unwrap();
+        let task = |spec: TaskSpec| Task {
+            spec: Some(spec),
+            endpoint: Some(shoal_proto::Endpoint {
+                ports: vec![
+                    shoal_proto::PortConfig { published_port: 8080, target_port: 80, ..Default::default() },
+                    shoal_proto::PortConfig {
+                        published_port: 53,
+                        target_port: 53,
+                        protocol: PortProtocol::Udp as i32,
+                        publish_mode: PublishMode::Host as i32,
+                    },
+                ],
+                virtual_ips: vec![],
+            }),
+            ..Default::default()
+        };
+        let r = requirements(&task(spec(&["node.role==worker"]))).unwrap();
+        assert_eq!(r.host_ports, vec![HostPort { udp: true, port: 53 }]);
         assert_eq!(r.runtime, DEFAULT_RUNTIME);
         assert_eq!(r.constraints[0].to_string(), "node.role==worker");
         assert_eq!(r.preferences, vec![Spread::NodeLabel("dc".into())]);
         assert_eq!(r.reservations, Resources { nano_cpus: 5, memory_bytes: 6 });
         assert_eq!(r.max_replicas, 2);
-        assert!(requirements(Some(&spec(&["node.role=worker"]))).unwrap_err().contains("at character 10"));
+        assert!(requirements(&task(spec(&["node.role=worker"]))).unwrap_err().contains("at character 10"));
     }
 
     #[test]

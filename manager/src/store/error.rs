@@ -13,6 +13,10 @@ pub enum StoreError {
     NameConflict { kind: String, name: String, id: String },
     #[error("{kind} {id} changed since it was read (read version {read}, now {current}); read it again and retry")]
     VersionConflict { kind: String, id: String, read: u64, current: u64 },
+    /// Refused by the state of other objects: an address or port held
+    /// by another, a network still in use.
+    #[error("{0}")]
+    Refused(String),
     #[error("invalid operation: {0}")]
     Invalid(String),
 }

@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use shoal_proto::{
-    Batch, Cluster, Node, ObjectKind, Op, Service, StoreSnapshot, Task, TaskState, op, store_object::Object,
+    Batch, Cluster, Network, Node, ObjectKind, Op, Service, StoreSnapshot, Task, op, store_object::Object,
 };
 
+use super::assign;
 use super::error::StoreError;
 use super::object::{ObjectExt, kind_name};
+use crate::allocator::Allocations;
 
 /// What one operation did, as published to the loops watching the store.
 #[derive(Debug, Clone)]
@@ -40,9 +42,13 @@ pub struct MemoryStore {
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<String, Service>,
     tasks: BTreeMap<String, Task>,
+    networks: BTreeMap<String, Network>,
     service_by_name: HashMap<String, String>,
+    network_by_name: HashMap<String, String>,
     tasks_by_service: HashMap<String, BTreeSet<String>>,
     tasks_by_node: HashMap<String, BTreeSet<String>>,
+    /// Addresses and ports the objects hold.
+    allocations: Allocations,
     /// Raft index of the last entry applied.
     index: u64,
 }
@@ -102,6 +108,32 @@ impl MemoryStore {
         self.tasks.values()
     }
 
+    pub fn network(&self, id: &str) -> Option<&Network> {
+        self.networks.get(id)
+    }
+
+    pub fn network_by_name(&self, name: &str) -> Option<&Network> {
+        self.network_by_name.get(name).and_then(|id| self.networks.get(id))
+    }
+
+    pub fn networks(&self) -> impl Iterator<Item = &Network> + Clone {
+        self.networks.values()
+    }
+
+    /// The routing mesh's network, once made.
+    pub fn ingress_network(&self) -> Option<&Network> {
+        self.allocations.ingress().and_then(|id| self.networks.get(id))
+    }
+
+    /// Services whose tasks join network `id`.
+    pub fn services_on_network<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.values().filter(move |s| {
+            let networks = s.spec.as_ref().and_then(|s| s.task.as_ref()).map(|t| t.networks.as_slice());
+            networks.unwrap_or_default().iter().any(|n| n.target == id)
+                || s.endpoint.as_ref().is_some_and(|e| e.virtual_ips.iter().any(|v| v.network_id == id))
+        })
+    }
+
     /// Tasks of a service, including those of a service already deleted.
     pub fn tasks_of_service<'a>(&'a self, service_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
         Self::indexed(&self.tasks_by_service, &self.tasks, service_id)
@@ -129,13 +161,16 @@ impl MemoryStore {
             nodes: self.nodes.values().cloned().collect(),
             services: self.services.values().cloned().collect(),
             tasks: self.tasks.values().cloned().collect(),
+            networks: self.networks.values().cloned().collect(),
         }
     }
 
     /// Rebuilds the state and its indexes from a snapshot.
     pub fn from_snapshot(snapshot: StoreSnapshot) -> MemoryStore {
         let mut store = MemoryStore::default();
-        let objects = (snapshot.clusters.into_iter().map(Object::Cluster))
+        // Networks first: what services and tasks hold is indexed by network.
+        let objects = (snapshot.networks.into_iter().map(Object::Network))
+            .chain(snapshot.clusters.into_iter().map(Object::Cluster))
             .chain(snapshot.nodes.into_iter().map(Object::Node))
             .chain(snapshot.services.into_iter().map(Object::Service))
             .chain(snapshot.tasks.into_iter().map(Object::Task));
@@ -178,6 +213,7 @@ impl MemoryStore {
             op::Op::Create(o) => {
                 let mut object = o.object.ok_or_else(no_object)?;
                 self.check_create(&object)?;
+                self.allocate(&mut object, None)?;
                 let meta = object.meta_mut();
                 meta.version = index;
                 meta.created_index = index;
@@ -191,6 +227,7 @@ impl MemoryStore {
             op::Op::Update(o) => {
                 let mut object = o.object.ok_or_else(no_object)?;
                 let current = self.check_update(&object)?;
+                self.allocate(&mut object, Some(&current))?;
                 let (created_at, created_index) =
                     current.meta().map_or((now, index), |m| (m.created_at, m.created_index));
                 let meta = object.meta_mut();
@@ -205,6 +242,9 @@ impl MemoryStore {
                 let kind = ObjectKind::try_from(r.kind)
                     .map_err(|_| StoreError::Invalid(format!("unknown object kind {}", r.kind)))?;
                 let old = self.get(kind, &r.id).ok_or_else(|| not_found(kind, &r.id))?;
+                if let Object::Network(n) = &old {
+                    self.check_unused(n)?;
+                }
                 undo.push((kind, r.id.clone(), Some(old.clone())));
                 self.remove(kind, &r.id);
                 Ok(Some(Change::Deleted(old)))
@@ -230,27 +270,15 @@ impl MemoryStore {
                 task.desired_state = d.desired_state;
                 true
             }),
-            op::Op::TaskAssign(a) => self.modify_task(&a.task_id, index, now, undo, |task| {
-                let status = task.status.get_or_insert_with(Default::default);
-                if status.state > TaskState::Pending as i32 || task.desired_state > TaskState::Running as i32 {
-                    return false;
+            op::Op::TaskAssign(a) => {
+                let Some(mut task) = self.tasks.get(&a.task_id).cloned() else {
+                    return Ok(None);
+                };
+                if !assign::assign(&mut task, &a.node_id, &a.message, &self.allocations, now) {
+                    return Ok(None);
                 }
-                if a.node_id.is_empty() {
-                    if status.state == TaskState::Pending as i32 && status.err == a.message {
-                        return false;
-                    }
-                    status.state = TaskState::Pending as i32;
-                    status.err = a.message.clone();
-                    status.message = "pending task scheduling".into();
-                } else {
-                    task.node_id = a.node_id.clone();
-                    status.state = TaskState::Assigned as i32;
-                    status.err.clear();
-                    status.message = "scheduler assigned task to node".into();
-                }
-                status.timestamp = now;
-                true
-            }),
+                Ok(Some(self.touch(Object::Task(task), index, now, undo)))
+            }
             op::Op::ServiceStatus(s) => {
                 let Some(Object::Service(mut service)) = self.get(ObjectKind::Service, &s.service_id) else {
                     return Ok(None);
@@ -265,6 +293,11 @@ impl MemoryStore {
                     };
                     service.previous_spec = service.spec.replace(previous);
                     service.spec_version += 1;
+                    // The spec rolled back to held its ports before; should
+                    // one be taken meanwhile, the service keeps what it has.
+                    if let Ok(endpoint) = self.allocations.endpoint(&service) {
+                        service.endpoint = endpoint;
+                    }
                     crate::history::record(&mut service, "automatic rollback", now, crate::history::limit(self));
                 }
                 Ok(Some(self.touch(Object::Service(service), index, now, undo)))
@@ -336,13 +369,63 @@ impl MemoryStore {
     }
 
     fn check_name(&self, object: &Object) -> Result<(), StoreError> {
-        if let Object::Service(s) = object {
-            let name = service_name(s);
-            if let Some(holder) = self.service_by_name.get(name).filter(|holder| **holder != s.id) {
-                return Err(StoreError::NameConflict { kind: "service".into(), name: name.into(), id: holder.clone() });
-            }
+        let (kind, by_name, name) = match object {
+            Object::Service(s) => ("service", &self.service_by_name, service_name(s)),
+            Object::Network(n) => ("network", &self.network_by_name, network_name(n)),
+            _ => return Ok(()),
+        };
+        if let Some(holder) = by_name.get(name).filter(|holder| *holder != object.id()) {
+            return Err(StoreError::NameConflict { kind: kind.into(), name: name.into(), id: holder.clone() });
         }
         Ok(())
+    }
+
+    /// Fills in what a network or service being written holds: a new
+    /// network's subnet and VXLAN id (kept on later writes), a service's
+    /// published ports and VIPs for its spec.
+    fn allocate(&self, object: &mut Object, current: Option<&Object>) -> Result<(), StoreError> {
+        match object {
+            Object::Network(n) => {
+                n.allocation = match current {
+                    Some(Object::Network(c)) => c.allocation.clone(),
+                    _ => {
+                        let spec = n.spec.clone().unwrap_or_default();
+                        Some(self.allocations.network(&n.id, &spec).map_err(|e| StoreError::Refused(e.to_string()))?)
+                    }
+                };
+            }
+            Object::Service(s) => {
+                s.endpoint = current.and_then(|c| match c {
+                    Object::Service(c) => c.endpoint.clone(),
+                    _ => None,
+                });
+                s.endpoint = self.allocations.endpoint(s).map_err(|e| StoreError::Refused(e.to_string()))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A network may go once no service uses it and no task holds an
+    /// address on it.
+    fn check_unused(&self, network: &Network) -> Result<(), StoreError> {
+        let name = network_name(network);
+        let services: Vec<&str> = self.services_on_network(&network.id).map(service_name).collect();
+        if !services.is_empty() {
+            return Err(StoreError::Refused(format!(
+                "network {name} is in use by service{} {}",
+                if services.len() == 1 { "" } else { "s" },
+                services.join(", ")
+            )));
+        }
+        match self.allocations.in_use(&network.id) {
+            0 => Ok(()),
+            n => Err(StoreError::Refused(format!(
+                "network {name} is in use by {n} task{} that ha{} not stopped yet",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "ve" }
+            ))),
+        }
     }
 
     fn write(&mut self, object: Object, undo: &mut Undo) {
@@ -359,6 +442,7 @@ impl MemoryStore {
             ObjectKind::Node => self.nodes.contains_key(id),
             ObjectKind::Service => self.services.contains_key(id),
             ObjectKind::Task => self.tasks.contains_key(id),
+            ObjectKind::Network => self.networks.contains_key(id),
         }
     }
 
@@ -368,6 +452,7 @@ impl MemoryStore {
             ObjectKind::Node => self.nodes.get(id).cloned().map(Object::Node),
             ObjectKind::Service => self.services.get(id).cloned().map(Object::Service),
             ObjectKind::Task => self.tasks.get(id).cloned().map(Object::Task),
+            ObjectKind::Network => self.networks.get(id).cloned().map(Object::Network),
         }
     }
 
@@ -382,12 +467,19 @@ impl MemoryStore {
             }
             Object::Service(s) => {
                 self.service_by_name.insert(service_name(&s).to_string(), s.id.clone());
+                self.allocations.add_service(&s);
                 self.services.insert(s.id.clone(), s);
             }
             Object::Task(t) => {
                 index_insert(&mut self.tasks_by_service, &t.service_id, &t.id);
                 index_insert(&mut self.tasks_by_node, &t.node_id, &t.id);
+                self.allocations.add_task(&t);
                 self.tasks.insert(t.id.clone(), t);
+            }
+            Object::Network(n) => {
+                self.network_by_name.insert(network_name(&n).to_string(), n.id.clone());
+                self.allocations.add_network(&n);
+                self.networks.insert(n.id.clone(), n);
             }
         }
     }
@@ -400,13 +492,21 @@ impl MemoryStore {
             ObjectKind::Service => {
                 let s = self.services.remove(id)?;
                 self.service_by_name.remove(service_name(&s));
+                self.allocations.remove_service(&s);
                 Some(Object::Service(s))
             }
             ObjectKind::Task => {
                 let t = self.tasks.remove(id)?;
                 index_remove(&mut self.tasks_by_service, &t.service_id, id);
                 index_remove(&mut self.tasks_by_node, &t.node_id, id);
+                self.allocations.remove_task(&t);
                 Some(Object::Task(t))
+            }
+            ObjectKind::Network => {
+                let n = self.networks.remove(id)?;
+                self.network_by_name.remove(network_name(&n));
+                self.allocations.remove_network(&n);
+                Some(Object::Network(n))
             }
         }
     }
@@ -415,6 +515,11 @@ impl MemoryStore {
 /// The service's name ("" when the spec has none).
 pub fn service_name(service: &Service) -> &str {
     service.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
+}
+
+/// The network's name ("" when the spec has none).
+pub fn network_name(network: &Network) -> &str {
+    network.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
 }
 
 fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {

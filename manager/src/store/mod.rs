@@ -5,6 +5,7 @@
 //! committed [`Batch`](shoal_proto::Batch), after which the changes are
 //! published as a [`Commit`] to every subscriber.
 
+mod assign;
 mod error;
 mod memory;
 mod object;
@@ -16,7 +17,7 @@ use shoal_proto::Batch;
 use tokio::sync::{broadcast, watch};
 
 pub use error::StoreError;
-pub use memory::{Change, MemoryStore, service_name};
+pub use memory::{Change, MemoryStore, network_name, service_name};
 pub use object::{ObjectExt, kind_name};
 
 /// What one applied raft entry changed.

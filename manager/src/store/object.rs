@@ -9,6 +9,7 @@ pub fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Node => "node",
         ObjectKind::Service => "service",
         ObjectKind::Task => "task",
+        ObjectKind::Network => "network",
     }
 }
 
@@ -32,6 +33,7 @@ impl ObjectExt for Object {
             Object::Node(_) => ObjectKind::Node,
             Object::Service(_) => ObjectKind::Service,
             Object::Task(_) => ObjectKind::Task,
+            Object::Network(_) => ObjectKind::Network,
         }
     }
 
@@ -41,6 +43,7 @@ impl ObjectExt for Object {
             Object::Node(o) => &o.id,
             Object::Service(o) => &o.id,
             Object::Task(o) => &o.id,
+            Object::Network(o) => &o.id,
         }
     }
 
@@ -50,6 +53,7 @@ impl ObjectExt for Object {
             Object::Node(o) => &mut o.meta,
             Object::Service(o) => &mut o.meta,
             Object::Task(o) => &mut o.meta,
+            Object::Network(o) => &mut o.meta,
         };
         meta.get_or_insert_with(Meta::default)
     }
@@ -60,6 +64,7 @@ impl ObjectExt for Object {
             Object::Node(o) => o.meta.as_ref(),
             Object::Service(o) => o.meta.as_ref(),
             Object::Task(o) => o.meta.as_ref(),
+            Object::Network(o) => o.meta.as_ref(),
         }
     }
 }

@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use shoal_manager::control::validate;
-use shoal_manager::store::service_name;
-use shoal_proto::{CreateServiceRequest, Service, ServiceSpec, UpdateServiceRequest};
+use shoal_manager::store::{network_name, service_name};
+use shoal_proto::{
+    CreateNetworkRequest, CreateServiceRequest, ListNetworksRequest, NetworkSpec, Service, ServiceSpec,
+    UpdateServiceRequest,
+};
 
 use super::super::live::View;
 use super::super::progress::{POLL, Standing, Tracker, Verdict, WaitFlags};
@@ -20,6 +23,7 @@ use super::{all_services, in_stack};
 use crate::client::status;
 use crate::stack::convert;
 use crate::stack::model::{Compose, Condition};
+use crate::stack::networks::{self, StackNetwork};
 
 /// `stack deploy`'s options beyond the files.
 pub struct Options<'a> {
@@ -113,11 +117,16 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         .filter(|s| in_stack(s, stack))
         .map(|s| (service_name(&s).to_string(), s))
         .collect();
-    let mut entries = entries(stack, compose, base, &mut current)?;
+    let (networks, warnings) = networks::plan(stack, compose).map_err(anyhow::Error::msg)?;
+    warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
+    let mut entries = entries(stack, compose, base, &mut current, &networks)?;
+    let missing = missing_networks(ctx, &networks).await?;
     // What is left of the stack's services is no longer in the file.
     if options.prune && !current.is_empty() {
         service::rm(ctx, current.into_values().map(|s| s.id).collect()).await?;
     }
+    create_networks(ctx, &missing).await?;
+    attach(ctx, &mut entries).await?;
     if options.wait.detached() {
         let view = View::new(0, true);
         for entry in &entries {
@@ -174,13 +183,14 @@ fn entries(
     compose: &Compose,
     base: &Path,
     existing: &mut BTreeMap<String, Service>,
+    networks: &[StackNetwork],
 ) -> Result<Vec<Entry>> {
     let order = order(compose)?;
     let lookup = |k: &str| std::env::var(k).ok();
     let mut entries = Vec::new();
     for name in &order {
-        let converted =
-            convert::service(stack, name, &compose.services[name], &lookup, base).map_err(anyhow::Error::msg)?;
+        let converted = convert::service(stack, name, &compose.services[name], &lookup, base, networks)
+            .map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
         let spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
         let deps = compose.services[name]
@@ -193,6 +203,49 @@ fn entries(
         entries.push(Entry { full, deps, spec, existing, tracker: None, standing: None });
     }
     Ok(entries)
+}
+
+/// The stack's networks still to create; an error (before anything is
+/// written) if an external one does not exist.
+async fn missing_networks(ctx: &mut Ctx, networks: &[StackNetwork]) -> Result<Vec<NetworkSpec>> {
+    let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
+    let exists = |name: &str| list.networks.iter().any(|n| network_name(n) == name);
+    let mut missing = Vec::new();
+    for network in networks {
+        match (network.external, exists(&network.name)) {
+            (true, false) => bail!(
+                "network {:?} is declared as external, but could not be found: create it first with \"shoal network create\"",
+                network.name
+            ),
+            (false, false) => missing.push(network.spec.clone()),
+            _ => {}
+        }
+    }
+    Ok(missing)
+}
+
+async fn create_networks(ctx: &mut Ctx, specs: &[NetworkSpec]) -> Result<()> {
+    let mut control = ctx.control().await?;
+    for spec in specs {
+        let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
+        println!("Creating network {name}");
+        control.create_network(CreateNetworkRequest { spec: Some(spec.clone()) }).await.map_err(status)?;
+    }
+    Ok(())
+}
+
+/// Names the entries' networks by id, as the cluster stores them (so an
+/// unchanged service compares equal).
+async fn attach(ctx: &mut Ctx, entries: &mut [Entry]) -> Result<()> {
+    let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
+    for entry in entries {
+        for attachment in entry.spec.task.iter_mut().flat_map(|t| t.networks.iter_mut()) {
+            let network = list.networks.iter().find(|n| network_name(n) == attachment.target);
+            let network = network.ok_or_else(|| anyhow!("{}: network {} not found", entry.full, attachment.target))?;
+            attachment.target = network.id.clone();
+        }
+    }
+    Ok(())
 }
 
 /// Creates the entry's service, or updates it if its spec changed;

@@ -14,12 +14,13 @@ mod deploy;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use shoal_proto::{ListServicesRequest, ListTasksRequest, Service};
+use shoal_manager::store::network_name;
+use shoal_proto::{ListNetworksRequest, ListServicesRequest, ListTasksRequest, Network, RemoveNetworkRequest, Service};
 
 use super::args::duration_ns;
 use super::format::{Format, ListFlags, PsFlags};
 use super::progress::WaitFlags;
-use super::{Ctx, service, table};
+use super::{Ctx, service};
 use crate::client::status;
 use crate::stack::convert::NAMESPACE_LABEL;
 use crate::stack::model::Compose;
@@ -120,27 +121,61 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
             let ids = stack_services(ctx, &stack).await?.into_iter().map(|s| s.id).collect::<Vec<_>>();
             service::ps(ctx, &ids, &[], &flags).await
         }
-        StackCommand::Rm { detach, stacks } => {
-            let mut removed = BTreeSet::new();
-            for stack in stacks {
-                let services = stack_services(ctx, &stack).await?;
-                println!("Removing stack {stack}");
-                removed.extend(services.iter().map(|s| s.id.clone()));
-                service::rm(ctx, services.into_iter().map(|s| s.id).collect()).await?;
+        StackCommand::Rm { detach, stacks } => rm(ctx, &stacks, detach.unwrap_or(false)).await,
+    }
+}
+
+/// `stack rm`: the stacks' services, then (once their tasks have stopped,
+/// unless `detach`) their networks.
+async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
+    let mut removed = BTreeSet::new();
+    for stack in stacks {
+        let services = all_services(ctx).await?.into_iter().filter(|s| in_stack(s, stack)).collect::<Vec<_>>();
+        let networks = stack_networks(ctx, stack).await?;
+        if services.is_empty() && networks.is_empty() {
+            bail!("nothing found in stack: {stack}");
+        }
+        println!("Removing stack {stack}");
+        removed.extend(services.iter().map(|s| s.id.clone()));
+        service::rm(ctx, services.into_iter().map(|s| s.id).collect()).await?;
+    }
+    // The removed services' tasks go once they have stopped (and their
+    // addresses with them).
+    if !detach {
+        loop {
+            let tasks = ctx.control().await?.list_tasks(ListTasksRequest::default()).await.map_err(status)?;
+            if !tasks.into_inner().tasks.iter().any(|t| removed.contains(&t.service_id)) {
+                break;
             }
-            if detach.unwrap_or(false) {
-                return Ok(());
-            }
-            // The removed services' tasks go once they have stopped.
-            loop {
-                let tasks = ctx.control().await?.list_tasks(ListTasksRequest::default()).await.map_err(status)?;
-                if !tasks.into_inner().tasks.iter().any(|t| removed.contains(&t.service_id)) {
-                    return Ok(());
-                }
-                tokio::time::sleep(super::progress::POLL).await;
+            tokio::time::sleep(super::progress::POLL).await;
+        }
+    }
+    let mut control = ctx.control().await?;
+    let mut failed = false;
+    for stack in stacks {
+        for network in stack_networks(ctx, stack).await? {
+            let name = network_name(&network).to_string();
+            println!("Removing network {name}");
+            if let Err(e) = control.remove_network(RemoveNetworkRequest { reference: network.id.clone() }).await {
+                eprintln!("Failed to remove network {name}: {}", e.message());
+                failed = true;
             }
         }
     }
+    if failed {
+        return Err(crate::Reported.into());
+    }
+    Ok(())
+}
+
+/// The networks a stack made (labelled with its namespace).
+async fn stack_networks(ctx: &mut Ctx, stack: &str) -> Result<Vec<Network>> {
+    let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
+    let ours = |n: &Network| {
+        let labels = n.spec.as_ref().and_then(|s| s.annotations.as_ref()).map(|a| &a.labels);
+        labels.and_then(|l| l.get(NAMESPACE_LABEL)).is_some_and(|v| v == stack)
+    };
+    Ok(list.networks.into_iter().filter(ours).collect())
 }
 
 fn load_files(files: &[String], env_file: Option<&Path>) -> Result<Compose> {
@@ -174,10 +209,5 @@ async fn ls(ctx: &mut Ctx, format: Format) -> Result<()> {
         }
     }
     let rows: Vec<Value> = stacks.iter().map(|(name, n)| json!({ "Name": name, "Services": n.to_string() })).collect();
-    if format != Format::Default {
-        return format.print_each(&rows);
-    }
-    let cells: Vec<Vec<String>> = stacks.iter().map(|(name, n)| vec![name.clone(), n.to_string()]).collect();
-    print!("{}", table::render(&["NAME", "SERVICES"], &cells));
-    Ok(())
+    format.print_rows(&rows, &[("NAME", "Name"), ("SERVICES", "Services")])
 }

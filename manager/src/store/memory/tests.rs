@@ -173,3 +173,80 @@ fn snapshot_round_trip_rebuilds_indexes() {
     assert!(copy.service_by_name("web").is_some());
     assert_eq!(copy.tasks_of_service("s1").count(), 1);
 }
+
+fn network(id: &str, name: &str) -> Object {
+    Object::Network(shoal_proto::Network {
+        id: id.into(),
+        spec: Some(shoal_proto::NetworkSpec {
+            annotations: Some(Annotations { name: name.into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// A task of service `s1` on network `n1`.
+fn attached_task(id: &str) -> Object {
+    let networks = vec![shoal_proto::NetworkAttachmentConfig { target: "n1".into(), aliases: vec![] }];
+    let spec = shoal_proto::TaskSpec { networks, ..Default::default() };
+    Object::Task(Task { id: id.into(), service_id: "s1".into(), spec: Some(spec), ..Default::default() })
+}
+
+#[test]
+fn allocations_are_written_in_the_objects_and_follow_every_change() {
+    let mut store = MemoryStore::default();
+    store.apply(1, batch(vec![create(network("n1", "back"))])).unwrap();
+    let n1 = store.network("n1").unwrap().allocation.clone().unwrap();
+    assert_eq!((n1.subnet.as_str(), n1.vni), ("10.0.0.0/24", 4096));
+    let err = store.apply(2, batch(vec![create(network("n2", "back"))])).unwrap_err();
+    assert!(matches!(err, StoreError::NameConflict { .. }), "{err}");
+
+    // Assigned, a task gets its address; the network cannot go.
+    store.apply(3, batch(vec![create(attached_task("t1"))])).unwrap();
+    assert!(store.task("t1").unwrap().networks.is_empty());
+    store.apply(4, batch(vec![ops::task_assign("t1", "node1", "")])).unwrap();
+    assert_eq!(store.task("t1").unwrap().networks[0].addresses, vec!["10.0.0.2/24".to_string()]);
+    let err = store.apply(5, batch(vec![delete(ObjectKind::Network, "n1")])).unwrap_err();
+    assert_eq!(err.to_string(), "network back is in use by 1 task that has not stopped yet");
+
+    // The snapshot rebuilds what is held: the next task gets the next address.
+    let mut store = MemoryStore::from_snapshot(store.to_snapshot());
+    store.apply(6, batch(vec![create(attached_task("t2")), ops::task_assign("t2", "node1", "")])).unwrap();
+    assert_eq!(store.task("t2").unwrap().networks[0].addresses, vec!["10.0.0.3/24".to_string()]);
+
+    // Stopped, they hold nothing: the network may go, and a task still
+    // pending on it waits with the reason.
+    store.apply(7, batch(vec![status("t1", TaskState::Failed), status("t2", TaskState::Complete)])).unwrap();
+    store.apply(8, batch(vec![delete(ObjectKind::Network, "n1"), create(attached_task("t3"))])).unwrap();
+    store.apply(9, batch(vec![ops::task_assign("t3", "node1", "")])).unwrap();
+    let t3 = store.task("t3").unwrap();
+    let status = t3.status.clone().unwrap();
+    assert_eq!((status.state(), status.err.as_str()), (TaskState::Pending, "network n1 not found"));
+    assert!(t3.node_id.is_empty());
+}
+
+#[test]
+fn a_refused_allocation_undoes_the_batch() {
+    let mut store = MemoryStore::default();
+    let publish = |id: &str, name: &str, port: u32| {
+        let mut s = match service(id, name) {
+            Object::Service(s) => s,
+            _ => unreachable!(),
+        };
+        let endpoint = shoal_proto::EndpointSpec {
+            mode: 0,
+            ports: vec![shoal_proto::PortConfig { target_port: 80, published_port: port, ..Default::default() }],
+        };
+        s.spec.as_mut().unwrap().endpoint = Some(endpoint);
+        create(Object::Service(s))
+    };
+    store.apply(1, batch(vec![publish("s1", "web", 8080)])).unwrap();
+    let before = store.to_snapshot();
+    let err = store.apply(2, batch(vec![publish("s2", "api", 0), publish("s3", "other", 8080)])).unwrap_err();
+    assert_eq!(err.to_string(), "port 8080/tcp is already in use by service web (s1) in ingress mode");
+    assert_eq!(store.to_snapshot(), before);
+    // 30000 was not kept by the refused batch.
+    store.apply(3, batch(vec![publish("s2", "api", 0)])).unwrap();
+    let ports = &store.service("s2").unwrap().endpoint.as_ref().unwrap().ports;
+    assert_eq!(ports[0].published_port, 30000);
+}
