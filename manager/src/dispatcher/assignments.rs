@@ -1,15 +1,16 @@
 //! One session's assignment stream: the node's tasks in full, then every
 //! change a worker acts on (a new task, a desired state that moved, a
-//! task deleted, the node's desired role changed).
+//! task deleted, the node's desired role changed, its network map
+//! changed).
 
 use std::collections::HashMap;
 
-use shoal_proto::{AssignmentsKind, NodeRole, SessionMessage, Task, TaskState, store_object::Object};
+use shoal_proto::{AssignmentsKind, NetworkMap, NodeRole, SessionMessage, Task, TaskState, store_object::Object};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::heartbeat_period;
+use super::{heartbeat_period, network_map};
 use crate::manager::manager_addrs;
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
@@ -41,7 +42,8 @@ impl Stream {
         let mut sent: HashMap<String, i32> = HashMap::new();
         let mut seen = 0;
         let mut node = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
-        let mut message = self.complete(&mut sent, &mut seen);
+        let mut map = NetworkMap::default();
+        let mut message = self.complete(&mut sent, &mut seen, &mut map);
         loop {
             if let Some(m) = message.take()
                 && self.tx.send(Ok(m)).await.is_err()
@@ -54,6 +56,7 @@ impl Stream {
                 wake = watch::next(&mut events) => match wake {
                     Wake::Commits(commits) => {
                         let changes = commits.iter().filter(|c| c.index > seen).flat_map(|c| c.changes.iter());
+                        let remap = changes.clone().any(network_map::matters);
                         message = self.incremental(changes, &mut sent);
                         // A changed role or manager list is news too.
                         let now = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
@@ -63,8 +66,18 @@ impl Stream {
                             });
                         }
                         node = now;
+                        if remap {
+                            let now = self.store.view(|s| network_map::for_node(s, &self.node_id));
+                            if now != map {
+                                let m = message.get_or_insert_with(|| {
+                                    self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
+                                });
+                                m.network_map = Some(now.clone());
+                                map = now;
+                            }
+                        }
                     }
-                    Wake::Resync => message = self.complete(&mut sent, &mut seen),
+                    Wake::Resync => message = self.complete(&mut sent, &mut seen, &mut map),
                     Wake::Closed => return,
                 },
             }
@@ -87,16 +100,26 @@ impl Stream {
             removed_task_ids: removed,
             desired_role: roles(store, &self.node_id).0 as i32,
             role: roles(store, &self.node_id).1 as i32,
+            network_map: None,
         }
     }
 
-    fn complete(&self, sent: &mut HashMap<String, i32>, seen: &mut u64) -> Option<SessionMessage> {
+    /// The full set, with the network map (remembered in `map`).
+    fn complete(
+        &self,
+        sent: &mut HashMap<String, i32>,
+        seen: &mut u64,
+        map: &mut NetworkMap,
+    ) -> Option<SessionMessage> {
         self.store.view(|s| {
             *seen = s.index();
             let tasks: Vec<Task> =
                 s.tasks_of_node(&self.node_id).filter(|t| is_assigned(t, &self.node_id)).cloned().collect();
             *sent = tasks.iter().map(|t| (t.id.clone(), t.desired_state)).collect();
-            Some(self.message(s, AssignmentsKind::Complete, tasks, Vec::new()))
+            *map = network_map::for_node(s, &self.node_id);
+            let mut message = self.message(s, AssignmentsKind::Complete, tasks, Vec::new());
+            message.network_map = Some(map.clone());
+            Some(message)
         })
     }
 

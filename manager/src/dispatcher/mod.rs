@@ -9,6 +9,7 @@
 
 mod assignments;
 pub mod monitor;
+pub mod network_map;
 
 use std::collections::HashMap;
 use std::sync::Arc;

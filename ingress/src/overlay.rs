@@ -1,0 +1,257 @@
+//! The overlay on one node, through netlink: per network a bridge
+//! (`sh-b<VNI>`, holding the gateway address) and a VXLAN device
+//! (`sh-v<VNI>`: learning off, ARP proxy on) enslaved to it; per task a
+//! veth whose node end joins the bridge and whose other end is `eth0` in
+//! the task's namespace; per task of the network on another node a
+//! permanent neighbour entry (address -> MAC) and FDB entry (MAC -> node)
+//! on the VXLAN device. Nothing floods: ARP is answered from the
+//! neighbour entries, and a task's MAC follows from its address
+//! ([`mac`]), so the address and the node are all a peer needs to be
+//! known by.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures::TryStreamExt;
+use nix::sched::{CloneFlags, setns};
+use rtnetlink::packet_route::neighbour::NeighbourFlags;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder, new_connection};
+
+/// Why the overlay could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    #[error("{what}: {source}")]
+    Netlink { what: String, source: rtnetlink::Error },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{what}: {source}")]
+    Sys { what: String, source: nix::Error },
+    #[error("no link {0}")]
+    NoLink(String),
+    #[error("a thread opening a netlink socket in {0} panicked")]
+    Panicked(String),
+}
+
+type Result<T> = std::result::Result<T, OverlayError>;
+
+fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> OverlayError {
+    let what = what.into();
+    move |source| OverlayError::Netlink { what, source }
+}
+
+/// The bridge of the network with VXLAN id `vni`.
+pub fn bridge_name(vni: u32) -> String {
+    format!("sh-b{vni}")
+}
+
+/// The VXLAN device of the network with VXLAN id `vni`.
+pub fn vxlan_name(vni: u32) -> String {
+    format!("sh-v{vni}")
+}
+
+/// The node end of a task's veth on a network: `sh` + 12 characters of
+/// a key unique on the node; the task end, until renamed `eth0`, adds a
+/// `p` (the kernel allows 15).
+pub fn veth_name(key: &str) -> String {
+    format!("sh{}", &key[..key.len().min(12)])
+}
+
+/// The MAC of the interface holding `addr`: `02:42` and the address's four
+/// bytes (locally administered, as Docker's).
+pub fn mac(addr: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = addr.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+/// One network as this node joins it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub vni: u32,
+    pub gateway: Ipv4Addr,
+    pub prefix: u8,
+    /// This node's data-path address.
+    pub local: Ipv4Addr,
+    /// The VXLAN UDP port.
+    pub port: u16,
+}
+
+/// A task of the network on another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Peer {
+    pub addr: Ipv4Addr,
+    /// The data-path address of its node.
+    pub node: Ipv4Addr,
+}
+
+/// A netlink connection to one network namespace.
+#[derive(Clone)]
+pub struct Overlay {
+    handle: Handle,
+}
+
+impl Overlay {
+    /// A connection to the caller's namespace (`None`) or the one at a
+    /// path; must be called inside a tokio runtime.
+    pub fn connect(netns: Option<&Path>) -> Result<Overlay> {
+        Ok(Overlay { handle: connection(netns)? })
+    }
+
+    async fn index(&self, name: &str) -> Result<Option<u32>> {
+        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        match links.try_next().await {
+            Ok(link) => Ok(link.map(|l| l.header.index)),
+            // ENODEV: there is no such link.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -19 => Ok(None),
+            Err(e) => Err(netlink(format!("looking up link {name}"))(e)),
+        }
+    }
+
+    async fn must_index(&self, name: &str) -> Result<u32> {
+        self.index(name).await?.ok_or_else(|| OverlayError::NoLink(name.to_string()))
+    }
+
+    /// Makes the network's bridge and VXLAN device unless they exist.
+    pub async fn ensure_segment(&self, s: &Segment) -> Result<()> {
+        let bridge = bridge_name(s.vni);
+        let bridge_index = match self.index(&bridge).await? {
+            Some(index) => index,
+            None => {
+                let link = LinkBridge::new(&bridge).up().build();
+                self.handle.link().add(link).execute().await.map_err(netlink(format!("creating bridge {bridge}")))?;
+                let index = self.must_index(&bridge).await?;
+                let add = self.handle.address().add(index, IpAddr::V4(s.gateway), s.prefix);
+                add.execute().await.map_err(netlink(format!("adding {}/{} to {bridge}", s.gateway, s.prefix)))?;
+                index
+            }
+        };
+        let vxlan = vxlan_name(s.vni);
+        if self.index(&vxlan).await?.is_none() {
+            let link = LinkVxlan::new(&vxlan, s.vni)
+                .port(s.port)
+                .local(s.local)
+                .learning(false)
+                .proxy(true)
+                .controller(bridge_index)
+                .up()
+                .build();
+            self.handle.link().add(link).execute().await.map_err(netlink(format!("creating VXLAN device {vxlan}")))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the network's VXLAN device and bridge (the tasks' veths on
+    /// it go with their namespaces).
+    pub async fn remove_segment(&self, vni: u32) -> Result<()> {
+        self.remove_link(&vxlan_name(vni)).await?;
+        self.remove_link(&bridge_name(vni)).await
+    }
+
+    /// Removes a link; one that is not there is not an error.
+    pub async fn remove_link(&self, name: &str) -> Result<()> {
+        if let Some(index) = self.index(name).await? {
+            self.handle.link().del(index).execute().await.map_err(netlink(format!("removing link {name}")))?;
+        }
+        Ok(())
+    }
+
+    /// Plugs the task whose namespace is at `netns` into the network: a
+    /// veth named `veth` on the node, `eth0` with `addr`, its MAC and a
+    /// default route via the gateway in the task's namespace. A veth left
+    /// from an earlier try is replaced.
+    pub async fn attach(&self, s: &Segment, veth: &str, netns: &Path, addr: Ipv4Addr) -> Result<()> {
+        self.remove_link(veth).await?;
+        let peer = format!("{veth}p");
+        let link = LinkVeth::new(veth, &peer).build();
+        self.handle.link().add(link).execute().await.map_err(netlink(format!("creating veth {veth}")))?;
+        let (node_end, task_end) = (self.must_index(veth).await?, self.must_index(&peer).await?);
+        let bridge = self.must_index(&bridge_name(s.vni)).await?;
+        let plug = LinkUnspec::new_with_index(node_end).controller(bridge).up().build();
+        self.handle.link().set(plug).execute().await.map_err(netlink(format!("plugging {veth} into the bridge")))?;
+        let ns = File::open(netns)
+            .map_err(|source| OverlayError::Io { what: format!("opening {}", netns.display()), source })?;
+        let moved = LinkUnspec::new_with_index(task_end).setns_by_fd(ns.as_raw_fd()).build();
+        self.handle.link().set(moved).execute().await.map_err(netlink(format!("moving {peer} into the task")))?;
+        drop(ns);
+
+        let task = Overlay::connect(Some(netns))?;
+        let index = task.must_index(&peer).await?;
+        let eth0 = LinkUnspec::new_with_index(index).name("eth0").address(mac(addr).to_vec()).build();
+        task.handle.link().set(eth0).execute().await.map_err(netlink("naming the task's eth0"))?;
+        let add = task.handle.address().add(index, IpAddr::V4(addr), s.prefix);
+        add.execute().await.map_err(netlink(format!("adding {addr}/{} to the task", s.prefix)))?;
+        for link in [task.must_index("lo").await?, index] {
+            let up = LinkUnspec::new_with_index(link).up().build();
+            task.handle.link().set(up).execute().await.map_err(netlink("bringing the task's links up"))?;
+        }
+        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(s.gateway).build();
+        task.handle.route().add(route).execute().await.map_err(netlink("adding the task's default route"))?;
+        Ok(())
+    }
+
+    /// Makes `peer` reachable over the network's VXLAN device.
+    pub async fn add_peer(&self, vni: u32, peer: Peer) -> Result<()> {
+        let vxlan = self.must_index(&vxlan_name(vni)).await?;
+        let mac = mac(peer.addr);
+        let what = || format!("adding peer {} on {}", peer.addr, peer.node);
+        let neighbours = self.handle.neighbours();
+        neighbours
+            .add(vxlan, IpAddr::V4(peer.addr))
+            .link_layer_address(&mac)
+            .replace()
+            .execute()
+            .await
+            .map_err(netlink(what()))?;
+        let fdb = neighbours.add_bridge(vxlan, &mac).flags(NeighbourFlags::Own).destination(IpAddr::V4(peer.node));
+        fdb.replace().execute().await.map_err(netlink(what()))
+    }
+
+    /// Forgets `peer` (entries already gone are not an error).
+    pub async fn remove_peer(&self, vni: u32, peer: Peer) -> Result<()> {
+        let Some(vxlan) = self.index(&vxlan_name(vni)).await? else { return Ok(()) };
+        let mac = mac(peer.addr);
+        let neighbours = self.handle.neighbours();
+        let mut arp = neighbours.add(vxlan, IpAddr::V4(peer.addr)).link_layer_address(&mac);
+        let mut fdb = neighbours.add_bridge(vxlan, &mac).flags(NeighbourFlags::Own).destination(IpAddr::V4(peer.node));
+        for message in [arp.message_mut().clone(), fdb.message_mut().clone()] {
+            match neighbours.del(message).execute().await {
+                // ENOENT: not there.
+                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -2 => {}
+                other => other.map_err(netlink(format!("removing peer {} on {}", peer.addr, peer.node)))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A netlink connection whose socket lives in the namespace at `netns`
+/// (the caller's when `None`). The socket is made on a thread that enters
+/// the namespace first; it stays there after the thread is gone.
+fn connection(netns: Option<&Path>) -> Result<Handle> {
+    let open =
+        || new_connection().map_err(|source| OverlayError::Io { what: "opening a netlink socket".into(), source });
+    let (conn, handle, _) = match netns {
+        None => open()?,
+        Some(path) => {
+            let ns = File::open(path)
+                .map_err(|source| OverlayError::Io { what: format!("opening {}", path.display()), source })?;
+            let runtime = tokio::runtime::Handle::current();
+            let where_ = path.display().to_string();
+            std::thread::spawn(move || {
+                // The socket registers with the runtime as it is made.
+                let _entered = runtime.enter();
+                setns(&ns, CloneFlags::CLONE_NEWNET)
+                    .map_err(|source| OverlayError::Sys { what: "entering the namespace".into(), source })?;
+                open()
+            })
+            .join()
+            .map_err(|_| OverlayError::Panicked(where_))??
+        }
+    };
+    tokio::spawn(conn);
+    Ok(handle)
+}
+
+#[cfg(test)]
+mod tests;
