@@ -86,8 +86,8 @@ impl Allocations {
         self.ingress.as_deref()
     }
 
-    /// Whether any task or service still holds an address on the network.
-    pub fn in_use(&self, network_id: &str) -> usize {
+    /// How many addresses tasks and services hold on the network.
+    pub fn held(&self, network_id: &str) -> usize {
         self.used.get(network_id).map_or(0, |u| u.len())
     }
 

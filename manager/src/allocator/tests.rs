@@ -106,7 +106,7 @@ fn a_service_gets_a_vip_per_network_and_the_ingress_one_when_it_publishes() {
     assert_eq!(a.endpoint(&lost).unwrap_err().to_string(), "network gone not found");
 
     a.remove_service(&web);
-    assert_eq!(a.in_use("net"), 0);
+    assert_eq!(a.held("net"), 0);
     assert!(a.endpoint(&service("api", &[], vec![port(8080, 80, PublishMode::Ingress)], EndpointMode::Vip)).is_ok());
 }
 
@@ -145,7 +145,7 @@ fn tasks_get_addresses_on_their_networks_until_they_stop() {
         task.networks.iter().map(|n| (n.network_id.as_str(), n.addresses[0].as_str())).collect();
     assert_eq!(addrs, vec![("net", "10.0.1.2/24"), ("ing", "10.0.0.2/24")]);
     a.add_task(&task);
-    assert_eq!(a.in_use("net"), 1);
+    assert_eq!(a.held("net"), 1);
     // Attaching again keeps the addresses.
     assert_eq!(a.attach(&task).unwrap(), task.networks);
 
@@ -157,7 +157,7 @@ fn tasks_get_addresses_on_their_networks_until_they_stop() {
     a.remove_task(&task);
     task.status = Some(TaskStatus { state: TaskState::Failed as i32, ..Default::default() });
     a.add_task(&task);
-    assert_eq!(a.in_use("net"), 0);
+    assert_eq!(a.held("net"), 0);
     // A task with no network and no mesh port joins nothing.
     let plain = Task { id: "t3".into(), ..Default::default() };
     assert_eq!(a.attach(&plain).unwrap(), vec![]);

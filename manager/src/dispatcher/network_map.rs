@@ -2,7 +2,7 @@
 //! its tasks joins, with the address and node of every task of that
 //! network elsewhere (the VXLAN neighbour and forwarding entries).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use shoal_proto::{NetworkMap, NetworkPeers, Peer, Task, store_object::Object};
 
@@ -15,30 +15,28 @@ pub const DEFAULT_DATA_PATH_PORT: u32 = 4789;
 /// The map for node `node_id`.
 pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
     let live = |t: &&Task| holds_addresses(t) && !t.node_id.is_empty();
-    let joined: BTreeSet<&str> = store
+    let mut joined: BTreeMap<&str, Vec<Peer>> = store
         .tasks_of_node(node_id)
         .filter(live)
-        .flat_map(|t| t.networks.iter().map(|n| n.network_id.as_str()))
+        .flat_map(|t| t.networks.iter().map(|n| (n.network_id.as_str(), Vec::new())))
         .collect();
+    // One pass over the tasks elsewhere, each filed under the joined
+    // networks it is on.
+    for task in store.tasks().filter(live).filter(|t| t.node_id != node_id) {
+        for attachment in &task.networks {
+            if let (Some(peers), Some(addr)) =
+                (joined.get_mut(attachment.network_id.as_str()), attachment.addresses.first())
+                && let Some(node_addr) = node_addr(store, &task.node_id)
+            {
+                peers.push(Peer { task_id: task.id.clone(), addr: addr.clone(), node_addr });
+            }
+        }
+    }
     let networks = joined
         .into_iter()
-        .filter_map(|id| store.network(id))
-        .map(|network| {
-            let mut peers: Vec<Peer> = store
-                .tasks()
-                .filter(live)
-                .filter(|t| t.node_id != node_id)
-                .filter_map(|t| {
-                    let attachment = t.networks.iter().find(|a| a.network_id == network.id)?;
-                    Some(Peer {
-                        task_id: t.id.clone(),
-                        addr: attachment.addresses.first()?.clone(),
-                        node_addr: node_addr(store, &t.node_id)?,
-                    })
-                })
-                .collect();
+        .filter_map(|(id, mut peers)| {
             peers.sort_by(|a, b| a.addr.cmp(&b.addr));
-            NetworkPeers { network: Some(network.clone()), peers }
+            Some(NetworkPeers { network: Some(store.network(id)?.clone()), peers })
         })
         .collect();
     NetworkMap { data_path_port: DEFAULT_DATA_PATH_PORT, networks }

@@ -418,7 +418,7 @@ impl MemoryStore {
                 services.join(", ")
             )));
         }
-        match self.allocations.in_use(&network.id) {
+        match self.allocations.held(&network.id) {
             0 => Ok(()),
             n => Err(StoreError::Refused(format!(
                 "network {name} is in use by {n} task{} that ha{} not stopped yet",
