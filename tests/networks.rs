@@ -224,3 +224,14 @@ fn a_host_mode_port_is_bound_by_one_task_per_node() {
     manager.ok(&["service", "scale", "--detach", "edge=2"]);
     wait_until(WAIT, "two tasks running", || manager.replicas("edge") == "2/2");
 }
+
+#[test]
+fn the_data_path_port_is_chosen_at_init() {
+    let node = Node::start("port-1");
+    let err = node.fails(2, &["node", "init", "--data-path-port", "80"]);
+    assert!(err.contains("expected a port number 1024-49151, got \"80\""), "{err}");
+    node.ok(&["node", "init", "--data-path-port", "7789"]);
+    assert_eq!(node.ok(&["cluster", "inspect", "--format", "{{.DataPathPort}}"]).trim(), "7789");
+    let other = Node::init("port-2");
+    assert_eq!(other.ok(&["cluster", "inspect", "--format", "{{.DataPathPort}}"]).trim(), "4789");
+}

@@ -55,6 +55,8 @@ pub struct InitOptions {
     pub task_history_limit: u64,
     /// Lifetime of node certificates.
     pub cert_expiry: Duration,
+    /// UDP port of the VXLAN data path.
+    pub data_path_port: u32,
     /// This node as it describes itself.
     pub description: NodeDescription,
 }
@@ -126,6 +128,7 @@ impl Manager {
                 }),
                 dispatcher: Some(DispatcherConfig { heartbeat_period_ns: DEFAULT_HEARTBEAT_PERIOD.as_nanos() as i64 }),
                 ca: Some(CaConfig { node_cert_expiry_ns: options.cert_expiry.as_nanos() as i64 }),
+                data_path_port: options.data_path_port,
             }),
             root_ca: Some(RootCaObject {
                 cert: options.root_ca.cert.clone(),

@@ -367,5 +367,6 @@ pub fn cluster(c: &shoal_proto::Cluster) -> Value {
             }),
         )
         .always("JoinTokens", json!({ "Worker": tokens.worker, "Manager": tokens.manager }))
+        .always("DataPathPort", spec.data_path_port)
         .done()
 }

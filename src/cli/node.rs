@@ -31,6 +31,9 @@ pub enum NodeCommand {
         /// Listen address for the node endpoint (IP:PORT) [default: the daemon's --listen-addr]
         #[arg(long, value_name = "IP:PORT")]
         listen_addr: Option<String>,
+        /// UDP port of the VXLAN data path, the same on every node (1024-49151)
+        #[arg(long, value_name = "PORT", default_value_t = 4789, value_parser = data_path_port)]
+        data_path_port: u32,
     },
     /// Join a cluster as a worker or a manager (the token says which)
     Join {
@@ -124,15 +127,31 @@ pub enum NodeCommand {
     },
 }
 
+/// `--data-path-port`: as Docker, 1024-49151.
+fn data_path_port(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(port) if (1024..=49151).contains(&port) => Ok(port),
+        _ => Err(format!("expected a port number 1024-49151, got {text:?}")),
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
     match cmd {
-        NodeCommand::Init { advertise_addr, task_history_limit, cert_expiry, force_new_cluster, listen_addr } => {
+        NodeCommand::Init {
+            advertise_addr,
+            task_history_limit,
+            cert_expiry,
+            force_new_cluster,
+            listen_addr,
+            data_path_port,
+        } => {
             let request = InitRequest {
                 advertise_addr: advertise_addr.unwrap_or_default(),
                 task_history_limit: Some(task_history_limit),
                 cert_expiry_ns: cert_expiry,
                 force_new_cluster,
                 listen_addr: listen_addr.unwrap_or_default(),
+                data_path_port,
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
             println!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);

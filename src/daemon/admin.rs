@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_manager::ca::{DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
+use shoal_manager::dispatcher::network_map::DEFAULT_DATA_PATH_PORT;
 use shoal_manager::ids::new_id;
 use shoal_manager::{InitOptions, Manager};
 use shoal_proto::NodeState;
@@ -145,6 +146,7 @@ impl NodeAdmin for Admin {
             root_ca,
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),
             cert_expiry,
+            data_path_port: if req.data_path_port == 0 { DEFAULT_DATA_PATH_PORT } else { req.data_path_port },
             description: shoal_worker::describe(&daemon.hostname, &daemon.engine_labels),
         };
         if let Err(e) = manager.bootstrap(options).await {

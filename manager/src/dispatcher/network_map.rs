@@ -39,7 +39,13 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
             Some(NetworkPeers { network: Some(store.network(id)?.clone()), peers })
         })
         .collect();
-    NetworkMap { data_path_port: DEFAULT_DATA_PATH_PORT, networks }
+    NetworkMap { data_path_port: data_path_port(store), networks }
+}
+
+/// The cluster's VXLAN port.
+pub fn data_path_port(store: &MemoryStore) -> u32 {
+    let port = store.cluster().and_then(|c| c.spec.as_ref()).map_or(0, |s| s.data_path_port);
+    if port == 0 { DEFAULT_DATA_PATH_PORT } else { port }
 }
 
 /// A node's data-path address: the host part of its advertised address.
@@ -119,5 +125,11 @@ mod tests {
         store.apply(2, Batch { ops: vec![ops::task_status("t2", failed)], timestamp: 2 }).unwrap();
         assert_eq!(for_node(&store, "a").networks[0].peers.len(), 1);
         assert!(for_node(&store, "b").networks.is_empty());
+
+        // The cluster's port, once it says one.
+        let spec = shoal_proto::ClusterSpec { data_path_port: 7789, ..Default::default() };
+        let cluster = shoal_proto::Cluster { id: "c".into(), spec: Some(spec), ..Default::default() };
+        store.apply(3, Batch { ops: vec![ops::create(Object::Cluster(cluster))], timestamp: 3 }).unwrap();
+        assert_eq!(for_node(&store, "a").data_path_port, 7789);
     }
 }
