@@ -29,6 +29,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Daemon(args) => daemon::run(args),
         Command::Shim { dir } => return ExitCode::from(shoal_worker::shim::run(&dir) as u8),
+        Command::NetnsExec { uid, gid, netns, program, args } => {
+            return ExitCode::from(shoal_worker::shim::netns_exec(&netns, uid, gid, &program, &args) as u8);
+        }
         command => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -7,5 +7,6 @@
 //! the managers (the worker hands it over).
 #![forbid(unsafe_code)]
 
+pub mod datapath;
 pub mod netns;
 pub mod overlay;

@@ -77,6 +77,20 @@ pub struct Segment {
     pub port: u16,
 }
 
+/// One task interface to make by [`Overlay::attach`].
+#[derive(Debug, Clone, Copy)]
+pub struct Plug<'a> {
+    /// The node end of the veth.
+    pub veth: &'a str,
+    /// The task's namespace.
+    pub netns: &'a Path,
+    pub addr: Ipv4Addr,
+    /// Its name in the task ("eth0", "eth1"...).
+    pub ifname: &'a str,
+    /// Route everything else through this network's gateway.
+    pub default_route: bool,
+}
+
 /// A task of the network on another node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Peer {
@@ -157,10 +171,12 @@ impl Overlay {
     }
 
     /// Plugs the task whose namespace is at `netns` into the network: a
-    /// veth named `veth` on the node, `eth0` with `addr`, its MAC and a
-    /// default route via the gateway in the task's namespace. A veth left
-    /// from an earlier try is replaced.
-    pub async fn attach(&self, s: &Segment, veth: &str, netns: &Path, addr: Ipv4Addr) -> Result<()> {
+    /// veth named `veth` on the node, and in the task's namespace `ifname`
+    /// with `addr` and its MAC (and, for the first network it joins, the
+    /// default route via the gateway). A veth left from an earlier try is
+    /// replaced.
+    pub async fn attach(&self, s: &Segment, plug: &Plug<'_>) -> Result<()> {
+        let Plug { veth, netns, addr, ifname, default_route } = *plug;
         self.remove_link(veth).await?;
         let peer = format!("{veth}p");
         let link = LinkVeth::new(veth, &peer).build();
@@ -177,16 +193,18 @@ impl Overlay {
 
         let task = Overlay::connect(Some(netns))?;
         let index = task.must_index(&peer).await?;
-        let eth0 = LinkUnspec::new_with_index(index).name("eth0").address(mac(addr).to_vec()).build();
-        task.handle.link().set(eth0).execute().await.map_err(netlink("naming the task's eth0"))?;
+        let named = LinkUnspec::new_with_index(index).name(ifname).address(mac(addr).to_vec()).build();
+        task.handle.link().set(named).execute().await.map_err(netlink(format!("naming the task's {ifname}")))?;
         let add = task.handle.address().add(index, IpAddr::V4(addr), s.prefix);
         add.execute().await.map_err(netlink(format!("adding {addr}/{} to the task", s.prefix)))?;
         for link in [task.must_index("lo").await?, index] {
             let up = LinkUnspec::new_with_index(link).up().build();
             task.handle.link().set(up).execute().await.map_err(netlink("bringing the task's links up"))?;
         }
-        let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(s.gateway).build();
-        task.handle.route().add(route).execute().await.map_err(netlink("adding the task's default route"))?;
+        if default_route {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(s.gateway).build();
+            task.handle.route().add(route).execute().await.map_err(netlink("adding the task's default route"))?;
+        }
         Ok(())
     }
 

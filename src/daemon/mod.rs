@@ -12,6 +12,7 @@ mod atomic;
 pub mod certs;
 mod join;
 mod leave;
+mod network;
 mod recover;
 mod renew;
 mod role;
@@ -69,6 +70,11 @@ pub struct DaemonArgs {
     /// (randomised up to twice as long) starts an election (ms|s)
     #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_millis)]
     pub raft_election_timeout: u64,
+    /// The overlay data path (VXLAN, a network namespace per task): off
+    /// runs every task in this node's network, for several daemons in one
+    /// network namespace
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub data_path: String,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
@@ -115,6 +121,8 @@ pub struct Daemon {
     hostname: String,
     /// `--label`s: this node's engine labels.
     engine_labels: HashMap<String, String>,
+    /// `--data-path on`.
+    data_path: bool,
     /// Where the endpoint listens, and the address it advertises by default.
     listen: Mutex<Listen>,
     /// Raft timing of this node's manager.
@@ -178,6 +186,7 @@ async fn main(args: DaemonArgs) -> Result<()> {
         data_dir: args.data_dir.clone(),
         hostname,
         engine_labels: args.labels.iter().cloned().collect(),
+        data_path: args.data_path == "on",
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: RaftTiming {
             heartbeat_ms: args.raft_heartbeat,
@@ -282,6 +291,7 @@ impl Daemon {
             shim: std::env::current_exe().context("finding the shoal binary for the task shim")?,
             credentials: credentials.clone(),
             wanted: Arc::new(wanted),
+            network: self.network(&membership.addr, &stop)?,
         });
         tokio::spawn(self.clone().follow_role(wanted_rx.clone(), stop.clone()));
         tokio::spawn(self.clone().renew_certificates(credentials.clone(), wanted_rx, stop.clone()));
@@ -336,6 +346,24 @@ impl Daemon {
         };
         *self.listener.lock() = Some(listener);
         Ok(())
+    }
+
+    /// The node's data path, at the address it advertises (`None` with
+    /// `--data-path off`).
+    fn network(
+        &self,
+        advertised: &str,
+        stop: &CancellationToken,
+    ) -> Result<Option<Arc<dyn shoal_worker::network::Network>>> {
+        if !self.data_path {
+            return Ok(None);
+        }
+        let host = advertised.parse::<SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| advertised.into());
+        let local: std::net::Ipv4Addr = host.parse().with_context(|| {
+            format!("the data path needs an IPv4 advertise address, got {advertised:?} (or run with --data-path off)")
+        })?;
+        let network = network::NodeNetwork::start(local, stop.clone()).context("starting the data path")?;
+        Ok(Some(network))
     }
 
     fn manager_config(&self, membership: &Membership, credentials: Credentials) -> ManagerConfig {

@@ -6,6 +6,8 @@
 //! on failure it prints the daemon's log.
 #![allow(dead_code)]
 
+pub mod hosts;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -87,6 +89,10 @@ pub struct Node {
     pub hostname: String,
     /// The loopback address the node endpoint listens on (any free port).
     pub ip: String,
+    /// The network namespace ("host") the daemon runs in, with its data
+    /// path on; `None`: the test's own namespace, data path off (several
+    /// daemons share it).
+    pub netns: Option<String>,
     daemon: Option<Child>,
 }
 
@@ -98,10 +104,17 @@ impl Node {
 
     /// Starts a standalone daemon listening on `ip` (a 127.0.0.x address).
     pub fn start_on(hostname: &str, ip: &str) -> Node {
+        Node::start_in(hostname, None, ip)
+    }
+
+    /// Starts a standalone daemon in network namespace `netns` (when
+    /// given: with its data path on) listening on `ip`.
+    pub fn start_in(hostname: &str, netns: Option<&str>, ip: &str) -> Node {
         let mut node = Node {
             dir: TempDir::new().expect("temp dir"),
             hostname: hostname.to_string(),
             ip: ip.to_string(),
+            netns: netns.map(String::from),
             daemon: None,
         };
         node.spawn();
@@ -118,7 +131,12 @@ impl Node {
 
     /// Starts a daemon on `ip` and joins it to `manager`'s cluster as `role`.
     pub fn join(hostname: &str, ip: &str, manager: &Node, role: &str) -> Node {
-        let node = Node::start_on(hostname, ip);
+        Node::join_in(hostname, None, ip, manager, role)
+    }
+
+    /// [`Node::join`] from network namespace `netns`.
+    pub fn join_in(hostname: &str, netns: Option<&str>, ip: &str, manager: &Node, role: &str) -> Node {
+        let node = Node::start_in(hostname, netns, ip);
         let (token, addr) = manager.join_token(role);
         node.ok(&["node", "join", "--token", &token, &addr]);
         node
@@ -149,8 +167,20 @@ impl Node {
         record_panics();
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("daemon.log")).unwrap();
-        let child = Command::new(SHOAL)
-            .args(["daemon", "--hostname", &self.hostname, "--log-level", &log_level()])
+        // In a namespace of its own through nsenter, not `ip netns exec`:
+        // that one would give the daemon a mount namespace of its own, and
+        // the namespaces it makes for its tasks would not show here.
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/run/netns/{netns}")).arg(SHOAL);
+                c
+            }
+            None => Command::new(SHOAL),
+        };
+        let data_path = if self.netns.is_some() { "on" } else { "off" };
+        let child = command
+            .args(["daemon", "--hostname", &self.hostname, "--log-level", &log_level(), "--data-path", data_path])
             .arg("--listen-addr")
             .arg(format!("{}:0", self.ip))
             .arg("--data-dir")
@@ -244,8 +274,19 @@ impl Node {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
-    /// Kills every task process and shim this node started.
+    /// The ids of the tasks this node recorded.
+    pub fn task_ids(&self) -> Vec<String> {
+        let tasks = self.dir.path().join("worker/tasks");
+        let entries = std::fs::read_dir(tasks).into_iter().flatten().flatten();
+        entries.map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    /// Kills every task process and shim this node started, and removes
+    /// the network namespaces its data path made for them.
     fn kill_tasks(&self) {
+        for id in self.task_ids() {
+            hosts::remove_netns(&format!("shoal-{id}"));
+        }
         let tasks = self.dir.path().join("worker/tasks");
         for entry in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
             for (file, group) in [("pid", true), ("shim.pid", false)] {

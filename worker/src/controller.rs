@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use crate::agent::Reporter;
 use crate::executor::{Adopted, ExecError, Executor, TaskHandle};
 use crate::health::Checker;
+use crate::network::Network;
 use crate::taskdir::{ExitStatus, TaskDir};
 
 const SIGTERM: i32 = 15;
@@ -35,6 +37,10 @@ pub struct Controller<E: Executor> {
     pub dir: TaskDir,
     /// The running status last reported, for health reports.
     pub running: Mutex<Option<TaskStatus>>,
+    /// The node's data path, which gives a task on a network its namespace.
+    pub network: Option<Arc<dyn Network>>,
+    /// Set once a terminal state was reported: the task is over here.
+    pub ended: AtomicBool,
 }
 
 impl<E: Executor> Controller<E> {
@@ -60,6 +66,9 @@ impl<E: Executor> Controller<E> {
         if state == TaskState::Running {
             *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
         }
+        if state.is_terminal() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
         self.reporter.report(&self.task.borrow().id, status);
     }
 
@@ -75,7 +84,20 @@ impl<E: Executor> Controller<E> {
         self.report(TaskState::Failed, "failed", err, None);
     }
 
+    /// Drives the task until it ends (its namespace goes then, its
+    /// addresses being free for others) or the worker stops (it keeps
+    /// running, to be re-adopted).
     pub async fn run(mut self) {
+        self.drive().await;
+        if self.ended.load(Ordering::Relaxed)
+            && let Some(network) = &self.network
+        {
+            let id = self.task.borrow().id.clone();
+            network.detach(&id).await;
+        }
+    }
+
+    async fn drive(&mut self) {
         let task = self.current();
         let known = task.state();
         if known.is_terminal() {
@@ -120,7 +142,17 @@ impl<E: Executor> Controller<E> {
         }
         self.report(TaskState::Accepted, "accepted", "", None);
         self.report(TaskState::Preparing, "preparing", "", None);
-        let prepared = match self.exec.prepare(&task) {
+        let netns = match &self.network {
+            Some(network) => match network.attach(&task).await {
+                Ok(netns) => netns,
+                Err(e) => {
+                    self.fail(&format!("joining the task's networks: {e}"));
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let prepared = match self.exec.prepare(&task, netns) {
             Ok(p) => p,
             Err(ExecError(e)) => {
                 self.fail(&e);

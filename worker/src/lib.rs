@@ -14,6 +14,7 @@ pub mod executor;
 pub mod health;
 pub mod logs;
 pub mod mounts;
+pub mod network;
 pub mod shim;
 pub mod taskdir;
 
@@ -54,6 +55,8 @@ pub struct WorkerConfig {
     /// Where the agent tells what the cluster wants of this node (its
     /// role, and the managers to ask), from every session message.
     pub wanted: Arc<tokio::sync::watch::Sender<Wanted>>,
+    /// The node's data path (`None`: tasks use the node's network).
+    pub network: Option<Arc<dyn network::Network>>,
 }
 
 /// What the cluster wants of this node, as its session says.
@@ -87,7 +90,8 @@ impl Worker {
     /// Runs the agent until `stop`; tasks keep running afterwards.
     pub async fn run(self, stop: CancellationToken) {
         let reporter = Reporter::default();
-        let tasks = Tasks::new(self.exec.clone(), reporter.clone(), tasks_dir(&self.config));
+        let tasks =
+            Tasks::new(self.exec.clone(), reporter.clone(), tasks_dir(&self.config), self.config.network.clone());
         let identity = Identity {
             node_id: self.config.node_id.clone(),
             addr: self.config.addr.clone(),
@@ -110,7 +114,7 @@ impl Worker {
 pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf) {
     let tasks_dir = dir.join("tasks");
     let exec = Arc::new(ProcessExecutor::new(shim, tasks_dir.clone()));
-    let tasks = Tasks::new(exec, Reporter::default(), tasks_dir);
+    let tasks = Tasks::new(exec, Reporter::default(), tasks_dir, None);
     for done in tasks.remove_strays(&Default::default()) {
         let _ = done.await;
     }

@@ -2,7 +2,9 @@
 //! between the worker and a task's process, like containerd's shim.
 //!
 //! It starts the process described by `DIR/launch.json` in its own
-//! process group (and, if it has mounts, its own mount namespace), writes its output to `DIR/log` with a timestamp per
+//! process group (in the task's network namespace when it joins
+//! networks, and, if it has mounts, its own mount namespace), writes its
+//! output to `DIR/log` with a timestamp per
 //! line, and records how it ended in `DIR/exit`. It does not depend on
 //! the daemon: when the daemon dies or restarts, the task keeps running,
 //! its output is still captured and its end recorded, for the restarted
@@ -49,6 +51,9 @@ pub fn run(dir: &Path) -> i32 {
 
 fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
     let launch = read_launch(dir)?;
+    if let Some(netns) = &launch.netns {
+        enter_netns(netns)?;
+    }
     crate::mounts::apply(&launch.mounts)?;
     let mut cmd = Command::new(&launch.program);
     cmd.args(&launch.args)
@@ -93,6 +98,46 @@ fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
         (None, Some(signal)) => ExitStatus::Signal(signal),
         (None, None) => ExitStatus::Code(-1),
     })
+}
+
+/// `shoal netns-exec`: runs `program` in the network namespace at
+/// `netns` as `uid`/`gid` (a health check of a task on a network);
+/// returns only if it could not (the exit code to end with).
+pub fn netns_exec(netns: &Path, uid: Option<u32>, gid: Option<u32>, program: &Path, args: &[String]) -> i32 {
+    use nix::unistd::{Gid, Uid, execv, setgid, setgroups, setuid};
+    use std::os::unix::ffi::OsStrExt;
+    let run = || -> Result<std::convert::Infallible, String> {
+        enter_netns(netns)?;
+        // The namespace first: entering it needs the privileges dropped next.
+        if let Some(gid) = gid {
+            setgroups(&[]).map_err(|e| format!("dropping groups: {e}"))?;
+            setgid(Gid::from_raw(gid)).map_err(|e| format!("setgid {gid}: {e}"))?;
+        }
+        if let Some(uid) = uid {
+            setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid {uid}: {e}"))?;
+        }
+        let c = |b: &[u8]| std::ffi::CString::new(b).map_err(|_| "a NUL byte in the command".to_string());
+        let mut argv = vec![c(program.as_os_str().as_bytes())?];
+        for arg in args {
+            argv.push(c(arg.as_bytes())?);
+        }
+        execv(&argv[0], &argv).map_err(|e| format!("running {}: {e}", program.display()))
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(message) => {
+            eprintln!("{message}");
+            NOT_STARTED
+        }
+    }
+}
+
+/// Moves the shim (and so the task) into the task's network namespace.
+fn enter_netns(path: &Path) -> Result<(), String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("opening the network namespace {}: {e}", path.display()))?;
+    nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("entering the network namespace {}: {e}", path.display()))
 }
 
 /// Turns a pipe into records: one per line, long lines split.

@@ -77,7 +77,9 @@ async fn tasks_on_two_hosts_reach_each_other_over_vxlan() {
         host.ensure_segment(&segment(local)).await.unwrap();
         // Twice: already there is fine.
         host.ensure_segment(&segment(local)).await.unwrap();
-        host.attach(&segment(local), &veth_name("task0123456789abcdef"), task, addr).await.unwrap();
+        let plug =
+            Plug { veth: &veth_name("task0123456789abcdef"), netns: task, addr, ifname: "eth0", default_route: true };
+        host.attach(&segment(local), &plug).await.unwrap();
     }
     a.add_peer(4097, Peer { addr: addr_b, node: under_b }).await.unwrap();
     b.add_peer(4097, Peer { addr: addr_a, node: under_a }).await.unwrap();

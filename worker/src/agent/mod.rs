@@ -183,6 +183,10 @@ impl Agent {
             changed
         });
         let complete = message.kind() == AssignmentsKind::Complete;
+        // The map first: the tasks that follow may join its networks.
+        if let Some(map) = message.network_map {
+            self.tasks.set_map(map);
+        }
         self.tasks.assign(message.tasks, message.removed_task_ids, complete);
     }
 

@@ -13,6 +13,7 @@ use tracing::warn;
 use super::Reporter;
 use crate::controller::{Controller, stop_settings};
 use crate::executor::{Adopted, Executor, ProcessExecutor, TaskHandle};
+use crate::network::Network;
 use crate::taskdir::TaskDir;
 
 struct Entry {
@@ -25,14 +26,27 @@ pub struct Tasks {
     exec: Arc<ProcessExecutor>,
     reporter: Reporter,
     tasks_dir: std::path::PathBuf,
+    network: Option<Arc<dyn Network>>,
     running: HashMap<String, Entry>,
     /// Whether local records left by an earlier run were reconciled.
     reconciled: bool,
 }
 
 impl Tasks {
-    pub fn new(exec: Arc<ProcessExecutor>, reporter: Reporter, tasks_dir: std::path::PathBuf) -> Tasks {
-        Tasks { exec, reporter, tasks_dir, running: HashMap::new(), reconciled: false }
+    pub fn new(
+        exec: Arc<ProcessExecutor>,
+        reporter: Reporter,
+        tasks_dir: std::path::PathBuf,
+        network: Option<Arc<dyn Network>>,
+    ) -> Tasks {
+        Tasks { exec, reporter, tasks_dir, network, running: HashMap::new(), reconciled: false }
+    }
+
+    /// Hands the managers' network map to the data path.
+    pub fn set_map(&self, map: shoal_proto::NetworkMap) {
+        if let Some(network) = &self.network {
+            network.set_map(map);
+        }
     }
 
     /// Applies assignments: `complete` means `tasks` is the whole set.
@@ -77,6 +91,8 @@ impl Tasks {
             task: rx,
             dir: TaskDir::new(&self.tasks_dir, &id),
             running: Default::default(),
+            network: self.network.clone(),
+            ended: Default::default(),
         };
         let controller = tokio::spawn(controller.run());
         self.running.insert(id, Entry { task: tx, controller });
@@ -87,10 +103,14 @@ impl Tasks {
         let Some(entry) = self.running.remove(id) else { return };
         entry.task.send_modify(|t| t.desired_state = TaskState::Remove as i32);
         let (exec, reporter, id) = (self.exec.clone(), self.reporter.clone(), id.to_string());
+        let network = self.network.clone();
         tokio::spawn(async move {
             let _ = entry.controller.await;
             drop(entry.task);
             reporter.forget(&id);
+            if let Some(network) = network {
+                network.detach(&id).await;
+            }
             if let Err(e) = exec.remove(&id) {
                 warn!(task = %id, "deleting the task's local record: {e}");
             }
@@ -107,7 +127,7 @@ impl Tasks {
             if keep.contains(id.as_str()) {
                 continue;
             }
-            let exec = self.exec.clone();
+            let (exec, network) = (self.exec.clone(), self.network.clone());
             let task = TaskDir::new(&self.tasks_dir, &id).load_task().unwrap_or_default();
             done.push(tokio::spawn(async move {
                 if let Adopted::Running(handle) = exec.adopt(&id).await {
@@ -119,6 +139,9 @@ impl Tasks {
                     }
                 }
                 let _ = exec.remove(&id);
+                if let Some(network) = network {
+                    network.detach(&id).await;
+                }
             }));
         }
         done

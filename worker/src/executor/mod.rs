@@ -36,8 +36,9 @@ pub trait Executor: Send + Sync + 'static {
     type Prepared: Send;
     type Handle: TaskHandle;
 
-    /// Checks everything the task needs before it may start.
-    fn prepare(&self, task: &Task) -> Result<Self::Prepared, ExecError>;
+    /// Checks everything the task needs before it may start; `netns` is
+    /// the network namespace it runs in (`None`: the node's).
+    fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Self::Prepared, ExecError>;
     /// Starts the task.
     fn start(
         &self,
@@ -84,4 +85,7 @@ pub struct Launch {
     pub gid: Option<u32>,
     #[serde(default)]
     pub mounts: Vec<crate::mounts::MountPlan>,
+    /// The network namespace to run in (the node's when absent).
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
 }

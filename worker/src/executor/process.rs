@@ -86,7 +86,7 @@ impl Executor for ProcessExecutor {
     type Prepared = Launch;
     type Handle = ProcessHandle;
 
-    fn prepare(&self, task: &Task) -> Result<Launch, ExecError> {
+    fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Launch, ExecError> {
         let c = task.spec.as_ref().and_then(|s| s.container.clone()).unwrap_or_default();
         let mut env: Vec<(String, String)> =
             c.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
@@ -116,7 +116,7 @@ impl Executor for ProcessExecutor {
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
         let mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
-        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts })
+        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts, netns })
     }
 
     async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
@@ -182,7 +182,7 @@ impl Executor for ProcessExecutor {
     }
 
     fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send {
-        probe(super::read_launch(&self.dir(&task.id)), argv)
+        probe(super::read_launch(&self.dir(&task.id)), argv, self.shim.clone())
     }
 
     fn remove(&self, task_id: &str) -> std::io::Result<()> {
@@ -190,14 +190,40 @@ impl Executor for ProcessExecutor {
     }
 }
 
-/// A health check: the command with the environment, working dir and user
-/// the task was launched with, its output discarded.
-async fn probe(launch: Result<Launch, String>, argv: Vec<String>) -> bool {
+/// A health check: the command with the environment, working dir, user
+/// and network namespace the task was launched with, its output
+/// discarded. In a namespace, the command goes through `shoal
+/// netns-exec` (`shim` is the shoal binary), which enters it, then
+/// becomes the task's user.
+async fn probe(launch: Result<Launch, String>, argv: Vec<String>, shim: PathBuf) -> bool {
     let Ok(launch) = launch else { return false };
     let Some((program, args)) = argv.split_first() else { return false };
     let path = launch.env.iter().find(|(k, _)| k == "PATH").map_or(DEFAULT_PATH, |(_, p)| p.as_str());
     let Some(program) = find_program(program, path, &launch.dir) else { return false };
-    let mut command = Command::new(program);
+    let mut command = match &launch.netns {
+        Some(netns) => {
+            let mut c = Command::new(shim);
+            c.arg("netns-exec");
+            if let Some(uid) = launch.uid {
+                c.arg(format!("--uid={uid}"));
+            }
+            if let Some(gid) = launch.gid {
+                c.arg(format!("--gid={gid}"));
+            }
+            c.arg(netns).arg(program);
+            c
+        }
+        None => {
+            let mut c = Command::new(program);
+            if let Some(gid) = launch.gid {
+                c.gid(gid);
+            }
+            if let Some(uid) = launch.uid {
+                c.uid(uid);
+            }
+            c
+        }
+    };
     command
         .args(args)
         .env_clear()
@@ -207,12 +233,6 @@ async fn probe(launch: Result<Launch, String>, argv: Vec<String>) -> bool {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
-    if let Some(gid) = launch.gid {
-        command.gid(gid);
-    }
-    if let Some(uid) = launch.uid {
-        command.uid(uid);
-    }
     match command.spawn() {
         Ok(mut child) => child.wait().await.is_ok_and(|s| s.success()),
         Err(_) => false,
@@ -295,13 +315,15 @@ mod tests {
             }),
             ..Default::default()
         };
-        let launch = exec.prepare(&task("sh", "", "")).unwrap();
+        let launch = exec.prepare(&task("sh", "", ""), None).unwrap();
         assert!(launch.env.contains(&("A".into(), "1".into())));
         assert!(launch.env.iter().any(|(k, _)| k == "PATH"));
-        assert!(exec.prepare(&task("no-such-program-xyz", "", "")).unwrap_err().0.contains("executable not found"));
-        assert!(exec.prepare(&task("sh", "/no/such/dir", "")).unwrap_err().0.contains("working directory"));
-        assert!(exec.prepare(&task("sh", "", "no-such-user-xyz")).unwrap_err().0.contains("user"));
-        let root = exec.prepare(&task("sh", "", "root")).unwrap();
+        assert!(
+            exec.prepare(&task("no-such-program-xyz", "", ""), None).unwrap_err().0.contains("executable not found")
+        );
+        assert!(exec.prepare(&task("sh", "/no/such/dir", ""), None).unwrap_err().0.contains("working directory"));
+        assert!(exec.prepare(&task("sh", "", "no-such-user-xyz"), None).unwrap_err().0.contains("user"));
+        let root = exec.prepare(&task("sh", "", "root"), None).unwrap();
         assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
     }
 }

@@ -1,0 +1,169 @@
+//! A node's data path: keeps the overlay ([`crate::overlay`]) as the
+//! managers' network map says (a segment per network the node's tasks
+//! join, an entry per task of it elsewhere), and gives each task on a
+//! network its namespace, `shoal-<task id>`, with one interface per
+//! network.
+//!
+//! Every change goes through one lock, so the map's reconciliation and a
+//! task being plugged in never race on the same bridge.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use shoal_proto::{NetworkMap, NetworkPeers, Task};
+use tokio::sync::Mutex;
+use tracing::warn;
+
+use crate::netns;
+use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, veth_name};
+
+/// Why a task could not be given its network namespace.
+#[derive(Debug, thiserror::Error)]
+pub enum DataPathError {
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
+    #[error("network {0} is not known on this node yet")]
+    UnknownNetwork(String),
+    #[error("the task has no usable address on network {network}: {addr:?}")]
+    BadAddress { network: String, addr: String },
+}
+
+/// The name of a task's namespace.
+pub fn namespace(task_id: &str) -> String {
+    format!("shoal-{task_id}")
+}
+
+/// One network of the map, as this node wires it.
+#[derive(Debug, Clone, PartialEq)]
+struct Wired {
+    segment: Segment,
+    peers: BTreeSet<Peer>,
+}
+
+/// The node's data path; cheap to share behind an `Arc`.
+pub struct DataPath {
+    overlay: Overlay,
+    /// This node's data-path address.
+    local: Ipv4Addr,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By network id, as the last map said.
+    wanted: BTreeMap<String, Wired>,
+    /// By VXLAN id, as set up.
+    done: BTreeMap<u32, Wired>,
+}
+
+impl DataPath {
+    /// The data path of the namespace the daemon runs in; `local` is the
+    /// node's data-path address. Must be called inside a tokio runtime.
+    pub fn new(local: Ipv4Addr) -> Result<DataPath, DataPathError> {
+        Ok(DataPath { overlay: Overlay::connect(None)?, local, state: Mutex::new(State::default()) })
+    }
+
+    /// Brings the overlay to what `map` says: segments made and removed,
+    /// peers added and removed. Entries of the map that cannot be read are
+    /// skipped with a warning.
+    pub async fn apply(&self, map: &NetworkMap) -> Result<(), DataPathError> {
+        let mut state = self.state.lock().await;
+        let port = u16::try_from(map.data_path_port).unwrap_or(4789);
+        state.wanted = map.networks.iter().filter_map(|n| self.wired(n, port)).collect();
+        let wanted: BTreeMap<u32, Wired> = state.wanted.values().map(|w| (w.segment.vni, w.clone())).collect();
+        for (vni, _) in state.done.iter().filter(|(vni, _)| !wanted.contains_key(vni)) {
+            self.overlay.remove_segment(*vni).await?;
+        }
+        state.done.retain(|vni, _| wanted.contains_key(vni));
+        for (vni, w) in wanted {
+            let before = state.done.get(&vni).filter(|d| d.segment == w.segment).map(|d| d.peers.clone());
+            self.overlay.ensure_segment(&w.segment).await?;
+            let before = before.unwrap_or_default();
+            for peer in before.difference(&w.peers) {
+                self.overlay.remove_peer(vni, *peer).await?;
+            }
+            for peer in w.peers.difference(&before) {
+                self.overlay.add_peer(vni, *peer).await?;
+            }
+            state.done.insert(vni, w);
+        }
+        Ok(())
+    }
+
+    fn wired(&self, n: &NetworkPeers, port: u16) -> Option<(String, Wired)> {
+        let network = n.network.as_ref()?;
+        let allocation = network.allocation.as_ref()?;
+        let (Some(gateway), Some(prefix)) = (allocation.gateway.parse().ok(), prefix(&allocation.subnet)) else {
+            warn!(network = %network.id, subnet = %allocation.subnet, "network map: unusable subnet, skipped");
+            return None;
+        };
+        let segment = Segment { vni: allocation.vni, gateway, prefix, local: self.local, port };
+        let peers = n
+            .peers
+            .iter()
+            .filter_map(|p| Some(Peer { addr: host(&p.addr)?, node: p.node_addr.parse().ok()? }))
+            .filter(|p| p.node != self.local)
+            .collect();
+        Some((network.id.clone(), Wired { segment, peers }))
+    }
+
+    /// Gives `task` its namespace with an interface on each network it
+    /// joins; `None` for a task on no network (it uses the node's).
+    pub async fn attach(&self, task: &Task) -> Result<Option<PathBuf>, DataPathError> {
+        if task.networks.is_empty() {
+            return Ok(None);
+        }
+        let state = self.state.lock().await;
+        let path = netns::create(&namespace(&task.id))?;
+        for (i, attachment) in task.networks.iter().enumerate() {
+            let wired = state
+                .wanted
+                .get(&attachment.network_id)
+                .ok_or_else(|| DataPathError::UnknownNetwork(attachment.network_id.clone()))?;
+            let first = attachment.addresses.first().map_or("", String::as_str);
+            let addr = host(first).ok_or_else(|| DataPathError::BadAddress {
+                network: attachment.network_id.clone(),
+                addr: first.to_string(),
+            })?;
+            self.overlay.ensure_segment(&wired.segment).await?;
+            let (veth, ifname) = (veth_name(&format!("{}{i}", &task.id[..task.id.len().min(11)])), format!("eth{i}"));
+            let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route: i == 0 };
+            self.overlay.attach(&wired.segment, &plug).await?;
+        }
+        Ok(Some(path))
+    }
+
+    /// Removes the task's namespace (its interfaces go with it).
+    pub async fn detach(&self, task_id: &str) -> Result<(), DataPathError> {
+        let _state = self.state.lock().await;
+        Ok(netns::remove(&namespace(task_id))?)
+    }
+}
+
+/// "10.0.1.5/24" -> 10.0.1.5.
+fn host(cidr: &str) -> Option<Ipv4Addr> {
+    cidr.split('/').next()?.parse().ok()
+}
+
+/// "10.0.1.0/24" -> 24.
+fn prefix(cidr: &str) -> Option<u8> {
+    cidr.split_once('/')?.1.parse().ok().filter(|p| *p <= 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_prefixes_are_read_or_refused() {
+        assert_eq!(host("10.0.1.5/24"), Some(Ipv4Addr::new(10, 0, 1, 5)));
+        assert_eq!(host("nope"), None);
+        assert_eq!(prefix("10.0.1.0/24"), Some(24));
+        assert_eq!(prefix("10.0.1.0/33"), None);
+        assert_eq!(prefix("10.0.1.0"), None);
+        assert_eq!(namespace("abc"), "shoal-abc");
+    }
+}

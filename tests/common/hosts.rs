@@ -1,0 +1,73 @@
+//! Test "hosts": network namespaces joined through a bridge in a
+//! namespace of its own (the switch), each with an address on it, so
+//! that daemons in them talk as separate machines do and their data paths
+//! (VXLAN, task namespaces) stay apart. Everything goes when the guard is
+//! dropped, also when a test fails. Set up with `ip`: the tests may.
+
+use std::process::Command;
+
+/// Runs `ip ARGS`; panics with its stderr if it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Removes a named network namespace if it exists.
+pub fn remove_netns(name: &str) {
+    if std::path::Path::new("/run/netns").join(name).exists() {
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+    }
+}
+
+/// Connects from namespace `netns` to `addr` (IP:PORT) and returns what
+/// the other end sends before closing, or `None` if it cannot connect.
+pub fn fetch(netns: &str, addr: &str) -> Option<String> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let script = format!(
+        "import socket\ns=socket.create_connection(('{host}',{port}),timeout=1)\ns.settimeout(2)\nprint(s.recv(200).decode(),end='')"
+    );
+    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub struct Hosts {
+    /// The hosts' namespace names.
+    pub names: Vec<String>,
+    /// Each host's address on the switch.
+    pub addrs: Vec<String>,
+    switch: String,
+}
+
+impl Hosts {
+    /// `n` hosts, 192.168.77.1, .2... on one switch.
+    pub fn new(n: usize) -> Hosts {
+        let tag = format!("shoal-t{:08x}", rand::random::<u32>());
+        let switch = format!("{tag}-sw");
+        let mut hosts = Hosts { names: Vec::new(), addrs: Vec::new(), switch: switch.clone() };
+        ip(&["netns", "add", &switch]);
+        ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &switch, "link", "set", "br0", "up"]);
+        for i in 0..n {
+            let name = format!("{tag}-h{i}");
+            let addr = format!("192.168.77.{}", i + 1);
+            ip(&["netns", "add", &name]);
+            hosts.names.push(name.clone());
+            let port = format!("p{i}");
+            ip(&["-n", &switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &name]);
+            ip(&["-n", &switch, "link", "set", &port, "master", "br0", "up"]);
+            ip(&["-n", &name, "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            ip(&["-n", &name, "link", "set", "eth0", "up"]);
+            ip(&["-n", &name, "link", "set", "lo", "up"]);
+            hosts.addrs.push(addr);
+        }
+        hosts
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for name in self.names.iter().chain([&self.switch]) {
+            remove_netns(name);
+        }
+    }
+}

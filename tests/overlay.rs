@@ -1,0 +1,116 @@
+//! The overlay for real: three hosts (network namespaces on one switch),
+//! a daemon in each with its data path on, an overlay network, and tasks
+//! on different hosts reaching each other over VXLAN at the addresses the
+//! managers gave them; a replaced task gets a new address and is reached
+//! there.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::hosts::{Hosts, fetch};
+use common::{Node, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A task that answers every connection on port 8000 with its own address.
+const ECHO_ADDR: &str = r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8000))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.sendall(c.getsockname()[0].encode())
+    c.close()
+"#;
+
+/// A health check that needs the task's own port 8000 on 127.0.0.1.
+const HEALTH: &str = "/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8000), timeout=1)'";
+
+/// Running tasks of `service`: task id -> address on the network.
+fn addresses(node: &Node, service: &str) -> BTreeMap<String, String> {
+    node.tasks(service)
+        .iter()
+        .filter(|t| t["DesiredState"] == "running" && t["Status"]["State"] == "running")
+        .filter_map(|t| {
+            let addr = t["NetworksAttachments"][0]["Addresses"][0].as_str()?;
+            Some((t["ID"].as_str()?.to_string(), addr.split('/').next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Whether every task reaches every other one at its address.
+fn all_reach_all(tasks: &BTreeMap<String, String>) -> bool {
+    tasks.iter().all(|(from, _)| {
+        tasks
+            .iter()
+            .filter(|(to, _)| *to != from)
+            .all(|(_, addr)| fetch(&format!("shoal-{from}"), &format!("{addr}:8000")).as_deref() == Some(addr.as_str()))
+    })
+}
+
+#[test]
+fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
+    let hosts = Hosts::new(3);
+    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    manager.ok(&["node", "init"]);
+    let _workers: Vec<Node> = (1..3)
+        .map(|i| Node::join_in(&format!("host-{}", i + 1), Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker"))
+        .collect();
+    wait_until(WAIT, "three nodes ready", || {
+        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 3
+    });
+
+    manager.ok(&["network", "create", "back"]);
+    manager.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "echo",
+        "--replicas",
+        "3",
+        "--max-replicas",
+        "1",
+        "--network",
+        "back",
+        "--health-cmd",
+        HEALTH,
+        "--health-interval",
+        "500ms",
+        "/usr/bin/python3",
+        "-c",
+        ECHO_ADDR,
+    ]);
+    wait_until(WAIT, "three echo tasks running, one per host", || addresses(&manager, "echo").len() == 3);
+    let tasks = addresses(&manager, "echo");
+    assert!(tasks.values().all(|a| a.starts_with("10.0.1.")), "{tasks:?}");
+    wait_until(WAIT, "every task reaching every other over VXLAN", || all_reach_all(&addresses(&manager, "echo")));
+    // The health check runs in the task's namespace: its port 8000 answers.
+    wait_until(WAIT, "three healthy tasks", || {
+        let states = manager.ok(&["service", "ps", "--format", "{{.CurrentState}}", "echo"]);
+        states.lines().filter(|l| l.starts_with("Running (healthy)")).count() == 3
+    });
+
+    // A killed task is replaced with a new address, reached there too.
+    let (victim, old_addr) = tasks.iter().next().map(|(id, a)| (id.clone(), a.clone())).unwrap();
+    let pid =
+        manager.tasks("echo").iter().find(|t| t["ID"] == victim.as_str()).unwrap()["Status"]["ContainerStatus"]["PID"]
+            .as_i64()
+            .unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).output().unwrap();
+    wait_until(WAIT, "the replacement running", || {
+        let now = addresses(&manager, "echo");
+        now.len() == 3 && !now.contains_key(&victim)
+    });
+    let now = addresses(&manager, "echo");
+    assert!(!now.values().any(|a| *a == old_addr), "the replacement has a new address: {now:?}");
+    wait_until(WAIT, "the replacement reached at its address", || all_reach_all(&addresses(&manager, "echo")));
+    // The dead task's namespace is gone with it.
+    wait_until(WAIT, "the dead task's namespace removed", || {
+        !std::path::Path::new(&format!("/run/netns/shoal-{victim}")).exists()
+    });
+}
