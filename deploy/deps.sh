@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs what building shoal needs on a Debian machine of this kind:
-# libclang (RocksDB's bindings are generated with bindgen) and a C++
-# compiler. Rust itself is expected to be installed (rustup).
+# Installs what building and testing shoal needs on a Debian machine of
+# this kind: libclang (RocksDB's bindings are generated with bindgen), a
+# C++ compiler; nftables (the routing mesh drives nft), and for the
+# data-path tests iproute2 (`ip netns`), util-linux (`nsenter`) and
+# python3 (the tasks they run). Rust itself is expected to be installed
+# (rustup).
 set -euo pipefail
 missing=()
-for pkg in libclang-dev g++ pkg-config; do
+for pkg in libclang-dev g++ pkg-config nftables iproute2 util-linux python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
