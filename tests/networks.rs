@@ -116,7 +116,8 @@ fn services_get_vips_ports_and_task_addresses() {
         .iter()
         .map(|v| (v["NetworkID"].as_str().unwrap().to_string(), v["Addr"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(vips, vec![(back_id.clone(), "10.0.1.2/24".into()), (ingress_id.clone(), "10.0.0.2/24".into())]);
+    // (The node holds 10.0.0.2 on ingress: its own address for the mesh.)
+    assert_eq!(vips, vec![(back_id.clone(), "10.0.1.2/24".into()), (ingress_id.clone(), "10.0.0.3/24".into())]);
     let ls = node.json_lines(&["service", "ls", "--format", "json"]);
     assert_eq!(ls[0]["Ports"], "*:8080->80/tcp,*:53->53/udp");
     let table = node.ok(&["service", "ls"]);
@@ -135,7 +136,7 @@ fn services_get_vips_ports_and_task_addresses() {
         .map(|a| a["Addresses"][0].as_str().unwrap().to_string())
         .collect();
     addresses.sort();
-    assert_eq!(addresses, ["10.0.0.3/24", "10.0.0.4/24", "10.0.1.3/24", "10.0.1.4/24"]);
+    assert_eq!(addresses, ["10.0.0.4/24", "10.0.0.5/24", "10.0.1.3/24", "10.0.1.4/24"]);
 
     // Another service may not publish 8080/tcp; nothing is created.
     let err = node.fails(1, &["service", "create", "--detach", "--name", "api", "-p", "8080:81", "sleep", "1000"]);

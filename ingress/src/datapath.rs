@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use shoal_proto::{NetworkMap, NetworkPeers, Task};
+use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
+use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol};
 use crate::netns;
-use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, veth_name};
+use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, veth_name};
 
 /// Why a task could not be given its network namespace.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,10 @@ pub enum DataPathError {
     UnknownNetwork(String),
     #[error("the task has no usable address on network {network}: {addr:?}")]
     BadAddress { network: String, addr: String },
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
+    #[error("enabling IP forwarding for the mesh: {0}")]
+    Forwarding(std::io::Error),
 }
 
 /// The name of a task's namespace.
@@ -41,6 +46,8 @@ pub fn namespace(task_id: &str) -> String {
 struct Wired {
     segment: Segment,
     peers: BTreeSet<Peer>,
+    /// The routing mesh's network.
+    ingress: bool,
 }
 
 /// The node's data path; cheap to share behind an `Arc`.
@@ -57,6 +64,8 @@ struct State {
     wanted: BTreeMap<String, Wired>,
     /// By VXLAN id, as set up.
     done: BTreeMap<u32, Wired>,
+    /// The mesh's table as last written.
+    mesh: Option<String>,
 }
 
 impl DataPath {
@@ -90,6 +99,46 @@ impl DataPath {
             }
             state.done.insert(vni, w);
         }
+        self.apply_mesh(map, &mut state).await
+    }
+
+    /// The node's own ingress address, and the mesh's table.
+    async fn apply_mesh(&self, map: &NetworkMap, state: &mut State) -> Result<(), DataPathError> {
+        let ingress =
+            map.networks.iter().find(|n| n.network.as_ref().and_then(|n| n.spec.as_ref()).is_some_and(|s| s.ingress));
+        let own = host(&map.ingress_addr);
+        let wired = ingress.and_then(|n| state.wanted.get(&n.network.as_ref()?.id));
+        let mut mesh = Mesh::default();
+        if let (Some(addr), Some(wired)) = (own, wired) {
+            self.overlay.own_address(wired.segment.vni, addr, wired.segment.prefix).await?;
+            mesh.ingress = Some((bridge_name(wired.segment.vni), addr));
+            let peers: BTreeSet<Ipv4Addr> = wired.peers.iter().map(|p| p.addr).collect();
+            for port in &map.mesh_ports {
+                let backends: Vec<Ipv4Addr> = port.backends.iter().filter_map(|b| host(b)).collect();
+                mesh.remote.extend(backends.iter().filter(|b| peers.contains(b)));
+                let (Some(published), Some(target)) = (port16(port.published_port), port16(port.target_port)) else {
+                    continue;
+                };
+                mesh.ports.push(MeshRule { protocol: protocol(port.protocol), published, target, backends });
+            }
+        }
+        for h in &map.host_ports {
+            let (Some(published), Some(target)) = (port16(h.published_port), port16(h.target_port)) else { continue };
+            mesh.host_ports.push(HostRule {
+                protocol: protocol(h.protocol),
+                published,
+                target,
+                task: host(&h.task_addr),
+            });
+        }
+        let script = mesh.script();
+        if state.mesh.as_ref() != Some(&script) {
+            if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() {
+                crate::mesh::enable_forwarding().map_err(DataPathError::Forwarding)?;
+            }
+            crate::mesh::apply(&script).await?;
+            state.mesh = Some(script);
+        }
         Ok(())
     }
 
@@ -107,7 +156,8 @@ impl DataPath {
             .filter_map(|p| Some(Peer { addr: host(&p.addr)?, node: p.node_addr.parse().ok()? }))
             .filter(|p| p.node != self.local)
             .collect();
-        Some((network.id.clone(), Wired { segment, peers }))
+        let ingress = network.spec.as_ref().is_some_and(|s| s.ingress);
+        Some((network.id.clone(), Wired { segment, peers, ingress }))
     }
 
     /// Gives `task` its namespace with an interface on each network it
@@ -118,6 +168,10 @@ impl DataPath {
         }
         let state = self.state.lock().await;
         let path = netns::create(&namespace(&task.id))?;
+        // The default route goes through the ingress network when the task
+        // is on it: replies to mesh clients, whose address is kept, leave
+        // through the node that sent the connection in.
+        let on_ingress = task.networks.iter().any(|a| state.wanted.get(&a.network_id).is_some_and(|w| w.ingress));
         for (i, attachment) in task.networks.iter().enumerate() {
             let wired = state
                 .wanted
@@ -130,7 +184,8 @@ impl DataPath {
             })?;
             self.overlay.ensure_segment(&wired.segment).await?;
             let (veth, ifname) = (veth_name(&format!("{}{i}", &task.id[..task.id.len().min(11)])), format!("eth{i}"));
-            let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route: i == 0 };
+            let default_route = if on_ingress { wired.ingress } else { i == 0 };
+            let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
         }
         Ok(Some(path))
@@ -141,6 +196,14 @@ impl DataPath {
         let _state = self.state.lock().await;
         Ok(netns::remove(&namespace(task_id))?)
     }
+}
+
+fn port16(port: u32) -> Option<u16> {
+    u16::try_from(port).ok().filter(|p| *p > 0)
+}
+
+fn protocol(p: i32) -> Protocol {
+    if p == PortProtocol::Udp as i32 { Protocol::Udp } else { Protocol::Tcp }
 }
 
 /// "10.0.1.5/24" -> 10.0.1.5.

@@ -8,5 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod datapath;
+pub mod mesh;
 pub mod netns;
 pub mod overlay;

@@ -155,6 +155,18 @@ impl Overlay {
         Ok(())
     }
 
+    /// Gives the node an address of its own on the network: on its bridge,
+    /// whose MAC becomes the one the address implies, so that other nodes
+    /// reach it as they reach a task (the mesh's replies come back to it).
+    pub async fn own_address(&self, vni: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
+        let bridge = bridge_name(vni);
+        let index = self.must_index(&bridge).await?;
+        let mac = LinkUnspec::new_with_index(index).address(mac(addr).to_vec()).build();
+        self.handle.link().set(mac).execute().await.map_err(netlink(format!("setting the MAC of {bridge}")))?;
+        let add = self.handle.address().add(index, IpAddr::V4(addr), prefix).replace();
+        add.execute().await.map_err(netlink(format!("adding {addr}/{prefix} to {bridge}")))
+    }
+
     /// Removes the network's VXLAN device and bridge (the tasks' veths on
     /// it go with their namespaces).
     pub async fn remove_segment(&self, vni: u32) -> Result<()> {

@@ -154,14 +154,16 @@ impl Manager {
             }),
             role: NodeRole::Manager as i32,
             meta: None,
+            attachments: Vec::new(),
         };
         let cluster_id = cluster.id.clone();
         self.inner
             .proposer
             .propose(vec![
                 ops::create(Object::Cluster(cluster)),
-                ops::create(Object::Node(node)),
+                // The ingress network before the node: it gets its address on it.
                 ops::create(Object::Network(crate::control::networks::ingress())),
+                ops::create(Object::Node(node)),
             ])
             .await?;
         Ok(cluster_id)

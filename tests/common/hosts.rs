@@ -30,13 +30,29 @@ pub fn fetch(netns: &str, addr: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Sends one UDP datagram from namespace `netns` to `addr` and returns the
+/// answer, or `None` without one within a second.
+pub fn fetch_udp(netns: &str, addr: &str) -> Option<String> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let script = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\ns.sendto(b'hi',('{host}',{port}))\nprint(s.recv(200).decode(),end='')"
+    );
+    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 pub struct Hosts {
     /// The hosts' namespace names.
     pub names: Vec<String>,
     /// Each host's address on the switch.
     pub addrs: Vec<String>,
-    switch: String,
+    /// The switch's namespace: it has an address of its own,
+    /// [`CLIENT_ADDR`], to be a client of the hosts from.
+    pub switch: String,
 }
+
+/// The switch's own address.
+pub const CLIENT_ADDR: &str = "192.168.77.254";
 
 impl Hosts {
     /// `n` hosts, 192.168.77.1, .2... on one switch.
@@ -47,6 +63,7 @@ impl Hosts {
         ip(&["netns", "add", &switch]);
         ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &switch, "link", "set", "br0", "up"]);
+        ip(&["-n", &switch, "addr", "add", &format!("{CLIENT_ADDR}/24"), "dev", "br0"]);
         for i in 0..n {
             let name = format!("{tag}-h{i}");
             let addr = format!("192.168.77.{}", i + 1);

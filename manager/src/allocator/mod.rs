@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use shoal_proto::{
-    Endpoint, EndpointMode, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, PortConfig, PublishMode,
+    Endpoint, EndpointMode, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, Node, PortConfig, PublishMode,
     Service, Task, VirtualIp,
 };
 
@@ -57,6 +57,13 @@ pub struct Allocations {
     ingress: Option<String>,
 }
 
+/// How a node holds its address (apart from task and service ids).
+const NODE_HOLDER: &str = "node:";
+
+fn node_holder(node_id: &str) -> String {
+    format!("{NODE_HOLDER}{node_id}")
+}
+
 /// A task holds its addresses until it has stopped.
 pub fn holds_addresses(task: &Task) -> bool {
     !task.state().is_terminal()
@@ -86,9 +93,10 @@ impl Allocations {
         self.ingress.as_deref()
     }
 
-    /// How many addresses tasks and services hold on the network.
+    /// How many addresses tasks and services hold on the network (nodes'
+    /// own addresses on the ingress network do not count).
     pub fn held(&self, network_id: &str) -> usize {
-        self.used.get(network_id).map_or(0, |u| u.len())
+        self.used.get(network_id).map_or(0, |u| u.values().filter(|h| !h.starts_with(NODE_HOLDER)).count())
     }
 
     // ------------------------------------------------------------ index
@@ -136,6 +144,24 @@ impl Allocations {
         }
         for vip in &endpoint.virtual_ips {
             self.release(&vip.network_id, &vip.addr, &service.id);
+        }
+    }
+
+    pub fn add_node(&mut self, node: &Node) {
+        let holder = node_holder(&node.id);
+        for attachment in &node.attachments {
+            for addr in &attachment.addresses {
+                self.hold(&attachment.network_id, addr, &holder);
+            }
+        }
+    }
+
+    pub fn remove_node(&mut self, node: &Node) {
+        let holder = node_holder(&node.id);
+        for attachment in &node.attachments {
+            for addr in &attachment.addresses {
+                self.release(&attachment.network_id, addr, &holder);
+            }
         }
     }
 
@@ -250,9 +276,25 @@ impl Allocations {
         Ok(Some(Endpoint { ports, virtual_ips }))
     }
 
+    /// A node's own address on the ingress network (kept if it has one;
+    /// none before the ingress network exists, or when it is full).
+    pub fn node_attachments(&self, node: &Node) -> Vec<NetworkAttachment> {
+        let Some(ingress) = self.ingress.as_deref() else { return node.attachments.clone() };
+        if node.attachments.iter().any(|a| a.network_id == ingress) {
+            return node.attachments.clone();
+        }
+        let mut attachments = node.attachments.clone();
+        if let Ok(addr) = self.address(ingress, &[]) {
+            attachments.push(NetworkAttachment { network_id: ingress.to_string(), addresses: vec![addr] });
+        }
+        attachments
+    }
+
     /// The task's address on each network it joins; one it has already is
-    /// kept.
-    pub fn attach(&self, task: &Task) -> Result<Vec<NetworkAttachment>, AllocError> {
+    /// kept. Addresses in `avoid` (its predecessors' in its slot) are not
+    /// handed out while another is free: a replaced task gets a new
+    /// address.
+    pub fn attach(&self, task: &Task, avoid: &[Ipv4Addr]) -> Result<Vec<NetworkAttachment>, AllocError> {
         let mut attachments = Vec::new();
         let mut taken: Vec<Ipv4Addr> = Vec::new();
         for network_id in networks_of(task, self.ingress()) {
@@ -260,7 +302,11 @@ impl Allocations {
                 attachments.push(existing.clone());
                 continue;
             }
-            let addr = self.address(network_id, &taken)?;
+            let shunned: Vec<Ipv4Addr> = taken.iter().chain(avoid).copied().collect();
+            let addr = match self.address(network_id, &shunned) {
+                Err(AllocError::Exhausted(_)) => self.address(network_id, &taken)?,
+                other => other?,
+            };
             taken.extend(ipam::parse_addr(&addr));
             attachments.push(NetworkAttachment { network_id: network_id.to_string(), addresses: vec![addr] });
         }

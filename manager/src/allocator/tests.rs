@@ -140,17 +140,17 @@ fn tasks_get_addresses_on_their_networks_until_they_stop() {
         endpoint: Some(endpoint),
         ..Default::default()
     };
-    task.networks = a.attach(&task).unwrap();
+    task.networks = a.attach(&task, &[]).unwrap();
     let addrs: Vec<(&str, &str)> =
         task.networks.iter().map(|n| (n.network_id.as_str(), n.addresses[0].as_str())).collect();
     assert_eq!(addrs, vec![("net", "10.0.1.2/24"), ("ing", "10.0.0.2/24")]);
     a.add_task(&task);
     assert_eq!(a.held("net"), 1);
     // Attaching again keeps the addresses.
-    assert_eq!(a.attach(&task).unwrap(), task.networks);
+    assert_eq!(a.attach(&task, &[]).unwrap(), task.networks);
 
     let mut second = Task { id: "t2".into(), networks: vec![], ..task.clone() };
-    second.networks = a.attach(&second).unwrap();
+    second.networks = a.attach(&second, &[]).unwrap();
     assert_eq!(second.networks[0].addresses, vec!["10.0.1.3/24".to_string()]);
 
     // A stopped task is written again: it no longer holds its address.
@@ -160,5 +160,30 @@ fn tasks_get_addresses_on_their_networks_until_they_stop() {
     assert_eq!(a.held("net"), 0);
     // A task with no network and no mesh port joins nothing.
     let plain = Task { id: "t3".into(), ..Default::default() };
-    assert_eq!(a.attach(&plain).unwrap(), vec![]);
+    assert_eq!(a.attach(&plain, &[]).unwrap(), vec![]);
+}
+
+#[test]
+fn a_replacement_avoids_its_predecessors_address_while_another_is_free() {
+    let a = cluster();
+    let spec = service("web", &["net"], vec![], EndpointMode::Vip).spec.unwrap().task;
+    let task = Task { id: "t2".into(), spec, ..Default::default() };
+    let addr = |t: &Task, avoid: &[Ipv4Addr]| a.attach(t, avoid).unwrap()[0].addresses[0].clone();
+    // Nothing held: the first address, unless a predecessor had it.
+    assert_eq!(addr(&task, &[]), "10.0.1.2/24");
+    assert_eq!(addr(&task, &[Ipv4Addr::new(10, 0, 1, 2)]), "10.0.1.3/24");
+    // A /30 has one address besides the gateway: taken again if it must.
+    let mut tiny = Allocations::default();
+    let spec = NetworkSpec { subnet: "10.9.0.0/30".into(), ..Default::default() };
+    let allocation = tiny.network("tiny", &spec).unwrap();
+    tiny.add_network(&Network {
+        id: "tiny".into(),
+        spec: Some(spec),
+        allocation: Some(allocation),
+        ..Default::default()
+    });
+    let networks = vec![NetworkAttachmentConfig { target: "tiny".into(), aliases: vec![] }];
+    let task = Task { id: "t".into(), spec: Some(TaskSpec { networks, ..Default::default() }), ..Default::default() };
+    let only = Ipv4Addr::new(10, 9, 0, 2);
+    assert_eq!(tiny.attach(&task, &[only]).unwrap()[0].addresses, vec!["10.9.0.2/30".to_string()]);
 }

@@ -1,13 +1,20 @@
 //! The network map a node's data path is wired from: each network one of
 //! its tasks joins, with the address and node of every task of that
-//! network elsewhere (the VXLAN neighbour and forwarding entries).
+//! network elsewhere (the VXLAN neighbour and forwarding entries); and
+//! for the routing mesh, which every node joins once a service publishes
+//! a port through it, the node's own ingress address, every mesh port
+//! with the tasks to balance over, and the host-mode ports of the
+//! node's tasks.
 
 use std::collections::BTreeMap;
 
-use shoal_proto::{NetworkMap, NetworkPeers, Peer, Task, store_object::Object};
+use shoal_proto::{
+    HostPortBinding, MeshPort, NetworkMap, NetworkPeers, Peer, PortConfig, PublishMode, Task, TaskHealth, TaskState,
+    store_object::Object,
+};
 
 use crate::allocator::holds_addresses;
-use crate::store::{Change, MemoryStore};
+use crate::store::{Change, MemoryStore, service_name};
 
 /// The VXLAN UDP port unless the cluster says otherwise (IANA's).
 pub const DEFAULT_DATA_PATH_PORT: u32 = 4789;
@@ -20,6 +27,22 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
         .filter(live)
         .flat_map(|t| t.networks.iter().map(|n| (n.network_id.as_str(), Vec::new())))
         .collect();
+    let mesh_ports = mesh_ports(store);
+    let ingress = store.ingress_network().map(|n| n.id.as_str());
+    let ingress_addr = ingress.and_then(|id| node_ingress_addr(store, node_id, id));
+    if let (Some(id), Some(_)) = (ingress, &ingress_addr)
+        && !mesh_ports.is_empty()
+    {
+        joined.entry(id).or_default();
+        // The other nodes' own addresses: replies to the mesh traffic they
+        // send go back to them.
+        for node in store.nodes().filter(|n| n.id != node_id) {
+            if let (Some(addr), Some(node_addr)) = (node_ingress_addr(store, &node.id, id), node_addr(store, &node.id))
+            {
+                joined.entry(id).or_default().push(Peer { task_id: String::new(), addr, node_addr });
+            }
+        }
+    }
     // One pass over the tasks elsewhere, each filed under the joined
     // networks it is on.
     for task in store.tasks().filter(live).filter(|t| t.node_id != node_id) {
@@ -39,7 +62,78 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
             Some(NetworkPeers { network: Some(store.network(id)?.clone()), peers })
         })
         .collect();
-    NetworkMap { data_path_port: data_path_port(store), networks }
+    NetworkMap {
+        data_path_port: data_path_port(store),
+        networks,
+        ingress_addr: ingress_addr.unwrap_or_default(),
+        mesh_ports,
+        host_ports: host_ports(store, node_id),
+    }
+}
+
+/// A node's own address on the ingress network.
+fn node_ingress_addr(store: &MemoryStore, node_id: &str, ingress: &str) -> Option<String> {
+    let node = store.node(node_id)?;
+    node.attachments.iter().find(|a| a.network_id == ingress)?.addresses.first().cloned()
+}
+
+/// Whether a task takes connections: running, and healthy if it has a
+/// health check.
+fn takes_connections(task: &Task) -> bool {
+    task.desired_state == TaskState::Running as i32
+        && task.status.as_ref().is_some_and(|s| {
+            s.state() == TaskState::Running && matches!(s.health(), TaskHealth::None | TaskHealth::Healthy)
+        })
+}
+
+/// Every mesh port of every service, with its running, healthy tasks'
+/// ingress addresses.
+fn mesh_ports(store: &MemoryStore) -> Vec<MeshPort> {
+    let Some(ingress) = store.ingress_network() else { return Vec::new() };
+    let mut out = Vec::new();
+    for service in store.services() {
+        let Some(endpoint) = &service.endpoint else { continue };
+        let ports: Vec<&PortConfig> =
+            endpoint.ports.iter().filter(|p| p.publish_mode() == PublishMode::Ingress).collect();
+        if ports.is_empty() {
+            continue;
+        }
+        let mut backends: Vec<String> = store
+            .tasks_of_service(&service.id)
+            .filter(|t| takes_connections(t))
+            .filter_map(|t| t.networks.iter().find(|a| a.network_id == ingress.id)?.addresses.first().cloned())
+            .collect();
+        backends.sort();
+        for port in ports {
+            out.push(MeshPort {
+                service_name: service_name(service).to_string(),
+                protocol: port.protocol,
+                published_port: port.published_port,
+                target_port: port.target_port,
+                backends: backends.clone(),
+            });
+        }
+    }
+    out.sort_by_key(|p| (p.protocol, p.published_port));
+    out
+}
+
+/// The host-mode ports this node's running tasks publish.
+fn host_ports(store: &MemoryStore, node_id: &str) -> Vec<HostPortBinding> {
+    let mut out = Vec::new();
+    for task in store.tasks_of_node(node_id).filter(|t| holds_addresses(t)) {
+        let ports = task.endpoint.as_ref().map_or(&[][..], |e| e.ports.as_slice());
+        for port in ports.iter().filter(|p| p.publish_mode() == PublishMode::Host) {
+            out.push(HostPortBinding {
+                protocol: port.protocol,
+                published_port: port.published_port,
+                target_port: port.target_port,
+                task_addr: task.networks.first().and_then(|n| n.addresses.first()).cloned().unwrap_or_default(),
+            });
+        }
+    }
+    out.sort_by_key(|p| (p.protocol, p.published_port));
+    out
 }
 
 /// The cluster's VXLAN port.
@@ -56,12 +150,14 @@ fn node_addr(store: &MemoryStore, node_id: &str) -> Option<String> {
 }
 
 /// Whether a change can change some node's map: a task that joins
-/// networks, a network, a node (its address).
+/// networks or publishes ports, a service that publishes ports, a
+/// network, a node (its addresses).
 pub fn matters(change: &Change) -> bool {
     match change.object() {
-        Object::Task(t) => !t.networks.is_empty(),
+        Object::Task(t) => !t.networks.is_empty() || t.endpoint.is_some(),
+        Object::Service(s) => s.endpoint.is_some(),
         Object::Network(_) | Object::Node(_) => true,
-        Object::Cluster(_) | Object::Service(_) => false,
+        Object::Cluster(_) => false,
     }
 }
 
@@ -131,5 +227,92 @@ mod tests {
         let cluster = shoal_proto::Cluster { id: "c".into(), spec: Some(spec), ..Default::default() };
         store.apply(3, Batch { ops: vec![ops::create(Object::Cluster(cluster))], timestamp: 3 }).unwrap();
         assert_eq!(for_node(&store, "a").data_path_port, 7789);
+    }
+
+    #[test]
+    fn every_node_joins_the_mesh_with_its_address_and_the_healthy_backends() {
+        let mut store = MemoryStore::default();
+        let ingress = shoal_proto::Network {
+            id: "ing".into(),
+            spec: Some(NetworkSpec {
+                annotations: Some(Annotations { name: "ingress".into(), ..Default::default() }),
+                ingress: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let endpoint = shoal_proto::EndpointSpec {
+            mode: 0,
+            ports: vec![
+                shoal_proto::PortConfig { target_port: 80, published_port: 8080, ..Default::default() },
+                shoal_proto::PortConfig {
+                    target_port: 90,
+                    published_port: 9090,
+                    publish_mode: PublishMode::Host as i32,
+                    ..Default::default()
+                },
+            ],
+        };
+        let service = shoal_proto::Service {
+            id: "web".into(),
+            spec: Some(shoal_proto::ServiceSpec {
+                annotations: Some(Annotations { name: "web".into(), ..Default::default() }),
+                endpoint: Some(endpoint),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut batch = vec![ops::create(Object::Network(ingress))];
+        batch.extend(
+            [node("a", "10.1.0.1:4242"), node("b", "10.1.0.2:4242"), node("c", "10.1.0.3:4242")].map(ops::create),
+        );
+        batch.push(ops::create(Object::Service(service)));
+        store.apply(1, Batch { ops: batch, timestamp: 1 }).unwrap();
+        let endpoint = store.service("web").unwrap().endpoint.clone();
+        let mut batch = Vec::new();
+        for (id, node) in [("t1", "a"), ("t2", "b")] {
+            let task = Task {
+                id: id.into(),
+                service_id: "web".into(),
+                endpoint: endpoint.clone(),
+                desired_state: TaskState::Running as i32,
+                ..Default::default()
+            };
+            batch.push(ops::create(Object::Task(task)));
+            batch.push(ops::task_assign(id, node, ""));
+        }
+        let running = |health: TaskHealth| TaskStatus {
+            state: TaskState::Running as i32,
+            health: health as i32,
+            ..Default::default()
+        };
+        batch.push(ops::task_status("t1", running(TaskHealth::Healthy)));
+        batch.push(ops::task_status("t2", running(TaskHealth::Starting)));
+        store.apply(2, Batch { ops: batch, timestamp: 2 }).unwrap();
+
+        // Node c runs nothing, yet joins the ingress network for the mesh.
+        let map = for_node(&store, "c");
+        assert_eq!(map.ingress_addr, "10.0.0.4/24", "nodes a, b, c hold .2, .3, .4");
+        assert_eq!(map.networks.len(), 1);
+        let peers: Vec<(&str, &str)> =
+            map.networks[0].peers.iter().map(|p| (p.addr.as_str(), p.node_addr.as_str())).collect();
+        assert_eq!(
+            peers,
+            [
+                ("10.0.0.2/24", "10.1.0.1"),
+                ("10.0.0.3/24", "10.1.0.2"),
+                ("10.0.0.6/24", "10.1.0.1"),
+                ("10.0.0.7/24", "10.1.0.2")
+            ],
+            "the other nodes and both tasks (.5 is the VIP)"
+        );
+        // Only the healthy task takes connections; host ports stay local.
+        assert_eq!(map.mesh_ports.len(), 1);
+        assert_eq!((map.mesh_ports[0].published_port, map.mesh_ports[0].target_port), (8080, 80));
+        assert_eq!(map.mesh_ports[0].backends, ["10.0.0.6/24"]);
+        assert!(map.host_ports.is_empty());
+        let a = for_node(&store, "a");
+        assert_eq!(a.host_ports.len(), 1);
+        assert_eq!((a.host_ports[0].published_port, a.host_ports[0].task_addr.as_str()), (9090, "10.0.0.6/24"));
     }
 }

@@ -2,21 +2,31 @@
 //! addresses on the networks it joins, or left pending with the reason
 //! (no suitable node, or no address left on one of its networks).
 
+use std::net::Ipv4Addr;
+
 use shoal_proto::{Task, TaskState};
 
 use crate::allocator::Allocations;
 
-/// Assigns `task` to `node_id` (empty: records `reason` for waiting).
-/// Returns whether the task changed; a task that moved on meanwhile (or
-/// is no longer meant to run) is left alone.
-pub(super) fn assign(task: &mut Task, node_id: &str, reason: &str, allocations: &Allocations, now: i64) -> bool {
+/// Assigns `task` to `node_id` (empty: records `reason` for waiting),
+/// its addresses other than `avoid` when it can. Returns whether the task
+/// changed; a task that moved on meanwhile (or is no longer meant to run)
+/// is left alone.
+pub(super) fn assign(
+    task: &mut Task,
+    node_id: &str,
+    reason: &str,
+    allocations: &Allocations,
+    avoid: &[Ipv4Addr],
+    now: i64,
+) -> bool {
     if task.state() > TaskState::Pending || task.desired_state > TaskState::Running as i32 {
         return false;
     }
     if node_id.is_empty() {
         return wait(task, reason, now);
     }
-    match allocations.attach(task) {
+    match allocations.attach(task, avoid) {
         Ok(networks) => task.networks = networks,
         Err(err) => return wait(task, &err.to_string(), now),
     }

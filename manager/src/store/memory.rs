@@ -274,7 +274,8 @@ impl MemoryStore {
                 let Some(mut task) = self.tasks.get(&a.task_id).cloned() else {
                     return Ok(None);
                 };
-                if !assign::assign(&mut task, &a.node_id, &a.message, &self.allocations, now) {
+                let avoid = self.predecessors_addresses(&task, &a.node_id);
+                if !assign::assign(&mut task, &a.node_id, &a.message, &self.allocations, &avoid, now) {
                     return Ok(None);
                 }
                 Ok(Some(self.touch(Object::Task(task), index, now, undo)))
@@ -401,9 +402,31 @@ impl MemoryStore {
                 });
                 s.endpoint = self.allocations.endpoint(s).map_err(|e| StoreError::Refused(e.to_string()))?;
             }
+            Object::Node(n) => {
+                if let Some(Object::Node(c)) = current {
+                    n.attachments = c.attachments.clone();
+                }
+                n.attachments = self.allocations.node_attachments(n);
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The addresses the earlier tasks of `task`'s slot had (for a global
+    /// service's task: of its node), for its own to differ.
+    fn predecessors_addresses(&self, task: &Task, node_id: &str) -> Vec<std::net::Ipv4Addr> {
+        if task.networks.is_empty()
+            && task.spec.as_ref().is_none_or(|s| s.networks.is_empty())
+            && task.endpoint.is_none()
+        {
+            return Vec::new();
+        }
+        self.tasks_of_service(&task.service_id)
+            .filter(|t| t.id != task.id && t.slot == task.slot && (task.slot != 0 || t.node_id == node_id))
+            .flat_map(|t| t.networks.iter().flat_map(|n| n.addresses.iter()))
+            .filter_map(|a| crate::allocator::ipam::parse_addr(a))
+            .collect()
     }
 
     /// A network may go once no service uses it and no task holds an
@@ -463,6 +486,7 @@ impl MemoryStore {
                 self.clusters.insert(c.id.clone(), c);
             }
             Object::Node(n) => {
+                self.allocations.add_node(&n);
                 self.nodes.insert(n.id.clone(), n);
             }
             Object::Service(s) => {
@@ -488,7 +512,11 @@ impl MemoryStore {
     fn remove(&mut self, kind: ObjectKind, id: &str) -> Option<Object> {
         match kind {
             ObjectKind::Cluster => self.clusters.remove(id).map(Object::Cluster),
-            ObjectKind::Node => self.nodes.remove(id).map(Object::Node),
+            ObjectKind::Node => {
+                let n = self.nodes.remove(id)?;
+                self.allocations.remove_node(&n);
+                Some(Object::Node(n))
+            }
             ObjectKind::Service => {
                 let s = self.services.remove(id)?;
                 self.service_by_name.remove(service_name(&s));

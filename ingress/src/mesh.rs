@@ -1,0 +1,184 @@
+//! The routing mesh in the kernel: one nftables table, `ip shoal`, in
+//! the node's namespace, replaced whole in one transaction whenever the
+//! map changes.
+//!
+//! A connection to a published port on any of the node's addresses is
+//! DNATed to one of the service's running, healthy tasks (round robin,
+//! `numgen inc`), on this node or another through the ingress network. A
+//! task on this node sees the client's own address; one on another node
+//! sees this node's ingress address (SNAT), so that its replies come back
+//! here. A host-mode port goes to the local task that publishes it.
+//! `nft` is driven with its text syntax (`nft -f -`).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+/// The table the mesh owns.
+pub const TABLE: &str = "shoal";
+
+/// TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A port published through the mesh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshRule {
+    pub protocol: Protocol,
+    pub published: u16,
+    pub target: u16,
+    /// The tasks' ingress addresses.
+    pub backends: Vec<Ipv4Addr>,
+}
+
+/// A host-mode port of a task on this node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRule {
+    pub protocol: Protocol,
+    pub published: u16,
+    pub target: u16,
+    /// The task's address; `None` when it shares the node's network.
+    pub task: Option<Ipv4Addr>,
+}
+
+/// What the node's table holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mesh {
+    pub ports: Vec<MeshRule>,
+    pub host_ports: Vec<HostRule>,
+    /// The ingress bridge, and this node's address on it (the source of
+    /// connections sent to other nodes' tasks).
+    pub ingress: Option<(String, Ipv4Addr)>,
+    /// Backends on other nodes.
+    pub remote: BTreeSet<Ipv4Addr>,
+}
+
+impl Mesh {
+    /// The nft script that replaces the table with this one.
+    pub fn script(&self) -> String {
+        let mut dnat = String::new();
+        for p in self.ports.iter().filter(|p| !p.backends.is_empty()) {
+            let map: Vec<String> =
+                p.backends.iter().enumerate().map(|(i, b)| format!("{i} : {b} . {}", p.target)).collect();
+            let _ = writeln!(
+                dnat,
+                "\t\tfib daddr type local {} dport {} dnat ip to numgen inc mod {} map {{ {} }}",
+                p.protocol.name(),
+                p.published,
+                p.backends.len(),
+                map.join(", ")
+            );
+        }
+        for h in &self.host_ports {
+            let to = match h.task {
+                Some(addr) => format!("dnat ip to {addr}:{}", h.target),
+                None if h.published != h.target => format!("redirect to :{}", h.target),
+                None => continue,
+            };
+            let _ = writeln!(dnat, "\t\tfib daddr type local {} dport {} {to}", h.protocol.name(), h.published);
+        }
+        let mut snat = String::new();
+        if let Some((bridge, addr)) = &self.ingress
+            && !self.remote.is_empty()
+        {
+            let remote: Vec<String> = self.remote.iter().map(|a| a.to_string()).collect();
+            let _ = writeln!(
+                snat,
+                "\t\toifname \"{bridge}\" ct status dnat ip daddr {{ {} }} snat ip to {addr}",
+                remote.join(", ")
+            );
+        }
+        format!(
+            "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
+             \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
+             \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{dnat}\t}}\n\
+             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
+        )
+    }
+}
+
+/// Why the table could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("running nft: {0}")]
+    Spawn(std::io::Error),
+    #[error("nft refused the mesh's table: {0}")]
+    Refused(String),
+}
+
+/// Runs `script` through `nft -f -` in the caller's namespace.
+pub async fn apply(script: &str) -> Result<(), MeshError> {
+    let mut nft = tokio::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(MeshError::Spawn)?;
+    if let Some(mut stdin) = nft.stdin.take() {
+        stdin.write_all(script.as_bytes()).await.map_err(MeshError::Spawn)?;
+    }
+    let out = nft.wait_with_output().await.map_err(MeshError::Spawn)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(MeshError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+    }
+}
+
+/// Lets the node forward what the mesh sends on (off in a new namespace).
+pub fn enable_forwarding() -> std::io::Result<()> {
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_balances_published_ports_and_snats_only_remote_backends() {
+        let a = Ipv4Addr::new(10, 0, 0, 6);
+        let b = Ipv4Addr::new(10, 0, 0, 7);
+        let mesh = Mesh {
+            ports: vec![
+                MeshRule { protocol: Protocol::Tcp, published: 8080, target: 80, backends: vec![a, b] },
+                MeshRule { protocol: Protocol::Udp, published: 53, target: 5353, backends: vec![a] },
+                MeshRule { protocol: Protocol::Tcp, published: 8081, target: 81, backends: vec![] },
+            ],
+            host_ports: vec![
+                HostRule { protocol: Protocol::Tcp, published: 9090, target: 90, task: Some(a) },
+                HostRule { protocol: Protocol::Tcp, published: 9091, target: 91, task: None },
+                HostRule { protocol: Protocol::Tcp, published: 9092, target: 9092, task: None },
+            ],
+            ingress: Some(("sh-b4096".into(), Ipv4Addr::new(10, 0, 0, 4))),
+            remote: BTreeSet::from([b]),
+        };
+        let script = mesh.script();
+        assert!(script.starts_with("add table ip shoal\ndelete table ip shoal\n"), "{script}");
+        let dnat = "fib daddr type local tcp dport 8080 dnat ip to numgen inc mod 2 map { 0 : 10.0.0.6 . 80, 1 : 10.0.0.7 . 80 }";
+        assert_eq!(script.matches(dnat).count(), 2, "prerouting and output: {script}");
+        assert!(script.contains("udp dport 53 dnat ip to numgen inc mod 1 map { 0 : 10.0.0.6 . 5353 }"));
+        assert!(!script.contains("8081"), "no backend, no rule: {script}");
+        assert!(script.contains("tcp dport 9090 dnat ip to 10.0.0.6:90"));
+        assert!(script.contains("tcp dport 9091 redirect to :91"));
+        assert!(!script.contains("9092"));
+        assert!(script.contains("oifname \"sh-b4096\" ct status dnat ip daddr { 10.0.0.7 } snat ip to 10.0.0.4"));
+        // Empty, it still replaces the table (with empty chains).
+        assert!(Mesh::default().script().contains("chain postrouting"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The routing mesh for real: three hosts (network namespaces on one
+//! switch), a daemon in each, a service with two tasks published on 8080
+//! (TCP) and 8081 (UDP). Connections to any host, the one without a task
+//! too, reach the tasks, spread over both; a task on the receiving host
+//! sees the client's own address; a killed task stops getting
+//! connections once the managers know.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::hosts::{CLIENT_ADDR, Hosts, fetch, fetch_udp};
+use common::{Node, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Answers each TCP connection on 8000 and each datagram on 8001 with
+/// "ITS-OWN-ADDRESS CLIENT-ADDRESS".
+const ECHO: &str = r#"
+import socket, threading
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", 8001))
+    while True:
+        _, peer = u.recvfrom(100)
+        # The address the reply leaves from (the socket is bound to any).
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.connect(peer)
+        u.sendto(("%s %s" % (probe.getsockname()[0], peer[0])).encode(), peer)
+        probe.close()
+threading.Thread(target=udp, daemon=True).start()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8000))
+s.listen()
+while True:
+    c, peer = s.accept()
+    c.sendall(("%s %s" % (c.getsockname()[0], peer[0])).encode())
+    c.close()
+"#;
+
+/// (task address, client address) as the task answering saw them.
+fn ask(hosts: &Hosts, addr: &str, udp: bool) -> Option<(String, String)> {
+    let answer = if udp { fetch_udp(&hosts.switch, addr) } else { fetch(&hosts.switch, addr) }?;
+    let (task, client) = answer.split_once(' ')?;
+    Some((task.to_string(), client.to_string()))
+}
+
+/// The ingress addresses of the running tasks of `web`, by node hostname.
+fn backends(node: &Node) -> Vec<(String, String)> {
+    let out = node.ok(&[
+        "service",
+        "ps",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.ID}} {{.Node}} {{.CurrentState}}",
+        "web",
+    ]);
+    let ingress = node.ok(&["network", "inspect", "--format", "{{.Id}}", "ingress"]).trim().to_string();
+    out.lines()
+        .filter(|l| l.contains(" Running "))
+        .filter_map(|l| {
+            let mut words = l.split(' ');
+            let (id, host) = (words.next()?, words.next()?);
+            let task = node.json_lines(&["inspect", "--format", "json", id]).remove(0);
+            let attachments = task["NetworksAttachments"].as_array()?.clone();
+            let on_ingress = attachments.iter().find(|a| a["Network"]["ID"] == ingress.as_str())?;
+            let addr = on_ingress["Addresses"][0].as_str()?.split('/').next()?.to_string();
+            Some((host.to_string(), addr))
+        })
+        .collect()
+}
+
+#[test]
+fn every_host_balances_published_ports_over_the_tasks() {
+    let hosts = Hosts::new(3);
+    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    manager.ok(&["node", "init"]);
+    let _workers: Vec<Node> = (1..3)
+        .map(|i| Node::join_in(&format!("host-{}", i + 1), Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker"))
+        .collect();
+    wait_until(WAIT, "three nodes ready", || {
+        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 3
+    });
+    manager.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "--max-replicas",
+        "1",
+        "--constraint",
+        "node.hostname!=host-3",
+        "-p",
+        "8080:8000",
+        "-p",
+        "8081:8001/udp",
+        "/usr/bin/python3",
+        "-c",
+        ECHO,
+    ]);
+    wait_until(WAIT, "two tasks running", || backends(&manager).len() == 2);
+    let tasks = backends(&manager);
+    let all: BTreeSet<String> = tasks.iter().map(|(_, a)| a.clone()).collect();
+
+    for (i, host) in hosts.addrs.iter().enumerate() {
+        for udp in [false, true] {
+            let addr = format!("{host}:{}", if udp { 8081 } else { 8080 });
+            wait_until(WAIT, &format!("{addr} spreading over both tasks (udp: {udp})"), || {
+                let seen: BTreeSet<String> = (0..4).filter_map(|_| ask(&hosts, &addr, udp)).map(|(t, _)| t).collect();
+                seen == all
+            });
+        }
+        // A task on the host that took the connection sees the client.
+        if let Some((_, local)) = tasks.iter().find(|(node, _)| *node == format!("host-{}", i + 1)) {
+            let answers: Vec<(String, String)> =
+                (0..4).filter_map(|_| ask(&hosts, &format!("{host}:8080"), false)).collect();
+            let from_local: Vec<&String> = answers.iter().filter(|(t, _)| t == local).map(|(_, c)| c).collect();
+            assert!(!from_local.is_empty() && from_local.iter().all(|c| *c == CLIENT_ADDR), "{answers:?}");
+        }
+    }
+
+    // A killed task gets no more connections, well before its
+    // replacement (after the restart delay) runs.
+    let (victim_host, victim) = tasks[0].clone();
+    let ps = manager.ok(&[
+        "service",
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("node={victim_host}"),
+        "--filter",
+        "desired-state=running",
+        "web",
+    ]);
+    let task = manager.json_lines(&["inspect", "--format", "json", ps.trim()]).remove(0);
+    let pid = task["Status"]["ContainerStatus"]["PID"].as_i64().unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).output().unwrap();
+    let third = format!("{}:8080", hosts.addrs[2]);
+    wait_until(Duration::from_secs(5), "the killed task out of the mesh", || {
+        (0..4).all(|_| ask(&hosts, &third, false).is_some_and(|(t, _)| t != victim))
+    });
+}
