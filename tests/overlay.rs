@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::hosts::{Hosts, fetch};
@@ -40,6 +40,10 @@ fn addresses(node: &Node, service: &str) -> BTreeMap<String, String> {
             Some((t["ID"].as_str()?.to_string(), addr.split('/').next()?.to_string()))
         })
         .collect()
+}
+
+fn node_json(node: &Node, args: &[&str]) -> serde_json::Value {
+    node.json_lines(args).remove(0)
 }
 
 /// Whether every task reaches every other one at its address.
@@ -89,6 +93,15 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
     let tasks = addresses(&manager, "echo");
     assert!(tasks.values().all(|a| a.starts_with("10.0.1.")), "{tasks:?}");
     wait_until(WAIT, "every task reaching every other over VXLAN", || all_reach_all(&addresses(&manager, "echo")));
+    // The service's VIP spreads connections over its tasks.
+    let service = node_json(&manager, &["service", "inspect", "--format", "json", "echo"]);
+    let vip = service["Endpoint"]["VirtualIPs"][0]["Addr"].as_str().unwrap().split('/').next().unwrap().to_string();
+    let from = format!("shoal-{}", tasks.keys().next().unwrap());
+    let all: BTreeSet<String> = tasks.values().cloned().collect();
+    wait_until(WAIT, "the VIP spreading over the three tasks", || {
+        let seen: BTreeSet<String> = (0..6).filter_map(|_| fetch(&from, &format!("{vip}:8000"))).collect();
+        seen == all
+    });
     // The health check runs in the task's namespace: its port 8000 answers.
     wait_until(WAIT, "three healthy tasks", || {
         let states = manager.ok(&["service", "ps", "--format", "{{.CurrentState}}", "echo"]);

@@ -15,9 +15,10 @@ use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
-use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol};
+use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, apply_in, vip_script};
 use crate::netns;
 use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, veth_name};
+use crate::services::{self, LocalTask, host};
 
 /// Why a task could not be given its network namespace.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,10 @@ struct State {
     done: BTreeMap<u32, Wired>,
     /// The mesh's table as last written.
     mesh: Option<String>,
+    /// The last map applied.
+    map: NetworkMap,
+    /// The task namespaces made here, by task id.
+    tasks: BTreeMap<String, LocalTask>,
 }
 
 impl DataPath {
@@ -99,7 +104,27 @@ impl DataPath {
             }
             state.done.insert(vni, w);
         }
-        self.apply_mesh(map, &mut state).await
+        self.apply_mesh(map, &mut state).await?;
+        state.map = map.clone();
+        let ids: Vec<String> = state.tasks.keys().cloned().collect();
+        for id in ids {
+            self.apply_vips(&mut state, &id).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the VIP table of task `id`'s namespace if it changed.
+    async fn apply_vips(&self, state: &mut State, id: &str) -> Result<(), DataPathError> {
+        let Some(task) = state.tasks.get(id) else { return Ok(()) };
+        let script = vip_script(&services::vips(&services::entries(&state.map, &task.networks)));
+        if task.vip_script.as_ref() == Some(&script) {
+            return Ok(());
+        }
+        apply_in(&task.netns, script.clone()).await?;
+        if let Some(task) = state.tasks.get_mut(id) {
+            task.vip_script = Some(script);
+        }
+        Ok(())
     }
 
     /// The node's own ingress address, and the mesh's table.
@@ -188,12 +213,31 @@ impl DataPath {
             let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
         }
+        let networks = task.networks.iter().map(|a| a.network_id.clone()).collect();
+        let mut state = state;
+        state.tasks.insert(task.id.clone(), LocalTask { netns: path.clone(), networks, vip_script: None });
+        self.apply_vips(&mut state, &task.id).await?;
         Ok(Some(path))
+    }
+
+    /// Takes back a task this node's data path plugged in before the
+    /// daemon restarted: its namespace is still there, its tables are
+    /// kept up to date again.
+    pub async fn adopt(&self, task: &Task) -> Result<(), DataPathError> {
+        let path = netns::path(&namespace(&task.id));
+        if task.networks.is_empty() || !netns::is_namespace(&path) {
+            return Ok(());
+        }
+        let mut state = self.state.lock().await;
+        let networks = task.networks.iter().map(|a| a.network_id.clone()).collect();
+        state.tasks.insert(task.id.clone(), LocalTask { netns: path, networks, vip_script: None });
+        self.apply_vips(&mut state, &task.id).await
     }
 
     /// Removes the task's namespace (its interfaces go with it).
     pub async fn detach(&self, task_id: &str) -> Result<(), DataPathError> {
-        let _state = self.state.lock().await;
+        let mut state = self.state.lock().await;
+        state.tasks.remove(task_id);
         Ok(netns::remove(&namespace(task_id))?)
     }
 }
@@ -204,11 +248,6 @@ fn port16(port: u32) -> Option<u16> {
 
 fn protocol(p: i32) -> Protocol {
     if p == PortProtocol::Udp as i32 { Protocol::Udp } else { Protocol::Tcp }
-}
-
-/// "10.0.1.5/24" -> 10.0.1.5.
-fn host(cidr: &str) -> Option<Ipv4Addr> {
-    cidr.split('/').next()?.parse().ok()
 }
 
 /// "10.0.1.0/24" -> 24.

@@ -11,3 +11,4 @@ pub mod datapath;
 pub mod mesh;
 pub mod netns;
 pub mod overlay;
+pub mod services;

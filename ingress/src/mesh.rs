@@ -112,6 +112,27 @@ impl Mesh {
     }
 }
 
+/// The table of a task's namespace: a connection to a VIP goes to one
+/// of the service's tasks (round robin, the port kept), DNATed in the
+/// task's own namespace, so no SNAT is needed and the answering task sees
+/// the caller.
+pub fn vip_script(vips: &[(Ipv4Addr, Vec<Ipv4Addr>)]) -> String {
+    let mut rules = String::new();
+    for (vip, tasks) in vips.iter().filter(|(_, t)| !t.is_empty()) {
+        let map: Vec<String> = tasks.iter().enumerate().map(|(i, t)| format!("{i} : {t}")).collect();
+        let _ = writeln!(
+            rules,
+            "\t\tip daddr {vip} dnat ip to numgen inc mod {} map {{ {} }}",
+            tasks.len(),
+            map.join(", ")
+        );
+    }
+    format!(
+        "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
+         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n}}\n"
+    )
+}
+
 /// Why the table could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
@@ -138,6 +159,37 @@ pub async fn apply(script: &str) -> Result<(), MeshError> {
         Ok(())
     } else {
         Err(MeshError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+    }
+}
+
+/// Runs `script` through `nft -f -` in the namespace at `netns` (from a
+/// thread that enters it: nft inherits the namespace).
+pub async fn apply_in(netns: &std::path::Path, script: String) -> Result<(), MeshError> {
+    let path = netns.to_path_buf();
+    let run = move || -> Result<(), MeshError> {
+        use std::io::Write;
+        let mut nft = std::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(MeshError::Spawn)?;
+        if let Some(mut stdin) = nft.stdin.take() {
+            stdin.write_all(script.as_bytes()).map_err(MeshError::Spawn)?;
+        }
+        let out = nft.wait_with_output().map_err(MeshError::Spawn)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(MeshError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        }
+    };
+    let joined = tokio::task::spawn_blocking(move || crate::netns::run_in(&path, run)).await;
+    match joined {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
+        Err(e) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
     }
 }
 
@@ -180,5 +232,17 @@ mod tests {
         assert!(script.contains("oifname \"sh-b4096\" ct status dnat ip daddr { 10.0.0.7 } snat ip to 10.0.0.4"));
         // Empty, it still replaces the table (with empty chains).
         assert!(Mesh::default().script().contains("chain postrouting"));
+    }
+
+    #[test]
+    fn a_task_balances_each_vip_over_the_service_tasks() {
+        let vip = Ipv4Addr::new(10, 0, 1, 2);
+        let tasks = vec![Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)];
+        let script = vip_script(&[(vip, tasks), (Ipv4Addr::new(10, 0, 1, 9), vec![])]);
+        assert!(
+            script.contains("ip daddr 10.0.1.2 dnat ip to numgen inc mod 2 map { 0 : 10.0.1.3, 1 : 10.0.1.4 }"),
+            "{script}"
+        );
+        assert!(!script.contains("10.0.1.9"), "no task, no rule: {script}");
     }
 }

@@ -82,6 +82,17 @@ impl Network for NodeNetwork {
         })
     }
 
+    fn adopt<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.apply_latest().await {
+                warn!(task = %task.id, err = %e, "wiring the network map");
+            }
+            if let Err(e) = self.path.adopt(task).await {
+                warn!(task = %task.id, err = %e, "taking back the task's network namespace");
+            }
+        })
+    }
+
     fn detach<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Err(e) = self.path.detach(task_id).await {

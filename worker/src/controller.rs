@@ -106,6 +106,9 @@ impl<E: Executor> Controller<E> {
         let handle = if self.dir.exists() {
             match self.exec.adopt(&task.id).await {
                 Adopted::Running(handle) => {
+                    if let Some(network) = &self.network {
+                        network.adopt(&task).await;
+                    }
                     if known < TaskState::Running {
                         self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
                     } else {

@@ -20,6 +20,9 @@ pub trait Network: std::fmt::Debug + Send + Sync + 'static {
     /// starts; the namespace's path for the shim to enter, or `None` for a
     /// task on no network (it uses the node's).
     fn attach<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<Option<PathBuf>, String>>;
+    /// Takes back a task attached before the worker restarted (its
+    /// namespace lives on with it).
+    fn adopt<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, ()>;
     /// Removes what `attach` made, once the task has ended.
     fn detach<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, ()>;
 }

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use shoal_proto::{
-    HostPortBinding, MeshPort, NetworkMap, NetworkPeers, Peer, PortConfig, PublishMode, Task, TaskHealth, TaskState,
-    store_object::Object,
+    HostPortBinding, MeshPort, NetworkMap, NetworkPeers, Peer, PortConfig, PublishMode, ServiceEntry, Task, TaskHealth,
+    TaskState, store_object::Object,
 };
 
 use crate::allocator::holds_addresses;
@@ -59,7 +59,8 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
         .into_iter()
         .filter_map(|(id, mut peers)| {
             peers.sort_by(|a, b| a.addr.cmp(&b.addr));
-            Some(NetworkPeers { network: Some(store.network(id)?.clone()), peers })
+            let services = if Some(id) == ingress { Vec::new() } else { services_on(store, id) };
+            Some(NetworkPeers { network: Some(store.network(id)?.clone()), peers, services })
         })
         .collect();
     NetworkMap {
@@ -70,6 +71,39 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
         host_ports: host_ports(store, node_id),
     }
 }
+
+/// The services on network `id`: names, VIP, the tasks that take
+/// connections.
+fn services_on(store: &MemoryStore, id: &str) -> Vec<ServiceEntry> {
+    let mut out: Vec<ServiceEntry> = store
+        .services_on_network(id)
+        .map(|service| {
+            let name = service_name(service).to_string();
+            let spec = service.spec.as_ref();
+            let attachment =
+                spec.and_then(|s| s.task.as_ref()).and_then(|t| t.networks.iter().find(|n| n.target == id));
+            let mut aliases = attachment.map_or(Vec::new(), |a| a.aliases.clone());
+            // In a stack, its short name too ("web" of "demo_web").
+            let stack = spec.and_then(|s| s.annotations.as_ref()).and_then(|a| a.labels.get(STACK_LABEL));
+            if let Some(short) = stack.and_then(|s| name.strip_prefix(&format!("{s}_"))) {
+                aliases.push(short.to_string());
+            }
+            let vip = service.endpoint.as_ref().and_then(|e| e.virtual_ips.iter().find(|v| v.network_id == id));
+            let mut tasks: Vec<String> = store
+                .tasks_of_service(&service.id)
+                .filter(|t| takes_connections(t))
+                .filter_map(|t| t.networks.iter().find(|a| a.network_id == id)?.addresses.first().cloned())
+                .collect();
+            tasks.sort();
+            ServiceEntry { name, aliases, vip: vip.map(|v| v.addr.clone()).unwrap_or_default(), tasks }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The label of the stack a service belongs to.
+const STACK_LABEL: &str = "com.docker.stack.namespace";
 
 /// A node's own address on the ingress network.
 fn node_ingress_addr(store: &MemoryStore, node_id: &str, ingress: &str) -> Option<String> {
@@ -155,7 +189,10 @@ fn node_addr(store: &MemoryStore, node_id: &str) -> Option<String> {
 pub fn matters(change: &Change) -> bool {
     match change.object() {
         Object::Task(t) => !t.networks.is_empty() || t.endpoint.is_some(),
-        Object::Service(s) => s.endpoint.is_some(),
+        Object::Service(s) => {
+            s.endpoint.is_some()
+                || s.spec.as_ref().and_then(|s| s.task.as_ref()).is_some_and(|t| !t.networks.is_empty())
+        }
         Object::Network(_) | Object::Node(_) => true,
         Object::Cluster(_) => false,
     }
