@@ -9,23 +9,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::hosts::{Hosts, fetch};
+use common::hosts::{ECHO_ADDR, Hosts, fetch};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A task that answers every connection on port 8000 with its own address.
-const ECHO_ADDR: &str = r#"
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8000))
-s.listen()
-while True:
-    c, _ = s.accept()
-    c.sendall(c.getsockname()[0].encode())
-    c.close()
-"#;
 
 /// A health check that needs the task's own port 8000 on 127.0.0.1.
 const HEALTH: &str = "/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8000), timeout=1)'";

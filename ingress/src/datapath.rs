@@ -9,16 +9,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
 use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, apply_in, vip_script};
-use crate::netns;
 use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, veth_name};
 use crate::services::{self, LocalTask, host};
+use crate::{dns, netns};
 
 /// Why a task could not be given its network namespace.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,8 @@ pub enum DataPathError {
     Mesh(#[from] MeshError),
     #[error("enabling IP forwarding for the mesh: {0}")]
     Forwarding(std::io::Error),
+    #[error("starting the task's DNS responder: {0}")]
+    Dns(String),
 }
 
 /// The name of a task's namespace.
@@ -57,6 +61,10 @@ pub struct DataPath {
     /// This node's data-path address.
     local: Ipv4Addr,
     state: Mutex<State>,
+    /// The last map applied, for the tasks' DNS responders.
+    names: Arc<RwLock<NetworkMap>>,
+    /// The node's own resolver, for names that are not the cluster's.
+    upstream: Option<SocketAddr>,
 }
 
 #[derive(Default)]
@@ -77,7 +85,13 @@ impl DataPath {
     /// The data path of the namespace the daemon runs in; `local` is the
     /// node's data-path address. Must be called inside a tokio runtime.
     pub fn new(local: Ipv4Addr) -> Result<DataPath, DataPathError> {
-        Ok(DataPath { overlay: Overlay::connect(None)?, local, state: Mutex::new(State::default()) })
+        Ok(DataPath {
+            overlay: Overlay::connect(None)?,
+            local,
+            state: Mutex::new(State::default()),
+            names: Arc::default(),
+            upstream: dns::upstream(),
+        })
     }
 
     /// Brings the overlay to what `map` says: segments made and removed,
@@ -106,6 +120,7 @@ impl DataPath {
         }
         self.apply_mesh(map, &mut state).await?;
         state.map = map.clone();
+        *self.names.write().unwrap_or_else(|e| e.into_inner()) = map.clone();
         let ids: Vec<String> = state.tasks.keys().cloned().collect();
         for id in ids {
             self.apply_vips(&mut state, &id).await?;
@@ -213,10 +228,8 @@ impl DataPath {
             let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
         }
-        let networks = task.networks.iter().map(|a| a.network_id.clone()).collect();
         let mut state = state;
-        state.tasks.insert(task.id.clone(), LocalTask { netns: path.clone(), networks, vip_script: None });
-        self.apply_vips(&mut state, &task.id).await?;
+        self.track(&mut state, task, &path).await?;
         Ok(Some(path))
     }
 
@@ -229,15 +242,28 @@ impl DataPath {
             return Ok(());
         }
         let mut state = self.state.lock().await;
-        let networks = task.networks.iter().map(|a| a.network_id.clone()).collect();
-        state.tasks.insert(task.id.clone(), LocalTask { netns: path, networks, vip_script: None });
-        self.apply_vips(&mut state, &task.id).await
+        self.track(&mut state, task, &path).await
+    }
+
+    /// Keeps the task's namespace up to date from now on: its VIP table
+    /// and DNS responder.
+    async fn track(&self, state: &mut State, task: &Task, netns: &std::path::Path) -> Result<(), DataPathError> {
+        let networks: Vec<String> = task.networks.iter().map(|a| a.network_id.clone()).collect();
+        let dns = dns::serve(netns, networks.clone(), self.names.clone(), self.upstream)
+            .map_err(|e| DataPathError::Dns(e.to_string()))?;
+        let local = LocalTask { netns: netns.to_path_buf(), networks, vip_script: None, dns: Some(dns) };
+        if let Some(old) = state.tasks.insert(task.id.clone(), local).and_then(|t| t.dns) {
+            old.abort();
+        }
+        self.apply_vips(state, &task.id).await
     }
 
     /// Removes the task's namespace (its interfaces go with it).
     pub async fn detach(&self, task_id: &str) -> Result<(), DataPathError> {
         let mut state = self.state.lock().await;
-        state.tasks.remove(task_id);
+        if let Some(dns) = state.tasks.remove(task_id).and_then(|t| t.dns) {
+            dns.abort();
+        }
         Ok(netns::remove(&namespace(task_id))?)
     }
 }

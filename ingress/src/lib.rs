@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod datapath;
+pub mod dns;
 pub mod mesh;
 pub mod netns;
 pub mod overlay;

@@ -9,13 +9,15 @@ use std::path::PathBuf;
 use shoal_proto::{NetworkMap, ServiceEntry};
 
 /// A task namespace of this node.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LocalTask {
     pub netns: PathBuf,
     /// The networks it joins.
     pub networks: Vec<String>,
     /// Its VIP table as last written.
     pub vip_script: Option<String>,
+    /// Its DNS responder.
+    pub dns: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The services on the given networks, by network id, as the map says.

@@ -18,6 +18,10 @@ pub use signal::signal_number;
 pub const NOT_LEADER: &str = "this manager is not the leader";
 pub use time::{nanos_to_system_time, now_nanos};
 
+/// The resolv.conf of a task on an overlay network: its node's DNS
+/// responder, in the task's own namespace (as Docker's embedded DNS).
+pub const TASK_RESOLV_CONF: &str = "nameserver 127.0.0.11\noptions ndots:0\n";
+
 /// Generated types and services of package `shoal.v1`.
 #[allow(missing_docs, clippy::all)]
 pub mod v1 {

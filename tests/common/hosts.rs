@@ -6,6 +6,20 @@
 
 use std::process::Command;
 
+/// A task program (`python3 -c`) answering every connection on port
+/// 8000 with its own address.
+pub const ECHO_ADDR: &str = r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8000))
+s.listen()
+while True:
+    c, _ = s.accept()
+    c.sendall(c.getsockname()[0].encode())
+    c.close()
+"#;
+
 /// Runs `ip ARGS`; panics with its stderr if it fails.
 pub fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");

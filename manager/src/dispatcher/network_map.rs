@@ -352,4 +352,28 @@ mod tests {
         assert_eq!(a.host_ports.len(), 1);
         assert_eq!((a.host_ports[0].published_port, a.host_ports[0].task_addr.as_str()), (9090, "10.0.0.6/24"));
     }
+
+    #[test]
+    fn services_on_a_network_answer_to_their_names_aliases_and_stack_short_names() {
+        let mut store = MemoryStore::default();
+        let net = shoal_proto::Network { id: "n1".into(), spec: Some(NetworkSpec::default()), ..Default::default() };
+        let networks = vec![NetworkAttachmentConfig { target: "n1".into(), aliases: vec!["www".into()] }];
+        let labels = [("com.docker.stack.namespace".to_string(), "demo".to_string())].into_iter().collect();
+        let service = shoal_proto::Service {
+            id: "s1".into(),
+            spec: Some(shoal_proto::ServiceSpec {
+                annotations: Some(Annotations { name: "demo_web".into(), labels }),
+                task: Some(TaskSpec { networks, ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let ops = vec![ops::create(Object::Network(net)), ops::create(Object::Service(service))];
+        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        let entries = services_on(&store, "n1");
+        assert_eq!(entries.len(), 1);
+        assert_eq!((entries[0].name.as_str(), entries[0].vip.as_str()), ("demo_web", "10.0.0.2/24"));
+        assert_eq!(entries[0].aliases, ["www", "web"]);
+        assert!(entries[0].tasks.is_empty());
+    }
 }

@@ -15,6 +15,9 @@ use tokio::process::{Child, Command};
 use super::{Adopted, ExecError, Executor, Launch, TaskHandle};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
 
+/// The task's resolv.conf, in its directory (bind-mounted in its mount
+/// namespace when it runs in a network namespace).
+const RESOLV_CONF: &str = "resolv.conf";
 /// PATH when neither the task nor the daemon sets one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How often a task not started by this worker is checked for its end.
@@ -115,7 +118,13 @@ impl Executor for ProcessExecutor {
             err(format!("executable not found: {} (not an executable file, nor a program in $PATH)", c.image))
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
-        let mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
+        let mut mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
+        if netns.is_some() {
+            // Names are resolved by the node's responder in the task's
+            // namespace.
+            let source = Some(self.dir(&task.id).path().join(RESOLV_CONF));
+            mounts.push(crate::mounts::MountPlan { source, target: "/etc/resolv.conf".into(), read_only: true });
+        }
         Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts, netns })
     }
 
@@ -126,6 +135,11 @@ impl Executor for ProcessExecutor {
         std::fs::create_dir_all(dir.path())
             .and_then(|()| std::fs::write(dir.launch_path(), json))
             .map_err(|e| err(format!("writing {}: {e}", dir.launch_path().display())))?;
+        if launch.netns.is_some() {
+            let path = dir.path().join(RESOLV_CONF);
+            std::fs::write(&path, shoal_proto::TASK_RESOLV_CONF)
+                .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+        }
         let mut shim = Command::new(&self.shim)
             .args([OsString::from("shim"), dir.path().as_os_str().to_owned()])
             .stdin(std::process::Stdio::null())

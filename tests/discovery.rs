@@ -1,0 +1,83 @@
+//! Service discovery for real: two hosts (network namespaces on one
+//! switch) with a daemon each; a client task resolves services by name
+//! through its node's responder (its resolv.conf names it): a VIP-mode
+//! service by name and alias gives its VIP, `tasks.NAME` its tasks'
+//! addresses, a DNS-round-robin service its task's address; and
+//! connecting by name reaches the tasks behind the VIP.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::hosts::{ECHO_ADDR, Hosts};
+use common::{Node, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Prints, every 0.3 s, what the names resolve to and which task a
+/// connection to "echo" reached.
+const CLIENT: &str = r#"
+import socket, time
+while True:
+    try:
+        vip = socket.gethostbyname("echo")
+        tasks = ",".join(sorted(socket.gethostbyname_ex("tasks.echo")[2]))
+        www = socket.gethostbyname("www")
+        rr = socket.gethostbyname("rr")
+        c = socket.create_connection(("echo", 8000), timeout=1)
+        got = c.recv(100).decode()
+        c.close()
+        print("vip=%s tasks=%s www=%s rr=%s got=%s" % (vip, tasks, www, rr, got), flush=True)
+    except Exception as e:
+        print("error=%r" % (e,), flush=True)
+    time.sleep(0.3)
+"#;
+
+/// The running tasks' addresses on the service's (only) network, sorted.
+fn task_addresses(node: &Node, service: &str) -> Vec<String> {
+    let mut addrs: Vec<String> = node
+        .tasks(service)
+        .iter()
+        .filter(|t| t["DesiredState"] == "running" && t["Status"]["State"] == "running")
+        .filter_map(|t| Some(t["NetworksAttachments"][0]["Addresses"][0].as_str()?.split('/').next()?.to_string()))
+        .collect();
+    addrs.sort();
+    addrs
+}
+
+#[test]
+fn tasks_find_services_by_name() {
+    let hosts = Hosts::new(2);
+    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    manager.ok(&["node", "init"]);
+    let _worker = Node::join_in("host-2", Some(&hosts.names[1]), &hosts.addrs[1], &manager, "worker");
+    manager.ok(&["network", "create", "back"]);
+    let python = "/usr/bin/python3";
+    let create = |name: &str, flags: &[&str], program: &str| {
+        let mut args = vec!["service", "create", "--detach", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[python, "-c", program]);
+        manager.ok(&args);
+    };
+    create("echo", &["--replicas", "2", "--max-replicas", "1", "--network", "name=back,alias=www"], ECHO_ADDR);
+    create("rr", &["--endpoint-mode", "dnsrr", "--network", "back"], ECHO_ADDR);
+    create("client", &["--network", "back"], CLIENT);
+    wait_until(WAIT, "echo's two tasks and rr's running", || {
+        task_addresses(&manager, "echo").len() == 2 && task_addresses(&manager, "rr").len() == 1
+    });
+    let echo = manager.json_lines(&["service", "inspect", "--format", "json", "echo"]).remove(0);
+    let vip = echo["Endpoint"]["VirtualIPs"][0]["Addr"].as_str().unwrap().split('/').next().unwrap().to_string();
+    let tasks = task_addresses(&manager, "echo");
+    let rr = task_addresses(&manager, "rr").remove(0);
+    let expected = format!("vip={vip} tasks={} www={vip} rr={rr} got=", tasks.join(","));
+    wait_until(WAIT, &format!("the client resolving as {expected}... and reaching both tasks"), || {
+        let logs = manager.ok(&["service", "logs", "client"]);
+        let reached: BTreeSet<&str> = logs
+            .lines()
+            .filter_map(|l| l.split_once("| ").map(|(_, line)| line))
+            .filter_map(|line| line.strip_prefix(expected.as_str()))
+            .collect();
+        reached.len() == 2 && reached.iter().all(|t| tasks.iter().any(|a| a == t))
+    });
+}
