@@ -147,3 +147,33 @@ fn every_host_balances_published_ports_over_the_tasks() {
         (0..4).all(|_| ask(&hosts, &third, false).is_some_and(|(t, _)| t != victim))
     });
 }
+
+#[test]
+fn a_host_mode_port_opens_only_where_its_task_runs_and_keeps_the_client_address() {
+    let hosts = Hosts::new(2);
+    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    manager.ok(&["node", "init"]);
+    let _worker = Node::join_in("host-2", Some(&hosts.names[1]), &hosts.addrs[1], &manager, "worker");
+    wait_until(WAIT, "two nodes ready", || {
+        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 2
+    });
+    // One task in the node's own network (no overlay), one on an overlay:
+    // both bound on their node only.
+    manager.ok(&["network", "create", "back"]);
+    for (name, port, extra) in [("plain", "9000", None), ("joined", "9001", Some("back"))] {
+        let mut args = vec!["service", "create", "--detach", "--name", name, "--constraint", "node.hostname==host-2"];
+        if let Some(network) = extra {
+            args.extend_from_slice(&["--network", network]);
+        }
+        let publish = format!("published={port},target=8000,mode=host");
+        args.extend_from_slice(&["--publish", &publish, "/usr/bin/python3", "-c", ECHO]);
+        manager.ok(&args);
+    }
+    for port in [9000, 9001] {
+        let on_task_host = format!("{}:{port}", hosts.addrs[1]);
+        wait_until(WAIT, &format!("{on_task_host} answering with the client's address"), || {
+            ask(&hosts, &on_task_host, false).is_some_and(|(_, client)| client == CLIENT_ADDR)
+        });
+        assert_eq!(ask(&hosts, &format!("{}:{port}", hosts.addrs[0]), false), None, "not open where no task runs");
+    }
+}
