@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{CLIENT_ADDR, Hosts, fetch, fetch_udp};
+use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, bulk_length, fetch, fetch_udp};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -124,6 +124,28 @@ fn every_host_balances_published_ports_over_the_tasks() {
             assert!(!from_local.is_empty() && from_local.iter().all(|c| *c == CLIENT_ADDR), "{answers:?}");
         }
     }
+
+    // Bulk data through the mesh of the host without a task, from that
+    // host itself (the path whose throughput collapsed before tasks got
+    // an MTU that leaves room for VXLAN: see benches/mesh.rs).
+    manager.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "bulk",
+        "--constraint",
+        "node.hostname==host-1",
+        "-p",
+        "8090:8100",
+        "/usr/bin/python3",
+        "-c",
+        BULK_SERVER,
+    ]);
+    let third_bulk = format!("{}:8090", hosts.addrs[2]);
+    wait_until(WAIT, "a megabyte through the mesh across hosts", || {
+        bulk_length(&hosts.names[2], &third_bulk) == Some(1_000_000)
+    });
 
     // A killed task gets no more connections, well before its
     // replacement (after the restart delay) runs.

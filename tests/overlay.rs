@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts, fetch};
+use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, fetch};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -89,6 +89,21 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
         let seen: BTreeSet<String> = (0..6).filter_map(|_| fetch(&from, &format!("{vip}:8000"))).collect();
         seen == all
     });
+    // Bulk data crosses the VXLAN too.
+    let ids: Vec<&String> = tasks.keys().collect();
+    let (sender, receiver) = (format!("shoal-{}", ids[0]), format!("shoal-{}", ids[1]));
+    let mut server = std::process::Command::new("ip")
+        .args(["netns", "exec", &sender, "/usr/bin/python3", "-c", BULK_SERVER])
+        .spawn()
+        .unwrap();
+    let from = tasks[ids[0]].clone();
+    let received = (0..50).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        bulk_length(&receiver, &format!("{from}:8100")).filter(|n| *n > 0)
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(received, Some(1_000_000), "a megabyte from one task to another across hosts");
     // The health check runs in the task's namespace: its port 8000 answers.
     wait_until(WAIT, "three healthy tasks", || {
         let states = manager.ok(&["service", "ps", "--format", "{{.CurrentState}}", "echo"]);

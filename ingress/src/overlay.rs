@@ -41,6 +41,12 @@ fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> OverlayE
     move |source| OverlayError::Netlink { what, source }
 }
 
+/// The MTU of a task's interface on an overlay network: a 1500-byte
+/// underlay less the 50 bytes VXLAN adds (as Docker's default). A frame
+/// larger than the VXLAN device takes would be dropped on the bridge,
+/// silently: no ICMP at layer 2.
+pub const OVERLAY_MTU: u32 = 1450;
+
 /// The bridge of the network with VXLAN id `vni`.
 pub fn bridge_name(vni: u32) -> String {
     format!("sh-b{vni}")
@@ -195,7 +201,7 @@ impl Overlay {
         self.handle.link().add(link).execute().await.map_err(netlink(format!("creating veth {veth}")))?;
         let (node_end, task_end) = (self.must_index(veth).await?, self.must_index(&peer).await?);
         let bridge = self.must_index(&bridge_name(s.vni)).await?;
-        let plug = LinkUnspec::new_with_index(node_end).controller(bridge).up().build();
+        let plug = LinkUnspec::new_with_index(node_end).controller(bridge).mtu(OVERLAY_MTU).up().build();
         self.handle.link().set(plug).execute().await.map_err(netlink(format!("plugging {veth} into the bridge")))?;
         let ns = File::open(netns)
             .map_err(|source| OverlayError::Io { what: format!("opening {}", netns.display()), source })?;
@@ -205,7 +211,7 @@ impl Overlay {
 
         let task = Overlay::connect(Some(netns))?;
         let index = task.must_index(&peer).await?;
-        let named = LinkUnspec::new_with_index(index).name(ifname).address(mac(addr).to_vec()).build();
+        let named = LinkUnspec::new_with_index(index).name(ifname).address(mac(addr).to_vec()).mtu(OVERLAY_MTU).build();
         task.handle.link().set(named).execute().await.map_err(netlink(format!("naming the task's {ifname}")))?;
         let add = task.handle.address().add(index, IpAddr::V4(addr), s.prefix);
         add.execute().await.map_err(netlink(format!("adding {addr}/{} to the task", s.prefix)))?;

@@ -20,6 +20,37 @@ while True:
     c.close()
 "#;
 
+/// A task program that counts what each connection on port 8100 sends
+/// until it shuts its side, and answers with the count.
+pub const BULK_SERVER: &str = r#"
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8100))
+s.listen()
+while True:
+    c, _ = s.accept()
+    n = 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        n += len(d)
+    c.sendall(str(n).encode())
+    c.close()
+"#;
+
+/// Sends a megabyte from namespace `netns` to `addr` (IP:PORT) and returns
+/// how much [`BULK_SERVER`] says it received (`None` if it cannot).
+pub fn bulk_length(netns: &str, addr: &str) -> Option<usize> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let script = format!(
+        "import socket\ns = socket.create_connection(('{host}', {port}), timeout=1)\ns.settimeout(3)\ns.sendall(b'x' * 1000000)\ns.shutdown(socket.SHUT_WR)\nprint(s.recv(100).decode())"
+    );
+    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 /// Runs `ip ARGS`; panics with its stderr if it fails.
 pub fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
