@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::hosts::Hosts;
+use common::hosts::{Hosts, cluster};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -107,9 +107,7 @@ fn main() {
     common::set_log_level("info");
     let (seconds, trips) = (env("SECONDS", 3), env("TRIPS", 5000));
     let hosts = Hosts::new(2);
-    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
-    manager.ok(&["node", "init"]);
-    let _worker = Node::join_in("host-2", Some(&hosts.names[1]), &hosts.addrs[1], &manager, "worker");
+    let (manager, _workers) = cluster(&hosts);
     let on_host_1 = ["--constraint", "node.hostname==host-1"];
     let mut perf = vec!["service", "create", "--detach", "--name", "perf", "-p", "5301:5201"];
     perf.extend_from_slice(&on_host_1);

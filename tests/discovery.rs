@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts};
+use common::hosts::{ECHO_ADDR, Hosts, cluster};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -49,9 +49,7 @@ fn task_addresses(node: &Node, service: &str) -> Vec<String> {
 #[test]
 fn tasks_find_services_by_name() {
     let hosts = Hosts::new(2);
-    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
-    manager.ok(&["node", "init"]);
-    let _worker = Node::join_in("host-2", Some(&hosts.names[1]), &hosts.addrs[1], &manager, "worker");
+    let (manager, _workers) = cluster(&hosts);
     manager.ok(&["network", "create", "back"]);
     let python = "/usr/bin/python3";
     let create = |name: &str, flags: &[&str], program: &str| {

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, bulk_length, fetch, fetch_udp};
+use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, bulk_length, cluster, fetch, fetch_udp};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -76,14 +76,7 @@ fn backends(node: &Node) -> Vec<(String, String)> {
 #[test]
 fn every_host_balances_published_ports_over_the_tasks() {
     let hosts = Hosts::new(3);
-    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
-    manager.ok(&["node", "init"]);
-    let _workers: Vec<Node> = (1..3)
-        .map(|i| Node::join_in(&format!("host-{}", i + 1), Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker"))
-        .collect();
-    wait_until(WAIT, "three nodes ready", || {
-        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 3
-    });
+    let (manager, _workers) = cluster(&hosts);
     manager.ok(&[
         "service",
         "create",
@@ -173,12 +166,7 @@ fn every_host_balances_published_ports_over_the_tasks() {
 #[test]
 fn a_host_mode_port_opens_only_where_its_task_runs_and_keeps_the_client_address() {
     let hosts = Hosts::new(2);
-    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
-    manager.ok(&["node", "init"]);
-    let _worker = Node::join_in("host-2", Some(&hosts.names[1]), &hosts.addrs[1], &manager, "worker");
-    wait_until(WAIT, "two nodes ready", || {
-        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 2
-    });
+    let (manager, _workers) = cluster(&hosts);
     // One task in the node's own network (no overlay), one on an overlay:
     // both bound on their node only.
     manager.ok(&["network", "create", "back"]);

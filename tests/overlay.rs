@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, fetch};
+use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, cluster, fetch};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -46,14 +46,7 @@ fn all_reach_all(tasks: &BTreeMap<String, String>) -> bool {
 #[test]
 fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
     let hosts = Hosts::new(3);
-    let manager = Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
-    manager.ok(&["node", "init"]);
-    let _workers: Vec<Node> = (1..3)
-        .map(|i| Node::join_in(&format!("host-{}", i + 1), Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker"))
-        .collect();
-    wait_until(WAIT, "three nodes ready", || {
-        manager.ok(&["node", "ls", "--format", "{{.Status}}"]).lines().filter(|l| *l == "Ready").count() == 3
-    });
+    let (manager, _workers) = cluster(&hosts);
 
     manager.ok(&["network", "create", "back"]);
     manager.ok(&[

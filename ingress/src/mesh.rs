@@ -15,8 +15,6 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
-
 /// The table the mesh owns.
 pub const TABLE: &str = "shoal";
 
@@ -144,7 +142,28 @@ pub enum MeshError {
 
 /// Runs `script` through `nft -f -` in the caller's namespace.
 pub async fn apply(script: &str) -> Result<(), MeshError> {
-    let mut nft = tokio::process::Command::new("nft")
+    let script = script.to_string();
+    tokio::task::spawn_blocking(move || run_nft(&script))
+        .await
+        .map_err(|e| MeshError::Spawn(std::io::Error::other(e.to_string())))?
+}
+
+/// Runs `script` through `nft -f -` in the namespace at `netns` (from a
+/// thread that enters it: nft inherits the namespace).
+pub async fn apply_in(netns: &std::path::Path, script: String) -> Result<(), MeshError> {
+    let path = netns.to_path_buf();
+    let joined = tokio::task::spawn_blocking(move || crate::netns::run_in(&path, move || run_nft(&script))).await;
+    match joined {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
+        Err(e) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// `nft -f -` with `script` on its input, in the calling thread's namespace.
+fn run_nft(script: &str) -> Result<(), MeshError> {
+    use std::io::Write;
+    let mut nft = std::process::Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -152,44 +171,13 @@ pub async fn apply(script: &str) -> Result<(), MeshError> {
         .spawn()
         .map_err(MeshError::Spawn)?;
     if let Some(mut stdin) = nft.stdin.take() {
-        stdin.write_all(script.as_bytes()).await.map_err(MeshError::Spawn)?;
+        stdin.write_all(script.as_bytes()).map_err(MeshError::Spawn)?;
     }
-    let out = nft.wait_with_output().await.map_err(MeshError::Spawn)?;
+    let out = nft.wait_with_output().map_err(MeshError::Spawn)?;
     if out.status.success() {
         Ok(())
     } else {
         Err(MeshError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string()))
-    }
-}
-
-/// Runs `script` through `nft -f -` in the namespace at `netns` (from a
-/// thread that enters it: nft inherits the namespace).
-pub async fn apply_in(netns: &std::path::Path, script: String) -> Result<(), MeshError> {
-    let path = netns.to_path_buf();
-    let run = move || -> Result<(), MeshError> {
-        use std::io::Write;
-        let mut nft = std::process::Command::new("nft")
-            .args(["-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(MeshError::Spawn)?;
-        if let Some(mut stdin) = nft.stdin.take() {
-            stdin.write_all(script.as_bytes()).map_err(MeshError::Spawn)?;
-        }
-        let out = nft.wait_with_output().map_err(MeshError::Spawn)?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(MeshError::Refused(String::from_utf8_lossy(&out.stderr).trim().to_string()))
-        }
-    };
-    let joined = tokio::task::spawn_blocking(move || crate::netns::run_in(&path, run)).await;
-    match joined {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
-        Err(e) => Err(MeshError::Spawn(std::io::Error::other(e.to_string()))),
     }
 }
 

@@ -86,6 +86,24 @@ pub fn fetch_udp(netns: &str, addr: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A cluster on `hosts`: the first runs the manager, the others join as
+/// workers (hostnames host-1, host-2...); returns once every node is Ready.
+pub fn cluster(hosts: &Hosts) -> (super::Node, Vec<super::Node>) {
+    let manager = super::Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    manager.ok(&["node", "init"]);
+    let workers: Vec<super::Node> = (1..hosts.names.len())
+        .map(|i| {
+            let hostname = format!("host-{}", i + 1);
+            super::Node::join_in(&hostname, Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker")
+        })
+        .collect();
+    super::wait_until(std::time::Duration::from_secs(30), "every node Ready", || {
+        let out = manager.ok(&["node", "ls", "--format", "{{.Status}}"]);
+        out.lines().filter(|l| *l == "Ready").count() == hosts.names.len()
+    });
+    (manager, workers)
+}
+
 pub struct Hosts {
     /// The hosts' namespace names.
     pub names: Vec<String>,
