@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts, cluster};
+use common::hosts::{ECHO_ADDR, Hosts, cluster, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -36,12 +36,7 @@ while True:
 
 /// The running tasks' addresses on the service's (only) network, sorted.
 fn task_addresses(node: &Node, service: &str) -> Vec<String> {
-    let mut addrs: Vec<String> = node
-        .tasks(service)
-        .iter()
-        .filter(|t| t["DesiredState"] == "running" && t["Status"]["State"] == "running")
-        .filter_map(|t| Some(t["NetworksAttachments"][0]["Addresses"][0].as_str()?.split('/').next()?.to_string()))
-        .collect();
+    let mut addrs: Vec<String> = running_addresses(node, service).into_values().collect();
     addrs.sort();
     addrs
 }

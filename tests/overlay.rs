@@ -9,25 +9,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, cluster, fetch};
+use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, cluster, fetch, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A health check that needs the task's own port 8000 on 127.0.0.1.
 const HEALTH: &str = "/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8000), timeout=1)'";
-
-/// Running tasks of `service`: task id -> address on the network.
-fn addresses(node: &Node, service: &str) -> BTreeMap<String, String> {
-    node.tasks(service)
-        .iter()
-        .filter(|t| t["DesiredState"] == "running" && t["Status"]["State"] == "running")
-        .filter_map(|t| {
-            let addr = t["NetworksAttachments"][0]["Addresses"][0].as_str()?;
-            Some((t["ID"].as_str()?.to_string(), addr.split('/').next()?.to_string()))
-        })
-        .collect()
-}
 
 fn node_json(node: &Node, args: &[&str]) -> serde_json::Value {
     node.json_lines(args).remove(0)
@@ -69,10 +57,12 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
         "-c",
         ECHO_ADDR,
     ]);
-    wait_until(WAIT, "three echo tasks running, one per host", || addresses(&manager, "echo").len() == 3);
-    let tasks = addresses(&manager, "echo");
+    wait_until(WAIT, "three echo tasks running, one per host", || running_addresses(&manager, "echo").len() == 3);
+    let tasks = running_addresses(&manager, "echo");
     assert!(tasks.values().all(|a| a.starts_with("10.0.1.")), "{tasks:?}");
-    wait_until(WAIT, "every task reaching every other over VXLAN", || all_reach_all(&addresses(&manager, "echo")));
+    wait_until(WAIT, "every task reaching every other over VXLAN", || {
+        all_reach_all(&running_addresses(&manager, "echo"))
+    });
     // The service's VIP spreads connections over its tasks.
     let service = node_json(&manager, &["service", "inspect", "--format", "json", "echo"]);
     let vip = service["Endpoint"]["VirtualIPs"][0]["Addr"].as_str().unwrap().split('/').next().unwrap().to_string();
@@ -111,12 +101,12 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
             .unwrap();
     std::process::Command::new("kill").args(["-9", &pid.to_string()]).output().unwrap();
     wait_until(WAIT, "the replacement running", || {
-        let now = addresses(&manager, "echo");
+        let now = running_addresses(&manager, "echo");
         now.len() == 3 && !now.contains_key(&victim)
     });
-    let now = addresses(&manager, "echo");
+    let now = running_addresses(&manager, "echo");
     assert!(!now.values().any(|a| *a == old_addr), "the replacement has a new address: {now:?}");
-    wait_until(WAIT, "the replacement reached at its address", || all_reach_all(&addresses(&manager, "echo")));
+    wait_until(WAIT, "the replacement reached at its address", || all_reach_all(&running_addresses(&manager, "echo")));
     // The dead task's namespace is gone with it.
     wait_until(WAIT, "the dead task's namespace removed", || {
         !std::path::Path::new(&format!("/run/netns/shoal-{victim}")).exists()

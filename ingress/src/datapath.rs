@@ -61,7 +61,7 @@ pub struct DataPath {
     /// This node's data-path address.
     local: Ipv4Addr,
     state: Mutex<State>,
-    /// The last map applied, for the tasks' DNS responders.
+    /// The last map applied, for the tasks' DNS responders and VIP tables.
     names: Arc<RwLock<NetworkMap>>,
     /// The node's own resolver, for names that are not the cluster's.
     upstream: Option<SocketAddr>,
@@ -75,8 +75,6 @@ struct State {
     done: BTreeMap<u32, Wired>,
     /// The mesh's table as last written.
     mesh: Option<String>,
-    /// The last map applied.
-    map: NetworkMap,
     /// The task namespaces made here, by task id.
     tasks: BTreeMap<String, LocalTask>,
 }
@@ -119,7 +117,6 @@ impl DataPath {
             state.done.insert(vni, w);
         }
         self.apply_mesh(map, &mut state).await?;
-        state.map = map.clone();
         *self.names.write().unwrap_or_else(|e| e.into_inner()) = map.clone();
         let ids: Vec<String> = state.tasks.keys().cloned().collect();
         for id in ids {
@@ -131,7 +128,10 @@ impl DataPath {
     /// Writes the VIP table of task `id`'s namespace if it changed.
     async fn apply_vips(&self, state: &mut State, id: &str) -> Result<(), DataPathError> {
         let Some(task) = state.tasks.get(id) else { return Ok(()) };
-        let script = vip_script(&services::vips(&services::entries(&state.map, &task.networks)));
+        let script = {
+            let map = self.names.read().unwrap_or_else(|e| e.into_inner());
+            vip_script(&services::vips(&services::entries(&map, &task.networks)))
+        };
         if task.vip_script.as_ref() == Some(&script) {
             return Ok(());
         }

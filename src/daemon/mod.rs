@@ -358,10 +358,11 @@ impl Daemon {
         if !self.data_path {
             return Ok(None);
         }
-        let host = advertised.parse::<SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| advertised.into());
-        let local: std::net::Ipv4Addr = host.parse().with_context(|| {
-            format!("the data path needs an IPv4 advertise address, got {advertised:?} (or run with --data-path off)")
-        })?;
+        let Some(std::net::IpAddr::V4(local)) = shoal_manager::scheduler::parse_ip(advertised) else {
+            anyhow::bail!(
+                "the data path needs an IPv4 advertise address, got {advertised:?} (or run with --data-path off)"
+            );
+        };
         let network = network::NodeNetwork::start(local, stop.clone()).context("starting the data path")?;
         Ok(Some(network))
     }

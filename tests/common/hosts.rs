@@ -47,8 +47,13 @@ pub fn bulk_length(netns: &str, addr: &str) -> Option<usize> {
     let script = format!(
         "import socket\ns = socket.create_connection(('{host}', {port}), timeout=1)\ns.settimeout(3)\ns.sendall(b'x' * 1000000)\ns.shutdown(socket.SHUT_WR)\nprint(s.recv(100).decode())"
     );
-    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    python_in(netns, &script)?.trim().parse().ok()
+}
+
+/// Runs a python3 script in namespace `netns`; its output if it succeeds.
+fn python_in(netns: &str, script: &str) -> Option<String> {
+    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", script]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs `ip ARGS`; panics with its stderr if it fails.
@@ -71,8 +76,7 @@ pub fn fetch(netns: &str, addr: &str) -> Option<String> {
     let script = format!(
         "import socket\ns=socket.create_connection(('{host}',{port}),timeout=1)\ns.settimeout(2)\nprint(s.recv(200).decode(),end='')"
     );
-    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    python_in(netns, &script)
 }
 
 /// Sends one UDP datagram from namespace `netns` to `addr` and returns the
@@ -82,8 +86,20 @@ pub fn fetch_udp(netns: &str, addr: &str) -> Option<String> {
     let script = format!(
         "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\ns.sendto(b'hi',('{host}',{port}))\nprint(s.recv(200).decode(),end='')"
     );
-    let out = Command::new("ip").args(["netns", "exec", netns, "/usr/bin/python3", "-c", &script]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    python_in(netns, &script)
+}
+
+/// The running tasks of `service`: task id -> address on its first
+/// network.
+pub fn running_addresses(node: &super::Node, service: &str) -> std::collections::BTreeMap<String, String> {
+    node.tasks(service)
+        .iter()
+        .filter(|t| t["DesiredState"] == "running" && t["Status"]["State"] == "running")
+        .filter_map(|t| {
+            let addr = t["NetworksAttachments"][0]["Addresses"][0].as_str()?;
+            Some((t["ID"].as_str()?.to_string(), addr.split('/').next()?.to_string()))
+        })
+        .collect()
 }
 
 /// A cluster on `hosts`: the first runs the manager, the others join as

@@ -148,37 +148,35 @@ impl Allocations {
     }
 
     pub fn add_node(&mut self, node: &Node) {
-        let holder = node_holder(&node.id);
-        for attachment in &node.attachments {
-            for addr in &attachment.addresses {
-                self.hold(&attachment.network_id, addr, &holder);
-            }
-        }
+        self.hold_all(&node.attachments, &node_holder(&node.id));
     }
 
     pub fn remove_node(&mut self, node: &Node) {
-        let holder = node_holder(&node.id);
-        for attachment in &node.attachments {
-            for addr in &attachment.addresses {
-                self.release(&attachment.network_id, addr, &holder);
-            }
-        }
+        self.release_all(&node.attachments, &node_holder(&node.id));
     }
 
     pub fn add_task(&mut self, task: &Task) {
         if holds_addresses(task) {
-            for attachment in &task.networks {
-                for addr in &attachment.addresses {
-                    self.hold(&attachment.network_id, addr, &task.id);
-                }
-            }
+            self.hold_all(&task.networks, &task.id);
         }
     }
 
     pub fn remove_task(&mut self, task: &Task) {
-        for attachment in &task.networks {
+        self.release_all(&task.networks, &task.id);
+    }
+
+    fn hold_all(&mut self, attachments: &[NetworkAttachment], holder: &str) {
+        for attachment in attachments {
             for addr in &attachment.addresses {
-                self.release(&attachment.network_id, addr, &task.id);
+                self.hold(&attachment.network_id, addr, holder);
+            }
+        }
+    }
+
+    fn release_all(&mut self, attachments: &[NetworkAttachment], holder: &str) {
+        for attachment in attachments {
+            for addr in &attachment.addresses {
+                self.release(&attachment.network_id, addr, holder);
             }
         }
     }

@@ -16,8 +16,7 @@ use crate::orchestrator::{jobs, update};
 use crate::store::service_name;
 
 pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
-    let mut spec = validate::service_spec(spec)?;
-    manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
+    let spec = checked(manager, spec)?;
     let mut service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
     history::record(&mut service, "create", now_nanos(), history_limit(manager));
     let id = service.id.clone();
@@ -55,9 +54,7 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
         (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
-        let mut spec = validate::service_spec(req.spec.unwrap_or_default())?;
-        manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
-        (spec, "update".to_string(), None)
+        (checked(manager, req.spec.unwrap_or_default())?, "update".to_string(), None)
     };
     if update::changes_tasks(current.spec.as_ref(), &spec) {
         service.spec_version += 1;
@@ -81,6 +78,14 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
     service.meta.get_or_insert_with(Default::default).version = req.version;
     manager.proposer().propose(vec![ops::update(Object::Service(service))]).await?;
     read(manager, &req.service_id)
+}
+
+/// A spec from a client, checked, with Swarm's defaults and its networks
+/// named by id.
+fn checked(manager: &Manager, spec: ServiceSpec) -> Result<ServiceSpec> {
+    let mut spec = validate::service_spec(spec)?;
+    manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
+    Ok(spec)
 }
 
 fn history_limit(manager: &Manager) -> u64 {

@@ -14,6 +14,7 @@ use shoal_proto::{
 };
 
 use crate::allocator::holds_addresses;
+use crate::scheduler::parse_ip;
 use crate::store::{Change, MemoryStore, service_name};
 
 /// The VXLAN UDP port unless the cluster says otherwise (IANA's).
@@ -89,12 +90,7 @@ fn services_on(store: &MemoryStore, id: &str) -> Vec<ServiceEntry> {
                 aliases.push(short.to_string());
             }
             let vip = service.endpoint.as_ref().and_then(|e| e.virtual_ips.iter().find(|v| v.network_id == id));
-            let mut tasks: Vec<String> = store
-                .tasks_of_service(&service.id)
-                .filter(|t| takes_connections(t))
-                .filter_map(|t| t.networks.iter().find(|a| a.network_id == id)?.addresses.first().cloned())
-                .collect();
-            tasks.sort();
+            let tasks = serving_addresses(store, &service.id, id);
             ServiceEntry { name, aliases, vip: vip.map(|v| v.addr.clone()).unwrap_or_default(), tasks }
         })
         .collect();
@@ -120,6 +116,18 @@ fn takes_connections(task: &Task) -> bool {
         })
 }
 
+/// The addresses on network `network_id` of the service's tasks that
+/// take connections, sorted.
+fn serving_addresses(store: &MemoryStore, service_id: &str, network_id: &str) -> Vec<String> {
+    let mut addrs: Vec<String> = store
+        .tasks_of_service(service_id)
+        .filter(|t| takes_connections(t))
+        .filter_map(|t| t.networks.iter().find(|a| a.network_id == network_id)?.addresses.first().cloned())
+        .collect();
+    addrs.sort();
+    addrs
+}
+
 /// Every mesh port of every service, with its running, healthy tasks'
 /// ingress addresses.
 fn mesh_ports(store: &MemoryStore) -> Vec<MeshPort> {
@@ -132,12 +140,7 @@ fn mesh_ports(store: &MemoryStore) -> Vec<MeshPort> {
         if ports.is_empty() {
             continue;
         }
-        let mut backends: Vec<String> = store
-            .tasks_of_service(&service.id)
-            .filter(|t| takes_connections(t))
-            .filter_map(|t| t.networks.iter().find(|a| a.network_id == ingress.id)?.addresses.first().cloned())
-            .collect();
-        backends.sort();
+        let backends = serving_addresses(store, &service.id, &ingress.id);
         for port in ports {
             out.push(MeshPort {
                 service_name: service_name(service).to_string(),
@@ -178,9 +181,7 @@ pub fn data_path_port(store: &MemoryStore) -> u32 {
 
 /// A node's data-path address: the host part of its advertised address.
 fn node_addr(store: &MemoryStore, node_id: &str) -> Option<String> {
-    let addr = &store.node(node_id)?.status.as_ref()?.addr;
-    let host = addr.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| addr.clone());
-    (!host.is_empty()).then_some(host)
+    parse_ip(&store.node(node_id)?.status.as_ref()?.addr).map(|ip| ip.to_string())
 }
 
 /// Whether a change can change some node's map: a task that joins

@@ -85,7 +85,7 @@ pub fn describe(node: &Node) -> NodeInfo {
 }
 
 /// "10.0.0.1:4242" or "10.0.0.1".
-fn parse_ip(addr: &str) -> Option<IpAddr> {
+pub fn parse_ip(addr: &str) -> Option<IpAddr> {
     addr.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| addr.parse()).ok()
 }
 
