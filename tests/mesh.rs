@@ -1,9 +1,9 @@
 //! The routing mesh for real: three hosts (network namespaces on one
 //! switch), a daemon in each, a service with two tasks published on 8080
 //! (TCP) and 8081 (UDP). Connections to any host, the one without a task
-//! too, reach the tasks, spread over both; a task on the receiving host
-//! sees the client's own address; a killed task stops getting
-//! connections once the managers know.
+//! too, reach the tasks, spread over both; every task sees the client's
+//! own address, whichever host took the connection; a killed task stops
+//! getting connections once the managers know.
 
 mod common;
 
@@ -109,12 +109,14 @@ fn every_host_balances_published_ports_over_the_tasks() {
                 seen == all
             });
         }
-        // A task on the host that took the connection sees the client.
-        if let Some((_, local)) = tasks.iter().find(|(node, _)| *node == format!("host-{}", i + 1)) {
-            let answers: Vec<(String, String)> =
-                (0..4).filter_map(|_| ask(&hosts, &format!("{host}:8080"), false)).collect();
-            let from_local: Vec<&String> = answers.iter().filter(|(t, _)| t == local).map(|(_, c)| c).collect();
-            assert!(!from_local.is_empty() && from_local.iter().all(|c| *c == CLIENT_ADDR), "{answers:?}");
+        // Every task sees the client's own address: the one on the host
+        // that took the connection, and one on another host, which
+        // answers back through the host that took it.
+        for udp in [false, true] {
+            let addr = format!("{host}:{}", if udp { 8081 } else { 8080 });
+            let answers: Vec<(String, String)> = (0..4).filter_map(|_| ask(&hosts, &addr, udp)).collect();
+            let seen: BTreeSet<String> = answers.iter().map(|(t, _)| t.clone()).collect();
+            assert!(seen == all && answers.iter().all(|(_, c)| c == CLIENT_ADDR), "host-{}: {answers:?}", i + 1);
         }
     }
 

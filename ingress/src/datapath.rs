@@ -17,8 +17,8 @@ use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
-use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, apply_in, vip_script};
-use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, veth_name};
+use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, ReturnPaths, apply_in, task_script};
+use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, task_ifname, veth_name};
 use crate::services::{self, LocalTask, host};
 use crate::{dns, netns};
 
@@ -120,24 +120,33 @@ impl DataPath {
         *self.names.write().unwrap_or_else(|e| e.into_inner()) = map.clone();
         let ids: Vec<String> = state.tasks.keys().cloned().collect();
         for id in ids {
-            self.apply_vips(&mut state, &id).await?;
+            self.apply_task(&mut state, &id).await?;
         }
         Ok(())
     }
 
-    /// Writes the VIP table of task `id`'s namespace if it changed.
-    async fn apply_vips(&self, state: &mut State, id: &str) -> Result<(), DataPathError> {
+    /// Brings task `id`'s namespace to what the last map says: its table
+    /// (VIPs, marks of other nodes' mesh connections) and its return
+    /// paths, each written only when it changed.
+    async fn apply_task(&self, state: &mut State, id: &str) -> Result<(), DataPathError> {
         let Some(task) = state.tasks.get(id) else { return Ok(()) };
-        let script = {
+        let (script, back) = {
             let map = self.names.read().unwrap_or_else(|e| e.into_inner());
-            vip_script(&services::vips(&services::entries(&map, &task.networks)))
+            let back = services::return_paths(&map, &task.networks);
+            (task_script(&services::vips(&services::entries(&map, &task.networks)), back.as_ref()), back)
         };
-        if task.vip_script.as_ref() == Some(&script) {
-            return Ok(());
+        // No longer on the mesh: the routes go (the marks went with the table).
+        let back = back.or_else(|| task.back.as_ref().map(|b| ReturnPaths { nodes: BTreeSet::new(), ..b.clone() }));
+        let netns = task.netns.clone();
+        if task.script.as_ref() != Some(&script) {
+            apply_in(&netns, script.clone()).await?;
         }
-        apply_in(&task.netns, script.clone()).await?;
+        if let Some(wanted) = back.as_ref().filter(|b| task.back.as_ref() != Some(*b)) {
+            Overlay::connect(Some(&netns))?.return_paths(&wanted.ifname, &wanted.nodes).await?;
+        }
         if let Some(task) = state.tasks.get_mut(id) {
-            task.vip_script = Some(script);
+            task.script = Some(script);
+            task.back = back;
         }
         Ok(())
     }
@@ -223,7 +232,7 @@ impl DataPath {
                 addr: first.to_string(),
             })?;
             self.overlay.ensure_segment(&wired.segment).await?;
-            let (veth, ifname) = (veth_name(&format!("{}{i}", &task.id[..task.id.len().min(11)])), format!("eth{i}"));
+            let (veth, ifname) = (veth_name(&format!("{}{i}", &task.id[..task.id.len().min(11)])), task_ifname(i));
             let default_route = if on_ingress { wired.ingress } else { i == 0 };
             let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
@@ -245,17 +254,17 @@ impl DataPath {
         self.track(&mut state, task, &path).await
     }
 
-    /// Keeps the task's namespace up to date from now on: its VIP table
-    /// and DNS responder.
+    /// Keeps the task's namespace up to date from now on: its table,
+    /// return paths and DNS responder.
     async fn track(&self, state: &mut State, task: &Task, netns: &std::path::Path) -> Result<(), DataPathError> {
         let networks: Vec<String> = task.networks.iter().map(|a| a.network_id.clone()).collect();
         let dns = dns::serve(netns, networks.clone(), self.names.clone(), self.upstream)
             .map_err(|e| DataPathError::Dns(e.to_string()))?;
-        let local = LocalTask { netns: netns.to_path_buf(), networks, vip_script: None, dns: Some(dns) };
+        let local = LocalTask { netns: netns.to_path_buf(), networks, script: None, back: None, dns: Some(dns) };
         if let Some(old) = state.tasks.insert(task.id.clone(), local).and_then(|t| t.dns) {
             old.abort();
         }
-        self.apply_vips(state, &task.id).await
+        self.apply_task(state, &task.id).await
     }
 
     /// Removes the task's namespace (its interfaces go with it).

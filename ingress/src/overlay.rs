@@ -7,7 +7,8 @@
 //! on the VXLAN device. Nothing floods: ARP is answered from the
 //! neighbour entries, and a task's MAC follows from its address
 //! ([`mac`]), so the address and the node are all a peer needs to be
-//! known by.
+//! known by. Mesh replies that must go back through another node take
+//! the routes of [`Overlay::return_paths`].
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
@@ -41,10 +42,12 @@ fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> OverlayE
     move |source| OverlayError::Netlink { what, source }
 }
 
-/// The MTU of a task's interface on an overlay network: a 1500-byte
-/// underlay less the 50 bytes VXLAN adds (as Docker's default). A frame
-/// larger than the VXLAN device takes would be dropped on the bridge,
-/// silently: no ICMP at layer 2.
+/// The MTU of a task's interface, and of the VXLAN device, on an overlay
+/// network: a 1500-byte underlay less the 50 bytes VXLAN adds (as
+/// Docker's default). A frame larger than the VXLAN device takes would be
+/// dropped on the bridge, silently: no ICMP at layer 2; a node routing
+/// into the bridge (the mesh) sees its MTU and fragments or refuses
+/// instead.
 pub const OVERLAY_MTU: u32 = 1450;
 
 /// The bridge of the network with VXLAN id `vni`.
@@ -62,6 +65,11 @@ pub fn vxlan_name(vni: u32) -> String {
 /// `p` (the kernel allows 15).
 pub fn veth_name(key: &str) -> String {
     format!("sh{}", &key[..key.len().min(12)])
+}
+
+/// The name of a task's interface on the `i`th network it joins.
+pub fn task_ifname(i: usize) -> String {
+    format!("eth{i}")
 }
 
 /// The MAC of the interface holding `addr`: `02:42` and the address's four
@@ -154,6 +162,7 @@ impl Overlay {
                 .learning(false)
                 .proxy(true)
                 .controller(bridge_index)
+                .mtu(OVERLAY_MTU)
                 .up()
                 .build();
             self.handle.link().add(link).execute().await.map_err(netlink(format!("creating VXLAN device {vxlan}")))?;
@@ -288,6 +297,9 @@ fn connection(netns: Option<&Path>) -> Result<Handle> {
     tokio::spawn(conn);
     Ok(handle)
 }
+
+mod return_path;
+pub use return_path::mark;
 
 #[cfg(test)]
 mod tests;

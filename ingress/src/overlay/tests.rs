@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+use futures::TryStreamExt;
+
 use super::*;
 use crate::netns;
 
@@ -104,6 +106,64 @@ async fn tasks_on_two_hosts_reach_each_other_over_vxlan() {
     a.remove_segment(4097).await.unwrap();
     a.remove_segment(4097).await.unwrap();
     assert_eq!(a.index(&bridge_name(4097)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn return_paths_follow_the_nodes_listed() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let mut spaces = Namespaces(Vec::new());
+    let (host, task) = (spaces.make("rh"), spaces.make("rt"));
+    let node = Overlay::connect(Some(&host)).unwrap();
+    let segment =
+        Segment { vni: 4096, gateway: Ipv4Addr::new(10, 0, 0, 1), prefix: 24, local: Ipv4Addr::LOCALHOST, port: 4789 };
+    node.ensure_segment(&segment).await.unwrap();
+    let (vxlan, bridge) =
+        (node.must_index(&vxlan_name(4096)).await.unwrap(), node.must_index(&bridge_name(4096)).await.unwrap());
+    for index in [vxlan, bridge] {
+        let mut links = node.handle.link().get().match_index(index).execute();
+        let link = links.try_next().await.unwrap().unwrap();
+        let mtu = link.attributes.iter().find_map(|a| match a {
+            rtnetlink::packet_route::link::LinkAttribute::Mtu(m) => Some(*m),
+            _ => None,
+        });
+        assert_eq!(mtu, Some(OVERLAY_MTU), "room for VXLAN's header on a 1500-byte underlay");
+    }
+    let plug = Plug {
+        veth: &veth_name("returnpaths0"),
+        netns: &task,
+        addr: Ipv4Addr::new(10, 0, 0, 9),
+        ifname: "eth0",
+        default_route: true,
+    };
+    node.attach(&segment, &plug).await.unwrap();
+
+    let inside = Overlay::connect(Some(&task)).unwrap();
+    let (n4, n5) = (Ipv4Addr::new(10, 0, 0, 4), Ipv4Addr::new(10, 0, 0, 5));
+    let nodes = |inside: Overlay| async move {
+        inside.return_rules().await.unwrap().into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+    };
+    inside.return_paths("eth0", &[n4, n5].into()).await.unwrap();
+    // Again: nothing added twice.
+    inside.return_paths("eth0", &[n4, n5].into()).await.unwrap();
+    assert_eq!(nodes(inside.clone()).await, [n4, n5]);
+    // Each node's table routes back through it.
+    let routes = netns::run_in(&task, move || {
+        std::process::Command::new("ip").args(["route", "show", "table", &mark(n5).to_string()]).output().unwrap()
+    })
+    .unwrap();
+    assert!(String::from_utf8_lossy(&routes.stdout).contains("default via 10.0.0.5 dev eth0"), "{routes:?}");
+    // And each rule looks its table up (an action left unset fails lookups).
+    let rules = netns::run_in(&task, || std::process::Command::new("ip").args(["rule"]).output().unwrap()).unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout).into_owned();
+    let line = rules.lines().find(|l| l.contains("fwmark 0xa000005")).unwrap_or_default().trim_end().to_string();
+    assert!(line.ends_with(&format!("lookup {}", mark(n5))), "{rules}");
+    inside.return_paths("eth0", &[n5].into()).await.unwrap();
+    assert_eq!(nodes(inside.clone()).await, [n5]);
+    inside.return_paths("eth0", &Default::default()).await.unwrap();
+    assert!(nodes(inside.clone()).await.is_empty());
 }
 
 #[test]
