@@ -4,7 +4,8 @@
 //! - directly at its address, from its own host;
 //! - through the routing mesh: at its host's published port, from that
 //!   host and from the other one; and at the other host's published port
-//!   (that host's mesh forwards over VXLAN, with SNAT).
+//!   (that host's mesh forwards over VXLAN; the task answers back
+//!   through it, the client's address kept).
 //!
 //! Prints figures and ratios; passes or fails nothing. Needs root and
 //! iperf3 (`apt-get install iperf3`). Run:
@@ -134,7 +135,7 @@ fn main() {
         ("direct to the task", h1, &perf_addr, 5201, 9000),
         ("mesh, same host", h1, a1, 5301, 9001),
         ("mesh from another host", h2, a1, 5301, 9001),
-        ("mesh via another host (VXLAN, SNAT)", h2, a2, 5301, 9001),
+        ("mesh via another host (VXLAN)", h2, a2, 5301, 9001),
     ];
     println!(
         "mesh benchmark: iperf3 {seconds} s per case and round (best of {}), {trips} round trips of 1 byte per case",
