@@ -2,18 +2,23 @@
 //! switch) with a daemon each; a client task resolves services by name
 //! through its node's responder (its resolv.conf names it): a VIP-mode
 //! service by name and alias gives its VIP, `tasks.NAME` its tasks'
-//! addresses, a DNS-round-robin service its task's address; and
-//! connecting by name reaches the tasks behind the VIP.
+//! addresses, a DNS-round-robin service its task's address, a name
+//! that is not the cluster's what the node's resolver (the test's own,
+//! on the switch) says; and connecting by name reaches the tasks behind
+//! the VIP.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts, cluster, running_addresses};
+use common::hosts::{ECHO_ADDR, Hosts, Resolver, cluster, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// What the test's resolver answers for a name that is not the cluster's.
+const OUTSIDE: &str = "198.51.100.7";
 
 /// Prints, every 0.3 s, what the names resolve to and which task a
 /// connection to "echo" reached.
@@ -25,10 +30,11 @@ while True:
         tasks = ",".join(sorted(socket.gethostbyname_ex("tasks.echo")[2]))
         www = socket.gethostbyname("www")
         rr = socket.gethostbyname("rr")
+        out = socket.gethostbyname("outside.example")
         c = socket.create_connection(("echo", 8000), timeout=1)
         got = c.recv(100).decode()
         c.close()
-        print("vip=%s tasks=%s www=%s rr=%s got=%s" % (vip, tasks, www, rr, got), flush=True)
+        print("vip=%s tasks=%s www=%s rr=%s out=%s got=%s" % (vip, tasks, www, rr, out, got), flush=True)
     except Exception as e:
         print("error=%r" % (e,), flush=True)
     time.sleep(0.3)
@@ -44,6 +50,8 @@ fn task_addresses(node: &Node, service: &str) -> Vec<String> {
 #[test]
 fn tasks_find_services_by_name() {
     let hosts = Hosts::new(2);
+    // Only the daemons forward to it; the answer is never contacted.
+    let _resolver = Resolver::start(&hosts, OUTSIDE);
     let (manager, _workers) = cluster(&hosts);
     manager.ok(&["network", "create", "back"]);
     let python = "/usr/bin/python3";
@@ -63,7 +71,7 @@ fn tasks_find_services_by_name() {
     let vip = echo["Endpoint"]["VirtualIPs"][0]["Addr"].as_str().unwrap().split('/').next().unwrap().to_string();
     let tasks = task_addresses(&manager, "echo");
     let rr = task_addresses(&manager, "rr").remove(0);
-    let expected = format!("vip={vip} tasks={} www={vip} rr={rr} got=", tasks.join(","));
+    let expected = format!("vip={vip} tasks={} www={vip} rr={rr} out={OUTSIDE} got=", tasks.join(","));
     wait_until(WAIT, &format!("the client resolving as {expected}... and reaching both tasks"), || {
         let logs = manager.ok(&["service", "logs", "client"]);
         let reached: BTreeSet<&str> = logs

@@ -81,14 +81,16 @@ struct State {
 
 impl DataPath {
     /// The data path of the namespace the daemon runs in; `local` is the
-    /// node's data-path address. Must be called inside a tokio runtime.
-    pub fn new(local: Ipv4Addr) -> Result<DataPath, DataPathError> {
+    /// node's data-path address, `upstream` the resolver of names that
+    /// are not the cluster's (`None`: the node's own, from its
+    /// resolv.conf). Must be called inside a tokio runtime.
+    pub fn new(local: Ipv4Addr, upstream: Option<SocketAddr>) -> Result<DataPath, DataPathError> {
         Ok(DataPath {
             overlay: Overlay::connect(None)?,
             local,
             state: Mutex::new(State::default()),
             names: Arc::default(),
-            upstream: dns::upstream(),
+            upstream: upstream.or_else(dns::upstream),
         })
     }
 

@@ -75,9 +75,22 @@ pub struct DaemonArgs {
     /// network namespace
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
     pub data_path: String,
+    /// The resolver the tasks' DNS responders forward names that are not
+    /// the cluster's to [default: the first nameserver of /etc/resolv.conf]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = resolver)]
+    pub dns: Option<std::net::SocketAddr>,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
+}
+
+/// `--dns`: an IP address, port 53 unless given.
+fn resolver(text: &str) -> Result<std::net::SocketAddr, String> {
+    let expected = || format!("expected an IP address or IP:PORT, got {text:?}");
+    match text.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(std::net::SocketAddr::new(ip, 53)),
+        Err(_) => text.parse().map_err(|_| expected()),
+    }
 }
 
 /// A duration flag in whole milliseconds (at least 1 ms).
@@ -123,6 +136,8 @@ pub struct Daemon {
     engine_labels: HashMap<String, String>,
     /// `--data-path on`.
     data_path: bool,
+    /// `--dns`.
+    dns: Option<std::net::SocketAddr>,
     /// Where the endpoint listens, and the address it advertises by default.
     listen: Mutex<Listen>,
     /// Raft timing of this node's manager.
@@ -187,6 +202,7 @@ async fn main(args: DaemonArgs) -> Result<()> {
         hostname,
         engine_labels: args.labels.iter().cloned().collect(),
         data_path: args.data_path == "on",
+        dns: args.dns,
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: RaftTiming {
             heartbeat_ms: args.raft_heartbeat,
@@ -363,7 +379,7 @@ impl Daemon {
                 "the data path needs an IPv4 advertise address, got {advertised:?} (or run with --data-path off)"
             );
         };
-        let network = network::NodeNetwork::start(local, stop.clone()).context("starting the data path")?;
+        let network = network::NodeNetwork::start(local, self.dns, stop.clone()).context("starting the data path")?;
         Ok(Some(network))
     }
 
@@ -376,5 +392,18 @@ impl Daemon {
             timing: self.timing.clone(),
             credentials,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_is_an_ip_with_port_53_unless_given() {
+        assert_eq!(resolver("10.1.2.3"), Ok("10.1.2.3:53".parse().unwrap()));
+        assert_eq!(resolver("10.1.2.3:5353"), Ok("10.1.2.3:5353".parse().unwrap()));
+        assert_eq!(resolver("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert_eq!(resolver("dns.example"), Err("expected an IP address or IP:PORT, got \"dns.example\"".into()));
     }
 }

@@ -31,9 +31,14 @@ impl std::fmt::Debug for NodeNetwork {
 
 impl NodeNetwork {
     /// The data path of the daemon's namespace, `local` the node's
-    /// data-path address; wires maps until `stop`.
-    pub fn start(local: Ipv4Addr, stop: CancellationToken) -> anyhow::Result<Arc<NodeNetwork>> {
-        let path = Arc::new(DataPath::new(local)?);
+    /// data-path address, `dns` the resolver for names not the cluster's
+    /// (`None`: the node's own); wires maps until `stop`.
+    pub fn start(
+        local: Ipv4Addr,
+        dns: Option<std::net::SocketAddr>,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Arc<NodeNetwork>> {
+        let path = Arc::new(DataPath::new(local, dns)?);
         let (maps, rx) = watch::channel(None);
         tokio::spawn(reconcile(path.clone(), rx, stop));
         Ok(Arc::new(NodeNetwork { path, maps }))

@@ -133,6 +133,45 @@ pub struct Hosts {
 /// The switch's own address.
 pub const CLIENT_ADDR: &str = "192.168.77.254";
 
+/// Where the hosts' daemons forward names that are not the cluster's
+/// (`shoal daemon --dns`): a [`Resolver`] on the switch, when a test
+/// starts one.
+pub const RESOLVER: &str = "192.168.77.254:5353";
+
+/// A DNS server on [`RESOLVER`] answering every A query with one address;
+/// stopped when dropped.
+pub struct Resolver(std::process::Child);
+
+const RESOLVER_PROGRAM: &str = r#"
+import socket, struct, sys
+addr = socket.inet_aton(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.77.254", 5353))
+while True:
+    q, peer = s.recvfrom(512)
+    end = q.index(b"\0", 12) + 5
+    answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + addr
+    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] + answer, peer)
+"#;
+
+impl Resolver {
+    /// Starts one in the switch's namespace, answering `answer`.
+    pub fn start(hosts: &Hosts, answer: &str) -> Resolver {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &hosts.switch, "/usr/bin/python3", "-c", RESOLVER_PROGRAM, answer])
+            .spawn()
+            .expect("start the test's resolver");
+        Resolver(child)
+    }
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Hosts {
     /// `n` hosts, 192.168.77.1, .2... on one switch.
     pub fn new(n: usize) -> Hosts {

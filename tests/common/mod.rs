@@ -179,8 +179,15 @@ impl Node {
             None => Command::new(SHOAL),
         };
         let data_path = if self.netns.is_some() { "on" } else { "off" };
+        if self.netns.is_some() {
+            // Names that are not the cluster's go to the test's own
+            // resolver on the switch (hosts::Resolver), never further.
+            command.args(["daemon", "--dns", hosts::RESOLVER]);
+        } else {
+            command.arg("daemon");
+        }
         let child = command
-            .args(["daemon", "--hostname", &self.hostname, "--log-level", &log_level(), "--data-path", data_path])
+            .args(["--hostname", &self.hostname, "--log-level", &log_level(), "--data-path", data_path])
             .arg("--listen-addr")
             .arg(format!("{}:0", self.ip))
             .arg("--data-dir")
