@@ -12,7 +12,8 @@
 //! `cargo bench --workspace --bench mesh`, or in the debug build (the
 //! path measured is the kernel's) `cargo test --bench mesh`. SECONDS=N per
 //! iperf3 run (3), ROUNDS=N rounds over the cases (3), TRIPS=N round trips
-//! per case (5000).
+//! per case (5000); then how long a killed task stays in another host's
+//! mesh, TRIALS=N times (5).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -100,6 +101,38 @@ fn task_addr(node: &Node, service: &str, network: &str) -> Option<String> {
     })
 }
 
+/// The mesh's table on host `netns`.
+fn mesh_table(netns: &str) -> String {
+    let out = Command::new("ip").args(["netns", "exec", netns, "nft", "list", "table", "ip", "shoal"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+}
+
+/// How long after `service`'s running task is killed the mesh of host
+/// `netns` stops sending it connections: the worker saw the exit, the
+/// managers committed it and sent the new map, the host rewrote its
+/// table (polled). Then waits for the replacement to be in the table.
+fn mesh_leave(manager: &Node, netns: &str, service: &str) -> Option<Duration> {
+    let task = manager.tasks(service).into_iter().find(|t| t["Status"]["State"] == "running")?;
+    let pid = task["Status"]["ContainerStatus"]["PID"].as_i64()?;
+    let addr = task_addr(manager, service, "ingress")?;
+    let listed = |addr: &str| mesh_table(netns).contains(&format!(" {addr} . "));
+    if !listed(&addr) {
+        return None;
+    }
+    let start = Instant::now();
+    Command::new("kill").args(["-9", &pid.to_string()]).output().ok()?;
+    while listed(&addr) {
+        if start.elapsed() > WAIT {
+            return None;
+        }
+    }
+    let took = start.elapsed();
+    wait_until(WAIT, "the replacement in the mesh", || {
+        task_addr(manager, service, "ingress").is_some_and(|a| a != addr && listed(&a))
+    });
+    Some(took)
+}
+
 fn main() {
     if Command::new("iperf3").arg("--version").output().is_err() {
         eprintln!("the mesh benchmark needs iperf3: apt-get install iperf3");
@@ -171,4 +204,14 @@ fn main() {
             p99.as_secs_f64() * 1e6
         );
     }
+
+    // A dead task out of another host's mesh, TRIALS times.
+    let mut leaves: Vec<Duration> = (0..env("TRIALS", 5)).filter_map(|_| mesh_leave(&manager, h2, "echo")).collect();
+    let (p50, max) = (quantile(&mut leaves, 0.5), leaves.last().copied().unwrap_or_default());
+    println!(
+        "  a killed task out of another host's mesh: p50 {:.0} ms, max {:.0} ms ({} trials)",
+        p50.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3,
+        leaves.len()
+    );
 }
