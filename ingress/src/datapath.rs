@@ -17,9 +17,10 @@ use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
-use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, ReturnPaths, apply_in, task_script};
+use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, apply_in};
 use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, task_ifname, veth_name};
 use crate::services::{self, LocalTask, host};
+use crate::task_table::{ReturnPaths, task_script};
 use crate::{dns, netns};
 
 /// Why a task could not be given its network namespace.
@@ -77,6 +78,9 @@ struct State {
     mesh: Option<String>,
     /// The task namespaces made here, by task id.
     tasks: BTreeMap<String, LocalTask>,
+    /// A map was applied: until then a task re-adopted after a restart
+    /// keeps its namespace's table and routes as they are.
+    mapped: bool,
 }
 
 impl DataPath {
@@ -120,11 +124,19 @@ impl DataPath {
         }
         self.apply_mesh(map, &mut state).await?;
         *self.names.write().unwrap_or_else(|e| e.into_inner()) = map.clone();
+        state.mapped = true;
+        // One task's namespace failing (gone before it was detached, say)
+        // holds up none of the others; the first error makes the pass be
+        // tried again.
+        let mut first_error = None;
         let ids: Vec<String> = state.tasks.keys().cloned().collect();
         for id in ids {
-            self.apply_task(&mut state, &id).await?;
+            if let Err(e) = self.apply_task(&mut state, &id).await {
+                warn!(task = %id, "updating the task's namespace: {e}");
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Brings task `id`'s namespace to what the last map says: its table
@@ -162,7 +174,7 @@ impl DataPath {
         let mut mesh = Mesh::default();
         if let (Some(addr), Some(wired)) = (own, wired) {
             self.overlay.own_address(wired.segment.vni, addr, wired.segment.prefix).await?;
-            mesh.ingress = Some((bridge_name(wired.segment.vni), addr));
+            mesh.ingress = Some((bridge_name(wired.segment.vni), addr, wired.segment.prefix));
             let peers: BTreeSet<Ipv4Addr> = wired.peers.iter().map(|p| p.addr).collect();
             for port in &map.mesh_ports {
                 let backends: Vec<Ipv4Addr> = port.backends.iter().filter_map(|b| host(b)).collect();
@@ -234,7 +246,8 @@ impl DataPath {
                 addr: first.to_string(),
             })?;
             self.overlay.ensure_segment(&wired.segment).await?;
-            let (veth, ifname) = (veth_name(&format!("{}{i}", &task.id[..task.id.len().min(11)])), task_ifname(i));
+            let key: String = task.id.chars().take(11).collect();
+            let (veth, ifname) = (veth_name(&format!("{key}{i}")), task_ifname(i));
             let default_route = if on_ingress { wired.ingress } else { i == 0 };
             let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
@@ -265,6 +278,9 @@ impl DataPath {
         let local = LocalTask { netns: netns.to_path_buf(), networks, script: None, back: None, dns: Some(dns) };
         if let Some(old) = state.tasks.insert(task.id.clone(), local).and_then(|t| t.dns) {
             old.abort();
+        }
+        if !state.mapped {
+            return Ok(());
         }
         self.apply_task(state, &task.id).await
     }

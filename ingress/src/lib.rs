@@ -13,3 +13,4 @@ pub mod mesh;
 pub mod netns;
 pub mod overlay;
 pub mod services;
+pub mod task_table;

@@ -7,10 +7,11 @@
 //! `numgen inc`), on this node or another through the ingress network.
 //! Every task sees the client's own address: one on another node sends
 //! its replies back through this node by its namespace's return paths
-//! ([`task_script`], [`crate::overlay::Overlay::return_paths`]). Only a
-//! connection made on this node itself towards another node's task takes
-//! this node's ingress address (SNAT). A host-mode port goes to the
-//! local task that publishes it.
+//! ([`crate::task_table`]). Two kinds of connection take this node's
+//! ingress address (SNAT): one made on this node itself towards another
+//! node's task, and one from a task on the ingress network (its backend
+//! could answer it directly, past the DNAT). A host-mode port goes to
+//! the local task that publishes it.
 //! `nft` is driven with its text syntax (`nft -f -`).
 
 use std::collections::BTreeSet;
@@ -62,9 +63,10 @@ pub struct HostRule {
 pub struct Mesh {
     pub ports: Vec<MeshRule>,
     pub host_ports: Vec<HostRule>,
-    /// The ingress bridge, and this node's address on it (the source of
+    /// The ingress bridge, this node's address on it and the network's
+    /// prefix length (the source of
     /// connections sent to other nodes' tasks).
-    pub ingress: Option<(String, Ipv4Addr)>,
+    pub ingress: Option<(String, Ipv4Addr, u8)>,
     /// Backends on other nodes.
     pub remote: BTreeSet<Ipv4Addr>,
 }
@@ -94,15 +96,23 @@ impl Mesh {
             let _ = writeln!(dnat, "\t\tfib daddr type local {} dport {} {to}", h.protocol.name(), h.published);
         }
         let mut snat = String::new();
-        if let Some((bridge, addr)) = &self.ingress
-            && !self.remote.is_empty()
-        {
-            let remote: Vec<String> = self.remote.iter().map(|a| a.to_string()).collect();
-            let _ = writeln!(
-                snat,
-                "\t\toifname \"{bridge}\" ct status dnat fib saddr type local ip daddr {{ {} }} snat ip to {addr}",
-                remote.join(", ")
-            );
+        if let Some((bridge, addr, prefix)) = &self.ingress {
+            // A task on the ingress network reaching a published port: its
+            // backend could answer it directly, past this node's DNAT (or
+            // be the task itself).
+            let mask = u32::MAX.checked_shl(32 - u32::from((*prefix).min(32))).unwrap_or(0);
+            let subnet = Ipv4Addr::from(u32::from(*addr) & mask);
+            let _ =
+                writeln!(snat, "\t\toifname \"{bridge}\" ct status dnat ip saddr {subnet}/{prefix} snat ip to {addr}");
+            if !self.remote.is_empty() {
+                // This node's own clients: their replies must come back here.
+                let remote: Vec<String> = self.remote.iter().map(|a| a.to_string()).collect();
+                let _ = writeln!(
+                    snat,
+                    "\t\toifname \"{bridge}\" ct status dnat fib saddr type local ip daddr {{ {} }} snat ip to {addr}",
+                    remote.join(", ")
+                );
+            }
         }
         format!(
             "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
@@ -111,60 +121,6 @@ impl Mesh {
              \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
         )
     }
-}
-
-/// The other nodes a task's namespace takes mesh connections from with
-/// the client's address kept: frames from a node's ingress bridge carry
-/// the MAC its address implies ([`crate::overlay::mac`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReturnPaths {
-    /// The task's interface on the ingress network ("eth1").
-    pub ifname: String,
-    /// The other nodes' ingress addresses.
-    pub nodes: BTreeSet<Ipv4Addr>,
-}
-
-/// The table of a task's namespace. A connection to a VIP goes to one of
-/// the service's tasks (round robin, the port kept), DNATed in the task's
-/// own namespace, so no SNAT is needed and the answering task sees the
-/// caller. A connection another node's mesh sends in is marked with that
-/// node ([`crate::overlay::mark`]), and so are its replies, which the
-/// namespace's rules route back through it.
-pub fn task_script(vips: &[(Ipv4Addr, Vec<Ipv4Addr>)], back: Option<&ReturnPaths>) -> String {
-    let mut rules = String::new();
-    for (vip, tasks) in vips.iter().filter(|(_, t)| !t.is_empty()) {
-        let map: Vec<String> = tasks.iter().enumerate().map(|(i, t)| format!("{i} : {t}")).collect();
-        let _ = writeln!(
-            rules,
-            "\t\tip daddr {vip} dnat ip to numgen inc mod {} map {{ {} }}",
-            tasks.len(),
-            map.join(", ")
-        );
-    }
-    let mut marks = String::new();
-    if let Some(back) = back.filter(|b| !b.nodes.is_empty()) {
-        let map: Vec<String> = back
-            .nodes
-            .iter()
-            .map(|n| {
-                let mac: Vec<String> = crate::overlay::mac(*n).iter().map(|b| format!("{b:02x}")).collect();
-                format!("{} : {:#010x}", mac.join(":"), crate::overlay::mark(*n))
-            })
-            .collect();
-        let _ = write!(
-            marks,
-            "\tchain mesh_in {{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\
-             \t\tiifname \"{}\" ct state new ct mark set ether saddr map {{ {} }}\n\t}}\n\
-             \tchain mesh_out {{\n\t\ttype route hook output priority mangle; policy accept;\n\
-             \t\tct mark != 0 meta mark set ct mark\n\t}}\n",
-            back.ifname,
-            map.join(", ")
-        );
-    }
-    format!(
-        "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
-         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{rules}\t}}\n{marks}}}\n"
-    )
 }
 
 /// Why the table could not be written.
@@ -227,7 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_balances_published_ports_and_snats_only_its_own_connections_to_remote_backends() {
+    fn the_table_balances_published_ports_and_snats_only_where_replies_would_miss_it() {
         let a = Ipv4Addr::new(10, 0, 0, 6);
         let b = Ipv4Addr::new(10, 0, 0, 7);
         let mesh = Mesh {
@@ -241,7 +197,7 @@ mod tests {
                 HostRule { protocol: Protocol::Tcp, published: 9091, target: 91, task: None },
                 HostRule { protocol: Protocol::Tcp, published: 9092, target: 9092, task: None },
             ],
-            ingress: Some(("sh-b4096".into(), Ipv4Addr::new(10, 0, 0, 4))),
+            ingress: Some(("sh-b4096".into(), Ipv4Addr::new(10, 0, 0, 4), 24)),
             remote: BTreeSet::from([b]),
         };
         let script = mesh.script();
@@ -256,40 +212,8 @@ mod tests {
         assert!(script.contains(
             "oifname \"sh-b4096\" ct status dnat fib saddr type local ip daddr { 10.0.0.7 } snat ip to 10.0.0.4"
         ));
+        assert!(script.contains("oifname \"sh-b4096\" ct status dnat ip saddr 10.0.0.0/24 snat ip to 10.0.0.4"));
         // Empty, it still replaces the table (with empty chains).
         assert!(Mesh::default().script().contains("chain postrouting"));
-    }
-
-    #[test]
-    fn a_task_balances_each_vip_over_the_service_tasks() {
-        let vip = Ipv4Addr::new(10, 0, 1, 2);
-        let tasks = vec![Ipv4Addr::new(10, 0, 1, 3), Ipv4Addr::new(10, 0, 1, 4)];
-        let script = task_script(&[(vip, tasks), (Ipv4Addr::new(10, 0, 1, 9), vec![])], None);
-        assert!(
-            script.contains("ip daddr 10.0.1.2 dnat ip to numgen inc mod 2 map { 0 : 10.0.1.3, 1 : 10.0.1.4 }"),
-            "{script}"
-        );
-        assert!(!script.contains("10.0.1.9"), "no task, no rule: {script}");
-        assert!(!script.contains("mesh_in"), "not on the ingress network: {script}");
-    }
-
-    #[test]
-    fn a_task_marks_connections_by_the_node_that_sent_them() {
-        let back = ReturnPaths {
-            ifname: "eth1".into(),
-            nodes: BTreeSet::from([Ipv4Addr::new(10, 0, 0, 4), Ipv4Addr::new(10, 0, 0, 5)]),
-        };
-        let script = task_script(&[], Some(&back));
-        assert!(
-            script.contains(
-                "iifname \"eth1\" ct state new ct mark set ether saddr map \
-                 { 02:42:0a:00:00:04 : 0x0a000004, 02:42:0a:00:00:05 : 0x0a000005 }"
-            ),
-            "{script}"
-        );
-        assert!(script.contains("type route hook output priority mangle"), "{script}");
-        assert!(script.contains("ct mark != 0 meta mark set ct mark"), "{script}");
-        let alone = ReturnPaths { ifname: "eth0".into(), nodes: BTreeSet::new() };
-        assert!(!task_script(&[], Some(&alone)).contains("mesh_in"), "no other node, no marks");
     }
 }

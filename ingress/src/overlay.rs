@@ -64,7 +64,7 @@ pub fn vxlan_name(vni: u32) -> String {
 /// a key unique on the node; the task end, until renamed `eth0`, adds a
 /// `p` (the kernel allows 15).
 pub fn veth_name(key: &str) -> String {
-    format!("sh{}", &key[..key.len().min(12)])
+    format!("sh{}", key.chars().take(12).collect::<String>())
 }
 
 /// The name of a task's interface on the `i`th network it joins.
@@ -77,6 +77,11 @@ pub fn task_ifname(i: usize) -> String {
 pub fn mac(addr: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = addr.octets();
     [0x02, 0x42, a, b, c, d]
+}
+
+/// [`mac`] as text ("02:42:0a:00:00:04").
+pub fn mac_text(addr: Ipv4Addr) -> String {
+    mac(addr).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// One network as this node joins it.

@@ -1,6 +1,6 @@
 //! What a task sees of the map: the services on its networks, whose
 //! VIPs a table in its own namespace balances, and the nodes whose mesh
-//! connections it answers through them ([`crate::mesh::task_script`]).
+//! connections it answers through them ([`crate::task_table`]).
 //! The data path keeps one [`LocalTask`] per task namespace it made.
 
 use std::collections::BTreeMap;
@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use shoal_proto::{NetworkMap, ServiceEntry};
 
-use crate::mesh::ReturnPaths;
 use crate::overlay::task_ifname;
+use crate::task_table::ReturnPaths;
 
 /// A task namespace of this node.
 #[derive(Debug)]

@@ -138,27 +138,33 @@ pub const CLIENT_ADDR: &str = "192.168.77.254";
 /// starts one.
 pub const RESOLVER: &str = "192.168.77.254:5353";
 
-/// A DNS server on [`RESOLVER`] answering every A query with one address;
-/// stopped when dropped.
+/// A DNS server on [`RESOLVER`] answering every A query with one address
+/// (other queries with none); stopped when dropped.
 pub struct Resolver(std::process::Child);
 
 const RESOLVER_PROGRAM: &str = r#"
 import socket, struct, sys
-addr = socket.inet_aton(sys.argv[1])
+host, port = sys.argv[1].split(":")
+addr = socket.inet_aton(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("192.168.77.254", 5353))
+s.bind((host, int(port)))
 while True:
     q, peer = s.recvfrom(512)
-    end = q.index(b"\0", 12) + 5
-    answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + addr
-    s.sendto(q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end] + answer, peer)
+    try:
+        end = q.index(b"\0", 12) + 5
+        qtype = struct.unpack(">H", q[end - 4:end - 2])[0]
+    except (ValueError, struct.error):
+        continue
+    answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + addr if qtype == 1 else b""
+    counts = struct.pack(">HHHH", 1, 1 if answer else 0, 0, 0)
+    s.sendto(q[:2] + b"\x81\x80" + counts + q[12:end] + answer, peer)
 "#;
 
 impl Resolver {
     /// Starts one in the switch's namespace, answering `answer`.
     pub fn start(hosts: &Hosts, answer: &str) -> Resolver {
         let child = Command::new("ip")
-            .args(["netns", "exec", &hosts.switch, "/usr/bin/python3", "-c", RESOLVER_PROGRAM, answer])
+            .args(["netns", "exec", &hosts.switch, "/usr/bin/python3", "-c", RESOLVER_PROGRAM, RESOLVER, answer])
             .spawn()
             .expect("start the test's resolver");
         Resolver(child)

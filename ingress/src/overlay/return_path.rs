@@ -2,7 +2,7 @@
 //! with the client's own address (no SNAT): in the task's namespace, a
 //! routing table per sending node whose default route goes back through
 //! that node, chosen by the mark the task's table gives each connection
-//! as it arrives ([`crate::mesh::task_script`]). So the reply leaves by
+//! as it arrives ([`crate::task_table`]). So the reply leaves by
 //! the node the client talked to, which undoes its DNAT.
 //!
 //! A node is known by its ingress address, which is also its mark and
@@ -38,26 +38,28 @@ impl Overlay {
             self.return_rules().await?.into_iter().partition(|(node, _)| nodes.contains(node));
         let have: BTreeSet<Ipv4Addr> = kept.into_iter().map(|(node, _)| node).collect();
         for (node, rule) in stale {
-            self.handle.rule().del(rule).execute().await.map_err(netlink(format!("removing the rule of {node}")))?;
-            let route = default_via(node, index);
-            match self.handle.route().del(route).execute().await {
+            // The route first: once the rule is gone, nothing would tell
+            // the route was made here.
+            match self.handle.route().del(default_via(node, index)).execute().await {
                 // ESRCH: no such route.
                 Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -3 => {}
                 other => other.map_err(netlink(format!("removing the route back through {node}")))?,
             }
+            self.handle.rule().del(rule).execute().await.map_err(netlink(format!("removing the rule of {node}")))?;
         }
-        for &node in nodes.difference(&have) {
+        for &node in nodes {
             let what = || format!("routing replies back through {node}");
+            // Every time: a route lost with its link comes back.
             self.handle.route().add(default_via(node, index)).replace().execute().await.map_err(netlink(what()))?;
-            let rule = self.handle.rule().add().v4().fw_mark(mark(node)).table_id(mark(node)).priority(PRIORITY);
-            let rule = rule.action(RuleAction::ToTable);
-            rule.execute().await.map_err(netlink(what()))?;
+            if !have.contains(&node) {
+                let rule = self.handle.rule().add().v4().fw_mark(mark(node)).table_id(mark(node));
+                let rule = rule.priority(PRIORITY).action(RuleAction::ToTable);
+                rule.execute().await.map_err(netlink(what()))?;
+            }
         }
         Ok(())
     }
-}
 
-impl Overlay {
     /// The rules made by [`Overlay::return_paths`], with the node each
     /// sends back through.
     pub(super) async fn return_rules(&self) -> Result<Vec<(Ipv4Addr, RuleMessage)>> {
@@ -72,14 +74,16 @@ impl Overlay {
     }
 }
 
-/// The node a rule made here sends back through.
+/// The node a rule made here sends back through: one of [`PRIORITY`]
+/// whose mark is its table.
 fn ours(rule: &RuleMessage) -> Option<Ipv4Addr> {
     let attrs = &rule.attributes;
     attrs.contains(&RuleAttribute::Priority(PRIORITY)).then_some(())?;
-    attrs.iter().find_map(|a| match a {
-        RuleAttribute::FwMark(m) => Some(Ipv4Addr::from(*m)),
+    let mark = attrs.iter().find_map(|a| match a {
+        RuleAttribute::FwMark(m) => Some(*m),
         _ => None,
-    })
+    })?;
+    attrs.contains(&RuleAttribute::Table(mark)).then(|| Ipv4Addr::from(mark))
 }
 
 /// The default route of `node`'s table.
