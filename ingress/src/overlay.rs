@@ -16,6 +16,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures::TryStreamExt;
+use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns};
 use rtnetlink::packet_route::neighbour::NeighbourFlags;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder, new_connection};
@@ -36,6 +37,11 @@ pub enum OverlayError {
 }
 
 type Result<T> = std::result::Result<T, OverlayError>;
+
+/// The kernel refused with `errno` (no such link, entry, route...).
+fn is(e: &rtnetlink::Error, errno: Errno) -> bool {
+    matches!(e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -(errno as i32))
+}
 
 fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> OverlayError {
     let what = what.into();
@@ -135,8 +141,7 @@ impl Overlay {
         let mut links = self.handle.link().get().match_name(name.to_string()).execute();
         match links.try_next().await {
             Ok(link) => Ok(link.map(|l| l.header.index)),
-            // ENODEV: there is no such link.
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -19 => Ok(None),
+            Err(e) if is(&e, Errno::ENODEV) => Ok(None),
             Err(e) => Err(netlink(format!("looking up link {name}"))(e)),
         }
     }
@@ -266,8 +271,7 @@ impl Overlay {
         let mut fdb = neighbours.add_bridge(vxlan, &mac).flags(NeighbourFlags::Own).destination(IpAddr::V4(peer.node));
         for message in [arp.message_mut().clone(), fdb.message_mut().clone()] {
             match neighbours.del(message).execute().await {
-                // ENOENT: not there.
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -2 => {}
+                Err(e) if is(&e, Errno::ENOENT) => {}
                 other => other.map_err(netlink(format!("removing peer {} on {}", peer.addr, peer.node)))?,
             }
         }

@@ -16,7 +16,9 @@ use futures::TryStreamExt;
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{IpVersion, RouteMessageBuilder};
 
-use super::{Overlay, Result, netlink};
+use nix::errno::Errno;
+
+use super::{Overlay, Result, is, netlink};
 
 /// The priority of the rules that pick a sending node's table (before
 /// the main table, 32766).
@@ -41,8 +43,7 @@ impl Overlay {
             // The route first: once the rule is gone, nothing would tell
             // the route was made here.
             match self.handle.route().del(default_via(node, index)).execute().await {
-                // ESRCH: no such route.
-                Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -3 => {}
+                Err(e) if is(&e, Errno::ESRCH) => {}
                 other => other.map_err(netlink(format!("removing the route back through {node}")))?,
             }
             self.handle.rule().del(rule).execute().await.map_err(netlink(format!("removing the rule of {node}")))?;
