@@ -62,7 +62,8 @@ pub struct DataPath {
     /// This node's data-path address.
     local: Ipv4Addr,
     state: Mutex<State>,
-    /// The last map applied, for the tasks' DNS responders and VIP tables.
+    /// The last map applied, for the tasks' DNS responders, tables and
+    /// return paths.
     names: Arc<RwLock<NetworkMap>>,
     /// The node's own resolver, for names that are not the cluster's.
     upstream: Option<SocketAddr>,
