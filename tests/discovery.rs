@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts, Resolver, cluster, running_addresses};
+use common::hosts::{ECHO_ADDR, Hosts, cluster, resolver, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -51,7 +51,7 @@ fn task_addresses(node: &Node, service: &str) -> Vec<String> {
 fn tasks_find_services_by_name() {
     let hosts = Hosts::new(2);
     // Only the daemons forward to it; the answer is never contacted.
-    let _resolver = Resolver::start(&hosts, OUTSIDE);
+    let _resolver = resolver(&hosts, OUTSIDE);
     let (manager, _workers) = cluster(&hosts);
     manager.ok(&["network", "create", "back"]);
     let python = "/usr/bin/python3";

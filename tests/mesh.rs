@@ -2,15 +2,17 @@
 //! switch), a daemon in each, a service with two tasks published on 8080
 //! (TCP) and 8081 (UDP). Connections to any host, the one without a task
 //! too, reach the tasks, spread over both; every task sees the client's
-//! own address, whichever host took the connection; a killed task stops
-//! getting connections once the managers know.
+//! own address, whichever host took the connection; a task reaches every
+//! host's published port and, through its node, addresses beyond the
+//! cluster; a killed task stops getting connections once the managers
+//! know.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, bulk_length, cluster, fetch, fetch_udp};
+use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, OnSwitch, bulk_length, cluster, fetch, fetch_udp};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -73,6 +75,14 @@ fn backends(node: &Node) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The full id of `service`'s running task on node `host`.
+fn task_on(node: &Node, service: &str, host: &str) -> String {
+    let node_filter = format!("node={host}");
+    let args =
+        ["service", "ps", "-q", "--no-trunc", "--filter", &node_filter, "--filter", "desired-state=running", service];
+    node.ok(&args).trim().to_string()
+}
+
 #[test]
 fn every_host_balances_published_ports_over_the_tasks() {
     let hosts = Hosts::new(3);
@@ -121,6 +131,24 @@ fn every_host_balances_published_ports_over_the_tasks() {
         }
     }
 
+    // A task on the ingress network reaches every host's published port,
+    // whichever node serves it (several tries: the backend is chosen
+    // round robin).
+    let task_ns = format!("shoal-{}", task_on(&manager, "web", "host-1"));
+    for host in &hosts.addrs {
+        let answers: Vec<Option<String>> = (0..6).map(|_| fetch(&task_ns, &format!("{host}:8080"))).collect();
+        let seen: BTreeSet<&str> = answers.iter().flatten().filter_map(|a| a.split(' ').next()).collect();
+        assert!(answers.iter().all(Option::is_some) && seen.len() == 2, "from a task to {host}:8080: {answers:?}");
+    }
+    // And beyond the cluster, through its node: the far end sees the
+    // node's address (nothing outside knows the overlays' subnets).
+    let _outside = OnSwitch::python(&hosts, ECHO, &[]);
+    let outside = format!("{CLIENT_ADDR}:8000");
+    let expected = format!("{CLIENT_ADDR} {}", hosts.addrs[0]);
+    wait_until(WAIT, &format!("a task reaching {outside} as {}", hosts.addrs[0]), || {
+        fetch(&task_ns, &outside).is_some_and(|answer| answer == expected)
+    });
+
     // Bulk data through the mesh of the host without a task, from that
     // host itself (the path whose throughput collapsed before tasks got
     // an MTU that leaves room for VXLAN: see benches/mesh.rs).
@@ -146,18 +174,7 @@ fn every_host_balances_published_ports_over_the_tasks() {
     // A killed task gets no more connections, well before its
     // replacement (after the restart delay) runs.
     let (victim_host, victim) = tasks[0].clone();
-    let ps = manager.ok(&[
-        "service",
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("node={victim_host}"),
-        "--filter",
-        "desired-state=running",
-        "web",
-    ]);
-    let task = manager.json_lines(&["inspect", "--format", "json", ps.trim()]).remove(0);
+    let task = manager.json_lines(&["inspect", "--format", "json", &task_on(&manager, "web", &victim_host)]).remove(0);
     let pid = task["Status"]["ContainerStatus"]["PID"].as_i64().unwrap();
     std::process::Command::new("kill").args(["-9", &pid.to_string()]).output().unwrap();
     let third = format!("{}:8080", hosts.addrs[2]);

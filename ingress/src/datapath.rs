@@ -17,7 +17,7 @@ use shoal_proto::{NetworkMap, NetworkPeers, PortProtocol, Task};
 use tokio::sync::Mutex;
 use tracing::warn;
 
-use crate::mesh::{HostRule, Mesh, MeshError, MeshRule, Protocol, apply_in};
+use crate::mesh::{HostRule, Ingress, Mesh, MeshError, MeshRule, Protocol, apply_in};
 use crate::overlay::{Overlay, OverlayError, Peer, Plug, Segment, bridge_name, task_ifname, veth_name};
 use crate::services::{self, LocalTask, host};
 use crate::task_table::{ReturnPaths, task_script};
@@ -173,9 +173,9 @@ impl DataPath {
         let own = host(&map.ingress_addr);
         let wired = ingress.and_then(|n| state.wanted.get(&n.network.as_ref()?.id));
         let mut mesh = Mesh::default();
-        if let (Some(addr), Some(wired)) = (own, wired) {
+        if let (Some(addr), Some(wired), Some(subnet)) = (own, wired, wired.and_then(|w| w.segment.subnet())) {
             self.overlay.own_address(wired.segment.vni, addr, wired.segment.prefix).await?;
-            mesh.ingress = Some((bridge_name(wired.segment.vni), addr, wired.segment.prefix));
+            mesh.ingress = Some(Ingress { bridge: bridge_name(wired.segment.vni), addr, subnet });
             let peers: BTreeSet<Ipv4Addr> = wired.peers.iter().map(|p| p.addr).collect();
             for port in &map.mesh_ports {
                 let backends: Vec<Ipv4Addr> = port.backends.iter().filter_map(|b| host(b)).collect();
@@ -195,9 +195,10 @@ impl DataPath {
                 task: host(&h.task_addr),
             });
         }
+        mesh.egress = state.wanted.values().filter_map(|w| w.segment.subnet()).collect();
         let script = mesh.script();
         if state.mesh.as_ref() != Some(&script) {
-            if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() {
+            if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() || !mesh.egress.is_empty() {
                 crate::mesh::enable_forwarding().map_err(DataPathError::Forwarding)?;
             }
             crate::mesh::apply(&script).await?;

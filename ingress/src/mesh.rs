@@ -11,13 +11,21 @@
 //! ingress address (SNAT): one made on this node itself towards another
 //! node's task, and one from a task on the ingress network (its backend
 //! could answer it directly, past the DNAT). A host-mode port goes to
-//! the local task that publishes it.
+//! the local task that publishes it. What tasks send out of the node
+//! other than through an overlay (to another node's address, or beyond
+//! the cluster) takes the node's address (masquerade), as Docker's
+//! `docker_gwbridge` does: nothing outside the overlays knows their
+//! subnets.
 //! `nft` is driven with its text syntax (`nft -f -`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
+
+use ipnet::Ipv4Net;
+
+use crate::overlay::DEVICE_PREFIX;
 
 /// The table the mesh owns.
 pub const TABLE: &str = "shoal";
@@ -58,17 +66,29 @@ pub struct HostRule {
     pub task: Option<Ipv4Addr>,
 }
 
+/// The ingress network as this node joins it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingress {
+    /// Its bridge on this node.
+    pub bridge: String,
+    /// This node's address on it (the source of the connections it
+    /// SNATs).
+    pub addr: Ipv4Addr,
+    pub subnet: Ipv4Net,
+}
+
 /// What the node's table holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mesh {
     pub ports: Vec<MeshRule>,
     pub host_ports: Vec<HostRule>,
-    /// The ingress bridge, this node's address on it and the network's
-    /// prefix length (the source of
-    /// connections sent to other nodes' tasks).
-    pub ingress: Option<(String, Ipv4Addr, u8)>,
+    pub ingress: Option<Ingress>,
     /// Backends on other nodes.
     pub remote: BTreeSet<Ipv4Addr>,
+    /// The subnets of the overlay networks wired on this node: what their
+    /// tasks send out of the node through anything but an overlay bridge
+    /// is masqueraded.
+    pub egress: BTreeSet<Ipv4Net>,
 }
 
 impl Mesh {
@@ -96,14 +116,11 @@ impl Mesh {
             let _ = writeln!(dnat, "\t\tfib daddr type local {} dport {} {to}", h.protocol.name(), h.published);
         }
         let mut snat = String::new();
-        if let Some((bridge, addr, prefix)) = &self.ingress {
+        if let Some(Ingress { bridge, addr, subnet }) = &self.ingress {
             // A task on the ingress network reaching a published port: its
             // backend could answer it directly, past this node's DNAT (or
             // be the task itself).
-            let mask = u32::MAX.checked_shl(32 - u32::from((*prefix).min(32))).unwrap_or(0);
-            let subnet = Ipv4Addr::from(u32::from(*addr) & mask);
-            let _ =
-                writeln!(snat, "\t\toifname \"{bridge}\" ct status dnat ip saddr {subnet}/{prefix} snat ip to {addr}");
+            let _ = writeln!(snat, "\t\toifname \"{bridge}\" ct status dnat ip saddr {subnet} snat ip to {addr}");
             if !self.remote.is_empty() {
                 // This node's own clients: their replies must come back here.
                 let remote: Vec<String> = self.remote.iter().map(|a| a.to_string()).collect();
@@ -113,6 +130,13 @@ impl Mesh {
                     remote.join(", ")
                 );
             }
+        }
+        if !self.egress.is_empty() {
+            // Bridged frames (bridge-nf-call-iptables) have the bridge as
+            // their way out, so only routed traffic matches.
+            let subnets: Vec<String> = self.egress.iter().map(|s| s.to_string()).collect();
+            let _ =
+                writeln!(snat, "\t\tip saddr {{ {} }} oifname != \"{DEVICE_PREFIX}*\" masquerade", subnets.join(", "));
         }
         format!(
             "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
@@ -197,8 +221,13 @@ mod tests {
                 HostRule { protocol: Protocol::Tcp, published: 9091, target: 91, task: None },
                 HostRule { protocol: Protocol::Tcp, published: 9092, target: 9092, task: None },
             ],
-            ingress: Some(("sh-b4096".into(), Ipv4Addr::new(10, 0, 0, 4), 24)),
+            ingress: Some(Ingress {
+                bridge: "sh-b4096".into(),
+                addr: Ipv4Addr::new(10, 0, 0, 4),
+                subnet: "10.0.0.0/24".parse().unwrap(),
+            }),
             remote: BTreeSet::from([b]),
+            egress: BTreeSet::from(["10.0.0.0/24".parse().unwrap(), "10.0.1.0/24".parse().unwrap()]),
         };
         let script = mesh.script();
         assert!(script.starts_with("add table ip shoal\ndelete table ip shoal\n"), "{script}");
@@ -213,6 +242,7 @@ mod tests {
             "oifname \"sh-b4096\" ct status dnat fib saddr type local ip daddr { 10.0.0.7 } snat ip to 10.0.0.4"
         ));
         assert!(script.contains("oifname \"sh-b4096\" ct status dnat ip saddr 10.0.0.0/24 snat ip to 10.0.0.4"));
+        assert!(script.contains("ip saddr { 10.0.0.0/24, 10.0.1.0/24 } oifname != \"sh-*\" masquerade"), "{script}");
         // Empty, it still replaces the table (with empty chains).
         assert!(Mesh::default().script().contains("chain postrouting"));
     }

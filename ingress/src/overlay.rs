@@ -19,7 +19,9 @@ use futures::TryStreamExt;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns};
 use rtnetlink::packet_route::neighbour::NeighbourFlags;
-use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder, new_connection};
+use rtnetlink::{
+    Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder, new_connection,
+};
 
 /// Why the overlay could not be changed.
 #[derive(Debug, thiserror::Error)]
@@ -56,14 +58,18 @@ fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> OverlayE
 /// instead.
 pub const OVERLAY_MTU: u32 = 1450;
 
+/// What the names of the devices routed traffic can leave a node through
+/// start with: the networks' bridges (and their VXLAN ports).
+pub const DEVICE_PREFIX: &str = "sh-";
+
 /// The bridge of the network with VXLAN id `vni`.
 pub fn bridge_name(vni: u32) -> String {
-    format!("sh-b{vni}")
+    format!("{DEVICE_PREFIX}b{vni}")
 }
 
 /// The VXLAN device of the network with VXLAN id `vni`.
 pub fn vxlan_name(vni: u32) -> String {
-    format!("sh-v{vni}")
+    format!("{DEVICE_PREFIX}v{vni}")
 }
 
 /// The node end of a task's veth on a network: `sh` + 12 characters of
@@ -100,6 +106,13 @@ pub struct Segment {
     pub local: Ipv4Addr,
     /// The VXLAN UDP port.
     pub port: u16,
+}
+
+impl Segment {
+    /// The network's subnet (`None` with a prefix over 32).
+    pub fn subnet(&self) -> Option<ipnet::Ipv4Net> {
+        ipnet::Ipv4Net::new(self.gateway, self.prefix).ok().map(|n| n.trunc())
+    }
 }
 
 /// One task interface to make by [`Overlay::attach`].
@@ -222,6 +235,12 @@ impl Overlay {
         let bridge = self.must_index(&bridge_name(s.vni)).await?;
         let plug = LinkUnspec::new_with_index(node_end).controller(bridge).mtu(OVERLAY_MTU).up().build();
         self.handle.link().set(plug).execute().await.map_err(netlink(format!("plugging {veth} into the bridge")))?;
+        // Hairpin: a frame may go back out the port it came in on. A task
+        // reaching a published port of its own node can be DNATed to
+        // itself; with bridge-nf-call-iptables=1 its replies, un-NATed in
+        // the bridge, are bridged (not routed) back to the same port.
+        let hairpin = LinkBridgePort::new(node_end).hairpin(true).build();
+        self.handle.link().set_port(hairpin).execute().await.map_err(netlink(format!("setting hairpin on {veth}")))?;
         let ns = File::open(netns)
             .map_err(|source| OverlayError::Io { what: format!("opening {}", netns.display()), source })?;
         let moved = LinkUnspec::new_with_index(task_end).setns_by_fd(ns.as_raw_fd()).build();

@@ -134,13 +134,37 @@ pub struct Hosts {
 pub const CLIENT_ADDR: &str = "192.168.77.254";
 
 /// Where the hosts' daemons forward names that are not the cluster's
-/// (`shoal daemon --dns`): a [`Resolver`] on the switch, when a test
+/// (`shoal daemon --dns`): a [`resolver`] on the switch, when a test
 /// starts one.
 pub const RESOLVER: &str = "192.168.77.254:5353";
 
-/// A DNS server on [`RESOLVER`] answering every A query with one address
-/// (other queries with none); stopped when dropped.
-pub struct Resolver(std::process::Child);
+/// A program (`python3 -c`) running in the switch's namespace; stopped
+/// when dropped.
+pub struct OnSwitch(std::process::Child);
+
+impl OnSwitch {
+    pub fn python(hosts: &Hosts, program: &str, args: &[&str]) -> OnSwitch {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &hosts.switch, "/usr/bin/python3", "-c", program])
+            .args(args)
+            .spawn()
+            .expect("start a program on the switch");
+        OnSwitch(child)
+    }
+}
+
+impl Drop for OnSwitch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a DNS server on [`RESOLVER`] answering every A query with
+/// `answer` (other queries with none).
+pub fn resolver(hosts: &Hosts, answer: &str) -> OnSwitch {
+    OnSwitch::python(hosts, RESOLVER_PROGRAM, &[RESOLVER, answer])
+}
 
 const RESOLVER_PROGRAM: &str = r#"
 import socket, struct, sys
@@ -159,24 +183,6 @@ while True:
     counts = struct.pack(">HHHH", 1, 1 if answer else 0, 0, 0)
     s.sendto(q[:2] + b"\x81\x80" + counts + q[12:end] + answer, peer)
 "#;
-
-impl Resolver {
-    /// Starts one in the switch's namespace, answering `answer`.
-    pub fn start(hosts: &Hosts, answer: &str) -> Resolver {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &hosts.switch, "/usr/bin/python3", "-c", RESOLVER_PROGRAM, RESOLVER, answer])
-            .spawn()
-            .expect("start the test's resolver");
-        Resolver(child)
-    }
-}
-
-impl Drop for Resolver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 impl Hosts {
     /// `n` hosts, 192.168.77.1, .2... on one switch.

@@ -181,7 +181,7 @@ impl Node {
         let data_path = if self.netns.is_some() { "on" } else { "off" };
         if self.netns.is_some() {
             // Names that are not the cluster's go to the test's own
-            // resolver on the switch (hosts::Resolver), never further.
+            // resolver on the switch (hosts::resolver), never further.
             command.args(["daemon", "--dns", hosts::RESOLVER]);
         } else {
             command.arg("daemon");
