@@ -2,7 +2,8 @@
 //! a daemon in each with its data path on, an overlay network, and tasks
 //! on different hosts reaching each other over VXLAN at the addresses the
 //! managers gave them; a replaced task gets a new address and is reached
-//! there.
+//! there; a task on another network reaches none of them, not even on its
+//! own host.
 
 mod common;
 
@@ -107,6 +108,19 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
     let now = running_addresses(&manager, "echo");
     assert!(!now.values().any(|a| *a == old_addr), "the replacement has a new address: {now:?}");
     wait_until(WAIT, "the replacement reached at its address", || all_reach_all(&running_addresses(&manager, "echo")));
+    // Networks are isolated: a task on another network, on a host with an
+    // echo task, reaches none of them (its node routes nothing between
+    // overlays), and none reaches it.
+    manager.ok(&["network", "create", "other"]);
+    let lone = ["--network", "other", "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", ECHO_ADDR];
+    manager.ok(&[&["service", "create", "--detach", "--name", "lone"][..], &lone[..]].concat());
+    wait_until(WAIT, "the task on the other network running", || running_addresses(&manager, "lone").len() == 1);
+    let (lone_id, lone_addr) = running_addresses(&manager, "lone").into_iter().next().unwrap();
+    let echo = running_addresses(&manager, "echo");
+    for (id, addr) in &echo {
+        assert_eq!(fetch(&format!("shoal-{lone_id}"), &format!("{addr}:8000")), None, "lone -> echo at {addr}");
+        assert_eq!(fetch(&format!("shoal-{id}"), &format!("{lone_addr}:8000")), None, "echo at {addr} -> lone");
+    }
     // The dead task's namespace is gone with it.
     wait_until(WAIT, "the dead task's namespace removed", || {
         !std::path::Path::new(&format!("/run/netns/shoal-{victim}")).exists()

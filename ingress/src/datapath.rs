@@ -195,10 +195,11 @@ impl DataPath {
                 task: host(&h.task_addr),
             });
         }
-        mesh.egress = state.wanted.values().filter_map(|w| w.segment.subnet()).collect();
+        mesh.overlays =
+            state.wanted.values().filter_map(|w| Some((bridge_name(w.segment.vni), w.segment.subnet()?))).collect();
         let script = mesh.script();
         if state.mesh.as_ref() != Some(&script) {
-            if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() || !mesh.egress.is_empty() {
+            if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() || !mesh.overlays.is_empty() {
                 crate::mesh::enable_forwarding().map_err(DataPathError::Forwarding)?;
             }
             crate::mesh::apply(&script).await?;

@@ -15,10 +15,11 @@
 //! other than through an overlay (to another node's address, or beyond
 //! the cluster) takes the node's address (masquerade), as Docker's
 //! `docker_gwbridge` does: nothing outside the overlays knows their
-//! subnets.
+//! subnets. The node routes nothing from one overlay to another (networks
+//! are isolated, as in Docker) but the mesh's DNATed connections.
 //! `nft` is driven with its text syntax (`nft -f -`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::process::Stdio;
@@ -85,10 +86,10 @@ pub struct Mesh {
     pub ingress: Option<Ingress>,
     /// Backends on other nodes.
     pub remote: BTreeSet<Ipv4Addr>,
-    /// The subnets of the overlay networks wired on this node: what their
-    /// tasks send out of the node through anything but an overlay bridge
-    /// is masqueraded.
-    pub egress: BTreeSet<Ipv4Net>,
+    /// The overlay networks wired on this node, bridge -> subnet: what
+    /// their tasks send out of the node through anything but an overlay
+    /// bridge is masqueraded; nothing is routed from one to another.
+    pub overlays: BTreeMap<String, Ipv4Net>,
 }
 
 impl Mesh {
@@ -131,18 +132,27 @@ impl Mesh {
                 );
             }
         }
-        if !self.egress.is_empty() {
+        let mut forward = String::new();
+        if !self.overlays.is_empty() {
             // Bridged frames (bridge-nf-call-iptables) have the bridge as
             // their way out, so only routed traffic matches.
-            let subnets: Vec<String> = self.egress.iter().map(|s| s.to_string()).collect();
+            let subnets: Vec<String> = self.overlays.values().map(|s| s.to_string()).collect();
             let _ =
                 writeln!(snat, "\t\tip saddr {{ {} }} oifname != \"{DEVICE_PREFIX}*\" masquerade", subnets.join(", "));
+            let _ = writeln!(forward, "\t\tct status dnat accept");
+            for bridge in self.overlays.keys() {
+                let _ = writeln!(
+                    forward,
+                    "\t\tiifname \"{bridge}\" oifname \"{DEVICE_PREFIX}*\" oifname != \"{bridge}\" drop"
+                );
+            }
         }
         format!(
             "add table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n\
              \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
              \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{dnat}\t}}\n\
-             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
+             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n\
+             \tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n{forward}\t}}\n}}\n"
         )
     }
 }
@@ -227,7 +237,10 @@ mod tests {
                 subnet: "10.0.0.0/24".parse().unwrap(),
             }),
             remote: BTreeSet::from([b]),
-            egress: BTreeSet::from(["10.0.0.0/24".parse().unwrap(), "10.0.1.0/24".parse().unwrap()]),
+            overlays: BTreeMap::from([
+                ("sh-b4096".into(), "10.0.0.0/24".parse().unwrap()),
+                ("sh-b4097".into(), "10.0.1.0/24".parse().unwrap()),
+            ]),
         };
         let script = mesh.script();
         assert!(script.starts_with("add table ip shoal\ndelete table ip shoal\n"), "{script}");
@@ -243,6 +256,11 @@ mod tests {
         ));
         assert!(script.contains("oifname \"sh-b4096\" ct status dnat ip saddr 10.0.0.0/24 snat ip to 10.0.0.4"));
         assert!(script.contains("ip saddr { 10.0.0.0/24, 10.0.1.0/24 } oifname != \"sh-*\" masquerade"), "{script}");
+        let forward = script.split("chain forward").nth(1).unwrap();
+        assert!(forward.contains(
+            "ct status dnat accept\n\t\tiifname \"sh-b4096\" oifname \"sh-*\" oifname != \"sh-b4096\" drop\n"
+        ));
+        assert!(forward.contains("iifname \"sh-b4097\" oifname \"sh-*\" oifname != \"sh-b4097\" drop"));
         // Empty, it still replaces the table (with empty chains).
         assert!(Mesh::default().script().contains("chain postrouting"));
     }
