@@ -116,7 +116,7 @@ async fn gather(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Batch, Waiter)>) {
 /// Proposes one entry; a reply per batch.
 async fn write(raft: &Raft, batches: Vec<Batch>) -> Vec<Result<u64, ProposeError>> {
     let n = batches.len();
-    match raft.client_write(Proposal(Entry { batches })).await {
+    match raft.client_write(Proposal::new(&Entry { batches })).await {
         Ok(resp) => {
             let index = resp.log_id.index;
             resp.data.0.into_iter().map(|r| r.map(|()| index).map_err(ProposeError::Store)).collect()

@@ -47,9 +47,30 @@ openraft::declare_raft_types!(
 pub type Raft = openraft::Raft<TypeConfig>;
 
 /// The payload of a raft entry: batches of several writers, each applied
-/// atomically. Encoded as protobuf inside openraft's own serde encoding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal(#[serde(with = "codec::prost_bytes")] pub Entry);
+/// atomically, protobuf-encoded once, when proposed. The log store, the
+/// network and the followers pass these bytes on as they are (inside
+/// openraft's own serde encoding); only applying decodes them, once on
+/// each manager.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal(#[serde(with = "serde_bytes")] Vec<u8>);
+
+impl Proposal {
+    /// The payload carrying `entry`.
+    pub fn new(entry: &Entry) -> Proposal {
+        Proposal(prost::Message::encode_to_vec(entry))
+    }
+
+    /// The entry it carries.
+    pub fn entry(&self) -> Result<Entry, prost::DecodeError> {
+        prost::Message::decode(self.0.as_slice())
+    }
+}
+
+impl std::fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proposal({} bytes)", self.0.len())
+    }
+}
 
 /// What applying a [`Proposal`] gave, batch by batch: `Err` when the
 /// store refused that batch.

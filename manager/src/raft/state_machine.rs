@@ -13,10 +13,11 @@ use openraft::{
 use prost::Message;
 use rocksdb::WriteBatch;
 use shoal_proto::StoreSnapshot;
+use tracing::warn;
 
 use super::codec::{decode, encode};
 use super::db::{CF_SNAPSHOT, RaftDb};
-use super::{ApplyResult, Proposal, StorageError, TypeConfig};
+use super::{ApplyResult, StorageError, TypeConfig};
 use crate::store::{MemoryStore, Store};
 
 const KEY_META: &[u8] = b"meta";
@@ -128,7 +129,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index;
             self.last_applied = Some(entry.log_id);
             let result = match entry.payload {
-                EntryPayload::Normal(Proposal(entry)) => self.store.apply(index, entry.batches),
+                EntryPayload::Normal(proposal) => match proposal.entry() {
+                    Ok(entry) => self.store.apply(index, entry.batches),
+                    // Every manager holds the same bytes, so every one
+                    // skips it alike.
+                    Err(e) => {
+                        warn!(index, "raft entry {index} holds no readable batches, skipped: {e}");
+                        self.store.skip(index);
+                        Vec::new()
+                    }
+                },
                 EntryPayload::Blank => {
                     self.store.skip(index);
                     Vec::new()

@@ -38,7 +38,7 @@ async fn snapshot_survives_reopen() {
     let dir = TempDir::new().unwrap();
     let entry = |index, batch| Entry::<TypeConfig> {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(Proposal(shoal_proto::Entry { batches: vec![batch] })),
+        payload: EntryPayload::Normal(Proposal::new(&shoal_proto::Entry { batches: vec![batch] })),
     };
     {
         let db = RaftDb::open(dir.path()).unwrap();
@@ -72,4 +72,19 @@ async fn an_older_snapshot_never_replaces_a_newer_one() {
     let mut sm = StateMachine::open(db).unwrap();
     let current = openraft::storage::RaftStateMachine::get_current_snapshot(&mut sm).await.unwrap().unwrap();
     assert_eq!(current.meta.snapshot_id, "s5");
+}
+
+#[tokio::test]
+async fn an_entry_whose_batches_cannot_be_read_is_skipped_alike_everywhere() {
+    let dir = TempDir::new().unwrap();
+    let mut sm = StateMachine::open(RaftDb::open(dir.path()).unwrap()).unwrap();
+    let entry = |index, payload| Entry::<TypeConfig> {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(payload),
+    };
+    let garbage = Proposal(vec![0xff, 0xff, 0xff]);
+    let good = Proposal::new(&shoal_proto::Entry { batches: vec![create_service("b")] });
+    let results = sm.apply([entry(1, garbage), entry(2, good)]).await.unwrap();
+    assert_eq!(results, vec![ApplyResult(vec![]), ApplyResult(vec![Ok(())])]);
+    assert_eq!(sm.store().view(|s| (s.index(), s.services().count())), (2, 1));
 }
