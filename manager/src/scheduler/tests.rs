@@ -90,8 +90,11 @@ fn waiting_tasks_are_retried_when_a_node_or_a_stopped_task_changes() {
         desired_state: TaskState::Running as i32,
         ..Default::default()
     };
-    let commit =
-        |object: Object| Commit { index: 1, changes: vec![crate::store::Change::Updated(object)], reset: false };
+    let commit = |object: Object| Commit {
+        index: 1,
+        changes: vec![crate::store::Change::Updated(Box::new(object))],
+        reset: false,
+    };
     work.note(&commit(Object::Task(running)));
     assert!(!work.any(), "a running task changes nothing for waiting tasks");
     work.note(&commit(Object::Task(stopped)));

@@ -17,23 +17,27 @@ use super::object::{ObjectExt, kind_name};
 use crate::allocator::Allocations;
 
 /// What one operation did, as published to the loops watching the store.
+/// The object is boxed: an `Object` is large (over 1.5 KB inline), and a
+/// commit of thousands of changes would otherwise move megabytes.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Created(Object),
-    Updated(Object),
-    Deleted(Object),
+    Created(Box<Object>),
+    Updated(Box<Object>),
+    Deleted(Box<Object>),
 }
 
 impl Change {
     /// The object after the change (before it, for a deletion).
     pub fn object(&self) -> &Object {
         match self {
-            Change::Created(o) | Change::Updated(o) | Change::Deleted(o) => o,
+            Change::Created(o) | Change::Updated(o) | Change::Deleted(o) => o.as_ref(),
         }
     }
 }
 
-type Undo = Vec<(ObjectKind, String, Option<Object>)>;
+/// What a batch replaced, to put back if a later op of it is refused
+/// (boxed, as in [`Change`]).
+type Undo = Vec<(ObjectKind, String, Option<Box<Object>>)>;
 
 /// Every stored object, indexed.
 #[derive(Debug, Default, Clone)]
@@ -195,7 +199,7 @@ impl MemoryStore {
                     for (kind, id, old) in undo.into_iter().rev() {
                         self.remove(kind, &id);
                         if let Some(old) = old {
-                            self.put(old);
+                            self.put(*old);
                         }
                     }
                     return Err(err);
@@ -222,7 +226,7 @@ impl MemoryStore {
                 }
                 meta.updated_at = now;
                 self.write(object.clone(), undo);
-                Ok(Some(Change::Created(object)))
+                Ok(Some(Change::Created(Box::new(object))))
             }
             op::Op::Update(o) => {
                 let mut object = o.object.ok_or_else(no_object)?;
@@ -236,7 +240,7 @@ impl MemoryStore {
                 meta.created_index = created_index;
                 meta.updated_at = now;
                 self.write(object.clone(), undo);
-                Ok(Some(Change::Updated(object)))
+                Ok(Some(Change::Updated(Box::new(object))))
             }
             op::Op::Delete(r) => {
                 let kind = ObjectKind::try_from(r.kind)
@@ -245,9 +249,9 @@ impl MemoryStore {
                 if let Object::Network(n) = &old {
                     self.check_unused(n)?;
                 }
-                undo.push((kind, r.id.clone(), Some(old.clone())));
+                undo.push((kind, r.id.clone(), Some(Box::new(old.clone()))));
                 self.remove(kind, &r.id);
-                Ok(Some(Change::Deleted(old)))
+                Ok(Some(Change::Deleted(Box::new(old))))
             }
             op::Op::TaskStatus(s) => {
                 let mut status = s.status.unwrap_or_default();
@@ -340,7 +344,7 @@ impl MemoryStore {
         meta.version = index;
         meta.updated_at = now;
         self.write(object.clone(), undo);
-        Change::Updated(object)
+        Change::Updated(Box::new(object))
     }
 
     fn check_create(&self, object: &Object) -> Result<(), StoreError> {
@@ -455,7 +459,7 @@ impl MemoryStore {
         let kind = object.kind();
         let id = object.id().to_string();
         let old = self.remove(kind, &id);
-        undo.push((kind, id, old));
+        undo.push((kind, id, old.map(Box::new)));
         self.put(object);
     }
 

@@ -71,7 +71,7 @@ impl Store {
     /// publishes what changed. Readers see the entry whole or not at all
     /// (objects it changes twice share one version).
     pub(crate) fn apply(&self, index: u64, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
-        let mut changes = Vec::new();
+        let mut changes = Vec::with_capacity(batches.iter().map(|b| b.ops.len()).sum());
         let mut results = Vec::with_capacity(batches.len());
         {
             let mut data = self.shared.data.write();
