@@ -3,7 +3,8 @@
 //! on different hosts reaching each other over VXLAN at the addresses the
 //! managers gave them; a replaced task gets a new address and is reached
 //! there; a task on another network reaches none of them, not even on its
-//! own host.
+//! own host, nor does a host outside that routes their subnet through a
+//! node.
 
 mod common;
 
@@ -110,16 +111,27 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
     wait_until(WAIT, "the replacement reached at its address", || all_reach_all(&running_addresses(&manager, "echo")));
     // Networks are isolated: a task on another network, on a host with an
     // echo task, reaches none of them (its node routes nothing between
-    // overlays), and none reaches it.
+    // overlays), and none reaches it (the pair on host 1 is the one whose
+    // node could route it; the others have no way at all).
     manager.ok(&["network", "create", "other"]);
     let lone = ["--network", "other", "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", ECHO_ADDR];
     manager.ok(&[&["service", "create", "--detach", "--name", "lone"][..], &lone[..]].concat());
     wait_until(WAIT, "the task on the other network running", || running_addresses(&manager, "lone").len() == 1);
     let (lone_id, lone_addr) = running_addresses(&manager, "lone").into_iter().next().unwrap();
+    let lone_ns = format!("shoal-{lone_id}");
+    wait_until(WAIT, "the task on the other network answering", || {
+        fetch(&lone_ns, &format!("{lone_addr}:8000")).as_deref() == Some(lone_addr.as_str())
+    });
     let echo = running_addresses(&manager, "echo");
     for (id, addr) in &echo {
-        assert_eq!(fetch(&format!("shoal-{lone_id}"), &format!("{addr}:8000")), None, "lone -> echo at {addr}");
+        assert_eq!(fetch(&lone_ns, &format!("{addr}:8000")), None, "lone -> echo at {addr}");
         assert_eq!(fetch(&format!("shoal-{id}"), &format!("{lone_addr}:8000")), None, "echo at {addr} -> lone");
+    }
+    // Nor does a host outside the cluster that routes the network's subnet
+    // through a node: only published ports are open to it.
+    common::hosts::ip(&["-n", &hosts.switch, "route", "add", "10.0.1.0/24", "via", &hosts.addrs[0]]);
+    for addr in echo.values() {
+        assert_eq!(fetch(&hosts.switch, &format!("{addr}:8000")), None, "the switch -> echo at {addr}");
     }
     // The dead task's namespace is gone with it.
     wait_until(WAIT, "the dead task's namespace removed", || {

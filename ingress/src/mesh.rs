@@ -9,14 +9,16 @@
 //! its replies back through this node by its namespace's return paths
 //! ([`crate::task_table`]). Two kinds of connection take this node's
 //! ingress address (SNAT): one made on this node itself towards another
-//! node's task, and one from a task on the ingress network (its backend
-//! could answer it directly, past the DNAT). A host-mode port goes to
+//! node's task, and one from a task on the ingress network to a port of
+//! this node (its backend could answer it directly, past the DNAT). A
+//! host-mode port goes to
 //! the local task that publishes it. What tasks send out of the node
 //! other than through an overlay (to another node's address, or beyond
 //! the cluster) takes the node's address (masquerade), as Docker's
 //! `docker_gwbridge` does: nothing outside the overlays knows their
 //! subnets. The node routes nothing from one overlay to another (networks
-//! are isolated, as in Docker) but the mesh's DNATed connections.
+//! are isolated, as in Docker), and no new connection from outside into
+//! an overlay, but the published ports' DNATed connections.
 //! `nft` is driven with its text syntax (`nft -f -`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -140,6 +142,11 @@ impl Mesh {
             let _ =
                 writeln!(snat, "\t\tip saddr {{ {} }} oifname != \"{DEVICE_PREFIX}*\" masquerade", subnets.join(", "));
             let _ = writeln!(forward, "\t\tct status dnat accept");
+            // From outside (a host routing an overlay subnet through this
+            // node): only published ports, above. Replies and what the
+            // node's mesh sends on to other nodes' tasks (bridged) pass.
+            let _ =
+                writeln!(forward, "\t\tiifname != \"{DEVICE_PREFIX}*\" oifname \"{DEVICE_PREFIX}*\" ct state new drop");
             for bridge in self.overlays.keys() {
                 let _ = writeln!(
                     forward,
@@ -258,7 +265,7 @@ mod tests {
         assert!(script.contains("ip saddr { 10.0.0.0/24, 10.0.1.0/24 } oifname != \"sh-*\" masquerade"), "{script}");
         let forward = script.split("chain forward").nth(1).unwrap();
         assert!(forward.contains(
-            "ct status dnat accept\n\t\tiifname \"sh-b4096\" oifname \"sh-*\" oifname != \"sh-b4096\" drop\n"
+            "ct status dnat accept\n\t\tiifname != \"sh-*\" oifname \"sh-*\" ct state new drop\n\t\tiifname \"sh-b4096\" oifname \"sh-*\" oifname != \"sh-b4096\" drop\n"
         ));
         assert!(forward.contains("iifname \"sh-b4097\" oifname \"sh-*\" oifname != \"sh-b4097\" drop"));
         // Empty, it still replaces the table (with empty chains).

@@ -13,7 +13,7 @@ use openraft::{
 use prost::Message;
 use rocksdb::WriteBatch;
 use shoal_proto::StoreSnapshot;
-use tracing::warn;
+use tracing::error;
 
 use super::codec::{decode, encode};
 use super::db::{CF_SNAPSHOT, RaftDb};
@@ -132,9 +132,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(proposal) => match proposal.entry() {
                     Ok(entry) => self.store.apply(index, entry.batches),
                     // Every manager holds the same bytes, so every one
-                    // skips it alike.
+                    // running this version skips it alike (an error: a
+                    // manager of another version might not).
                     Err(e) => {
-                        warn!(index, "raft entry {index} holds no readable batches, skipped: {e}");
+                        error!(index, "raft entry {index} holds no readable batches, skipped: {e}");
                         self.store.skip(index);
                         Vec::new()
                     }
