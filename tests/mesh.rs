@@ -4,7 +4,7 @@
 //! too, reach the tasks, spread over both; every task sees the client's
 //! own address, whichever host took the connection; a task reaches every
 //! host's published port and, through its node, addresses beyond the
-//! cluster; a killed task stops getting connections once the managers
+//! cluster (not from an internal network); a killed task stops getting connections once the managers
 //! know.
 
 mod common;
@@ -12,7 +12,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, OnSwitch, bulk_length, cluster, fetch, fetch_udp};
+use common::hosts::{
+    BULK_SERVER, CLIENT_ADDR, Hosts, OnSwitch, bulk_length, cluster, fetch, fetch_udp, running_addresses,
+};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -148,6 +150,18 @@ fn every_host_balances_published_ports_over_the_tasks() {
     wait_until(WAIT, &format!("a task reaching {outside} as {}", hosts.addrs[0]), || {
         fetch(&task_ns, &outside).is_some_and(|answer| answer == expected)
     });
+    // Not from an internal network (`network create --internal`), on the
+    // same host.
+    manager.ok(&["network", "create", "--internal", "sealed"]);
+    let sealed = ["--network", "sealed", "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", ECHO];
+    manager.ok(&[&["service", "create", "--detach", "--name", "sealed"][..], &sealed[..]].concat());
+    wait_until(WAIT, "the task on the internal network running", || running_addresses(&manager, "sealed").len() == 1);
+    let (sealed_id, sealed_addr) = running_addresses(&manager, "sealed").into_iter().next().unwrap();
+    let sealed_ns = format!("shoal-{sealed_id}");
+    wait_until(WAIT, "the internal task answering on its own address", || {
+        fetch(&sealed_ns, &format!("{sealed_addr}:8000")).is_some()
+    });
+    assert_eq!(fetch(&sealed_ns, &outside), None, "a task on an internal network reached {outside}");
 
     // Bulk data through the mesh of the host without a task, from that
     // host itself (the path whose throughput collapsed before tasks got

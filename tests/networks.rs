@@ -43,6 +43,7 @@ fn networks_are_created_listed_inspected_and_removed() {
     assert_eq!(back["IPAM"]["Config"][0]["Subnet"], "10.0.1.0/24");
     assert_eq!(back["IPAM"]["Config"][0]["Gateway"], "10.0.1.1");
     assert_eq!(back["Options"]["com.docker.network.driver.overlay.vxlanid_list"], "4097");
+    assert_eq!(back["Internal"], false);
     node.ok(&[
         "network",
         "create",
@@ -51,11 +52,13 @@ fn networks_are_created_listed_inspected_and_removed() {
         "--gateway",
         "192.168.50.254",
         "--attachable",
+        "--internal",
         "mine",
     ]);
     let mine = inspect(&node, &["network", "inspect", "mine"]);
     assert_eq!(mine["IPAM"]["Config"][0]["Gateway"], "192.168.50.254");
     assert_eq!(mine["Attachable"], true);
+    assert_eq!(mine["Internal"], true);
 
     let ls = node.ok(&["network", "ls"]);
     let mut lines = ls.lines();

@@ -160,7 +160,7 @@ services:
     command: "1002"
 networks:
   front: { attachable: true, ipam: { config: [{ subnet: 10.77.0.0/24 }] } }
-  back: { driver_opts: { encrypted: "" } }
+  back: { driver_opts: { encrypted: "" }, internal: true }
   shared: { external: true, name: corp }
 "#;
     write(&file, yaml);
@@ -183,6 +183,9 @@ networks:
     assert_eq!(front[0]["IPAM"]["Config"][0]["Subnet"], "10.77.0.0/24");
     assert_eq!(front[0]["Labels"]["com.docker.stack.namespace"], "demo");
     assert_eq!(front[0]["Attachable"], true);
+    assert_eq!(front[0]["Internal"], false);
+    let back: Value = serde_json::from_str(&node.ok(&["network", "inspect", "demo_back"])).unwrap();
+    assert_eq!(back[0]["Internal"], true);
 
     let services = node.json_lines(&["stack", "services", "--format", "json", "demo"]);
     let web = services.iter().find(|s| s["Name"] == "demo_web").unwrap();

@@ -54,6 +54,8 @@ struct Wired {
     peers: BTreeSet<Peer>,
     /// The routing mesh's network.
     ingress: bool,
+    /// No way out of the cluster.
+    internal: bool,
 }
 
 /// The node's data path; cheap to share behind an `Arc`.
@@ -197,6 +199,7 @@ impl DataPath {
         }
         mesh.overlays =
             state.wanted.values().filter_map(|w| Some((bridge_name(w.segment.vni), w.segment.subnet()?))).collect();
+        mesh.internal = state.wanted.values().filter(|w| w.internal).map(|w| bridge_name(w.segment.vni)).collect();
         let script = mesh.script();
         if state.mesh.as_ref() != Some(&script) {
             if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() || !mesh.overlays.is_empty() {
@@ -222,8 +225,8 @@ impl DataPath {
             .filter_map(|p| Some(Peer { addr: host(&p.addr)?, node: p.node_addr.parse().ok()? }))
             .filter(|p| p.node != self.local)
             .collect();
-        let ingress = network.spec.as_ref().is_some_and(|s| s.ingress);
-        Some((network.id.clone(), Wired { segment, peers, ingress }))
+        let (ingress, internal) = network.spec.as_ref().map_or((false, false), |s| (s.ingress, s.internal));
+        Some((network.id.clone(), Wired { segment, peers, ingress, internal }))
     }
 
     /// Gives `task` its namespace with an interface on each network it

@@ -92,6 +92,9 @@ pub struct Mesh {
     /// their tasks send out of the node through anything but an overlay
     /// bridge is masqueraded; nothing is routed from one to another.
     pub overlays: BTreeMap<String, Ipv4Net>,
+    /// The bridges of those that are internal: their tasks get no way out
+    /// of the cluster through the node.
+    pub internal: BTreeSet<String>,
 }
 
 impl Mesh {
@@ -138,9 +141,19 @@ impl Mesh {
         if !self.overlays.is_empty() {
             // Bridged frames (bridge-nf-call-iptables) have the bridge as
             // their way out, so only routed traffic matches.
-            let subnets: Vec<String> = self.overlays.values().map(|s| s.to_string()).collect();
-            let _ =
-                writeln!(snat, "\t\tip saddr {{ {} }} oifname != \"{DEVICE_PREFIX}*\" masquerade", subnets.join(", "));
+            let subnets: Vec<String> = self
+                .overlays
+                .iter()
+                .filter(|(bridge, _)| !self.internal.contains(*bridge))
+                .map(|(_, s)| s.to_string())
+                .collect();
+            if !subnets.is_empty() {
+                let _ = writeln!(
+                    snat,
+                    "\t\tip saddr {{ {} }} oifname != \"{DEVICE_PREFIX}*\" masquerade",
+                    subnets.join(", ")
+                );
+            }
             let _ = writeln!(forward, "\t\tct status dnat accept");
             // From outside (a host routing an overlay subnet through this
             // node): only published ports, above. Replies and what the
@@ -152,6 +165,9 @@ impl Mesh {
                     forward,
                     "\t\tiifname \"{bridge}\" oifname \"{DEVICE_PREFIX}*\" oifname != \"{bridge}\" drop"
                 );
+            }
+            for bridge in &self.internal {
+                let _ = writeln!(forward, "\t\tiifname \"{bridge}\" oifname != \"{DEVICE_PREFIX}*\" drop");
             }
         }
         format!(
@@ -247,7 +263,9 @@ mod tests {
             overlays: BTreeMap::from([
                 ("sh-b4096".into(), "10.0.0.0/24".parse().unwrap()),
                 ("sh-b4097".into(), "10.0.1.0/24".parse().unwrap()),
+                ("sh-b4098".into(), "10.0.2.0/24".parse().unwrap()),
             ]),
+            internal: BTreeSet::from(["sh-b4098".into()]),
         };
         let script = mesh.script();
         assert!(script.starts_with("add table ip shoal\ndelete table ip shoal\n"), "{script}");
@@ -268,6 +286,8 @@ mod tests {
             "ct status dnat accept\n\t\tiifname != \"sh-*\" oifname \"sh-*\" ct state new drop\n\t\tiifname \"sh-b4096\" oifname \"sh-*\" oifname != \"sh-b4096\" drop\n"
         ));
         assert!(forward.contains("iifname \"sh-b4097\" oifname \"sh-*\" oifname != \"sh-b4097\" drop"));
+        // An internal network: no masquerade, nothing routed out.
+        assert!(forward.contains("iifname \"sh-b4098\" oifname != \"sh-*\" drop"), "{forward}");
         // Empty, it still replaces the table (with empty chains).
         assert!(Mesh::default().script().contains("chain postrouting"));
     }

@@ -52,6 +52,9 @@ pub struct CreateArgs {
     /// Let standalone work join the network, not only services
     #[arg(long)]
     pub attachable: bool,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
     /// Set metadata on the network
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
     pub label: Vec<(String, String)>,
@@ -70,6 +73,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NetworkCommand) -> Result<()> {
                 gateway: args.gateway.unwrap_or_default(),
                 attachable: args.attachable,
                 ingress: false,
+                internal: args.internal,
             };
             let network = client.create_network(CreateNetworkRequest { spec: Some(spec) }).await.map_err(status)?;
             println!("{}", network.into_inner().id);
@@ -137,7 +141,7 @@ fn inspect_json(n: &Network) -> Value {
             "Options": null,
             "Config": [{ "Subnet": allocation.subnet, "Gateway": allocation.gateway }],
         },
-        "Internal": false,
+        "Internal": spec.internal,
         "Attachable": spec.attachable,
         "Ingress": spec.ingress,
         "Options": { "com.docker.network.driver.overlay.vxlanid_list": allocation.vni.to_string() },

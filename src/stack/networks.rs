@@ -85,7 +85,7 @@ fn network(stack: &str, key: &str, declared: &Value, warnings: &mut Vec<String>)
     {
         return Err(format!("{at}.driver: only \"overlay\" networks can be used in a stack, got {driver:?}"));
     }
-    for ignored in ["driver_opts", "internal", "enable_ipv6"] {
+    for ignored in ["driver_opts", "enable_ipv6"] {
         if field(ignored).is_some() {
             warnings.push(format!("{at}.{ignored}: not supported, ignored"));
         }
@@ -115,6 +115,7 @@ fn network(stack: &str, key: &str, declared: &Value, warnings: &mut Vec<String>)
         gateway,
         attachable: flag("attachable")?,
         ingress: false,
+        internal: flag("internal")?,
     };
     Ok(StackNetwork { key: key.into(), name, external, spec })
 }
@@ -166,7 +167,7 @@ services:
   job: { image: a }
 networks:
   front: { attachable: true, labels: [tier=front], ipam: { config: [{ subnet: 10.9.0.0/24 }] } }
-  back: { driver: overlay, driver_opts: { encrypted: "" } }
+  back: { driver: overlay, driver_opts: { encrypted: "" }, internal: true }
   shared: { external: true, name: corp }
   unused: {}
 "#,
@@ -179,6 +180,7 @@ networks:
             [("back", "demo_back", false), ("default", "demo_default", false), ("front", "demo_front", false)]
         );
         assert_eq!(warnings, ["networks.back.driver_opts: not supported, ignored"]);
+        assert!(nets[0].spec.internal && !nets[2].spec.internal);
         let front = &nets[2].spec;
         assert!(front.attachable);
         assert_eq!(front.subnet, "10.9.0.0/24");

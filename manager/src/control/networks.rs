@@ -58,6 +58,9 @@ fn network_spec(mut spec: NetworkSpec) -> std::result::Result<NetworkSpec, Inval
     if spec.ingress && spec.attachable {
         return Err(InvalidSpec("an ingress network cannot be attachable".into()));
     }
+    if spec.ingress && spec.internal {
+        return Err(InvalidSpec("an ingress network cannot be internal".into()));
+    }
     Ok(spec)
 }
 
