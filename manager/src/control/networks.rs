@@ -99,5 +99,9 @@ mod tests {
         );
         assert_eq!(err(NetworkSpec { gateway: "10.1.0.1".into(), ..spec("b") }), "gateway: needs --subnet too");
         assert!(err(spec("bad name")).starts_with("name:"), "{}", err(spec("bad name")));
+        assert_eq!(
+            err(NetworkSpec { ingress: true, internal: true, ..spec("i") }),
+            "an ingress network cannot be internal"
+        );
     }
 }
