@@ -12,9 +12,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{
-    BULK_SERVER, CLIENT_ADDR, Hosts, OnSwitch, bulk_length, cluster, fetch, fetch_udp, running_addresses,
-};
+use common::hosts::{BULK_SERVER, CLIENT_ADDR, Hosts, OnSwitch, bulk_length, cluster, fetch, fetch_udp, lone_task};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -153,14 +151,7 @@ fn every_host_balances_published_ports_over_the_tasks() {
     // Not from an internal network (`network create --internal`), on the
     // same host.
     manager.ok(&["network", "create", "--internal", "sealed"]);
-    let sealed = ["--network", "sealed", "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", ECHO];
-    manager.ok(&[&["service", "create", "--detach", "--name", "sealed"][..], &sealed[..]].concat());
-    wait_until(WAIT, "the task on the internal network running", || running_addresses(&manager, "sealed").len() == 1);
-    let (sealed_id, sealed_addr) = running_addresses(&manager, "sealed").into_iter().next().unwrap();
-    let sealed_ns = format!("shoal-{sealed_id}");
-    wait_until(WAIT, "the internal task answering on its own address", || {
-        fetch(&sealed_ns, &format!("{sealed_addr}:8000")).is_some()
-    });
+    let (sealed_ns, _) = lone_task(&manager, "sealed", "sealed", ECHO);
     assert_eq!(fetch(&sealed_ns, &outside), None, "a task on an internal network reached {outside}");
 
     // Bulk data through the mesh of the host without a task, from that

@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, cluster, fetch, running_addresses};
+use common::hosts::{BULK_SERVER, ECHO_ADDR, Hosts, bulk_length, cluster, fetch, lone_task, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -114,14 +114,7 @@ fn tasks_on_different_hosts_reach_each_other_over_the_overlay() {
     // overlays), and none reaches it (the pair on host 1 is the one whose
     // node could route it; the others have no way at all).
     manager.ok(&["network", "create", "other"]);
-    let lone = ["--network", "other", "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", ECHO_ADDR];
-    manager.ok(&[&["service", "create", "--detach", "--name", "lone"][..], &lone[..]].concat());
-    wait_until(WAIT, "the task on the other network running", || running_addresses(&manager, "lone").len() == 1);
-    let (lone_id, lone_addr) = running_addresses(&manager, "lone").into_iter().next().unwrap();
-    let lone_ns = format!("shoal-{lone_id}");
-    wait_until(WAIT, "the task on the other network answering", || {
-        fetch(&lone_ns, &format!("{lone_addr}:8000")).as_deref() == Some(lone_addr.as_str())
-    });
+    let (lone_ns, lone_addr) = lone_task(&manager, "lone", "other", ECHO_ADDR);
     let echo = running_addresses(&manager, "echo");
     for (id, addr) in &echo {
         assert_eq!(fetch(&lone_ns, &format!("{addr}:8000")), None, "lone -> echo at {addr}");

@@ -102,6 +102,24 @@ pub fn running_addresses(node: &super::Node, service: &str) -> std::collections:
         .collect()
 }
 
+/// Starts service `name` with one task on host-1, on `network` only,
+/// running `program` (python3 -c, listening on port 8000); returns its
+/// namespace and address once it answers there from its own namespace.
+pub fn lone_task(manager: &super::Node, name: &str, network: &str, program: &str) -> (String, String) {
+    let on_host_1 = ["--network", network, "--constraint", "node.hostname==host-1", "/usr/bin/python3", "-c", program];
+    manager.ok(&[&["service", "create", "--detach", "--name", name][..], &on_host_1[..]].concat());
+    super::wait_until(WAIT, &format!("{name}'s task running"), || running_addresses(manager, name).len() == 1);
+    let (id, addr) = running_addresses(manager, name).into_iter().next().unwrap_or_default();
+    let netns = format!("shoal-{id}");
+    super::wait_until(WAIT, &format!("{name}'s task answering at {addr}"), || {
+        fetch(&netns, &format!("{addr}:8000")).is_some()
+    });
+    (netns, addr)
+}
+
+/// How long [`lone_task`] waits for each step.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A cluster on `hosts`: the first runs the manager, the others join as
 /// workers (hostnames host-1, host-2...); returns once every node is Ready.
 pub fn cluster(hosts: &Hosts) -> (super::Node, Vec<super::Node>) {
