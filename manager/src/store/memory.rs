@@ -45,7 +45,8 @@ pub struct MemoryStore {
     clusters: BTreeMap<String, Cluster>,
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<String, Service>,
-    tasks: BTreeMap<String, Task>,
+    /// Boxed: a task is ~900 bytes inline, which B-tree inserts would move.
+    tasks: BTreeMap<String, Box<Task>>,
     networks: BTreeMap<String, Network>,
     service_by_name: HashMap<String, String>,
     network_by_name: HashMap<String, String>,
@@ -105,11 +106,11 @@ impl MemoryStore {
     }
 
     pub fn task(&self, id: &str) -> Option<&Task> {
-        self.tasks.get(id)
+        self.tasks.get(id).map(|t| &**t)
     }
 
     pub fn tasks(&self) -> impl Iterator<Item = &Task> + Clone {
-        self.tasks.values()
+        self.tasks.values().map(|t| &**t)
     }
 
     pub fn network(&self, id: &str) -> Option<&Network> {
@@ -150,10 +151,10 @@ impl MemoryStore {
 
     fn indexed<'a>(
         index: &'a HashMap<String, BTreeSet<String>>,
-        tasks: &'a BTreeMap<String, Task>,
+        tasks: &'a BTreeMap<String, Box<Task>>,
         key: &str,
     ) -> impl Iterator<Item = &'a Task> + 'a {
-        index.get(key).into_iter().flat_map(|ids| ids.iter()).filter_map(|id| tasks.get(id))
+        index.get(key).into_iter().flat_map(|ids| ids.iter()).filter_map(|id| tasks.get(id).map(|t| &**t))
     }
 
     // --------------------------------------------------------- snapshot
@@ -164,7 +165,7 @@ impl MemoryStore {
             clusters: self.clusters.values().cloned().collect(),
             nodes: self.nodes.values().cloned().collect(),
             services: self.services.values().cloned().collect(),
-            tasks: self.tasks.values().cloned().collect(),
+            tasks: self.tasks.values().map(|t| Task::clone(t)).collect(),
             networks: self.networks.values().cloned().collect(),
         }
     }
@@ -275,7 +276,7 @@ impl MemoryStore {
                 true
             }),
             op::Op::TaskAssign(a) => {
-                let Some(mut task) = self.tasks.get(&a.task_id).cloned() else {
+                let Some(mut task) = self.tasks.get(&a.task_id).map(|t| Task::clone(t)) else {
                     return Ok(None);
                 };
                 let avoid = self.predecessors_addresses(&task, &a.node_id);
@@ -330,7 +331,7 @@ impl MemoryStore {
         undo: &mut Undo,
         f: impl FnOnce(&mut Task) -> bool,
     ) -> Result<Option<Change>, StoreError> {
-        let Some(mut task) = self.tasks.get(id).cloned() else {
+        let Some(mut task) = self.tasks.get(id).map(|t| Task::clone(t)) else {
             return Ok(None);
         };
         if !f(&mut task) {
@@ -478,7 +479,7 @@ impl MemoryStore {
             ObjectKind::Cluster => self.clusters.get(id).cloned().map(Object::Cluster),
             ObjectKind::Node => self.nodes.get(id).cloned().map(Object::Node),
             ObjectKind::Service => self.services.get(id).cloned().map(Object::Service),
-            ObjectKind::Task => self.tasks.get(id).cloned().map(Object::Task),
+            ObjectKind::Task => self.tasks.get(id).map(|t| Object::Task(Task::clone(t))),
             ObjectKind::Network => self.networks.get(id).cloned().map(Object::Network),
         }
     }
@@ -502,7 +503,7 @@ impl MemoryStore {
                 index_insert(&mut self.tasks_by_service, &t.service_id, &t.id);
                 index_insert(&mut self.tasks_by_node, &t.node_id, &t.id);
                 self.allocations.add_task(&t);
-                self.tasks.insert(t.id.clone(), t);
+                self.tasks.insert(t.id.clone(), Box::new(t));
             }
             Object::Network(n) => {
                 self.network_by_name.insert(network_name(&n).to_string(), n.id.clone());
@@ -528,7 +529,7 @@ impl MemoryStore {
                 Some(Object::Service(s))
             }
             ObjectKind::Task => {
-                let t = self.tasks.remove(id)?;
+                let t = *self.tasks.remove(id)?;
                 index_remove(&mut self.tasks_by_service, &t.service_id, id);
                 index_remove(&mut self.tasks_by_node, &t.node_id, id);
                 self.allocations.remove_task(&t);
