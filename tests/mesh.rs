@@ -4,8 +4,8 @@
 //! too, reach the tasks, spread over both; every task sees the client's
 //! own address, whichever host took the connection; a task reaches every
 //! host's published port and, through its node, addresses beyond the
-//! cluster (not from an internal network); a killed task stops getting connections once the managers
-//! know.
+//! cluster (not from an internal network); a killed task stops getting
+//! connections once the managers know.
 
 mod common;
 

@@ -11,14 +11,14 @@
 //! ingress address (SNAT): one made on this node itself towards another
 //! node's task, and one from a task on the ingress network to a port of
 //! this node (its backend could answer it directly, past the DNAT). A
-//! host-mode port goes to
-//! the local task that publishes it. What tasks send out of the node
-//! other than through an overlay (to another node's address, or beyond
-//! the cluster) takes the node's address (masquerade), as Docker's
-//! `docker_gwbridge` does: nothing outside the overlays knows their
-//! subnets. The node routes nothing from one overlay to another (networks
-//! are isolated, as in Docker), and no new connection from outside into
-//! an overlay, but the published ports' DNATed connections.
+//! host-mode port goes to the local task that publishes it. What tasks
+//! send out of the node other than through an overlay (to another node's
+//! address, or beyond the cluster) takes the node's address (masquerade),
+//! as Docker's `docker_gwbridge` does: nothing outside the overlays knows
+//! their subnets (an internal network's tasks get no way out). The node
+//! routes nothing from one overlay to another (networks are isolated, as
+//! in Docker), and no new connection from outside into an overlay, but
+//! the published ports' DNATed connections.
 //! `nft` is driven with its text syntax (`nft -f -`).
 
 use std::collections::{BTreeMap, BTreeSet};

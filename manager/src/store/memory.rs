@@ -250,8 +250,8 @@ impl MemoryStore {
                 if let Object::Network(n) = &old {
                     self.check_unused(n)?;
                 }
-                undo.push((kind, r.id.clone(), Some(Box::new(old.clone()))));
-                self.remove(kind, &r.id);
+                let removed = self.remove(kind, &r.id);
+                undo.push((kind, r.id.clone(), removed.map(Box::new)));
                 Ok(Some(Change::Deleted(Box::new(old))))
             }
             op::Op::TaskStatus(s) => {
