@@ -42,6 +42,12 @@ pub enum DataPathError {
     Dns(String),
 }
 
+/// The node's end of the veth plugging `task` into its `i`th network.
+fn task_veth(task: &Task, i: usize) -> String {
+    let key: String = task.id.chars().take(11).collect();
+    veth_name(&format!("{key}{i}"))
+}
+
 /// The name of a task's namespace.
 pub fn namespace(task_id: &str) -> String {
     format!("shoal-{task_id}")
@@ -252,8 +258,7 @@ impl DataPath {
                 addr: first.to_string(),
             })?;
             self.overlay.ensure_segment(&wired.segment).await?;
-            let key: String = task.id.chars().take(11).collect();
-            let (veth, ifname) = (veth_name(&format!("{key}{i}")), task_ifname(i));
+            let (veth, ifname) = (task_veth(task, i), task_ifname(i));
             let default_route = if on_ingress { wired.ingress } else { i == 0 };
             let plug = Plug { veth: &veth, netns: &path, addr, ifname: &ifname, default_route };
             self.overlay.attach(&wired.segment, &plug).await?;
@@ -265,11 +270,15 @@ impl DataPath {
 
     /// Takes back a task this node's data path plugged in before the
     /// daemon restarted: its namespace is still there, its tables are
-    /// kept up to date again.
+    /// kept up to date again (and its ports hairpin, which versions
+    /// before stop 17 did not set).
     pub async fn adopt(&self, task: &Task) -> Result<(), DataPathError> {
         let path = netns::path(&namespace(&task.id));
         if task.networks.is_empty() || !netns::is_namespace(&path) {
             return Ok(());
+        }
+        for i in 0..task.networks.len() {
+            self.overlay.hairpin(&task_veth(task, i)).await?;
         }
         let mut state = self.state.lock().await;
         self.track(&mut state, task, &path).await

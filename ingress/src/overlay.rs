@@ -178,7 +178,12 @@ impl Overlay {
             }
         };
         let vxlan = vxlan_name(s.vni);
-        if self.index(&vxlan).await?.is_none() {
+        if let Some(index) = self.index(&vxlan).await? {
+            // Made by a version before the overlay MTU was set: the
+            // bridge follows its ports' smallest MTU.
+            let mtu = LinkUnspec::new_with_index(index).mtu(OVERLAY_MTU).build();
+            self.handle.link().set(mtu).execute().await.map_err(netlink(format!("setting the MTU of {vxlan}")))?;
+        } else {
             let link = LinkVxlan::new(&vxlan, s.vni)
                 .port(s.port)
                 .local(s.local)
@@ -220,6 +225,17 @@ impl Overlay {
         Ok(())
     }
 
+    /// Sets hairpin mode on a task's bridge port (none if `veth` is gone):
+    /// a frame may go back out the port it came in on. A task reaching a
+    /// published port of its own node can be DNATed to itself; with
+    /// bridge-nf-call-iptables=1 its replies, un-NATed in the bridge, are
+    /// bridged (not routed) back to the same port.
+    pub async fn hairpin(&self, veth: &str) -> Result<()> {
+        let Some(index) = self.index(veth).await? else { return Ok(()) };
+        let hairpin = LinkBridgePort::new(index).hairpin(true).build();
+        self.handle.link().set_port(hairpin).execute().await.map_err(netlink(format!("setting hairpin on {veth}")))
+    }
+
     /// Plugs the task whose namespace is at `netns` into the network: a
     /// veth named `veth` on the node, and in the task's namespace `ifname`
     /// with `addr` and its MAC (and, for the first network it joins, the
@@ -235,12 +251,7 @@ impl Overlay {
         let bridge = self.must_index(&bridge_name(s.vni)).await?;
         let plug = LinkUnspec::new_with_index(node_end).controller(bridge).mtu(OVERLAY_MTU).up().build();
         self.handle.link().set(plug).execute().await.map_err(netlink(format!("plugging {veth} into the bridge")))?;
-        // Hairpin: a frame may go back out the port it came in on. A task
-        // reaching a published port of its own node can be DNATed to
-        // itself; with bridge-nf-call-iptables=1 its replies, un-NATed in
-        // the bridge, are bridged (not routed) back to the same port.
-        let hairpin = LinkBridgePort::new(node_end).hairpin(true).build();
-        self.handle.link().set_port(hairpin).execute().await.map_err(netlink(format!("setting hairpin on {veth}")))?;
+        self.hairpin(veth).await?;
         let ns = File::open(netns)
             .map_err(|source| OverlayError::Io { what: format!("opening {}", netns.display()), source })?;
         let moved = LinkUnspec::new_with_index(task_end).setns_by_fd(ns.as_raw_fd()).build();
