@@ -41,6 +41,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(ExitStatus(code)) = err.downcast_ref() {
+                return ExitCode::from(*code);
+            }
             if !err.is::<Reported>() {
                 eprintln!("Error: {err:#}");
             }
@@ -53,3 +56,8 @@ fn main() -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("already reported")]
 pub struct Reported;
+
+/// A program's own exit status, passed on as the CLI's (`shoal run`).
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct ExitStatus(pub u8);

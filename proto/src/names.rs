@@ -8,6 +8,19 @@ impl Task {
     pub fn state(&self) -> TaskState {
         self.status.as_ref().map_or(TaskState::New, |s| s.state())
     }
+
+    /// Its name as Docker prints it: `web.3`, `mon.<node id>` for a
+    /// global service's task; a task outside services (`shoal run`) is
+    /// called by its own name.
+    pub fn name(&self) -> String {
+        if self.service_id.is_empty() {
+            self.service_name.clone()
+        } else if self.slot == 0 {
+            format!("{}.{}", self.service_name, self.node_id)
+        } else {
+            format!("{}.{}", self.service_name, self.slot)
+        }
+    }
 }
 
 impl TaskState {

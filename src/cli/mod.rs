@@ -16,6 +16,7 @@ mod policy;
 mod pretty;
 mod progress;
 mod publish;
+mod run;
 mod service;
 mod stack;
 mod table;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Manage services
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Run a program once on a node, outside services (on attachable networks)
+    Run(run::RunArgs),
     /// Manage stacks (compose files)
     #[command(subcommand)]
     Stack(stack::StackCommand),
@@ -147,6 +150,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
+        Command::Run(args) => run::run(&mut ctx, args).await,
         Command::Daemon(_) | Command::Shim { .. } | Command::NetnsExec { .. } => unreachable!("handled in main"),
     }
 }

@@ -1,4 +1,4 @@
-//! `shoal node ...`: init, join, join-token, leave, ls, inspect, update, rm.
+//! `shoal node ...`: init, join, join-token, leave, ls, ps, inspect, update, rm.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -8,7 +8,7 @@ use shoal_proto::{
     NodeRole, NodeState, RemoveNodeRequest, UpdateNodeRequest,
 };
 
-use super::format::Format;
+use super::format::{Format, PsFlags};
 use super::{Ctx, inspect, table};
 use crate::client::status;
 
@@ -76,6 +76,16 @@ pub enum NodeCommand {
         /// Format output: "json", or a template like '{{.Hostname}}'
         #[arg(long)]
         format: Option<String>,
+    },
+    /// List tasks running on one or more nodes, defaults to current node
+    Ps {
+        /// Filter output (desired-state=running|shutdown|accepted, name=NAME, id=ID)
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+        #[command(flatten)]
+        flags: PsFlags,
+        #[arg(value_name = "NODE", default_value = "self")]
+        nodes: Vec<String>,
     },
     /// Promote one or more nodes to manager in the cluster
     Promote {
@@ -191,6 +201,10 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             println!("To add a {role} to this cluster, run the following command:\n");
             println!("    shoal node join --token {} {}\n", resp.token, resp.addr);
             Ok(())
+        }
+        NodeCommand::Ps { filter, flags, nodes } => {
+            let filters: Vec<String> = nodes.iter().map(|n| format!("node={n}")).chain(filter).collect();
+            super::service::ps(ctx, &[], &filters, &flags).await
         }
         NodeCommand::Promote { nodes } => set_role(ctx, nodes, NodeRole::Manager).await,
         NodeCommand::Demote { nodes } => set_role(ctx, nodes, NodeRole::Worker).await,

@@ -245,7 +245,7 @@ pub(super) async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], f
     let mut tasks: Vec<Task> = resp
         .tasks
         .into_iter()
-        .filter(|t| filter.names.is_empty() || filter.names.contains(&task_name(t)))
+        .filter(|t| filter.names.is_empty() || filter.names.contains(&Task::name(t)))
         .filter(|t| filter.ids.is_empty() || filter.ids.iter().any(|id| t.id.starts_with(id.as_str())))
         .collect();
     // By slot (a global service's tasks: by node), newest first.
@@ -274,11 +274,6 @@ pub(super) async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], f
     )
 }
 
-/// `web.3`, or `mon.<node id>` for a global service's task (as Docker).
-fn task_name(t: &Task) -> String {
-    if t.slot == 0 { format!("{}.{}", t.service_name, t.node_id) } else { format!("{}.{}", t.service_name, t.slot) }
-}
-
 /// Rows of `service ps`; older tasks of a slot are listed as `\_ web.1`.
 /// Errors are shown whole: Docker cuts them at 30 characters, which
 /// hides the reason a user needs (see docs/swarm-differences.md).
@@ -287,7 +282,7 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
     tasks
         .iter()
         .map(|t| {
-            let name = task_name(t);
+            let name = Task::name(t);
             let shown = if name == previous { format!(" \\_ {name}") } else { name.clone() };
             previous = name;
             let st = t.status.clone().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! `service logs`: asks each node that ran the service's tasks for their
 //! output (the worker's Logs service, over gRPC) and merges the streams.
-//! With `follow`, tasks that start later are followed too.
+//! With `follow`, tasks that start later are followed too; following one
+//! task ends with its output (once it has exited), as `docker logs -f`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -59,10 +60,7 @@ fn new_tasks(store: &MemoryStore, target: &Target, seen: &mut HashSet<String>) -
         let host = resolve::hostname(node).to_string();
         let addr = node.status.as_ref().map(|s| s.addr.clone()).unwrap_or_default();
         let entry = by_node.entry(node.id.clone()).or_insert_with(|| (addr, host.clone(), HashMap::new()));
-        entry.2.insert(
-            task.id.clone(),
-            LogContext { task_name: format!("{}.{}", task.service_name, task.slot), node_name: host },
-        );
+        entry.2.insert(task.id.clone(), LogContext { task_name: task.name(), node_name: host });
     }
     by_node
 }
@@ -89,9 +87,13 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
         if !req.follow {
             break;
         }
+        // One task followed: done once its output has ended (the node
+        // stops following a task that has exited).
+        let one_read = target.task_id.is_some() && !seen.is_empty();
         tokio::select! {
             _ = tx.closed() => break,
             wake = watch::next(&mut events) => if matches!(wake, watch::Wake::Closed) { break },
+            _ = readers.join_next(), if one_read => break,
         }
     }
     if req.follow {

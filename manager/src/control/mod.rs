@@ -1,6 +1,7 @@
-//! The control API the CLI talks to: CRUD on services, nodes, tasks and networks,
-//! and service logs. Reads answer from this manager's store; writes go
-//! through raft. Every refusal names what was wrong and changes nothing.
+//! The control API the CLI talks to: CRUD on services, nodes, tasks and
+//! networks, tasks outside services (`shoal run`), and service logs.
+//! Reads answer from this manager's store; writes go through raft. Every
+//! refusal names what was wrong and changes nothing.
 
 mod cluster;
 mod endpoint;
@@ -9,6 +10,7 @@ mod logs;
 pub mod networks;
 mod nodes;
 pub mod resolve;
+mod run;
 mod services;
 mod tasks;
 pub mod validate;
@@ -246,6 +248,29 @@ impl Control for ControlService {
         req: Request<ListTasksRequest>,
     ) -> std::result::Result<Response<ListTasksResponse>, Status> {
         reply(tasks::list(&self.manager()?, req.into_inner()))
+    }
+
+    async fn run_task(&self, req: Request<RunTaskRequest>) -> std::result::Result<Response<Task>, Status> {
+        let (m, mut req) = (self.manager()?, req.into_inner());
+        // Before it goes to the leader: "here" is the manager asked.
+        if req.node.is_empty() {
+            req.node = m.node_id().to_string();
+        }
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.run_task(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, run::run(&m, req).await)
+    }
+
+    async fn remove_task(
+        &self,
+        req: Request<RemoveTaskRequest>,
+    ) -> std::result::Result<Response<RemoveTaskResponse>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_task(r).await }).await? {
+            return Ok(reply);
+        }
+        written(&m, run::remove(&m, &req.reference).await)
     }
 
     async fn service_logs(

@@ -66,7 +66,7 @@ pub fn node<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Node, Res
 }
 
 pub fn task<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Task, ResolveError> {
-    pick("task", reference, store.tasks(), |t| &t.id, |t| format!("{}.{}", t.service_name, t.slot))
+    pick("task", reference, store.tasks(), |t| &t.id, |t| t.name())
 }
 
 /// The hostname a node reported ("" before it did).

@@ -1,4 +1,5 @@
-//! Task listing with service, node and desired-state filters.
+//! Task listing with service, node ("self": the manager's own) and
+//! desired-state filters.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,11 @@ pub fn list(manager: &Manager, req: ListTasksRequest) -> Result<ListTasksRespons
     manager.store().view(|s| {
         let services =
             req.services.iter().map(|r| Ok(resolve::service(s, r)?.id.clone())).collect::<Result<Vec<_>>>()?;
-        let nodes = req.nodes.iter().map(|r| Ok(resolve::node(s, r)?.id.clone())).collect::<Result<Vec<_>>>()?;
+        // "self": this manager's node (`node ps` without a node).
+        let node = |r: &String| {
+            if r == "self" { Ok(manager.node_id().to_string()) } else { Ok(resolve::node(s, r)?.id.clone()) }
+        };
+        let nodes = req.nodes.iter().map(node).collect::<Result<Vec<_>>>()?;
         let keep = |t: &&Task| {
             (nodes.is_empty() || nodes.contains(&t.node_id))
                 && (req.desired_states.is_empty() || req.desired_states.contains(&t.desired_state))

@@ -1,9 +1,9 @@
-//! Checks a service spec from a client and fills in Swarm's defaults.
+//! Checks a service or task spec from a client and fills in Swarm's defaults.
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
     Annotations, ContainerSpec, HealthConfig, Mount, MountType, Placement, ReplicatedService, ResourceRequirements,
-    RestartPolicy, ServiceSpec, UpdateConfig, service_spec::Mode, signal_number,
+    RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode, signal_number,
 };
 use shoal_scheduler::{Constraint, Spread};
 
@@ -45,7 +45,16 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         Mode::Replicated(_) | Mode::Global(_) | Mode::ReplicatedJob(_) | Mode::GlobalJob(_) => {}
     }
 
-    let task = spec.task.get_or_insert_with(Default::default);
+    task_spec(spec.task.get_or_insert_with(Default::default))?;
+    super::endpoint::check(&spec)?;
+    update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
+    update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
+    Ok(spec)
+}
+
+/// Checks a task spec (a service's, or one `shoal run` sends) and fills
+/// in the defaults.
+pub fn task_spec(task: &mut TaskSpec) -> Result<(), InvalidSpec> {
     if task.runtime.is_empty() {
         task.runtime = "process".into();
     }
@@ -60,11 +69,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     if let Some(r) = &task.resources {
         resources(r)?;
     }
-
-    super::endpoint::check(&spec)?;
-    update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
-    update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
-    Ok(spec)
+    Ok(())
 }
 
 fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
@@ -254,8 +259,8 @@ pub fn check_labels<'a>(what: &str, mut keys: impl Iterator<Item = &'a String>) 
     }
 }
 
-/// A name like Docker's, for services created without one.
-fn random_name() -> String {
+/// A name like Docker's, for services (and runs) created without one.
+pub fn random_name() -> String {
     use rand::seq::IndexedRandom;
     const ADJECTIVES: [&str; 12] =
         ["brave", "calm", "eager", "gentle", "happy", "jolly", "keen", "lucid", "nimble", "quiet", "swift", "witty"];

@@ -1,6 +1,7 @@
 //! The orchestrator loop (leader only): keeps every replicated service's
 //! slots filled and every global service on each node that may run it,
-//! runs jobs to completion, applies restart policies and reaps old tasks.
+//! runs jobs to completion, applies restart policies and reaps old tasks
+//! (and tasks outside services once they have stopped).
 //!
 //! Decisions are pure functions ([`replicated::reconcile`],
 //! [`global::reconcile`], [`reaper::reap`]); this loop marks services dirty from store commits,
@@ -172,6 +173,12 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
     let mut wakes = Vec::new();
     for id in ids {
         let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
+        if id.is_empty() {
+            // Tasks outside services (`shoal run`): nothing to converge.
+            let gone = |node_id: &str| store.node(node_id).is_none();
+            batch.extend(reaper::reap_standalone(&tasks, &gone).iter().map(|t| ops::delete(ObjectKind::Task, t)));
+            continue;
+        }
         let service = store.service(id);
         // A node that no longer meets the constraints loses the service's
         // tasks as a Down one does: they move to nodes that do.

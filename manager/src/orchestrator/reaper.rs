@@ -1,7 +1,8 @@
 //! The task reaper, pure: which old tasks to delete so that each slot
 //! keeps at most the cluster's task history limit (the current task
 //! included, as swarmkit counts), and tasks being removed go once they
-//! have stopped.
+//! have stopped. Tasks outside services (`shoal run`) go once they have
+//! stopped after being removed, or once their node has left the cluster.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,16 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
         }
     }
     doomed
+}
+
+/// Ids of the tasks to delete among tasks outside services; `gone` says
+/// whether a node has left the cluster.
+pub fn reap_standalone(tasks: &[&Task], gone: &dyn Fn(&str) -> bool) -> Vec<String> {
+    tasks
+        .iter()
+        .filter(|t| (t.desired_state >= TaskState::Remove as i32 && is_stopped(t)) || gone(&t.node_id))
+        .map(|t| t.id.clone())
+        .collect()
 }
 
 /// Ended, or never reached a node.
@@ -100,5 +111,24 @@ mod tests {
         let tasks = [task("stopped-by-policy", 1, 0, TaskState::Shutdown, TaskState::Failed)];
         let refs: Vec<&Task> = tasks.iter().collect();
         assert!(reap(&refs, 0).is_empty());
+    }
+
+    #[test]
+    fn standalone_tasks_go_once_removed_and_stopped_or_their_node_left() {
+        let on = |mut t: Task, node: &str| {
+            t.node_id = node.into();
+            t
+        };
+        let tasks = [
+            on(task("running", 0, 0, TaskState::Running, TaskState::Running), "n1"),
+            on(task("ended", 0, 0, TaskState::Running, TaskState::Complete), "n1"),
+            on(task("stopping", 0, 0, TaskState::Remove, TaskState::Running), "n1"),
+            on(task("removed", 0, 0, TaskState::Remove, TaskState::Failed), "n1"),
+            on(task("never-assigned", 0, 0, TaskState::Remove, TaskState::Pending), "n1"),
+            on(task("node-left", 0, 0, TaskState::Running, TaskState::Running), "n2"),
+        ];
+        let refs: Vec<&Task> = tasks.iter().collect();
+        let doomed = reap_standalone(&refs, &|node| node == "n2");
+        assert_eq!(doomed, vec!["removed", "never-assigned", "node-left"]);
     }
 }

@@ -139,7 +139,8 @@ impl MemoryStore {
         })
     }
 
-    /// Tasks of a service, including those of a service already deleted.
+    /// Tasks of a service, including those of a service already deleted
+    /// (`""`: the tasks outside services).
     pub fn tasks_of_service<'a>(&'a self, service_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
         Self::indexed(&self.tasks_by_service, &self.tasks, service_id)
     }
@@ -500,8 +501,12 @@ impl MemoryStore {
                 self.services.insert(s.id.clone(), s);
             }
             Object::Task(t) => {
+                // Tasks outside services under "" (`tasks_of_service("")`);
+                // tasks on no node yet nowhere.
                 index_insert(&mut self.tasks_by_service, &t.service_id, &t.id);
-                index_insert(&mut self.tasks_by_node, &t.node_id, &t.id);
+                if !t.node_id.is_empty() {
+                    index_insert(&mut self.tasks_by_node, &t.node_id, &t.id);
+                }
                 self.allocations.add_task(&t);
                 self.tasks.insert(t.id.clone(), Box::new(t));
             }
@@ -556,9 +561,6 @@ pub fn network_name(network: &Network) -> &str {
 }
 
 fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
-    if key.is_empty() {
-        return;
-    }
     // No key copy when the key is there already (nearly always).
     match index.get_mut(key) {
         Some(ids) => {

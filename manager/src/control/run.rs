@@ -1,0 +1,65 @@
+//! Tasks outside any service (`shoal run`), Docker's standalone
+//! containers on attachable networks: a task bound to one node, which the
+//! scheduler assigns there (or says why it cannot) and the allocator
+//! gives its addresses, as for a service's task. No orchestrator restarts
+//! or replaces it; it runs once, and is deleted once it has stopped after
+//! [`remove`] (the orchestrator's [`standalone`](crate::orchestrator)
+//! reaping).
+
+use shoal_proto::{RemoveTaskResponse, RunTaskRequest, Task, TaskState, TaskStatus, now_nanos, store_object::Object};
+
+use super::endpoint::{Joiner, resolve_attachments};
+use super::{ControlError, Result, resolve, validate};
+use crate::ids::new_id;
+use crate::manager::Manager;
+use crate::ops;
+
+/// Creates the task, pending on its node; returns it as stored.
+pub async fn run(manager: &Manager, req: RunTaskRequest) -> Result<Task> {
+    let mut spec = req.spec.unwrap_or_default();
+    validate::task_spec(&mut spec)?;
+    let name = if req.name.is_empty() { validate::random_name() } else { req.name };
+    validate::check_name(&name)?;
+    let node_id = manager.store().view(|s| {
+        resolve_attachments(s, &mut spec.networks, Joiner::Standalone)?;
+        Ok::<_, ControlError>(resolve::node(s, &req.node)?.id.clone())
+    })?;
+    let now = now_nanos();
+    let task = Task {
+        id: new_id(),
+        service_name: name,
+        node_id,
+        spec: Some(spec),
+        desired_state: TaskState::Running as i32,
+        status: Some(TaskStatus {
+            timestamp: now,
+            state: TaskState::Pending as i32,
+            message: "pending task scheduling".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let id = task.id.clone();
+    manager.proposer().propose(vec![ops::create(Object::Task(task))]).await?;
+    read(manager, &id)
+}
+
+/// Asks a task `run` started to stop (it is deleted once it has).
+pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveTaskResponse> {
+    let task = read(manager, reference)?;
+    if !task.service_id.is_empty() {
+        return Err(ControlError::Refused(format!(
+            "task {} belongs to service {}: scale or remove the service instead",
+            task.name(),
+            task.service_name
+        )));
+    }
+    if task.desired_state < TaskState::Remove as i32 {
+        manager.proposer().propose(vec![ops::task_desired(&task.id, TaskState::Remove)]).await?;
+    }
+    Ok(RemoveTaskResponse { task_id: task.id })
+}
+
+fn read(manager: &Manager, reference: &str) -> Result<Task> {
+    manager.store().view(|s| Ok(resolve::task(s, reference)?.clone()))
+}
