@@ -1,7 +1,8 @@
 //! Two "hosts" (namespaces joined by a veth), a task namespace on each,
 //! one overlay network between them: the tasks reach each other over
 //! VXLAN by address, and stop reaching each other once the peer entries
-//! go. Needs root (skipped without).
+//! go; task ports are in hairpin mode (given back to one that lost it)
+//! and a VXLAN device gets the overlay MTU. Needs root (skipped without).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -59,6 +60,18 @@ fn talk(from: &Path, to: SocketAddr) -> Option<String> {
     .unwrap()
 }
 
+/// `ip -d link show` of a device in a namespace.
+fn ip_details(netns: &str, dev: &str) -> String {
+    let out = std::process::Command::new("ip").args(["-n", netns, "-d", "link", "show", "dev", dev]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `ip link set ...` in a namespace.
+fn ip_set(netns: &str, args: &[&str]) {
+    let status = std::process::Command::new("ip").args(["-n", netns, "link", "set"]).args(args).status().unwrap();
+    assert!(status.success(), "ip link set {args:?}");
+}
+
 #[tokio::test]
 async fn tasks_on_two_hosts_reach_each_other_over_vxlan() {
     if !nix::unistd::Uid::effective().is_root() {
@@ -85,6 +98,20 @@ async fn tasks_on_two_hosts_reach_each_other_over_vxlan() {
     }
     a.add_peer(4097, Peer { addr: addr_b, node: under_b }).await.unwrap();
     b.add_peer(4097, Peer { addr: addr_a, node: under_a }).await.unwrap();
+
+    // The task's port is in hairpin mode; a port that lost it (plugged in
+    // by an older version) gets it back; a device made with another MTU
+    // gets the overlay's when the segment is ensured again.
+    let (host_a_name, veth) = (&spaces.0[0], veth_name("task0123456789abcdef"));
+    assert!(ip_details(host_a_name, &veth).contains("hairpin on"));
+    ip_set(host_a_name, &["dev", &veth, "type", "bridge_slave", "hairpin", "off"]);
+    assert!(ip_details(host_a_name, &veth).contains("hairpin off"));
+    a.hairpin(&veth).await.unwrap();
+    assert!(ip_details(host_a_name, &veth).contains("hairpin on"));
+    a.hairpin("sh-no-such").await.unwrap();
+    ip_set(host_a_name, &["dev", &vxlan_name(4097), "mtu", "1500"]);
+    a.ensure_segment(&segment(under_a)).await.unwrap();
+    assert!(ip_details(host_a_name, &vxlan_name(4097)).contains(&format!("mtu {OVERLAY_MTU}")));
 
     // A listener in task b answers once.
     let listener = netns::run_in(&task_b, move || TcpListener::bind((addr_b, 0)).unwrap()).unwrap();
