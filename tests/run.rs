@@ -1,10 +1,12 @@
 //! `shoal run`: a program run once outside services. On one node: its
 //! output comes back on the right streams and its exit status is the
-//! CLI's, mistakes are refused naming what was wrong, and nothing is
-//! left behind. Across two hosts (network namespaces on one switch): a
+//! CLI's, Ctrl-C stops it, `shoal rm` removes one whose CLI was killed,
+//! names are unique, mistakes are refused naming what was wrong, and
+//! nothing is left behind. Across two hosts (network namespaces on one switch): a
 //! run on host 2 joins an attachable overlay network and reaches a
 //! service on host 1 by name, from its own address on that network,
-//! while a network made without `--attachable` is refused.
+//! which its name and alias resolve to, while a network made without
+//! `--attachable` is refused.
 
 mod common;
 
@@ -53,9 +55,36 @@ fn a_run_prints_its_output_exits_with_its_status_and_leaves_nothing() {
     wait_until(WAIT, "the run listed as running by node ps", || {
         node.ok(&["node", "ps", "--format", "{{.Name}} {{.CurrentState}}"]).starts_with("sleeper Running")
     });
+    // Its name is its own while it runs, and a service's is not to take.
+    let err = node.fails(1, &["run", "--name", "sleeper", "/bin/true"]);
+    assert!(err.contains("name sleeper: in use by task"), "{err}");
+    node.ok(&["service", "create", "--detach", "--name", "svc", "/bin/sleep", "300"]);
+    let err = node.fails(1, &["run", "--name", "svc", "/bin/true"]);
+    assert!(err.contains("name svc: a service has this name"), "{err}");
+    let err = node.fails(1, &["rm", "svc.1"]);
+    assert!(err.contains("belongs to service svc"), "{err}");
+    node.ok(&["service", "rm", "svc"]);
     std::process::Command::new("kill").args(["-INT", &sleeper.0.id().to_string()]).status().unwrap();
     assert_eq!(sleeper.0.wait().unwrap().code(), Some(130), "interrupted");
     wait_until(WAIT, "the interrupted run's task gone", || tasks_on(&node, &[]).is_empty());
+
+    // A run whose CLI was killed keeps running until `shoal rm`.
+    let mut orphan = KillOnDrop(
+        std::process::Command::new(common::SHOAL)
+            .args(["--host", &format!("unix://{}", node.socket().display())])
+            .args(["run", "--name", "orphan", "/bin/sleep", "300"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(WAIT, "the orphan running", || tasks_on(&node, &[]) == ["orphan"]);
+    orphan.0.kill().unwrap();
+    orphan.0.wait().unwrap();
+    assert_eq!(node.ok(&["node", "ps", "--format", "{{.Name}} {{.DesiredState}}"]).trim(), "orphan Running");
+    assert_eq!(node.ok(&["rm", "orphan"]).trim(), "orphan");
+    wait_until(WAIT, "the orphan removed", || tasks_on(&node, &[]).is_empty());
+    let err = node.fails(1, &["rm", "orphan"]);
+    assert!(err.contains("no such task: orphan"), "{err}");
 
     // Mistakes: named, exit 1, nothing created.
     let err = node.fails(1, &["run", "/no/such/program"]);
@@ -90,12 +119,20 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Prints the answer of the service `echo` (its task's address) and the
-/// address this program connected from.
+/// Prints the answer of the service `echo` (its task's address), the
+/// address this program connected from, and what its own name and alias
+/// resolve to (once the cluster's DNS knows them).
 const CLIENT: &str = r#"
-import socket
+import socket, time
 c = socket.create_connection(("echo", 8000), timeout=5)
-print(c.recv(100).decode(), c.getsockname()[0])
+answer, me = c.recv(100).decode(), c.getsockname()[0]
+for _ in range(100):
+    try:
+        names = [socket.gethostbyname(n) for n in ("probe", "prober")]
+        break
+    except OSError:
+        time.sleep(0.1)
+print(answer, me, *names)
 "#;
 
 #[test]
@@ -139,16 +176,29 @@ fn a_run_joins_an_attachable_network_and_reaches_services_by_name() {
     // answer is echo's address on `front`, and the run connected from an
     // address of its own there. The task may need a moment to be
     // reachable (its peers' entries reach host 2 with the network map).
-    let run = ["run", "--node", "host-2", "--network", "front", "/usr/bin/python3", "-c", CLIENT];
+    let run = [
+        "run",
+        "--node",
+        "host-2",
+        "--name",
+        "probe",
+        "--network",
+        "name=front,alias=prober",
+        "/usr/bin/python3",
+        "-c",
+        CLIENT,
+    ];
     let mut answer = String::new();
     wait_until(WAIT, "a run on host 2 reaching echo by name", || {
         let out = manager.shoal(&run);
         answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
         out.status.success()
     });
-    let (reached, from) = answer.split_once(' ').unwrap();
+    let fields: Vec<&str> = answer.split(' ').collect();
+    let [reached, from, by_name, by_alias] = fields[..] else { panic!("unexpected answer {answer:?}") };
     assert_eq!(reached, echo_on_front, "{answer}");
     assert!(from.starts_with(&prefix) && from != echo_on_front, "the run's own address on {subnet}: {answer}");
+    assert_eq!((by_name, by_alias), (from, from), "the run answers to its name and alias: {answer}");
 
     // A network made without --attachable is refused, on every node.
     let err = manager.fails(1, &["run", "--node", "host-2", "--network", "back", "/bin/true"]);

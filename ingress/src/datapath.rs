@@ -278,7 +278,9 @@ impl DataPath {
             return Ok(());
         }
         for i in 0..task.networks.len() {
-            self.overlay.hairpin(&task_veth(task, i)).await?;
+            if let Err(e) = self.overlay.hairpin(&task_veth(task, i)).await {
+                warn!(task = %task.id, "adopting the task: {e}");
+            }
         }
         let mut state = self.state.lock().await;
         self.track(&mut state, task, &path).await

@@ -57,6 +57,8 @@ pub enum Command {
     Service(service::ServiceCommand),
     /// Run a program once on a node, outside services (on attachable networks)
     Run(run::RunArgs),
+    /// Stop and remove tasks that `shoal run` started
+    Rm(run::RmArgs),
     /// Manage stacks (compose files)
     #[command(subcommand)]
     Stack(stack::StackCommand),
@@ -151,6 +153,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Inspect(args) => object::run(&mut ctx, args).await,
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
         Command::Run(args) => run::run(&mut ctx, args).await,
+        Command::Rm(args) => run::rm(&mut ctx, args).await,
         Command::Daemon(_) | Command::Shim { .. } | Command::NetnsExec { .. } => unreachable!("handled in main"),
     }
 }

@@ -44,6 +44,11 @@ fn has_output(task: &Task) -> bool {
     !task.node_id.is_empty() && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Starting as i32)
 }
 
+/// Whether the task's program ran (its exit status, or its pid, is known).
+fn ran(task: &Task) -> bool {
+    task.status.as_ref().is_some_and(|s| s.container.is_some())
+}
+
 /// Per node: (address, hostname, tasks with their context).
 type NodeTasks = BTreeMap<String, (String, String, HashMap<String, LogContext>)>;
 
@@ -88,7 +93,13 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
             break;
         }
         // One task followed: done once its output has ended (the node
-        // stops following a task that has exited).
+        // stops following a task that has exited), or once it is gone or
+        // has ended without running (no output will come).
+        if let Some(id) = &target.task_id
+            && manager.store().view(|s| s.task(id).is_none_or(|t| t.state().is_terminal() && !ran(t)))
+        {
+            break;
+        }
         let one_read = target.task_id.is_some() && !seen.is_empty();
         tokio::select! {
             _ = tx.closed() => break,

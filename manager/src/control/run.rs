@@ -21,6 +21,17 @@ pub async fn run(manager: &Manager, req: RunTaskRequest) -> Result<Task> {
     let name = if req.name.is_empty() { validate::random_name() } else { req.name };
     validate::check_name(&name)?;
     let node_id = manager.store().view(|s| {
+        // One name, one thing to reach by it (the cluster's DNS answers it).
+        if s.service_by_name(&name).is_some() {
+            return Err(ControlError::Refused(format!("name {name}: a service has this name")));
+        }
+        let live = |t: &&Task| t.desired_state <= TaskState::Running as i32;
+        if let Some(other) = s.tasks_of_service("").filter(live).find(|t| t.service_name == name) {
+            return Err(ControlError::Refused(format!(
+                "name {name}: in use by task {} (shoal rm {name} removes it)",
+                other.id
+            )));
+        }
         resolve_attachments(s, &mut spec.networks, Joiner::Standalone)?;
         Ok::<_, ControlError>(resolve::node(s, &req.node)?.id.clone())
     })?;

@@ -74,7 +74,7 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
 }
 
 /// The services on network `id`: names, VIP, the tasks that take
-/// connections.
+/// connections; and the tasks outside services on it.
 fn services_on(store: &MemoryStore, id: &str) -> Vec<ServiceEntry> {
     let mut out: Vec<ServiceEntry> = store
         .services_on_network(id)
@@ -94,6 +94,14 @@ fn services_on(store: &MemoryStore, id: &str) -> Vec<ServiceEntry> {
             ServiceEntry { name, aliases, vip: vip.map(|v| v.addr.clone()).unwrap_or_default(), tasks }
         })
         .collect();
+    // Tasks outside services (`shoal run`) answer to their name and
+    // aliases with their address, as Docker's containers do.
+    out.extend(store.tasks_of_service("").filter(|t| takes_connections(t)).filter_map(|task| {
+        let addr = task.networks.iter().find(|a| a.network_id == id)?.addresses.first()?.clone();
+        let spec = task.spec.as_ref().and_then(|s| s.networks.iter().find(|n| n.target == id));
+        let aliases = spec.map_or(Vec::new(), |n| n.aliases.clone());
+        Some(ServiceEntry { name: task.service_name.clone(), aliases, vip: String::new(), tasks: vec![addr] })
+    }));
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }

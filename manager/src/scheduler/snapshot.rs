@@ -134,16 +134,18 @@ pub fn requirements(task: &Task) -> Result<Requirements, String> {
 }
 
 /// Pending tasks grouped by (service, spec version, bound node), each
-/// group's tasks in slot order; tasks whose requirements cannot be read
-/// come back apart with the reason.
+/// group's tasks in slot order (a task outside services, `shoal run`, is
+/// a group of its own); tasks whose requirements cannot be read come back
+/// apart with the reason.
 pub fn groups<'a>(tasks: impl Iterator<Item = &'a Task>) -> (Vec<TaskGroup>, Vec<(String, String)>) {
-    let mut by_key: BTreeMap<(&str, u64, &str), Vec<&Task>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(&str, &str, u64, &str), Vec<&Task>> = BTreeMap::new();
     for task in tasks {
-        by_key.entry((&task.service_id, task.spec_version, &task.node_id)).or_default().push(task);
+        let alone = if task.service_id.is_empty() { task.id.as_str() } else { "" };
+        by_key.entry((&task.service_id, alone, task.spec_version, &task.node_id)).or_default().push(task);
     }
     let mut groups = Vec::with_capacity(by_key.len());
     let mut invalid = Vec::new();
-    for ((service, _, node), mut tasks) in by_key {
+    for ((service, _, _, node), mut tasks) in by_key {
         tasks.sort_by(|a, b| (a.slot, &a.id).cmp(&(b.slot, &b.id)));
         match requirements(tasks[0]) {
             Ok(requirements) => groups.push(TaskGroup {
