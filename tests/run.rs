@@ -44,14 +44,7 @@ fn a_run_prints_its_output_exits_with_its_status_and_leaves_nothing() {
     assert_eq!(out, expected);
 
     // A run shows in `node ps` while it runs; Ctrl-C stops and removes it.
-    let mut sleeper = KillOnDrop(
-        std::process::Command::new(common::SHOAL)
-            .args(["--host", &format!("unix://{}", node.socket().display())])
-            .args(["run", "--name", "sleeper", "/bin/sleep", "300"])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut sleeper = sleep_in_background(&node, "sleeper");
     wait_until(WAIT, "the run listed as running by node ps", || {
         node.ok(&["node", "ps", "--format", "{{.Name}} {{.CurrentState}}"]).starts_with("sleeper Running")
     });
@@ -69,14 +62,7 @@ fn a_run_prints_its_output_exits_with_its_status_and_leaves_nothing() {
     wait_until(WAIT, "the interrupted run's task gone", || tasks_on(&node, &[]).is_empty());
 
     // A run whose CLI was killed keeps running until `shoal rm`.
-    let mut orphan = KillOnDrop(
-        std::process::Command::new(common::SHOAL)
-            .args(["--host", &format!("unix://{}", node.socket().display())])
-            .args(["run", "--name", "orphan", "/bin/sleep", "300"])
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut orphan = sleep_in_background(&node, "orphan");
     wait_until(WAIT, "the orphan running", || tasks_on(&node, &[]) == ["orphan"]);
     orphan.0.kill().unwrap();
     orphan.0.wait().unwrap();
@@ -107,6 +93,17 @@ fn a_run_prints_its_output_exits_with_its_status_and_leaves_nothing() {
     wait_until(WAIT, "no task record left on the node", || node.task_ids().is_empty());
     // A network a run no longer holds an address on can be removed.
     node.ok(&["network", "rm", "back"]);
+}
+
+/// `shoal run --name NAME sleep 300` in the background.
+fn sleep_in_background(node: &Node, name: &str) -> KillOnDrop {
+    let cli = std::process::Command::new(common::SHOAL)
+        .args(["--host", &format!("unix://{}", node.socket().display())])
+        .args(["run", "--name", name, "/bin/sleep", "300"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    KillOnDrop(cli)
 }
 
 /// A CLI process, killed when dropped (a failing test leaves none behind).

@@ -183,24 +183,12 @@ pub struct CreateArgs {
     /// Number of tasks
     #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub replicas: Option<u64>,
-    /// Set environment variables (KEY=VALUE)
-    #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
-    pub env: Vec<String>,
     /// Service labels
     #[arg(short, long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
     pub label: Vec<(String, String)>,
     /// Container (task) labels
     #[arg(long = "container-label", value_name = "KEY=VALUE", value_parser = key_value)]
     pub container_label: Vec<(String, String)>,
-    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
-    #[arg(long = "mount", value_name = "MOUNT", value_parser = mount)]
-    pub mounts: Vec<Mount>,
-    /// Working directory of the program
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
     #[command(flatten)]
     pub restart: RestartArgs,
     #[command(flatten)]
@@ -240,12 +228,46 @@ pub struct CreateArgs {
     pub runtime: String,
     #[command(flatten)]
     pub wait: WaitFlags,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+}
+
+/// What to run and with what (`service create`, `run`).
+#[derive(Args, Debug)]
+pub struct ProgramArgs {
+    /// Set environment variables (KEY=VALUE)
+    #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
+    pub env: Vec<String>,
+    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
+    #[arg(long = "mount", value_name = "MOUNT", value_parser = mount)]
+    pub mounts: Vec<Mount>,
+    /// Working directory of the program
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
     /// The program to run (a path, or a name found in PATH)
     #[arg(value_name = "IMAGE")]
     pub image: String,
     /// Its arguments
     #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+impl ProgramArgs {
+    /// The container spec these flags describe (the rest left default).
+    pub fn container(&self) -> ContainerSpec {
+        ContainerSpec {
+            image: self.image.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            dir: self.workdir.clone().unwrap_or_default(),
+            user: self.user.clone().unwrap_or_default(),
+            mounts: self.mounts.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 fn map(pairs: Vec<(String, String)>) -> HashMap<String, String> {
@@ -261,17 +283,10 @@ impl CreateArgs {
         let mut restart = RestartPolicy { condition: default_condition as i32, ..Default::default() };
         self.restart.apply(&mut restart);
         let mut container = ContainerSpec {
-            image: self.image.clone(),
-            args: self.args.clone(),
-            env: self.env.clone(),
-            dir: self.workdir.clone().unwrap_or_default(),
-            user: self.user.clone().unwrap_or_default(),
             labels: map(self.container_label.clone()),
             stop_signal: self.stop_signal.clone().unwrap_or_default(),
             stop_grace_period_ns: self.stop_grace_period,
-            hostname: String::new(),
-            healthcheck: None,
-            mounts: self.mounts.clone(),
+            ..self.program.container()
         };
         self.health.apply(&mut container.healthcheck);
         ServiceSpec {

@@ -15,8 +15,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::control_client::ControlClient;
 use shoal_proto::{
-    ContainerSpec, GetNodeRequest, GetTaskRequest, LogStream, Mount, NetworkAttachmentConfig, NodeState,
-    RemoveTaskRequest, RunTaskRequest, ServiceLogsRequest, Task, TaskSpec, TaskState,
+    GetNodeRequest, GetTaskRequest, LogStream, NetworkAttachmentConfig, NodeState, RemoveTaskRequest, RunTaskRequest,
+    ServiceLogsRequest, Task, TaskSpec, TaskState,
 };
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinHandle;
@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use super::Ctx;
-use super::args::{env_var, mount, network};
+use super::args::{ProgramArgs, network};
 use crate::ExitStatus;
 use crate::client::status;
 
@@ -51,41 +51,13 @@ pub struct RunArgs {
     /// Attachable network to join (NAME, or name=NAME,alias=ALIAS)
     #[arg(long = "network", value_name = "NETWORK", value_parser = network)]
     pub network: Vec<NetworkAttachmentConfig>,
-    /// Set environment variables (KEY=VALUE)
-    #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
-    pub env: Vec<String>,
-    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
-    #[arg(long = "mount", value_name = "MOUNT", value_parser = mount)]
-    pub mounts: Vec<Mount>,
-    /// Working directory of the program
-    #[arg(short, long)]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short, long)]
-    pub user: Option<String>,
-    /// The program to run (a path, or a name found in PATH)
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// Its arguments
-    #[arg(value_name = "ARG", trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
+    #[command(flatten)]
+    pub program: ProgramArgs,
 }
 
 impl RunArgs {
     fn spec(&self) -> TaskSpec {
-        TaskSpec {
-            container: Some(ContainerSpec {
-                image: self.image.clone(),
-                args: self.args.clone(),
-                env: self.env.clone(),
-                dir: self.workdir.clone().unwrap_or_default(),
-                user: self.user.clone().unwrap_or_default(),
-                mounts: self.mounts.clone(),
-                ..Default::default()
-            }),
-            networks: self.network.clone(),
-            ..Default::default()
-        }
+        TaskSpec { container: Some(self.program.container()), networks: self.network.clone(), ..Default::default() }
     }
 }
 
