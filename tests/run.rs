@@ -32,7 +32,7 @@ fn a_run_prints_its_output_exits_with_its_status_and_leaves_nothing() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
     // Arguments and environment reach the program; a long output comes
     // back whole, in order.
-    let out = node.ok(&["run", "-e", "WHO=world", "/bin/sh", "-c", "echo hello $WHO; seq 1 2000"]);
+    let out = node.ok(&["run", "--node", "self", "-e", "WHO=world", "/bin/sh", "-c", "echo hello $WHO; seq 1 2000"]);
     let expected: String = std::iter::once("hello world".to_string()).chain((1..=2000).map(|i| i.to_string())).fold(
         String::new(),
         |mut s, l| {

@@ -45,7 +45,7 @@ pub struct RunArgs {
     /// Name of the task [default: a random name]
     #[arg(long)]
     pub name: Option<String>,
-    /// Node to run on [default: the node of the manager asked]
+    /// Node to run on [default: self, the node of the manager asked]
     #[arg(long)]
     pub node: Option<String>,
     /// Attachable network to join (NAME, or name=NAME,alias=ALIAS)

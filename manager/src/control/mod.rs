@@ -253,7 +253,7 @@ impl Control for ControlService {
     async fn run_task(&self, req: Request<RunTaskRequest>) -> std::result::Result<Response<Task>, Status> {
         let (m, mut req) = (self.manager()?, req.into_inner());
         // Before it goes to the leader: "here" is the manager asked.
-        if req.node.is_empty() {
+        if req.node.is_empty() || req.node == "self" {
             req.node = m.node_id().to_string();
         }
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.run_task(r).await }).await? {
