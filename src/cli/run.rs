@@ -28,15 +28,17 @@ use super::args::{ProgramArgs, network};
 use crate::ExitStatus;
 use crate::client::status;
 
-/// How often the task's state is read while it runs.
+/// How often the task's state is read while it runs: soon after it is
+/// made (a short program is over in milliseconds), then every 100 ms.
+const FIRST_POLL: Duration = Duration::from_millis(10);
 const POLL: Duration = Duration::from_millis(100);
 /// How long the output may pause after the program exited before the
 /// rest is given up.
 const OUTPUT_IDLE: Duration = Duration::from_secs(10);
 /// How long the managers may not answer (a failover) before giving up.
 const UNANSWERED: Duration = Duration::from_secs(30);
-/// Every how many polls the task's node is checked (Down: give up).
-const NODE_CHECK: u32 = 10;
+/// How often the task's node is checked (Down: give up).
+const NODE_CHECK: Duration = Duration::from_secs(1);
 /// Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
 const INTERRUPTED: u8 = 130;
 
@@ -134,8 +136,8 @@ async fn attend(control: &mut ControlClient<Channel>, task: &Task, signals: &mut
     let lines = Arc::new(AtomicUsize::new(0));
     let output = tokio::spawn(print_output(control.clone(), task.id.clone(), lines.clone()));
     let mut interrupted = false;
-    let mut answered = Instant::now();
-    let mut polls = 0u32;
+    let (mut answered, mut node_checked) = (Instant::now(), Instant::now());
+    let mut pause = FIRST_POLL;
     let ended = loop {
         tokio::select! {
             _ = signals.recv() => {
@@ -149,9 +151,8 @@ async fn attend(control: &mut ControlClient<Channel>, task: &Task, signals: &mut
                     eprintln!("Error: stopping task {name}: {}", e.message());
                 }
             }
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(pause) => pause = (pause * 2).min(POLL),
         }
-        polls += 1;
         let now = match control.get_task(GetTaskRequest { reference: task.id.clone() }).await {
             Ok(now) => now.into_inner(),
             // Stopped and already deleted.
@@ -176,11 +177,12 @@ async fn attend(control: &mut ControlClient<Channel>, task: &Task, signals: &mut
             output.abort();
             bail!("task {name} cannot run on its node: {err}");
         }
-        if polls.is_multiple_of(NODE_CHECK)
-            && let Some(host) = down(control, &now.node_id).await
-        {
-            output.abort();
-            bail!("node {host} is down: task {name} is removed once the node is back or has left the cluster");
+        if node_checked.elapsed() >= NODE_CHECK {
+            node_checked = Instant::now();
+            if let Some(host) = down(control, &now.node_id).await {
+                output.abort();
+                bail!("node {host} is down: task {name} is removed once the node is back or has left the cluster");
+            }
         }
     };
     let status = ended.status.clone().unwrap_or_default();
