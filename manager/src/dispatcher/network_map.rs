@@ -385,4 +385,32 @@ mod tests {
         assert_eq!(entries[0].aliases, ["www", "web"]);
         assert!(entries[0].tasks.is_empty());
     }
+
+    #[test]
+    fn a_running_task_outside_services_answers_to_its_name_and_aliases() {
+        let mut store = MemoryStore::default();
+        let net = shoal_proto::Network { id: "n1".into(), spec: Some(NetworkSpec::default()), ..Default::default() };
+        let mut run = |id: &str, name: &str| {
+            let Object::Task(mut t) = task(id, "", "n1") else { unreachable!() };
+            t.service_name = name.into();
+            t.desired_state = TaskState::Running as i32;
+            t.spec.as_mut().unwrap().networks[0].aliases = vec![format!("{name}-alias")];
+            ops::create(Object::Task(t))
+        };
+        let ops = vec![
+            ops::create(Object::Network(net)),
+            ops::create(node("a", "10.1.0.1:4242")),
+            run("t1", "probe"),
+            run("t2", "waiting"),
+            ops::task_assign("t1", "a", ""),
+            ops::task_assign("t2", "a", ""),
+            ops::task_status("t1", TaskStatus { state: TaskState::Running as i32, ..Default::default() }),
+        ];
+        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        let entries = services_on(&store, "n1");
+        assert_eq!(entries.len(), 1, "only the running one: {entries:?}");
+        assert_eq!((entries[0].name.as_str(), entries[0].vip.as_str()), ("probe", ""));
+        assert_eq!(entries[0].aliases, ["probe-alias"]);
+        assert_eq!(entries[0].tasks, [store.task("t1").unwrap().networks[0].addresses[0].clone()]);
+    }
 }
