@@ -390,7 +390,7 @@ mod tests {
     fn a_running_task_outside_services_answers_to_its_name_and_aliases() {
         let mut store = MemoryStore::default();
         let net = shoal_proto::Network { id: "n1".into(), spec: Some(NetworkSpec::default()), ..Default::default() };
-        let mut run = |id: &str, name: &str| {
+        let run = |id: &str, name: &str| {
             let Object::Task(mut t) = task(id, "", "n1") else { unreachable!() };
             t.service_name = name.into();
             t.desired_state = TaskState::Running as i32;
