@@ -2,9 +2,9 @@
 //! containers on attachable networks: a task bound to one node, which the
 //! scheduler assigns there (or says why it cannot) and the allocator
 //! gives its addresses, as for a service's task. No orchestrator restarts
-//! or replaces it; it runs once, and is deleted once it has stopped after
-//! [`remove`] (the orchestrator's [`standalone`](crate::orchestrator)
-//! reaping).
+//! or replaces it; it runs once, and the orchestrator deletes it once it
+//! has stopped after [`remove`] (`reaper::reap_standalone`). Its name is
+//! unique among live runs and services: the cluster's DNS answers it.
 
 use shoal_proto::{RemoveTaskResponse, RunTaskRequest, Task, TaskState, TaskStatus, now_nanos, store_object::Object};
 
