@@ -72,8 +72,26 @@ pub async fn run(ctx: &mut Ctx, args: RunArgs) -> Result<()> {
         node: args.node.clone().unwrap_or_default(),
         name: args.name.clone().unwrap_or_default(),
     };
-    let task = control.run_task(request).await.map_err(status)?.into_inner();
-    let outcome = attend(&mut control, &task, &mut signals).await;
+    // A signal while the task is made: it is removed once made (a second
+    // one gives up waiting).
+    let mut signalled = false;
+    let task = {
+        let creating = control.run_task(request);
+        tokio::pin!(creating);
+        loop {
+            tokio::select! {
+                created = &mut creating => break created.map_err(status)?.into_inner(),
+                _ = signals.recv() => {
+                    if signalled {
+                        return Err(ExitStatus(INTERRUPTED).into());
+                    }
+                    signalled = true;
+                }
+            }
+        }
+    };
+    let outcome =
+        if signalled { Err(ExitStatus(INTERRUPTED).into()) } else { attend(&mut control, &task, &mut signals).await };
     // Whatever happened, the task goes (it stops first if it still runs).
     if let Err(e) = remove(&mut control, &task.id).await
         && e.code() != tonic::Code::NotFound
