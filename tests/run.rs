@@ -2,11 +2,12 @@
 //! output comes back on the right streams and its exit status is the
 //! CLI's, Ctrl-C stops it, `shoal rm` removes one whose CLI was killed,
 //! names are unique, mistakes are refused naming what was wrong, and
-//! nothing is left behind. Across two hosts (network namespaces on one switch): a
-//! run on host 2 joins an attachable overlay network and reaches a
-//! service on host 1 by name, from its own address on that network,
-//! which its name and alias resolve to, while a network made without
-//! `--attachable` is refused.
+//! nothing is left behind. Across two hosts (network namespaces on one
+//! switch): a run started through host 2's own socket (a worker's) joins
+//! an attachable overlay network and reaches a service on host 1 by name,
+//! from its own address on that network, which its name and alias
+//! resolve to; a network made without `--attachable` is refused, from
+//! either node; a worker removes only its own runs.
 
 mod common;
 
@@ -135,7 +136,7 @@ print(answer, me, *names)
 #[test]
 fn a_run_joins_an_attachable_network_and_reaches_services_by_name() {
     let hosts = Hosts::new(2);
-    let (manager, _workers) = cluster(&hosts);
+    let (manager, workers) = cluster(&hosts);
     manager.ok(&["network", "create", "--attachable", "front"]);
     manager.ok(&["network", "create", "back"]);
     manager.ok(&[
@@ -173,21 +174,11 @@ fn a_run_joins_an_attachable_network_and_reaches_services_by_name() {
     // answer is echo's address on `front`, and the run connected from an
     // address of its own there. The task may need a moment to be
     // reachable (its peers' entries reach host 2 with the network map).
-    let run = [
-        "run",
-        "--node",
-        "host-2",
-        "--name",
-        "probe",
-        "--network",
-        "name=front,alias=prober",
-        "/usr/bin/python3",
-        "-c",
-        CLIENT,
-    ];
+    // Through host 2's own socket: a worker asks the leader for its own run.
+    let run = ["run", "--name", "probe", "--network", "name=front,alias=prober", "/usr/bin/python3", "-c", CLIENT];
     let mut answer = String::new();
     wait_until(WAIT, "a run on host 2 reaching echo by name", || {
-        let out = manager.shoal(&run);
+        let out = workers[0].shoal(&run);
         answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
         out.status.success()
     });
@@ -200,5 +191,13 @@ fn a_run_joins_an_attachable_network_and_reaches_services_by_name() {
     // A network made without --attachable is refused, on every node.
     let err = manager.fails(1, &["run", "--node", "host-2", "--network", "back", "/bin/true"]);
     assert!(err.contains("network back: not attachable"), "{err}");
+    let err = workers[0].fails(1, &["run", "--network", "back", "/bin/true"]);
+    assert!(err.contains("network back: not attachable"), "{err}");
+    // From the manager, on host 2 by --node: the status comes back.
+    let out = manager.shoal(&["run", "--node", "host-2", "/bin/sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    // A worker speaks for its own runs only.
+    let err = workers[0].fails(1, &["rm", "echo.1"]);
+    assert!(err.contains("no such task on this node: echo.1"), "{err}");
     wait_until(WAIT, "the runs' tasks gone", || tasks_on(&manager, &["host-1", "host-2"]) == ["echo.1"]);
 }

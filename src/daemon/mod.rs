@@ -16,6 +16,7 @@ mod network;
 mod recover;
 mod renew;
 mod role;
+mod runs;
 pub mod state;
 
 use std::collections::HashMap;
@@ -226,7 +227,9 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let rejoining = daemon.changing.lock().await;
     let local_api = tonic::transport::Server::builder()
         .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
-        .add_service(ControlServer::new(ControlService::new(manager_rx)))
+        .add_service(ControlServer::new(
+            ControlService::new(manager_rx).with_runs(Arc::new(runs::Runs::new(daemon.clone()))),
+        ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
 

@@ -10,7 +10,7 @@ mod logs;
 pub mod networks;
 mod nodes;
 pub mod resolve;
-mod run;
+pub mod run;
 mod services;
 mod tasks;
 pub mod validate;
@@ -69,16 +69,46 @@ impl From<ControlError> for Status {
 
 type Result<T> = std::result::Result<T, ControlError>;
 
-/// The control service; answers only once this node is a manager.
+/// The output of tasks, as `ServiceLogs` streams it.
+pub type LogStream = Pin<Box<dyn Stream<Item = std::result::Result<LogLine, Status>> + Send>>;
+
+/// What a node that is not a manager answers on its local socket for its
+/// own runs (`shoal run` on a worker): it asks the managers as the node,
+/// and reads the output from its own worker.
+#[tonic::async_trait]
+pub trait NodeRuns: Send + Sync + 'static {
+    async fn run_task(&self, req: RunTaskRequest) -> std::result::Result<Task, Status>;
+    async fn remove_task(&self, req: RemoveTaskRequest) -> std::result::Result<RemoveTaskResponse, Status>;
+    async fn get_task(&self, req: GetTaskRequest) -> std::result::Result<Task, Status>;
+    /// Follows one task's output (a name or id) until it ends.
+    async fn task_logs(&self, reference: String) -> std::result::Result<LogStream, Status>;
+}
+
+/// The control service; answers only once this node is a manager (but
+/// for its own runs, with [`NodeRuns`]).
 #[derive(Clone)]
 pub struct ControlService {
     manager: watch::Receiver<Option<Manager>>,
+    runs: Option<std::sync::Arc<dyn NodeRuns>>,
 }
 
 impl ControlService {
     /// `manager` holds the manager once this node becomes one.
     pub fn new(manager: watch::Receiver<Option<Manager>>) -> ControlService {
-        ControlService { manager }
+        ControlService { manager, runs: None }
+    }
+
+    /// Answers for the node's own runs while it is not a manager.
+    pub fn with_runs(self, runs: std::sync::Arc<dyn NodeRuns>) -> ControlService {
+        ControlService { runs: Some(runs), ..self }
+    }
+
+    /// The node's own runs when this node is not a manager.
+    fn node_runs(&self) -> Option<&dyn NodeRuns> {
+        if self.manager.borrow().is_some() {
+            return None;
+        }
+        self.runs.as_deref()
     }
 
     fn manager(&self) -> std::result::Result<Manager, Status> {
@@ -96,7 +126,7 @@ fn reply<T>(result: Result<T>) -> std::result::Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl Control for ControlService {
-    type ServiceLogsStream = Pin<Box<dyn Stream<Item = std::result::Result<LogLine, Status>> + Send>>;
+    type ServiceLogsStream = LogStream;
 
     async fn get_cluster(&self, _: Request<GetClusterRequest>) -> std::result::Result<Response<Cluster>, Status> {
         let m = self.manager()?;
@@ -239,6 +269,9 @@ impl Control for ControlService {
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {
+        if let Some(runs) = self.node_runs() {
+            return runs.get_task(req.into_inner()).await.map(Response::new);
+        }
         let m = self.manager()?;
         reply(m.store().view(|s| Ok(resolve::task(s, &req.into_inner().reference)?.clone())))
     }
@@ -251,6 +284,9 @@ impl Control for ControlService {
     }
 
     async fn run_task(&self, req: Request<RunTaskRequest>) -> std::result::Result<Response<Task>, Status> {
+        if let Some(runs) = self.node_runs() {
+            return runs.run_task(req.into_inner()).await.map(Response::new);
+        }
         let (m, mut req) = (self.manager()?, req.into_inner());
         // Before it goes to the leader: "here" is the manager asked.
         if req.node.is_empty() || req.node == "self" {
@@ -259,24 +295,30 @@ impl Control for ControlService {
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.run_task(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, run::run(&m, req).await)
+        written(&m, run::run(m.store(), m.proposer(), req).await)
     }
 
     async fn remove_task(
         &self,
         req: Request<RemoveTaskRequest>,
     ) -> std::result::Result<Response<RemoveTaskResponse>, Status> {
+        if let Some(runs) = self.node_runs() {
+            return runs.remove_task(req.into_inner()).await.map(Response::new);
+        }
         let (m, req) = (self.manager()?, req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_task(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, run::remove(&m, &req.reference).await)
+        written(&m, run::remove(m.store(), m.proposer(), &req.reference, None).await)
     }
 
     async fn service_logs(
         &self,
         req: Request<ServiceLogsRequest>,
     ) -> std::result::Result<Response<Self::ServiceLogsStream>, Status> {
+        if let Some(runs) = self.node_runs() {
+            return runs.task_logs(req.into_inner().reference).await.map(Response::new);
+        }
         let stream = logs::stream(self.manager()?, req.into_inner())?;
         Ok(Response::new(Box::pin(stream)))
     }

@@ -11,16 +11,17 @@ use shoal_proto::{RemoveTaskResponse, RunTaskRequest, Task, TaskState, TaskStatu
 use super::endpoint::{Joiner, resolve_attachments};
 use super::{ControlError, Result, resolve, validate};
 use crate::ids::new_id;
-use crate::manager::Manager;
 use crate::ops;
+use crate::proposer::Proposer;
+use crate::store::Store;
 
 /// Creates the task, pending on its node; returns it as stored.
-pub async fn run(manager: &Manager, req: RunTaskRequest) -> Result<Task> {
+pub async fn run(store: &Store, proposer: &Proposer, req: RunTaskRequest) -> Result<Task> {
     let mut spec = req.spec.unwrap_or_default();
     validate::task_spec(&mut spec)?;
     let name = if req.name.is_empty() { validate::random_name() } else { req.name };
     validate::check_name(&name)?;
-    let node_id = manager.store().view(|s| {
+    let node_id = store.view(|s| {
         // One name, one thing to reach by it (the cluster's DNS answers it).
         if s.service_by_name(&name).is_some() {
             return Err(ControlError::Refused(format!("name {name}: a service has this name")));
@@ -51,13 +52,19 @@ pub async fn run(manager: &Manager, req: RunTaskRequest) -> Result<Task> {
         ..Default::default()
     };
     let id = task.id.clone();
-    manager.proposer().propose(vec![ops::create(Object::Task(task))]).await?;
-    read(manager, &id)
+    proposer.propose(vec![ops::create(Object::Task(task))]).await?;
+    get(store, &id, None)
 }
 
-/// Asks a task `run` started to stop (it is deleted once it has).
-pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveTaskResponse> {
-    let task = read(manager, reference)?;
+/// Asks a task `run` started to stop (it is deleted once it has); `node`:
+/// only a task on that node (a worker asking for its own).
+pub async fn remove(
+    store: &Store,
+    proposer: &Proposer,
+    reference: &str,
+    node: Option<&str>,
+) -> Result<RemoveTaskResponse> {
+    let task = get(store, reference, node)?;
     if !task.service_id.is_empty() {
         return Err(ControlError::Refused(format!(
             "task {} belongs to service {}: scale or remove the service instead",
@@ -66,11 +73,16 @@ pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveTaskResp
         )));
     }
     if task.desired_state < TaskState::Remove as i32 {
-        manager.proposer().propose(vec![ops::task_desired(&task.id, TaskState::Remove)]).await?;
+        proposer.propose(vec![ops::task_desired(&task.id, TaskState::Remove)]).await?;
     }
     Ok(RemoveTaskResponse { task_id: task.id })
 }
 
-fn read(manager: &Manager, reference: &str) -> Result<Task> {
-    manager.store().view(|s| Ok(resolve::task(s, reference)?.clone()))
+/// A task; `node`: only one on that node.
+pub fn get(store: &Store, reference: &str, node: Option<&str>) -> Result<Task> {
+    let task = store.view(|s| resolve::task(s, reference).cloned())?;
+    if node.is_some_and(|n| n != task.node_id) {
+        return Err(ControlError::NotFound(format!("no such task on this node: {reference}")));
+    }
+    Ok(task)
 }

@@ -5,7 +5,8 @@
 //! heartbeating Down) and reports task status, which is written through
 //! the proposer, which gathers many workers' reports into shared raft entries.
 //! Only the raft leader serves sessions; other managers refuse them with
-//! `Unavailable` so the worker moves on.
+//! `Unavailable` so the worker moves on. A node that is not a manager
+//! also starts, reads and removes its own `shoal run` tasks here.
 
 mod assignments;
 pub mod monitor;
@@ -20,14 +21,15 @@ use parking_lot::Mutex;
 use shoal_proto::dispatcher_server::Dispatcher as DispatcherApi;
 use shoal_proto::transport::auth;
 use shoal_proto::{
-    HeartbeatRequest, HeartbeatResponse, NodeState, NodeStatus, SessionMessage, SessionRequest, TaskState,
-    UpdateTaskStatusRequest, UpdateTaskStatusResponse,
+    GetTaskRequest, HeartbeatRequest, HeartbeatResponse, NodeState, NodeStatus, RemoveTaskRequest, RemoveTaskResponse,
+    RunTaskRequest, SessionMessage, SessionRequest, Task, TaskState, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::control::run;
 use crate::ids::new_id;
 use crate::ops;
 use crate::proposer::Proposer;
@@ -139,6 +141,12 @@ fn check_caller<T>(req: &Request<T>, node_id: impl Fn(&T) -> &String) -> Result<
     Ok(())
 }
 
+/// The node the caller's certificate names.
+fn caller_node<T>(req: &Request<T>) -> Result<String, Status> {
+    let caller = auth::caller(req).ok_or_else(|| Status::unauthenticated("a node certificate is required"))?;
+    Ok(caller.node_id.clone())
+}
+
 #[tonic::async_trait]
 impl DispatcherApi for Dispatcher {
     type SessionStream = ReceiverStream<Result<SessionMessage, Status>>;
@@ -200,5 +208,25 @@ impl DispatcherApi for Dispatcher {
             self.inner.proposer.propose(ops).await.map_err(|e| Status::unavailable(e.to_string()))?;
         }
         Ok(Response::new(UpdateTaskStatusResponse {}))
+    }
+
+    async fn run_task(&self, req: Request<RunTaskRequest>) -> Result<Response<Task>, Status> {
+        self.check_leader()?;
+        let node = caller_node(&req)?;
+        let req = RunTaskRequest { node, ..req.into_inner() };
+        Ok(Response::new(run::run(&self.inner.store, &self.inner.proposer, req).await?))
+    }
+
+    async fn remove_task(&self, req: Request<RemoveTaskRequest>) -> Result<Response<RemoveTaskResponse>, Status> {
+        self.check_leader()?;
+        let node = caller_node(&req)?;
+        let reference = req.into_inner().reference;
+        Ok(Response::new(run::remove(&self.inner.store, &self.inner.proposer, &reference, Some(&node)).await?))
+    }
+
+    async fn get_task(&self, req: Request<GetTaskRequest>) -> Result<Response<Task>, Status> {
+        self.check_leader()?;
+        let node = caller_node(&req)?;
+        Ok(Response::new(run::get(&self.inner.store, &req.into_inner().reference, Some(&node))?))
     }
 }
