@@ -196,8 +196,11 @@ fn a_run_joins_an_attachable_network_and_reaches_services_by_name() {
     // From the manager, on host 2 by --node: the status comes back.
     let out = manager.shoal(&["run", "--node", "host-2", "/bin/sh", "-c", "exit 4"]);
     assert_eq!(out.status.code(), Some(4));
-    // A worker speaks for its own runs only.
+    // A worker speaks for its own runs only: another node's tasks do not
+    // show, and it runs nothing elsewhere.
     let err = workers[0].fails(1, &["rm", "echo.1"]);
-    assert!(err.contains("no such task on this node: echo.1"), "{err}");
+    assert!(err.contains("no such task: echo.1"), "{err}");
+    let err = workers[0].fails(1, &["run", "--node", "host-1", "/bin/true"]);
+    assert!(err.contains("--node host-1: a worker runs tasks on itself only"), "{err}");
     wait_until(WAIT, "the runs' tasks gone", || tasks_on(&manager, &["host-1", "host-2"]) == ["echo.1"]);
 }

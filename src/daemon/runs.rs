@@ -12,7 +12,10 @@ use shoal_manager::control::{LogStream, NodeRuns};
 use shoal_proto::dispatcher_client::DispatcherClient;
 use shoal_proto::logs_server::Logs;
 use shoal_proto::transport::{self, MANAGER_NAME};
-use shoal_proto::{GetTaskRequest, RemoveTaskRequest, RemoveTaskResponse, RunTaskRequest, Task, TaskLogsRequest};
+use shoal_proto::{
+    GetTaskRequest, LogContext, RemoveTaskRequest, RemoveTaskResponse, RunTaskRequest, ServiceLogsRequest, Task,
+    TaskLogsRequest,
+};
 use shoal_worker::logs::LogService;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -24,6 +27,8 @@ use super::{Daemon, certs};
 
 /// How often a followed run's record is looked for before it starts.
 const START_POLL: Duration = Duration::from_millis(20);
+/// How often, meanwhile, the managers are asked whether it still may.
+const STILL_THERE: Duration = Duration::from_secs(1);
 
 pub struct Runs {
     daemon: Arc<Daemon>,
@@ -46,17 +51,24 @@ impl Runs {
         })?;
         let credentials = certs::load(&certs::node_dir(&self.daemon.data_dir))
             .map_err(|e| Status::internal(format!("loading this node's certificate: {e:#}")))?;
-        let mut last = Status::unavailable("no manager to ask");
+        // The first answer that is not "ask another manager" is the one
+        // to show (a follower's NOT_LEADER would hide the leader's).
+        let mut shown: Option<Status> = None;
         for addr in &membership.managers {
             let channel = transport::channel(addr, &credentials, MANAGER_NAME)
                 .map_err(|e| Status::internal(format!("this node's certificate: {e}")))?;
             match call(DispatcherClient::new(channel)).await {
                 Ok(reply) => return Ok(reply.into_inner()),
-                Err(e) if e.code() == tonic::Code::Unavailable => last = e,
+                // Unreachable, not the leader, or no longer a manager.
+                Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::Unimplemented) => {
+                    if shown.is_none() && e.message() != shoal_proto::NOT_LEADER {
+                        shown = Some(e);
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
-        Err(last)
+        Err(shown.unwrap_or_else(|| Status::unavailable("no manager leads the cluster now: try again")))
     }
 }
 
@@ -87,31 +99,50 @@ impl NodeRuns for Runs {
     }
 
     /// The run's output from this node's worker, once its record is there
-    /// (the worker makes it when the task is assigned here).
-    async fn task_logs(&self, reference: String) -> Result<LogStream, Status> {
+    /// (the worker makes it when the task is assigned here); nothing if
+    /// the task goes or ends without running first.
+    async fn task_logs(&self, req: ServiceLogsRequest) -> Result<LogStream, Status> {
         // A run of this node's, by name or id.
-        let task_id = self.get_task(GetTaskRequest { reference }).await?.id;
+        let task = self.get_task(GetTaskRequest { reference: req.reference.clone() }).await?;
+        let context = LogContext { task_name: task.name(), node_name: self.daemon.hostname.clone() };
         let tasks_dir = self.daemon.data_dir.join("worker").join("tasks");
         let (tx, rx) = mpsc::channel(256);
+        let runs = Runs { daemon: self.daemon.clone() };
         tokio::spawn(async move {
-            while !tasks_dir.join(&task_id).exists() {
+            let mut checked = tokio::time::Instant::now();
+            while !tasks_dir.join(&task.id).exists() {
                 tokio::select! {
                     _ = tx.closed() => return,
                     _ = tokio::time::sleep(START_POLL) => {}
                 }
-            }
-            let request = TaskLogsRequest { task_ids: vec![task_id], follow: true, tail: -1, since: 0 };
-            match LogService::new(&tasks_dir).task_logs(Request::new(request)).await {
-                Ok(stream) => {
-                    let mut stream = stream.into_inner();
-                    while let Some(line) = stream.next().await {
-                        if tx.send(line).await.is_err() {
-                            return;
-                        }
+                if checked.elapsed() >= STILL_THERE {
+                    checked = tokio::time::Instant::now();
+                    let now = runs.get_task(GetTaskRequest { reference: task.id.clone() }).await;
+                    if now.is_err() || now.is_ok_and(|t| t.state().is_terminal()) {
+                        return;
                     }
                 }
+            }
+            let request =
+                TaskLogsRequest { task_ids: vec![task.id], follow: req.follow, tail: req.tail, since: req.since };
+            let mut stream = match LogService::new(&tasks_dir).task_logs(Request::new(request)).await {
+                Ok(stream) => stream.into_inner(),
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            loop {
+                let line = tokio::select! {
+                    _ = tx.closed() => return,
+                    line = stream.next() => line,
+                };
+                let Some(mut line) = line else { return };
+                if let Ok(line) = &mut line {
+                    line.context = Some(context.clone());
+                }
+                if tx.send(line).await.is_err() {
+                    return;
                 }
             }
         });

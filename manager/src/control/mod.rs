@@ -80,8 +80,8 @@ pub trait NodeRuns: Send + Sync + 'static {
     async fn run_task(&self, req: RunTaskRequest) -> std::result::Result<Task, Status>;
     async fn remove_task(&self, req: RemoveTaskRequest) -> std::result::Result<RemoveTaskResponse, Status>;
     async fn get_task(&self, req: GetTaskRequest) -> std::result::Result<Task, Status>;
-    /// Follows one task's output (a name or id) until it ends.
-    async fn task_logs(&self, reference: String) -> std::result::Result<LogStream, Status>;
+    /// One run's output (`reference`: its name or id), as `ServiceLogs`.
+    async fn task_logs(&self, req: ServiceLogsRequest) -> std::result::Result<LogStream, Status>;
 }
 
 /// The control service; answers only once this node is a manager (but
@@ -317,7 +317,7 @@ impl Control for ControlService {
         req: Request<ServiceLogsRequest>,
     ) -> std::result::Result<Response<Self::ServiceLogsStream>, Status> {
         if let Some(runs) = self.node_runs() {
-            return runs.task_logs(req.into_inner().reference).await.map(Response::new);
+            return runs.task_logs(req.into_inner()).await.map(Response::new);
         }
         let stream = logs::stream(self.manager()?, req.into_inner())?;
         Ok(Response::new(Box::pin(stream)))

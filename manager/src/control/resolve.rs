@@ -69,6 +69,12 @@ pub fn task<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Task, Res
     pick("task", reference, store.tasks(), |t| &t.id, |t| t.name())
 }
 
+/// A task among those of one node only (a worker asking for its own).
+pub fn task_on<'a>(store: &'a MemoryStore, reference: &str, node_id: &str) -> Result<&'a Task, ResolveError> {
+    let tasks: Vec<&Task> = store.tasks_of_node(node_id).collect();
+    pick("task", reference, tasks.into_iter(), |t| &t.id, |t| t.name())
+}
+
 /// The hostname a node reported ("" before it did).
 pub fn hostname(node: &Node) -> &str {
     node.description.as_ref().map_or("", |d| d.hostname.as_str())

@@ -78,11 +78,10 @@ pub async fn remove(
     Ok(RemoveTaskResponse { task_id: task.id })
 }
 
-/// A task; `node`: only one on that node.
+/// A task; `node`: only among that node's (nothing of the others shows).
 pub fn get(store: &Store, reference: &str, node: Option<&str>) -> Result<Task> {
-    let task = store.view(|s| resolve::task(s, reference).cloned())?;
-    if node.is_some_and(|n| n != task.node_id) {
-        return Err(ControlError::NotFound(format!("no such task on this node: {reference}")));
-    }
-    Ok(task)
+    Ok(store.view(|s| match node {
+        Some(node) => resolve::task_on(s, reference, node).cloned(),
+        None => resolve::task(s, reference).cloned(),
+    })?)
 }

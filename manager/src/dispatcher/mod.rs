@@ -29,7 +29,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::control::run;
+use crate::control::{resolve, run};
 use crate::ids::new_id;
 use crate::ops;
 use crate::proposer::Proposer;
@@ -213,7 +213,18 @@ impl DispatcherApi for Dispatcher {
     async fn run_task(&self, req: Request<RunTaskRequest>) -> Result<Response<Task>, Status> {
         self.check_leader()?;
         let node = caller_node(&req)?;
-        let req = RunTaskRequest { node, ..req.into_inner() };
+        let req = req.into_inner();
+        // A node runs tasks on itself only.
+        if !req.node.is_empty() && req.node != "self" {
+            let asked = self.inner.store.view(|s| resolve::node(s, &req.node).ok().map(|n| n.id.clone()));
+            if asked.as_deref() != Some(node.as_str()) {
+                return Err(Status::permission_denied(format!(
+                    "--node {}: a worker runs tasks on itself only (ask a manager for another node)",
+                    req.node
+                )));
+            }
+        }
+        let req = RunTaskRequest { node, ..req };
         Ok(Response::new(run::run(&self.inner.store, &self.inner.proposer, req).await?))
     }
 
