@@ -273,7 +273,7 @@ impl Control for ControlService {
             return runs.get_task(req.into_inner()).await.map(Response::new);
         }
         let m = self.manager()?;
-        reply(m.store().view(|s| Ok(resolve::task(s, &req.into_inner().reference)?.clone())))
+        reply(run::get(m.store(), &req.into_inner().reference, None))
     }
 
     async fn list_tasks(
