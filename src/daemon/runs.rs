@@ -8,6 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use shoal_manager::control::{LogStream, NodeRuns};
 use shoal_proto::dispatcher_client::DispatcherClient;
 use shoal_proto::logs_server::Logs;
@@ -30,17 +32,22 @@ const START_POLL: Duration = Duration::from_millis(20);
 /// How often, meanwhile, the managers are asked whether it still may.
 const STILL_THERE: Duration = Duration::from_secs(1);
 
+#[derive(Clone)]
 pub struct Runs {
     daemon: Arc<Daemon>,
+    /// The manager that answered last and a connection to it, asked first
+    /// (a run's CLI asks every 100 ms: no new TLS connection each time).
+    leader: Arc<Mutex<Option<(String, Channel)>>>,
 }
 
 impl Runs {
     pub fn new(daemon: Arc<Daemon>) -> Runs {
-        Runs { daemon }
+        Runs { daemon, leader: Arc::default() }
     }
 
-    /// Calls the leader's dispatcher as this node, trying the managers in
-    /// turn (the others answer Unavailable).
+    /// Calls the leader's dispatcher as this node: the manager that
+    /// answered last first, then the others in turn (those not leading
+    /// answer Unavailable).
     async fn ask<T, F, Fut>(&self, call: F) -> Result<T, Status>
     where
         F: Fn(DispatcherClient<Channel>) -> Fut,
@@ -49,16 +56,35 @@ impl Runs {
         let membership = self.daemon.membership.lock().clone().ok_or_else(|| {
             Status::failed_precondition("this node is not in a cluster: run \"shoal node init\" or \"shoal node join\"")
         })?;
-        let credentials = certs::load(&certs::node_dir(&self.daemon.data_dir))
-            .map_err(|e| Status::internal(format!("loading this node's certificate: {e:#}")))?;
+        let cached = self.leader.lock().clone().filter(|(addr, _)| membership.managers.contains(addr));
+        let mut managers: Vec<&String> = membership.managers.iter().collect();
+        if let Some((addr, _)) = &cached {
+            managers.sort_by_key(|m| *m != addr);
+        }
+        let mut credentials = None;
         // The first answer that is not "ask another manager" is the one
         // to show (a follower's NOT_LEADER would hide the leader's).
         let mut shown: Option<Status> = None;
-        for addr in &membership.managers {
-            let channel = transport::channel(addr, &credentials, MANAGER_NAME)
-                .map_err(|e| Status::internal(format!("this node's certificate: {e}")))?;
-            match call(DispatcherClient::new(channel)).await {
-                Ok(reply) => return Ok(reply.into_inner()),
+        for addr in managers {
+            let channel = match &cached {
+                Some((leader, channel)) if leader == addr => channel.clone(),
+                _ => {
+                    let loaded = match credentials.take() {
+                        Some(loaded) => loaded,
+                        None => certs::load(&certs::node_dir(&self.daemon.data_dir))
+                            .map_err(|e| Status::internal(format!("loading this node's certificate: {e:#}")))?,
+                    };
+                    let channel = transport::channel(addr, &loaded, MANAGER_NAME)
+                        .map_err(|e| Status::internal(format!("this node's certificate: {e}")))?;
+                    credentials = Some(loaded);
+                    channel
+                }
+            };
+            match call(DispatcherClient::new(channel.clone())).await {
+                Ok(reply) => {
+                    *self.leader.lock() = Some((addr.clone(), channel));
+                    return Ok(reply.into_inner());
+                }
                 // Unreachable, not the leader, or no longer a manager.
                 Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::Unimplemented) => {
                     if shown.is_none() && e.message() != shoal_proto::NOT_LEADER {
@@ -68,6 +94,7 @@ impl Runs {
                 Err(e) => return Err(e),
             }
         }
+        *self.leader.lock() = None;
         Err(shown.unwrap_or_else(|| Status::unavailable("no manager leads the cluster now: try again")))
     }
 }
@@ -107,7 +134,7 @@ impl NodeRuns for Runs {
         let context = LogContext { task_name: task.name(), node_name: self.daemon.hostname.clone() };
         let tasks_dir = self.daemon.data_dir.join("worker").join("tasks");
         let (tx, rx) = mpsc::channel(256);
-        let runs = Runs { daemon: self.daemon.clone() };
+        let runs = self.clone();
         tokio::spawn(async move {
             let mut checked = tokio::time::Instant::now();
             while !tasks_dir.join(&task.id).exists() {
