@@ -32,11 +32,20 @@ fn main() -> ExitCode {
         Command::NetnsExec { uid, gid, netns, program, args } => {
             return ExitCode::from(shoal_worker::shim::netns_exec(&netns, uid, gid, &program, &args) as u8);
         }
-        command => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(cli::run(cli.host, command))),
+        command => {
+            // A reader that goes away (`shoal service ps -q | head -1`)
+            // ends the CLI quietly, as it does other Unix tools. `shoal
+            // run` keeps a closed pipe an error it outlives: it still
+            // follows its task to the end and passes on its status.
+            if !matches!(command, Command::Run(_)) {
+                sigpipe::reset();
+            }
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(cli::run(cli.host, command)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

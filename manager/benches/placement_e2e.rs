@@ -85,7 +85,8 @@ async fn run(nodes: usize, replicas: u64) -> f64 {
     let ca = RootCa::generate().unwrap();
     let own = ca.issue("m1", Role::Manager, "bench", DEFAULT_CERT_EXPIRY).unwrap();
     let creds = Credentials::new(ca.cert.clone(), own.cert, own.key).unwrap();
-    let (raft, store, quorum) = raft::start(dir.path(), 1, &RaftTiming::default(), creds).await.unwrap();
+    let raft::Started { raft, store, quorum, .. } =
+        raft::start(dir.path(), 1, raft::RaftState::New, &RaftTiming::default(), creds).await.unwrap();
     raft.initialize(BTreeMap::from([(1, BasicNode::new("127.0.0.1:1"))])).await.unwrap();
     raft.wait(Some(Duration::from_secs(10))).current_leader(1, "leader").await.unwrap();
     let proposer = Proposer::new(quorum);

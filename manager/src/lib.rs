@@ -23,6 +23,7 @@ mod reachability;
 pub mod recover;
 mod roles;
 pub mod scheduler;
+pub mod standing;
 mod watch;
 
 pub use manager::{InitOptions, Manager, ManagerConfig, ManagerError};

@@ -14,8 +14,9 @@ use shoal_proto::node_ca_server::NodeCaServer;
 use shoal_proto::raft_server::RaftServer;
 use shoal_proto::transport::{self, Credentials, Role, auth};
 use shoal_proto::{
-    Annotations, CaConfig, Cluster, ClusterSpec, DispatcherConfig, JoinTokens, ManagerStatus, Node, NodeAvailability,
-    NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject, store_object::Object,
+    AdminCertificate, Annotations, CaConfig, Cluster, ClusterSpec, DispatcherConfig, JoinTokens, ManagerStatus, Node,
+    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject,
+    store_object::Object,
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +30,8 @@ use crate::dispatcher::{DEFAULT_HEARTBEAT_PERIOD, Dispatcher};
 use crate::membership::MembershipService;
 use crate::ops;
 use crate::proposer::{ProposeError, Proposer};
-use crate::raft::{self, Quorum, Raft, RaftService, RaftTiming};
+use crate::raft::{self, Closed, Quorum, Raft, RaftService, RaftState, RaftTiming};
+use crate::standing::{self, Rights};
 use crate::store::{MemoryStore, Store, StoreError};
 
 /// What a manager needs to start.
@@ -41,6 +43,8 @@ pub struct ManagerConfig {
     pub addr: String,
     /// Where the raft log, vote and snapshots live.
     pub raft_dir: PathBuf,
+    /// Whether the raft state is made now or opened as this member left it.
+    pub raft_state: RaftState,
     pub timing: RaftTiming,
     /// This manager's TLS identity, for talking to other nodes.
     pub credentials: Credentials,
@@ -59,6 +63,8 @@ pub struct InitOptions {
     pub data_path_port: u32,
     /// This node as it describes itself.
     pub description: NodeDescription,
+    /// The admin certificate issued with the cluster.
+    pub admin: AdminCertificate,
 }
 
 /// Why the manager could not start or bootstrap.
@@ -91,17 +97,26 @@ struct Inner {
     proposer: Proposer,
     quorum: Quorum,
     dispatcher: Dispatcher,
+    closed: Closed,
 }
 
 impl Manager {
     /// Opens the raft state and starts raft (no loops yet: see [`run`](Self::run)).
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
-        std::fs::create_dir_all(&config.raft_dir).map_err(raft::StartError::Io)?;
-        let (raft, store, quorum) =
-            raft::start(&config.raft_dir, config.raft_id, &config.timing, config.credentials.clone()).await?;
+        if config.raft_state == RaftState::New {
+            std::fs::create_dir_all(&config.raft_dir).map_err(raft::StartError::Io)?;
+        }
+        let raft::Started { raft, store, quorum, closed } = raft::start(
+            &config.raft_dir,
+            config.raft_id,
+            config.raft_state,
+            &config.timing,
+            config.credentials.clone(),
+        )
+        .await?;
         let proposer = Proposer::new(quorum.clone());
         let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), raft.clone(), config.raft_id);
-        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, quorum, dispatcher }) })
+        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, quorum, dispatcher, closed }) })
     }
 
     /// Makes this manager the single voter of a new cluster and writes the
@@ -136,6 +151,7 @@ impl Manager {
                 join_tokens: Some(JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) }),
             }),
             removed_nodes: Vec::new(),
+            admin_certificates: vec![options.admin],
         };
         let node = Node {
             id: config.node_id.clone(),
@@ -177,6 +193,12 @@ impl Manager {
     /// Stops raft.
     pub async fn shutdown(&self) {
         let _ = self.inner.raft.shutdown().await;
+    }
+
+    /// Tells when the raft database has closed, once every handle on this
+    /// manager is dropped after [`shutdown`](Self::shutdown).
+    pub fn closed(&self) -> Closed {
+        self.inner.closed.clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -226,28 +248,38 @@ impl Manager {
         self.inner.raft.metrics().borrow().current_leader
     }
 
-    /// Whether a node was removed from the cluster (its certificate is void).
-    pub fn removed(&self) -> auth::Removed {
+    /// Whether a caller still holds `rights` (see [`standing`](crate::standing)).
+    pub fn standing(&self, rights: Rights) -> auth::Standing {
         let store = self.inner.store.clone();
-        std::sync::Arc::new(move |id: &str| store.view(|s| s.is_removed(id)))
+        std::sync::Arc::new(move |caller: &transport::Identity| store.view(|s| standing::check(s, caller, rights)))
+    }
+
+    /// The leader's raft id and address, or `None` when this manager
+    /// leads; refused without a quorum or a known leader.
+    fn leader(&self) -> Result<Option<(u64, String)>, tonic::Status> {
+        self.inner.quorum.check().map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let metrics = self.inner.raft.metrics();
+        let m = metrics.borrow();
+        let Some(leader) = m.current_leader else {
+            return Err(tonic::Status::unavailable("no raft leader yet: try again"));
+        };
+        if leader == self.inner.config.raft_id {
+            return Ok(None);
+        }
+        let addr = m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
+        let addr = addr.ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
+        Ok(Some((leader, addr)))
+    }
+
+    /// The leader's address, or `None` when this manager leads.
+    pub fn leader_addr(&self) -> Result<Option<String>, tonic::Status> {
+        Ok(self.leader()?.map(|(_, addr)| addr))
     }
 
     /// The leader's raft id and a channel to it, or `None` when this
     /// manager leads.
     pub fn leader_channel(&self, server_name: &'static str) -> Result<Option<(u64, Channel)>, tonic::Status> {
-        self.inner.quorum.check().map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        let (leader, addr) = {
-            let metrics = self.inner.raft.metrics();
-            let m = metrics.borrow();
-            let Some(leader) = m.current_leader else {
-                return Err(tonic::Status::unavailable("no raft leader yet: try again"));
-            };
-            (leader, m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone()))
-        };
-        if leader == self.inner.config.raft_id {
-            return Ok(None);
-        }
-        let addr = addr.ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
+        let Some((leader, addr)) = self.leader()? else { return Ok(None) };
         transport::channel(&addr, &self.inner.config.credentials, server_name)
             .map(|channel| Some((leader, channel)))
             .map_err(|e| tonic::Status::internal(e.to_string()))
@@ -287,8 +319,8 @@ impl Manager {
         }
     }
 
-    fn require(&self, roles: &'static [Role]) -> impl tonic::service::Interceptor + Clone + use<> {
-        auth::require(roles, self.removed())
+    fn require(&self, roles: &'static [Role], rights: Rights) -> impl tonic::service::Interceptor + Clone + use<> {
+        auth::require(roles, self.standing(rights))
     }
 
     /// The raft gRPC service (managers only), for the node endpoint.
@@ -298,7 +330,7 @@ impl Manager {
         let server = RaftServer::new(RaftService::new(self.inner.raft.clone(), self.inner.quorum.contacts().clone()))
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        InterceptedService::new(server, self.require(&[Role::Manager]))
+        InterceptedService::new(server, self.require(&[Role::Manager], Rights::RaftMember))
     }
 
     /// The dispatcher gRPC service (any node), for the node endpoint.
@@ -307,7 +339,7 @@ impl Manager {
     ) -> InterceptedService<DispatcherServer<Dispatcher>, impl tonic::service::Interceptor + Clone + use<>> {
         InterceptedService::new(
             DispatcherServer::new(self.inner.dispatcher.clone()),
-            self.require(&[Role::Manager, Role::Worker]),
+            self.require(&[Role::Manager, Role::Worker], Rights::Member),
         )
     }
 
@@ -322,7 +354,7 @@ impl Manager {
     ) -> InterceptedService<MembershipServer<MembershipService>, impl tonic::service::Interceptor + Clone + use<>> {
         InterceptedService::new(
             MembershipServer::new(MembershipService::new(self.clone())),
-            self.require(&[Role::Manager]),
+            self.require(&[Role::Manager], Rights::Manager),
         )
     }
 
@@ -334,9 +366,15 @@ impl Manager {
         let (_, rx) = watch::channel(Some(self.clone()));
         InterceptedService::new(
             ControlServer::new(ControlService::new(rx)),
-            self.require(&[Role::Manager, Role::Admin]),
+            self.require(&[Role::Manager, Role::Admin], Rights::Manager),
         )
     }
+}
+
+/// Node ids of the nodes the cluster wants as managers now.
+pub(crate) fn manager_ids(store: &MemoryStore) -> Vec<String> {
+    let manager = |n: &&Node| n.spec.as_ref().is_some_and(|s| s.desired_role() == NodeRole::Manager);
+    store.nodes().filter(manager).map(|n| n.id.clone()).collect()
 }
 
 /// Endpoints of every manager.

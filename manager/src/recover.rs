@@ -3,11 +3,16 @@
 //! its own state (as `docker swarm init --force-new-cluster` does).
 //!
 //! The manager's store, as last applied, becomes the snapshot of a fresh
-//! raft whose only voter is this manager; it elects itself and takes
-//! writes. Everything in the store stays: cluster, CA, nodes (the lost
-//! managers show as unreachable until demoted and removed), services and
-//! tasks. Writes the old majority committed but this manager never
-//! applied are lost, as they are in Swarm.
+//! raft whose only voter is this manager. Everything in the store stays:
+//! cluster, CA, nodes (the lost managers show as unreachable until
+//! demoted and removed), services and tasks. Writes the old majority
+//! committed but this manager never applied are lost, as they are in
+//! Swarm.
+//!
+//! This module builds the new raft state in a folder of its own and
+//! closes it again; the daemon moves it into place (crash-safe: see
+//! `src/daemon/recover.rs`), so the old state is never touched while a
+//! database is open on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
@@ -15,17 +20,23 @@ use std::time::Duration;
 
 use openraft::{BasicNode, LogId, Membership, Snapshot, SnapshotMeta, StoredMembership, Vote};
 use prost::Message;
+use shoal_proto::transport::Role;
 
+use crate::ca::{self, Issued};
 use crate::manager::{Manager, ManagerConfig, ManagerError};
+use crate::raft::RaftState;
 
-/// How long to wait for the old raft database to close.
-const OLD_DB_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a raft database may take to close after its raft stopped.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a surviving manager carries into the new cluster.
 pub struct Survivor {
     data: Vec<u8>,
     last: LogId<u64>,
     term: u64,
+    /// This node's certificate in the new cluster (the old one may have
+    /// expired while the majority was gone).
+    pub certificate: Issued,
 }
 
 /// Takes this manager's state (call before shutting it down).
@@ -36,35 +47,44 @@ pub fn survivor(manager: &Manager) -> Result<Survivor, ManagerError> {
         (m.last_applied, m.current_term)
     };
     let last = last.ok_or_else(|| ManagerError::Init("this manager has applied nothing yet".into()))?;
-    let data = manager.store().view(|s| s.to_snapshot()).encode_to_vec();
-    Ok(Survivor { data, last, term })
+    let (snapshot, authority) = manager.store().view(|s| {
+        let authority = s.cluster().and_then(|c| Some((ca::root_ca(c)?, c.id.clone(), ca::node_cert_lifetime(c))));
+        (s.to_snapshot(), authority)
+    });
+    let (root, cluster_id, lifetime) =
+        authority.ok_or_else(|| ManagerError::Init("this manager's store holds no cluster CA".into()))?;
+    let certificate = root
+        .issue(manager.node_id(), Role::Manager, &cluster_id, lifetime)
+        .map_err(|e| ManagerError::Init(format!("issuing this node's certificate: {e}")))?;
+    Ok(Survivor { data: snapshot.encode_to_vec(), last, term, certificate })
 }
 
-/// Starts a fresh raft in `config.raft_dir` (which must not hold an old
-/// one) holding the survivor's state, with this manager as the only voter;
-/// returns once it leads.
-pub async fn start(config: ManagerConfig, survivor: Survivor) -> Result<Manager, ManagerError> {
+/// Builds the new cluster's raft state in `config.raft_dir` (a folder
+/// that must hold none): the survivor's state as a snapshot, this manager
+/// its only voter. Returns once it has elected itself and its database is
+/// closed again.
+pub async fn build(config: ManagerConfig, survivor: &Survivor) -> Result<(), ManagerError> {
     let (id, addr) = (config.raft_id, config.addr.clone());
-    // The old raft's database closes as its tasks end: RocksDB refuses a
-    // second open of the same path in one process until then.
-    let started = std::time::Instant::now();
-    let manager = loop {
-        match Manager::start(config.clone()).await {
-            Err(ManagerError::Raft(e))
-                if matches!(*e, crate::raft::StartError::Db { .. }) && started.elapsed() < OLD_DB_CLOSE_TIMEOUT =>
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            result => break result?,
-        }
-    };
-    let membership = Membership::new(vec![BTreeSet::from([id])], BTreeMap::from([(id, BasicNode::new(&addr))]));
+    let manager = Manager::start(ManagerConfig { raft_state: RaftState::New, ..config }).await?;
+    let result = install(&manager, id, &addr, survivor).await;
+    manager.shutdown().await;
+    let closed = manager.closed();
+    drop(manager);
+    result?;
+    if !closed.wait(CLOSE_TIMEOUT).await {
+        return Err(ManagerError::Init("the new raft database did not close in time".into()));
+    }
+    Ok(())
+}
+
+async fn install(manager: &Manager, id: u64, addr: &str, survivor: &Survivor) -> Result<(), ManagerError> {
+    let membership = Membership::new(vec![BTreeSet::from([id])], BTreeMap::from([(id, BasicNode::new(addr))]));
     let meta = SnapshotMeta {
         last_log_id: Some(survivor.last),
         last_membership: StoredMembership::new(Some(survivor.last), membership),
         snapshot_id: format!("force-new-cluster-{}", survivor.last.index),
     };
-    let snapshot = Snapshot { meta, snapshot: Box::new(Cursor::new(survivor.data)) };
+    let snapshot = Snapshot { meta, snapshot: Box::new(Cursor::new(survivor.data.clone())) };
     let fail = |e: &dyn std::fmt::Display| ManagerError::Init(e.to_string());
     // The snapshot comes "from" a leader of a newer term that no longer
     // exists (raft id 0 is never used): this manager installs it, hears
@@ -77,5 +97,8 @@ pub async fn start(config: ManagerConfig, survivor: Survivor) -> Result<Manager,
         .current_leader(id, "the new cluster's leader")
         .await
         .map_err(|e| fail(&e))?;
-    Ok(manager)
+    // Its first entry as leader is committed (and synced): the state
+    // survives the move.
+    manager.raft().ensure_linearizable().await.map_err(|e| fail(&e))?;
+    Ok(())
 }

@@ -6,12 +6,15 @@
 //! order, display names), never behaviour.
 #![forbid(unsafe_code)]
 
+pub mod logging;
 mod names;
 mod signal;
+mod size;
 mod time;
 pub mod transport;
 
 pub use signal::signal_number;
+pub use size::parse_size;
 
 /// What a manager that is not the raft leader answers a worker's session
 /// (with code `Unavailable`): the worker tries the next manager at once.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, Mount, MountType,
+    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, LogDriver, Mount, MountType,
     NetworkAttachmentConfig, Placement, PlacementPreference, PortConfig, ReplicatedJob, ReplicatedService,
     ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
@@ -167,6 +167,31 @@ fn set(size: &mut Option<Resources>, cpus: Option<i64>, memory: Option<i64>) {
     }
 }
 
+/// `--log-driver` and `--log-opt` (service create and update).
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Logging driver for the tasks: json-file (output kept on their node, read by `service logs`)
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Logging driver options: max-size=10m (per file; -1: no limit), max-file=3 (files kept)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub log_opt: Vec<(String, String)>,
+}
+
+impl LogArgs {
+    /// Applies the flags to a task spec's log driver: `--log-driver`
+    /// replaces it (with the `--log-opt` given), `--log-opt` alone sets
+    /// options of the one there (Docker ignores it without
+    /// `--log-driver`; shoal does not drop a flag without a word).
+    pub fn apply(&self, driver: &mut Option<LogDriver>) {
+        if let Some(name) = &self.log_driver {
+            *driver = Some(LogDriver { name: name.clone(), options: map(self.log_opt.clone()) });
+        } else if !self.log_opt.is_empty() {
+            driver.get_or_insert_with(Default::default).options.extend(self.log_opt.iter().cloned());
+        }
+    }
+}
+
 /// Flags of `service create`.
 #[derive(Args, Debug)]
 pub struct CreateArgs {
@@ -226,6 +251,8 @@ pub struct CreateArgs {
     /// Runtime that runs the tasks
     #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
     pub runtime: String,
+    #[command(flatten)]
+    pub logs: LogArgs,
     #[command(flatten)]
     pub wait: WaitFlags,
     #[command(flatten)]
@@ -289,6 +316,8 @@ impl CreateArgs {
             ..self.program.container()
         };
         self.health.apply(&mut container.healthcheck);
+        let mut log_driver = None;
+        self.logs.apply(&mut log_driver);
         ServiceSpec {
             annotations: Some(Annotations {
                 name: self.name.clone().unwrap_or_default(),
@@ -301,6 +330,7 @@ impl CreateArgs {
                 resources: Some(self.resources()),
                 runtime: self.runtime.clone(),
                 networks: self.network.clone(),
+                log_driver,
                 ..Default::default()
             }),
             endpoint: self.endpoint(),

@@ -9,6 +9,8 @@ use super::format::Format;
 use super::{Ctx, inspect};
 use crate::client::status;
 
+mod admin;
+
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
     /// Display the cluster's settings and join tokens
@@ -32,6 +34,9 @@ pub enum ClusterCommand {
         #[arg(long, value_name = "DURATION", value_parser = super::args::duration_ns)]
         cert_expiry: Option<i64>,
     },
+    /// Manage admin client certificates (remote access with --host https://...)
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
@@ -51,5 +56,6 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
             println!("Cluster updated.");
             Ok(())
         }
+        ClusterCommand::Admin(cmd) => admin::run(ctx, cmd).await,
     }
 }

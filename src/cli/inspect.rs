@@ -169,6 +169,7 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
                 .map(|n| Obj::new().always("Target", n.target.clone()).put("Aliases", n.aliases.clone()).done())
                 .collect::<Vec<_>>(),
         )
+        .put("LogDriver", task.log_driver.map(|d| json!({ "Name": d.name, "Options": labels(&d.options) })))
         .always("ForceUpdate", task.force_update)
         .always("Runtime", task.runtime)
         .done()

@@ -67,6 +67,10 @@ pub async fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<()> {
     let mut stream = ctx.control().await?.service_logs(request).await.map_err(status)?.into_inner();
     let mut width = 0;
     while let Some(line) = stream.message().await.map_err(status)? {
+        if !line.warning.is_empty() {
+            eprintln!("Warning: {}", line.warning);
+            continue;
+        }
         let prefix = prefix(&line, &args);
         width = width.max(prefix.chars().count());
         let mut out = Vec::new();

@@ -253,6 +253,10 @@ async fn print_output(mut control: ControlClient<Channel>, task_id: String, line
     let request = ServiceLogsRequest { reference: task_id, follow: true, tail: -1, since: 0 };
     let mut stream = control.service_logs(request).await.map_err(status)?.into_inner();
     while let Some(line) = stream.message().await.map_err(status)? {
+        if !line.warning.is_empty() {
+            eprintln!("Warning: {}", line.warning);
+            continue;
+        }
         let stderr = line.stream() == LogStream::Stderr;
         let mut data = line.data;
         data.push(b'\n');

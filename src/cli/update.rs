@@ -17,8 +17,8 @@ use shoal_proto::{
 
 use super::Ctx;
 use super::args::{
-    Published, ResourceArgs, count, duration_ns, endpoint_mode, env_var, key_value, mount, network, placement_pref,
-    published,
+    LogArgs, Published, ResourceArgs, count, duration_ns, endpoint_mode, env_var, key_value, mount, network,
+    placement_pref, published,
 };
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::progress::WaitFlags;
@@ -121,6 +121,8 @@ pub struct UpdateArgs {
     pub update: UpdatePolicyArgs,
     #[command(flatten)]
     pub rollback_policy: RollbackPolicyArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
     /// Replace every task even if nothing in their spec changed
     #[arg(long)]
     pub force: bool,
@@ -175,6 +177,7 @@ impl UpdateArgs {
         }
         self.resources.apply(task.resources.get_or_insert_with(ResourceRequirements::default));
         self.restart.apply(task.restart.get_or_insert_with(Default::default));
+        self.logs.apply(&mut task.log_driver);
         if self.force {
             task.force_update += 1;
         }

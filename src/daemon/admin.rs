@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_manager::ca::{DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
+use shoal_manager::ca::{self, DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
 use shoal_manager::dispatcher::network_map::DEFAULT_DATA_PATH_PORT;
 use shoal_manager::ids::new_id;
+use shoal_manager::raft::RaftState;
 use shoal_manager::{InitOptions, Manager};
 use shoal_proto::NodeState;
 use shoal_proto::node_admin_server::NodeAdmin;
@@ -23,8 +24,6 @@ use super::{Daemon, Listen, certs};
 
 /// Old tasks kept per slot unless `--task-history-limit` says otherwise.
 const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
-/// Lifetime of the admin client certificate written at init.
-const ADMIN_CERT_EXPIRY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 pub struct Admin {
     daemon: Arc<Daemon>,
@@ -116,8 +115,9 @@ impl NodeAdmin for Admin {
             .map_err(|e| internal("issuing this node's certificate", e))?;
         let credentials = Credentials::new(root_ca.cert.clone(), own.cert, own.key)
             .map_err(|e| internal("loading this node's certificate", e))?;
+        let admin_id = ca::admin::new_id_for_admin();
         let admin = root_ca
-            .issue(&format!("admin-{}", &new_id()[..12]), Role::Admin, &cluster_id, ADMIN_CERT_EXPIRY)
+            .issue(&admin_id, Role::Admin, &cluster_id, ca::admin::DEFAULT_EXPIRY)
             .map_err(|e| internal("issuing the admin certificate", e))?;
         let save = |what, r: anyhow::Result<()>| r.map_err(|e| internal(what, e));
         save(
@@ -138,7 +138,7 @@ impl NodeAdmin for Admin {
             managers: vec![addr.clone()],
             listen_addr: Some(listen_addr),
         };
-        let manager = Manager::start(daemon.manager_config(&membership, credentials.clone()))
+        let manager = Manager::start(daemon.manager_config(&membership, credentials.clone(), RaftState::New))
             .await
             .map_err(|e| internal("starting the manager", e))?;
         let options = InitOptions {
@@ -148,6 +148,7 @@ impl NodeAdmin for Admin {
             cert_expiry,
             data_path_port: if req.data_path_port == 0 { DEFAULT_DATA_PATH_PORT } else { req.data_path_port },
             description: shoal_worker::describe(&daemon.hostname, &daemon.engine_labels),
+            admin: ca::admin::listed(&admin_id, shoal_proto::now_nanos(), ca::admin::DEFAULT_EXPIRY),
         };
         if let Err(e) = manager.bootstrap(options).await {
             manager.shutdown().await;

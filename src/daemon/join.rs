@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use shoal_manager::Manager;
 use shoal_manager::ca::{request, token};
+use shoal_manager::raft::RaftState;
 use shoal_proto::node_ca_client::NodeCaClient;
 use shoal_proto::transport::{self, Credentials, MANAGER_NAME, Role};
 use shoal_proto::{GetRootCaRequest, IssueCertificateRequest, JoinRequest, JoinResponse};
@@ -90,13 +91,13 @@ impl Daemon {
 
         // 3. Run.
         if manager {
-            let m = Manager::start(self.manager_config(&membership, credentials.clone()))
+            let m = Manager::start(self.manager_config(&membership, credentials.clone(), RaftState::New))
                 .await
                 .map_err(|e| internal("starting the manager", e))?;
             self.start_member(membership.clone(), Some(m), credentials.clone())
                 .await
                 .map_err(|e| internal("starting the node", e))?;
-            super::role::add_manager(&credentials, std::slice::from_ref(&remote), &membership)
+            super::role::add_manager(&credentials, &membership.managers, &membership)
                 .await
                 .map_err(|e| Status::unavailable(format!("{e:#}")))?;
         } else {

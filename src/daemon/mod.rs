@@ -12,30 +12,32 @@ mod atomic;
 pub mod certs;
 mod join;
 mod leave;
+mod lost;
 mod network;
+mod private;
 mod recover;
 mod renew;
 mod role;
 mod runs;
 pub mod state;
+mod supervise;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use parking_lot::Mutex;
 use shoal_manager::control::ControlService;
-use shoal_manager::raft::RaftTiming;
-use shoal_manager::{Manager, ManagerConfig};
+use shoal_manager::raft::{RaftState, RaftTiming, StartError};
+use shoal_manager::{Manager, ManagerConfig, ManagerError};
 use shoal_proto::NodeRole;
 use shoal_proto::control_server::ControlServer;
 use shoal_proto::node_admin_server::NodeAdminServer;
 use shoal_proto::transport::{self, Credentials};
 use shoal_worker::{Wanted, Worker, WorkerConfig};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -150,6 +152,8 @@ pub struct Daemon {
     member: Mutex<Option<Member>>,
     /// Serialises init, join and leave.
     changing: tokio::sync::Mutex<()>,
+    /// Restarts of a raft that stopped on its own.
+    restarts: supervise::Restarts,
     manager: watch::Sender<Option<Manager>>,
     stop: CancellationToken,
 }
@@ -170,10 +174,9 @@ struct Member {
 }
 
 async fn main(args: DaemonArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("--data-dir: cannot create {}", args.data_dir.display()))?;
-    std::fs::set_permissions(&args.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    private::data_dir(&args.data_dir)?;
     let _lock = lock(&args.data_dir)?;
+    recover::resume(&args.data_dir)?;
     let membership = state::load(&args.data_dir)?;
     // A member listens where it did (`--listen-addr` of init or join); one
     // from before that was recorded keeps the port it advertised.
@@ -214,15 +217,13 @@ async fn main(args: DaemonArgs) -> Result<()> {
         membership: Mutex::new(None),
         member: Mutex::new(None),
         changing: tokio::sync::Mutex::new(()),
+        restarts: supervise::Restarts::default(),
         manager,
         stop: CancellationToken::new(),
     });
 
     let socket = args.socket.clone().unwrap_or_else(|| args.data_dir.join("shoal.sock"));
-    let _ = std::fs::remove_file(&socket);
-    let unix =
-        UnixListener::bind(&socket).with_context(|| format!("--socket: cannot listen on {}", socket.display()))?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    let unix = private::socket(&socket).context("--socket")?;
     // No `node init` may slip in while the node rejoins its cluster.
     let rejoining = daemon.changing.lock().await;
     let local_api = tonic::transport::Server::builder()
@@ -279,10 +280,19 @@ impl Daemon {
         manager: Option<Manager>,
         credentials: Credentials,
     ) -> Result<()> {
+        let mut membership = membership;
         let manager = match manager {
             Some(m) => Some(m),
             None if membership.manager => {
-                Some(Manager::start(self.manager_config(&membership, credentials.clone())).await?)
+                let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing);
+                match Manager::start(config).await {
+                    Ok(m) => Some(m),
+                    Err(ManagerError::Raft(e)) if matches!(*e, StartError::Lost(_)) => {
+                        self.lost_raft_state(&mut membership, &e)?;
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             None => None,
         };
@@ -290,11 +300,16 @@ impl Daemon {
         if let Some(m) = &manager {
             self.manager.send_replace(Some(m.clone()));
             let (m, stop) = (m.clone(), stop.clone());
+            tokio::spawn(self.clone().supervise_raft(m.clone(), stop.clone()));
             tokio::spawn(async move { m.run(stop).await });
         }
         let role = if membership.manager { NodeRole::Manager } else { NodeRole::Worker };
-        let (wanted, wanted_rx) =
-            watch::channel(Wanted { role, recorded: role, managers: membership.managers.clone() });
+        let (wanted, wanted_rx) = watch::channel(Wanted {
+            role,
+            recorded: role,
+            managers: membership.managers.clone(),
+            manager_ids: Vec::new(),
+        });
         // A manager's worker also knows its own manager.
         let mut managers = membership.managers.clone();
         if membership.manager && !managers.contains(&membership.addr) {
@@ -386,12 +401,18 @@ impl Daemon {
         Ok(Some(network))
     }
 
-    fn manager_config(&self, membership: &Membership, credentials: Credentials) -> ManagerConfig {
+    fn manager_config(
+        &self,
+        membership: &Membership,
+        credentials: Credentials,
+        raft_state: RaftState,
+    ) -> ManagerConfig {
         ManagerConfig {
             node_id: membership.node_id.clone(),
             raft_id: membership.raft_id,
             addr: membership.addr.clone(),
             raft_dir: self.data_dir.join("raft"),
+            raft_state,
             timing: self.timing.clone(),
             credentials,
         }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use shoal_manager::Manager;
 use shoal_manager::ca::request;
+use shoal_manager::raft::RaftState;
 use shoal_proto::membership_client::MembershipClient;
 use shoal_proto::node_ca_client::NodeCaClient;
 use shoal_proto::transport::{self, Credentials, MANAGER_NAME, Role};
@@ -83,6 +84,14 @@ impl Daemon {
             return Ok(false);
         }
         let role = if manager { Role::Manager } else { Role::Worker };
+        if manager && want.recorded == NodeRole::Manager {
+            // Recorded as a raft member this node no longer runs: it lost
+            // its raft state (see `lost`), and waits to be demoted first.
+            warn!(
+                "the cluster lists this node as a manager whose raft state is lost: demote it, then promote it again"
+            );
+            return Ok(false);
+        }
         if !manager && want.recorded != NodeRole::Worker {
             // Keep the raft member until the leader has removed it, so the
             // other managers keep their quorum through the change.
@@ -104,7 +113,7 @@ impl Daemon {
         membership.managers = want.managers.clone();
         state::save(&self.data_dir, &membership)?;
         if manager {
-            let m = Manager::start(self.manager_config(&membership, renewed.clone())).await?;
+            let m = Manager::start(self.manager_config(&membership, renewed.clone(), RaftState::New)).await?;
             self.restart_member(membership.clone(), Some(m), renewed.clone()).await?;
             add_manager(&renewed, &managers, &membership).await?;
         } else {
@@ -117,7 +126,7 @@ impl Daemon {
 impl Daemon {
     /// `start_member`, boxed: the membership it starts follows its role
     /// with this module, and a future cannot contain itself.
-    fn restart_member(
+    pub(super) fn restart_member(
         self: &Arc<Self>,
         membership: Membership,
         manager: Option<Manager>,

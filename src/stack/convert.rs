@@ -99,6 +99,8 @@ pub fn service(
         },
         force_update: 0,
         networks: super::networks::attachments(svc, networks),
+        // `logging` is kept as written (issue 25 decides how stacks carry it).
+        log_driver: None,
     };
     let replicas = deploy.replicas.unwrap_or(1);
     let mode = match deploy.mode.unwrap_or(DeployMode::Replicated) {

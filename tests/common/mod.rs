@@ -93,6 +93,10 @@ pub struct Node {
     /// path on; `None`: the test's own namespace, data path off (several
     /// daemons share it).
     pub netns: Option<String>,
+    /// Extra environment of the daemon (see [`Node::restart_with`]).
+    env: Vec<(String, String)>,
+    /// The data dir is a tmpfs of its own (unmounted on drop).
+    tmpfs: bool,
     daemon: Option<Child>,
 }
 
@@ -115,8 +119,33 @@ impl Node {
             hostname: hostname.to_string(),
             ip: ip.to_string(),
             netns: netns.map(String::from),
+            env: Vec::new(),
+            tmpfs: false,
             daemon: None,
         };
+        node.spawn();
+        node
+    }
+
+    /// Starts a standalone daemon on `ip` whose data dir is a tmpfs of
+    /// `megabytes` (a disk that can fill).
+    pub fn start_on_tmpfs(hostname: &str, ip: &str, megabytes: u32) -> Node {
+        let mut node = Node {
+            dir: TempDir::new().expect("temp dir"),
+            hostname: hostname.to_string(),
+            ip: ip.to_string(),
+            netns: None,
+            env: Vec::new(),
+            tmpfs: true,
+            daemon: None,
+        };
+        std::fs::create_dir(node.data_dir()).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m,mode=0700"), "shoal-test"])
+            .arg(node.data_dir())
+            .output()
+            .expect("mount");
+        assert!(out.status.success(), "mounting a tmpfs: {}", String::from_utf8_lossy(&out.stderr));
         node.spawn();
         node
     }
@@ -155,12 +184,14 @@ impl Node {
         node
     }
 
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
+    /// The daemon's data dir: made by the daemon inside the test's temp
+    /// dir, which also holds its log.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("shoal.sock")
+        self.data_dir().join("shoal.sock")
     }
 
     fn spawn(&mut self) {
@@ -187,11 +218,12 @@ impl Node {
             command.arg("daemon");
         }
         let child = command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["--hostname", &self.hostname, "--log-level", &log_level(), "--data-path", data_path])
             .arg("--listen-addr")
             .arg(format!("{}:0", self.ip))
             .arg("--data-dir")
-            .arg(self.dir.path())
+            .arg(self.data_dir())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -214,8 +246,20 @@ impl Node {
 
     /// `kill -9`, then start again on the same data dir.
     pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`Node::restart`] with `env` added to the daemon's environment
+    /// (until the next restart).
+    pub fn restart_with(&mut self, env: &[(&str, &str)]) {
         self.kill9();
+        self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.spawn();
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn running(&mut self) -> bool {
+        self.daemon.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Runs `shoal --host <this daemon> ARGS`.
@@ -227,6 +271,39 @@ impl Node {
             .stdin(Stdio::null())
             .output()
             .expect("run shoal")
+    }
+
+    /// [`Node::shoal`], killed after `timeout`: `None` if it had not ended.
+    pub fn shoal_within(&self, timeout: Duration, args: &[&str]) -> Option<Output> {
+        let child = Command::new(SHOAL)
+            .arg("--host")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run shoal");
+        let pid = child.id().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(timeout) {
+            Ok(out) => Some(out.expect("run shoal")),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid]).output();
+                None
+            }
+        }
+    }
+
+    /// The address of this manager's node endpoint.
+    pub fn endpoint(&self) -> String {
+        self.ok(&["node", "inspect", "--format", "{{.ManagerStatus.Addr}}", "self"]).trim().to_string()
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> String {
+        self.ok(&["node", "inspect", "--format", "{{.ID}}", "self"]).trim().to_string()
     }
 
     /// `SIGSTOP` (true) or `SIGCONT` (false) the daemon.
@@ -283,7 +360,7 @@ impl Node {
 
     /// The ids of the tasks this node recorded.
     pub fn task_ids(&self) -> Vec<String> {
-        let tasks = self.dir.path().join("worker/tasks");
+        let tasks = self.data_dir().join("worker/tasks");
         let entries = std::fs::read_dir(tasks).into_iter().flatten().flatten();
         entries.map(|e| e.file_name().to_string_lossy().into_owned()).collect()
     }
@@ -294,7 +371,7 @@ impl Node {
         for id in self.task_ids() {
             hosts::remove_netns(&format!("shoal-{id}"));
         }
-        let tasks = self.dir.path().join("worker/tasks");
+        let tasks = self.data_dir().join("worker/tasks");
         for entry in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
             for (file, group) in [("pid", true), ("shim.pid", false)] {
                 if let Some((pid, start)) = read_pid(&entry.path().join(file))
@@ -324,6 +401,9 @@ impl Drop for Node {
         self.freeze(false);
         self.kill9();
         self.kill_tasks();
+        if self.tmpfs {
+            let _ = Command::new("umount").arg("-l").arg(self.data_dir()).output();
+        }
         if std::thread::panicking() {
             let log = self.log();
             let lines: Vec<&str> = log.lines().collect();

@@ -68,6 +68,8 @@ pub struct Wanted {
     pub recorded: shoal_proto::NodeRole,
     /// The managers' endpoints.
     pub managers: Vec<String>,
+    /// The managers' node ids (empty until the first session).
+    pub manager_ids: Vec<String>,
 }
 
 pub struct Worker {
@@ -81,10 +83,21 @@ impl Worker {
         Worker { config, exec }
     }
 
-    /// The Logs gRPC service (managers only), for the node endpoint.
+    /// The Logs gRPC service, for the node endpoint: managers only, and
+    /// (once a session said who they are) only the managers of now, not
+    /// a demoted one with its old certificate.
     pub fn logs_service(&self) -> InterceptedService<LogsServer<logs::LogService>, impl Interceptor + Clone + use<>> {
         let server = LogsServer::new(logs::LogService::new(&tasks_dir(&self.config)));
-        InterceptedService::new(server, auth::require(&[Role::Manager], Arc::new(|_: &str| false)))
+        let wanted = self.config.wanted.clone();
+        let standing = Arc::new(move |caller: &shoal_proto::transport::Identity| {
+            let ids = &wanted.borrow().manager_ids;
+            if ids.is_empty() || ids.contains(&caller.node_id) {
+                Ok(())
+            } else {
+                Err(format!("node {} is no longer a manager: its manager certificate is void", caller.node_id))
+            }
+        });
+        InterceptedService::new(server, auth::require(&[Role::Manager], standing))
     }
 
     /// Runs the agent until `stop`; tasks keep running afterwards.

@@ -10,16 +10,18 @@
 //! its output is still captured and its end recorded, for the restarted
 //! worker to pick up.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use shoal_proto::logging::LogLimits;
 use shoal_proto::{LogStream, now_nanos};
 
 use crate::executor::read_launch;
+use crate::logs::writer::LogWriter;
 use crate::logs::{MAX_RECORD, encode};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
 
@@ -83,9 +85,9 @@ fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
     }
     drop(tx);
     let (done_tx, done_rx) = mpsc::channel();
-    let log_path = dir.log_path();
+    let (log_path, limits) = (dir.log_path(), launch.log_limits());
     std::thread::spawn(move || {
-        write_log(&log_path, rx);
+        write_log(&log_path, limits, rx);
         let _ = done_tx.send(());
     });
     let status = child.wait().map_err(|e| format!("waiting for the task: {e}"))?;
@@ -161,13 +163,12 @@ fn spawn_reader(pipe: impl Read + Send + 'static, stream: LogStream, tx: mpsc::S
     });
 }
 
-fn write_log(path: &Path, rx: mpsc::Receiver<Vec<u8>>) {
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(path) else { return };
-    let mut out = std::io::BufWriter::new(file);
+fn write_log(path: &Path, limits: LogLimits, rx: mpsc::Receiver<Vec<u8>>) {
+    let Ok(mut out) = LogWriter::open(path, limits) else { return };
     while let Ok(record) = rx.recv() {
-        let _ = out.write_all(&record);
+        let _ = out.write(&record);
         for record in rx.try_iter() {
-            let _ = out.write_all(&record);
+            let _ = out.write(&record);
         }
         let _ = out.flush();
     }

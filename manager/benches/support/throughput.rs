@@ -112,7 +112,8 @@ async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer,
     for id in 1..=n {
         let dir = tempfile::tempdir().unwrap();
         let creds = credentials(&ca, &format!("m{id}"));
-        let (raft, _store, quorum) = raft::start(dir.path(), id, &RaftTiming::default(), creds.clone()).await.unwrap();
+        let raft::Started { raft, quorum, .. } =
+            raft::start(dir.path(), id, raft::RaftState::New, &RaftTiming::default(), creds.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         members.insert(id, BasicNode::new(listener.local_addr().unwrap().to_string()));
         let service = RaftServer::new(RaftService::new(raft.clone(), quorum.contacts().clone()))

@@ -7,6 +7,7 @@
 //! "shoal-manager" for managers). Join tokens ([`token`]) pin the CA by its
 //! digest and carry a secret per role.
 
+pub mod admin;
 pub mod service;
 pub mod token;
 
@@ -125,6 +126,17 @@ impl RootCa {
         let cert = Self::params(node_id, role, cluster_id, lifetime)?.signed_by(&key, &self.issuer()?)?;
         Ok(Issued { cert: cert.der().to_vec(), key: key.serialize_der() })
     }
+}
+
+/// How long node certificates of `cluster` live.
+pub fn node_cert_lifetime(cluster: &shoal_proto::Cluster) -> Duration {
+    let expiry = cluster.spec.as_ref().and_then(|s| s.ca.as_ref()).map_or(0, |c| c.node_cert_expiry_ns);
+    if expiry > 0 { Duration::from_nanos(expiry as u64) } else { DEFAULT_CERT_EXPIRY }
+}
+
+/// The cluster's root CA, if it has one.
+pub fn root_ca(cluster: &shoal_proto::Cluster) -> Option<RootCa> {
+    cluster.root_ca.as_ref().map(|r| RootCa { cert: r.cert.clone(), key: r.key.clone() })
 }
 
 /// A new key and a certificate signing request for it (DER), as a

@@ -11,10 +11,11 @@ use shoal_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{DEFAULT_CERT_EXPIRY, RootCa, token};
+use super::{RootCa, token};
 use crate::ids::new_id;
 use crate::manager::Manager;
 use crate::ops;
+use crate::standing::{self, Rights};
 use crate::store::MemoryStore;
 
 pub struct CaService {
@@ -38,15 +39,14 @@ struct Authority {
 
 fn authority(store: &MemoryStore) -> Result<Authority, Status> {
     let cluster = store.cluster().ok_or_else(|| Status::unavailable("the cluster is not initialised"))?;
-    let root = cluster.root_ca.clone().ok_or_else(|| Status::unavailable("the cluster has no CA"))?;
-    let tokens = root.join_tokens.unwrap_or_default();
-    let expiry = cluster.spec.as_ref().and_then(|s| s.ca.as_ref()).map_or(0, |c| c.node_cert_expiry_ns);
+    let ca = super::root_ca(cluster).ok_or_else(|| Status::unavailable("the cluster has no CA"))?;
+    let tokens = cluster.root_ca.as_ref().and_then(|r| r.join_tokens.clone()).unwrap_or_default();
     Ok(Authority {
-        ca: RootCa { cert: root.cert, key: root.key },
+        ca,
         cluster_id: cluster.id.clone(),
         worker_token: tokens.worker,
         manager_token: tokens.manager,
-        lifetime: if expiry > 0 { std::time::Duration::from_nanos(expiry as u64) } else { DEFAULT_CERT_EXPIRY },
+        lifetime: super::node_cert_lifetime(cluster),
     })
 }
 
@@ -125,22 +125,24 @@ impl NodeCa for CaService {
             .cloned()
             .ok_or_else(|| Status::unauthenticated("renewal needs the node's current certificate"))?;
         // The role is the one the cluster wants now: a promoted or
-        // demoted node renews to get its new role.
+        // demoted node renews to get its new role. A removed node or a
+        // revoked admin certificate gets nothing.
         let (authority, role, managers) = self.manager.store().view(|s| {
+            standing::check(s, &identity, Rights::Member).map_err(Status::permission_denied)?;
             let role = match s.node(&identity.node_id) {
-                _ if identity.role == Role::Admin => Some(Role::Admin),
-                Some(n) if !s.is_removed(&identity.node_id) => {
-                    Some(match n.spec.as_ref().map_or(NodeRole::Worker, |sp| sp.desired_role()) {
-                        NodeRole::Manager => Role::Manager,
-                        NodeRole::Worker => Role::Worker,
-                    })
+                _ if identity.role == Role::Admin => Role::Admin,
+                Some(n) => match n.spec.as_ref().map_or(NodeRole::Worker, |sp| sp.desired_role()) {
+                    NodeRole::Manager => Role::Manager,
+                    NodeRole::Worker => Role::Worker,
+                },
+                None => {
+                    return Err(Status::permission_denied(format!(
+                        "node {} is not part of this cluster",
+                        identity.node_id
+                    )));
                 }
-                _ => None,
             };
-            Ok::<_, Status>((authority(s)?, role, crate::manager::manager_addrs(s)))
-        })?;
-        let role = role.ok_or_else(|| {
-            Status::permission_denied(format!("node {} is not part of this cluster", identity.node_id))
+            Ok((authority(s)?, role, crate::manager::manager_addrs(s)))
         })?;
         let cert = authority
             .ca

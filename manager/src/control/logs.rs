@@ -1,9 +1,13 @@
 //! `service logs`: asks each node that ran the service's tasks for their
 //! output (the worker's Logs service, over gRPC) and merges the streams.
+//! A node that cannot be read is named in a warning line, and the others'
+//! output keeps coming; while following, it is read again until it
+//! answers, from where its output stopped.
 //! With `follow`, tasks that start later are followed too; following one
 //! task ends with its output (once it has exited), as `docker logs -f`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use shoal_proto::logs_client::LogsClient;
 use shoal_proto::transport::{self, Credentials};
@@ -113,30 +117,62 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
     while readers.join_next().await.is_some() {}
 }
 
+/// How long to wait before reading an unreachable node again.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Streams one node's lines. A node that cannot be read does not end the
+/// stream: a warning line says so, and while following it is read again
+/// every [`RETRY`], from after the last line it gave.
 async fn read_node(
     credentials: Credentials,
     addr: String,
     host: String,
-    request: TaskLogsRequest,
+    mut request: TaskLogsRequest,
     context: HashMap<String, LogContext>,
     tx: Tx,
 ) {
-    let result = async {
-        let channel = transport::channel(&addr, &credentials, transport::NODE_NAME)
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        let mut stream = LogsClient::new(channel).task_logs(request).await?.into_inner();
-        while let Some(mut line) = stream.message().await? {
-            line.context = context.get(&line.task_id).cloned();
-            if tx.send(Ok(line)).await.is_err() {
-                break;
+    let warn = |text: String| LogLine { warning: text, ..Default::default() };
+    let mut failing = false;
+    loop {
+        let mut last = None;
+        let result = async {
+            let channel = transport::channel(&addr, &credentials, transport::NODE_NAME)
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            let mut stream = LogsClient::new(channel).task_logs(request.clone()).await?.into_inner();
+            if failing {
+                failing = false;
+                let _ = tx.send(Ok(warn(format!("reading the logs of node {host} ({addr}) again")))).await;
+            }
+            while let Some(mut line) = stream.message().await? {
+                last = Some(line.timestamp);
+                line.context = context.get(&line.task_id).cloned();
+                if tx.send(Ok(line)).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<_, Status>(())
+        }
+        .await;
+        let Err(status) = result else { return };
+        if !failing {
+            let retry = if request.follow { "; trying again while following" } else { "" };
+            let text = format!("cannot read the logs of node {host} ({addr}): {}{retry}", status.message());
+            if tx.send(Ok(warn(text))).await.is_err() {
+                return;
             }
         }
-        Ok::<_, Status>(())
-    }
-    .await;
-    if let Err(status) = result {
-        let _ = tx
-            .send(Err(Status::unavailable(format!("reading logs from node {host} ({addr}): {}", status.message()))))
-            .await;
+        failing = true;
+        if !request.follow {
+            return;
+        }
+        if let Some(timestamp) = last {
+            // Resume after what was received.
+            request.since = timestamp + 1;
+            request.tail = -1;
+        }
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tokio::time::sleep(RETRY) => {}
+        }
     }
 }

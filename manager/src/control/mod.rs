@@ -3,6 +3,7 @@
 //! Reads answer from this manager's store; writes go through raft. Every
 //! refusal names what was wrong and changes nothing.
 
+mod admins;
 mod cluster;
 mod endpoint;
 mod forward;
@@ -158,6 +159,32 @@ impl Control for ControlService {
             return Ok(reply);
         }
         reply(nodes::join_token(&m, req).await)
+    }
+
+    async fn create_admin_certificate(
+        &self,
+        req: Request<CreateAdminCertificateRequest>,
+    ) -> std::result::Result<Response<CreateAdminCertificateResponse>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) =
+            forward::to_leader(&m, &req, |mut l, r| async move { l.create_admin_certificate(r).await }).await?
+        {
+            return Ok(reply);
+        }
+        written(&m, admins::create(&m, req).await)
+    }
+
+    async fn revoke_admin_certificate(
+        &self,
+        req: Request<RevokeAdminCertificateRequest>,
+    ) -> std::result::Result<Response<AdminCertificate>, Status> {
+        let (m, req) = (self.manager()?, req.into_inner());
+        if let Some(reply) =
+            forward::to_leader(&m, &req, |mut l, r| async move { l.revoke_admin_certificate(r).await }).await?
+        {
+            return Ok(reply);
+        }
+        written(&m, admins::revoke(&m, &req.id).await)
     }
 
     async fn list_nodes(

@@ -39,7 +39,7 @@ pub fn ingress() -> Network {
 }
 
 /// Checks a network spec from a client; the driver defaults to overlay.
-fn network_spec(mut spec: NetworkSpec) -> std::result::Result<NetworkSpec, InvalidSpec> {
+pub fn network_spec(mut spec: NetworkSpec) -> std::result::Result<NetworkSpec, InvalidSpec> {
     let annotations = spec.annotations.get_or_insert_with(Default::default);
     if annotations.name.is_empty() {
         return Err(InvalidSpec("name: a network needs a name".into()));
@@ -61,6 +61,7 @@ fn network_spec(mut spec: NetworkSpec) -> std::result::Result<NetworkSpec, Inval
     if spec.ingress && spec.internal {
         return Err(InvalidSpec("an ingress network cannot be internal".into()));
     }
+    validate::check_size("spec", &spec)?;
     Ok(spec)
 }
 

@@ -25,6 +25,31 @@ fn invalid(msg: impl Into<String>) -> InvalidSpec {
     InvalidSpec(msg.into())
 }
 
+/// Largest spec (protobuf-encoded) a service or network may have: every
+/// manager keeps it, and sends it to every node that runs its tasks.
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
+
+/// Refuses a spec larger than [`MAX_SPEC_BYTES`].
+pub fn check_size(what: &str, spec: &impl prost::Message) -> Result<(), InvalidSpec> {
+    let len = spec.encoded_len();
+    if len > MAX_SPEC_BYTES {
+        return Err(invalid(format!(
+            "{what}: {:.1} MB encoded, at most {} MB (labels, env and args included)",
+            len as f64 / 1e6,
+            MAX_SPEC_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a NUL byte in `value`, naming `field`.
+fn no_nul(field: &str, value: &str) -> Result<(), InvalidSpec> {
+    match value.find('\0') {
+        Some(at) => Err(invalid(format!("{field}: a NUL byte at position {at} (a program cannot receive it)"))),
+        None => Ok(()),
+    }
+}
+
 /// Validates `spec` and returns it with defaults filled in.
 pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     let annotations = spec.annotations.get_or_insert_with(Annotations::default);
@@ -49,6 +74,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     super::endpoint::check(&spec)?;
     update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
+    check_size("spec", &spec)?;
     Ok(spec)
 }
 
@@ -62,6 +88,7 @@ pub fn task_spec(task: &mut TaskSpec) -> Result<(), InvalidSpec> {
         return Err(invalid(format!("runtime: expected one of {}, got {:?}", RUNTIMES.join(", "), task.runtime)));
     }
     container_spec(task.container.get_or_insert_with(Default::default))?;
+    shoal_proto::logging::LogLimits::of(task.log_driver.as_ref()).map_err(invalid)?;
     restart_policy(task.restart.get_or_insert_with(Default::default))?;
     if let Some(p) = &task.placement {
         placement(p)?;
@@ -76,14 +103,26 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
     if c.image.trim().is_empty() {
         return Err(invalid("image: the program to run is required"));
     }
-    if c.image.contains('\0') || c.args.iter().any(|a| a.contains('\0')) {
-        return Err(invalid("image and args must not contain NUL bytes"));
-    }
+    // What reaches exec(2) or the filesystem cannot hold a NUL byte: the
+    // task would fail at every start.
+    no_nul("image", &c.image)?;
+    c.args.iter().try_for_each(|a| no_nul("args", a))?;
     for entry in &c.env {
-        let key = entry.split('=').next().unwrap_or_default();
+        let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
         if key.is_empty() || key.contains('\0') {
             return Err(invalid(format!("env: expected KEY=VALUE, got {entry:?}")));
         }
+        no_nul(&format!("env: the value of {key}"), value)?;
+    }
+    for (field, value) in [("workdir", &c.dir), ("user", &c.user), ("hostname", &c.hostname)] {
+        no_nul(field, value)?;
+    }
+    if let Some(h) = &c.healthcheck {
+        h.test.iter().try_for_each(|t| no_nul("health command", t))?;
+    }
+    for m in &c.mounts {
+        no_nul("mount source", &m.source)?;
+        no_nul("mount target", &m.target)?;
     }
     check_labels("container label", c.labels.keys())?;
     if !c.stop_signal.is_empty() && signal_number(&c.stop_signal).is_none() {
@@ -311,6 +350,12 @@ mod tests {
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().container.as_mut().unwrap().env = vec!["=x".into()];
         assert!(err(s).starts_with("env:"));
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().container.as_mut().unwrap().env = vec!["A=b\0c".into()];
+        assert_eq!(err(s), "env: the value of A: a NUL byte at position 1 (a program cannot receive it)");
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().container.as_mut().unwrap().args = vec!["x\0".into()];
+        assert!(err(s).starts_with("args: a NUL byte"));
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().runtime = "lxc".into();
         assert!(err(s).starts_with("runtime:"));

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::{heartbeat_period, network_map};
-use crate::manager::manager_addrs;
+use crate::manager::{manager_addrs, manager_ids};
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
 
@@ -41,7 +41,7 @@ impl Stream {
         // last full set (older commits are already in it).
         let mut sent: HashMap<String, i32> = HashMap::new();
         let mut seen = 0;
-        let mut node = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
+        let mut node = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s), manager_ids(s)));
         let mut map = NetworkMap::default();
         let mut message = self.complete(&mut sent, &mut seen, &mut map);
         loop {
@@ -59,7 +59,7 @@ impl Stream {
                         let remap = changes.clone().any(network_map::matters);
                         message = self.incremental(changes, &mut sent);
                         // A changed role or manager list is news too.
-                        let now = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s)));
+                        let now = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s), manager_ids(s)));
                         if message.is_none() && now != node {
                             message = self.store.view(|s| {
                                 Some(self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
@@ -101,6 +101,7 @@ impl Stream {
             desired_role: roles(store, &self.node_id).0 as i32,
             role: roles(store, &self.node_id).1 as i32,
             network_map: None,
+            manager_ids: manager_ids(store),
         }
     }
 

@@ -15,10 +15,9 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::codec::{decode, encode};
-use super::db::{CF_LOGS, CF_META, RaftDb, index_key};
+use super::db::{CF_LOGS, CF_META, KEY_VOTE, RaftDb, index_key};
 use super::{StorageError, TypeConfig};
 
-const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
 

@@ -24,7 +24,7 @@ use shoal_proto::Entry;
 
 use crate::store::StoreError;
 
-pub use db::RaftDb;
+pub use db::{Closed, OpenError, RaftDb};
 pub use log_store::LogStore;
 pub use network::Network;
 pub use quorum::{Contacts, NoQuorum, Quorum};
@@ -95,11 +95,24 @@ impl Default for RaftTiming {
     }
 }
 
+/// Whether a member's raft state is to be made or is there already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaftState {
+    /// A new member (init, join, promotion, forced recovery): the folder
+    /// must hold no database.
+    New,
+    /// A member restarting: its database must be there, whole, its own.
+    Existing,
+}
+
 /// Why raft could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// This member's raft state is gone (see [`OpenError::Lost`]).
+    #[error("this manager lost its raft state ({0})")]
+    Lost(String),
     #[error("opening the raft database in {dir}: {source}")]
-    Db { dir: String, source: rocksdb::Error },
+    Db { dir: String, source: OpenError },
     #[error("raft storage: {0}")]
     Storage(#[from] StorageError),
     #[error("raft configuration: {0}")]
@@ -110,15 +123,33 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Opens the raft state in `dir` (RocksDB) and starts the raft node with
-/// id `id`. Returns the raft handle and the store it applies to.
+/// What [`start`] gives: the raft handle, the store it applies to, the
+/// quorum view, and when the database has closed after a shutdown.
+pub struct Started {
+    pub raft: Raft,
+    pub store: crate::store::Store,
+    pub quorum: Quorum,
+    pub closed: Closed,
+}
+
+/// Opens (or, for a [`RaftState::New`] member, creates) the raft state in
+/// `dir` (RocksDB) and starts the raft node with id `id`.
 pub async fn start(
     dir: &std::path::Path,
     id: u64,
+    state: RaftState,
     timing: &RaftTiming,
     credentials: shoal_proto::transport::Credentials,
-) -> Result<(Raft, crate::store::Store, Quorum), StartError> {
-    let db = RaftDb::open(dir).map_err(|source| StartError::Db { dir: dir.display().to_string(), source })?;
+) -> Result<Started, StartError> {
+    let opened = match state {
+        RaftState::New => RaftDb::create(dir, id),
+        RaftState::Existing => RaftDb::reopen(dir, id),
+    };
+    let db = opened.map_err(|source| match source {
+        OpenError::Lost(why) => StartError::Lost(why),
+        source => StartError::Db { dir: dir.display().to_string(), source },
+    })?;
+    let closed = db.closed();
     let log_store = LogStore::new(db.clone())?;
     let state_machine = StateMachine::open(db)?;
     let store = state_machine.store();
@@ -137,7 +168,7 @@ pub async fn start(
     let raft = Raft::new(id, std::sync::Arc::new(config), network, log_store, state_machine).await?;
     tokio::spawn(succession::run(raft.clone(), contacts.clone(), timing.clone()));
     let quorum = Quorum::new(raft.clone(), contacts, timing);
-    Ok((raft, store, quorum))
+    Ok(Started { raft, store, quorum, closed })
 }
 
 #[cfg(test)]

@@ -87,7 +87,12 @@ impl Peer {
             Rpc::InstallSnapshot => client.install_snapshot(request).await,
         };
         let reply = reply.map_err(|status| match status.code() {
-            tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
+            tonic::Code::Unavailable => {
+                // Refused, or its raft stopped: unreachable from now on
+                // (a slow answer only ages out of `Contacts`).
+                self.contacts.lost(self.target);
+                RPCError::Unreachable(Unreachable::new(&status))
+            }
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
         self.contacts.heard(self.target);

@@ -24,6 +24,9 @@ pub struct Contacts(Arc<Mutex<Times>>);
 #[derive(Default)]
 struct Times {
     answered: HashMap<u64, Instant>,
+    /// When a manager last could not be reached at all (connection
+    /// refused, or no answer in time).
+    unreachable: HashMap<u64, Instant>,
     leader_called: Option<Instant>,
     /// The highest term of a candidate this manager refused its vote,
     /// until taken.
@@ -37,8 +40,18 @@ impl Contacts {
         self.0.lock().answered.insert(raft_id, Instant::now());
     }
 
+    /// Records that `raft_id` could not be reached just now.
+    pub fn lost(&self, raft_id: u64) {
+        self.0.lock().unreachable.insert(raft_id, Instant::now());
+    }
+
+    /// Whether `raft_id` answered recently, and has not failed to since.
     pub fn reachable(&self, raft_id: u64) -> bool {
-        self.0.lock().answered.get(&raft_id).is_some_and(|t| t.elapsed() < REACHABLE_WITHIN)
+        let times = self.0.lock();
+        let Some(answered) = times.answered.get(&raft_id).filter(|t| t.elapsed() < REACHABLE_WITHIN) else {
+            return false;
+        };
+        times.unreachable.get(&raft_id).is_none_or(|lost| lost < answered)
     }
 
     /// Records a leader's call (append-entries, which only a leader sends).
@@ -69,24 +82,30 @@ impl Contacts {
     }
 }
 
-/// Writes are refused: no leader, or too few managers answer.
+/// Writes are refused: no leader, too few managers answer, or this
+/// manager's own raft stopped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoQuorum {
     pub reachable: usize,
     pub voters: usize,
+    /// Why this manager's raft stopped, if it did (a storage error, a
+    /// panic): nothing it says of the others holds then.
+    pub stopped: Option<String>,
 }
 
 impl NoQuorum {
     /// Whether a majority is reachable, so a leader should come soon.
     pub fn electing(&self) -> bool {
-        self.reachable * 2 > self.voters
+        self.stopped.is_none() && self.reachable * 2 > self.voters
     }
 }
 
 impl std::fmt::Display for NoQuorum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let NoQuorum { reachable, voters } = self;
-        if self.electing() {
+        let NoQuorum { reachable, voters, stopped } = self;
+        if let Some(cause) = stopped {
+            write!(f, "this manager's raft stopped ({cause}): it restarts once the cause is gone")
+        } else if self.electing() {
             write!(f, "no raft leader yet, an election is under way ({reachable} of {voters} managers reachable)")
         } else {
             write!(f, "no quorum: {reachable} of {voters} managers reachable")
@@ -95,6 +114,20 @@ impl std::fmt::Display for NoQuorum {
 }
 
 impl std::error::Error for NoQuorum {}
+
+/// Why `raft`'s core stopped on its own (a storage error such as a full
+/// disk, or a panic), if it did; not after a shutdown asked for.
+pub fn stopped(raft: &Raft) -> Option<String> {
+    let metrics = raft.metrics();
+    // The last state the core reported stays readable after it is gone.
+    let state = metrics.borrow().running_state.clone();
+    match state {
+        Err(openraft::error::Fatal::Stopped) => None,
+        Err(fatal) => Some(fatal.to_string()),
+        Ok(()) if metrics.has_changed().is_err() => Some("the raft core ended without a word (a panic)".into()),
+        Ok(()) => None,
+    }
+}
 
 /// Checks quorum for one manager; cheap to clone.
 #[derive(Clone)]
@@ -142,22 +175,36 @@ impl Quorum {
         raft_id == self.id || self.contacts.reachable(raft_id)
     }
 
+    /// Why this manager's raft stopped (see [`stopped`]), if it did.
+    pub fn stopped(&self) -> Option<String> {
+        stopped(&self.raft)
+    }
+
     /// Ok if writes can commit now; else how many managers are reachable.
     pub fn check(&self) -> Result<(), NoQuorum> {
+        let stopped = self.stopped();
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+        if stopped.is_some() {
+            return Err(NoQuorum { reachable: 1, voters: voters.len(), stopped });
+        }
+        let reachable = || voters.iter().filter(|v| self.reachable(**v)).count();
         let ok = match m.current_leader {
-            Some(leader) if leader == m.id => {
-                voters.len() <= 1 || m.millis_since_quorum_ack.is_none_or(|ms| ms <= self.ack_timeout_ms)
-            }
+            // A leader no majority has acknowledged yet (openraft makes a
+            // restarted manager leader again from its committed vote) leads
+            // only while a majority answers it.
+            Some(leader) if leader == m.id => match m.millis_since_quorum_ack {
+                _ if voters.len() <= 1 => true,
+                Some(ms) => ms <= self.ack_timeout_ms,
+                None => reachable() * 2 > voters.len(),
+            },
             Some(_) => true,
             None => false,
         };
         if ok {
             return Ok(());
         }
-        let reachable = voters.iter().filter(|v| self.reachable(**v)).count();
-        Err(NoQuorum { reachable, voters: voters.len() })
+        Err(NoQuorum { reachable: reachable(), voters: voters.len(), stopped: None })
     }
 }

@@ -23,7 +23,13 @@ impl RaftService {
     }
 }
 
-fn request<T: DeserializeOwned>(req: Request<RaftPayload>) -> Result<T, Status> {
+/// The payload of a request to this manager's raft, refused (as
+/// unreachable) once its raft stopped: its answers would say nothing
+/// true, and the others must count it out at once.
+fn request<T: DeserializeOwned>(raft: &Raft, req: Request<RaftPayload>) -> Result<T, Status> {
+    if let Some(cause) = super::quorum::stopped(raft) {
+        return Err(Status::unavailable(format!("this manager's raft stopped: {cause}")));
+    }
     decode(&req.into_inner().data).map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))
 }
 
@@ -35,14 +41,14 @@ fn reply<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
 #[tonic::async_trait]
 impl raft_server::Raft for RaftService {
     async fn append_entries(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: AppendEntriesRequest<TypeConfig> = request(req)?;
+        let req: AppendEntriesRequest<TypeConfig> = request(&self.raft, req)?;
         self.contacts.leader_called();
         self.heard(&req.vote);
         reply(&self.raft.append_entries(req).await)
     }
 
     async fn vote(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: VoteRequest<u64> = request(req)?;
+        let req: VoteRequest<u64> = request(&self.raft, req)?;
         self.heard(&req.vote);
         let term = req.vote.leader_id().term;
         let response = self.raft.vote(req).await;
@@ -55,7 +61,7 @@ impl raft_server::Raft for RaftService {
     }
 
     async fn install_snapshot(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let req: InstallSnapshotRequest<TypeConfig> = request(req)?;
+        let req: InstallSnapshotRequest<TypeConfig> = request(&self.raft, req)?;
         self.heard(&req.vote);
         reply(&self.raft.install_snapshot(req).await)
     }

@@ -80,6 +80,11 @@ impl MemoryStore {
         self.cluster().is_some_and(|c| c.removed_nodes.iter().any(|r| r == node_id))
     }
 
+    /// The admin certificate `id`, if listed.
+    pub fn admin_certificate(&self, id: &str) -> Option<&shoal_proto::AdminCertificate> {
+        self.cluster()?.admin_certificates.iter().find(|c| c.id == id)
+    }
+
     /// The cluster's join tokens.
     pub fn join_tokens(&self) -> Option<&shoal_proto::JoinTokens> {
         self.cluster()?.root_ca.as_ref()?.join_tokens.as_ref()

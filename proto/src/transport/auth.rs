@@ -1,5 +1,6 @@
 //! Who may call a service: an interceptor per service, from the caller's
-//! certificate, refusing nodes removed from the cluster.
+//! certificate and its standing now (a certificate outlives a demotion,
+//! a removal or a revocation: the service says whether it still counts).
 
 use std::sync::Arc;
 
@@ -7,8 +8,14 @@ use tonic::{Request, Status};
 
 use super::{Identity, Peer, Role};
 
-/// Whether a node id was removed from the cluster (its certificate is void).
-pub type Removed = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Whether a caller still holds the rights its certificate names, and if
+/// not, why (its node was removed or demoted, its certificate revoked).
+pub type Standing = Arc<dyn Fn(&Identity) -> Result<(), String> + Send + Sync>;
+
+/// A [`Standing`] that takes every certificate as it is.
+pub fn as_certified() -> Standing {
+    Arc::new(|_: &Identity| Ok(()))
+}
 
 /// The caller's identity, if it presented a certificate of this cluster.
 pub fn caller<T>(req: &Request<T>) -> Option<&Identity> {
@@ -16,10 +23,10 @@ pub fn caller<T>(req: &Request<T>) -> Option<&Identity> {
 }
 
 /// An interceptor admitting callers whose certificate has one of `roles`
-/// and whose node was not removed.
+/// and who are in good `standing`.
 pub fn require(
     roles: &'static [Role],
-    removed: Removed,
+    standing: Standing,
 ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
     move |req: Request<()>| {
         let Some(identity) = caller(&req) else {
@@ -33,9 +40,7 @@ pub fn require(
                 allowed.join(" or ")
             )));
         }
-        if removed(&identity.node_id) {
-            return Err(Status::permission_denied(format!("node {} was removed from the cluster", identity.node_id)));
-        }
+        standing(identity).map_err(Status::permission_denied)?;
         Ok(req)
     }
 }

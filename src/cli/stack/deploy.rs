@@ -119,6 +119,11 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         .collect();
     let (networks, warnings) = networks::plan(stack, compose).map_err(anyhow::Error::msg)?;
     warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
+    // Everything is checked before anything is written.
+    for network in networks.iter().filter(|n| !n.external) {
+        shoal_manager::control::networks::network_spec(network.spec.clone())
+            .map_err(|e| anyhow!("networks.{}: {}", network.key, e.0))?;
+    }
     let mut entries = entries(stack, compose, base, &mut current, &networks)?;
     let missing = missing_networks(ctx, &networks).await?;
     // What is left of the stack's services is no longer in the file.

@@ -175,8 +175,12 @@ impl Agent {
         if !message.managers.is_empty() {
             self.managers = message.managers.clone();
         }
-        let wanted =
-            crate::Wanted { role: message.desired_role(), recorded: message.role(), managers: self.managers.clone() };
+        let wanted = crate::Wanted {
+            role: message.desired_role(),
+            recorded: message.role(),
+            managers: self.managers.clone(),
+            manager_ids: message.manager_ids.clone(),
+        };
         self.wanted.send_if_modified(|w| {
             let changed = *w != wanted;
             *w = wanted;

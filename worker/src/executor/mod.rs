@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use shoal_proto::Task;
+use shoal_proto::logging::LogLimits;
 
 pub use process::{ProcessExecutor, ProcessHandle};
 
@@ -88,4 +89,25 @@ pub struct Launch {
     /// The network namespace to run in (the node's when absent).
     #[serde(default)]
     pub netns: Option<PathBuf>,
+    /// Bytes per log file before it rotates (`None`: never).
+    #[serde(default = "default_log_max_size")]
+    pub log_max_size: Option<u64>,
+    /// Log files kept, the current one included.
+    #[serde(default = "default_log_max_files")]
+    pub log_max_files: u32,
+}
+
+impl Launch {
+    /// What of the task's output the shim keeps.
+    pub fn log_limits(&self) -> LogLimits {
+        LogLimits { max_size: self.log_max_size, max_files: self.log_max_files }
+    }
+}
+
+fn default_log_max_size() -> Option<u64> {
+    LogLimits::default().max_size
+}
+
+fn default_log_max_files() -> u32 {
+    LogLimits::default().max_files
 }

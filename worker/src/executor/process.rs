@@ -10,6 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Group, Pid, User};
 use shoal_proto::Task;
+use shoal_proto::logging::LogLimits;
 use tokio::process::{Child, Command};
 
 use super::{Adopted, ExecError, Executor, Launch, TaskHandle};
@@ -125,7 +126,10 @@ impl Executor for ProcessExecutor {
             let source = Some(self.dir(&task.id).path().join(RESOLV_CONF));
             mounts.push(crate::mounts::MountPlan { source, target: "/etc/resolv.conf".into(), read_only: true });
         }
-        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts, netns })
+        let log_driver = task.spec.as_ref().and_then(|s| s.log_driver.as_ref());
+        let logs = LogLimits::of(log_driver).map_err(err)?;
+        let (log_max_size, log_max_files) = (logs.max_size, logs.max_files);
+        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts, netns, log_max_size, log_max_files })
     }
 
     async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
