@@ -257,6 +257,11 @@ impl Node {
         self.spawn();
     }
 
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.daemon.as_ref().map(Child::id).expect("a running daemon")
+    }
+
     /// Whether the daemon process is still running.
     pub fn running(&mut self) -> bool {
         self.daemon.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
