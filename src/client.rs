@@ -57,7 +57,18 @@ async fn connect_remote(host: &str, addr: &str) -> Result<Channel> {
     Ok(channel)
 }
 
-/// A gRPC error as the user should read it: the server's message.
+/// A gRPC error as the user should read it: the server's message, or,
+/// when the connection broke before an answer came (the daemon stopped),
+/// that a change asked for may or may not have been made.
 pub fn status(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{}", status.message())
+    let Some(mut cause) = std::error::Error::source(&status) else {
+        return anyhow::anyhow!("{}", status.message());
+    };
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    anyhow::anyhow!(
+        "outcome unknown: the connection to the daemon broke before it answered ({cause}): a change asked for \
+         may or may not have been made: check (e.g. shoal service ls) before trying again"
+    )
 }

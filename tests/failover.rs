@@ -163,3 +163,65 @@ fn a_full_cluster_restart_keeps_everything() {
     let after: BTreeSet<i32> = procs_with(&token).into_iter().collect();
     assert_eq!(after, pids, "tasks re-adopted, not restarted, no duplicates");
 }
+
+#[test]
+fn writes_in_flight_when_the_leader_dies_never_end_in_a_bare_transport_error() {
+    let mut cluster = Cluster::new(3, 0);
+    let old = leader_index(&cluster);
+    let sockets: Vec<String> = cluster.managers.iter().map(|m| format!("unix://{}", m.socket().display())).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four writers per manager, the leader's own included, until told.
+    let writers: Vec<_> = (0..12)
+        .map(|w| {
+            let (host, stop) = (sockets[w % 3].clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut results = Vec::new();
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let name = format!("w{w}-{i}");
+                    let out = std::process::Command::new(common::SHOAL)
+                        .args(["--host", &host, "service", "create", "--detach", "--replicas", "0", "--name", &name])
+                        .args(["sleep", "9"])
+                        .output()
+                        .unwrap();
+                    results.push((name, out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned()));
+                }
+                results
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.managers[old].kill9();
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let results: Vec<(String, bool, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let survivor = cluster.managers.iter().enumerate().find(|(i, _)| *i != old).unwrap().1;
+    wait_until(WAIT, "a leader among the survivors", || {
+        survivor.ok(&["node", "ls", "--format", "{{.ManagerStatus}}"]).contains("Leader")
+    });
+    let present = services(survivor);
+    let explained =
+        ["outcome unknown", "the write was made", "raft leader", "quorum", "cannot connect to the shoal daemon"];
+    for (name, ok, err) in &results {
+        if *ok || err.contains("the write was made") {
+            assert!(present.contains(name), "{name} was acknowledged but is lost ({err})");
+        } else {
+            assert!(explained.iter().any(|e| err.contains(e)), "{name} failed without saying what became of it: {err}");
+            assert!(!err.trim().ends_with("transport error"), "{name}: {err}");
+        }
+    }
+    let acknowledged = results.iter().filter(|r| r.1).count();
+    eprintln!(
+        "{} writes: {acknowledged} acknowledged, {} made but unanswered, {} unknown, {} refused",
+        results.len(),
+        results.iter().filter(|r| r.2.contains("the write was made")).count(),
+        results.iter().filter(|r| r.2.contains("outcome unknown")).count(),
+        results
+            .iter()
+            .filter(|r| !r.1 && !r.2.contains("the write was made") && !r.2.contains("outcome unknown"))
+            .count(),
+    );
+    assert!(acknowledged > 20, "the writers wrote");
+}

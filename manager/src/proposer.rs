@@ -38,6 +38,21 @@ pub enum ProposeError {
 
 type Waiter = oneshot::Sender<Result<u64, ProposeError>>;
 
+tokio::task_local! {
+    /// The id of the control request being served, when a manager
+    /// forwarded it (see `control::forward`): stamped on its batches.
+    static REQUEST: String;
+}
+
+/// Runs `f` as control request `id`: the batches it proposes carry the
+/// id, and the store remembers them once applied.
+pub async fn as_request<F: std::future::Future>(id: String, f: F) -> F::Output {
+    if id.is_empty() {
+        return f.await;
+    }
+    REQUEST.scope(id, f).await
+}
+
 /// Proposes batches to raft; cheap to clone.
 #[derive(Clone)]
 pub struct Proposer {
@@ -61,7 +76,8 @@ impl Proposer {
         self.quorum.check()?;
         let stopped = || ProposeError::Raft("the proposer stopped".into());
         let (tx, rx) = oneshot::channel();
-        self.queue.send((Batch { ops, timestamp: now_nanos() }, tx)).map_err(|_| stopped())?;
+        let request_id = REQUEST.try_with(String::clone).unwrap_or_default();
+        self.queue.send((Batch { ops, timestamp: now_nanos(), request_id }, tx)).map_err(|_| stopped())?;
         // A write in flight when the quorum goes would wait for its return:
         // answer at once instead (the write may still commit later).
         tokio::pin!(rx);

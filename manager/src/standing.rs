@@ -86,7 +86,7 @@ mod tests {
             create(node("demoting", NodeRole::Worker, true)),
             create(node("demoted", NodeRole::Worker, false)),
         ];
-        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
         let check =
             |id: &str, role: Role, rights: Rights| check(&store, &Identity { node_id: id.into(), role }, rights);
 

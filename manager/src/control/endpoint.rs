@@ -161,7 +161,7 @@ mod tests {
             network("n2", "back", false, false),
             network("n3", "ingress", false, true),
         ];
-        store.apply(1, shoal_proto::Batch { ops, timestamp: 1 }).unwrap();
+        store.apply(1, shoal_proto::Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
         let attach = |names: &[&str], joiner: Joiner| {
             let mut list: Vec<NetworkAttachmentConfig> =
                 names.iter().map(|n| NetworkAttachmentConfig { target: n.to_string(), aliases: vec![] }).collect();

@@ -4,6 +4,15 @@
 //! reachable and at most [`Quorum::failover_wait`](crate::raft::Quorum::failover_wait);
 //! without a majority it fails at once. The reply comes once this manager
 //! has applied the write, so that the caller reads its own write here.
+//!
+//! A forwarded write carries a request id, which the leader stamps on its
+//! batches and the store remembers once applied. If the leader stops
+//! after the write was sent (its answer lost), this manager waits until
+//! the next leader's entries reach it: by then every entry of the old
+//! leader is applied or lost for good, so the store says whether the
+//! write happened. If it did not, it goes to the new leader; if it did,
+//! the caller is told so; only when no leader comes in time is the
+//! outcome unknown, and the caller is told that, with what to check.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -20,6 +29,8 @@ use crate::manager::Manager;
 
 /// Response header: the leader's store index after a write.
 const INDEX_HEADER: &str = "x-shoal-index";
+/// Request header: the forwarding manager's id for the write.
+const REQUEST_HEADER: &str = "x-shoal-request";
 
 /// How long a follower waits to apply a write it forwarded.
 const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,16 +41,22 @@ const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) async fn to_leader<Req, Resp, Fut>(
     m: &Manager,
     req: &Req,
-    call: impl Fn(ControlClient<Channel>, Req) -> Fut,
+    call: impl Fn(ControlClient<Channel>, tonic::Request<Req>) -> Fut,
 ) -> std::result::Result<Option<Response<Resp>>, Status>
 where
     Req: Clone,
     Fut: Future<Output = std::result::Result<Response<Resp>, Status>>,
 {
     let deadline = Instant::now() + m.quorum().failover_wait();
+    let id = crate::ids::new_id();
     loop {
         let Some((leader, channel)) = leader(m, deadline).await? else { return Ok(None) };
-        match call(ControlClient::new(channel), req.clone()).await {
+        let term = m.raft().metrics().borrow().current_term;
+        let mut request = tonic::Request::new(req.clone());
+        if let Ok(value) = id.parse() {
+            request.metadata_mut().insert(REQUEST_HEADER, value);
+        }
+        match call(ControlClient::new(channel), request).await {
             Err(status) if refused(&status) => {
                 if Instant::now() >= deadline {
                     return Err(Status::unavailable(format!(
@@ -50,9 +67,48 @@ where
                 // for the next one.
                 wait_for_change(m, deadline, |now| now != Some(leader)).await;
             }
+            Err(status) if lost(&status) => match outcome(m, &id, term).await {
+                // Never applied, and never will be: the next leader takes it.
+                Some(false) => {}
+                Some(true) => {
+                    return Err(Status::unavailable(
+                        "the write was made, but the raft leader stopped before it answered: \
+                         look at the result (e.g. shoal service ls) rather than trying again",
+                    ));
+                }
+                None => {
+                    return Err(Status::unavailable(format!(
+                        "outcome unknown: the raft leader stopped while making this write ({status}) and no \
+                         new leader has caught up yet: check whether it happened (e.g. shoal service ls) \
+                         before trying again"
+                    )));
+                }
+            },
             response => return applied_here(m, response).await.map(Some),
         }
     }
+}
+
+/// Whether request `id`, sent in raft term `term`, was applied: known
+/// once this manager has applied an entry of a later term (every entry of
+/// older terms is then applied or lost for good), or has applied the
+/// request itself; `None` if that did not come in time.
+async fn outcome(m: &Manager, id: &str, term: u64) -> Option<bool> {
+    let mut metrics = m.raft().metrics();
+    let settled = metrics.wait_for(|now| {
+        m.store().view(|s| s.applied_request(id)) || now.last_applied.is_some_and(|l| l.leader_id.term > term)
+    });
+    tokio::time::timeout(OUTCOME_TIMEOUT, settled).await.ok()?.ok()?;
+    Some(m.store().view(|s| s.applied_request(id)))
+}
+
+/// How long a manager waits to learn whether a write whose answer was
+/// lost happened.
+const OUTCOME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The id a forwarding manager gave the request, if any.
+pub(super) fn request_id<T>(req: &tonic::Request<T>) -> String {
+    req.metadata().get(REQUEST_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
 /// The leader's raft id and a channel to it, waiting out an election;
@@ -86,14 +142,26 @@ async fn wait_for_change(m: &Manager, deadline: Instant, done: impl Fn(Option<u6
 /// Whether the call failed before reaching the leader: the connection was
 /// refused, so the write was never sent.
 fn refused(status: &Status) -> bool {
+    io_error(status).is_some_and(|kind| kind == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// Whether the call failed in transport after it may have reached the
+/// leader (the connection broke): the leader's answer is lost, not
+/// refused by it.
+fn lost(status: &Status) -> bool {
+    status.source().is_some() && !refused(status)
+}
+
+/// The kind of the I/O error under a transport failure, if any.
+fn io_error(status: &Status) -> Option<std::io::ErrorKind> {
     let mut source = status.source();
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return io.kind() == std::io::ErrorKind::ConnectionRefused;
+            return Some(io.kind());
         }
         source = err.source();
     }
-    false
+    None
 }
 
 /// A write's reply from the leader, stamped with its store index.

@@ -25,7 +25,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::manager::Manager;
-use crate::proposer::ProposeError;
+use crate::proposer::{ProposeError, as_request};
 use crate::store::StoreError;
 use forward::written;
 use resolve::ResolveError;
@@ -139,18 +139,18 @@ impl Control for ControlService {
         &self,
         req: Request<UpdateClusterRequest>,
     ) -> std::result::Result<Response<Cluster>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_cluster(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, cluster::update(&m, req).await)
+        written(&m, as_request(id, cluster::update(&m, req)).await)
     }
 
     async fn join_token(
         &self,
         req: Request<JoinTokenRequest>,
     ) -> std::result::Result<Response<JoinTokenResponse>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if req.rotate
             && let Some(mut reply) =
                 forward::to_leader(&m, &req, |mut l, r| async move { l.join_token(r).await }).await?
@@ -158,33 +158,33 @@ impl Control for ControlService {
             reply.get_mut().addr = m.addr().to_string();
             return Ok(reply);
         }
-        reply(nodes::join_token(&m, req).await)
+        reply(as_request(id, nodes::join_token(&m, req)).await)
     }
 
     async fn create_admin_certificate(
         &self,
         req: Request<CreateAdminCertificateRequest>,
     ) -> std::result::Result<Response<CreateAdminCertificateResponse>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) =
             forward::to_leader(&m, &req, |mut l, r| async move { l.create_admin_certificate(r).await }).await?
         {
             return Ok(reply);
         }
-        written(&m, admins::create(&m, req).await)
+        written(&m, as_request(id, admins::create(&m, req)).await)
     }
 
     async fn revoke_admin_certificate(
         &self,
         req: Request<RevokeAdminCertificateRequest>,
     ) -> std::result::Result<Response<AdminCertificate>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) =
             forward::to_leader(&m, &req, |mut l, r| async move { l.revoke_admin_certificate(r).await }).await?
         {
             return Ok(reply);
         }
-        written(&m, admins::revoke(&m, &req.id).await)
+        written(&m, as_request(id, admins::revoke(&m, &req.id)).await)
     }
 
     async fn list_nodes(
@@ -199,33 +199,33 @@ impl Control for ControlService {
     }
 
     async fn update_node(&self, req: Request<UpdateNodeRequest>) -> std::result::Result<Response<Node>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_node(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, nodes::update(&m, req).await)
+        written(&m, as_request(id, nodes::update(&m, req)).await)
     }
 
     async fn remove_node(
         &self,
         req: Request<RemoveNodeRequest>,
     ) -> std::result::Result<Response<RemoveNodeResponse>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_node(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, nodes::remove(&m, req).await)
+        written(&m, as_request(id, nodes::remove(&m, req)).await)
     }
 
     async fn create_service(
         &self,
         req: Request<CreateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_service(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, services::create(&m, req.spec.unwrap_or_default()).await)
+        written(&m, as_request(id, services::create(&m, req.spec.unwrap_or_default())).await)
     }
 
     async fn get_service(&self, req: Request<GetServiceRequest>) -> std::result::Result<Response<Service>, Status> {
@@ -244,33 +244,33 @@ impl Control for ControlService {
         &self,
         req: Request<UpdateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_service(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, services::update(&m, req).await)
+        written(&m, as_request(id, services::update(&m, req)).await)
     }
 
     async fn remove_service(
         &self,
         req: Request<RemoveServiceRequest>,
     ) -> std::result::Result<Response<RemoveServiceResponse>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_service(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, services::remove(&m, &req.reference).await)
+        written(&m, as_request(id, services::remove(&m, &req.reference)).await)
     }
 
     async fn create_network(
         &self,
         req: Request<CreateNetworkRequest>,
     ) -> std::result::Result<Response<Network>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_network(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, networks::create(&m, req.spec.unwrap_or_default()).await)
+        written(&m, as_request(id, networks::create(&m, req.spec.unwrap_or_default())).await)
     }
 
     async fn get_network(&self, req: Request<GetNetworkRequest>) -> std::result::Result<Response<Network>, Status> {
@@ -288,11 +288,11 @@ impl Control for ControlService {
         &self,
         req: Request<RemoveNetworkRequest>,
     ) -> std::result::Result<Response<RemoveNetworkResponse>, Status> {
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_network(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, networks::remove(&m, &req.reference).await)
+        written(&m, as_request(id, networks::remove(&m, &req.reference)).await)
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {
@@ -314,7 +314,7 @@ impl Control for ControlService {
         if let Some(runs) = self.node_runs() {
             return runs.run_task(req.into_inner()).await.map(Response::new);
         }
-        let (m, mut req) = (self.manager()?, req.into_inner());
+        let (m, id, mut req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         // Before it goes to the leader: "here" is the manager asked.
         if req.node.is_empty() || req.node == "self" {
             req.node = m.node_id().to_string();
@@ -322,7 +322,7 @@ impl Control for ControlService {
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.run_task(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, run::run(m.store(), m.proposer(), req).await)
+        written(&m, as_request(id, run::run(m.store(), m.proposer(), req)).await)
     }
 
     async fn remove_task(
@@ -332,11 +332,11 @@ impl Control for ControlService {
         if let Some(runs) = self.node_runs() {
             return runs.remove_task(req.into_inner()).await.map(Response::new);
         }
-        let (m, req) = (self.manager()?, req.into_inner());
+        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_task(r).await }).await? {
             return Ok(reply);
         }
-        written(&m, run::remove(m.store(), m.proposer(), &req.reference, None).await)
+        written(&m, as_request(id, run::remove(m.store(), m.proposer(), &req.reference, None)).await)
     }
 
     async fn service_logs(

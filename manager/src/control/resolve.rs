@@ -104,7 +104,7 @@ mod tests {
             ops::create(node_obj("abc222", "beta")),
             ops::create(node_obj("xyz333", "beta")),
         ];
-        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
         assert_eq!(node(&store, "abc111").unwrap().id, "abc111");
         assert_eq!(node(&store, "alpha").unwrap().id, "abc111");
         assert_eq!(node(&store, "xyz").unwrap().id, "xyz333");

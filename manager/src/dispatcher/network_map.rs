@@ -252,7 +252,7 @@ mod tests {
         for (t, n) in [("t1", "a"), ("t2", "b"), ("t3", "c"), ("t4", "c")] {
             batch.push(ops::task_assign(t, n, ""));
         }
-        store.apply(1, Batch { ops: batch, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops: batch, timestamp: 1, ..Default::default() }).unwrap();
 
         let map = for_node(&store, "a");
         assert_eq!(map.data_path_port, 4789);
@@ -264,14 +264,18 @@ mod tests {
 
         // A stopped task is no longer anyone's peer.
         let failed = TaskStatus { state: TaskState::Failed as i32, ..Default::default() };
-        store.apply(2, Batch { ops: vec![ops::task_status("t2", failed)], timestamp: 2 }).unwrap();
+        store
+            .apply(2, Batch { ops: vec![ops::task_status("t2", failed)], timestamp: 2, ..Default::default() })
+            .unwrap();
         assert_eq!(for_node(&store, "a").networks[0].peers.len(), 1);
         assert!(for_node(&store, "b").networks.is_empty());
 
         // The cluster's port, once it says one.
         let spec = shoal_proto::ClusterSpec { data_path_port: 7789, ..Default::default() };
         let cluster = shoal_proto::Cluster { id: "c".into(), spec: Some(spec), ..Default::default() };
-        store.apply(3, Batch { ops: vec![ops::create(Object::Cluster(cluster))], timestamp: 3 }).unwrap();
+        store
+            .apply(3, Batch { ops: vec![ops::create(Object::Cluster(cluster))], timestamp: 3, ..Default::default() })
+            .unwrap();
         assert_eq!(for_node(&store, "a").data_path_port, 7789);
     }
 
@@ -313,7 +317,7 @@ mod tests {
             [node("a", "10.1.0.1:4242"), node("b", "10.1.0.2:4242"), node("c", "10.1.0.3:4242")].map(ops::create),
         );
         batch.push(ops::create(Object::Service(service)));
-        store.apply(1, Batch { ops: batch, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops: batch, timestamp: 1, ..Default::default() }).unwrap();
         let endpoint = store.service("web").unwrap().endpoint.clone();
         let mut batch = Vec::new();
         for (id, node) in [("t1", "a"), ("t2", "b")] {
@@ -334,7 +338,7 @@ mod tests {
         };
         batch.push(ops::task_status("t1", running(TaskHealth::Healthy)));
         batch.push(ops::task_status("t2", running(TaskHealth::Starting)));
-        store.apply(2, Batch { ops: batch, timestamp: 2 }).unwrap();
+        store.apply(2, Batch { ops: batch, timestamp: 2, ..Default::default() }).unwrap();
 
         // Node c runs nothing, yet joins the ingress network for the mesh.
         let map = for_node(&store, "c");
@@ -378,7 +382,7 @@ mod tests {
             ..Default::default()
         };
         let ops = vec![ops::create(Object::Network(net)), ops::create(Object::Service(service))];
-        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
         let entries = services_on(&store, "n1");
         assert_eq!(entries.len(), 1);
         assert_eq!((entries[0].name.as_str(), entries[0].vip.as_str()), ("demo_web", "10.0.0.2/24"));
@@ -406,7 +410,7 @@ mod tests {
             ops::task_assign("t2", "a", ""),
             ops::task_status("t1", TaskStatus { state: TaskState::Running as i32, ..Default::default() }),
         ];
-        store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+        store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
         let entries = services_on(&store, "n1");
         assert_eq!(entries.len(), 1, "only the running one: {entries:?}");
         assert_eq!((entries[0].name.as_str(), entries[0].vip.as_str()), ("probe", ""));

@@ -25,7 +25,7 @@ fn store() -> MemoryStore {
         create(node("new", NodeRole::Manager, "127.0.0.2:4000", None)),
         create(node("worker", NodeRole::Worker, "127.0.0.3:4000", None)),
     ];
-    store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+    store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
     store
 }
 
@@ -45,7 +45,7 @@ fn a_manager_node_adds_itself_at_its_recorded_address() {
     let members = vec![(1, "127.0.0.1:4000".to_string(), true), (7, "127.0.0.2:4000".to_string(), true)];
     let mut store = MemoryStore::default();
     let ops = vec![create(node("new", NodeRole::Manager, "127.0.0.2:4000", Some(7)))];
-    store.apply(1, Batch { ops, timestamp: 1 }).unwrap();
+    store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).unwrap();
     assert!(matches!(check(&store, &members, &caller("new"), &request("new", 7, "127.0.0.2:4000")), Ok(true)));
 }
 

@@ -30,6 +30,7 @@ fn create_service(id: &str) -> Batch {
     Batch {
         ops: vec![Op { op: Some(op::Op::Create(StoreObject { object: Some(Object::Service(service)) })) }],
         timestamp: 1,
+        ..Default::default()
     }
 }
 

@@ -41,7 +41,9 @@ fn task(id: &str, constraint: &str) -> Object {
 
 fn store(objects: Vec<Object>) -> MemoryStore {
     let mut store = MemoryStore::default();
-    store.apply(1, Batch { ops: objects.into_iter().map(create).collect(), timestamp: 1 }).unwrap();
+    store
+        .apply(1, Batch { ops: objects.into_iter().map(create).collect(), timestamp: 1, ..Default::default() })
+        .unwrap();
     store
 }
 
@@ -70,7 +72,7 @@ fn places_by_constraint_and_explains_the_rest() {
     assert_eq!(waiting, vec!["t2".to_string()]);
 
     // Once the reason is written, a pass that finds the same writes nothing.
-    s.apply(2, Batch { ops: vec![ops[1].clone()], timestamp: 2 }).unwrap();
+    s.apply(2, Batch { ops: vec![ops[1].clone()], timestamp: 2, ..Default::default() }).unwrap();
     let (ops, waiting) = decide(&s, &ids(&["t2"]));
     assert!(ops.is_empty(), "{ops:?}");
     assert_eq!(waiting, vec!["t2".to_string()]);

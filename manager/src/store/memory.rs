@@ -14,6 +14,7 @@ use shoal_proto::{
 use super::assign;
 use super::error::StoreError;
 use super::object::{ObjectExt, kind_name};
+use super::requests::Requests;
 use crate::allocator::Allocations;
 
 /// What one operation did, as published to the loops watching the store.
@@ -56,6 +57,8 @@ pub struct MemoryStore {
     allocations: Allocations,
     /// Raft index of the last entry applied.
     index: u64,
+    /// The control requests applied last.
+    requests: Requests,
 }
 
 impl MemoryStore {
@@ -173,6 +176,7 @@ impl MemoryStore {
             services: self.services.values().cloned().collect(),
             tasks: self.tasks.values().map(|t| Task::clone(t)).collect(),
             networks: self.networks.values().cloned().collect(),
+            applied_requests: self.requests.to_vec(),
         }
     }
 
@@ -188,7 +192,14 @@ impl MemoryStore {
         for object in objects {
             store.put(object);
         }
+        store.requests = snapshot.applied_requests.into_iter().collect();
         store
+    }
+
+    /// Whether the batch of control request `id` was applied (among the
+    /// last [`REMEMBERED`](super::requests::REMEMBERED)).
+    pub fn applied_request(&self, id: &str) -> bool {
+        self.requests.applied(id)
     }
 
     // ----------------------------------------------------------- writes
@@ -198,6 +209,7 @@ impl MemoryStore {
     pub fn apply(&mut self, index: u64, batch: Batch) -> Result<Vec<Change>, StoreError> {
         let mut undo = Undo::new();
         let mut changes = Vec::with_capacity(batch.ops.len());
+        let request = batch.request_id;
         for op in batch.ops {
             match self.apply_op(index, batch.timestamp, op, &mut undo) {
                 Ok(Some(change)) => changes.push(change),
@@ -212,6 +224,9 @@ impl MemoryStore {
                     return Err(err);
                 }
             }
+        }
+        if !request.is_empty() {
+            self.requests.record(request);
         }
         Ok(changes)
     }

@@ -9,6 +9,7 @@ mod assign;
 mod error;
 mod memory;
 mod object;
+mod requests;
 
 use std::sync::Arc;
 

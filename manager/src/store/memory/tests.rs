@@ -24,7 +24,7 @@ fn task(id: &str, service_id: &str) -> Object {
 }
 
 fn batch(ops: Vec<Op>) -> Batch {
-    Batch { ops, timestamp: 1_000 }
+    Batch { ops, timestamp: 1_000, ..Default::default() }
 }
 
 fn status(id: &str, state: TaskState) -> Op {
