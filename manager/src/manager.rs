@@ -171,6 +171,7 @@ impl Manager {
             role: NodeRole::Manager as i32,
             meta: None,
             attachments: Vec::new(),
+            certificate_expiry: shoal_proto::now_nanos().saturating_add(options.cert_expiry.as_nanos() as i64),
         };
         let cluster_id = cluster.id.clone();
         self.inner

@@ -182,6 +182,13 @@ impl NodeAdmin for Admin {
     async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
         let daemon = &self.daemon;
         let _changing = daemon.changing.lock().await;
+        // A member whose certificate expired re-joins, keeping its identity.
+        let membership = daemon.membership.lock().clone();
+        if let Some(membership) = membership
+            && certs::load(&certs::node_dir(&daemon.data_dir)).is_ok_and(|c| certs::expired(&c))
+        {
+            return daemon.rejoin(req.into_inner(), membership).await.map(Response::new);
+        }
         daemon.check_standalone()?;
         daemon.join(req.into_inner()).await.map(Response::new)
     }

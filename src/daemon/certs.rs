@@ -42,6 +42,11 @@ pub fn save_credentials(dir: &Path, creds: &Credentials) -> Result<()> {
     save(dir, &creds.ca(), &creds.cert(), &creds.key_der())
 }
 
+/// Whether the certificate of `creds` has expired.
+pub fn expired(creds: &Credentials) -> bool {
+    creds.validity().is_some_and(|(_, until)| until <= std::time::SystemTime::now())
+}
+
 /// Reads the credentials in `dir`.
 pub fn load(dir: &Path) -> Result<Credentials> {
     let read = |name: &str| -> Result<Vec<u8>> {

@@ -16,7 +16,7 @@ use shoal_manager::ca::{request, token};
 use shoal_manager::raft::RaftState;
 use shoal_proto::node_ca_client::NodeCaClient;
 use shoal_proto::transport::{self, Credentials, MANAGER_NAME, Role};
-use shoal_proto::{GetRootCaRequest, IssueCertificateRequest, JoinRequest, JoinResponse};
+use shoal_proto::{GetRootCaRequest, IssueCertificateRequest, IssueCertificateResponse, JoinRequest, JoinResponse};
 use tonic::Status;
 use tracing::info;
 
@@ -31,48 +31,64 @@ fn unavailable(what: &str, addr: &str, status: Status) -> Status {
     Status::unavailable(format!("{what} at {addr}: {}", status.message()))
 }
 
+/// The manager address of `node join`, port 4242 unless given.
+fn remote(addr: &str) -> String {
+    if addr.contains(':') { addr.to_string() } else { format!("{addr}:{DEFAULT_PORT}") }
+}
+
+/// Step 1: the cluster's CA certificate from `remote`, checked against
+/// the token's digest.
+async fn pin_ca(remote: &str, digest: &str) -> Result<Vec<u8>, Status> {
+    let channel = transport::bootstrap_channel(remote).map_err(|e| internal("connecting", e))?;
+    let ca = NodeCaClient::new(channel)
+        .get_root_ca(GetRootCaRequest {})
+        .await
+        .map_err(|s| unavailable("cannot reach a manager", remote, s))?
+        .into_inner()
+        .cert;
+    if token::digest(&ca) != digest {
+        return Err(Status::permission_denied(format!(
+            "the manager at {remote} belongs to another cluster (its CA does not match the token's digest): check the token and the address"
+        )));
+    }
+    Ok(ca)
+}
+
+/// Step 2: a certificate for the request, over a connection pinned to `ca`.
+async fn issue(remote: &str, ca: &[u8], request: IssueCertificateRequest) -> Result<IssueCertificateResponse, Status> {
+    let pinned = transport::pinned_channel(remote, ca, MANAGER_NAME).map_err(|e| internal("connecting", e))?;
+    let issued = NodeCaClient::new(pinned).issue_certificate(request).await.map_err(|s| match s.code() {
+        tonic::Code::PermissionDenied | tonic::Code::InvalidArgument => s,
+        _ => unavailable("the manager refused the join", remote, s),
+    })?;
+    Ok(issued.into_inner())
+}
+
+fn parse_token(token: &str) -> Result<token::Token<'_>, Status> {
+    token::parse(token)
+        .ok_or_else(|| Status::invalid_argument("--token: expected a join token like SHOAL-1-<digest>-<secret>"))
+}
+
 impl Daemon {
     pub(super) async fn join(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, Status> {
-        let parsed = token::parse(&req.token)
-            .ok_or_else(|| Status::invalid_argument("--token: expected a join token like SHOAL-1-<digest>-<secret>"))?;
-        let remote = if req.remote_addr.contains(':') {
-            req.remote_addr.clone()
-        } else {
-            format!("{}:{DEFAULT_PORT}", req.remote_addr)
-        };
+        let parsed = parse_token(&req.token)?;
+        let remote = remote(&req.remote_addr);
         let listen_addr = self.listen_on(&req.listen_addr).await?;
         let addr = self.advertise(&req.advertise_addr)?;
 
         // 1. Pin the CA.
-        let channel = transport::bootstrap_channel(&remote).map_err(|e| internal("connecting", e))?;
-        let ca = NodeCaClient::new(channel)
-            .get_root_ca(GetRootCaRequest {})
-            .await
-            .map_err(|s| unavailable("cannot reach a manager", &remote, s))?
-            .into_inner()
-            .cert;
-        if token::digest(&ca) != parsed.digest {
-            return Err(Status::permission_denied(format!(
-                "the manager at {remote} belongs to another cluster (its CA does not match the token's digest): check the token and the address"
-            )));
-        }
+        let ca = pin_ca(&remote, parsed.digest).await?;
 
         // 2. Get a certificate.
         let (csr, key) = request().map_err(|e| internal("making a certificate request", e))?;
-        let pinned = transport::pinned_channel(&remote, &ca, MANAGER_NAME).map_err(|e| internal("connecting", e))?;
-        let issued = NodeCaClient::new(pinned)
-            .issue_certificate(IssueCertificateRequest {
-                token: req.token.clone(),
-                csr,
-                hostname: self.hostname.clone(),
-                addr: addr.clone(),
-            })
-            .await
-            .map_err(|s| match s.code() {
-                tonic::Code::PermissionDenied | tonic::Code::InvalidArgument => s,
-                _ => unavailable("the manager refused the join", &remote, s),
-            })?
-            .into_inner();
+        let request = IssueCertificateRequest {
+            token: req.token.clone(),
+            csr,
+            hostname: self.hostname.clone(),
+            addr: addr.clone(),
+            expired_certificate: Vec::new(),
+        };
+        let issued = issue(&remote, &ca, request).await?;
         let credentials =
             Credentials::new(issued.ca_cert, issued.cert, key).map_err(|e| internal("the issued certificate", e))?;
         certs::save_credentials(&certs::node_dir(&self.data_dir), &credentials)
@@ -108,5 +124,46 @@ impl Daemon {
         state::save(&self.data_dir, &membership).map_err(|e| internal("saving the membership", e))?;
         info!(node = %membership.node_id, manager, "joined the cluster");
         Ok(JoinResponse { node_id: membership.node_id, manager })
+    }
+}
+
+impl Daemon {
+    /// `node join` on a member whose certificate expired while it was
+    /// down: it keeps its identity (node id, raft id, tasks) and gets a
+    /// new certificate for the key it holds (see `shoal_manager::ca::rejoin`).
+    pub(super) async fn rejoin(
+        self: &Arc<Self>,
+        req: JoinRequest,
+        membership: Membership,
+    ) -> Result<JoinResponse, Status> {
+        let parsed = parse_token(&req.token)?;
+        let remote = remote(&req.remote_addr);
+        let ca = pin_ca(&remote, parsed.digest).await?;
+        let current = certs::load(&certs::node_dir(&self.data_dir))
+            .map_err(|e| internal("loading this node's certificate", e))?;
+        if current.ca() != ca {
+            return Err(Status::permission_denied(format!(
+                "the manager at {remote} is not of this node's cluster: it is still a member of cluster {}",
+                membership.cluster_id
+            )));
+        }
+        let csr = shoal_manager::ca::request_for(&current.key_der())
+            .map_err(|e| internal("making a certificate request", e))?;
+        let request = IssueCertificateRequest {
+            token: req.token.clone(),
+            csr,
+            hostname: self.hostname.clone(),
+            addr: membership.addr.clone(),
+            expired_certificate: current.cert(),
+        };
+        let issued = issue(&remote, &ca, request).await?;
+        let renewed = Credentials::new(issued.ca_cert, issued.cert, current.key_der())
+            .map_err(|e| internal("the issued certificate", e))?;
+        certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)
+            .map_err(|e| internal("saving the certificate", e))?;
+        self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
+        self.restart_member(membership.clone(), None, renewed).await.map_err(|e| internal("starting the node", e))?;
+        info!(node = %membership.node_id, "re-joined the cluster with a new certificate");
+        Ok(JoinResponse { node_id: membership.node_id, manager: membership.manager })
     }
 }

@@ -59,6 +59,10 @@ impl Daemon {
                     let until = credentials.validity().map(|(_, u)| humantime::format_rfc3339_seconds(u).to_string());
                     info!(valid_until = until.unwrap_or_default(), "certificate renewed");
                 }
+                Err(_) if certs::expired(&credentials) => {
+                    failures += 1;
+                    super::expiry::explain(&credentials);
+                }
                 Err(err) => {
                     failures += 1;
                     warn!("renewing the certificate (will retry): {err:#}");

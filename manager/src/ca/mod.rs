@@ -8,6 +8,7 @@
 //! digest and carry a secret per role.
 
 pub mod admin;
+pub mod rejoin;
 pub mod service;
 pub mod token;
 
@@ -145,6 +146,13 @@ pub fn request() -> Result<(Vec<u8>, Vec<u8>), CaError> {
     let key = KeyPair::generate()?;
     let csr = CertificateParams::default().serialize_request(&key)?;
     Ok((csr.der().to_vec(), key.serialize_der()))
+}
+
+/// A certificate signing request (DER) for the key `key` (PKCS#8 DER) a
+/// node holds already (a re-join proves it still has it).
+pub fn request_for(key: &[u8]) -> Result<Vec<u8>, CaError> {
+    let key = KeyPair::try_from(key)?;
+    Ok(CertificateParams::default().serialize_request(&key)?.der().to_vec())
 }
 
 #[cfg(test)]

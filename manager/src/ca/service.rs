@@ -1,17 +1,20 @@
 //! The CA gRPC service on every manager: the root certificate, node
-//! certificates for join tokens, and renewals. Writes go to the leader
-//! (a follower forwards the call).
+//! certificates for join tokens, renewals, and re-joins of members whose
+//! certificate expired ([`rejoin`](super::rejoin)). Writes go to the
+//! leader: a follower forwards a join; renewals are answered by the
+//! leader alone, which records each certificate's expiry on its node (a
+//! follower sends the node there).
 
 use shoal_proto::node_ca_client::NodeCaClient;
 use shoal_proto::node_ca_server::NodeCa;
-use shoal_proto::transport::{MANAGER_NAME, Role, auth};
+use shoal_proto::transport::{Identity, MANAGER_NAME, Role, auth};
 use shoal_proto::{
     GetRootCaRequest, GetRootCaResponse, IssueCertificateRequest, IssueCertificateResponse, Node, NodeAvailability,
-    NodeDescription, NodeRole, NodeSpec, NodeStatus, RenewCertificateRequest, store_object::Object,
+    NodeDescription, NodeRole, NodeSpec, NodeStatus, RenewCertificateRequest, now_nanos, store_object::Object,
 };
 use tonic::{Request, Response, Status};
 
-use super::{RootCa, token};
+use super::{RootCa, rejoin, token};
 use crate::ids::new_id;
 use crate::manager::Manager;
 use crate::ops;
@@ -66,6 +69,68 @@ fn role_for(authority: &Authority, presented: &str) -> Result<Role, Status> {
     }
 }
 
+/// The role the store wants for node `node_id` (an admin keeps its
+/// own), if the caller still stands in the cluster.
+fn wanted_role(store: &MemoryStore, identity: &Identity) -> Result<Role, Status> {
+    standing::check(store, identity, Rights::Member).map_err(Status::permission_denied)?;
+    if identity.role == Role::Admin {
+        return Ok(Role::Admin);
+    }
+    let node = store
+        .node(&identity.node_id)
+        .ok_or_else(|| Status::permission_denied(format!("node {} is not part of this cluster", identity.node_id)))?;
+    Ok(match node.spec.as_ref().map_or(NodeRole::Worker, |sp| sp.desired_role()) {
+        NodeRole::Manager => Role::Manager,
+        NodeRole::Worker => Role::Worker,
+    })
+}
+
+impl CaService {
+    /// A new certificate for a member (its renewal, or its re-join after
+    /// its certificate expired), recorded with its expiry on its node.
+    /// `token_role`: what the re-join's token grants. Only the leader
+    /// issues: it records.
+    async fn reissue(
+        &self,
+        identity: Identity,
+        csr: &[u8],
+        token_role: Option<Role>,
+    ) -> Result<IssueCertificateResponse, Status> {
+        if let Some(leader) = self.manager.leader_addr()? {
+            return Err(Status::unavailable(format!("not the raft leader: ask the leader at {leader}")));
+        }
+        let (authority, role, managers) = self
+            .manager
+            .store()
+            .view(|s| Ok::<_, Status>((authority(s)?, wanted_role(s, &identity)?, crate::manager::manager_addrs(s))))?;
+        if token_role == Some(Role::Worker) && role == Role::Manager {
+            return Err(Status::permission_denied(format!(
+                "node {} is a manager: re-join it with the manager join token",
+                identity.node_id
+            )));
+        }
+        let cert = authority
+            .ca
+            .sign(csr, &identity.node_id, role, &authority.cluster_id, authority.lifetime)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if role != Role::Admin {
+            let expiry = now_nanos().saturating_add(authority.lifetime.as_nanos() as i64);
+            self.manager
+                .update_node(&identity.node_id, |n| n.certificate_expiry = expiry)
+                .await
+                .map_err(|e| Status::unavailable(format!("recording the certificate: {e}")))?;
+        }
+        Ok(IssueCertificateResponse {
+            node_id: identity.node_id,
+            role: role.name().into(),
+            cert,
+            ca_cert: authority.ca.cert,
+            cluster_id: authority.cluster_id,
+            managers,
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl NodeCa for CaService {
     async fn get_root_ca(&self, _: Request<GetRootCaRequest>) -> Result<Response<GetRootCaResponse>, Status> {
@@ -84,6 +149,11 @@ impl NodeCa for CaService {
         let (authority, managers) =
             self.manager.store().view(|s| Ok::<_, Status>((authority(s)?, crate::manager::manager_addrs(s))))?;
         let role = role_for(&authority, &req.token)?;
+        if !req.expired_certificate.is_empty() {
+            let identity = rejoin::prove(&authority.ca.cert, &req.expired_certificate, &req.csr)
+                .map_err(Status::permission_denied)?;
+            return self.reissue(identity, &req.csr, Some(role)).await.map(Response::new);
+        }
         let node_id = new_id();
         let cert = authority
             .ca
@@ -100,6 +170,7 @@ impl NodeCa for CaService {
             description: Some(NodeDescription { hostname: req.hostname, ..Default::default() }),
             status: Some(NodeStatus { addr: req.addr, ..Default::default() }),
             role: node_role as i32,
+            certificate_expiry: now_nanos().saturating_add(authority.lifetime.as_nanos() as i64),
             ..Default::default()
         };
         self.manager
@@ -121,40 +192,12 @@ impl NodeCa for CaService {
         &self,
         req: Request<RenewCertificateRequest>,
     ) -> Result<Response<IssueCertificateResponse>, Status> {
-        let identity = auth::caller(&req)
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("renewal needs the node's current certificate"))?;
         // The role is the one the cluster wants now: a promoted or
         // demoted node renews to get its new role. A removed node or a
         // revoked admin certificate gets nothing.
-        let (authority, role, managers) = self.manager.store().view(|s| {
-            standing::check(s, &identity, Rights::Member).map_err(Status::permission_denied)?;
-            let role = match s.node(&identity.node_id) {
-                _ if identity.role == Role::Admin => Role::Admin,
-                Some(n) => match n.spec.as_ref().map_or(NodeRole::Worker, |sp| sp.desired_role()) {
-                    NodeRole::Manager => Role::Manager,
-                    NodeRole::Worker => Role::Worker,
-                },
-                None => {
-                    return Err(Status::permission_denied(format!(
-                        "node {} is not part of this cluster",
-                        identity.node_id
-                    )));
-                }
-            };
-            Ok((authority(s)?, role, crate::manager::manager_addrs(s)))
-        })?;
-        let cert = authority
-            .ca
-            .sign(&req.into_inner().csr, &identity.node_id, role, &authority.cluster_id, authority.lifetime)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        Ok(Response::new(IssueCertificateResponse {
-            node_id: identity.node_id,
-            role: role.name().into(),
-            cert,
-            ca_cert: authority.ca.cert,
-            cluster_id: authority.cluster_id,
-            managers,
-        }))
+        let identity = auth::caller(&req)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("renewal needs the node's current certificate"))?;
+        self.reissue(identity, &req.into_inner().csr, None).await.map(Response::new)
     }
 }

@@ -28,8 +28,14 @@ impl RaftView {
     }
 
     /// Sets `leader` of a manager node. Reachability is what the leader
-    /// recorded; without a quorum, what this manager sees itself.
+    /// recorded; without a quorum, what this manager sees itself. A Down
+    /// node whose certificate expired says so.
     fn apply(&self, manager: &Manager, mut node: Node) -> Node {
+        if let Some(expired) = expired(&node)
+            && let Some(status) = node.status.as_mut()
+        {
+            status.message = expired;
+        }
         if let Some(status) = node.manager_status.as_mut() {
             status.leader = self.quorum && self.leader == Some(status.raft_id);
             if !self.quorum {
@@ -42,13 +48,29 @@ impl RaftView {
     }
 }
 
+/// Why a Down node cannot come back by itself: its certificate expired.
+fn expired(node: &Node) -> Option<String> {
+    let down = node.status.as_ref().is_some_and(|s| s.state() == NodeState::Down);
+    let expiry = node.certificate_expiry;
+    (down && expiry > 0 && expiry < shoal_proto::now_nanos()).then(|| {
+        let when = humantime::format_rfc3339_seconds(shoal_proto::nanos_to_system_time(expiry));
+        format!(
+            "its certificate expired at {when}: it comes back once re-joined, keeping its identity \
+             (on the node: shoal node join --token TOKEN MANAGER)"
+        )
+    })
+}
+
 pub fn list(manager: &Manager) -> ListNodesResponse {
     let nodes: Vec<Node> = manager.store().view(|s| s.nodes().cloned().collect());
     let view = RaftView::now(manager);
+    let mut warnings: Vec<String> =
+        nodes.iter().filter_map(|n| Some(format!("node {}: {}", resolve::hostname(n), expired(n)?))).collect();
+    warnings.extend(Some(manager.staleness()).filter(|s| !s.is_empty()));
     ListNodesResponse {
         nodes: nodes.into_iter().map(|n| view.apply(manager, n)).collect(),
         self_node_id: manager.node_id().to_string(),
-        warning: manager.staleness(),
+        warning: warnings.join("\nWarning: "),
     }
 }
 
