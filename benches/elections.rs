@@ -15,13 +15,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, Node, wait_until};
-
-const WAIT: Duration = Duration::from_secs(60);
+use common::{Cluster, Node, percentiles};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|t| t.parse().ok()).unwrap_or(default)
@@ -47,12 +46,6 @@ impl Drop for Load {
 
 fn leaderships(cluster: &Cluster) -> usize {
     cluster.managers.iter().map(|m| m.log().matches("leading: starting the orchestrator").count()).sum()
-}
-
-fn settled(node: &Node) -> bool {
-    let out = node.shoal(&["node", "ls", "--format", "{{.ManagerStatus}}"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    out.status.success() && text.lines().filter(|l| *l == "Reachable").count() == 2 && text.contains("Leader")
 }
 
 fn write(node: &Node, name: &str) -> bool {
@@ -85,33 +78,8 @@ fn steady(cluster: &Cluster, label: &str) {
 
 /// Part 2: failover time.
 fn failover(cluster: &mut Cluster, label: &str) {
-    let mut samples = Vec::new();
-    for trial in 0..env("TRIALS", 10) {
-        let leader = cluster.leader().hostname.clone();
-        let old = cluster.managers.iter().position(|m| m.hostname == leader).unwrap();
-        cluster.managers[old].kill9();
-        let killed = Instant::now();
-        for i in 0.. {
-            let target = &cluster.managers[(old + 1 + i % 2) % 3];
-            if write(target, &format!("{label}-f{trial}-{i}")) {
-                break;
-            }
-            assert!(killed.elapsed() < WAIT, "no write accepted after the leader was killed");
-        }
-        samples.push(killed.elapsed());
-        cluster.managers[old].restart();
-        let back = &cluster.managers[old];
-        wait_until(WAIT, "the old leader back and every manager reachable", || settled(back));
-    }
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
-    println!(
-        "  {label}: leader killed -> first acknowledged write, {} trials: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        samples.len(),
-        at(0.5).as_secs_f64() * 1000.0,
-        at(0.99).as_secs_f64() * 1000.0,
-        samples.last().unwrap().as_secs_f64() * 1000.0
-    );
+    let samples = support::leader_failover(cluster, env("TRIALS", 10) as usize, label);
+    percentiles(&format!("{label}: leader killed -> first acknowledged write"), samples);
 }
 
 fn main() {

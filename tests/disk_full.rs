@@ -13,16 +13,6 @@ use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn services(node: &Node) -> BTreeSet<String> {
-    node.ok(&["service", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
-}
-
-/// Creates `name` through `node`; whether the write was acknowledged.
-fn create(node: &Node, name: &str) -> bool {
-    let args = ["service", "create", "--detach", "--replicas", "0", "--name", name, "sleep", "9"];
-    node.shoal_within(Duration::from_secs(20), &args).is_some_and(|o| o.status.success())
-}
-
 /// Fills the file system of `dir` with one file; returns its path.
 fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("filler");
@@ -50,10 +40,10 @@ fn a_manager_whose_disk_fills_steps_aside_and_comes_back_losing_nothing() {
     });
     let mut acknowledged = BTreeSet::new();
     for i in 0..5 {
-        assert!(create(&first, &format!("before{i}")));
+        assert!(first.create_empty(&format!("before{i}")));
         acknowledged.insert(format!("before{i}"));
     }
-    wait_until(WAIT, "manager-3 caught up", || services(&full) == acknowledged);
+    wait_until(WAIT, "manager-3 caught up", || full.services() == acknowledged);
 
     let filler = fill(&full.data_dir());
     // Writes go on through the others (after an election if manager-3
@@ -61,7 +51,7 @@ fn a_manager_whose_disk_fills_steps_aside_and_comes_back_losing_nothing() {
     for i in 0..20 {
         let name = format!("during{i}");
         let healthy = if i % 2 == 0 { &first } else { &second };
-        wait_until(WAIT, "a write through a healthy manager", || create(healthy, &name));
+        wait_until(WAIT, "a write through a healthy manager", || healthy.create_empty(&name));
         acknowledged.insert(name);
     }
     wait_until(WAIT, "manager-3 says its raft stopped", || full.log().contains("this manager's raft stopped"));
@@ -78,10 +68,10 @@ fn a_manager_whose_disk_fills_steps_aside_and_comes_back_losing_nothing() {
         let statuses = first.ok(&["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"]);
         statuses.lines().any(|l| l.starts_with("manager-3 ") && (l.ends_with("Reachable") || l.ends_with("Leader")))
     });
-    assert!(create(&full, "after"), "manager-3 takes writes again");
+    assert!(full.create_empty("after"), "manager-3 takes writes again");
     acknowledged.insert("after".into());
     for m in managers {
-        wait_until(WAIT, &format!("every acknowledged write on {}", m.hostname), || services(m) == acknowledged);
+        wait_until(WAIT, &format!("every acknowledged write on {}", m.hostname), || m.services() == acknowledged);
     }
     for m in managers {
         assert!(!m.log().contains("panicked"), "{}", m.hostname);

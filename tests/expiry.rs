@@ -8,15 +8,8 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{Node, wait_until};
-use shoal_proto::transport::Credentials;
 
 const WAIT: Duration = Duration::from_secs(40);
-
-fn certificate(node: &Node) -> Credentials {
-    let dir = node.data_dir().join("certificates");
-    let read = |name: &str| pem::parse(std::fs::read(dir.join(name)).unwrap()).unwrap().into_contents();
-    Credentials::new(read("ca.pem"), read("cert.pem"), read("key.pem")).unwrap()
-}
 
 #[test]
 fn nodes_down_past_their_certificates_come_back() {
@@ -30,7 +23,7 @@ fn nodes_down_past_their_certificates_come_back() {
 
     manager.kill9();
     worker.kill9();
-    let expiry = [&manager, &worker].map(|n| certificate(n).validity().unwrap().1).into_iter().max().unwrap();
+    let expiry = [&manager, &worker].map(|n| n.certificate().validity().unwrap().1).into_iter().max().unwrap();
     // (validity is in whole seconds, the last one included)
     wait_until(WAIT, "both certificates expired", || SystemTime::now() > expiry + Duration::from_secs(2));
 
@@ -43,7 +36,7 @@ fn nodes_down_past_their_certificates_come_back() {
             .success()
     });
     assert!(manager.log().contains("it issued itself a new one"), "{}", manager.log());
-    assert!(SystemTime::now() < certificate(&manager).validity().unwrap().1);
+    assert!(SystemTime::now() < manager.certificate().validity().unwrap().1);
 
     // The worker cannot: its log and the managers' `node ls` say why and what to do.
     worker.restart();
@@ -66,7 +59,7 @@ fn nodes_down_past_their_certificates_come_back() {
         manager.ok(&["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).contains("worker-1 Ready")
     });
     assert_eq!(manager.ok(&["node", "ls", "-q"]), nodes, "the same nodes, no new one");
-    assert!(SystemTime::now() < certificate(&worker).validity().unwrap().1);
+    assert!(SystemTime::now() < worker.certificate().validity().unwrap().1);
     wait_until(WAIT, "a task on each node again", || manager.replicas("web") == "2/2");
     // A member whose certificate is valid cannot join again.
     let err = worker.fails(1, &["node", "join", "--token", &token, &addr]);

@@ -10,10 +10,6 @@ use common::{Cluster, Node, procs_with, token, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn services(node: &Node) -> BTreeSet<String> {
-    node.ok(&["service", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
-}
-
 fn leader_index(cluster: &Cluster) -> usize {
     let leader = cluster.leader().hostname.clone();
     cluster.managers.iter().position(|m| m.hostname == leader).unwrap()
@@ -65,11 +61,11 @@ fn killing_the_leader_loses_no_acknowledged_write() {
         "no successor started the election"
     );
     for m in &survivors {
-        let present = services(m);
+        let present = m.services();
         let lost: Vec<&String> = acknowledged.difference(&present).collect();
         assert!(lost.is_empty(), "acknowledged writes lost on {}: {lost:?}", m.hostname);
     }
-    let expected = services(survivors[0]);
+    let expected = survivors[0].services();
     assert_ne!(cluster.leader().hostname, cluster.managers[old].hostname);
 
     // The old leader comes back as a follower with the same state.
@@ -79,7 +75,7 @@ fn killing_the_leader_loses_no_acknowledged_write() {
         let out = back.shoal(&["service", "ls", "--format", "{{.Name}}"]);
         out.status.success() && String::from_utf8_lossy(&out.stdout).lines().count() == expected.len()
     });
-    assert_eq!(services(back), expected);
+    assert_eq!(back.services(), expected);
     let status = back.ok(&["node", "inspect", "--format", "{{json .ManagerStatus}}", "self"]);
     assert!(!status.contains("Leader"), "the old leader follows: {status}");
     wait_until(WAIT, "every manager Reachable", || {
@@ -92,7 +88,7 @@ fn killing_the_leader_loses_no_acknowledged_write() {
 fn without_a_majority_writes_fail_fast_and_a_survivor_forces_a_new_cluster() {
     let mut cluster = Cluster::new(3, 0);
     cluster.managers[0].ok(&["service", "create", "--detach", "--replicas", "0", "--name", "kept", "sleep", "9"]);
-    wait_until(WAIT, "the service on every manager", || cluster.managers.iter().all(|m| services(m).contains("kept")));
+    wait_until(WAIT, "the service on every manager", || cluster.managers.iter().all(|m| m.services().contains("kept")));
     cluster.managers[1].kill9();
     cluster.managers[2].kill9();
     let survivor = &cluster.managers[0];
@@ -117,7 +113,7 @@ fn without_a_majority_writes_fail_fast_and_a_survivor_forces_a_new_cluster() {
     let out = survivor.ok(&["node", "init", "--force-new-cluster"]);
     assert!(out.contains("shoal node join --token SHOAL-1-"), "{out}");
     survivor.ok(&["service", "create", "--detach", "--replicas", "0", "--name", "after", "sleep", "9"]);
-    assert_eq!(services(survivor), BTreeSet::from(["kept".to_string(), "after".to_string()]));
+    assert_eq!(survivor.services(), BTreeSet::from(["kept".to_string(), "after".to_string()]));
     let out = survivor.shoal(&["service", "ls"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"), "writable again, not stale");
     let ls = survivor.ok(&["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"]);
@@ -201,7 +197,7 @@ fn writes_in_flight_when_the_leader_dies_never_end_in_a_bare_transport_error() {
     wait_until(WAIT, "a leader among the survivors", || {
         survivor.ok(&["node", "ls", "--format", "{{.ManagerStatus}}"]).contains("Leader")
     });
-    let present = services(survivor);
+    let present = survivor.services();
     let explained =
         ["outcome unknown", "the write was made", "raft leader", "quorum", "cannot connect to the shoal daemon"];
     for (name, ok, err) in &results {

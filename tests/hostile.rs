@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Cluster, Node, remote, wait_until};
+use common::{Cluster, Node, credentials, remote, wait_until};
 use shoal_proto::membership_client::MembershipClient;
 use shoal_proto::transport::{self, Credentials, MANAGER_NAME};
 use shoal_proto::{AddManagerRequest, RenewCertificateRequest};
@@ -15,21 +15,12 @@ use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn credentials(dir: &Path) -> Credentials {
-    let read = |name: &str| pem::parse(std::fs::read(dir.join(name)).unwrap()).unwrap().into_contents();
-    Credentials::new(read("ca.pem"), read("cert.pem"), read("key.pem")).unwrap()
-}
-
-fn certs(node: &Node) -> PathBuf {
-    node.data_dir().join("certificates")
-}
-
 /// A copy of the node's certificate bundle as it is now.
 fn copy_certs(node: &Node, to: &Path) -> PathBuf {
     let dir = to.join(&node.hostname);
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["ca.pem", "cert.pem", "key.pem"] {
-        std::fs::copy(certs(node).join(name), dir.join(name)).unwrap();
+        std::fs::copy(node.certs().join(name), dir.join(name)).unwrap();
     }
     dir
 }
@@ -55,7 +46,7 @@ fn a_forged_membership_call_cannot_wedge_the_cluster() {
     let cluster = Cluster::new(3, 0);
     let leader = cluster.leader();
     let member = cluster.managers.iter().find(|m| m.hostname != leader.hostname).unwrap();
-    let creds = credentials(&certs(member));
+    let creds = credentials(&member.certs());
     let (member_id, member_addr) = (member.id(), member.endpoint());
     let endpoints: Vec<String> = cluster.managers.iter().map(Node::endpoint).collect();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -107,10 +98,10 @@ fn a_demoted_manager_keeps_no_manager_rights() {
     wait_until(WAIT, "the demoted node a worker with a worker certificate", || {
         let status = leader.ok(&["node", "inspect", "--format", "{{json .ManagerStatus}}", &demoted.hostname]);
         let renewed =
-            std::fs::read(certs(demoted).join("cert.pem")).unwrap() != std::fs::read(old.join("cert.pem")).unwrap();
+            std::fs::read(demoted.certs().join("cert.pem")).unwrap() != std::fs::read(old.join("cert.pem")).unwrap();
         status.trim() == "null" && renewed
     });
-    assert_eq!(credentials(&certs(demoted)).identity().role, transport::Role::Worker);
+    assert_eq!(credentials(&demoted.certs()).identity().role, transport::Role::Worker);
 
     // The old manager certificate, kept by a hostile node, opens nothing.
     let void = "is no longer a manager: its manager certificate is void";
@@ -161,7 +152,7 @@ fn a_demoted_manager_keeps_no_manager_rights() {
 fn admin_certificates_are_listed_made_and_revoked() {
     let manager = Node::init("manager-1");
     let addr = manager.endpoint();
-    let first = certs(&manager).join("admin");
+    let first = &manager.certs().join("admin");
     let listed = manager.ok(&["cluster", "admin", "ls", "-q"]);
     assert_eq!(listed.lines().count(), 1, "init's own: {listed}");
     let first_id = listed.trim().to_string();

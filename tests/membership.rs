@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{Cluster, Node, remote};
+use common::{Cluster, Node, credentials, remote};
 use shoal_proto::transport::{self, Credentials, MANAGER_NAME};
 
 #[test]
@@ -59,15 +59,6 @@ fn node_ids(node: &Node) -> BTreeSet<String> {
     node.ok(&["node", "ls", "-q"]).lines().map(str::to_string).collect()
 }
 
-fn credentials(dir: &Path) -> Credentials {
-    let read = |name: &str| pem::parse(std::fs::read(dir.join(name)).unwrap()).unwrap().into_contents();
-    Credentials::new(read("ca.pem"), read("cert.pem"), read("key.pem")).unwrap()
-}
-
-fn certs(node: &Node) -> std::path::PathBuf {
-    node.data_dir().join("certificates")
-}
-
 #[test]
 fn bad_tokens_and_foreign_certificates_are_refused() {
     let cluster = Cluster::new(1, 1);
@@ -99,15 +90,15 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
 
     // The admin certificate works from "another machine"; a worker's or
     // another cluster's does not.
-    let admin = certs(manager).join("admin");
+    let admin = manager.certs().join("admin");
     let out = remote(&addr, &admin, &["node", "ls", "-q"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
-    let out = remote(&addr, &certs(worker), &["service", "create", "--name", "x", "sleep", "9"]);
+    let out = remote(&addr, &worker.certs(), &["service", "create", "--name", "x", "sleep", "9"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a worker certificate cannot call this service"), "{err}");
-    let out = remote(&addr, &certs(&other).join("admin"), &["node", "ls"]);
+    let out = remote(&addr, &&other.certs().join("admin"), &["node", "ls"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach the manager") && err.contains("certificate"), "{err}");
@@ -119,7 +110,7 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let ca = credentials(&certs(manager)).ca();
+        let ca = credentials(&manager.certs()).ca();
         // No client certificate at all.
         let channel = transport::pinned_channel(&addr, &ca, MANAGER_NAME).unwrap();
         let err = shoal_proto::control_client::ControlClient::new(channel)
@@ -130,7 +121,7 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
         assert!(err.message().contains("a certificate of this cluster is required"), "{err}");
 
         // A certificate from another CA, presented to a server it trusts.
-        let foreign = credentials(&certs(&other).join("admin"));
+        let foreign = credentials(&&other.certs().join("admin"));
         let forged = Credentials::new(ca.clone(), foreign.cert(), foreign.key_der()).unwrap();
         let channel = transport::channel(&addr, &forged, MANAGER_NAME).unwrap();
         let result =
@@ -138,7 +129,7 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
         assert!(result.is_err(), "a foreign certificate must not get in");
 
         // A worker's certificate on raft.
-        let channel = transport::channel(&addr, &credentials(&certs(worker)), MANAGER_NAME).unwrap();
+        let channel = transport::channel(&addr, &credentials(&worker.certs()), MANAGER_NAME).unwrap();
         let err = shoal_proto::raft_client::RaftClient::new(channel)
             .vote(shoal_proto::RaftPayload::default())
             .await
@@ -165,7 +156,7 @@ fn certificates_renew_before_they_expire() {
     let (token, addr) = manager.join_token("worker");
     let mut worker = Node::start_on("worker-1", "127.0.0.1");
     worker.ok(&["node", "join", "--token", &token, &addr]);
-    let read = |n: &Node| std::fs::read(certs(n).join("cert.pem")).unwrap();
+    let read = |n: &Node| std::fs::read(n.certs().join("cert.pem")).unwrap();
     let (first_manager, first_worker) = (read(&manager), read(&worker));
     common::wait_until(std::time::Duration::from_secs(30), "both certificates renewed", || {
         read(&manager) != first_manager && read(&worker) != first_worker
@@ -174,8 +165,8 @@ fn certificates_renew_before_they_expire() {
     // Past the first certificates' expiry, new connections still work:
     // they present the renewed ones.
     let pem_der = |pem_bytes: &[u8]| pem::parse(pem_bytes).unwrap().into_contents();
-    let key = std::fs::read(certs(&worker).join("key.pem")).unwrap();
-    let ca = std::fs::read(certs(&worker).join("ca.pem")).unwrap();
+    let key = std::fs::read(&worker.certs().join("key.pem")).unwrap();
+    let ca = std::fs::read(&worker.certs().join("ca.pem")).unwrap();
     let first = Credentials::new(pem_der(&ca), pem_der(&first_worker), pem_der(&key));
     // (the key changed with the renewal: read the expiry from the certificate alone)
     let expiry = first.ok().and_then(|c| c.validity()).map(|(_, until)| until);

@@ -65,3 +65,29 @@ fn a_lone_manager_says_it_has_no_quorum_and_refuses_writes_at_once() {
         out.status.success()
     });
 }
+
+#[test]
+fn a_frozen_leader_is_replaced_and_follows_once_it_thaws() {
+    let cluster = Cluster::new(3, 0);
+    let leader = cluster.leader().hostname.clone();
+    let old = cluster.managers.iter().position(|m| m.hostname == leader).unwrap();
+    let survivor = &cluster.managers[(old + 1) % 3];
+    // Frozen, it refuses nothing: the followers' question times out.
+    cluster.managers[old].freeze(true);
+    wait_until(WAIT, "a write through a survivor", || {
+        survivor
+            .shoal(&["service", "create", "--detach", "--replicas", "0", "--name", "during", "sleep", "9"])
+            .status
+            .success()
+    });
+    let ls = survivor.ok(&["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"]);
+    assert!(ls.lines().any(|l| l.ends_with(" Leader") && !l.starts_with(&leader)), "a new leader: {ls}");
+    cluster.managers[old].freeze(false);
+    let back = &cluster.managers[old];
+    wait_until(WAIT, "the old leader following, with the write", || {
+        let out = back.shoal(&["service", "ls", "--format", "{{.Name}}"]);
+        let statuses = back.shoal(&["node", "inspect", "--format", "{{json .ManagerStatus}}", "self"]);
+        String::from_utf8_lossy(&out.stdout).contains("during")
+            && !String::from_utf8_lossy(&statuses.stdout).contains("\"Leader\":true")
+    });
+}

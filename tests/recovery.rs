@@ -4,33 +4,17 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
 use common::{Cluster, Node, wait_until};
-use shoal_proto::transport::{Credentials, Role};
+use shoal_proto::transport::Role;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn services(node: &Node) -> BTreeSet<String> {
-    node.ok(&["service", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
-}
-
-fn create(node: &Node, name: &str) -> bool {
-    let args = ["service", "create", "--detach", "--replicas", "0", "--name", name, "sleep", "9"];
-    node.shoal_within(Duration::from_secs(20), &args).is_some_and(|o| o.status.success())
-}
 
 fn files(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
     let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
     entries.map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(suffix)).collect()
-}
-
-fn own_certificate(node: &Node) -> Credentials {
-    let dir = node.data_dir().join("certificates");
-    let read = |name: &str| pem::parse(std::fs::read(dir.join(name)).unwrap()).unwrap().into_contents();
-    Credentials::new(read("ca.pem"), read("cert.pem"), read("key.pem")).unwrap()
 }
 
 #[test]
@@ -38,17 +22,17 @@ fn force_new_cluster_leaves_the_old_state_or_the_new_one_whenever_it_is_killed()
     let mut cluster = Cluster::new(3, 0);
     let survivor = &cluster.managers[0];
     for i in 0..30 {
-        assert!(create(survivor, &format!("kept{i}")));
+        assert!(survivor.create_empty(&format!("kept{i}")));
     }
-    let kept = services(survivor);
+    let kept = survivor.services();
     // RocksDB's own files beside its log: a restart flushes the log it
     // replays into table files (the case that once corrupted the store).
     cluster.managers[0].restart();
     let survivor = &cluster.managers[0];
-    wait_until(WAIT, "the survivor back in its cluster", || create(survivor, "after-restart"));
+    wait_until(WAIT, "the survivor back in its cluster", || survivor.create_empty("after-restart"));
     assert!(!files(&survivor.data_dir().join("raft"), ".sst").is_empty(), "table files in raft/");
-    let mut expected = services(survivor);
-    let before = own_certificate(survivor);
+    let mut expected = survivor.services();
+    let before = survivor.certificate();
     cluster.managers[1].kill9();
     cluster.managers[2].kill9();
     let survivor = &mut cluster.managers[0];
@@ -70,22 +54,22 @@ fn force_new_cluster_leaves_the_old_state_or_the_new_one_whenever_it_is_killed()
     assert!(err.contains("no quorum"), "the old cluster: {err}");
     assert_eq!(survivor.ok(&["node", "ls", "-q"]).lines().count(), 3);
     assert!(!survivor.data_dir().join("raft.new").exists(), "the half-built state is gone");
-    assert_eq!(own_certificate(survivor).cert(), before.cert(), "the old certificate");
+    assert_eq!(survivor.certificate().cert(), before.cert(), "the old certificate");
 
     // Killed after it, at any step: the new cluster.
     for step in ["committed", "raft-kept", "certificates-kept", "swapped"] {
         force(survivor, step);
         let name = format!("after-{step}");
-        wait_until(WAIT, &format!("the new cluster writable ({step})"), || create(survivor, &name));
+        wait_until(WAIT, &format!("the new cluster writable ({step})"), || survivor.create_empty(&name));
         expected.insert(name);
-        assert_eq!(services(survivor), expected, "{step}");
+        assert_eq!(survivor.services(), expected, "{step}");
         for left in ["raft.new", "certificates.new", "force-new-cluster.json"] {
             assert!(!survivor.data_dir().join(left).exists(), "{step}: {left} left behind");
         }
     }
     assert!(expected.is_superset(&kept));
     // A certificate issued anew: the same node and role, valid from now.
-    let after = own_certificate(survivor);
+    let after = survivor.certificate();
     assert_ne!(after.cert(), before.cert());
     assert_eq!(after.identity().node_id, before.identity().node_id);
     assert_eq!(after.identity().role, Role::Manager);
@@ -96,9 +80,9 @@ fn force_new_cluster_leaves_the_old_state_or_the_new_one_whenever_it_is_killed()
     survivor.ok(&["node", "init", "--force-new-cluster"]);
     survivor.restart();
     let survivor = &cluster.managers[0];
-    wait_until(WAIT, "writable after a restart", || create(survivor, "last"));
+    wait_until(WAIT, "writable after a restart", || survivor.create_empty("last"));
     expected.insert("last".into());
-    assert_eq!(services(survivor), expected);
+    assert_eq!(survivor.services(), expected);
 }
 
 /// The follower the test breaks, and a manager that stays.
@@ -119,7 +103,7 @@ fn lost_then_back(cluster: &mut Cluster, f: usize, l: usize, cause: &str) {
         String::from_utf8_lossy(&node.shoal(&["node", "ls"]).stderr).contains("not a cluster manager")
     });
     let leader = &cluster.managers[l];
-    assert!(create(leader, "while-lost"), "the others keep a quorum");
+    assert!(leader.create_empty("while-lost"), "the others keep a quorum");
     let hostname = node.hostname.clone();
     wait_until(WAIT, "the lost manager Unreachable", || {
         leader
@@ -148,7 +132,7 @@ fn lost_then_back(cluster: &mut Cluster, f: usize, l: usize, cause: &str) {
 fn a_manager_whose_raft_folder_was_wiped_comes_back_only_as_a_new_member() {
     let mut cluster = Cluster::new(3, 0);
     let (f, l) = follower(&cluster);
-    assert!(create(&cluster.managers[l], "before"));
+    assert!(cluster.managers[l].create_empty("before"));
     cluster.managers[f].kill9();
     std::fs::remove_dir_all(cluster.managers[f].data_dir().join("raft")).unwrap();
     cluster.managers[f].restart();
@@ -160,7 +144,7 @@ fn a_manager_whose_raft_log_is_corrupt_comes_back_only_as_a_new_member() {
     let mut cluster = Cluster::new(3, 0);
     let (f, l) = follower(&cluster);
     for i in 0..40 {
-        assert!(create(&cluster.managers[l], &format!("s{i}")));
+        assert!(cluster.managers[l].create_empty(&format!("s{i}")));
     }
     let raft = cluster.managers[f].data_dir().join("raft");
     wait_until(WAIT, "the follower applied every write", || {

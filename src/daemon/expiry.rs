@@ -13,7 +13,7 @@ use shoal_manager::Manager;
 use shoal_manager::ca;
 use shoal_manager::standing::{self, Rights};
 use shoal_proto::transport::{Credentials, Role};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::certs;
 
@@ -31,10 +31,26 @@ pub fn explain(creds: &Credentials) {
     );
 }
 
+/// At a member's start: an expired certificate is issued anew (on a
+/// manager), or explained (on a worker, or if that failed).
+pub async fn at_start(manager: Option<&Manager>, creds: &Credentials, dir: &std::path::Path) {
+    if !certs::expired(creds) {
+        return;
+    }
+    let renewed = match manager {
+        Some(m) => reissue_own(m, creds, dir).await,
+        None => Err(anyhow::anyhow!("a worker cannot renew an expired certificate")),
+    };
+    if let Err(err) = renewed {
+        warn!("{err:#}");
+        explain(creds);
+    }
+}
+
 /// Issues `creds` anew (same node, manager role, the cluster's lifetime)
 /// from the CA in `manager`'s store, saves them in `dir` and makes every
 /// connection use them from now on.
-pub async fn reissue_own(manager: &Manager, creds: &Credentials, dir: &std::path::Path) -> Result<()> {
+async fn reissue_own(manager: &Manager, creds: &Credentials, dir: &std::path::Path) -> Result<()> {
     let started = std::time::Instant::now();
     while manager.store().view(|s| s.cluster().is_none()) {
         if started.elapsed() > STORE_WAIT {

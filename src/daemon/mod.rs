@@ -297,16 +297,7 @@ impl Daemon {
             }
             None => None,
         };
-        if certs::expired(&credentials) {
-            let renewed = match &manager {
-                Some(m) => expiry::reissue_own(m, &credentials, &certs::node_dir(&self.data_dir)).await,
-                None => Err(anyhow::anyhow!("a worker cannot renew an expired certificate")),
-            };
-            if let Err(err) = renewed {
-                tracing::warn!("{err:#}");
-                expiry::explain(&credentials);
-            }
-        }
+        expiry::at_start(manager.as_ref(), &credentials, &certs::node_dir(&self.data_dir)).await;
         let stop = self.stop.child_token();
         if let Some(m) = &manager {
             self.manager.send_replace(Some(m.clone()));

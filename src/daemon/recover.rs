@@ -126,7 +126,18 @@ impl Daemon {
                 "--force-new-cluster: the raft database did not close, nothing was changed: restart the daemon and run it again",
             ));
         }
-        self.stage(&membership, &survivor).await.map_err(|e| internal("building the new cluster", e))?;
+        if let Err(err) = self.stage(&membership, &survivor).await {
+            // Nothing was moved: the old membership runs again.
+            let _ = resume(&self.data_dir);
+            let restarted = match certs::load(&certs::node_dir(&self.data_dir)) {
+                Ok(credentials) => self.start_member(membership, None, credentials).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = restarted {
+                tracing::error!("restarting the old membership after a failed --force-new-cluster: {e:#}");
+            }
+            return Err(internal("building the new cluster (nothing was changed)", err));
+        }
         crash_point("staged");
         membership.managers = vec![membership.addr.clone()];
         let marker = serde_json::to_vec_pretty(&Marker { membership: membership.clone() })

@@ -28,6 +28,19 @@ pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Prints `name: N trials, p50, p99, max` of `samples` (benchmarks).
+pub fn percentiles(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1];
+    println!(
+        "  {name}: {} trials, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        samples.len(),
+        at(0.5).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0,
+        samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    );
+}
+
 /// The daemons' log level when set by [`set_log_level`].
 static LOG_LEVEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
@@ -301,6 +314,28 @@ impl Node {
         }
     }
 
+    /// The names of the services, as this manager lists them.
+    pub fn services(&self) -> std::collections::BTreeSet<String> {
+        self.ok(&["service", "ls", "--format", "{{.Name}}"]).lines().map(str::to_string).collect()
+    }
+
+    /// Creates service `name` (no tasks) within 20 s; whether the write
+    /// was acknowledged (a wedged cluster never answers).
+    pub fn create_empty(&self, name: &str) -> bool {
+        let args = ["service", "create", "--detach", "--replicas", "0", "--name", name, "sleep", "9"];
+        self.shoal_within(Duration::from_secs(20), &args).is_some_and(|o| o.status.success())
+    }
+
+    /// The folder of this node's certificate bundle.
+    pub fn certs(&self) -> PathBuf {
+        self.data_dir().join("certificates")
+    }
+
+    /// This node's certificate, key and CA, as they are now.
+    pub fn certificate(&self) -> shoal_proto::transport::Credentials {
+        credentials(&self.certs())
+    }
+
     /// The address of this manager's node endpoint.
     pub fn endpoint(&self) -> String {
         self.ok(&["node", "inspect", "--format", "{{.ManagerStatus.Addr}}", "self"]).trim().to_string()
@@ -419,6 +454,12 @@ impl Drop for Node {
             }
         }
     }
+}
+
+/// The certificate bundle (ca.pem, cert.pem, key.pem) in `dir`.
+pub fn credentials(dir: &Path) -> shoal_proto::transport::Credentials {
+    let read = |name: &str| pem::parse(std::fs::read(dir.join(name)).unwrap()).unwrap().into_contents();
+    shoal_proto::transport::Credentials::new(read("ca.pem"), read("cert.pem"), read("key.pem")).unwrap()
 }
 
 /// Runs `shoal --host https://ADDR` with the certificates in `certs`.

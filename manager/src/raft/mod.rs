@@ -164,9 +164,9 @@ pub async fn start(
     }
     .validate()?;
     let contacts = Contacts::default();
-    let network = Network::new(credentials, contacts.clone());
+    let network = Network::new(credentials.clone(), contacts.clone());
     let raft = Raft::new(id, std::sync::Arc::new(config), network, log_store, state_machine).await?;
-    tokio::spawn(succession::run(raft.clone(), contacts.clone(), timing.clone()));
+    tokio::spawn(succession::run(raft.clone(), contacts.clone(), timing.clone(), credentials));
     let quorum = Quorum::new(raft.clone(), contacts, timing);
     Ok(Started { raft, store, quorum, closed })
 }

@@ -208,3 +208,32 @@ impl Quorum {
         Err(NoQuorum { reachable: reachable(), voters: voters.len(), stopped: None })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manager_is_reachable_only_while_it_answers_and_was_not_refused_since() {
+        let contacts = Contacts::default();
+        assert!(!contacts.reachable(2), "never heard");
+        contacts.heard(2);
+        assert!(contacts.reachable(2));
+        contacts.lost(2);
+        assert!(!contacts.reachable(2), "refused after its answer");
+        contacts.heard(2);
+        assert!(contacts.reachable(2), "answered again");
+    }
+
+    #[test]
+    fn no_quorum_says_why() {
+        let lost = NoQuorum { reachable: 1, voters: 3, stopped: None };
+        assert_eq!(lost.to_string(), "no quorum: 1 of 3 managers reachable");
+        assert!(!lost.electing());
+        let electing = NoQuorum { reachable: 2, voters: 3, stopped: None };
+        assert!(electing.electing() && electing.to_string().starts_with("no raft leader yet"));
+        let stopped = NoQuorum { reachable: 1, voters: 3, stopped: Some("disk full".into()) };
+        assert!(!stopped.electing());
+        assert_eq!(stopped.to_string(), "this manager's raft stopped (disk full): it restarts once the cause is gone");
+    }
+}

@@ -3,8 +3,8 @@
 use openraft::Vote;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::{Serialize, de::DeserializeOwned};
-use shoal_proto::RaftPayload;
 use shoal_proto::raft_server;
+use shoal_proto::{LeadingRequest, LeadingResponse, RaftPayload};
 use tonic::{Request, Response, Status};
 
 use super::codec::{decode, encode};
@@ -64,6 +64,15 @@ impl raft_server::Raft for RaftService {
         let req: InstallSnapshotRequest<TypeConfig> = request(&self.raft, req)?;
         self.heard(&req.vote);
         reply(&self.raft.install_snapshot(req).await)
+    }
+
+    async fn leading(&self, _: Request<LeadingRequest>) -> Result<Response<LeadingResponse>, Status> {
+        if let Some(cause) = super::quorum::stopped(&self.raft) {
+            return Err(Status::unavailable(format!("this manager's raft stopped: {cause}")));
+        }
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        Ok(Response::new(LeadingResponse { term: m.current_term, leader: m.current_leader == Some(m.id) }))
     }
 }
 

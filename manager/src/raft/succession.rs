@@ -13,17 +13,37 @@
 //! (whose log was shorter, or who asked while this follower's lease still
 //! ran) elects as soon as its own lease is over, in a later term than the
 //! candidate's. openraft's own timer stays the fallback.
+//!
+//! A busy machine must not pass for a dead leader (each spurious election
+//! costs a leader change and a moment without writes): a follower whose
+//! own loop ran late judges nothing for two heartbeats (calls that waited
+//! while it was not running come in first), and before electing it asks
+//! the leader whether it still leads (`Leading`). A leader that answers in
+//! the follower's term, within the minimum election timeout, is alive:
+//! the follower asks again after that timeout if it stays silent. A dead
+//! leader refuses the connection at once; a frozen or cut-off one does
+//! not answer in time.
 
 use std::time::{Duration, Instant};
 
 use openraft::ServerState;
-use tracing::info;
+use shoal_proto::LeadingRequest;
+use shoal_proto::raft_client::RaftClient;
+use shoal_proto::transport::{self, Credentials};
+use tracing::{debug, info};
 
 use super::{Contacts, Raft, RaftTiming};
 
 /// Watches the leader until raft shuts down.
-pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
+pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming, credentials: Credentials) {
     let period = Duration::from_millis((timing.heartbeat_ms / 5).max(5));
+    // A loop later than this was not running: it heard nothing meanwhile.
+    let heartbeat = Duration::from_millis(timing.heartbeat_ms);
+    let starved = period + heartbeat;
+    let mut last_tick = Instant::now();
+    // No judgement before this (after a delay of this loop, or a leader
+    // that answered).
+    let mut pause_until = last_tick;
     let mut metrics = raft.metrics();
     // The leader (and term) followed, and since when.
     let mut following: Option<(u64, u64, Instant)> = None;
@@ -37,15 +57,21 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
             _ = tokio::time::sleep(period) => {}
             _ = better_candidate.notified() => {}
         }
+        if last_tick.elapsed() > starved {
+            pause_until = Instant::now() + heartbeat * 2;
+        }
+        last_tick = Instant::now();
         let refused_now = contacts.take_refused_term().map(|term| (term, Instant::now()));
         if metrics.has_changed().is_err() {
             return; // raft has shut down
         }
-        let (id, term, state, leader, successors) = {
+        let (id, term, state, leader, successors, leader_addr) = {
             let m = metrics.borrow_and_update();
-            let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+            let membership = m.membership_config.membership();
+            let voters: Vec<u64> = membership.voter_ids().collect();
             let successors = m.current_leader.map(|l| voters.into_iter().filter(|v| *v != l).collect::<Vec<_>>());
-            (m.id, m.current_term, m.state, m.current_leader, successors)
+            let addr = m.current_leader.and_then(|l| membership.get_node(&l)).map(|n| n.addr.clone());
+            (m.id, m.current_term, m.state, m.current_leader, successors, addr)
         };
         let (Some(leader), Some(successors), ServerState::Follower) = (leader, successors, state) else {
             following = None;
@@ -69,7 +95,15 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
         // candidate that could not hear a leader still calling here).
         let refused_term = refused.filter(|(_, at)| *at >= heard).map(|(term, _)| term);
         let wait = if refused_term.is_some() { lease(&timing) } else { due(&timing, rank) };
-        if heard.elapsed() < wait || elected_in_term == Some(term) {
+        if heard.elapsed() < wait || elected_in_term == Some(term) || Instant::now() < pause_until {
+            continue;
+        }
+        let probe = Duration::from_millis(timing.election_timeout_min_ms);
+        if let Some(addr) = &leader_addr
+            && leads(addr, &credentials, term, probe).await
+        {
+            debug!(silent_ms = heard.elapsed().as_millis() as u64, "the raft leader is slow, not gone: no election");
+            pause_until = Instant::now() + probe;
             continue;
         }
         info!(
@@ -82,6 +116,20 @@ pub async fn run(raft: Raft, contacts: Contacts, timing: RaftTiming) {
         if elect_beyond(&raft, refused_term.unwrap_or(term)).await.is_err() {
             return;
         }
+    }
+}
+
+/// Whether the manager at `addr` answers, within `timeout`, that it leads
+/// in `term`.
+async fn leads(addr: &str, credentials: &Credentials, term: u64, timeout: Duration) -> bool {
+    let Ok(channel) = transport::channel(addr, credentials, transport::MANAGER_NAME) else { return false };
+    let mut client = RaftClient::new(channel);
+    match tokio::time::timeout(timeout, client.leading(LeadingRequest {})).await {
+        Ok(Ok(answer)) => {
+            let answer = answer.into_inner();
+            answer.leader && answer.term == term
+        }
+        _ => false,
     }
 }
 
