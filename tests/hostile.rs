@@ -152,7 +152,7 @@ fn a_demoted_manager_keeps_no_manager_rights() {
 fn admin_certificates_are_listed_made_and_revoked() {
     let manager = Node::init("manager-1");
     let addr = manager.endpoint();
-    let first = &manager.certs().join("admin");
+    let first = manager.certs().join("admin");
     let listed = manager.ok(&["cluster", "admin", "ls", "-q"]);
     assert_eq!(listed.lines().count(), 1, "init's own: {listed}");
     let first_id = listed.trim().to_string();

@@ -98,7 +98,7 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a worker certificate cannot call this service"), "{err}");
-    let out = remote(&addr, &&other.certs().join("admin"), &["node", "ls"]);
+    let out = remote(&addr, &other.certs().join("admin"), &["node", "ls"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach the manager") && err.contains("certificate"), "{err}");
@@ -121,7 +121,7 @@ fn bad_tokens_and_foreign_certificates_are_refused() {
         assert!(err.message().contains("a certificate of this cluster is required"), "{err}");
 
         // A certificate from another CA, presented to a server it trusts.
-        let foreign = credentials(&&other.certs().join("admin"));
+        let foreign = credentials(&other.certs().join("admin"));
         let forged = Credentials::new(ca.clone(), foreign.cert(), foreign.key_der()).unwrap();
         let channel = transport::channel(&addr, &forged, MANAGER_NAME).unwrap();
         let result =
@@ -165,8 +165,8 @@ fn certificates_renew_before_they_expire() {
     // Past the first certificates' expiry, new connections still work:
     // they present the renewed ones.
     let pem_der = |pem_bytes: &[u8]| pem::parse(pem_bytes).unwrap().into_contents();
-    let key = std::fs::read(&worker.certs().join("key.pem")).unwrap();
-    let ca = std::fs::read(&worker.certs().join("ca.pem")).unwrap();
+    let key = std::fs::read(worker.certs().join("key.pem")).unwrap();
+    let ca = std::fs::read(worker.certs().join("ca.pem")).unwrap();
     let first = Credentials::new(pem_der(&ca), pem_der(&first_worker), pem_der(&key));
     // (the key changed with the renewal: read the expiry from the certificate alone)
     let expiry = first.ok().and_then(|c| c.validity()).map(|(_, until)| until);

@@ -35,7 +35,7 @@ pub enum NodeCommand {
         #[arg(long, value_name = "PORT", default_value_t = 4789, value_parser = data_path_port)]
         data_path_port: u32,
     },
-    /// Join a cluster as a worker or a manager (the token says which)
+    /// Join a cluster as a worker or a manager (the token says which); on a member whose certificate expired, re-join keeping its identity
     Join {
         /// Token for entry into the cluster
         #[arg(long, required = true)]

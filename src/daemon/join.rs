@@ -137,6 +137,11 @@ impl Daemon {
         membership: Membership,
     ) -> Result<JoinResponse, Status> {
         let parsed = parse_token(&req.token)?;
+        if !req.advertise_addr.is_empty() || !req.listen_addr.is_empty() {
+            return Err(Status::invalid_argument(
+                "--advertise-addr, --listen-addr: a re-join keeps the node's addresses (leave and join to change them)",
+            ));
+        }
         let remote = remote(&req.remote_addr);
         let ca = pin_ca(&remote, parsed.digest).await?;
         let current = certs::load(&certs::node_dir(&self.data_dir))
