@@ -352,8 +352,8 @@ impl Daemon {
     }
 
     /// Stops what the membership runs (the manager, the endpoint, the
-    /// worker's agent; tasks keep running) and frees the endpoint's port
-    /// for the next membership.
+    /// worker's agent; tasks keep running), returns once the raft database
+    /// has closed, and frees the endpoint's port for the next membership.
     async fn stop_member(&self) -> Result<()> {
         let member = self.member.lock().take();
         if let Some(member) = member {
@@ -364,6 +364,13 @@ impl Daemon {
         }
         if let Some(manager) = self.manager.send_replace(None) {
             manager.shutdown().await;
+            // Nothing may move or remove the raft folder while RocksDB can
+            // still write into it (it writes by path as it closes).
+            let closed = manager.closed();
+            drop(manager);
+            if !closed.wait(shoal_manager::recover::CLOSE_TIMEOUT).await {
+                anyhow::bail!("the raft database did not close: restart the daemon");
+            }
         }
         if self.listener.lock().is_some() {
             return Ok(()); // nothing was serving

@@ -118,14 +118,9 @@ impl Daemon {
             ));
         };
         let survivor = recover::survivor(&old).map_err(|e| internal("reading this manager's state", e))?;
-        let closed = old.closed();
         drop(old);
-        self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
-        if !closed.wait(recover::CLOSE_TIMEOUT).await {
-            return Err(Status::internal(
-                "--force-new-cluster: the raft database did not close, nothing was changed: restart the daemon and run it again",
-            ));
-        }
+        // Returns once the raft database is closed (nothing moves before).
+        self.stop_member().await.map_err(|e| internal("stopping the node (nothing was changed)", e))?;
         if let Err(err) = self.stage(&membership, &survivor).await {
             // Nothing was moved: the old membership runs again.
             let _ = resume(&self.data_dir);

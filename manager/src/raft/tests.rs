@@ -89,3 +89,27 @@ async fn an_entry_whose_batches_cannot_be_read_is_skipped_alike_everywhere() {
     assert_eq!(results, vec![ApplyResult(vec![]), ApplyResult(vec![Ok(())])]);
     assert_eq!(sm.store().view(|s| (s.index(), s.services().count())), (2, 1));
 }
+
+/// Why a forced recovery waits for [`Closed`] before it moves anything:
+/// a RocksDB database that closes after its folder was moved writes a new
+/// MANIFEST and CURRENT at its old path, into whatever folder is there
+/// now (this once corrupted the new raft state of `--force-new-cluster`).
+#[tokio::test]
+async fn a_database_closed_after_its_folder_moved_writes_into_the_new_one() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("raft");
+    let db = RaftDb::open(&path).unwrap();
+    let closed = db.closed();
+    let mut batch = rocksdb::WriteBatch::default();
+    batch.put_cf(db.cf(super::db::CF_LOGS), 1u64.to_be_bytes(), b"entry");
+    db.write(batch, true).unwrap();
+    assert!(!closed.is_closed());
+    assert!(!closed.wait(std::time::Duration::from_millis(50)).await, "a handle is alive");
+    std::fs::rename(&path, dir.path().join("raft.old")).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    drop(db);
+    assert!(closed.wait(std::time::Duration::from_secs(5)).await);
+    let written: Vec<String> =
+        std::fs::read_dir(&path).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(written.iter().any(|f| f.starts_with("MANIFEST")), "{written:?}");
+}
