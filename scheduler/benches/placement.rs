@@ -54,6 +54,7 @@ fn groups(constraints: bool, spread: bool) -> Vec<TaskGroup> {
             }
             TaskGroup {
                 service_id: format!("svc{s}"),
+                spec_version: 1,
                 requirements,
                 node: None,
                 tasks: (0..TASKS / SERVICES).map(|t| format!("svc{s}.{t}")).collect(),

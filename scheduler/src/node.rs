@@ -74,9 +74,11 @@ pub struct NodeInfo {
     pub tasks_by_service: HashMap<String, usize>,
     /// Active tasks on the node in all.
     pub total_tasks: usize,
-    /// Failures per service id on this node in the last few minutes (the
-    /// manager counts them; the scheduler has no clock).
-    pub recent_failures: HashMap<String, usize>,
+    /// Failures per (service id, spec version) on this node in the last
+    /// few minutes (the manager counts them; the scheduler has no clock).
+    /// Per spec version, as swarmkit: a new version starts with a clean
+    /// slate everywhere.
+    pub recent_failures: HashMap<(String, u64), usize>,
 }
 
 /// Failures of a service on a node that make the scheduler avoid the node.
@@ -106,8 +108,8 @@ impl NodeInfo {
     /// [`MAX_RECENT_FAILURES`] times lately goes after every other (the more
     /// failures the later), then fewer tasks of the service, then fewer
     /// tasks in all. Ties are broken by the caller (node id order).
-    pub(crate) fn rank(&self, service_id: &str) -> (usize, usize, usize) {
-        let failures = self.recent_failures.get(service_id).copied().unwrap_or(0);
+    pub(crate) fn rank(&self, service_id: &str, spec_version: u64) -> (usize, usize, usize) {
+        let failures = self.recent_failures.get(&(service_id.to_string(), spec_version)).copied().unwrap_or(0);
         let failing = if failures >= MAX_RECENT_FAILURES { failures } else { 0 };
         (failing, self.service_tasks(service_id), self.total_tasks)
     }
@@ -131,11 +133,12 @@ mod tests {
     fn recent_failures_rank_a_node_last() {
         let mut a = NodeInfo { id: "a".into(), ..Default::default() };
         let mut b = NodeInfo { id: "b".into(), ..Default::default() };
-        a.recent_failures.insert("web".into(), MAX_RECENT_FAILURES);
+        a.recent_failures.insert(("web".into(), 1), MAX_RECENT_FAILURES);
         b.add_task("web", &Resources::default(), &[]);
         b.add_task("web", &Resources::default(), &[]);
-        assert!(b.rank("web") < a.rank("web"), "five failures outweigh any task count");
-        a.recent_failures.insert("web".into(), MAX_RECENT_FAILURES - 1);
-        assert!(a.rank("web") < b.rank("web"), "four failures do not");
+        assert!(b.rank("web", 1) < a.rank("web", 1), "five failures outweigh any task count");
+        assert!(a.rank("web", 2) < b.rank("web", 2), "but not for the next spec version");
+        a.recent_failures.insert(("web".into(), 1), MAX_RECENT_FAILURES - 1);
+        assert!(a.rank("web", 1) < b.rank("web", 1), "four failures do not");
     }
 }

@@ -52,7 +52,7 @@ fn place_group(nodes: &mut [NodeInfo], group: &TaskGroup, decisions: &mut Decisi
     }
     // A task bound to its node has nothing to spread.
     let preferences = if group.node.is_some() { &[][..] } else { &group.requirements.preferences[..] };
-    let mut tree = Tree::build(nodes, &group.service_id, preferences, &members, &eligible);
+    let mut tree = Tree::build(nodes, group, preferences, &members, &eligible);
 
     let mut placer = Placer { nodes, group, dynamic: &dynamic, refused: &mut refused };
     let mut tasks = group.tasks.iter();

@@ -30,6 +30,8 @@ pub struct Requirements {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskGroup {
     pub service_id: String,
+    /// The service's spec version these tasks run.
+    pub spec_version: u64,
     pub requirements: Requirements,
     /// The node these tasks must run on (a global service's task), or
     /// `None` to let the scheduler choose.

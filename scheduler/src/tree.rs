@@ -37,17 +37,18 @@ pub(crate) struct Placer<'a> {
 
 impl Tree {
     /// The tree of `members` (node indexes) for `preferences`, ranked for
-    /// tasks of `service`; only nodes with `eligible[i]` can be chosen,
+    /// the tasks of `group`; only nodes with `eligible[i]` can be chosen,
     /// but every member counts towards its branch's tasks.
     pub(crate) fn build(
         nodes: &[NodeInfo],
-        service: &str,
+        group: &TaskGroup,
         preferences: &[Spread],
         members: &[usize],
         eligible: &[bool],
     ) -> Tree {
         let Some((preference, inner)) = preferences.split_first() else {
-            let ranked = members.iter().filter(|&&i| eligible[i]).map(|&i| Reverse((nodes[i].rank(service), i)));
+            let rank = |i: usize| nodes[i].rank(&group.service_id, group.spec_version);
+            let ranked = members.iter().filter(|&&i| eligible[i]).map(|&i| Reverse((rank(i), i)));
             return Tree::Leaf(ranked.collect());
         };
         let mut by_value: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -57,9 +58,9 @@ impl Tree {
         let mut children = Vec::with_capacity(by_value.len());
         let mut order = BinaryHeap::with_capacity(by_value.len());
         for (child, members) in by_value.into_values().enumerate() {
-            let tasks = members.iter().map(|&i| nodes[i].service_tasks(service)).sum();
+            let tasks = members.iter().map(|&i| nodes[i].service_tasks(&group.service_id)).sum();
             order.push(Reverse((tasks, child)));
-            children.push(Tree::build(nodes, service, inner, &members, eligible));
+            children.push(Tree::build(nodes, group, inner, &members, eligible));
         }
         Tree::Branch { children, order }
     }
@@ -75,7 +76,7 @@ impl Tree {
                 node.add_task(&placer.group.service_id, &requirements.reservations, &requirements.host_ports);
                 match placer.dynamic.iter().find(|&&f| !FILTERS[f].check(placer.group, node)) {
                     Some(&f) => placer.refused[f] += 1,
-                    None => heap.push(Reverse((node.rank(&placer.group.service_id), i))),
+                    None => heap.push(Reverse((node.rank(&placer.group.service_id, placer.group.spec_version), i))),
                 }
                 Some(i)
             }

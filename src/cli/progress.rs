@@ -137,7 +137,15 @@ impl Tracker {
             _ => None,
         };
         let (labels, newest): (Vec<String>, Vec<Option<&Task>>) = match slots {
-            Some(n) => (1..=n).map(|slot| (format!("{slot}/{n}:"), newest_of(&|t: &Task| t.slot == slot))).unzip(),
+            Some(n) => {
+                // The service's slots, lowest number first (scaling down
+                // leaves gaps), then those still to be made.
+                let numbers: BTreeSet<u64> = live.iter().map(|t| t.slot).collect();
+                let mut newest: Vec<Option<&Task>> =
+                    numbers.into_iter().map(|slot| newest_of(&|t: &Task| t.slot == slot)).collect();
+                newest.resize(n as usize, None);
+                ((1..=n).map(|i| format!("{i}/{n}:")).collect(), newest)
+            }
             // A global service (or job): one line per node it should run on.
             _ => {
                 let nodes: BTreeSet<&str> = live.iter().map(|t| t.node_id.as_str()).collect();
@@ -164,9 +172,12 @@ impl Tracker {
         };
         // Tasks of removed slots still running. (A global service's task on a
         // node it left is not waited for: the node may be Down for good.)
-        let leftovers = tasks
-            .iter()
-            .any(|t| slots.is_some_and(|n| t.slot > n) && !t.state().is_terminal() && t.state() >= TaskState::Assigned);
+        let leftovers = tasks.iter().any(|t| {
+            slots.is_some()
+                && t.desired_state >= TaskState::Remove as i32
+                && !t.state().is_terminal()
+                && t.state() >= TaskState::Assigned
+        });
         let pending = current.iter().find(|t| t.state() == TaskState::Pending && !err(t).is_empty());
 
         let mut lines = vec![if job {

@@ -110,6 +110,8 @@ pub struct Node {
     env: Vec<(String, String)>,
     /// The data dir is a tmpfs of its own (unmounted on drop).
     tmpfs: bool,
+    /// The CPUs the daemon may run on (`taskset -c`), if not all.
+    cpus: Option<String>,
     daemon: Option<Child>,
 }
 
@@ -134,6 +136,7 @@ impl Node {
             netns: netns.map(String::from),
             env: Vec::new(),
             tmpfs: false,
+            cpus: None,
             daemon: None,
         };
         node.spawn();
@@ -150,6 +153,7 @@ impl Node {
             netns: None,
             env: Vec::new(),
             tmpfs: true,
+            cpus: None,
             daemon: None,
         };
         std::fs::create_dir(node.data_dir()).unwrap();
@@ -220,7 +224,14 @@ impl Node {
                 c.arg(format!("--net=/run/netns/{netns}")).arg(SHOAL);
                 c
             }
-            None => Command::new(SHOAL),
+            None => match &self.cpus {
+                Some(cpus) => {
+                    let mut c = Command::new("taskset");
+                    c.args(["-c", cpus]).arg(SHOAL);
+                    c
+                }
+                None => Command::new(SHOAL),
+            },
         };
         let data_path = if self.netns.is_some() { "on" } else { "off" };
         if self.netns.is_some() {
@@ -267,6 +278,14 @@ impl Node {
     pub fn restart_with(&mut self, env: &[(&str, &str)]) {
         self.kill9();
         self.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.spawn();
+    }
+
+    /// [`Node::restart`] on CPUs `cpus` only (`taskset -c`): the node
+    /// then reports fewer CPUs.
+    pub fn restart_pinned(&mut self, cpus: &str) {
+        self.kill9();
+        self.cpus = Some(cpus.to_string());
         self.spawn();
     }
 

@@ -132,6 +132,7 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
     if *grace < 0 {
         return Err(invalid("stop grace period: must not be negative"));
     }
+    not_absurd("stop grace period", *grace)?;
     if let Some(h) = &c.healthcheck {
         healthcheck(h)?;
     }
@@ -199,6 +200,7 @@ fn healthcheck(h: &HealthConfig) -> Result<(), InvalidSpec> {
         if ns < 0 || (ns > 0 && ns < 1_000_000) {
             return Err(invalid(format!("healthcheck {what}: expected at least 1ms, got {ns}ns")));
         }
+        not_absurd(&format!("healthcheck {what}"), ns)?;
     }
     Ok(())
 }
@@ -214,7 +216,20 @@ fn restart_policy(p: &mut RestartPolicy) -> Result<(), InvalidSpec> {
     if p.window_ns < 0 {
         return Err(invalid("restart window: must not be negative"));
     }
-    Ok(())
+    not_absurd("restart delay", *delay)?;
+    not_absurd("restart window", p.window_ns)
+}
+
+/// The longest duration a spec may hold: a year. Beyond it a delay means
+/// "never" by mistake, and deadlines (now + delay) would overflow.
+pub const MAX_DURATION_NS: i64 = 8760 * 3_600_000_000_000;
+
+fn not_absurd(what: &str, ns: i64) -> Result<(), InvalidSpec> {
+    if ns <= MAX_DURATION_NS {
+        return Ok(());
+    }
+    let hours = format!("{}", ns as f64 / 3.6e12);
+    Err(invalid(format!("{what}: expected at most 8760h (a year), got {hours}h")))
 }
 
 /// Constraints and preferences parse now, so a scheduling pass never
@@ -268,6 +283,8 @@ fn update_config(u: &UpdateConfig, what: &str) -> Result<(), InvalidSpec> {
     if u.delay_ns < 0 || u.monitor_ns < 0 {
         return Err(invalid(format!("{what} delay and monitor: must not be negative")));
     }
+    not_absurd(&format!("{what} delay"), u.delay_ns)?;
+    not_absurd(&format!("{what} monitor"), u.monitor_ns)?;
     if !(0.0..=1.0).contains(&u.max_failure_ratio) {
         return Err(invalid(format!("{what} max failure ratio: expected 0 to 1, got {}", u.max_failure_ratio)));
     }
@@ -368,6 +385,17 @@ mod tests {
             HealthConfig { test: vec!["CMD-SHELL".into(), "true".into()], interval_ns: 5, ..Default::default() };
         s.task.as_mut().unwrap().container.as_mut().unwrap().healthcheck = Some(health);
         assert_eq!(err(s), "healthcheck interval: expected at least 1ms, got 5ns");
+        let mut s = spec("web", "sleep");
+        let hours = |h: i64| h * 3_600_000_000_000;
+        s.task.as_mut().unwrap().restart =
+            Some(RestartPolicy { delay_ns: Some(hours(2_500_000)), ..Default::default() });
+        assert_eq!(err(s), "restart delay: expected at most 8760h (a year), got 2500000h");
+        let mut s = spec("web", "sleep");
+        s.update = Some(UpdateConfig { monitor_ns: hours(8761), ..update::default_config() });
+        assert_eq!(err(s), "update monitor: expected at most 8760h (a year), got 8761h");
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().restart = Some(RestartPolicy { delay_ns: Some(hours(8760)), ..Default::default() });
+        assert!(service_spec(s).is_ok(), "a year is allowed");
         let with_mount = |kind: MountType, source: &str, target: &str| {
             let mut s = spec("web", "sleep");
             let m = Mount { r#type: kind as i32, source: source.into(), target: target.into(), read_only: false };

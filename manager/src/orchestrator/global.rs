@@ -6,7 +6,9 @@
 //! node, as the newest of a slot does for a replicated service (restart
 //! policy included); a node without one gets a task bound to it (the
 //! scheduler still checks the node's resources and runtime), unless it is
-//! paused: a paused node keeps its tasks and takes no new ones. Tasks on
+//! paused: a paused node keeps its tasks and takes no new ones (a task
+//! that ends there is told to stop, and replaced once the node is active
+//! again if its restart policy would have replaced it). Tasks on
 //! nodes that may no longer run the service are shut down, and the node
 //! gets a fresh task if it qualifies again; every task of a deleted
 //! service is removed. A changed spec rolls out node by node as a
@@ -18,6 +20,7 @@ use shoal_proto::{Service, Task, TaskState};
 
 use super::jobs::is_complete;
 use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest, roll, stop_older, updatable};
+use super::restart;
 
 /// A node as the global orchestrator sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,11 +71,21 @@ pub fn reconcile(
             continue;
         };
         if node.paused {
+            // A task that ends there is not replaced while the node is paused.
+            if latest.state().is_terminal() && latest.desired_state <= TaskState::Running as i32 {
+                plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+            }
             continue;
         }
         if withdrawn(latest) {
             // Stopped when the node stopped qualifying: it qualifies again.
             plan.actions.push(fresh(env));
+            continue;
+        }
+        if let Some(history) = ended_while_paused(service, latest) {
+            // The node is active again: the restart its pause held back.
+            let task = new_task(service, 0, TaskState::Running, history, env.now, (env.new_id)());
+            plan.actions.push(Action::Create(Box::new(bound(task, &node.id))));
             continue;
         }
         // A job's completed tasks stay: they count as its completions.
@@ -120,6 +133,16 @@ pub fn withdrawn(task: &Task) -> bool {
     let state = task.state();
     task.desired_state > TaskState::Running as i32
         && !matches!(state, TaskState::Complete | TaskState::Failed | TaskState::Rejected)
+}
+
+/// Ended by itself and told to stop although its restart policy, when it
+/// ended, would have restarted it: it ended on a paused node. The restart
+/// history its replacement carries.
+fn ended_while_paused(service: &Service, task: &Task) -> Option<Vec<i64>> {
+    let status = task.status.as_ref()?;
+    let ended = task.desired_state > TaskState::Running as i32 && task.state().is_terminal();
+    let history = restart::replacement_history(task, restart::attempts(service, task), status.timestamp);
+    history.filter(|_| ended && !withdrawn(task))
 }
 
 fn bound(mut task: Task, node_id: &str) -> Task {

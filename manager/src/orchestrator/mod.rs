@@ -4,9 +4,11 @@
 //! (and tasks outside services once they have stopped).
 //!
 //! Decisions are pure functions ([`replicated::reconcile`],
-//! [`global::reconcile`], [`reaper::reap`]); this loop marks services dirty from store commits,
-//! decides for each, and writes everything in one batch.
+//! [`global::reconcile`], [`enforcer`], [`reaper::reap`]); this loop
+//! marks services dirty from store commits, decides for each, and writes
+//! everything in one batch.
 
+pub mod enforcer;
 pub mod global;
 pub mod jobs;
 pub mod reaper;
@@ -18,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use shoal_proto::{
-    Node, NodeAvailability, NodeState, ObjectKind, Op, Service, Task, now_nanos, service_spec::Mode,
-    store_object::Object,
+    Node, NodeAvailability, NodeState, ObjectKind, Op, Service, Task, TaskState, TaskStatus, now_nanos,
+    service_spec::Mode, store_object::Object,
 };
 use shoal_scheduler::constraint;
 use tokio_util::sync::CancellationToken;
@@ -161,6 +163,50 @@ fn services_on(store: &MemoryStore, node_id: &str) -> BTreeSet<String> {
     store.tasks_of_node(node_id).map(|t| t.service_id.clone()).collect()
 }
 
+/// Status writes for tasks that stop without a worker saying so: one told
+/// to stop before it reached a node ends Shutdown; one whose node can no
+/// longer hold it (constraints, resources) is rejected by the enforcer.
+/// `evictions` caches each node's tasks over its resources.
+fn verdicts(
+    store: &MemoryStore,
+    tasks: &[&Task],
+    fitting: Option<&HashSet<&str>>,
+    evictions: &mut BTreeMap<String, Vec<String>>,
+    now: i64,
+) -> Vec<Op> {
+    let mut out = Vec::new();
+    for task in tasks {
+        if task.state() < TaskState::Assigned && task.desired_state == TaskState::Shutdown as i32 {
+            let status = TaskStatus {
+                state: TaskState::Shutdown as i32,
+                message: "shut down before it was assigned to a node".into(),
+                timestamp: now,
+                ..Default::default()
+            };
+            out.push(ops::task_status(&task.id, status));
+            continue;
+        }
+        if !enforcer::is_placed(task) || node_lost(store, &task.node_id) {
+            continue;
+        }
+        let misfit = fitting.is_some_and(|f| !f.contains(task.node_id.as_str()));
+        let over = evictions.entry(task.node_id.clone()).or_insert_with(|| over_capacity(store, &task.node_id));
+        if misfit || over.contains(&task.id) {
+            out.push(ops::task_status(&task.id, enforcer::rejected(now)));
+        }
+    }
+    out
+}
+
+/// The tasks of a node beyond what it can hold now.
+fn over_capacity(store: &MemoryStore, node_id: &str) -> Vec<String> {
+    let Some(node) = store.node(node_id) else { return Vec::new() };
+    let resources = node.description.as_ref().and_then(|d| d.resources).unwrap_or_default();
+    let capacity = shoal_scheduler::Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes };
+    let tasks: Vec<&Task> = store.tasks_of_node(node_id).collect();
+    enforcer::over_capacity(capacity, &tasks)
+}
+
 /// The operations that converge services `ids`, and when to look again.
 fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>) {
     let history_limit = store
@@ -169,6 +215,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         .and_then(|s| s.orchestration.as_ref())
         .map_or(DEFAULT_TASK_HISTORY_LIMIT, |o| o.task_history_retention_limit);
     let mut new_id = new_id;
+    let mut evictions = BTreeMap::new();
     let mut batch = Vec::new();
     let mut wakes = Vec::new();
     for id in ids {
@@ -203,6 +250,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
                 Action::Status(status, rollback) => ops::service_status(id, spec_version, *status, rollback),
             });
         }
+        batch.extend(verdicts(store, &tasks, fitting.as_ref(), &mut evictions, now));
         for task_id in reaper::reap(&tasks, history_limit) {
             batch.push(ops::delete(ObjectKind::Task, &task_id));
         }

@@ -1,6 +1,6 @@
 //! The replicated orchestrator's decisions, pure: given a service and its
-//! tasks, what to create, stop and remove so that slots 1..N each have
-//! one task running.
+//! tasks, what to create, stop and remove so that N slots each have one
+//! task running.
 //!
 //! Per slot the newest task speaks for the slot:
 //! - none (or only tasks being removed): create one;
@@ -8,7 +8,10 @@
 //!   it there and create a replacement at once (not a restart attempt);
 //! - it should run and has ended: stop it and, if the restart policy
 //!   allows, create a replacement, held (desired READY) for the restart
-//!   delay;
+//!   delay; a task that ended while still held (it failed before it
+//!   started, say its program does not exist) is replaced only once its
+//!   own delay is over, so such a slot makes one task per delay, not a
+//!   tight loop (swarmkit's guard);
 //! - it runs an older spec: the rolling updater ([`super::update`])
 //!   decides when it is replaced: stop-first, the replacement is held
 //!   until the old task has stopped; start-first, the old task runs until
@@ -16,9 +19,15 @@
 //! - it is held, its delay has passed and no older task of the slot
 //!   still runs: let it run;
 //! - it was stopped by the restart policy (desired SHUTDOWN): leave the
-//!   slot empty.
+//!   slot empty, until a new spec version (or `--force`) gives it a fresh
+//!   task.
 //!
-//! Slots above N, and every task of a deleted service, are removed.
+//! Restart attempts count per spec version: a task of a new version
+//! starts with none.
+//!
+//! Slots are numbered from 1; a new slot takes the lowest number free.
+//! Beyond N slots, those to remove are chosen as swarmkit does
+//! ([`scale_down`]); every task of a deleted service is removed.
 
 use std::collections::BTreeMap;
 
@@ -75,30 +84,31 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
         slots.entry(task.slot).or_default().push(task);
     }
-    // Slots above N; every slot once the service is gone.
-    let first_extra = if service.is_some() { replicas + 1 } else { 0 };
-    for (_, slot_tasks) in slots.range(first_extra..) {
-        for task in slot_tasks {
+    for slot_tasks in slots.values_mut() {
+        slot_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
+    }
+    let Some(service) = service else {
+        // Every slot goes once the service is gone.
+        for task in slots.values().flatten() {
             plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
         }
+        return plan;
+    };
+    let (keep, extra) = scale_down(slots, replicas as usize);
+    for task in extra.into_iter().flatten() {
+        plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Remove));
     }
-    let Some(service) = service else { return plan };
+    // New slots take the lowest numbers free.
+    let taken: Vec<u64> = keep.iter().map(|(slot, _)| *slot).collect();
+    let free = (1u64..).filter(|n| !taken.contains(n));
+    for slot in free.take((replicas as usize).saturating_sub(keep.len())) {
+        let task = new_task(service, slot, TaskState::Running, Vec::new(), now, (env.new_id)());
+        plan.actions.push(Action::Create(Box::new(task)));
+    }
     let mut newest = Vec::new();
     let mut dirty = Vec::new();
-    for slot in 1..=replicas {
-        let mut slot_tasks = slots.remove(&slot).unwrap_or_default();
-        slot_tasks.sort_by_key(|t| (creation(t), t.id.clone()));
-        let Some(latest) = slot_tasks.pop() else {
-            plan.actions.push(Action::Create(Box::new(new_task(
-                service,
-                slot,
-                TaskState::Running,
-                Vec::new(),
-                now,
-                (env.new_id)(),
-            ))));
-            continue;
-        };
+    for (_, mut slot_tasks) in keep {
+        let Some(latest) = slot_tasks.pop() else { continue };
         stop_older(latest, &slot_tasks, env, &mut plan);
         newest.push(latest);
         if updatable(service, latest, env) {
@@ -109,6 +119,37 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     }
     roll(service, tasks, &newest, dirty, replicas as usize, env, &mut plan, |task, _| task);
     plan
+}
+
+/// Splits the slots (each's tasks oldest first) into the `replicas` to
+/// keep, in slot order, and the rest, as swarmkit scales down: slots whose
+/// newest task is not running go first, then slots from the nodes with the
+/// most tasks of the service, so the spread stays even; ties keep the
+/// lower slot number.
+pub fn scale_down<'a>(
+    slots: BTreeMap<u64, Vec<&'a Task>>,
+    replicas: usize,
+) -> (Vec<(u64, Vec<&'a Task>)>, Vec<Vec<&'a Task>>) {
+    if slots.len() <= replicas {
+        return (slots.into_iter().collect(), Vec::new());
+    }
+    let mut ranked: Vec<(u64, Vec<&Task>)> = slots.into_iter().collect();
+    let running = |tasks: &[&Task]| tasks.last().is_some_and(|t| t.state() == TaskState::Running);
+    ranked.sort_by_key(|(slot, tasks)| (!running(tasks), *slot));
+    // The n-th slot of the service on its node (running ones counted first).
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut indexed: Vec<(usize, usize, (u64, Vec<&Task>))> = Vec::with_capacity(ranked.len());
+    for (order, entry) in ranked.into_iter().enumerate() {
+        let node = entry.1.last().map_or("", |t| t.node_id.as_str());
+        let count = per_node.entry(node).or_default();
+        *count += 1;
+        indexed.push((*count, order, entry));
+    }
+    indexed.sort_by_key(|(index, order, _)| (*index, *order));
+    let extra = indexed.split_off(replicas).into_iter().map(|(_, _, (_, tasks))| tasks).collect();
+    let mut keep: Vec<(u64, Vec<&Task>)> = indexed.into_iter().map(|(_, _, entry)| entry).collect();
+    keep.sort_by_key(|(slot, _)| *slot);
+    (keep, extra)
 }
 
 /// Stops the older tasks of a slot still meant to run, but those that
@@ -158,7 +199,8 @@ pub(super) fn roll(
         if !start_first {
             plan.actions.push(Action::SetDesired(old.id.clone(), TaskState::Shutdown));
         }
-        let task = new_task(service, old.slot, desired, old.restart_history.clone(), env.now, (env.new_id)());
+        // A new spec version: no restart attempt counted yet.
+        let task = new_task(service, old.slot, desired, Vec::new(), env.now, (env.new_id)());
         plan.actions.push(Action::Create(Box::new(shape(task, old))));
     }
     if let Some((status, rollback)) = rollout.status {
@@ -173,33 +215,47 @@ pub(super) fn roll(
 /// `older` the slot's other tasks.
 pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task], env: &mut Env<'_>, plan: &mut Plan) {
     let now = env.now;
-    if latest.desired_state > TaskState::Running as i32 {
-        return; // stopped by the restart policy
-    }
     let state = latest.state();
+    if latest.desired_state > TaskState::Running as i32 {
+        // Stopped by the restart policy: a new spec version (or `--force`)
+        // starts the slot afresh.
+        if state.is_terminal() && update::is_dirty(service, latest) {
+            let task = new_task(service, latest.slot, TaskState::Running, Vec::new(), now, (env.new_id)());
+            plan.actions.push(Action::Create(Box::new(task)));
+        }
+        return;
+    }
+    let attempts = restart::attempts(service, latest);
     let held = latest.desired_state == TaskState::Ready as i32 && state <= TaskState::Ready;
     if (state < TaskState::Assigned || held) && update::is_dirty(service, latest) {
         // Still waiting for a node, or held, with an older spec (say,
         // constraints no node meets): it never ran, so it is replaced at
         // once.
         let desired = TaskState::try_from(latest.desired_state).unwrap_or(TaskState::Running);
-        replace(service, latest, desired, latest.restart_history.clone(), 0, env, plan);
+        replace(service, latest, desired, attempts.to_vec(), 0, env, plan);
         return;
     }
     if !state.is_terminal() && !latest.node_id.is_empty() && (env.lost)(&latest.node_id) {
-        replace(service, latest, TaskState::Running, latest.restart_history.clone(), 0, env, plan);
+        replace(service, latest, TaskState::Running, attempts.to_vec(), 0, env, plan);
         return;
     }
     if state.is_terminal() {
-        match restart::replacement_history(latest, now) {
+        if latest.hold_until > now {
+            // Ended while still held for its restart delay (it failed
+            // before it started): its replacement waits the delay out.
+            plan.wake(latest.hold_until);
+            return;
+        }
+        match restart::replacement_history(latest, attempts, now) {
             Some(history) => {
                 let delay = restart::delay(
                     service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.restart.as_ref()),
                 );
                 let desired = if delay > 0 { TaskState::Ready } else { TaskState::Running };
-                replace(service, latest, desired, history, now + delay, env, plan);
+                let until = now.saturating_add(delay);
+                replace(service, latest, desired, history, until, env, plan);
                 if delay > 0 {
-                    plan.wake(now + delay);
+                    plan.wake(until);
                 }
             }
             None => plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown)),

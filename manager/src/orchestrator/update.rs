@@ -19,7 +19,7 @@
 //!   `monitor` has passed since the last replacement started.
 
 use shoal_proto::{
-    FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
+    FailureAction, Service, Task, TaskHealth, TaskSpec, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
 };
 
 use super::replicated::creation;
@@ -56,10 +56,19 @@ pub fn state(service: &Service) -> UpdateState {
 /// Whether `task` runs something else than the service's task template,
 /// or publishes other ports than the service does now (a task joins the
 /// routing mesh, and binds host-mode ports, as its service was when it
-/// was made).
+/// was made). Once a task has a node, a change of placement alone does
+/// not make it dirty (swarmkit's rule): if its node no longer meets the
+/// constraints, the orchestrator moves it as from a lost node.
 pub fn is_dirty(service: &Service, task: &Task) -> bool {
-    task.spec.as_ref() != service.spec.as_ref().and_then(|s| s.task.as_ref())
-        || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref())
+    let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
+    let differs = match (task.spec.as_ref(), template) {
+        (Some(ours), Some(theirs)) if ours != theirs && task.state() >= TaskState::Assigned => {
+            ours.placement == theirs.placement
+                || ours != &TaskSpec { placement: ours.placement.clone(), ..theirs.clone() }
+        }
+        (ours, theirs) => ours != theirs,
+    };
+    differs || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref())
 }
 
 fn ports(endpoint: Option<&shoal_proto::Endpoint>) -> &[shoal_proto::PortConfig] {
@@ -156,16 +165,17 @@ pub fn plan<'a>(
         }
         let Some(start) = task.status.as_ref().map(|s| s.started_at).filter(|at| *at > 0) else { continue };
         last_start = last_start.max(start);
-        if start + config.delay_ns > now {
+        let free_at = start.saturating_add(config.delay_ns);
+        if free_at > now {
             busy += 1;
-            out.wake(start + config.delay_ns);
+            out.wake(free_at);
         }
     }
     let lanes = if config.parallelism == 0 { usize::MAX } else { config.parallelism as usize };
     let remaining = dirty.len();
     out.replace = dirty.into_iter().take(lanes.saturating_sub(busy)).collect();
     if remaining == 0 && in_flight == 0 {
-        let done_at = last_start + config.monitor_ns;
+        let done_at = last_start.saturating_add(config.monitor_ns);
         if done_at <= now {
             let (state, message) = if rollback {
                 (UpdateState::RollbackCompleted, "rollback completed")
@@ -197,7 +207,7 @@ pub fn status(state: UpdateState, started_at: i64, message: &str) -> UpdateStatu
 /// or runs but has not become healthy within the monitor period.
 fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
     let Some(status) = &task.status else { return false };
-    let monitored = |at: i64| status.started_at == 0 || at - status.started_at <= config.monitor_ns;
+    let monitored = |at: i64| status.started_at == 0 || at.saturating_sub(status.started_at) <= config.monitor_ns;
     match status.state() {
         TaskState::Complete | TaskState::Failed | TaskState::Rejected => monitored(status.timestamp),
         TaskState::Running => {

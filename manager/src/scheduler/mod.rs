@@ -25,7 +25,7 @@ use crate::ops;
 use crate::proposer::Proposer;
 use crate::store::{Commit, MemoryStore, Store};
 use crate::watch::{self, Wake};
-pub use snapshot::{DEFAULT_RUNTIME, describe, is_pending, parse_ip};
+pub use snapshot::{DEFAULT_RUNTIME, describe, is_pending, parse_ip, reservations};
 
 /// Quiet time that ends a burst of changes.
 pub const DEBOUNCE: Duration = Duration::from_millis(10);

@@ -52,7 +52,7 @@ fn node_info(store: &MemoryStore, node: &Node, now: i64) -> NodeInfo {
         } else if state(task) == TaskState::Failed as i32
             && task.status.as_ref().is_some_and(|s| now - s.timestamp < FAILURE_WINDOW_NS)
         {
-            *info.recent_failures.entry(task.service_id.clone()).or_default() += 1;
+            *info.recent_failures.entry((task.service_id.clone(), task.spec_version)).or_default() += 1;
         }
     }
     info
@@ -89,7 +89,8 @@ pub fn parse_ip(addr: &str) -> Option<IpAddr> {
     addr.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| addr.parse()).ok()
 }
 
-fn reservations(spec: Option<&TaskSpec>) -> Resources {
+/// What a task reserves on its node.
+pub fn reservations(spec: Option<&TaskSpec>) -> Resources {
     let r = spec.and_then(|s| s.resources.as_ref()).and_then(|r| r.reservations.as_ref());
     r.map_or_else(Resources::default, |r| Resources { nano_cpus: r.nano_cpus, memory_bytes: r.memory_bytes })
 }
@@ -133,10 +134,10 @@ pub fn requirements(task: &Task) -> Result<Requirements, String> {
     })
 }
 
-/// Pending tasks grouped by (service, spec version, bound node), each
-/// group's tasks in slot order (a task outside services, `shoal run`, is
-/// a group of its own); tasks whose requirements cannot be read come back
-/// apart with the reason.
+/// Pending tasks grouped by (service, spec version, bound node), groups
+/// of tasks bound to a node first, each group's tasks in slot order (a
+/// task outside services, `shoal run`, is a group of its own); tasks whose
+/// requirements cannot be read come back apart with the reason.
 pub fn groups<'a>(tasks: impl Iterator<Item = &'a Task>) -> (Vec<TaskGroup>, Vec<(String, String)>) {
     let mut by_key: BTreeMap<(&str, &str, u64, &str), Vec<&Task>> = BTreeMap::new();
     for task in tasks {
@@ -150,6 +151,7 @@ pub fn groups<'a>(tasks: impl Iterator<Item = &'a Task>) -> (Vec<TaskGroup>, Vec
         match requirements(tasks[0]) {
             Ok(requirements) => groups.push(TaskGroup {
                 service_id: service.to_string(),
+                spec_version: tasks[0].spec_version,
                 requirements,
                 node: (!node.is_empty()).then(|| node.to_string()),
                 tasks: tasks.iter().map(|t| t.id.clone()).collect(),
@@ -157,6 +159,9 @@ pub fn groups<'a>(tasks: impl Iterator<Item = &'a Task>) -> (Vec<TaskGroup>, Vec
             Err(reason) => invalid.extend(tasks.iter().map(|t| (t.id.clone(), reason.clone()))),
         }
     }
+    // Tasks bound to a node (global services, jobs, runs) go first: they
+    // can go nowhere else, so an unbound task must not take their room.
+    groups.sort_by_key(|g| g.node.is_none());
     (groups, invalid)
 }
 
@@ -234,7 +239,7 @@ mod tests {
             .iter()
             .map(|g| (g.service_id.as_str(), g.node.as_deref(), g.tasks.iter().map(String::as_str).collect()))
             .collect();
-        assert_eq!(shape, vec![("s1", None, vec!["a", "b"]), ("s1", None, vec!["c"]), ("s2", Some("n1"), vec!["d"])]);
+        assert_eq!(shape, vec![("s2", Some("n1"), vec!["d"]), ("s1", None, vec!["a", "b"]), ("s1", None, vec!["c"])]);
         assert_eq!(invalid.len(), 1);
         assert!(invalid[0].1.starts_with("constraint \"oops\""));
     }

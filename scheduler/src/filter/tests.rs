@@ -18,7 +18,7 @@ fn node() -> NodeInfo {
 }
 
 fn group(requirements: Requirements) -> TaskGroup {
-    TaskGroup { service_id: "web".into(), requirements, node: None, tasks: vec!["t".into()] }
+    TaskGroup { service_id: "web".into(), spec_version: 0, requirements, node: None, tasks: vec!["t".into()] }
 }
 
 fn base() -> Requirements {

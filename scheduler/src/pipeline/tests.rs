@@ -19,6 +19,7 @@ fn labelled(id: &str, key: &str, value: &str) -> NodeInfo {
 fn group(service: &str, n: usize) -> TaskGroup {
     TaskGroup {
         service_id: service.into(),
+        spec_version: 0,
         requirements: Requirements { runtime: "process".into(), ..Default::default() },
         node: None,
         tasks: (0..n).map(|i| format!("{service}-{i}")).collect(),
@@ -57,7 +58,7 @@ fn prefers_nodes_with_fewer_tasks_of_the_service_then_fewer_in_all() {
 #[test]
 fn nodes_where_the_service_keeps_failing_come_last() {
     let mut nodes = vec![node("a"), node("b")];
-    nodes[0].recent_failures.insert("web".into(), MAX_RECENT_FAILURES);
+    nodes[0].recent_failures.insert(("web".into(), 0), MAX_RECENT_FAILURES);
     let d = schedule(&mut nodes, &[group("web", 3)]);
     assert_eq!(per_node(&d), BTreeMap::from([("b", 3)]), "a takes none while another node can");
     nodes[1].active = false;

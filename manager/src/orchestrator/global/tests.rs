@@ -122,15 +122,26 @@ fn a_node_that_qualifies_again_gets_a_fresh_task() {
         vec![("n1".to_string(), TaskState::Running)]
     );
     // Not so a task the restart policy gave up on.
-    let tasks = [task("a", "n1", 1, TaskState::Shutdown, TaskState::Failed)];
-    assert_eq!(run(Some(&s), &tasks, &[node("n1", true, false)]), Plan::default());
+    let mut s = s;
+    let task_spec = s.spec.as_mut().and_then(|s| s.task.as_mut()).unwrap();
+    task_spec.restart.as_mut().unwrap().condition = RestartCondition::None as i32;
+    let mut gave_up = task("a", "n1", 1, TaskState::Shutdown, TaskState::Failed);
+    gave_up.spec = Some(task_spec.clone());
+    assert_eq!(run(Some(&s), &[gave_up], &[node("n1", true, false)]), Plan::default());
 }
 
 #[test]
-fn a_paused_node_is_left_as_it_is() {
+fn a_task_that_fails_on_a_paused_node_stops_until_the_node_is_active() {
     let s = service();
     let tasks = [task("a", "n1", 1, TaskState::Running, TaskState::Failed)];
-    assert_eq!(run(Some(&s), &tasks, &[node("n1", true, true)]), Plan::default());
+    let plan = run(Some(&s), &tasks, &[node("n1", true, true)]);
+    assert_eq!(plan.actions, vec![Action::SetDesired("a".into(), TaskState::Shutdown)]);
+    let stopped = [task("a", "n1", 1, TaskState::Shutdown, TaskState::Failed)];
+    assert_eq!(run(Some(&s), &stopped, &[node("n1", true, true)]), Plan::default(), "nothing while paused");
+    let plan = run(Some(&s), &stopped, &[node("n1", true, false)]);
+    assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)], "replaced once active");
+    let Action::Create(t) = &plan.actions[0] else { panic!() };
+    assert_eq!(t.restart_history.len(), 1, "a restart attempt");
 }
 
 #[test]

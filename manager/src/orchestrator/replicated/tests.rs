@@ -80,18 +80,41 @@ fn converged_service_needs_nothing() {
 }
 
 #[test]
-fn scale_down_removes_the_highest_slots() {
+fn scale_down_removes_slots_not_running_first() {
     let s = service(1, policy(RestartCondition::Any, 0));
     let tasks = [
-        task("a", 1, 0, TaskState::Running, TaskState::Running),
+        task("a", 1, 0, TaskState::Running, TaskState::Pending),
         task("b", 2, 0, TaskState::Running, TaskState::Running),
         task("c", 3, 0, TaskState::Shutdown, TaskState::Failed),
     ];
     let plan = run(Some(&s), &tasks, 10);
     assert_eq!(
         plan.actions,
-        vec![Action::SetDesired("b".into(), TaskState::Remove), Action::SetDesired("c".into(), TaskState::Remove)]
+        vec![Action::SetDesired("a".into(), TaskState::Remove), Action::SetDesired("c".into(), TaskState::Remove)]
     );
+}
+
+#[test]
+fn scale_down_keeps_the_spread_over_nodes() {
+    // Slots 1-4 on nodes a and b, the two newest both on c.
+    let s = service(4, policy(RestartCondition::Any, 0));
+    let on = |id: &str, slot: u64, node: &str| {
+        let mut t = task(id, slot, slot as i64, TaskState::Running, TaskState::Running);
+        t.node_id = node.into();
+        t
+    };
+    let tasks =
+        [on("t1", 1, "a"), on("t2", 2, "b"), on("t3", 3, "a"), on("t4", 4, "b"), on("t5", 5, "c"), on("t6", 6, "c")];
+    let plan = run(Some(&s), &tasks, 10);
+    assert_eq!(
+        plan.actions,
+        vec![Action::SetDesired("t4".into(), TaskState::Remove), Action::SetDesired("t6".into(), TaskState::Remove)],
+        "one slot from b and one from c: a keeps two, b and c one each"
+    );
+    // Scaling up again takes the lowest numbers free.
+    let s = service(6, policy(RestartCondition::Any, 0));
+    let plan = run(Some(&s), &[on("t1", 1, "a"), on("t2", 2, "b"), on("t3", 3, "a"), on("t5", 5, "c")], 10);
+    assert_eq!(created_slots(&plan), vec![(4, TaskState::Running), (6, TaskState::Running)]);
 }
 
 #[test]
@@ -124,6 +147,56 @@ fn a_failed_task_is_replaced_after_the_delay() {
     assert_eq!((plan.actions.len(), plan.wake_at), (0, Some(15 * SEC)));
     let plan = run(Some(&s), &tasks, 15 * SEC);
     assert_eq!(plan.actions, vec![Action::SetDesired("new1".into(), TaskState::Running)]);
+}
+
+#[test]
+fn a_task_that_failed_while_held_is_replaced_once_its_delay_is_over() {
+    // Held until 15 s, it failed as it was prepared (its program is
+    // missing): no replacement before 15 s, then one held for the delay.
+    let s = service(1, policy(RestartCondition::Any, 5 * SEC));
+    let mut failed = task("held", 1, 10 * SEC, TaskState::Ready, TaskState::Rejected);
+    failed.hold_until = 15 * SEC;
+    failed.restart_history = vec![10 * SEC];
+    let plan = run(Some(&s), &[failed.clone()], 11 * SEC);
+    assert_eq!((plan.actions.len(), plan.wake_at), (0, Some(15 * SEC)));
+    let plan = run(Some(&s), &[failed], 15 * SEC);
+    assert_eq!(plan.actions[0], Action::SetDesired("held".into(), TaskState::Shutdown));
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Ready)]);
+    assert_eq!(plan.wake_at, Some(20 * SEC));
+}
+
+#[test]
+fn an_absurd_delay_does_not_overflow() {
+    let s = service(1, policy(RestartCondition::Any, i64::MAX));
+    let plan = run(Some(&s), &[task("a", 1, 0, TaskState::Running, TaskState::Failed)], 10 * SEC);
+    assert_eq!(plan.wake_at, Some(i64::MAX));
+}
+
+#[test]
+fn a_new_spec_version_restarts_a_stopped_slot_with_no_attempts_counted() {
+    let mut s = service(1, policy(RestartCondition::None, 0));
+    s.spec_version = 2;
+    let mut stopped = task("a", 1, 0, TaskState::Shutdown, TaskState::Failed);
+    stopped.spec_version = 1;
+    stopped.spec = Some(TaskSpec { runtime: "older".into(), ..Default::default() });
+    stopped.restart_history = vec![1, 2, 3];
+    let plan = run(Some(&s), &[stopped.clone()], 10);
+    assert_eq!(created_slots(&plan), vec![(1, TaskState::Running)]);
+    let Action::Create(fresh) = &plan.actions[0] else { panic!() };
+    assert!(fresh.restart_history.is_empty());
+    assert_eq!(fresh.spec_version, 2);
+
+    // A task of the old version that fails: its replacement counts anew.
+    let s = {
+        let mut s = service(1, RestartPolicy { max_attempts: 3, ..policy(RestartCondition::Any, 0) });
+        s.spec_version = 2;
+        s
+    };
+    let mut failed = stopped;
+    failed.desired_state = TaskState::Running as i32;
+    let plan = run(Some(&s), &[failed], 10);
+    let Action::Create(next) = &plan.actions[1] else { panic!("{plan:?}") };
+    assert_eq!(next.restart_history, vec![10]);
 }
 
 #[test]
