@@ -1,7 +1,8 @@
 //! `stack deploy` through the CLI on a real daemon: services created in
 //! `depends_on` order, listed by `stack ls/services/ps`, an edited file
 //! updates only the service that changed, `--prune` removes what left
-//! the file, `stack rm` removes the stack, and a cycle changes nothing.
+//! the file, `stack rm` removes the stack, and a cycle changes nothing;
+//! a stuck deploy shows its tasks' errors and times out with them.
 
 mod common;
 
@@ -137,6 +138,23 @@ fn deploy_fails_on_a_task_that_stops_for_good_and_on_its_timeout() {
     assert!(err.contains("timed out after 3s: not converged: t_app"), "{err}");
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("t_app  0/1 pending: no suitable node"), "the line says why: {shown}");
+}
+
+#[test]
+fn a_stuck_deploy_shows_its_task_error_as_plain_lines_and_times_out_with_it() {
+    let node = Node::init("node-a");
+    let file = node.data_dir().join("stack.yml");
+    // bad's program does not exist: each of its tasks fails and is restarted.
+    write(&file, "services:\n  bad:\n    image: /nonexistent/prog\n  ok:\n    image: sleep\n    command: \"1000\"\n");
+    let out = node.shoal(&["stack", "deploy", "--timeout", "5s", "-c", file.to_str().unwrap(), "t"]);
+    let (shown, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{shown}{err}");
+    let error = "executable not found: /nonexistent/prog (not an executable file, nor a program in $PATH)";
+    let line = format!("t_bad  0/1 task failed: {error}");
+    // Off a terminal, progress as plain lines, each printed when it changes.
+    assert_eq!(shown.lines().filter(|l| *l == line).count(), 1, "the task's error, once: {shown}");
+    assert!(shown.contains("t_ok   1/1 verifying\n") && shown.contains("t_ok   1/1 converged\n"), "{shown}");
+    assert!(err.contains(&format!("timed out after 5s: not converged: t_bad\n  {line}")), "{err}");
 }
 
 #[test]

@@ -1,57 +1,106 @@
 //! A block of lines redrawn in place on a terminal (indicatif), as the
 //! waits of `service create` and `stack deploy` show their progress.
-//! Off a terminal nothing is drawn until the end, when the final lines
-//! are printed once; messages go above the block.
+//! Off a terminal (a CI log, a pipe) each line is printed as plain text
+//! whenever it changes, so the log tells what happened and when;
+//! messages go above the block, or between the lines.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// How the lines are shown.
+enum Mode {
+    /// Nothing (`--quiet`, or once finished).
+    Quiet,
+    /// Redrawn in place on a terminal.
+    Live(MultiProgress, Vec<ProgressBar>),
+    /// Printed when they change; the lines as last printed.
+    Plain(Vec<String>),
+}
+
 pub struct View {
-    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
-    quiet: bool,
+    mode: Mode,
 }
 
 impl View {
     /// A view of `lines` lines; with `quiet`, nothing is shown.
     pub fn new(lines: usize, quiet: bool) -> View {
         let target = ProgressDrawTarget::stdout();
-        if quiet || target.is_hidden() {
-            return View { bars: None, quiet };
+        if quiet {
+            return View { mode: Mode::Quiet };
+        }
+        if target.is_hidden() {
+            return View { mode: Mode::Plain(Vec::new()) };
         }
         let multi = MultiProgress::with_draw_target(target);
         let style = ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
         let bars = (0..lines).map(|_| multi.add(ProgressBar::new_spinner().with_style(style.clone()))).collect();
-        View { bars: Some((multi, bars)), quiet }
+        View { mode: Mode::Live(multi, bars) }
     }
 
-    pub fn show(&self, lines: &[String]) {
-        if let Some((_, bars)) = &self.bars {
-            for (bar, line) in bars.iter().zip(lines) {
-                bar.set_message(line.clone());
+    pub fn show(&mut self, lines: &[String]) {
+        match &mut self.mode {
+            Mode::Live(_, bars) => {
+                for (bar, line) in bars.iter().zip(lines) {
+                    bar.set_message(line.clone());
+                }
             }
+            Mode::Plain(shown) => changed(shown, lines).iter().for_each(|l| println!("{l}")),
+            Mode::Quiet => {}
         }
     }
 
     /// A message above the block ("Creating service web").
     pub fn println(&self, message: &str) {
-        match &self.bars {
-            Some((multi, _)) => {
+        match &self.mode {
+            Mode::Live(multi, _) => {
                 let _ = multi.println(message);
             }
-            None => println!("{message}"),
+            _ => println!("{message}"),
         }
     }
 
-    /// The final picture: kept on a terminal, printed once otherwise.
+    /// The final picture: kept on a terminal, its changed lines printed
+    /// otherwise. Nothing is shown after it.
     pub fn finish(&mut self, lines: &[String]) {
-        match self.bars.take() {
-            Some((_, bars)) => {
+        match &self.mode {
+            Mode::Live(_, bars) => {
                 for (bar, line) in bars.iter().zip(lines) {
                     bar.finish_with_message(line.clone());
                 }
             }
-            None if !self.quiet => lines.iter().for_each(|l| println!("{l}")),
-            None => {}
+            Mode::Plain(_) => self.show(lines),
+            Mode::Quiet => {}
         }
-        self.quiet = true;
+        self.mode = Mode::Quiet;
+    }
+}
+
+/// The lines that differ from those `shown` at the same place, in order;
+/// `shown` becomes `lines`.
+fn changed(shown: &mut Vec<String>, lines: &[String]) -> Vec<String> {
+    let new = lines.iter().enumerate().filter(|(i, line)| shown.get(*i) != Some(*line));
+    let new: Vec<String> = new.map(|(_, line)| line.clone()).collect();
+    *shown = lines.to_vec();
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn only_lines_that_changed_are_printed_again() {
+        let mut shown = Vec::new();
+        let first = strings(&["web  0/1 starting", "db   0/1 starting"]);
+        assert_eq!(changed(&mut shown, &first), first);
+        assert!(changed(&mut shown, &first).is_empty(), "nothing changed");
+        let next = strings(&["web  0/1 starting", "db   1/1 verifying"]);
+        assert_eq!(changed(&mut shown, &next), strings(&["db   1/1 verifying"]));
+        // A line more (a service scaled up during the wait) is new.
+        let more = strings(&["web  0/1 starting", "db   1/1 verifying", "1/2: new"]);
+        assert_eq!(changed(&mut shown, &more), strings(&["1/2: new"]));
     }
 }

@@ -6,7 +6,9 @@
 //! every slot's newest task has completed ("job complete"). During a
 //! rolling update, also when no task is left to replace and the update
 //! completed; a paused or rolled back update fails. A [`Tracker`] makes
-//! one look at a time, so `stack deploy` follows many services at once.
+//! one look at a time, so `stack deploy` follows many services at once;
+//! while a slot is not up, its [`Standing`] carries the error of the
+//! service's newest failed task, so the wait says why it is stuck.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -51,6 +53,18 @@ fn slot_line(prefix: &str, task: Option<&Task>) -> String {
     format!("{prefix} {:<9} {bar}", st.name())
 }
 
+/// The error of the newest of `tasks` that failed or was rejected with
+/// one, among those of the service's current spec (a failure of the
+/// version being replaced says nothing of the new one).
+fn last_failure(service: &Service, tasks: &[&Task]) -> Option<String> {
+    tasks
+        .iter()
+        .filter(|t| matches!(t.state(), TaskState::Failed | TaskState::Rejected) && !err(t).is_empty())
+        .filter(|t| !update::is_dirty(service, t))
+        .max_by_key(|t| (created(t), t.id.clone()))
+        .map(|t| err(t).to_string())
+}
+
 /// How a wait ends, or that it goes on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -77,24 +91,29 @@ pub struct Standing {
     pub job: bool,
     /// Why a task waits for a node, if one does.
     pub pending: Option<String>,
+    /// The error of the newest task (of the current spec) that failed or
+    /// was rejected, if any: why a slot keeps restarting.
+    pub failure: Option<String>,
     pub verdict: Verdict,
 }
 
 impl Standing {
     /// One line for the service, as `stack deploy` shows it: "2/3
-    /// starting", "1/1 converged", "0/1 pending: no suitable node (...)".
+    /// starting", "1/1 converged", "0/1 pending: no suitable node (...)",
+    /// "0/1 task failed: executable not found: ..." while a slot is not
+    /// up and its last task failed.
     pub fn summary(&self) -> String {
         let count = format!("{}/{}", self.done, self.desired);
-        match &self.verdict {
-            Verdict::Failed(_) => format!("{count} failed"),
-            Verdict::Converged if self.job => format!("{count} complete"),
-            Verdict::Converged => format!("{count} converged"),
-            Verdict::Waiting => match &self.pending {
-                Some(reason) => format!("{count} pending: {reason}"),
-                None if self.updating => format!("{count} updating"),
-                None if self.done as u64 == self.desired => format!("{count} verifying"),
-                None => format!("{count} starting"),
-            },
+        let all_up = self.done as u64 == self.desired;
+        match (&self.verdict, &self.pending, &self.failure) {
+            (Verdict::Failed(_), ..) => format!("{count} failed"),
+            (Verdict::Converged, ..) if self.job => format!("{count} complete"),
+            (Verdict::Converged, ..) => format!("{count} converged"),
+            (Verdict::Waiting, Some(reason), _) => format!("{count} pending: {reason}"),
+            (Verdict::Waiting, None, Some(error)) if !all_up => format!("{count} task failed: {error}"),
+            _ if self.updating => format!("{count} updating"),
+            _ if all_up => format!("{count} verifying"),
+            _ => format!("{count} starting"),
         }
     }
 }
@@ -179,6 +198,7 @@ impl Tracker {
                 && t.state() >= TaskState::Assigned
         });
         let pending = current.iter().find(|t| t.state() == TaskState::Pending && !err(t).is_empty());
+        let failure = last_failure(service, &live);
 
         let mut lines = vec![if job {
             format!("job progress: {} out of {desired} complete", done.len())
@@ -201,6 +221,7 @@ impl Tracker {
             updating,
             job,
             pending: pending.map(|t| err(t).to_string()),
+            failure,
             verdict: Verdict::Waiting,
         };
         let fail = |mut s: Standing, verify: String, error: String| {
@@ -305,7 +326,7 @@ pub async fn converge(ctx: &mut Ctx, service_id: &str, quiet: bool, rollback: bo
 
 #[cfg(test)]
 mod tests {
-    use shoal_proto::{ReplicatedService, ServiceSpec, TaskStatus};
+    use shoal_proto::{Meta, ReplicatedService, ServiceSpec, TaskStatus};
 
     use super::*;
 
@@ -358,5 +379,29 @@ mod tests {
         let s = tracker.assess(&service, &dead, Instant::now());
         let error = "service could not converge: task web.1 stopped for good: exit 1".to_string();
         assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Failed(error), "0/1 failed".into()));
+    }
+
+    #[test]
+    fn the_newest_failure_shows_while_a_slot_is_not_up() {
+        let service = service(1);
+        let mut tracker = Tracker::new("s".into(), false);
+        let at = |mut t: Task, created_at: i64| {
+            t.meta = Some(Meta { created_at, ..Default::default() });
+            t
+        };
+        let first = at(task("a", 1, TaskState::Rejected, TaskState::Shutdown, "executable not found: x"), 1);
+        let second = at(task("b", 1, TaskState::Failed, TaskState::Shutdown, "exit 1"), 2);
+        // The replacement waits out its restart delay.
+        let third = at(task("c", 1, TaskState::Ready, TaskState::Ready, ""), 3);
+        let tasks = [second.clone(), first, third.clone()];
+        let s = tracker.assess(&service, &tasks, Instant::now());
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Waiting, "0/1 task failed: exit 1".into()));
+        // Up again: the old failure no longer shows.
+        let up = at(task("c", 1, TaskState::Running, TaskState::Running, ""), 3);
+        assert_eq!(tracker.assess(&service, &[second.clone(), up], Instant::now()).summary(), "1/1 verifying");
+        // A failure of the spec being replaced says nothing of the new one.
+        let mut old = second;
+        old.spec = Some(Default::default());
+        assert_eq!(tracker.assess(&service, &[old, third], Instant::now()).summary(), "0/1 starting");
     }
 }

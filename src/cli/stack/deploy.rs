@@ -1,8 +1,11 @@
 //! `stack deploy`: every service converted and checked before anything
 //! is written; `--prune` first; then each service created or updated
 //! (only if its spec changed) once the services it `depends_on` meet
-//! their condition. Without `--detach`, one live line per service until
-//! all converged, one failed, or `--timeout` passed.
+//! their condition. Without `--detach`, one line per service (redrawn
+//! on a terminal, printed as it changes otherwise) until all converged,
+//! one failed, or `--timeout` ([`DEFAULT_TIMEOUT`] unless given; `0`:
+//! no limit) passed; a line shows why its service waits: a dependency,
+//! a task pending for a node, or its newest task's error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,12 +28,22 @@ use crate::stack::convert;
 use crate::stack::model::{Compose, Condition};
 use crate::stack::networks::{self, StackNetwork};
 
+/// How long `stack deploy` waits for its services to converge unless
+/// `--timeout` says otherwise: as long as Helm's `--wait`, enough for a
+/// stack's rolling updates, and a stuck deploy in CI still ends.
+pub const DEFAULT_TIMEOUT: &str = "5m";
+
 /// `stack deploy`'s options beyond the files.
 pub struct Options<'a> {
     pub prune: bool,
     pub wait: &'a WaitFlags,
-    /// Give up waiting after this long.
+    /// Give up waiting after this long; `None`: wait for ever.
     pub timeout: Option<Duration>,
+}
+
+/// The wait's limit for a `--timeout` of `ns` nanoseconds: none for 0.
+pub fn limit(ns: i64) -> Option<Duration> {
+    (ns > 0).then(|| Duration::from_nanos(ns as u64))
 }
 
 /// The services in the order to deploy them: each after those it
@@ -173,12 +186,22 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
             && Instant::now() >= at
         {
             view.finish(&lines);
-            let late: Vec<&str> = entries.iter().filter(|e| !e.settled()).map(|e| e.full.as_str()).collect();
-            bail!("timed out after {}: not converged: {}", humantime::format_duration(timeout), late.join(", "));
+            bail!("{}", timed_out(timeout, &entries, &lines));
         }
         view.show(&lines);
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The error of a wait that timed out: the services not converged, then
+/// each one's line (why it waits, its newest task's error).
+fn timed_out(timeout: Duration, entries: &[Entry], lines: &[String]) -> String {
+    let late: Vec<(&Entry, &String)> = entries.iter().zip(lines).filter(|(e, _)| !e.settled()).collect();
+    let names: Vec<&str> = late.iter().map(|(e, _)| e.full.as_str()).collect();
+    let mut error =
+        format!("timed out after {}: not converged: {}", humantime::format_duration(timeout), names.join(", "));
+    late.iter().for_each(|(_, line)| error.push_str(&format!("\n  {line}")));
+    error
 }
 
 /// The stack's services in deploy order, converted and checked; each
@@ -296,5 +319,46 @@ mod tests {
         assert_eq!(order(&c).unwrap_err().to_string(), "depends_on: a cycle: a -> b -> a");
         let c = compose("services: { a: { image: a, depends_on: [nope] } }");
         assert_eq!(order(&c).unwrap_err().to_string(), "services.a.depends_on: no service \"nope\" in the file");
+    }
+
+    fn entry(full: &str, verdict: Verdict, failure: Option<&str>) -> Entry {
+        let standing = Standing {
+            lines: Vec::new(),
+            verify: String::new(),
+            desired: 1,
+            started: 0,
+            done: usize::from(verdict == Verdict::Converged),
+            updating: false,
+            job: false,
+            pending: None,
+            failure: failure.map(str::to_string),
+            verdict,
+        };
+        let spec = ServiceSpec::default();
+        Entry { full: full.into(), deps: Vec::new(), spec, existing: None, tracker: None, standing: Some(standing) }
+    }
+
+    #[test]
+    fn a_line_says_why_its_service_waits_and_a_timeout_names_the_late_ones() {
+        let mut entries = vec![
+            entry("t_db", Verdict::Converged, None),
+            entry("t_bad", Verdict::Waiting, Some("executable not found: /x")),
+            entry("t_web", Verdict::Waiting, None),
+        ];
+        entries[2].deps = vec![(1, Condition::Started)];
+        entries[2].standing = None;
+        let lines: Vec<String> = entries.iter().map(|e| e.line(&entries, 5)).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "t_db   1/1 converged",
+                "t_bad  0/1 task failed: executable not found: /x",
+                "t_web  waiting for t_bad (service_started)",
+            ]
+        );
+        assert_eq!(
+            timed_out(Duration::from_secs(5), &entries, &lines),
+            "timed out after 5s: not converged: t_bad, t_web\n  t_bad  0/1 task failed: executable not found: /x\n  t_web  waiting for t_bad (service_started)"
+        );
     }
 }

@@ -51,9 +51,10 @@ pub enum StackCommand {
         prune: bool,
         #[command(flatten)]
         wait: WaitFlags,
-        /// Stop waiting after this long and fail (ns|us|ms|s|m|h) [default: no limit]
-        #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
-        timeout: Option<i64>,
+        /// Stop waiting after this long and fail, naming the services not converged
+        /// and their tasks' errors; 0 waits for ever (ns|us|ms|s|m|h)
+        #[arg(long, value_name = "DURATION", value_parser = duration_ns, default_value = deploy::DEFAULT_TIMEOUT)]
+        timeout: i64,
         #[arg(value_name = "STACK")]
         stack: String,
     },
@@ -109,8 +110,8 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
         StackCommand::Deploy { compose_file, env_file, prune, wait, timeout, stack } => {
             let compose = load_files(&compose_file, env_file.as_deref())?;
             let base = load::base_dir(&compose_file);
-            let timeout = timeout.map(|ns| std::time::Duration::from_nanos(ns.max(0) as u64));
-            deploy::deploy(ctx, &stack, &compose, &base, deploy::Options { prune, wait: &wait, timeout }).await
+            let options = deploy::Options { prune, wait: &wait, timeout: deploy::limit(timeout) };
+            deploy::deploy(ctx, &stack, &compose, &base, options).await
         }
         StackCommand::Ls { format } => ls(ctx, Format::from_flag(format.as_deref())).await,
         StackCommand::Services { flags, stack } => {
@@ -210,4 +211,43 @@ async fn ls(ctx: &mut Ctx, format: Format) -> Result<()> {
     }
     let rows: Vec<Value> = stacks.iter().map(|(name, n)| json!({ "Name": name, "Services": n.to_string() })).collect();
     format.print_rows(&rows, &[("NAME", "Name"), ("SERVICES", "Services")])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: StackCommand,
+    }
+
+    /// The wait's limit of `stack deploy` with `flags`.
+    fn limit(flags: &[&str]) -> Result<Option<Duration>, clap::Error> {
+        let mut argv = vec!["stack", "deploy", "-c", "stack.yml"];
+        argv.extend_from_slice(flags);
+        argv.push("demo");
+        match Cli::try_parse_from(argv)?.command {
+            StackCommand::Deploy { timeout, .. } => Ok(deploy::limit(timeout)),
+            other => panic!("not a deploy: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deploy_waits_five_minutes_unless_told_and_zero_is_for_ever() {
+        assert_eq!(limit(&[]).unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(limit(&["--timeout", "5s"]).unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(limit(&["--timeout", "1m30s"]).unwrap(), Some(Duration::from_secs(90)));
+        assert_eq!(limit(&["--timeout", "0"]).unwrap(), None);
+        assert_eq!(limit(&["--timeout", "0s"]).unwrap(), None);
+        let err = limit(&["--timeout", "soon"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("expected a duration like 5s"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
 }
