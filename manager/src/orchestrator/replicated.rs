@@ -121,24 +121,25 @@ pub fn reconcile(service: Option<&Service>, tasks: &[&Task], env: &mut Env<'_>) 
     plan
 }
 
+/// A slot number and its tasks, oldest first.
+pub type Slot<'a> = (u64, Vec<&'a Task>);
+
 /// Splits the slots (each's tasks oldest first) into the `replicas` to
 /// keep, in slot order, and the rest, as swarmkit scales down: slots whose
 /// newest task is not running go first, then slots from the nodes with the
 /// most tasks of the service, so the spread stays even; ties keep the
 /// lower slot number.
-pub fn scale_down<'a>(
-    slots: BTreeMap<u64, Vec<&'a Task>>,
-    replicas: usize,
-) -> (Vec<(u64, Vec<&'a Task>)>, Vec<Vec<&'a Task>>) {
+pub fn scale_down(slots: BTreeMap<u64, Vec<&Task>>, replicas: usize) -> (Vec<Slot<'_>>, Vec<Vec<&Task>>) {
     if slots.len() <= replicas {
         return (slots.into_iter().collect(), Vec::new());
     }
-    let mut ranked: Vec<(u64, Vec<&Task>)> = slots.into_iter().collect();
+    let mut ranked: Vec<Slot<'_>> = slots.into_iter().collect();
     let running = |tasks: &[&Task]| tasks.last().is_some_and(|t| t.state() == TaskState::Running);
     ranked.sort_by_key(|(slot, tasks)| (!running(tasks), *slot));
     // The n-th slot of the service on its node (running ones counted first).
     let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut indexed: Vec<(usize, usize, (u64, Vec<&Task>))> = Vec::with_capacity(ranked.len());
+    // (copy on its node, rank, slot)
+    let mut indexed: Vec<(usize, usize, Slot<'_>)> = Vec::with_capacity(ranked.len());
     for (order, entry) in ranked.into_iter().enumerate() {
         let node = entry.1.last().map_or("", |t| t.node_id.as_str());
         let count = per_node.entry(node).or_default();
@@ -147,7 +148,7 @@ pub fn scale_down<'a>(
     }
     indexed.sort_by_key(|(index, order, _)| (*index, *order));
     let extra = indexed.split_off(replicas).into_iter().map(|(_, _, (_, tasks))| tasks).collect();
-    let mut keep: Vec<(u64, Vec<&Task>)> = indexed.into_iter().map(|(_, _, entry)| entry).collect();
+    let mut keep: Vec<Slot<'_>> = indexed.into_iter().map(|(_, _, entry)| entry).collect();
     keep.sort_by_key(|(slot, _)| *slot);
     (keep, extra)
 }
@@ -218,8 +219,11 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
     let state = latest.state();
     if latest.desired_state > TaskState::Running as i32 {
         // Stopped by the restart policy: a new spec version (or `--force`)
-        // starts the slot afresh.
-        if state.is_terminal() && update::is_dirty(service, latest) {
+        // starts the slot afresh; so does new placement that its node
+        // no longer meets.
+        let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
+        let moved = latest.spec.as_ref() != template && (env.lost)(&latest.node_id);
+        if state.is_terminal() && (moved || update::is_dirty(service, latest)) {
             let task = new_task(service, latest.slot, TaskState::Running, Vec::new(), now, (env.new_id)());
             plan.actions.push(Action::Create(Box::new(task)));
         }

@@ -200,6 +200,20 @@ fn a_new_spec_version_restarts_a_stopped_slot_with_no_attempts_counted() {
 }
 
 #[test]
+fn new_placement_restarts_a_stopped_slot_only_if_its_node_no_longer_fits() {
+    let mut s = service(1, policy(RestartCondition::None, 0));
+    s.spec_version = 2;
+    let mut old_placement = s.spec.as_ref().unwrap().task.clone().unwrap();
+    old_placement.placement =
+        Some(shoal_proto::Placement { constraints: vec!["node.role==worker".into()], ..Default::default() });
+    let mut stopped = task("a", 1, 0, TaskState::Shutdown, TaskState::Failed);
+    (stopped.spec_version, stopped.spec, stopped.node_id) = (1, Some(old_placement), "fine".into());
+    assert_eq!(run(Some(&s), &[stopped.clone()], 10), Plan::default(), "its node still fits");
+    stopped.node_id = "lost".into();
+    assert_eq!(created_slots(&run(Some(&s), &[stopped], 10)), vec![(1, TaskState::Running)]);
+}
+
+#[test]
 fn zero_delay_restarts_at_once() {
     let s = service(1, policy(RestartCondition::Any, 0));
     let tasks = [task("a", 1, 0, TaskState::Running, TaskState::Complete)];
