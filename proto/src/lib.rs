@@ -6,6 +6,7 @@
 //! order, display names), never behaviour.
 #![forbid(unsafe_code)]
 
+pub mod limits;
 pub mod logging;
 mod names;
 mod signal;
@@ -14,7 +15,7 @@ mod time;
 pub mod transport;
 
 pub use signal::signal_number;
-pub use size::parse_size;
+pub use size::{format_size, parse_size};
 
 /// What a manager that is not the raft leader answers a worker's session
 /// (with code `Unavailable`): the worker tries the next manager at once.

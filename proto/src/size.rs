@@ -1,5 +1,20 @@
 //! Sizes as the Docker CLI reads them (`512m`, `1.5GiB`, `1024`), for
-//! memory reservations and log limits alike.
+//! memory reservations and log limits alike, and as it shows them
+//! (`20MiB`).
+
+/// `n` bytes in the largest binary unit with at most three decimals:
+/// "20MiB", "1.5GiB", "100B".
+pub fn format_size(n: i64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let s = format!("{value:.3}");
+    format!("{}{}", s.trim_end_matches('0').trim_end_matches('.'), units[unit])
+}
 
 /// Bytes; units b, k, m, g, t, p (powers of 1024), any case, optionally
 /// followed by `i` and/or `b`.
@@ -44,5 +59,12 @@ mod tests {
         assert!(parse_size("").is_err());
         assert!(parse_size("m").is_err());
         assert!(parse_size("1..2m").is_err());
+    }
+
+    #[test]
+    fn sizes_show_in_binary_units() {
+        assert_eq!(format_size(20 << 20), "20MiB");
+        assert_eq!(format_size(3 << 29), "1.5GiB");
+        assert_eq!(format_size(512), "512B");
     }
 }

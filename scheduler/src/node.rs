@@ -64,6 +64,8 @@ pub struct NodeInfo {
     pub active: bool,
     /// Executors the node offers ("process", "docker").
     pub runtimes: Vec<String>,
+    /// Resource limits the node enforces ("cpu", "memory", "pids").
+    pub limits: Vec<String>,
     /// What the node has in all.
     pub capacity: Resources,
     /// What its active tasks reserve.

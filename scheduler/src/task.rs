@@ -24,6 +24,9 @@ pub struct Requirements {
     pub host_ports: Vec<HostPort>,
     /// Most active tasks of the service on one node; 0: no limit.
     pub max_replicas: u64,
+    /// Resource limits the task sets ("cpu", "memory", "pids"): its node
+    /// must enforce them.
+    pub limits: Vec<String>,
 }
 
 /// Tasks of one service with the same requirements.

@@ -128,8 +128,9 @@ pub fn placement_pref(text: &str) -> Result<String, String> {
     }
 }
 
-/// `--reserve-cpu`, `--reserve-memory`, `--limit-cpu`, `--limit-memory`, of
-/// `service create` and `service update` (where 0 removes a value).
+/// `--reserve-cpu`, `--reserve-memory`, `--limit-cpu`, `--limit-memory`,
+/// `--limit-pids`, of `service create` and `service update` (where 0
+/// removes a value).
 #[derive(Args, Debug)]
 pub struct ResourceArgs {
     /// Reserve CPUs
@@ -144,6 +145,9 @@ pub struct ResourceArgs {
     /// Limit memory
     #[arg(long, value_name = "BYTES", value_parser = units::memory_bytes)]
     pub limit_memory: Option<i64>,
+    /// Limit maximum number of processes (default 0 = unlimited)
+    #[arg(long, value_name = "INT", value_parser = count)]
+    pub limit_pids: Option<u64>,
 }
 
 impl ResourceArgs {
@@ -151,6 +155,14 @@ impl ResourceArgs {
     pub fn apply(&self, r: &mut ResourceRequirements) {
         set(&mut r.reservations, self.reserve_cpu, self.reserve_memory);
         set(&mut r.limits, self.limit_cpu, self.limit_memory);
+    }
+
+    /// Sets the pids limit in `c` if the flag gives one (the spec keeps it
+    /// with the container, as swarmkit does).
+    pub fn apply_pids(&self, c: &mut ContainerSpec) {
+        if let Some(n) = self.limit_pids {
+            c.pids_limit = i64::try_from(n).unwrap_or(i64::MAX);
+        }
     }
 }
 
@@ -316,6 +328,7 @@ impl CreateArgs {
             ..self.program.container()
         };
         self.health.apply(&mut container.healthcheck);
+        self.resources.apply_pids(&mut container);
         let mut log_driver = None;
         self.logs.apply(&mut log_driver);
         ServiceSpec {

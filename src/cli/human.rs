@@ -36,15 +36,7 @@ pub fn rfc3339(nanos: i64) -> String {
 
 /// Bytes in binary units: "1.954GiB".
 pub fn bytes(n: i64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let s = format!("{value:.3}");
-    format!("{}{}", s.trim_end_matches('0').trim_end_matches('.'), units[unit])
+    shoal_proto::format_size(n)
 }
 
 /// First letter upper-case: "running" -> "Running".

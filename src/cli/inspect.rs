@@ -149,9 +149,10 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
     let restart = task.restart.unwrap_or_default();
     let condition = RestartCondition::try_from(restart.condition).unwrap_or_default();
     let placement = task.placement.unwrap_or_default();
+    let c = task.container.unwrap_or_default();
     Obj::new()
-        .always("ContainerSpec", container(&task.container.unwrap_or_default()))
-        .always("Resources", resources(task.resources.unwrap_or_default()))
+        .always("ContainerSpec", container(&c))
+        .always("Resources", resources(task.resources.unwrap_or_default(), c.pids_limit))
         .always(
             "RestartPolicy",
             Obj::new()
@@ -175,15 +176,18 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
         .done()
 }
 
-fn resources(r: shoal_proto::ResourceRequirements) -> Value {
-    let size = |r: Option<shoal_proto::Resources>| {
+/// Docker's shape: the pids limit (kept in the container spec, as
+/// swarmkit does) shows among the limits.
+fn resources(r: shoal_proto::ResourceRequirements, pids_limit: i64) -> Value {
+    let size = |r: Option<shoal_proto::Resources>, pids: i64| {
         let r = r.unwrap_or_default();
         Obj::new()
             .put("NanoCPUs", (r.nano_cpus > 0).then_some(r.nano_cpus))
             .put("MemoryBytes", (r.memory_bytes > 0).then_some(r.memory_bytes))
+            .put("Pids", (pids > 0).then_some(pids))
             .done()
     };
-    json!({ "Limits": size(r.limits), "Reservations": size(r.reservations) })
+    json!({ "Limits": size(r.limits, pids_limit), "Reservations": size(r.reservations, 0) })
 }
 
 fn placement_json(p: shoal_proto::Placement) -> Value {
@@ -298,6 +302,7 @@ pub fn node(n: &Node) -> Value {
     let d = n.description.clone().unwrap_or_default();
     let platform = d.platform.unwrap_or_default();
     let resources = d.resources.unwrap_or_default();
+    let limits = d.limits.unwrap_or_default();
     let status = n.status.clone().unwrap_or_default();
     let role = NodeRole::try_from(spec.desired_role).unwrap_or_default();
     let availability = NodeAvailability::try_from(spec.availability).unwrap_or_default();
@@ -318,6 +323,7 @@ pub fn node(n: &Node) -> Value {
                 "Hostname": d.hostname,
                 "Platform": { "Architecture": platform.architecture, "OS": platform.os },
                 "Resources": { "NanoCPUs": resources.nano_cpus, "MemoryBytes": resources.memory_bytes },
+                "Limits": { "Cgroup": limits.cgroup, "Enforced": limits.enforced, "Message": limits.message },
                 "Engine": {
                     "EngineVersion": d.engine_version,
                     "Labels": labels(&d.engine_labels),

@@ -377,5 +377,12 @@ fn print_pretty(n: &Node) {
         super::human::bytes(r.memory_bytes)
     );
     println!("Runtimes:\t\t{}", d.runtimes.join(", "));
+    let limits = d.limits.unwrap_or_default();
+    let enforced = if limits.enforced.is_empty() { "none".to_string() } else { limits.enforced.join(", ") };
+    let cgroup = if limits.cgroup.is_empty() { String::new() } else { format!(" (cgroup {})", limits.cgroup) };
+    println!("Resource Limits:\t{enforced}{cgroup}");
+    if !limits.message.is_empty() {
+        println!(" Not Enforced:\t\t{}", limits.message);
+    }
     println!("Engine Version:\t\t{}", d.engine_version);
 }

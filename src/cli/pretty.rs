@@ -55,15 +55,19 @@ pub fn print(s: &Service) {
         }
     }
     let resources = task.resources.unwrap_or_default();
-    for (what, r) in [("Reservations", resources.reservations), ("Limits", resources.limits)] {
+    let pids_limit = c.pids_limit;
+    for (what, r, pids) in [("Reservations", resources.reservations, 0), ("Limits", resources.limits, pids_limit)] {
         let r = r.unwrap_or_default();
-        if r.nano_cpus > 0 || r.memory_bytes > 0 {
+        if r.nano_cpus > 0 || r.memory_bytes > 0 || pids > 0 {
             println!("Resources:\n {what}:");
             if r.nano_cpus > 0 {
                 println!("  CPU:\t\t{}", r.nano_cpus as f64 / 1e9);
             }
             if r.memory_bytes > 0 {
                 println!("  Memory:\t{}", super::human::bytes(r.memory_bytes));
+            }
+            if pids > 0 {
+                println!("  PIDs:\t\t{pids}");
             }
         }
     }

@@ -176,6 +176,7 @@ impl UpdateArgs {
             placement.max_replicas = n;
         }
         self.resources.apply(task.resources.get_or_insert_with(ResourceRequirements::default));
+        self.resources.apply_pids(task.container.get_or_insert_with(ContainerSpec::default));
         self.restart.apply(task.restart.get_or_insert_with(Default::default));
         self.logs.apply(&mut task.log_driver);
         if self.force {
@@ -447,10 +448,14 @@ mod tests {
     #[test]
     fn resources_change_one_field_at_a_time() {
         let spec = apply(&["--reserve-cpu", "0.5", "--limit-memory", "1g"], ServiceSpec::default()).unwrap();
-        let spec = apply(&["--reserve-memory", "64m"], spec).unwrap();
-        let r = spec.task.unwrap().resources.unwrap();
+        let spec = apply(&["--reserve-memory", "64m", "--limit-pids", "20"], spec).unwrap();
+        let task = spec.task.clone().unwrap();
+        let r = task.resources.unwrap();
         assert_eq!(r.reservations, Some(Resources { nano_cpus: 500_000_000, memory_bytes: 64 << 20 }));
         assert_eq!(r.limits, Some(Resources { nano_cpus: 0, memory_bytes: 1 << 30 }));
+        assert_eq!(task.container.unwrap().pids_limit, 20);
+        let spec = apply(&["--limit-pids", "0"], spec).unwrap();
+        assert_eq!(spec.task.unwrap().container.unwrap().pids_limit, 0, "0 removes the limit");
     }
 
     #[test]

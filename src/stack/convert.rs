@@ -87,6 +87,7 @@ pub fn service(
         hostname: svc.hostname.clone().unwrap_or_default(),
         healthcheck: svc.healthcheck.as_ref().map(healthcheck),
         mounts: svc.volumes.iter().map(|v| mount(stack, name, v, base)).collect::<Result<_, _>>()?,
+        pids_limit: deploy.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.pids).unwrap_or(0),
     };
     let task = TaskSpec {
         container: Some(container),
@@ -288,7 +289,7 @@ services:
       replicas: 5
       labels: { team: a }
       restart_policy: { condition: on-failure }
-      resources: { limits: { cpus: "0.1", memory: 50M } }
+      resources: { limits: { cpus: "0.1", memory: 50M, pids: 30 } }
       placement: { constraints: [node.role == manager], max_replicas_per_node: 2 }
       update_config: { parallelism: 2, order: start-first }
     volumes: ["./data:/data:ro", "cache:/cache", { type: tmpfs, target: /tmp }]
@@ -317,6 +318,7 @@ services:
             ]
         );
         assert_eq!(container.healthcheck.unwrap().interval_ns, 5_000_000_000);
+        assert_eq!(container.pids_limit, 30);
         assert_eq!(task.restart.unwrap().condition(), RestartCondition::OnFailure);
         assert_eq!(task.resources.unwrap().limits, Some(Resources { nano_cpus: 100_000_000, memory_bytes: 50 << 20 }));
         assert_eq!(task.placement.unwrap().max_replicas, 2);

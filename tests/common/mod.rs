@@ -440,6 +440,42 @@ impl Node {
                     let _ = Command::new("kill").args(["-9", "--", &target.to_string()]).output();
                 }
             }
+            remove_cgroups(&entry.file_name().to_string_lossy());
+        }
+    }
+}
+
+/// The cgroup directories of task `id` that exist (on cgroup v1 one per
+/// controller, on v2 one).
+pub fn task_cgroups(id: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("shoal").join(id))
+        .collect();
+    dirs.push(Path::new("/sys/fs/cgroup/shoal").join(id));
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+/// Kills what is left in task `id`'s cgroups (its shim was killed with
+/// the daemon) and removes them.
+fn remove_cgroups(id: &str) {
+    for dir in task_cgroups(id) {
+        let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+        let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+        // Until it can be removed: killed processes take a moment to go.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while dir.exists() && Instant::now() < deadline {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            let pids: Vec<&str> = procs.split_whitespace().collect();
+            if !pids.is_empty() {
+                let _ = Command::new("kill").arg("-9").args(&pids).output();
+            }
+            if std::fs::remove_dir(&dir).is_err() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }

@@ -10,6 +10,8 @@
 //! A task with a health check is probed while it runs; its health is
 //! reported with its running status, and an unhealthy task is stopped
 //! and reported failed ("unhealthy container"), for its restart policy.
+//! A task whose process the kernel killed for going past its memory
+//! limit fails with "OOMKilled: ...".
 
 use std::future::Future;
 use std::pin::Pin;
@@ -262,12 +264,28 @@ impl<E: Executor> Controller<E> {
                 } else if status == ExitStatus::Code(0) {
                     self.report(TaskState::Complete, "finished", "", c);
                 } else {
-                    self.report(TaskState::Failed, "started", &format!("task: non-zero exit ({})", status.code()), c);
+                    self.report(TaskState::Failed, "started", &self.exit_error(status), c);
                 }
             }
             Err(ExecError(e)) if stopped => self.report(TaskState::Shutdown, "shutdown", &e, None),
             Err(ExecError(e)) => self.fail(&e),
         }
+    }
+}
+
+impl<E: Executor> Controller<E> {
+    /// Why a task that exited non-zero failed: Docker's "non-zero exit",
+    /// or OOMKilled when the kernel killed a process of the task for
+    /// going past its memory limit.
+    fn exit_error(&self, status: ExitStatus) -> String {
+        if self.dir.oom_kills() == 0 {
+            return format!("task: non-zero exit ({})", status.code());
+        }
+        let task = self.current();
+        let limits = task.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.limits.as_ref());
+        let limit = limits.map_or(0, |l| l.memory_bytes);
+        let what = if limit > 0 { format!(" ({})", shoal_proto::format_size(limit)) } else { String::new() };
+        format!("OOMKilled: the task used more than its memory limit{what}: non-zero exit ({})", status.code())
     }
 }
 

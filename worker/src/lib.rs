@@ -3,12 +3,14 @@
 //! The [agent](agent) keeps a session with a manager over gRPC (even when
 //! the manager is in the same process), turns assignments into task
 //! [controllers](controller), and reports their status. Tasks run through
-//! an [executor](executor) under a [shim](shim) that outlives the daemon;
-//! their local records ([`taskdir`]) let a restarted worker re-adopt them.
+//! an [executor](executor) under a [shim](shim) that outlives the daemon,
+//! each in its own [cgroup] (its resource limits); their local records
+//! ([`taskdir`]) let a restarted worker re-adopt them.
 //! The [`logs`] service serves their output to managers.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod cgroup;
 pub mod controller;
 pub mod executor;
 pub mod health;
@@ -150,6 +152,7 @@ pub fn describe(hostname: &str, engine_labels: &HashMap<String, String>) -> Node
         engine_version: env!("CARGO_PKG_VERSION").to_string(),
         engine_labels: engine_labels.clone(),
         runtimes: RUNTIMES.iter().map(|r| r.to_string()).collect(),
+        limits: Some(cgroup::Cgroups::node().support()),
     }
 }
 

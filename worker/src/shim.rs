@@ -2,10 +2,12 @@
 //! between the worker and a task's process, like containerd's shim.
 //!
 //! It starts the process described by `DIR/launch.json` in its own
-//! process group (in the task's network namespace when it joins
-//! networks, and, if it has mounts, its own mount namespace), writes its
-//! output to `DIR/log` with a timestamp per
-//! line, and records how it ended in `DIR/exit`. It does not depend on
+//! process group and its own cgroup (in the task's network namespace when
+//! it joins networks, and, if it has mounts, its own mount namespace),
+//! writes its output to `DIR/log` with a timestamp per line, and records
+//! how it ended in `DIR/exit` (and the OOM kills of its cgroup in
+//! `DIR/oom`). When the first process ends, every process left in the
+//! task's cgroup is killed. It does not depend on
 //! the daemon: when the daemon dies or restarts, the task keeps running,
 //! its output is still captured and its end recorded, for the restarted
 //! worker to pick up.
@@ -13,14 +15,14 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use shoal_proto::logging::LogLimits;
 use shoal_proto::{LogStream, now_nanos};
 
-use crate::executor::read_launch;
+use crate::executor::{Launch, read_launch};
 use crate::logs::writer::LogWriter;
 use crate::logs::{MAX_RECORD, encode};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
@@ -72,7 +74,7 @@ fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
     if let Some(uid) = launch.uid {
         cmd.uid(uid);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", launch.program.display()))?;
+    let mut child = spawn(&mut cmd, &launch)?;
     if let Some(id) = ProcessId::of(child.id() as i32) {
         let _ = dir.save_process(id);
     }
@@ -92,14 +94,40 @@ fn launch(dir: &TaskDir) -> Result<ExitStatus, String> {
     });
     let status = child.wait().map_err(|e| format!("waiting for the task: {e}"))?;
     // As in a container, the task ends with its main process: what it
-    // left behind in its process group goes too.
+    // left behind in its process group and its cgroup goes too.
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL);
+    if let Some(cgroup) = &launch.cgroup {
+        let _ = cgroup.kill_all(crate::cgroup::KILL_TIMEOUT);
+        let _ = dir.save_oom_kills(cgroup.oom_kills());
+    }
     let _ = done_rx.recv_timeout(DRAIN_TIMEOUT);
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitStatus::Code(code),
         (None, Some(signal)) => ExitStatus::Signal(signal),
         (None, None) => ExitStatus::Code(-1),
     })
+}
+
+/// Starts the task's first process inside its cgroup, when it has one:
+/// the shim enters the cgroup, forks the process there and leaves at once
+/// (it must outlive the task's processes, not be killed or counted with
+/// them); the pids limit counts it meanwhile, and is set exactly once it
+/// has left.
+fn spawn(cmd: &mut Command, launch: &Launch) -> Result<Child, String> {
+    let starting = |e: std::io::Error| format!("starting {}: {e}", launch.program.display());
+    let Some(cgroup) = &launch.cgroup else { return cmd.spawn().map_err(starting) };
+    let cgroup_error = |e: crate::cgroup::CgroupError| format!("the task's cgroup: {e}");
+    cgroup.create(&launch.limits).map_err(cgroup_error)?;
+    let origins = cgroup.enter().map_err(cgroup_error)?;
+    let spawned = cmd.spawn();
+    let left = cgroup.leave(&origins);
+    let mut child = spawned.map_err(starting)?;
+    if let Err(e) = left.and_then(|()| cgroup.limit_pids(&launch.limits)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(cgroup_error(e));
+    }
+    Ok(child)
 }
 
 /// `shoal netns-exec`: runs `program` in the network namespace at

@@ -7,6 +7,8 @@
 //! - `shim.pid`, `pid`: the shim and the task's process (pid and start
 //!   time, so a reused pid is not mistaken for ours);
 //! - `exit`: how the process ended, written by the shim;
+//! - `oom`: how many of the task's processes the kernel killed for lack
+//!   of memory, written by the shim just before `exit`;
 //! - `error`: why the shim could not start the process;
 //! - `log`: the task's output, one record per line.
 
@@ -161,9 +163,18 @@ impl TaskDir {
         ExitStatus::parse(&fs::read_to_string(self.path.join("exit")).ok()?)
     }
 
+    pub fn save_oom_kills(&self, kills: u64) -> io::Result<()> {
+        write_atomic(&self.path.join("oom"), format!("{kills}\n").as_bytes())
+    }
+
+    /// OOM kills in the task's cgroup when it ended (0 when not recorded).
+    pub fn oom_kills(&self) -> u64 {
+        fs::read_to_string(self.path.join("oom")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+    }
+
     /// Forgets an earlier attempt to run the task (its pids, end, error).
     pub fn clear_run(&self) -> io::Result<()> {
-        for file in ["pid", "shim.pid", "exit", "error"] {
+        for file in ["pid", "shim.pid", "exit", "oom", "error"] {
             match fs::remove_file(self.path.join(file)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -213,6 +224,9 @@ mod tests {
         dir.save_exit(ExitStatus::Signal(9)).unwrap();
         assert_eq!(dir.exit(), Some(ExitStatus::Signal(9)));
         assert_eq!(dir.exit().unwrap().code(), 137);
+        assert_eq!(dir.oom_kills(), 0);
+        dir.save_oom_kills(1).unwrap();
+        assert_eq!(dir.oom_kills(), 1);
         let me = ProcessId::of(std::process::id() as i32).unwrap();
         dir.save_process(me).unwrap();
         assert_eq!(dir.process(), Some(me));

@@ -125,6 +125,9 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
         no_nul("mount target", &m.target)?;
     }
     check_labels("container label", c.labels.keys())?;
+    if c.pids_limit < 0 {
+        return Err(invalid(format!("limit pids: expected 0 (no limit) or more, got {}", c.pids_limit)));
+    }
     if !c.stop_signal.is_empty() && signal_number(&c.stop_signal).is_none() {
         return Err(invalid(format!("stop signal: unknown signal {:?}", c.stop_signal)));
     }
@@ -376,6 +379,9 @@ mod tests {
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().runtime = "lxc".into();
         assert!(err(s).starts_with("runtime:"));
+        let mut s = spec("web", "sleep");
+        s.task.as_mut().unwrap().container.as_mut().unwrap().pids_limit = -1;
+        assert_eq!(err(s), "limit pids: expected 0 (no limit) or more, got -1");
         let mut s = spec("web", "sleep");
         let health = HealthConfig { test: vec!["CMD".into()], ..Default::default() };
         s.task.as_mut().unwrap().container.as_mut().unwrap().healthcheck = Some(health);

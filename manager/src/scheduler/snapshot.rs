@@ -79,6 +79,7 @@ pub fn describe(node: &Node) -> NodeInfo {
         ready: node.status.as_ref().is_some_and(|s| s.state() == NodeState::Ready),
         active: spec.is_none_or(|s| s.availability() == NodeAvailability::Active),
         runtimes: description.runtimes,
+        limits: description.limits.map(|l| l.enforced).unwrap_or_default(),
         capacity: Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes },
         ..Default::default()
     }
@@ -131,6 +132,7 @@ pub fn requirements(task: &Task) -> Result<Requirements, String> {
         platforms: placement.platforms.into_iter().map(|p| (p.os, p.architecture)).collect(),
         host_ports: host_ports(task),
         max_replicas: placement.max_replicas,
+        limits: spec.map(shoal_proto::limits::required).unwrap_or_default(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! counted under the first filter it fails, in the order of [`FILTERS`].
 
 mod constraint;
+mod limits;
 mod max_replicas;
 mod platform;
 mod ports;
@@ -33,9 +34,10 @@ pub trait Filter: Sync {
 }
 
 /// Every rule, static ones first.
-pub(crate) static FILTERS: [&dyn Filter; 7] = [
+pub(crate) static FILTERS: [&dyn Filter; 8] = [
     &ready::ReadyFilter,
     &runtime::RuntimeFilter,
+    &limits::LimitsFilter,
     &constraint::ConstraintFilter,
     &platform::PlatformFilter,
     &resources::ResourceFilter,

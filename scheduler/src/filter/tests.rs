@@ -45,6 +45,20 @@ fn runtime() {
 }
 
 #[test]
+fn limits_need_a_node_that_enforces_them() {
+    let f = &limits::LimitsFilter;
+    assert!(!f.applies(&group(base())), "no limits, any node");
+    let g = group(Requirements { limits: vec!["memory".into(), "pids".into()], ..base() });
+    assert!(f.applies(&g));
+    assert!(!f.check(&g, &node()), "a node without cgroups");
+    let some = NodeInfo { limits: vec!["cpu".into(), "memory".into()], ..node() };
+    assert!(!f.check(&g, &some));
+    let all = NodeInfo { limits: vec!["cpu".into(), "memory".into(), "pids".into()], ..node() };
+    assert!(f.check(&g, &all));
+    assert_eq!(f.explain(&g, 1), "resource limits (memory, pids) not enforceable on 1 node");
+}
+
+#[test]
 fn constraints_all_must_hold() {
     let f = &constraint::ConstraintFilter;
     assert!(!f.applies(&group(base())));

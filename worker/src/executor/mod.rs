@@ -56,7 +56,8 @@ pub trait Executor: Send + Sync + 'static {
     fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send;
 }
 
-/// Sends a signal to a running task (its whole process group).
+/// Sends a signal to a running task (its whole process group; SIGKILL
+/// also reaches every process in its cgroup).
 pub type Signaller = Box<dyn Fn(i32) + Send + Sync>;
 
 /// A running task.
@@ -95,6 +96,12 @@ pub struct Launch {
     /// Log files kept, the current one included.
     #[serde(default = "default_log_max_files")]
     pub log_max_files: u32,
+    /// The task's cgroup (`None`: the node uses none).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroup::TaskCgroup>,
+    /// What the cgroup limits.
+    #[serde(default)]
+    pub limits: crate::cgroup::Limits,
 }
 
 impl Launch {

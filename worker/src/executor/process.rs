@@ -1,10 +1,12 @@
 //! The process runtime: the task's IMAGE is a program (a path, or a name
 //! found in PATH) run with its args, env, working dir and user, in its
-//! own process group, under a [shim](crate::shim) that outlives the daemon.
+//! own process group and [cgroup](crate::cgroup) (its resource limits),
+//! under a [shim](crate::shim) that outlives the daemon.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -14,6 +16,7 @@ use shoal_proto::logging::LogLimits;
 use tokio::process::{Child, Command};
 
 use super::{Adopted, ExecError, Executor, Launch, TaskHandle};
+use crate::cgroup::{Cgroups, Limits, TaskCgroup};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
 
 /// The task's resolv.conf, in its directory (bind-mounted in its mount
@@ -31,15 +34,26 @@ pub struct ProcessExecutor {
     /// The `shoal` binary (run as `shoal shim DIR`).
     shim: PathBuf,
     tasks_dir: PathBuf,
+    cgroups: Arc<Cgroups>,
 }
 
 impl ProcessExecutor {
+    /// Runs tasks in cgroups if the node can ([`Cgroups::node`]).
     pub fn new(shim: PathBuf, tasks_dir: PathBuf) -> ProcessExecutor {
-        ProcessExecutor { shim, tasks_dir }
+        ProcessExecutor::with_cgroups(shim, tasks_dir, Cgroups::node())
+    }
+
+    pub fn with_cgroups(shim: PathBuf, tasks_dir: PathBuf, cgroups: Arc<Cgroups>) -> ProcessExecutor {
+        ProcessExecutor { shim, tasks_dir, cgroups }
     }
 
     fn dir(&self, task_id: &str) -> TaskDir {
         TaskDir::new(&self.tasks_dir, task_id)
+    }
+
+    /// The task's cgroup, found from its id (`None`: the node uses none).
+    fn cgroup(&self, task_id: &str) -> Option<TaskCgroup> {
+        self.cgroups.for_task(task_id).ok().flatten()
     }
 }
 
@@ -91,7 +105,15 @@ impl Executor for ProcessExecutor {
     type Handle = ProcessHandle;
 
     fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Launch, ExecError> {
-        let c = task.spec.as_ref().and_then(|s| s.container.clone()).unwrap_or_default();
+        let spec = task.spec.clone().unwrap_or_default();
+        // The scheduler places no such task here; one sent anyway must
+        // not run without the limits it asked for.
+        if let Some(reason) = self.cgroups.refuses(&shoal_proto::limits::required(&spec)) {
+            return Err(err(reason));
+        }
+        let cgroup = self.cgroups.for_task(&task.id).map_err(|e| err(e.to_string()))?;
+        let limits = Limits::of(&spec);
+        let c = spec.container.unwrap_or_default();
         let mut env: Vec<(String, String)> =
             c.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
         let path = match env.iter().find(|(k, _)| k == "PATH") {
@@ -129,7 +151,20 @@ impl Executor for ProcessExecutor {
         let log_driver = task.spec.as_ref().and_then(|s| s.log_driver.as_ref());
         let logs = LogLimits::of(log_driver).map_err(err)?;
         let (log_max_size, log_max_files) = (logs.max_size, logs.max_files);
-        Ok(Launch { program, args: c.args, env, dir, uid, gid, mounts, netns, log_max_size, log_max_files })
+        Ok(Launch {
+            program,
+            args: c.args,
+            env,
+            dir,
+            uid,
+            gid,
+            mounts,
+            netns,
+            log_max_size,
+            log_max_files,
+            cgroup,
+            limits,
+        })
     }
 
     async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
@@ -159,9 +194,10 @@ impl Executor for ProcessExecutor {
             .map_err(|e| err(format!("starting the task shim {}: {e}", self.shim.display())))?;
         let shim_id = shim.id().and_then(|pid| ProcessId::of(pid as i32));
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let cgroup = launch.cgroup;
         loop {
             if let Some(process) = dir.process() {
-                return Ok(ProcessHandle { dir, shim: Some(shim), shim_id, process });
+                return Ok(ProcessHandle { dir, shim: Some(shim), shim_id, process, cgroup });
             }
             if let Some(message) = dir.error() {
                 let _ = shim.wait().await;
@@ -176,6 +212,9 @@ impl Executor for ProcessExecutor {
                 // The task may have started just now: it must not run untracked.
                 if let Some(process) = dir.process() {
                     signal_group(process, None, Signal::SIGKILL as i32);
+                }
+                if let Some(cgroup) = &cgroup {
+                    cgroup.kill();
                 }
                 return Err(err("the task shim did not start the task in time"));
             }
@@ -193,7 +232,8 @@ impl Executor for ProcessExecutor {
             let shim_id = dir.shim().filter(|s| s.is_alive());
             match dir.process() {
                 Some(process) if process.is_alive() || shim_id.is_some() => {
-                    return Adopted::Running(ProcessHandle { dir, shim: None, shim_id, process });
+                    let cgroup = self.cgroup(task_id);
+                    return Adopted::Running(ProcessHandle { dir, shim: None, shim_id, process, cgroup });
                 }
                 // A live shim still starting the task: wait for it.
                 None if shim_id.is_some() && tokio::time::Instant::now() < deadline => {
@@ -209,6 +249,11 @@ impl Executor for ProcessExecutor {
     }
 
     fn remove(&self, task_id: &str) -> std::io::Result<()> {
+        // The record stays while processes of the task may run: a
+        // restarted worker tries again.
+        if let Some(cgroup) = self.cgroup(task_id) {
+            cgroup.remove().map_err(std::io::Error::other)?;
+        }
         self.dir(task_id).remove()
     }
 }
@@ -262,6 +307,17 @@ async fn probe(launch: Result<Launch, String>, argv: Vec<String>, shim: PathBuf)
     }
 }
 
+/// SIGKILL reaches every process of the task's cgroup too, also those
+/// that left its process group.
+fn signal_task(process: ProcessId, shim: Option<ProcessId>, cgroup: Option<&TaskCgroup>, signal: i32) {
+    signal_group(process, shim, signal);
+    if signal == Signal::SIGKILL as i32
+        && let Some(cgroup) = cgroup
+    {
+        cgroup.kill();
+    }
+}
+
 /// Signals the task's process group while the group can still be ours:
 /// its leader lives, or its shim does (the shim kills the group when the
 /// leader ends). Never a later process that reused the pid.
@@ -285,6 +341,7 @@ pub struct ProcessHandle {
     shim: Option<Child>,
     shim_id: Option<ProcessId>,
     process: ProcessId,
+    cgroup: Option<TaskCgroup>,
 }
 
 impl TaskHandle for ProcessHandle {
@@ -293,8 +350,8 @@ impl TaskHandle for ProcessHandle {
     }
 
     fn signaller(&self) -> super::Signaller {
-        let (process, shim) = (self.process, self.shim_id);
-        Box::new(move |signal| signal_group(process, shim, signal))
+        let (process, shim, cgroup) = (self.process, self.shim_id, self.cgroup.clone());
+        Box::new(move |signal| signal_task(process, shim, cgroup.as_ref(), signal))
     }
 
     async fn wait(mut self) -> Result<ExitStatus, ExecError> {
@@ -328,7 +385,8 @@ mod tests {
 
     #[test]
     fn prepare_explains_what_is_missing() {
-        let exec = ProcessExecutor::new("/bin/false".into(), "/tmp".into());
+        let no_cgroups = Arc::new(Cgroups::none("none in this test"));
+        let exec = ProcessExecutor::with_cgroups("/bin/false".into(), "/tmp".into(), no_cgroups);
         let task = |image: &str, dir: &str, user: &str| Task {
             spec: Some(shoal_proto::TaskSpec {
                 container: Some(shoal_proto::ContainerSpec {
@@ -352,5 +410,11 @@ mod tests {
         assert!(exec.prepare(&task("sh", "", "no-such-user-xyz"), None).unwrap_err().0.contains("user"));
         let root = exec.prepare(&task("sh", "", "root"), None).unwrap();
         assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
+        let mut limited = task("sh", "", "");
+        limited.spec.as_mut().unwrap().container.as_mut().unwrap().pids_limit = 20;
+        assert_eq!(
+            exec.prepare(&limited, None).unwrap_err().0,
+            "pids limit not enforceable on this node: none in this test"
+        );
     }
 }
