@@ -1,4 +1,4 @@
-//! `stack deploy` through the CLI on a real daemon: services created in
+//! `stack deploy` through the CLI on a real daemon: services started in
 //! `depends_on` order, listed by `stack ls/services/ps`, an edited file
 //! updates only the service that changed, `--prune` removes what left
 //! the file, `stack rm` removes the stack, and a cycle changes nothing;
@@ -7,14 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use common::Node;
 use serde_json::Value;
-
-fn created(v: &Value) -> SystemTime {
-    humantime::parse_rfc3339(v["CreatedAt"].as_str().unwrap()).unwrap()
-}
 
 fn running_ids(node: &Node, service: &str) -> Vec<String> {
     let tasks = node.tasks(service);
@@ -54,11 +49,13 @@ fn deploy_lists_updates_only_what_changed_prunes_and_removes() {
     assert_eq!(names, vec!["demo_api", "demo_db", "demo_web"]);
     assert!(services.iter().any(|s| s["Name"] == "demo_web" && s["Replicas"] == "2/2"));
     assert_eq!(node.ok(&["stack", "ps", "-q", "demo"]).lines().count(), 4);
-    // depends_on: api was created once db ran.
-    let db_task = &node.tasks("demo_db")[0];
-    let api = node.json_lines(&["service", "inspect", "--format", "json", "demo_api"]).remove(0);
-    let db_running = humantime::parse_rfc3339(db_task["Status"]["Timestamp"].as_str().unwrap()).unwrap();
-    assert!(created(&api) >= db_running, "api created after db was running");
+    // depends_on: api started once db ran.
+    let running_since = |service: &str| {
+        let task = node.tasks(service).remove(0);
+        assert_eq!(task["Status"]["State"], "running");
+        humantime::parse_rfc3339(task["Status"]["Timestamp"].as_str().unwrap()).unwrap()
+    };
+    assert!(running_since("demo_api") >= running_since("demo_db"), "api started after db was running");
 
     let (web_before, api_before, db_before) =
         (running_ids(&node, "demo_web"), running_ids(&node, "demo_api"), running_ids(&node, "demo_db"));
@@ -119,8 +116,9 @@ fn a_dependency_on_a_healthy_service_waits_for_its_health_check() {
         "one line per service: {out}"
     );
     let healthy_from = std::fs::metadata(&ready).unwrap().modified().unwrap();
-    let web = node.json_lines(&["service", "inspect", "--format", "json", "dep_web"]).remove(0);
-    assert!(created(&web) >= healthy_from, "web was created once db was healthy");
+    let web = node.tasks("dep_web").remove(0);
+    let web_running = humantime::parse_rfc3339(web["Status"]["Timestamp"].as_str().unwrap()).unwrap();
+    assert!(web_running >= healthy_from, "web started once db was healthy");
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod store;
 
 pub mod ca;
 pub mod control;
+pub mod dependencies;
 pub mod dispatcher;
 pub mod history;
 pub mod ids;

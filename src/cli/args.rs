@@ -366,6 +366,7 @@ impl CreateArgs {
                 self.rollback.apply(&mut c);
                 c
             }),
+            depends_on: Vec::new(),
         }
     }
 }

@@ -5,10 +5,12 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, MountType, Node, NodeAvailability, NodeRole,
-    NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition, Service, ServiceSpec, Task,
-    TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, MountType, Node,
+    NodeAvailability, NodeRole, NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition,
+    Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
+
+use shoal_manager::dependencies::condition_name;
 
 use super::format::Format;
 use super::human::rfc3339;
@@ -124,7 +126,14 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
         .put("UpdateConfig", spec.update.as_ref().map(update_config))
         .put("RollbackConfig", spec.rollback.as_ref().map(update_config))
         .always("EndpointSpec", endpoint_spec(spec.endpoint.as_ref()))
+        .put("DependsOn", spec.depends_on.iter().map(dependency).collect::<Vec<_>>())
         .done()
+}
+
+/// Shoal's own field (Docker has no `depends_on` in a service):
+/// `{"Service": "app_db", "Condition": "service_healthy"}`.
+fn dependency(d: &Dependency) -> Value {
+    json!({ "Service": d.service, "Condition": condition_name(d.condition()) })
 }
 
 fn endpoint_spec(e: Option<&EndpointSpec>) -> Value {

@@ -39,6 +39,12 @@ pub fn print(s: &Service) {
         }
         println!(" Message:\t{}", u.message);
     }
+    if !spec.depends_on.is_empty() {
+        println!("Depends on:");
+        for d in &spec.depends_on {
+            println!(" {}:	{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
+        }
+    }
     let placement = task.placement.clone().unwrap_or_default();
     if !placement.constraints.is_empty() || !placement.preferences.is_empty() || placement.max_replicas > 0 {
         println!("Placement:");

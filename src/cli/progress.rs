@@ -82,8 +82,6 @@ pub struct Standing {
     pub verify: String,
     /// Slots (or nodes) the service should fill.
     pub desired: u64,
-    /// Newest tasks running, healthy or not yet.
-    pub started: usize,
     /// Newest tasks up (for a job: complete).
     pub done: usize,
     /// Tasks are still being replaced by a rolling update.
@@ -181,7 +179,6 @@ impl Tracker {
         let desired = newest.len() as u64;
         let current: Vec<&Task> = newest.iter().flatten().copied().collect();
         let wanted = |t: &Task| t.desired_state == TaskState::Running as i32;
-        let started = current.iter().filter(|t| wanted(t) && t.state() == TaskState::Running).count();
         // What the service waits for: every slot up, or for a job every
         // slot complete.
         let done: Vec<&Task> = if job {
@@ -216,7 +213,6 @@ impl Tracker {
             lines,
             verify: String::new(),
             desired,
-            started,
             done: done.len(),
             updating,
             job,

@@ -11,13 +11,13 @@ use std::path::Path;
 
 use shoal_manager::orchestrator::update;
 use shoal_proto::{
-    Annotations, ContainerSpec, EndpointMode, EndpointSpec, FailureAction, GlobalJob, GlobalService, HealthConfig,
-    Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol, PublishMode, ReplicatedJob,
-    ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec,
-    UpdateConfig, UpdateOrder, service_spec::Mode,
+    Annotations, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec, FailureAction, GlobalJob,
+    GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol,
+    PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
+    ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
-use super::model::{self, DeployMode, Service, VolumeType};
+use super::model::{self, Condition, DeployMode, Service, VolumeType};
 use super::networks::StackNetwork;
 
 /// The label Docker puts on everything of a stack.
@@ -119,8 +119,22 @@ pub fn service(
         update: Some(rollout(deploy.update_config.as_ref())),
         rollback: Some(rollout(deploy.rollback_config.as_ref())),
         endpoint: endpoint(name, svc, deploy.endpoint_mode, &mut warnings)?,
+        depends_on: dependencies(stack, svc),
     };
     Ok(Converted { spec, warnings })
+}
+
+/// `depends_on`, each service named as the stack names it.
+fn dependencies(stack: &str, svc: &Service) -> Vec<Dependency> {
+    let condition = |c: Condition| match c {
+        Condition::Started => DependencyCondition::Started,
+        Condition::Healthy => DependencyCondition::Healthy,
+        Condition::CompletedSuccessfully => DependencyCondition::Completed,
+    };
+    svc.depends_on
+        .iter()
+        .map(|(name, d)| Dependency { service: format!("{stack}_{name}"), condition: condition(d.condition) as i32 })
+        .collect()
 }
 
 /// `ports` and `deploy.endpoint_mode`.

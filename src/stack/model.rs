@@ -301,17 +301,6 @@ pub enum Condition {
     CompletedSuccessfully,
 }
 
-impl Condition {
-    /// As written in the file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Condition::Started => "service_started",
-            Condition::Healthy => "service_healthy",
-            Condition::CompletedSuccessfully => "service_completed_successfully",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deploy {

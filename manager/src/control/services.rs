@@ -8,6 +8,7 @@ use shoal_proto::{
 };
 
 use super::{ControlError, Result, endpoint, resolve, validate};
+use crate::dependencies;
 use crate::history;
 use crate::ids::new_id;
 use crate::manager::Manager;
@@ -84,7 +85,17 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
 /// named by id.
 fn checked(manager: &Manager, spec: ServiceSpec) -> Result<ServiceSpec> {
     let mut spec = validate::service_spec(spec)?;
-    manager.store().view(|s| endpoint::resolve_networks(s, &mut spec))?;
+    manager.store().view(|s| {
+        endpoint::resolve_networks(s, &mut spec)?;
+        let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
+        match dependencies::cycle(s, name, &spec) {
+            Some(cycle) => Err(ControlError::Invalid(validate::InvalidSpec(format!(
+                "depends_on: a cycle: {}",
+                cycle.join(" -> ")
+            )))),
+            None => Ok(()),
+        }
+    })?;
     Ok(spec)
 }
 

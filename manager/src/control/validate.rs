@@ -2,8 +2,8 @@
 //! Every error names the field and says what was expected.
 
 use shoal_proto::{
-    Annotations, ContainerSpec, HealthConfig, Mount, MountType, Placement, ReplicatedService, ResourceRequirements,
-    RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode, signal_number,
+    Annotations, ContainerSpec, DependencyCondition, HealthConfig, Mount, MountType, Placement, ReplicatedService,
+    ResourceRequirements, RestartPolicy, ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode, signal_number,
 };
 use shoal_scheduler::{Constraint, Spread};
 
@@ -72,6 +72,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
 
     task_spec(spec.task.get_or_insert_with(Default::default))?;
     super::endpoint::check(&spec)?;
+    dependencies(&spec)?;
     update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
     check_size("spec", &spec)?;
@@ -294,6 +295,21 @@ fn update_config(u: &UpdateConfig, what: &str) -> Result<(), InvalidSpec> {
     Ok(())
 }
 
+/// `depends_on`: valid names, each once, known conditions. (A cycle
+/// through other services is refused where the store is at hand.)
+fn dependencies(spec: &ServiceSpec) -> Result<(), InvalidSpec> {
+    for (i, d) in spec.depends_on.iter().enumerate() {
+        check_name(&d.service).map_err(|e| invalid(format!("depends_on: {}", e.0.trim_start_matches("name: "))))?;
+        if DependencyCondition::try_from(d.condition).is_err() {
+            return Err(invalid(format!("depends_on: {}: unknown condition {}", d.service, d.condition)));
+        }
+        if spec.depends_on[..i].iter().any(|e| e.service == d.service) {
+            return Err(invalid(format!("depends_on: {} is named twice", d.service)));
+        }
+    }
+    Ok(())
+}
+
 /// A service name is a DNS label: letters, digits, `-` and `_`, starting
 /// and ending with a letter or digit, at most 63 characters (swarmkit's rule).
 pub fn check_name(name: &str) -> Result<(), InvalidSpec> {
@@ -399,6 +415,16 @@ mod tests {
         let mut s = spec("web", "sleep");
         s.update = Some(UpdateConfig { monitor_ns: hours(8761), ..update::default_config() });
         assert_eq!(err(s), "update monitor: expected at most 8760h (a year), got 8761h");
+        let dep = |name: &str, condition: i32| shoal_proto::Dependency { service: name.into(), condition };
+        let mut s = spec("web", "sleep");
+        s.depends_on = vec![dep("db", 0), dep("db", 1)];
+        assert_eq!(err(s), "depends_on: db is named twice");
+        let mut s = spec("web", "sleep");
+        s.depends_on = vec![dep("db", 7)];
+        assert_eq!(err(s), "depends_on: db: unknown condition 7");
+        let mut s = spec("web", "sleep");
+        s.depends_on = vec![dep("-db", 0)];
+        assert!(err(s).starts_with("depends_on: \"-db\" is not valid"));
         let mut s = spec("web", "sleep");
         s.task.as_mut().unwrap().restart = Some(RestartPolicy { delay_ns: Some(hours(8760)), ..Default::default() });
         assert!(service_spec(s).is_ok(), "a year is allowed");

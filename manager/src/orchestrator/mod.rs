@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ids::new_id;
 use crate::ops;
 use crate::proposer::Proposer;
-use crate::scheduler::describe;
+use crate::scheduler::{capacity, describe};
 use crate::store::{MemoryStore, Store};
 use crate::watch::{self, Wake};
 use replicated::{Action, Env};
@@ -201,10 +201,8 @@ fn verdicts(
 /// The tasks of a node beyond what it can hold now.
 fn over_capacity(store: &MemoryStore, node_id: &str) -> Vec<String> {
     let Some(node) = store.node(node_id) else { return Vec::new() };
-    let resources = node.description.as_ref().and_then(|d| d.resources).unwrap_or_default();
-    let capacity = shoal_scheduler::Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes };
     let tasks: Vec<&Task> = store.tasks_of_node(node_id).collect();
-    enforcer::over_capacity(capacity, &tasks)
+    enforcer::over_capacity(capacity(node), &tasks)
 }
 
 /// The operations that converge services `ids`, and when to look again.

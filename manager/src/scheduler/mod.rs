@@ -8,24 +8,30 @@
 //! and frees what it held. Changes are debounced: the loop waits until
 //! the store has been quiet for [`DEBOUNCE`] (at most [`MAX_DELAY`]), so a
 //! burst of changes causes one pass.
+//!
+//! A task of a service with `depends_on` is held, with the reason, while
+//! a dependency is not up ([`crate::dependencies`]); held tasks are
+//! examined again when a task starts, completes or changes health, or a
+//! service changes.
 
 mod snapshot;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_proto::{Op, store_object::Object};
+use shoal_proto::{Op, TaskState, store_object::Object};
 use shoal_scheduler::schedule;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::dependencies;
 use crate::ops;
 use crate::proposer::Proposer;
 use crate::store::{Commit, MemoryStore, Store};
 use crate::watch::{self, Wake};
-pub use snapshot::{DEFAULT_RUNTIME, describe, is_pending, parse_ip, reservations};
+pub use snapshot::{DEFAULT_RUNTIME, capacity, describe, is_pending, parse_ip, reservations};
 
 /// Quiet time that ends a burst of changes.
 pub const DEBOUNCE: Duration = Duration::from_millis(10);
@@ -39,6 +45,8 @@ pub struct Scheduler {
     pending: BTreeSet<String>,
     /// Tasks the last passes could not place.
     waiting: BTreeSet<String>,
+    /// Those of them held for their service's dependencies.
+    held: BTreeSet<String>,
 }
 
 /// What a batch of commits asks of the scheduler.
@@ -47,13 +55,16 @@ struct Work {
     tasks: BTreeSet<String>,
     /// Something changed that may let waiting tasks fit.
     retry: bool,
+    /// A task started, completed or changed health, or a service changed:
+    /// held tasks' dependencies may be met.
+    dependencies: bool,
     resync: bool,
     closed: bool,
 }
 
 impl Scheduler {
     pub fn new(store: Store, proposer: Proposer) -> Scheduler {
-        Scheduler { store, proposer, pending: BTreeSet::new(), waiting: BTreeSet::new() }
+        Scheduler { store, proposer, pending: BTreeSet::new(), waiting: BTreeSet::new(), held: BTreeSet::new() }
     }
 
     /// Runs until `stop` is cancelled.
@@ -63,11 +74,14 @@ impl Scheduler {
         loop {
             if !self.pending.is_empty() {
                 let ids = std::mem::take(&mut self.pending);
-                let (ops, waiting) = self.store.view(|s| decide(s, &ids));
+                let decided = self.store.view(|s| decide(s, &ids));
                 for id in &ids {
                     self.waiting.remove(id);
+                    self.held.remove(id);
                 }
-                self.waiting.extend(waiting);
+                self.waiting.extend(decided.waiting);
+                self.held.extend(decided.held);
+                let ops = decided.ops;
                 if !ops.is_empty() && !watch::write(&self.proposer, ops, &stop, "scheduler").await {
                     if stop.is_cancelled() {
                         return;
@@ -90,6 +104,9 @@ impl Scheduler {
             self.pending.extend(work.tasks);
             if work.retry {
                 self.pending.extend(self.waiting.iter().cloned());
+            }
+            if work.dependencies {
+                self.pending.extend(self.held.iter().cloned());
             }
         }
     }
@@ -130,7 +147,7 @@ async fn settle(events: &mut broadcast::Receiver<Arc<Commit>>) -> Work {
 
 impl Work {
     fn any(&self) -> bool {
-        !self.tasks.is_empty() || self.retry || self.resync
+        !self.tasks.is_empty() || self.retry || self.dependencies || self.resync
     }
 
     /// What one commit asks for.
@@ -143,7 +160,11 @@ impl Work {
                 // A task that stopped frees its node's resources, ports and
                 // replica count.
                 Object::Task(t) if !t.node_id.is_empty() && snapshot::has_stopped(t) => self.retry = true,
+                Object::Task(t) if matches!(t.state(), TaskState::Running | TaskState::Complete) => {
+                    self.dependencies = true;
+                }
                 Object::Node(_) => self.retry = true,
+                Object::Service(_) => self.dependencies = true,
                 _ => {}
             }
         }
@@ -152,24 +173,49 @@ impl Work {
 
 /// Assignments (or reasons to wait) for the tasks `ids` still pending, and
 /// the ids of those left waiting.
-fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> (Vec<Op>, Vec<String>) {
-    let tasks = ids.iter().filter_map(|id| store.task(id)).filter(|t| is_pending(t));
-    let (groups, invalid) = snapshot::groups(tasks);
-    if groups.is_empty() && invalid.is_empty() {
-        return (Vec::new(), Vec::new());
+fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> Decided {
+    // A service's dependencies are looked at once per pass.
+    let mut unmet: HashMap<&str, Option<String>> = HashMap::new();
+    let mut held: Vec<(String, String)> = Vec::new();
+    let mut free = Vec::new();
+    for task in ids.iter().filter_map(|id| store.task(id)).filter(|t| is_pending(t)) {
+        let reason = unmet.entry(task.service_id.as_str()).or_insert_with(|| {
+            let spec = store.service(&task.service_id).and_then(|s| s.spec.as_ref());
+            spec.and_then(|spec| dependencies::unmet(store, spec))
+        });
+        match reason {
+            Some(reason) => held.push((task.id.clone(), reason.clone())),
+            None => free.push(task),
+        }
     }
-    let now = shoal_proto::now_nanos();
-    let decisions = schedule(&mut snapshot::nodes(store, now), &groups);
-    let mut ops: Vec<Op> = decisions.assigned.iter().map(|(task, node)| ops::task_assign(task, node, "")).collect();
-    let mut waiting = Vec::with_capacity(decisions.unplaced.len() + invalid.len());
-    for (task, reason) in decisions.unplaced.into_iter().chain(invalid) {
+    let (groups, invalid) = snapshot::groups(free.into_iter());
+    let mut decided = Decided::default();
+    let mut unplaced = held.clone();
+    if !groups.is_empty() {
+        let now = shoal_proto::now_nanos();
+        let decisions = schedule(&mut snapshot::nodes(store, now), &groups);
+        decided.ops = decisions.assigned.iter().map(|(task, node)| ops::task_assign(task, node, "")).collect();
+        unplaced.extend(decisions.unplaced);
+    }
+    unplaced.extend(invalid);
+    for (task, reason) in unplaced {
         // Writing the reason a task already shows would only cost a commit.
         if store.task(&task).and_then(|t| t.status.as_ref()).is_none_or(|s| s.err != reason) {
-            ops.push(ops::task_assign(&task, "", &reason));
+            decided.ops.push(ops::task_assign(&task, "", &reason));
         }
-        waiting.push(task);
+        decided.waiting.push(task);
     }
-    (ops, waiting)
+    decided.held = held.into_iter().map(|(task, _)| task).collect();
+    decided
+}
+
+/// What one pass decided: the writes, the tasks left waiting for room,
+/// and those of them held for their service's dependencies.
+#[derive(Default)]
+struct Decided {
+    ops: Vec<Op>,
+    waiting: Vec<String>,
+    held: Vec<String>,
 }
 
 #[cfg(test)]

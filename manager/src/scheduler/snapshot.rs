@@ -62,7 +62,6 @@ fn node_info(store: &MemoryStore, node: &Node, now: i64) -> NodeInfo {
 pub fn describe(node: &Node) -> NodeInfo {
     let description = node.description.clone().unwrap_or_default();
     let platform = description.platform.unwrap_or_default();
-    let resources = description.resources.unwrap_or_default();
     let spec = node.spec.as_ref();
     NodeInfo {
         id: node.id.clone(),
@@ -80,9 +79,15 @@ pub fn describe(node: &Node) -> NodeInfo {
         active: spec.is_none_or(|s| s.availability() == NodeAvailability::Active),
         runtimes: description.runtimes,
         limits: description.limits.map(|l| l.enforced).unwrap_or_default(),
-        capacity: Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes },
+        capacity: capacity(node),
         ..Default::default()
     }
+}
+
+/// What a node has for tasks to reserve, as it reports it.
+pub fn capacity(node: &Node) -> Resources {
+    let resources = node.description.as_ref().and_then(|d| d.resources).unwrap_or_default();
+    Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes }
 }
 
 /// "10.0.0.1:4242" or "10.0.0.1".

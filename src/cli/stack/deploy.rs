@@ -1,11 +1,14 @@
 //! `stack deploy`: every service converted and checked before anything
 //! is written; `--prune` first; then each service created or updated
-//! (only if its spec changed) once the services it `depends_on` meet
-//! their condition. Without `--detach`, one line per service (redrawn
-//! on a terminal, printed as it changes otherwise) until all converged,
-//! one failed, or `--timeout` ([`DEFAULT_TIMEOUT`] unless given; `0`:
-//! no limit) passed; a line shows why its service waits: a dependency,
-//! a task pending for a node, or its newest task's error.
+//! (only if its spec changed), dependencies first. The start order of
+//! `depends_on` is kept in the services' specs: the cluster holds a
+//! service's tasks until those it depends on are up, whether or not this
+//! command waits, and on every later start. Without `--detach`, one line
+//! per service (redrawn on a terminal, printed as it changes otherwise)
+//! until all converged, one failed, or `--timeout` ([`DEFAULT_TIMEOUT`]
+//! unless given; `0`: no limit) passed; a line shows why its service
+//! waits: a dependency, a task pending for a node, or its newest task's
+//! error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +28,7 @@ use super::super::{Ctx, service};
 use super::{all_services, in_stack};
 use crate::client::status;
 use crate::stack::convert;
-use crate::stack::model::{Compose, Condition};
+use crate::stack::model::Compose;
 use crate::stack::networks::{self, StackNetwork};
 
 /// How long `stack deploy` waits for its services to converge unless
@@ -81,8 +84,6 @@ pub fn order(compose: &Compose) -> Result<Vec<String>> {
 struct Entry {
     /// `STACK_name`.
     full: String,
-    /// Indexes of the entries it depends on, with the condition.
-    deps: Vec<(usize, Condition)>,
     spec: ServiceSpec,
     existing: Option<Service>,
     /// Once created or updated (or found unchanged).
@@ -95,29 +96,8 @@ impl Entry {
         self.standing.as_ref().is_some_and(|s| s.verdict != Verdict::Waiting)
     }
 
-    /// Whether this service meets `condition` for those depending on it.
-    fn meets(&self, condition: Condition) -> bool {
-        let Some(s) = &self.standing else { return false };
-        match condition {
-            // (A global service has no slots before its first tasks.)
-            Condition::Started => s.verdict == Verdict::Converged || (s.desired > 0 && s.started as u64 >= s.desired),
-            Condition::Healthy | Condition::CompletedSuccessfully => s.verdict == Verdict::Converged,
-        }
-    }
-
-    fn line(&self, entries: &[Entry], width: usize) -> String {
-        let what = match &self.standing {
-            Some(s) => s.summary(),
-            None => {
-                let waits: Vec<String> = self
-                    .deps
-                    .iter()
-                    .filter(|(i, c)| !entries[*i].meets(*c))
-                    .map(|(i, c)| format!("{} ({})", entries[*i].full, c.name()))
-                    .collect();
-                format!("waiting for {}", waits.join(", "))
-            }
-        };
+    fn line(&self, width: usize) -> String {
+        let what = self.standing.as_ref().map_or_else(|| "starting".to_string(), Standing::summary);
         format!("{:<width$}  {what}", self.full)
     }
 }
@@ -145,31 +125,26 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
     }
     create_networks(ctx, &missing).await?;
     attach(ctx, &mut entries).await?;
+    let mut view =
+        if options.wait.detached() { View::new(0, true) } else { View::new(entries.len(), options.wait.quiet) };
+    // All at once: the cluster starts them in `depends_on` order.
+    for entry in entries.iter_mut() {
+        let id = apply(ctx, entry, &view).await?;
+        entry.tracker = Some(Tracker::new(id, false));
+    }
     if options.wait.detached() {
-        let view = View::new(0, true);
-        for entry in &entries {
-            apply(ctx, entry, &view).await?;
-        }
         return Ok(());
     }
     let width = entries.iter().map(|e| e.full.len()).max().unwrap_or(0);
-    let mut view = View::new(entries.len(), options.wait.quiet);
     let deadline = options.timeout.map(|t| (Instant::now() + t, t));
     let mut control = ctx.control().await?;
     loop {
-        for i in 0..entries.len() {
-            let ready = entries[i].deps.iter().all(|(d, c)| entries[*d].meets(*c));
-            if entries[i].tracker.is_none() && ready {
-                let id = apply(ctx, &entries[i], &view).await?;
-                entries[i].tracker = Some(Tracker::new(id, false));
-            }
-        }
         for entry in entries.iter_mut().filter(|e| !e.settled()) {
             if let Some(tracker) = &mut entry.tracker {
                 entry.standing = Some(tracker.look(&mut control).await?);
             }
         }
-        let lines: Vec<String> = entries.iter().map(|e| e.line(&entries, width)).collect();
+        let lines: Vec<String> = entries.iter().map(|e| e.line(width)).collect();
         let failed = entries.iter().find_map(|e| match e.standing.as_ref().map(|s| &s.verdict) {
             Some(Verdict::Failed(error)) => Some((e.full.clone(), error.clone())),
             _ => None,
@@ -221,14 +196,9 @@ fn entries(
             .map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
         let spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
-        let deps = compose.services[name]
-            .depends_on
-            .iter()
-            .map(|(dep, d)| (order.iter().position(|o| o == dep).unwrap_or_default(), d.condition))
-            .collect();
         let full = format!("{stack}_{name}");
         let existing = existing.remove(&full);
-        entries.push(Entry { full, deps, spec, existing, tracker: None, standing: None });
+        entries.push(Entry { full, spec, existing, tracker: None, standing: None });
     }
     Ok(entries)
 }
@@ -326,7 +296,6 @@ mod tests {
             lines: Vec::new(),
             verify: String::new(),
             desired: 1,
-            started: 0,
             done: usize::from(verdict == Verdict::Converged),
             updating: false,
             job: false,
@@ -335,7 +304,7 @@ mod tests {
             verdict,
         };
         let spec = ServiceSpec::default();
-        Entry { full: full.into(), deps: Vec::new(), spec, existing: None, tracker: None, standing: Some(standing) }
+        Entry { full: full.into(), spec, existing: None, tracker: None, standing: Some(standing) }
     }
 
     #[test]
@@ -345,20 +314,20 @@ mod tests {
             entry("t_bad", Verdict::Waiting, Some("executable not found: /x")),
             entry("t_web", Verdict::Waiting, None),
         ];
-        entries[2].deps = vec![(1, Condition::Started)];
-        entries[2].standing = None;
-        let lines: Vec<String> = entries.iter().map(|e| e.line(&entries, 5)).collect();
+        let held = "waiting for t_bad (service_started): 0/1 running";
+        entries[2].standing.as_mut().unwrap().pending = Some(held.into());
+        let lines: Vec<String> = entries.iter().map(|e| e.line(5)).collect();
         assert_eq!(
             lines,
             vec![
                 "t_db   1/1 converged",
                 "t_bad  0/1 task failed: executable not found: /x",
-                "t_web  waiting for t_bad (service_started)",
+                "t_web  0/1 pending: waiting for t_bad (service_started): 0/1 running",
             ]
         );
         assert_eq!(
             timed_out(Duration::from_secs(5), &entries, &lines),
-            "timed out after 5s: not converged: t_bad, t_web\n  t_bad  0/1 task failed: executable not found: /x\n  t_web  waiting for t_bad (service_started)"
+            "timed out after 5s: not converged: t_bad, t_web\n  t_bad  0/1 task failed: executable not found: /x\n  t_web  0/1 pending: waiting for t_bad (service_started): 0/1 running"
         );
     }
 }

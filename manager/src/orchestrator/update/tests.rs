@@ -28,7 +28,7 @@ fn service(replicas: u64, update: UpdateConfig) -> Service {
         mode: Some(Mode::Replicated(ReplicatedService { replicas })),
         update: Some(update),
         rollback: Some(UpdateConfig { parallelism: 0, ..default_config() }),
-        endpoint: None,
+        ..Default::default()
     };
     Service {
         id: "svc".into(),
