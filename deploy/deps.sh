@@ -3,11 +3,12 @@
 # this kind: libclang (RocksDB's bindings are generated with bindgen), a
 # C++ compiler; nftables (the routing mesh drives nft), and for the
 # data-path tests iproute2 (`ip netns`), util-linux (`nsenter`) and
-# python3 (the tasks they run). Rust itself is expected to be installed
-# (rustup).
+# python3 (the tasks they run); busybox-static (the root filesystem of
+# the images tests and benchmarks import into Docker). Rust itself is
+# expected to be installed (rustup).
 set -euo pipefail
 missing=()
-for pkg in libclang-dev g++ pkg-config nftables iproute2 util-linux python3; do
+for pkg in libclang-dev g++ pkg-config nftables iproute2 util-linux python3 busybox-static; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -28,10 +28,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Daemon(args) => daemon::run(args),
-        Command::Shim { dir } => return ExitCode::from(shoal_worker::shim::run(&dir) as u8),
-        Command::NetnsExec { uid, gid, netns, program, args } => {
-            return ExitCode::from(shoal_worker::shim::netns_exec(&netns, uid, gid, &program, &args) as u8);
-        }
         command => {
             // A reader that goes away (`shoal service ps -q | head -1`)
             // ends the CLI quietly, as it does other Unix tools. `shoal

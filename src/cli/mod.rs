@@ -64,22 +64,6 @@ pub enum Command {
     Stack(stack::StackCommand),
     /// Display detailed information on services, nodes or tasks
     Inspect(object::InspectArgs),
-    /// Run a task under its shim (used by the daemon)
-    #[command(hide = true)]
-    Shim { dir: std::path::PathBuf },
-    /// Run a program in a task's network namespace as its user (health
-    /// checks; used by the daemon)
-    #[command(hide = true)]
-    NetnsExec {
-        #[arg(long)]
-        uid: Option<u32>,
-        #[arg(long)]
-        gid: Option<u32>,
-        netns: std::path::PathBuf,
-        program: std::path::PathBuf,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
 }
 
 /// A connection to the daemon, made on first use.
@@ -154,6 +138,6 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
         Command::Run(args) => run::run(&mut ctx, args).await,
         Command::Rm(args) => run::rm(&mut ctx, args).await,
-        Command::Daemon(_) | Command::Shim { .. } | Command::NetnsExec { .. } => unreachable!("handled in main"),
+        Command::Daemon(_) => unreachable!("handled in main"),
     }
 }

@@ -34,7 +34,7 @@ impl Daemon {
             )));
         }
         self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
-        let shim = std::env::current_exe().map_err(|e| internal("finding the shoal binary", e))?;
+        let shim = shoal_worker::shim::binary().map_err(|e| internal("finding the task shim", e))?;
         shoal_worker::remove_all_tasks(&self.data_dir.join("worker"), shim).await;
         for dir in [certs::node_dir(&self.data_dir), self.data_dir.join("raft"), self.data_dir.join("worker")] {
             if dir.exists() {

@@ -324,7 +324,7 @@ impl Daemon {
             addr: membership.addr.clone(),
             hostname: self.hostname.clone(),
             engine_labels: self.engine_labels.clone(),
-            shim: std::env::current_exe().context("finding the shoal binary for the task shim")?,
+            shim: shoal_worker::shim::binary().context("finding the task shim")?,
             credentials: credentials.clone(),
             wanted: Arc::new(wanted),
             network: self.network(&membership.addr, &stop)?,

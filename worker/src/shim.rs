@@ -1,5 +1,8 @@
-//! The task shim: a small process (`shoal shim DIR`, the same binary)
-//! between the worker and a task's process, like containerd's shim.
+//! The task shim: a small process (`shoal-shim DIR`, a binary of its own
+//! installed beside `shoal`) between the worker and a task's process,
+//! like containerd's shim. One runs per task, so it is kept small: its
+//! binary links only this module's code and uses the system allocator
+//! (see docs/benchmarks.md, "Per-task memory").
 //!
 //! It starts the process described by `DIR/launch.json` in its own
 //! process group and its own cgroup (in the task's network namespace when
@@ -33,6 +36,19 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Exit code of a shim that could not start the task.
 const NOT_STARTED: i32 = 127;
+
+/// The shim binary's file name.
+pub const BINARY: &str = "shoal-shim";
+
+/// The shim binary: beside the running `shoal` binary.
+pub fn binary() -> std::io::Result<std::path::PathBuf> {
+    let path = std::env::current_exe()?.with_file_name(BINARY);
+    if !path.is_file() {
+        let message = format!("{} not found: install it beside the shoal binary", path.display());
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
+    }
+    Ok(path)
+}
 
 /// Runs the task described in `dir`; returns the shim's exit code.
 pub fn run(dir: &Path) -> i32 {
@@ -130,7 +146,7 @@ fn spawn(cmd: &mut Command, launch: &Launch) -> Result<Child, String> {
     Ok(child)
 }
 
-/// `shoal netns-exec`: runs `program` in the network namespace at
+/// `shoal-shim netns-exec`: runs `program` in the network namespace at
 /// `netns` as `uid`/`gid` (a health check of a task on a network);
 /// returns only if it could not (the exit code to end with).
 pub fn netns_exec(netns: &Path, uid: Option<u32>, gid: Option<u32>, program: &Path, args: &[String]) -> i32 {

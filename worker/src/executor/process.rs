@@ -3,7 +3,6 @@
 //! own process group and [cgroup](crate::cgroup) (its resource limits),
 //! under a [shim](crate::shim) that outlives the daemon.
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,9 +28,9 @@ const ADOPTED_POLL: Duration = Duration::from_millis(100);
 /// How long the shim may take to start the task.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs tasks as processes under `shoal shim`.
+/// Runs tasks as processes under `shoal-shim`.
 pub struct ProcessExecutor {
-    /// The `shoal` binary (run as `shoal shim DIR`).
+    /// The shim binary (run as `shoal-shim DIR`).
     shim: PathBuf,
     tasks_dir: PathBuf,
     cgroups: Arc<Cgroups>,
@@ -180,12 +179,7 @@ impl Executor for ProcessExecutor {
                 .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
         }
         let mut shim = Command::new(&self.shim)
-            .args([OsString::from("shim"), dir.path().as_os_str().to_owned()])
-            // One shim per task: no transparent huge pages for its few
-            // allocations (mimalloc asks for them; 2 MiB per thread's heap
-            // more than doubled a shim's private memory). The task itself
-            // gets only its own environment.
-            .env(SHIM_NO_THP.0, SHIM_NO_THP.1)
+            .arg(dir.path())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -260,8 +254,8 @@ impl Executor for ProcessExecutor {
 
 /// A health check: the command with the environment, working dir, user
 /// and network namespace the task was launched with, its output
-/// discarded. In a namespace, the command goes through `shoal
-/// netns-exec` (`shim` is the shoal binary), which enters it, then
+/// discarded. In a namespace, the command goes through `shoal-shim
+/// netns-exec` (`shim` is the shim binary), which enters it, then
 /// becomes the task's user.
 async fn probe(launch: Result<Launch, String>, argv: Vec<String>, shim: PathBuf) -> bool {
     let Ok(launch) = launch else { return false };
@@ -329,10 +323,6 @@ fn signal_group(process: ProcessId, shim: Option<ProcessId>, signal: i32) {
         let _ = killpg(Pid::from_raw(process.pid), signal);
     }
 }
-
-/// The environment that keeps mimalloc from asking for transparent huge
-/// pages in a shim.
-const SHIM_NO_THP: (&str, &str) = ("MIMALLOC_ALLOW_THP", "0");
 
 /// A task process under its shim.
 pub struct ProcessHandle {
