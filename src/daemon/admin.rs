@@ -7,6 +7,7 @@ use std::time::Duration;
 use shoal_manager::ca::{self, DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
 use shoal_manager::dispatcher::network_map::DEFAULT_DATA_PATH_PORT;
 use shoal_manager::ids::new_id;
+use shoal_manager::orchestrator::DEFAULT_TASK_HISTORY_LIMIT;
 use shoal_manager::raft::RaftState;
 use shoal_manager::{InitOptions, Manager};
 use shoal_proto::NodeState;
@@ -21,9 +22,6 @@ use tracing::info;
 use super::addr::{default_advertise, parse_advertise, parse_listen};
 use super::state::{self, Membership};
 use super::{Daemon, Listen, certs};
-
-/// Old tasks kept per slot unless `--task-history-limit` says otherwise.
-const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
 
 pub struct Admin {
     daemon: Arc<Daemon>,

@@ -1,12 +1,10 @@
 //! Conditions over a real store, and cycles through stored services.
 
 use shoal_proto::{
-    Annotations, Batch, GlobalService, ReplicatedJob, ReplicatedService, TaskStatus, service_spec::Mode,
-    store_object::Object,
+    Annotations, GlobalService, ReplicatedJob, ReplicatedService, TaskStatus, service_spec::Mode, store_object::Object,
 };
 
 use super::*;
-use crate::ops::create;
 
 fn spec(name: &str, mode: Mode, deps: &[(&str, DependencyCondition)]) -> ServiceSpec {
     ServiceSpec {
@@ -39,11 +37,7 @@ fn task(id: &str, service: &str, node: &str, state: TaskState, health: TaskHealt
 }
 
 fn store(objects: Vec<Object>) -> MemoryStore {
-    let mut store = MemoryStore::default();
-    store
-        .apply(1, Batch { ops: objects.into_iter().map(create).collect(), timestamp: 1, ..Default::default() })
-        .unwrap();
-    store
+    MemoryStore::of(objects)
 }
 
 fn replicas(n: u64) -> Mode {

@@ -17,7 +17,7 @@ const FAILURE_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
 
 /// Waiting for a node, and meant to run.
 pub fn is_pending(task: &Task) -> bool {
-    state(task) <= TaskState::Pending as i32 && task.desired_state <= TaskState::Running as i32
+    task.state() <= TaskState::Pending && task.desired_state() <= TaskState::Running
 }
 
 /// Does a task keep its node busy? From assignment until it has really
@@ -25,17 +25,12 @@ pub fn is_pending(task: &Task) -> bool {
 /// period); a pending task bound to a node, as a global service's, does
 /// not yet.
 fn is_active(task: &Task) -> bool {
-    let state = state(task);
-    state >= TaskState::Assigned as i32 && state <= TaskState::Running as i32
+    (TaskState::Assigned..=TaskState::Running).contains(&task.state())
 }
 
 /// Has a task stopped (and so freed what it held on its node)?
 pub fn has_stopped(task: &Task) -> bool {
-    state(task) > TaskState::Running as i32
-}
-
-fn state(task: &Task) -> i32 {
-    task.status.as_ref().map_or(0, |s| s.state)
+    task.state() > TaskState::Running
 }
 
 /// Every node as the scheduler sees it, `now` (unix ns) dating recent
@@ -49,7 +44,7 @@ fn node_info(store: &MemoryStore, node: &Node, now: i64) -> NodeInfo {
     for task in store.tasks_of_node(&node.id) {
         if is_active(task) {
             info.add_task(&task.service_id, &reservations(task.spec.as_ref()), &host_ports(task));
-        } else if state(task) == TaskState::Failed as i32
+        } else if task.state() == TaskState::Failed
             && task.status.as_ref().is_some_and(|s| now - s.timestamp < FAILURE_WINDOW_NS)
         {
             *info.recent_failures.entry((task.service_id.clone(), task.spec_version)).or_default() += 1;

@@ -41,11 +41,7 @@ fn task(id: &str, constraint: &str) -> Object {
 }
 
 fn store(objects: Vec<Object>) -> MemoryStore {
-    let mut store = MemoryStore::default();
-    store
-        .apply(1, Batch { ops: objects.into_iter().map(create).collect(), timestamp: 1, ..Default::default() })
-        .unwrap();
-    store
+    MemoryStore::of(objects)
 }
 
 fn assignment(op: &Op) -> (&str, &str, &str) {

@@ -71,6 +71,15 @@ impl MemoryStore {
         self.index = index;
     }
 
+    /// A store holding `objects`, created in one batch at index 1 (tests).
+    #[cfg(test)]
+    pub fn of(objects: Vec<Object>) -> MemoryStore {
+        let mut store = MemoryStore::default();
+        let ops = objects.into_iter().map(crate::ops::create).collect();
+        store.apply(1, Batch { ops, timestamp: 1, ..Default::default() }).expect("the test's objects apply");
+        store
+    }
+
     // ------------------------------------------------------------ reads
 
     /// The cluster object (there is one once the cluster is initialised).
