@@ -6,6 +6,7 @@
 //! order, display names), never behaviour.
 #![forbid(unsafe_code)]
 
+pub mod leader;
 pub mod limits;
 pub mod logging;
 mod names;
@@ -17,9 +18,6 @@ pub mod transport;
 pub use signal::signal_number;
 pub use size::{format_size, parse_size};
 
-/// What a manager that is not the raft leader answers a worker's session
-/// (with code `Unavailable`): the worker tries the next manager at once.
-pub const NOT_LEADER: &str = "this manager is not the leader";
 pub use time::{nanos_to_system_time, now_nanos};
 
 /// The resolv.conf of a task on an overlay network: its node's DNS

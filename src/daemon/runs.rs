@@ -63,7 +63,7 @@ impl Runs {
         }
         let mut credentials = None;
         // The first answer that is not "ask another manager" is the one
-        // to show (a follower's NOT_LEADER would hide the leader's).
+        // to show (a follower's "not the leader" would hide the leader's).
         let mut shown: Option<Status> = None;
         for addr in managers {
             let channel = match &cached {
@@ -87,7 +87,7 @@ impl Runs {
                 }
                 // Unreachable, not the leader, or no longer a manager.
                 Err(e) if matches!(e.code(), tonic::Code::Unavailable | tonic::Code::Unimplemented) => {
-                    if shown.is_none() && e.message() != shoal_proto::NOT_LEADER {
+                    if shown.is_none() && !shoal_proto::leader::is_refusal(&e) {
                         shown = Some(e);
                     }
                 }

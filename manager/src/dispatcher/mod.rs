@@ -77,12 +77,16 @@ impl Dispatcher {
     }
 
     fn check_leader(&self) -> Result<(), Status> {
-        let leader = self.inner.raft.metrics().borrow().current_leader;
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        let leader = metrics.current_leader;
         if leader == Some(self.inner.raft_id) && self.inner.serving.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(Status::unavailable(shoal_proto::NOT_LEADER))
+            return Ok(());
         }
+        // Where the worker finds the leader, if this manager knows.
+        let addr = leader
+            .filter(|id| *id != self.inner.raft_id)
+            .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
+        Err(shoal_proto::leader::refusal(addr.as_deref()))
     }
 
     /// The heartbeat period the cluster asks for.

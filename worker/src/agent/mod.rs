@@ -49,11 +49,14 @@ struct SessionError {
     /// The managers refuse this node (it was removed): it must not run
     /// tasks, which the cluster has replaced elsewhere.
     refused: bool,
+    /// A live manager that is not the leader answered: try the next one
+    /// without waiting.
+    not_leader: bool,
 }
 
 impl From<String> for SessionError {
     fn from(message: String) -> SessionError {
-        SessionError { message, refused: false }
+        SessionError { message, refused: false, not_leader: false }
     }
 }
 
@@ -66,15 +69,8 @@ impl From<&str> for SessionError {
 impl From<tonic::Status> for SessionError {
     fn from(status: tonic::Status) -> SessionError {
         let refused = status.code() == tonic::Code::PermissionDenied;
-        SessionError { message: status.message().to_string(), refused }
-    }
-}
-
-impl SessionError {
-    /// A live manager that is not the leader answered: try the next one
-    /// without waiting.
-    fn not_leader(&self) -> bool {
-        self.message == shoal_proto::NOT_LEADER
+        let not_leader = shoal_proto::leader::is_refusal(&status);
+        SessionError { message: status.message().to_string(), refused, not_leader }
     }
 }
 
@@ -94,7 +90,7 @@ impl Agent {
             let mut opened = false;
             let mut wait = None;
             if let Err(err) = self.session(&addr, &stop, &mut opened).await {
-                if err.not_leader() {
+                if err.not_leader {
                     wait = Some(Duration::from_millis(20));
                 }
                 if err.refused {
