@@ -51,8 +51,8 @@ fn waiting_for(store: &MemoryStore, dependency: &Dependency) -> Option<String> {
 /// (at least one), and the word for them.
 fn standing(service: &Service, tasks: &[&Task], condition: DependencyCondition) -> (u64, u64, &'static str) {
     let mode = service.spec.as_ref().and_then(|s| s.mode.as_ref());
-    let live = |t: &&&Task| t.desired_state <= TaskState::Running as i32;
-    let running = |t: &&&Task| live(t) && t.status.as_ref().is_some_and(|s| s.state() == TaskState::Running);
+    let live = |t: &&&Task| t.desired_state() <= TaskState::Running;
+    let running = |t: &&&Task| live(t) && t.state() == TaskState::Running;
     let (count, word) = match condition {
         DependencyCondition::Started => (tasks.iter().filter(running).count(), "running"),
         DependencyCondition::Healthy => {
@@ -63,10 +63,7 @@ fn standing(service: &Service, tasks: &[&Task], condition: DependencyCondition) 
             (tasks.iter().filter(healthy).count(), "healthy")
         }
         DependencyCondition::Completed => {
-            let done = |t: &&&Task| {
-                t.spec_version == service.spec_version
-                    && t.status.as_ref().is_some_and(|s| s.state() == TaskState::Complete)
-            };
+            let done = |t: &&&Task| t.spec_version == service.spec_version && t.state() == TaskState::Complete;
             (tasks.iter().filter(done).count(), "completed")
         }
     };
@@ -79,7 +76,7 @@ fn standing(service: &Service, tasks: &[&Task], condition: DependencyCondition) 
             let mut nodes: Vec<&str> = tasks
                 .iter()
                 .filter(|t| t.spec_version == service.spec_version)
-                .filter(|t| live(t) || t.status.as_ref().is_some_and(|s| s.state() == TaskState::Complete))
+                .filter(|t| live(t) || t.state() == TaskState::Complete)
                 .map(|t| t.node_id.as_str())
                 .collect();
             nodes.sort_unstable();
@@ -111,7 +108,8 @@ pub fn cycle(store: &MemoryStore, name: &str, spec: &ServiceSpec) -> Option<Vec<
                 path.push(next);
                 return true;
             }
-            if seen.contains(&next) || path.contains(&next) {
+            // Every name on the path was seen when it was pushed.
+            if seen.contains(&next) {
                 continue;
             }
             seen.push(next.clone());

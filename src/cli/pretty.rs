@@ -42,7 +42,7 @@ pub fn print(s: &Service) {
     if !spec.depends_on.is_empty() {
         println!("Depends on:");
         for d in &spec.depends_on {
-            println!(" {}:	{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
+            println!(" {}:\t{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
         }
     }
     let placement = task.placement.clone().unwrap_or_default();

@@ -77,7 +77,8 @@ impl Dispatcher {
     }
 
     fn check_leader(&self) -> Result<(), Status> {
-        let metrics = self.inner.raft.metrics().borrow().clone();
+        let receiver = self.inner.raft.metrics();
+        let metrics = receiver.borrow();
         let leader = metrics.current_leader;
         if leader == Some(self.inner.raft_id) && self.inner.serving.load(Ordering::SeqCst) {
             return Ok(());

@@ -189,8 +189,8 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> Decided {
         }
     }
     let (groups, invalid) = snapshot::groups(free.into_iter());
-    let mut decided = Decided::default();
-    let mut unplaced = held.clone();
+    let mut decided = Decided { held: held.iter().map(|(task, _)| task.clone()).collect(), ..Default::default() };
+    let mut unplaced = held;
     if !groups.is_empty() {
         let now = shoal_proto::now_nanos();
         let decisions = schedule(&mut snapshot::nodes(store, now), &groups);
@@ -205,7 +205,6 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> Decided {
         }
         decided.waiting.push(task);
     }
-    decided.held = held.into_iter().map(|(task, _)| task).collect();
     decided
 }
 
