@@ -28,20 +28,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Daemon(args) => daemon::run(args),
-        command => {
-            // A reader that goes away (`shoal service ps -q | head -1`)
-            // ends the CLI quietly, as it does other Unix tools. `shoal
-            // run` keeps a closed pipe an error it outlives: it still
-            // follows its task to the end and passes on its status.
-            if !matches!(command, Command::Run(_)) {
-                sigpipe::reset();
-            }
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(cli::run(cli.host, command)))
-        }
+        // SIGPIPE stays ignored: see cli::out for how a closed pipe ends
+        // the CLI.
+        command => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(cli::run(cli.host, command))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,7 +53,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
                 cert_expiry_ns: cert_expiry.unwrap_or_default(),
             };
             ctx.control().await?.update_cluster(request).await.map_err(status)?;
-            println!("Cluster updated.");
+            outln!("Cluster updated.");
             Ok(())
         }
         ClusterCommand::Admin(cmd) => admin::run(ctx, cmd).await,

@@ -60,7 +60,7 @@ impl Format {
             .iter()
             .map(|r| columns.iter().map(|(_, k)| r[*k].as_str().unwrap_or_default().to_string()).collect())
             .collect();
-        print!("{}", super::table::render(&headers, &cells));
+        out!("{}", super::table::render(&headers, &cells));
         Ok(())
     }
 
@@ -68,8 +68,8 @@ impl Format {
     pub fn print_each(&self, values: &[Value]) -> Result<()> {
         for value in values {
             match self {
-                Format::Json | Format::Default => println!("{value}"),
-                Format::Template(t) => println!("{}", render(t, value)?),
+                Format::Json | Format::Default => outln!("{value}"),
+                Format::Template(t) => outln!("{}", render(t, value)?),
             }
         }
         Ok(())

@@ -117,7 +117,7 @@ pub async fn run(ctx: &mut Ctx, args: HistoryArgs) -> Result<()> {
     let service = ctx.control().await?.get_service(request).await.map_err(status)?.into_inner();
     let rows = rows(&service.history, service.update_status.as_ref());
     if args.flags.quiet {
-        rows.iter().for_each(|r| println!("{}", r["Version"]));
+        rows.iter().for_each(|r| outln!("{}", r["Version"]));
         return Ok(());
     }
     let format = args.flags.format();
@@ -130,7 +130,7 @@ pub async fn run(ctx: &mut Ctx, args: HistoryArgs) -> Result<()> {
         vec![version, show(&r["Created"]), show(&r["Changes"]), state]
     };
     let rows: Vec<Vec<String>> = rows.iter().map(cells).collect();
-    print!("{}", table::render(&["VERSION", "CREATED", "CHANGES", "UPDATE STATE"], &rows));
+    out!("{}", table::render(&["VERSION", "CREATED", "CHANGES", "UPDATE STATE"], &rows));
     Ok(())
 }
 

@@ -24,7 +24,7 @@ pub fn print(values: Vec<Value>, format: &Format) -> Result<()> {
     let mut ser =
         serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
     serde::Serialize::serialize(&values, &mut ser)?;
-    println!("{}", String::from_utf8_lossy(&out));
+    outln!("{}", String::from_utf8_lossy(&out));
     Ok(())
 }
 

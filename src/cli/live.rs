@@ -43,7 +43,7 @@ impl View {
                     bar.set_message(line.clone());
                 }
             }
-            Mode::Plain(shown) => changed(shown, lines).iter().for_each(|l| println!("{l}")),
+            Mode::Plain(shown) => changed(shown, lines).iter().for_each(|l| outln!("{l}")),
             Mode::Quiet => {}
         }
     }
@@ -54,7 +54,7 @@ impl View {
             Mode::Live(multi, _) => {
                 let _ = multi.println(message);
             }
-            _ => println!("{message}"),
+            _ => outln!("{message}"),
         }
     }
 

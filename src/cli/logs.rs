@@ -80,13 +80,12 @@ pub async fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<()> {
         write!(out, "{prefix:<width$}    | ")?;
         out.extend_from_slice(&line.data);
         out.push(b'\n');
-        let written = if line.stream() == LogStream::Stderr {
-            std::io::stderr().write_all(&out)
+        if line.stream() == LogStream::Stderr {
+            if std::io::stderr().write_all(&out).is_err() {
+                bail!("output closed");
+            }
         } else {
-            std::io::stdout().write_all(&out)
-        };
-        if written.is_err() {
-            bail!("output closed");
+            super::out::bytes(&out);
         }
     }
     Ok(())

@@ -1,6 +1,9 @@
 //! The command line: clap types and dispatch. Flags, columns and wording
 //! follow the Docker CLI, so a Swarm user's habits carry over.
 
+#[macro_use]
+mod out;
+
 pub(crate) mod args;
 mod cluster;
 mod format;
@@ -106,7 +109,7 @@ where
     let mut failed = false;
     for reference in references {
         match f(reference).await {
-            Ok(line) => println!("{line}"),
+            Ok(line) => outln!("{line}"),
             Err(e) => {
                 eprintln!("Error: {}", e.message());
                 failed = true;

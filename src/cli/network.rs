@@ -76,7 +76,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NetworkCommand) -> Result<()> {
                 internal: args.internal,
             };
             let network = client.create_network(CreateNetworkRequest { spec: Some(spec) }).await.map_err(status)?;
-            println!("{}", network.into_inner().id);
+            outln!("{}", network.into_inner().id);
             Ok(())
         }
         NetworkCommand::Ls(flags) => {
@@ -118,7 +118,7 @@ fn ls(networks: &[Network], quiet: bool, format: Format) -> Result<()> {
         })
         .collect();
     if quiet {
-        rows.iter().for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
+        rows.iter().for_each(|r| outln!("{}", r["ID"].as_str().unwrap_or_default()));
         return Ok(());
     }
     format.print_rows(&rows, &[("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")])

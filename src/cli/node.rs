@@ -164,10 +164,10 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 data_path_port,
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
-            println!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
-            println!("To add a worker to this cluster, run the following command:\n");
-            println!("    shoal node join --token {} {}\n", resp.worker_token, resp.addr);
-            println!(
+            outln!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
+            outln!("To add a worker to this cluster, run the following command:\n");
+            outln!("    shoal node join --token {} {}\n", resp.worker_token, resp.addr);
+            outln!(
                 "To add a manager to this cluster, run 'shoal node join-token manager' and follow the instructions."
             );
             Ok(())
@@ -180,26 +180,26 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 listen_addr: listen_addr.unwrap_or_default(),
             };
             let resp = ctx.admin().await?.join(request).await.map_err(status)?.into_inner();
-            println!("This node joined a cluster as a {}.", if resp.manager { "manager" } else { "worker" });
+            outln!("This node joined a cluster as a {}.", if resp.manager { "manager" } else { "worker" });
             Ok(())
         }
         NodeCommand::Leave { force } => {
             ctx.admin().await?.leave(LeaveRequest { force }).await.map_err(status)?;
-            println!("Node left the cluster.");
+            outln!("Node left the cluster.");
             Ok(())
         }
         NodeCommand::JoinToken { quiet, rotate, role } => {
             let request = JoinTokenRequest { role: role.clone(), rotate };
             let resp = ctx.control().await?.join_token(request).await.map_err(status)?.into_inner();
             if quiet {
-                println!("{}", resp.token);
+                outln!("{}", resp.token);
                 return Ok(());
             }
             if rotate {
-                println!("Successfully rotated {role} join token.\n");
+                outln!("Successfully rotated {role} join token.\n");
             }
-            println!("To add a {role} to this cluster, run the following command:\n");
-            println!("    shoal node join --token {} {}\n", resp.token, resp.addr);
+            outln!("To add a {role} to this cluster, run the following command:\n");
+            outln!("    shoal node join --token {} {}\n", resp.token, resp.addr);
             Ok(())
         }
         NodeCommand::Ps { filter, flags, nodes } => {
@@ -224,7 +224,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 role,
             };
             ctx.control().await?.update_node(request).await.map_err(status)?;
-            println!("{reference}");
+            outln!("{reference}");
             Ok(())
         }
         NodeCommand::Rm { force, nodes } => {
@@ -311,7 +311,7 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
     let mut nodes = list.nodes;
     nodes.sort_by(|a, b| (hostname(a), &a.id).cmp(&(hostname(b), &b.id)));
     if quiet {
-        nodes.iter().for_each(|n| println!("{}", n.id));
+        nodes.iter().for_each(|n| outln!("{}", n.id));
         return Ok(());
     }
     let is_self = |n: &Node| n.id == list.self_node_id;
@@ -337,7 +337,7 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
                 .to_vec()
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], &rows)
     );
@@ -347,42 +347,42 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
 fn print_pretty(n: &Node) {
     let v = inspect::node(n);
     let s = |p: &str| super::format::render(p, &v).unwrap_or_default();
-    println!("ID:\t\t\t{}", n.id);
-    println!("Hostname:\t\t{}", hostname(n));
-    println!("Joined at:\t\t{}", s("{{.CreatedAt}}"));
-    println!(
+    outln!("ID:\t\t\t{}", n.id);
+    outln!("Hostname:\t\t{}", hostname(n));
+    outln!("Joined at:\t\t{}", s("{{.CreatedAt}}"));
+    outln!(
         "Status:\n State:\t\t\t{}\n Availability:\t\t{}\n Address:\t\t{}",
         state(n),
         availability(n),
         s("{{.Status.Addr}}")
     );
     if let Some(m) = &n.manager_status {
-        println!(
+        outln!(
             "Manager Status:\n Address:\t\t{}\n Raft Status:\t\t{}\n Leader:\t\t{}",
             m.addr,
             if m.reachability == shoal_proto::Reachability::Reachable as i32 { "Reachable" } else { "Unreachable" },
             if m.leader { "Yes" } else { "No" }
         );
     }
-    println!(
+    outln!(
         "Platform:\n Operating System:\t{}\n Architecture:\t\t{}",
         s("{{.Description.Platform.OS}}"),
         s("{{.Description.Platform.Architecture}}")
     );
     let d = n.description.clone().unwrap_or_default();
     let r = d.resources.unwrap_or_default();
-    println!(
+    outln!(
         "Resources:\n CPUs:\t\t\t{}\n Memory:\t\t{}",
         r.nano_cpus / 1_000_000_000,
         super::human::bytes(r.memory_bytes)
     );
-    println!("Runtimes:\t\t{}", d.runtimes.join(", "));
+    outln!("Runtimes:\t\t{}", d.runtimes.join(", "));
     let limits = d.limits.unwrap_or_default();
     let enforced = if limits.enforced.is_empty() { "none".to_string() } else { limits.enforced.join(", ") };
     let cgroup = if limits.cgroup.is_empty() { String::new() } else { format!(" (cgroup {})", limits.cgroup) };
-    println!("Resource Limits:\t{enforced}{cgroup}");
+    outln!("Resource Limits:\t{enforced}{cgroup}");
     if !limits.message.is_empty() {
-        println!(" Not Enforced:\t\t{}", limits.message);
+        outln!(" Not Enforced:\t\t{}", limits.message);
     }
-    println!("Engine Version:\t\t{}", d.engine_version);
+    outln!("Engine Version:\t\t{}", d.engine_version);
 }

@@ -13,51 +13,51 @@ pub fn print(s: &Service) {
     let task = spec.task.clone().unwrap_or_default();
     let c = task.container.clone().unwrap_or_default();
     let restart = task.restart.unwrap_or_default();
-    println!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
+    outln!("\nID:\t\t{}\nName:\t\t{}", s.id, annotations.name);
     if !annotations.labels.is_empty() {
-        println!("Labels:");
+        outln!("Labels:");
         let mut labels: Vec<_> = annotations.labels.iter().collect();
         labels.sort();
-        labels.iter().for_each(|(k, v)| println!(" {k}={v}"));
+        labels.iter().for_each(|(k, v)| outln!(" {k}={v}"));
     }
     match spec.mode {
-        Some(Mode::Global(_)) => println!("Service Mode:\tGlobal"),
-        Some(Mode::GlobalJob(_)) => println!("Service Mode:\tGlobal Job"),
-        Some(Mode::ReplicatedJob(j)) => println!(
+        Some(Mode::Global(_)) => outln!("Service Mode:\tGlobal"),
+        Some(Mode::GlobalJob(_)) => outln!("Service Mode:\tGlobal Job"),
+        Some(Mode::ReplicatedJob(j)) => outln!(
             "Service Mode:\tReplicated Job\n Max Concurrent:\t{}\n Total Completions:\t{}",
             j.max_concurrent, j.total_completions
         ),
-        _ => println!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
+        _ => outln!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
     }
     if let Some(u) = &s.update_status {
-        println!("UpdateStatus:\n State:\t\t{}", u.state().name());
+        outln!("UpdateStatus:\n State:\t\t{}", u.state().name());
         if u.started_at > 0 {
-            println!(" Started:\t{}", super::human::ago(u.started_at));
+            outln!(" Started:\t{}", super::human::ago(u.started_at));
         }
         if u.completed_at > 0 {
-            println!(" Completed:\t{}", super::human::ago(u.completed_at));
+            outln!(" Completed:\t{}", super::human::ago(u.completed_at));
         }
-        println!(" Message:\t{}", u.message);
+        outln!(" Message:\t{}", u.message);
     }
     if !spec.depends_on.is_empty() {
-        println!("Depends on:");
+        outln!("Depends on:");
         for d in &spec.depends_on {
-            println!(" {}:\t{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
+            outln!(" {}:\t{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
         }
     }
     let placement = task.placement.clone().unwrap_or_default();
     if !placement.constraints.is_empty() || !placement.preferences.is_empty() || placement.max_replicas > 0 {
-        println!("Placement:");
+        outln!("Placement:");
         if !placement.constraints.is_empty() {
-            println!(" Constraints:\t[{}]", placement.constraints.join(" "));
+            outln!(" Constraints:\t[{}]", placement.constraints.join(" "));
         }
         if !placement.preferences.is_empty() {
             let prefs: Vec<String> =
                 placement.preferences.iter().map(|p| format!("spread={}", p.spread_descriptor)).collect();
-            println!(" Preferences:\t[{}]", prefs.join(" "));
+            outln!(" Preferences:\t[{}]", prefs.join(" "));
         }
         if placement.max_replicas > 0 {
-            println!(" Max Replicas Per Node:\t{}", placement.max_replicas);
+            outln!(" Max Replicas Per Node:\t{}", placement.max_replicas);
         }
     }
     let resources = task.resources.unwrap_or_default();
@@ -65,31 +65,31 @@ pub fn print(s: &Service) {
     for (what, r, pids) in [("Reservations", resources.reservations, 0), ("Limits", resources.limits, pids_limit)] {
         let r = r.unwrap_or_default();
         if r.nano_cpus > 0 || r.memory_bytes > 0 || pids > 0 {
-            println!("Resources:\n {what}:");
+            outln!("Resources:\n {what}:");
             if r.nano_cpus > 0 {
-                println!("  CPU:\t\t{}", r.nano_cpus as f64 / 1e9);
+                outln!("  CPU:\t\t{}", r.nano_cpus as f64 / 1e9);
             }
             if r.memory_bytes > 0 {
-                println!("  Memory:\t{}", super::human::bytes(r.memory_bytes));
+                outln!("  Memory:\t{}", super::human::bytes(r.memory_bytes));
             }
             if pids > 0 {
-                println!("  PIDs:\t\t{pids}");
+                outln!("  PIDs:\t\t{pids}");
             }
         }
     }
     let condition = shoal_proto::RestartCondition::try_from(restart.condition).unwrap_or_default();
-    println!(
+    outln!(
         "RestartPolicy:\n Condition:\t{}\n Delay:\t\t{}\n Max attempts:\t{}",
         condition.name(),
         duration::format(restart.delay_ns.unwrap_or(0)),
         restart.max_attempts
     );
     if restart.window_ns > 0 {
-        println!(" Window:\t{}", duration::format(restart.window_ns));
+        outln!(" Window:\t{}", duration::format(restart.window_ns));
     }
     for (what, u) in [("UpdateConfig", &spec.update), ("RollbackConfig", &spec.rollback)] {
         let u = (*u).unwrap_or_default();
-        println!(
+        outln!(
             "{what}:\n Parallelism:\t{}\n On failure:\t{}\n Monitoring Period: {}\n Max failure ratio: {}\n Update order:      {}",
             u.parallelism,
             inspect::spec(s.spec.as_ref())[what]["FailureAction"].as_str().unwrap_or_default(),
@@ -98,25 +98,25 @@ pub fn print(s: &Service) {
             inspect::spec(s.spec.as_ref())[what]["Order"].as_str().unwrap_or_default(),
         );
     }
-    println!("ContainerSpec:\n Image:\t\t{}", c.image);
+    outln!("ContainerSpec:\n Image:\t\t{}", c.image);
     if !c.args.is_empty() {
-        println!(" Args:\t\t{}", c.args.join(" "));
+        outln!(" Args:\t\t{}", c.args.join(" "));
     }
     if !c.env.is_empty() {
-        println!(" Env:\t\t{}", c.env.join(" "));
+        outln!(" Env:\t\t{}", c.env.join(" "));
     }
     if !c.dir.is_empty() {
-        println!(" Dir:\t\t{}", c.dir);
+        outln!(" Dir:\t\t{}", c.dir);
     }
     if !c.user.is_empty() {
-        println!(" User:\t\t{}", c.user);
+        outln!(" User:\t\t{}", c.user);
     }
     if let Some(grace) = c.stop_grace_period_ns {
-        println!(" StopGracePeriod: {}", duration::format(grace));
+        outln!(" StopGracePeriod: {}", duration::format(grace));
     }
     if !c.stop_signal.is_empty() {
-        println!(" StopSignal:\t{}", c.stop_signal);
+        outln!(" StopSignal:\t{}", c.stop_signal);
     }
-    println!("Runtime:\t{}", task.runtime);
-    println!("Endpoint Mode:\tvip");
+    outln!("Runtime:\t{}", task.runtime);
+    outln!("Endpoint Mode:\tvip");
 }

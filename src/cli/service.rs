@@ -118,7 +118,7 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     }
     let request = CreateServiceRequest { spec: Some(args.spec()) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
-    println!("{}", service.id);
+    outln!("{}", service.id);
     args.wait.wait(ctx, &service.id, false).await
 }
 
@@ -185,7 +185,7 @@ pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option
         })
         .collect();
     if quiet {
-        rows.iter().for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
+        rows.iter().for_each(|r| outln!("{}", r["ID"].as_str().unwrap_or_default()));
         return Ok(());
     }
     format.print_rows(
@@ -255,7 +255,7 @@ pub(super) async fn ps(ctx: &mut Ctx, services: &[String], filters: &[String], f
         (&a.service_name, a.slot, node(a), created(b)).cmp(&(&b.service_name, b.slot, node(b), created(a)))
     });
     if quiet {
-        tasks.iter().for_each(|t| println!("{}", short(&t.id, no_trunc)));
+        tasks.iter().for_each(|t| outln!("{}", short(&t.id, no_trunc)));
         return Ok(());
     }
     let rows = ps_rows(&tasks, &resp.node_names, no_trunc);
@@ -341,7 +341,7 @@ async fn scale(ctx: &mut Ctx, scales: Vec<(String, u64)>, detach: bool) -> Resul
         let request =
             UpdateServiceRequest { service_id: service.id.clone(), version, spec: Some(spec), ..Default::default() };
         client.update_service(request).await.map_err(status)?;
-        println!("{name} scaled to {n}");
+        outln!("{name} scaled to {n}");
         scaled.push(service.id);
     }
     if !detach {

@@ -308,7 +308,7 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
         );
     }
     send(ctx, &service, spec).await?;
-    println!("{}", target.service);
+    outln!("{}", target.service);
     target.wait.wait(ctx, &service.id, false).await
 }
 
@@ -340,7 +340,7 @@ pub async fn rollback(ctx: &mut Ctx, args: RollbackArgs) -> Result<()> {
         rollback_to: args.to.unwrap_or(0),
     };
     ctx.control().await?.update_service(request).await.map_err(status)?;
-    println!("{}", target.service);
+    outln!("{}", target.service);
     target.wait.wait(ctx, &service.id, true).await
 }
 
@@ -351,7 +351,7 @@ pub async fn restart(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
     let mut spec = service.spec.clone().unwrap_or_default();
     spec.task.get_or_insert_with(Default::default).force_update += 1;
     send(ctx, &service, spec).await?;
-    println!("{}", args.service);
+    outln!("{}", args.service);
     args.wait.wait(ctx, &service.id, false).await
 }
 

@@ -46,7 +46,7 @@ pub async fn run(ctx: &mut Ctx, cmd: AdminCommand) -> Result<()> {
             let cluster = ctx.control().await?.get_cluster(GetClusterRequest {}).await.map_err(status)?.into_inner();
             let rows: Vec<Value> = cluster.admin_certificates.iter().map(row).collect();
             if list.quiet {
-                rows.iter().for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
+                rows.iter().for_each(|r| outln!("{}", r["ID"].as_str().unwrap_or_default()));
                 return Ok(());
             }
             list.format().print_rows(
@@ -63,7 +63,7 @@ pub async fn run(ctx: &mut Ctx, cmd: AdminCommand) -> Result<()> {
             let issued = ctx.control().await?.create_admin_certificate(request).await.map_err(status)?.into_inner();
             certs::save(&out, &issued.ca_cert, &issued.cert, &key)
                 .with_context(|| format!("--out: writing the bundle to {}", out.display()))?;
-            println!("{}", issued.certificate.unwrap_or_default().id);
+            outln!("{}", issued.certificate.unwrap_or_default().id);
             Ok(())
         }
         AdminCommand::Revoke { ids } => {

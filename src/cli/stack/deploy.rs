@@ -226,7 +226,7 @@ async fn create_networks(ctx: &mut Ctx, specs: &[NetworkSpec]) -> Result<()> {
     let mut control = ctx.control().await?;
     for spec in specs {
         let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
-        println!("Creating network {name}");
+        outln!("Creating network {name}");
         control.create_network(CreateNetworkRequest { spec: Some(spec.clone()) }).await.map_err(status)?;
     }
     Ok(())

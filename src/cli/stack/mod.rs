@@ -104,7 +104,7 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
             // back the same.
             let mut tree = serde_json::to_value(&compose)?;
             interpolate::escape(&mut tree);
-            print!("{}", serde_saphyr::to_string(&tree)?);
+            out!("{}", serde_saphyr::to_string(&tree)?);
             Ok(())
         }
         StackCommand::Deploy { compose_file, env_file, prune, wait, timeout, stack } => {
@@ -136,7 +136,7 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
         if services.is_empty() && networks.is_empty() {
             bail!("nothing found in stack: {stack}");
         }
-        println!("Removing stack {stack}");
+        outln!("Removing stack {stack}");
         removed.extend(services.iter().map(|s| s.id.clone()));
         service::rm(ctx, services.into_iter().map(|s| s.id).collect()).await?;
     }
@@ -156,7 +156,7 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
     for stack in stacks {
         for network in stack_networks(ctx, stack).await? {
             let name = network_name(&network).to_string();
-            println!("Removing network {name}");
+            outln!("Removing network {name}");
             if let Err(e) = control.remove_network(RemoveNetworkRequest { reference: network.id.clone() }).await {
                 eprintln!("Failed to remove network {name}: {}", e.message());
                 failed = true;
