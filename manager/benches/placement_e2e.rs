@@ -73,9 +73,7 @@ fn service(replicas: u64) -> Object {
 }
 
 fn assigned(store: &Store) -> usize {
-    store.view(|s| {
-        s.tasks().filter(|t| t.status.as_ref().is_some_and(|st| st.state == TaskState::Assigned as i32)).count()
-    })
+    store.view(|s| s.tasks().filter(|t| t.status.as_ref().is_some_and(|st| st.state() == TaskState::Assigned)).count())
 }
 
 /// Seconds from the service's commit until all `replicas` tasks are
@@ -89,7 +87,7 @@ async fn run(nodes: usize, replicas: u64) -> f64 {
         raft::start(dir.path(), 1, raft::RaftState::New, &RaftTiming::default(), creds).await.unwrap();
     raft.initialize(BTreeMap::from([(1, BasicNode::new("127.0.0.1:1"))])).await.unwrap();
     raft.wait(Some(Duration::from_secs(10))).current_leader(1, "leader").await.unwrap();
-    let proposer = Proposer::new(quorum);
+    let proposer = Proposer::new(quorum, store.clone());
     for chunk in (0..nodes).collect::<Vec<_>>().chunks(1000) {
         proposer.propose(chunk.iter().map(|&i| ops::create(node(i))).collect()).await.unwrap();
     }

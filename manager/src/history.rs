@@ -2,16 +2,14 @@
 //! after the last one), closes the record before it with how its rollout
 //! ended, and drops the oldest beyond the cluster's limit.
 
-use shoal_proto::{Service, SpecRecord};
-
-use crate::store::MemoryStore;
+use shoal_proto::{Cluster, Service, SpecRecord};
 
 /// Specs kept per service unless the cluster says otherwise.
 pub const DEFAULT_SPEC_HISTORY_LIMIT: u64 = 10;
 
 /// The cluster's spec history limit (0: the default).
-pub fn limit(store: &MemoryStore) -> u64 {
-    let orchestration = store.cluster().and_then(|c| c.spec.as_ref()).and_then(|s| s.orchestration.as_ref());
+pub fn limit(cluster: Option<&Cluster>) -> u64 {
+    let orchestration = cluster.and_then(|c| c.spec.as_ref()).and_then(|s| s.orchestration.as_ref());
     orchestration.map_or(0, |o| o.spec_history_limit)
 }
 

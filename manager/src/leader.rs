@@ -10,29 +10,43 @@ use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::dispatcher::monitor;
-use crate::manager::Manager;
+use crate::dispatcher::{Dispatcher, monitor};
 use crate::orchestrator::Orchestrator;
+use crate::proposer::Proposer;
+use crate::raft::Quorum;
 use crate::scheduler::Scheduler;
+use crate::store::Store;
 
 /// How often a leader checks that it still has its quorum.
 const QUORUM_POLL: Duration = Duration::from_millis(250);
 
+/// What the leader's loops work with.
+#[derive(Clone)]
+pub struct Handles {
+    pub store: Store,
+    pub proposer: Proposer,
+    pub quorum: Quorum,
+    /// Serves workers only while this manager leads.
+    pub dispatcher: Dispatcher,
+    /// This manager's raft id.
+    pub raft_id: u64,
+}
+
 /// Follows raft leadership until `stop`.
-pub async fn run(manager: Manager, stop: CancellationToken) {
-    let mut metrics = manager.raft().metrics();
+pub async fn run(handles: Handles, stop: CancellationToken) {
+    let mut metrics = handles.quorum.raft().metrics();
     let mut leading: Option<CancellationToken> = None;
     loop {
-        let is_leader = metrics.borrow().state == ServerState::Leader && manager.quorum().check().is_ok();
+        let is_leader = metrics.borrow().state == ServerState::Leader && handles.quorum.check().is_ok();
         match (is_leader, &leading) {
             (true, None) => {
                 let token = stop.child_token();
-                tokio::spawn(lead(manager.clone(), token.clone()));
+                tokio::spawn(lead(handles.clone(), token.clone()));
                 leading = Some(token);
             }
             (false, Some(token)) => {
                 info!("no longer leader, or no quorum: stopping the leader's loops");
-                manager.dispatcher().set_serving(false);
+                handles.dispatcher.set_serving(false);
                 token.cancel();
                 leading = None;
             }
@@ -45,7 +59,7 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
             _ = tokio::time::sleep(QUORUM_POLL) => {}
         }
     }
-    manager.dispatcher().set_serving(false);
+    handles.dispatcher.set_serving(false);
     if let Some(token) = leading {
         token.cancel();
     }
@@ -53,11 +67,11 @@ pub async fn run(manager: Manager, stop: CancellationToken) {
 
 /// Waits until the store holds every entry committed before this term
 /// (a new leader may not have applied them yet), then starts the loops.
-async fn lead(manager: Manager, token: CancellationToken) {
+async fn lead(handles: Handles, token: CancellationToken) {
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
-            result = manager.raft().ensure_linearizable() => match result {
+            result = handles.quorum.raft().ensure_linearizable() => match result {
                 Ok(_) => break,
                 Err(err) => {
                     warn!(%err, "leader not ready yet");
@@ -70,13 +84,14 @@ async fn lead(manager: Manager, token: CancellationToken) {
         }
     }
     info!("leading: starting the orchestrator, scheduler and node monitor");
-    let (store, proposer) = (manager.store().clone(), manager.proposer().clone());
+    let Handles { store, proposer, quorum, dispatcher, raft_id } = handles;
     tokio::spawn(Orchestrator::new(store.clone(), proposer.clone()).run(token.clone()));
-    tokio::spawn(Scheduler::new(store, proposer).run(token.clone()));
-    tokio::spawn(monitor::run(manager.dispatcher().clone(), token.clone()));
-    tokio::spawn(crate::reachability::run(manager.clone(), token.clone()));
-    tokio::spawn(crate::roles::run(manager.clone(), token.clone()));
+    tokio::spawn(Scheduler::new(store.clone(), proposer.clone()).run(token.clone()));
+    tokio::spawn(monitor::run(dispatcher.clone(), token.clone()));
+    let raft = quorum.raft().clone();
+    tokio::spawn(crate::reachability::run(store.clone(), proposer.clone(), quorum, token.clone()));
+    tokio::spawn(crate::roles::run(store, proposer, raft, raft_id, token.clone()));
     if !token.is_cancelled() {
-        manager.dispatcher().set_serving(true);
+        dispatcher.set_serving(true);
     }
 }

@@ -9,12 +9,16 @@ pub mod raft;
 pub mod store;
 
 pub mod ca;
+mod config;
 pub mod control;
 pub mod dependencies;
 pub mod dispatcher;
 pub mod history;
 pub mod ids;
+#[cfg(test)]
+mod imports;
 mod leader;
+pub mod leadership;
 mod manager;
 mod membership;
 pub mod ops;
@@ -25,6 +29,9 @@ pub mod recover;
 mod roles;
 pub mod scheduler;
 pub mod standing;
+#[cfg(test)]
+mod testing;
 mod watch;
 
-pub use manager::{InitOptions, Manager, ManagerConfig, ManagerError};
+pub use config::{ManagerConfig, ManagerError};
+pub use manager::{InitOptions, Manager};

@@ -1,8 +1,10 @@
-//! The manager of one node: raft, the store, the proposer and the
-//! dispatcher, started together; [`Manager::run`] follows leadership.
+//! The assembly of a node's manager: raft, the store, the proposer and
+//! the dispatcher are started together here, and each gRPC service and
+//! loop is handed only the handles it uses ([`Leadership`], [`Store`],
+//! [`Proposer`], ...). No other module of the crate imports this one;
+//! the binary drives a node's manager through [`Manager`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,37 +20,21 @@ use shoal_proto::{
     NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject,
     store_object::Object,
 };
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use crate::ca::service::CaService;
 use crate::ca::{RootCa, token};
-use crate::control::ControlService;
+use crate::config::{ManagerConfig, ManagerError};
+use crate::control::{self, ControlService};
 use crate::dispatcher::{DEFAULT_HEARTBEAT_PERIOD, Dispatcher};
+use crate::leadership::Leadership;
 use crate::membership::MembershipService;
-use crate::ops;
-use crate::proposer::{ProposeError, Proposer};
-use crate::raft::{self, Closed, Quorum, Raft, RaftService, RaftState, RaftTiming};
+use crate::proposer::Proposer;
+use crate::raft::{self, Closed, Quorum, Raft, RaftService};
 use crate::standing::{self, Rights};
-use crate::store::{MemoryStore, Store, StoreError};
-
-/// What a manager needs to start.
-#[derive(Debug, Clone)]
-pub struct ManagerConfig {
-    pub node_id: String,
-    pub raft_id: u64,
-    /// Address other nodes reach this node's endpoint at.
-    pub addr: String,
-    /// Where the raft log, vote and snapshots live.
-    pub raft_dir: PathBuf,
-    /// Whether the raft state is made now or opened as this member left it.
-    pub raft_state: RaftState,
-    pub timing: RaftTiming,
-    /// This manager's TLS identity, for talking to other nodes.
-    pub credentials: Credentials,
-}
+use crate::store::Store;
+use crate::{leader, ops};
 
 /// What `node init` decides about the new cluster.
 #[derive(Clone)]
@@ -67,23 +53,6 @@ pub struct InitOptions {
     pub admin: AdminCertificate,
 }
 
-/// Why the manager could not start or bootstrap.
-#[derive(Debug, thiserror::Error)]
-pub enum ManagerError {
-    #[error(transparent)]
-    Raft(Box<raft::StartError>),
-    #[error("initialising raft: {0}")]
-    Init(String),
-    #[error("writing the new cluster: {0}")]
-    Propose(#[from] ProposeError),
-}
-
-impl From<raft::StartError> for ManagerError {
-    fn from(e: raft::StartError) -> ManagerError {
-        ManagerError::Raft(Box::new(e))
-    }
-}
-
 /// A running manager; cheap to clone.
 #[derive(Clone)]
 pub struct Manager {
@@ -95,7 +64,7 @@ struct Inner {
     raft: Raft,
     store: Store,
     proposer: Proposer,
-    quorum: Quorum,
+    leadership: Leadership,
     dispatcher: Dispatcher,
     closed: Closed,
 }
@@ -103,20 +72,11 @@ struct Inner {
 impl Manager {
     /// Opens the raft state and starts raft (no loops yet: see [`run`](Self::run)).
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
-        if config.raft_state == RaftState::New {
-            std::fs::create_dir_all(&config.raft_dir).map_err(raft::StartError::Io)?;
-        }
-        let raft::Started { raft, store, quorum, closed } = raft::start(
-            &config.raft_dir,
-            config.raft_id,
-            config.raft_state,
-            &config.timing,
-            config.credentials.clone(),
-        )
-        .await?;
-        let proposer = Proposer::new(quorum.clone());
+        let raft::Started { raft, store, quorum, closed } = config.start_raft().await?;
+        let proposer = Proposer::new(quorum.clone(), store.clone());
         let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), raft.clone(), config.raft_id);
-        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, quorum, dispatcher, closed }) })
+        let leadership = Leadership::new(quorum, config.raft_id, config.credentials.clone());
+        Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, leadership, dispatcher, closed }) })
     }
 
     /// Makes this manager the single voter of a new cluster and writes the
@@ -179,7 +139,7 @@ impl Manager {
             .propose(vec![
                 ops::create(Object::Cluster(cluster)),
                 // The ingress network before the node: it gets its address on it.
-                ops::create(Object::Network(crate::control::networks::ingress())),
+                ops::create(Object::Network(control::networks::ingress())),
                 ops::create(Object::Node(node)),
             ])
             .await?;
@@ -188,7 +148,15 @@ impl Manager {
 
     /// Follows leadership, running the leader's loops, until `stop`.
     pub async fn run(&self, stop: CancellationToken) {
-        crate::leader::run(self.clone(), stop).await;
+        let inner = &self.inner;
+        let handles = leader::Handles {
+            store: inner.store.clone(),
+            proposer: inner.proposer.clone(),
+            quorum: inner.leadership.quorum().clone(),
+            dispatcher: inner.dispatcher.clone(),
+            raft_id: inner.config.raft_id,
+        };
+        leader::run(handles, stop).await;
     }
 
     /// Stops raft.
@@ -215,16 +183,7 @@ impl Manager {
     }
 
     pub fn quorum(&self) -> &Quorum {
-        &self.inner.quorum
-    }
-
-    /// For reads: a warning when this manager has no quorum (its store
-    /// may miss recent writes), else empty.
-    pub fn staleness(&self) -> String {
-        match self.inner.quorum.check() {
-            Ok(()) => String::new(),
-            Err(e) => format!("{e}: this manager's view may be stale"),
-        }
+        self.inner.leadership.quorum()
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -239,85 +198,27 @@ impl Manager {
         &self.inner.config.node_id
     }
 
-    /// This manager's advertised endpoint.
-    pub fn addr(&self) -> &str {
-        &self.inner.config.addr
-    }
-
-    /// The raft id of the current leader, if one is known.
-    pub fn leader_raft_id(&self) -> Option<u64> {
-        self.inner.raft.metrics().borrow().current_leader
-    }
-
-    /// Whether a caller still holds `rights` (see [`standing`](crate::standing)).
-    pub fn standing(&self, rights: Rights) -> auth::Standing {
-        let store = self.inner.store.clone();
-        std::sync::Arc::new(move |caller: &transport::Identity| store.view(|s| standing::check(s, caller, rights)))
-    }
-
-    /// The leader's raft id and address, or `None` when this manager
-    /// leads; refused without a quorum or a known leader.
-    fn leader(&self) -> Result<Option<(u64, String)>, tonic::Status> {
-        self.inner.quorum.check().map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        let metrics = self.inner.raft.metrics();
-        let m = metrics.borrow();
-        let Some(leader) = m.current_leader else {
-            return Err(tonic::Status::unavailable("no raft leader yet: try again"));
-        };
-        if leader == self.inner.config.raft_id {
-            return Ok(None);
-        }
-        let addr = m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
-        let addr = addr.ok_or_else(|| tonic::Status::unavailable("the raft leader's address is unknown"))?;
-        Ok(Some((leader, addr)))
-    }
-
-    /// The leader's address, or `None` when this manager leads.
-    pub fn leader_addr(&self) -> Result<Option<String>, tonic::Status> {
-        Ok(self.leader()?.map(|(_, addr)| addr))
-    }
-
-    /// The leader's raft id and a channel to it, or `None` when this
-    /// manager leads.
-    pub fn leader_channel(&self, server_name: &'static str) -> Result<Option<(u64, Channel)>, tonic::Status> {
-        let Some((leader, addr)) = self.leader()? else { return Ok(None) };
-        transport::channel(&addr, &self.inner.config.credentials, server_name)
-            .map(|channel| Some((leader, channel)))
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-
     /// This manager's TLS identity.
     pub fn credentials(&self) -> &Credentials {
         &self.inner.config.credentials
     }
 
-    /// Changes a node (read, change, write), retrying if it changed meanwhile.
-    pub async fn update_node(&self, id: &str, change: impl Fn(&mut Node)) -> Result<Node, ProposeError> {
-        self.read_change_write("node", |s| s.node(id).cloned(), Object::Node, change).await
-    }
-
-    /// Changes the cluster object, retrying if it changed meanwhile.
-    pub async fn update_cluster(&self, change: impl Fn(&mut Cluster)) -> Result<Cluster, ProposeError> {
-        self.read_change_write("cluster", |s| s.cluster().cloned(), Object::Cluster, change).await
-    }
-
-    async fn read_change_write<T: Clone>(
-        &self,
-        kind: &str,
-        read: impl Fn(&MemoryStore) -> Option<T>,
-        wrap: impl Fn(T) -> Object,
-        change: impl Fn(&mut T),
-    ) -> Result<T, ProposeError> {
-        loop {
-            let object = self.inner.store.view(&read);
-            let mut object = object.ok_or_else(|| StoreError::NotFound { kind: kind.into(), id: String::new() })?;
-            change(&mut object);
-            match self.inner.proposer.propose(vec![ops::update(wrap(object.clone()))]).await {
-                Err(ProposeError::Store(StoreError::VersionConflict { .. })) => continue,
-                Err(e) => return Err(e),
-                Ok(_) => return Ok(object),
-            }
+    /// What the control API works with (for the node's own socket, which
+    /// answers once this node is a manager).
+    pub fn control(&self) -> control::Handles {
+        control::Handles {
+            store: self.inner.store.clone(),
+            proposer: self.inner.proposer.clone(),
+            leadership: self.inner.leadership.clone(),
+            node_id: self.inner.config.node_id.clone(),
+            addr: self.inner.config.addr.clone(),
         }
+    }
+
+    /// Whether a caller still holds `rights` (see [`standing`](crate::standing)).
+    fn standing(&self, rights: Rights) -> auth::Standing {
+        let store = self.inner.store.clone();
+        std::sync::Arc::new(move |caller: &transport::Identity| store.view(|s| standing::check(s, caller, rights)))
     }
 
     fn require(&self, roles: &'static [Role], rights: Rights) -> impl tonic::service::Interceptor + Clone + use<> {
@@ -328,7 +229,8 @@ impl Manager {
     pub fn raft_service(
         &self,
     ) -> InterceptedService<RaftServer<RaftService>, impl tonic::service::Interceptor + Clone + use<>> {
-        let server = RaftServer::new(RaftService::new(self.inner.raft.clone(), self.inner.quorum.contacts().clone()))
+        let contacts = self.inner.leadership.quorum().contacts().clone();
+        let server = RaftServer::new(RaftService::new(self.inner.raft.clone(), contacts))
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
         InterceptedService::new(server, self.require(&[Role::Manager], Rights::RaftMember))
@@ -346,7 +248,8 @@ impl Manager {
 
     /// The CA service (no certificate needed: join tokens are the credential).
     pub fn ca_service(&self) -> NodeCaServer<CaService> {
-        NodeCaServer::new(CaService::new(self.clone()))
+        let inner = &self.inner;
+        NodeCaServer::new(CaService::new(inner.store.clone(), inner.proposer.clone(), inner.leadership.clone()))
     }
 
     /// Raft membership changes (managers only).
@@ -354,7 +257,11 @@ impl Manager {
         &self,
     ) -> InterceptedService<MembershipServer<MembershipService>, impl tonic::service::Interceptor + Clone + use<>> {
         InterceptedService::new(
-            MembershipServer::new(MembershipService::new(self.clone())),
+            MembershipServer::new(MembershipService::new(
+                self.inner.store.clone(),
+                self.inner.proposer.clone(),
+                self.inner.leadership.clone(),
+            )),
             self.require(&[Role::Manager], Rights::Manager),
         )
     }
@@ -364,25 +271,10 @@ impl Manager {
     pub fn control_service(
         &self,
     ) -> InterceptedService<ControlServer<ControlService>, impl tonic::service::Interceptor + Clone + use<>> {
-        let (_, rx) = watch::channel(Some(self.clone()));
+        let handles = self.control();
         InterceptedService::new(
-            ControlServer::new(ControlService::new(rx)),
+            ControlServer::new(ControlService::new(move || Some(handles.clone()))),
             self.require(&[Role::Manager, Role::Admin], Rights::Manager),
         )
     }
-}
-
-/// Node ids of the nodes the cluster wants as managers now.
-pub(crate) fn manager_ids(store: &MemoryStore) -> Vec<String> {
-    let manager = |n: &&Node| n.spec.as_ref().is_some_and(|s| s.desired_role() == NodeRole::Manager);
-    store.nodes().filter(manager).map(|n| n.id.clone()).collect()
-}
-
-/// Endpoints of every manager.
-pub(crate) fn manager_addrs(store: &MemoryStore) -> Vec<String> {
-    store
-        .nodes()
-        .filter(|n| n.role() == NodeRole::Manager)
-        .filter_map(|n| n.manager_status.as_ref().map(|m| m.addr.clone()))
-        .collect()
 }

@@ -20,20 +20,23 @@ use shoal_proto::{AddManagerRequest, AddManagerResponse, ManagerStatus, NodeRole
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
-use crate::manager::Manager;
+use crate::leadership::Leadership;
+use crate::proposer::Proposer;
 use crate::raft::Raft;
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, Store};
 
 /// How long a new learner may take to catch up before it is taken out.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct MembershipService {
-    manager: Manager,
+    store: Store,
+    proposer: Proposer,
+    leadership: Leadership,
 }
 
 impl MembershipService {
-    pub fn new(manager: Manager) -> MembershipService {
-        MembershipService { manager }
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> MembershipService {
+        MembershipService { store, proposer, leadership }
     }
 }
 
@@ -45,12 +48,10 @@ impl Membership for MembershipService {
         let req = req.into_inner();
         // Only the leader can check the request against what it commits,
         // and see the caller as itself: no forwarding.
-        if let Some(leader) = self.manager.leader_addr()? {
-            return Err(Status::unavailable(format!("not the raft leader: ask the leader at {leader}")));
-        }
-        let raft = self.manager.raft();
+        self.leadership.require_leading()?;
+        let raft = self.leadership.raft();
         let members = members(raft);
-        let already = self.manager.store().view(|s| check(s, &members, &caller, &req))?;
+        let already = self.store.view(|s| check(s, &members, &caller, &req))?;
         if already {
             return Ok(Response::new(AddManagerResponse {}));
         }
@@ -60,7 +61,7 @@ impl Membership for MembershipService {
         let reachable = shoal_proto::Reachability::Reachable as i32;
         let status =
             ManagerStatus { raft_id: req.raft_id, addr: req.addr, reachability: reachable, ..Default::default() };
-        self.manager
+        self.proposer
             .update_node(&req.node_id, |node| {
                 node.manager_status = Some(status.clone());
                 node.role = NodeRole::Manager as i32;

@@ -8,11 +8,12 @@
 use std::sync::Arc;
 
 use openraft::error::{ClientWriteError, RaftError};
-use shoal_proto::{Batch, Entry, Op, now_nanos};
+use shoal_proto::{Batch, Cluster, Entry, Node, Op, now_nanos, store_object::Object};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::ops;
 use crate::raft::{NoQuorum, Proposal, Quorum, Raft};
-use crate::store::StoreError;
+use crate::store::{MemoryStore, Store, StoreError};
 
 /// How often a waiting writer checks that the quorum still holds.
 const QUORUM_POLL: std::time::Duration = std::time::Duration::from_millis(200);
@@ -58,15 +59,46 @@ pub async fn as_request<F: std::future::Future>(id: String, f: F) -> F::Output {
 pub struct Proposer {
     queue: mpsc::UnboundedSender<(Batch, Waiter)>,
     quorum: Quorum,
+    /// The store raft applies to, for read-change-write.
+    store: Store,
 }
 
 impl Proposer {
-    /// A proposer on `quorum`'s raft; spawns the task that gathers batches
-    /// into entries.
-    pub fn new(quorum: Quorum) -> Proposer {
+    /// A proposer on `quorum`'s raft, which applies to `store`; spawns the
+    /// task that gathers batches into entries.
+    pub fn new(quorum: Quorum, store: Store) -> Proposer {
         let (queue, rx) = mpsc::unbounded_channel();
         tokio::spawn(gather(quorum.raft().clone(), rx));
-        Proposer { queue, quorum }
+        Proposer { queue, quorum, store }
+    }
+
+    /// Changes a node (read, change, write), retrying if it changed meanwhile.
+    pub async fn update_node(&self, id: &str, change: impl Fn(&mut Node)) -> Result<Node, ProposeError> {
+        self.read_change_write("node", |s| s.node(id).cloned(), Object::Node, change).await
+    }
+
+    /// Changes the cluster object, retrying if it changed meanwhile.
+    pub async fn update_cluster(&self, change: impl Fn(&mut Cluster)) -> Result<Cluster, ProposeError> {
+        self.read_change_write("cluster", |s| s.cluster().cloned(), Object::Cluster, change).await
+    }
+
+    async fn read_change_write<T: Clone>(
+        &self,
+        kind: &str,
+        read: impl Fn(&MemoryStore) -> Option<T>,
+        wrap: impl Fn(T) -> Object,
+        change: impl Fn(&mut T),
+    ) -> Result<T, ProposeError> {
+        loop {
+            let object = self.store.view(&read);
+            let mut object = object.ok_or_else(|| StoreError::NotFound { kind: kind.into(), id: String::new() })?;
+            change(&mut object);
+            match self.propose(vec![ops::update(wrap(object.clone()))]).await {
+                Err(ProposeError::Store(StoreError::VersionConflict { .. })) => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(object),
+            }
+        }
     }
 
     /// Writes `ops` as one atomic batch; returns the raft index it was

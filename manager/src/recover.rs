@@ -23,8 +23,9 @@ use prost::Message;
 use shoal_proto::transport::Role;
 
 use crate::ca::{self, Issued};
-use crate::manager::{Manager, ManagerConfig, ManagerError};
-use crate::raft::RaftState;
+use crate::config::{ManagerConfig, ManagerError};
+use crate::raft::{Raft, RaftState};
+use crate::store::Store;
 
 /// How long a raft database may take to close after its raft stopped.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,22 +40,23 @@ pub struct Survivor {
     pub certificate: Issued,
 }
 
-/// Takes this manager's state (call before shutting it down).
-pub fn survivor(manager: &Manager) -> Result<Survivor, ManagerError> {
+/// Takes the state of manager `node_id`, its `raft` and the `store` it
+/// applies to (call before shutting it down).
+pub fn survivor(raft: &Raft, store: &Store, node_id: &str) -> Result<Survivor, ManagerError> {
     let (last, term) = {
-        let metrics = manager.raft().metrics();
+        let metrics = raft.metrics();
         let m = metrics.borrow();
         (m.last_applied, m.current_term)
     };
     let last = last.ok_or_else(|| ManagerError::Init("this manager has applied nothing yet".into()))?;
-    let (snapshot, authority) = manager.store().view(|s| {
+    let (snapshot, authority) = store.view(|s| {
         let authority = s.cluster().and_then(|c| Some((ca::root_ca(c)?, c.id.clone(), ca::node_cert_lifetime(c))));
         (s.to_snapshot(), authority)
     });
     let (root, cluster_id, lifetime) =
         authority.ok_or_else(|| ManagerError::Init("this manager's store holds no cluster CA".into()))?;
     let certificate = root
-        .issue(manager.node_id(), Role::Manager, &cluster_id, lifetime)
+        .issue(node_id, Role::Manager, &cluster_id, lifetime)
         .map_err(|e| ManagerError::Init(format!("issuing this node's certificate: {e}")))?;
     Ok(Survivor { data: snapshot.encode_to_vec(), last, term, certificate })
 }
@@ -65,11 +67,11 @@ pub fn survivor(manager: &Manager) -> Result<Survivor, ManagerError> {
 /// closed again.
 pub async fn build(config: ManagerConfig, survivor: &Survivor) -> Result<(), ManagerError> {
     let (id, addr) = (config.raft_id, config.addr.clone());
-    let manager = Manager::start(ManagerConfig { raft_state: RaftState::New, ..config }).await?;
-    let result = install(&manager, id, &addr, survivor).await;
-    manager.shutdown().await;
-    let closed = manager.closed();
-    drop(manager);
+    let started = ManagerConfig { raft_state: RaftState::New, ..config }.start_raft().await?;
+    let result = install(&started.raft, id, &addr, survivor).await;
+    let _ = started.raft.shutdown().await;
+    let closed = started.closed.clone();
+    drop(started);
     result?;
     if !closed.wait(CLOSE_TIMEOUT).await {
         return Err(ManagerError::Init("the new raft database did not close in time".into()));
@@ -77,7 +79,7 @@ pub async fn build(config: ManagerConfig, survivor: &Survivor) -> Result<(), Man
     Ok(())
 }
 
-async fn install(manager: &Manager, id: u64, addr: &str, survivor: &Survivor) -> Result<(), ManagerError> {
+async fn install(raft: &Raft, id: u64, addr: &str, survivor: &Survivor) -> Result<(), ManagerError> {
     let membership = Membership::new(vec![BTreeSet::from([id])], BTreeMap::from([(id, BasicNode::new(addr))]));
     let meta = SnapshotMeta {
         last_log_id: Some(survivor.last),
@@ -90,15 +92,13 @@ async fn install(manager: &Manager, id: u64, addr: &str, survivor: &Survivor) ->
     // exists (raft id 0 is never used): this manager installs it, hears
     // nothing more from that leader, and elects itself.
     let vote = Vote::new_committed(survivor.term + 1, 0);
-    manager.raft().install_full_snapshot(vote, snapshot).await.map_err(|e| fail(&e))?;
-    manager
-        .raft()
-        .wait(Some(Duration::from_secs(30)))
+    raft.install_full_snapshot(vote, snapshot).await.map_err(|e| fail(&e))?;
+    raft.wait(Some(Duration::from_secs(30)))
         .current_leader(id, "the new cluster's leader")
         .await
         .map_err(|e| fail(&e))?;
     // Its first entry as leader is committed (and synced): the state
     // survives the move.
-    manager.raft().ensure_linearizable().await.map_err(|e| fail(&e))?;
+    raft.ensure_linearizable().await.map_err(|e| fail(&e))?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! order, display names), never behaviour.
 #![forbid(unsafe_code)]
 
+mod addr;
 pub mod leader;
 pub mod limits;
 pub mod logging;
@@ -15,6 +16,7 @@ mod size;
 mod time;
 pub mod transport;
 
+pub use addr::parse_ip;
 pub use signal::signal_number;
 pub use size::{format_size, parse_size};
 

@@ -1,7 +1,23 @@
 //! Display names and ordering helpers on the generated enums, spelled as
-//! Docker prints them.
+//! Docker prints them, and the names of services and networks.
 
-use crate::v1::{NodeAvailability, NodeRole, NodeState, RestartCondition, Task, TaskState, UpdateState};
+use crate::v1::{
+    Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Service, Task, TaskState, UpdateState,
+};
+
+impl Service {
+    /// The service's name ("" when the spec has none).
+    pub fn name(&self) -> &str {
+        self.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
+    }
+}
+
+impl Network {
+    /// The network's name ("" when the spec has none).
+    pub fn name(&self) -> &str {
+        self.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
+    }
+}
 
 impl Task {
     /// The task's current state (NEW before any status).

@@ -13,7 +13,6 @@ use super::args::key_value;
 use super::format::{Format, ListFlags};
 use super::{Ctx, inspect};
 use crate::client::status;
-use shoal_manager::store::network_name;
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
@@ -83,7 +82,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NetworkCommand) -> Result<()> {
             let list = client.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
             super::warn(&list.warning);
             let mut networks = list.networks;
-            networks.sort_by(|a, b| network_name(a).cmp(network_name(b)));
+            networks.sort_by(|a, b| a.name().cmp(b.name()));
             ls(&networks, flags.quiet, flags.format())
         }
         NetworkCommand::Inspect { format, networks } => {
@@ -114,7 +113,7 @@ fn ls(networks: &[Network], quiet: bool, format: Format) -> Result<()> {
         .iter()
         .map(|n| {
             let driver = n.spec.as_ref().map_or("", |s| s.driver.as_str());
-            json!({ "ID": &n.id[..n.id.len().min(12)], "Name": network_name(n), "Driver": driver, "Scope": "swarm" })
+            json!({ "ID": &n.id[..n.id.len().min(12)], "Name": n.name(), "Driver": driver, "Scope": "swarm" })
         })
         .collect();
     if quiet {
@@ -130,7 +129,7 @@ fn inspect_json(n: &Network) -> Value {
     let allocation = n.allocation.clone().unwrap_or_default();
     let labels: std::collections::BTreeMap<_, _> = spec.annotations.unwrap_or_default().labels.into_iter().collect();
     json!({
-        "Name": network_name(n),
+        "Name": n.name(),
         "Id": n.id,
         "Created": super::human::rfc3339(n.meta.as_ref().map_or(0, |m| m.created_at)),
         "Scope": "swarm",

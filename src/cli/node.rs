@@ -337,10 +337,7 @@ async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
                 .to_vec()
         })
         .collect();
-    out!(
-        "{}",
-        table::render(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], &rows)
-    );
+    out!("{}", table::render(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], &rows));
     Ok(())
 }
 

@@ -25,7 +25,8 @@ pub fn print(s: &Service) {
         Some(Mode::GlobalJob(_)) => outln!("Service Mode:\tGlobal Job"),
         Some(Mode::ReplicatedJob(j)) => outln!(
             "Service Mode:\tReplicated Job\n Max Concurrent:\t{}\n Total Completions:\t{}",
-            j.max_concurrent, j.total_completions
+            j.max_concurrent,
+            j.total_completions
         ),
         _ => outln!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
     }

@@ -143,7 +143,7 @@ impl Tracker {
     /// the same tasks have been up for [`STABLE`].
     fn assess(&mut self, service: &Service, tasks: &[Task], now: Instant) -> Standing {
         let mode = service.spec.as_ref().and_then(|s| s.mode);
-        let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32).collect();
+        let live: Vec<&Task> = tasks.iter().filter(|t| t.desired_state() < TaskState::Remove).collect();
         let newest_of = |same: &dyn Fn(&Task) -> bool| {
             live.iter().copied().filter(|t| same(t)).max_by_key(|t| (created(t), t.id.clone()))
         };
@@ -178,7 +178,7 @@ impl Tracker {
         };
         let desired = newest.len() as u64;
         let current: Vec<&Task> = newest.iter().flatten().copied().collect();
-        let wanted = |t: &Task| t.desired_state == TaskState::Running as i32;
+        let wanted = |t: &Task| t.desired_state() == TaskState::Running;
         // What the service waits for: every slot up, or for a job every
         // slot complete.
         let done: Vec<&Task> = if job {
@@ -190,7 +190,7 @@ impl Tracker {
         // node it left is not waited for: the node may be Down for good.)
         let leftovers = tasks.iter().any(|t| {
             slots.is_some()
-                && t.desired_state >= TaskState::Remove as i32
+                && t.desired_state() >= TaskState::Remove
                 && !t.state().is_terminal()
                 && t.state() >= TaskState::Assigned
         });
@@ -225,7 +225,7 @@ impl Tracker {
             s.verdict = Verdict::Failed(error);
             s
         };
-        if let Some(task) = current.iter().find(|t| t.desired_state > TaskState::Running as i32) {
+        if let Some(task) = current.iter().find(|t| t.desired_state() > TaskState::Running) {
             let error = format!(
                 "service could not converge: task {}.{} stopped for good: {}",
                 task.service_name,

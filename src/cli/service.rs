@@ -16,7 +16,6 @@ use super::human::{ago, title};
 use super::logs::{self, LogsArgs};
 use super::{Ctx, inspect, pretty, progress, publish};
 use crate::client::status;
-use shoal_manager::store::service_name as store_name;
 
 #[derive(Subcommand, Debug)]
 pub enum ServiceCommand {
@@ -162,7 +161,7 @@ pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option
     if let Some(stack) = stack {
         services.retain(|s| s.service.as_ref().is_some_and(|s| super::stack::in_stack(s, stack)));
     }
-    services.sort_by_key(|s| s.service.as_ref().map(|s| store_name(s).to_string()));
+    services.sort_by_key(|s| s.service.as_ref().map(|s| s.name().to_string()));
     let rows: Vec<Value> = services
         .iter()
         .filter_map(|summary| {
@@ -179,7 +178,7 @@ pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option
                 _ => "replicated",
             };
             Some(json!({
-                "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": store_name(s),
+                "ID": short(&s.id, false), "Image": image(s), "Mode": mode, "Name": s.name(),
                 "Ports": mesh_ports(s), "Replicas": replicas,
             }))
         })

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use shoal_manager::store::network_name;
 use shoal_proto::{
     ContainerSpec, EndpointMode, EndpointSpec, GetServiceRequest, ListNetworksRequest, Mount, Network,
     NetworkAttachmentConfig, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
@@ -194,7 +193,7 @@ impl UpdateArgs {
     fn apply_networks(&self, attached: &mut Vec<NetworkAttachmentConfig>, networks: &[Network]) -> Result<()> {
         let matches = |reference: &str, id: &str| {
             id == reference
-                || networks.iter().any(|n| n.id == id && (network_name(n) == reference || n.id.starts_with(reference)))
+                || networks.iter().any(|n| n.id == id && (n.name() == reference || n.id.starts_with(reference)))
         };
         for reference in &self.network_rm {
             let before = attached.len();

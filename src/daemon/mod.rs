@@ -230,7 +230,8 @@ async fn main(args: DaemonArgs) -> Result<()> {
     let local_api = tonic::transport::Server::builder()
         .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
         .add_service(ControlServer::new(
-            ControlService::new(manager_rx).with_runs(Arc::new(runs::Runs::new(daemon.clone()))),
+            ControlService::new(move || manager_rx.borrow().as_ref().map(Manager::control))
+                .with_runs(Arc::new(runs::Runs::new(daemon.clone()))),
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
@@ -401,7 +402,7 @@ impl Daemon {
         if !self.data_path {
             return Ok(None);
         }
-        let Some(std::net::IpAddr::V4(local)) = shoal_manager::scheduler::parse_ip(advertised) else {
+        let Some(std::net::IpAddr::V4(local)) = shoal_proto::parse_ip(advertised) else {
             anyhow::bail!(
                 "the data path needs an IPv4 advertise address, got {advertised:?} (or run with --data-path off)"
             );

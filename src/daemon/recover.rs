@@ -117,7 +117,8 @@ impl Daemon {
                 "--force-new-cluster: this node is not a manager of a cluster (run it on a surviving manager)",
             ));
         };
-        let survivor = recover::survivor(&old).map_err(|e| internal("reading this manager's state", e))?;
+        let survivor = recover::survivor(old.raft(), old.store(), old.node_id())
+            .map_err(|e| internal("reading this manager's state", e))?;
         drop(old);
         // Returns once the raft database is closed (nothing moves before).
         self.stop_member().await.map_err(|e| internal("stopping the node (nothing was changed)", e))?;

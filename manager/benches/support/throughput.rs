@@ -109,11 +109,13 @@ fn credentials(ca: &RootCa, name: &str) -> Credentials {
 async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer, Vec<tempfile::TempDir>) {
     let ca = RootCa::generate().unwrap();
     let (mut rafts, mut quorums, mut dirs, mut members) = (Vec::new(), Vec::new(), Vec::new(), BTreeMap::new());
+    let mut stores = Vec::new();
     for id in 1..=n {
         let dir = tempfile::tempdir().unwrap();
         let creds = credentials(&ca, &format!("m{id}"));
-        let raft::Started { raft, quorum, .. } =
+        let raft::Started { raft, quorum, store, .. } =
             raft::start(dir.path(), id, raft::RaftState::New, &RaftTiming::default(), creds.clone()).await.unwrap();
+        stores.push(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         members.insert(id, BasicNode::new(listener.local_addr().unwrap().to_string()));
         let service = RaftServer::new(RaftService::new(raft.clone(), quorum.contacts().clone()))
@@ -132,7 +134,7 @@ async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer,
     }
     rafts[0].initialize(members).await.unwrap();
     rafts[0].wait(Some(Duration::from_secs(10))).current_leader(1, "leader").await.unwrap();
-    let proposer = Proposer::new(quorums.swap_remove(0));
+    let proposer = Proposer::new(quorums.swap_remove(0), stores.swap_remove(0));
     (rafts, proposer, dirs)
 }
 

@@ -126,7 +126,7 @@ impl Allocations {
 
     pub fn add_service(&mut self, service: &Service) {
         let Some(endpoint) = &service.endpoint else { return };
-        let name = crate::store::service_name(service).to_string();
+        let name = service.name().to_string();
         for port in &endpoint.ports {
             let user =
                 PortUse { service_id: service.id.clone(), service_name: name.clone(), mode: port.publish_mode() };

@@ -16,18 +16,21 @@ use tonic::{Request, Response, Status};
 
 use super::{RootCa, rejoin, token};
 use crate::ids::new_id;
-use crate::manager::Manager;
+use crate::leadership::Leadership;
 use crate::ops;
+use crate::proposer::Proposer;
 use crate::standing::{self, Rights};
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, Store};
 
 pub struct CaService {
-    manager: Manager,
+    store: Store,
+    proposer: Proposer,
+    leadership: Leadership,
 }
 
 impl CaService {
-    pub fn new(manager: Manager) -> CaService {
-        CaService { manager }
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> CaService {
+        CaService { store, proposer, leadership }
     }
 }
 
@@ -96,13 +99,9 @@ impl CaService {
         csr: &[u8],
         token_role: Option<Role>,
     ) -> Result<IssueCertificateResponse, Status> {
-        if let Some(leader) = self.manager.leader_addr()? {
-            return Err(Status::unavailable(format!("not the raft leader: ask the leader at {leader}")));
-        }
-        let (authority, role, managers) = self
-            .manager
-            .store()
-            .view(|s| Ok::<_, Status>((authority(s)?, wanted_role(s, &identity)?, crate::manager::manager_addrs(s))))?;
+        self.leadership.require_leading()?;
+        let (authority, role, managers) =
+            self.store.view(|s| Ok::<_, Status>((authority(s)?, wanted_role(s, &identity)?, s.manager_addrs())))?;
         if token_role == Some(Role::Worker) && role == Role::Manager {
             return Err(Status::permission_denied(format!(
                 "node {} is a manager: re-join it with the manager join token",
@@ -115,7 +114,7 @@ impl CaService {
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if role != Role::Admin {
             let expiry = now_nanos().saturating_add(authority.lifetime.as_nanos() as i64);
-            self.manager
+            self.proposer
                 .update_node(&identity.node_id, |n| n.certificate_expiry = expiry)
                 .await
                 .map_err(|e| Status::unavailable(format!("recording the certificate: {e}")))?;
@@ -134,7 +133,7 @@ impl CaService {
 #[tonic::async_trait]
 impl NodeCa for CaService {
     async fn get_root_ca(&self, _: Request<GetRootCaRequest>) -> Result<Response<GetRootCaResponse>, Status> {
-        let cert = self.manager.store().view(authority)?.ca.cert;
+        let cert = self.store.view(authority)?.ca.cert;
         Ok(Response::new(GetRootCaResponse { cert }))
     }
 
@@ -142,12 +141,11 @@ impl NodeCa for CaService {
         &self,
         req: Request<IssueCertificateRequest>,
     ) -> Result<Response<IssueCertificateResponse>, Status> {
-        if let Some((_, channel)) = self.manager.leader_channel(MANAGER_NAME)? {
+        if let Some((_, channel)) = self.leadership.leader_channel(MANAGER_NAME)? {
             return NodeCaClient::new(channel).issue_certificate(req.into_inner()).await;
         }
         let req = req.into_inner();
-        let (authority, managers) =
-            self.manager.store().view(|s| Ok::<_, Status>((authority(s)?, crate::manager::manager_addrs(s))))?;
+        let (authority, managers) = self.store.view(|s| Ok::<_, Status>((authority(s)?, s.manager_addrs())))?;
         let role = role_for(&authority, &req.token)?;
         if !req.expired_certificate.is_empty() {
             let identity = rejoin::prove(&authority.ca.cert, &req.expired_certificate, &req.csr)
@@ -173,8 +171,7 @@ impl NodeCa for CaService {
             certificate_expiry: now_nanos().saturating_add(authority.lifetime.as_nanos() as i64),
             ..Default::default()
         };
-        self.manager
-            .proposer()
+        self.proposer
             .propose(vec![ops::create(Object::Node(node))])
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;

@@ -3,32 +3,36 @@
 
 use shoal_proto::{AdminCertificate, CreateAdminCertificateRequest, CreateAdminCertificateResponse, now_nanos};
 
-use super::validate::InvalidSpec;
+use super::InvalidSpec;
 use super::{ControlError, Result};
 use crate::ca::{self, admin};
-use crate::manager::Manager;
+use crate::proposer::Proposer;
+use crate::store::Store;
 
 /// Signs the client's request into a new admin certificate and lists it.
-pub async fn create(manager: &Manager, req: CreateAdminCertificateRequest) -> Result<CreateAdminCertificateResponse> {
+pub async fn create(
+    store: &Store,
+    proposer: &Proposer,
+    req: CreateAdminCertificateRequest,
+) -> Result<CreateAdminCertificateResponse> {
     let expiry = admin::expiry(req.expiry_ns).map_err(InvalidSpec)?;
-    let (ca, cluster_id) = manager
-        .store()
+    let (ca, cluster_id) = store
         .view(|s| s.cluster().and_then(|c| Some((ca::root_ca(c)?, c.id.clone()))))
         .ok_or_else(|| ControlError::NotFound("the cluster has no CA".into()))?;
     let (id, cert) = ca.sign_admin(&req.csr, &cluster_id, expiry).map_err(|e| InvalidSpec(format!("csr: {e}")))?;
     let listed = admin::listed(&id, now_nanos(), expiry);
-    manager.update_cluster(|cluster| cluster.admin_certificates.push(listed.clone())).await?;
+    proposer.update_cluster(|cluster| cluster.admin_certificates.push(listed.clone())).await?;
     Ok(CreateAdminCertificateResponse { certificate: Some(listed), cert, ca_cert: ca.cert })
 }
 
 /// Revokes the admin certificate `reference` (an id or unique prefix).
-pub async fn revoke(manager: &Manager, reference: &str) -> Result<AdminCertificate> {
-    let id = manager.store().view(|s| {
+pub async fn revoke(store: &Store, proposer: &Proposer, reference: &str) -> Result<AdminCertificate> {
+    let id = store.view(|s| {
         let listed = s.cluster().map(|c| c.admin_certificates.as_slice()).unwrap_or_default();
         find(listed, reference)
     })?;
     let now = now_nanos();
-    let cluster = manager
+    let cluster = proposer
         .update_cluster(|cluster| {
             match cluster.admin_certificates.iter_mut().find(|c| c.id == id) {
                 Some(cert) if cert.revoked_at == 0 => cert.revoked_at = now,

@@ -4,16 +4,16 @@ use std::time::Duration;
 
 use shoal_proto::{Cluster, UpdateClusterRequest};
 
+use super::InvalidSpec;
 use super::Result;
-use super::validate::InvalidSpec;
 use crate::ca::MIN_CERT_EXPIRY;
-use crate::manager::Manager;
+use crate::proposer::Proposer;
 
 /// Shortest heartbeat period accepted: below it, a loaded machine would
 /// miss heartbeats and nodes would flap Down.
 pub const MIN_HEARTBEAT_PERIOD: Duration = Duration::from_millis(100);
 
-pub async fn update(manager: &Manager, req: UpdateClusterRequest) -> Result<Cluster> {
+pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cluster> {
     if req.heartbeat_period_ns < 0
         || (req.heartbeat_period_ns > 0 && req.heartbeat_period_ns < MIN_HEARTBEAT_PERIOD.as_nanos() as i64)
     {
@@ -26,7 +26,7 @@ pub async fn update(manager: &Manager, req: UpdateClusterRequest) -> Result<Clus
     if req.cert_expiry_ns < 0 || (req.cert_expiry_ns > 0 && req.cert_expiry_ns < MIN_CERT_EXPIRY.as_nanos() as i64) {
         return Err(InvalidSpec(format!("--cert-expiry: expected at least {MIN_CERT_EXPIRY:?}")).into());
     }
-    let cluster = manager
+    let cluster = proposer
         .update_cluster(|cluster| {
             let spec = cluster.spec.get_or_insert_with(Default::default);
             if req.heartbeat_period_ns > 0 {

@@ -25,7 +25,8 @@ use tonic::transport::Channel;
 use tonic::{Response, Status};
 
 use super::{Result, reply};
-use crate::manager::Manager;
+use crate::leadership::Leadership;
+use crate::store::Store;
 
 /// Response header: the leader's store index after a write.
 const INDEX_HEADER: &str = "x-shoal-index";
@@ -39,7 +40,8 @@ const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// and returns the leader's reply; `None` when this manager leads (the
 /// caller writes itself).
 pub(super) async fn to_leader<Req, Resp, Fut>(
-    m: &Manager,
+    m: &Leadership,
+    store: &Store,
     req: &Req,
     call: impl Fn(ControlClient<Channel>, tonic::Request<Req>) -> Fut,
 ) -> std::result::Result<Option<Response<Resp>>, Status>
@@ -67,7 +69,7 @@ where
                 // for the next one.
                 wait_for_change(m, deadline, |now| now != Some(leader)).await;
             }
-            Err(status) if lost(&status) => match outcome(m, &id, term).await {
+            Err(status) if lost(&status) => match outcome(m, store, &id, term).await {
                 // Never applied, and never will be: the next leader takes it.
                 Some(false) => {}
                 Some(true) => {
@@ -93,13 +95,13 @@ where
 /// once this manager has applied an entry of a later term (every entry of
 /// older terms is then applied or lost for good), or has applied the
 /// request itself; `None` if that did not come in time.
-async fn outcome(m: &Manager, id: &str, term: u64) -> Option<bool> {
+async fn outcome(m: &Leadership, store: &Store, id: &str, term: u64) -> Option<bool> {
     let mut metrics = m.raft().metrics();
     let settled = metrics.wait_for(|now| {
-        m.store().view(|s| s.applied_request(id)) || now.last_applied.is_some_and(|l| l.leader_id.term > term)
+        store.view(|s| s.applied_request(id)) || now.last_applied.is_some_and(|l| l.leader_id.term > term)
     });
     tokio::time::timeout(OUTCOME_TIMEOUT, settled).await.ok()?.ok()?;
-    Some(m.store().view(|s| s.applied_request(id)))
+    Some(store.view(|s| s.applied_request(id)))
 }
 
 /// How long a manager waits to learn whether a write whose answer was
@@ -113,7 +115,7 @@ pub(super) fn request_id<T>(req: &tonic::Request<T>) -> String {
 
 /// The leader's raft id and a channel to it, waiting out an election;
 /// `None` when this manager leads.
-async fn leader(m: &Manager, deadline: Instant) -> std::result::Result<Option<(u64, Channel)>, Status> {
+async fn leader(m: &Leadership, deadline: Instant) -> std::result::Result<Option<(u64, Channel)>, Status> {
     loop {
         match m.quorum().check() {
             Err(no_leader) if no_leader.electing() && Instant::now() < deadline => {
@@ -127,7 +129,7 @@ async fn leader(m: &Manager, deadline: Instant) -> std::result::Result<Option<(u
 
 /// Waits until `done` holds for the known leader, raft metrics change
 /// after that (a leader may not yet be writable), or `deadline`.
-async fn wait_for_change(m: &Manager, deadline: Instant, done: impl Fn(Option<u64>) -> bool) {
+async fn wait_for_change(m: &Leadership, deadline: Instant, done: impl Fn(Option<u64>) -> bool) {
     let mut metrics = m.raft().metrics();
     let wait = metrics.wait_for(|m| done(m.current_leader));
     let _ = tokio::time::timeout_at(deadline, wait).await;
@@ -165,16 +167,16 @@ fn io_error(status: &Status) -> Option<std::io::ErrorKind> {
 }
 
 /// A write's reply from the leader, stamped with its store index.
-pub(super) fn written<T>(m: &Manager, result: Result<T>) -> std::result::Result<Response<T>, Status> {
+pub(super) fn written<T>(store: &Store, result: Result<T>) -> std::result::Result<Response<T>, Status> {
     let mut response = reply(result)?;
-    let index = m.store().view(|s| s.index());
+    let index = store.view(|s| s.index());
     response.metadata_mut().insert(INDEX_HEADER, index.into());
     Ok(response)
 }
 
 /// The leader's reply once this manager has applied the write.
 async fn applied_here<T>(
-    m: &Manager,
+    m: &Leadership,
     response: std::result::Result<Response<T>, Status>,
 ) -> std::result::Result<Response<T>, Status> {
     let response = response?;
@@ -184,4 +186,33 @@ async fn applied_here<T>(
         let _ = wait.applied_index_at_least(Some(index), "a forwarded write").await;
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::*;
+
+    fn transport(kind: ErrorKind) -> Status {
+        Status::from_error(Box::new(Error::from(kind)))
+    }
+
+    #[test]
+    fn a_refused_connection_was_never_sent_and_a_broken_one_may_have_been() {
+        assert!(refused(&transport(ErrorKind::ConnectionRefused)));
+        assert!(!lost(&transport(ErrorKind::ConnectionRefused)), "safe to send again");
+        assert!(lost(&transport(ErrorKind::ConnectionReset)));
+        assert!(lost(&transport(ErrorKind::BrokenPipe)));
+        let answered = Status::unavailable("no quorum: 1 of 3 managers reachable");
+        assert!(!refused(&answered) && !lost(&answered), "the leader's own answer is passed on");
+    }
+
+    #[test]
+    fn a_forwarder_names_its_request() {
+        let mut req = tonic::Request::new(());
+        assert_eq!(request_id(&req), "", "a client's own call");
+        req.metadata_mut().insert(REQUEST_HEADER, "r1".parse().unwrap());
+        assert_eq!(request_id(&req), "r1");
+    }
 }

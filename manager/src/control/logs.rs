@@ -18,15 +18,18 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::{ControlError, resolve};
-use crate::manager::Manager;
-use crate::store::MemoryStore;
+use crate::store::{MemoryStore, Store};
 use crate::watch;
 
 type Tx = mpsc::Sender<Result<LogLine, Status>>;
 
 /// Resolves the reference (a service, else a task) and starts streaming.
-pub fn stream(manager: Manager, req: ServiceLogsRequest) -> Result<ReceiverStream<Result<LogLine, Status>>, Status> {
-    let target = manager.store().view(|s| match resolve::service(s, &req.reference) {
+pub fn stream(
+    store: Store,
+    credentials: Credentials,
+    req: ServiceLogsRequest,
+) -> Result<ReceiverStream<Result<LogLine, Status>>, Status> {
+    let target = store.view(|s| match resolve::service(s, &req.reference) {
         Ok(service) => Ok(Target { service_id: service.id.clone(), task_id: None }),
         Err(_) => match resolve::task(s, &req.reference) {
             Ok(task) => Ok(Target { service_id: task.service_id.clone(), task_id: Some(task.id.clone()) }),
@@ -34,7 +37,7 @@ pub fn stream(manager: Manager, req: ServiceLogsRequest) -> Result<ReceiverStrea
         },
     })?;
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(gather(manager, target, req, tx));
+    tokio::spawn(gather(store, credentials, target, req, tx));
     Ok(ReceiverStream::new(rx))
 }
 
@@ -45,7 +48,7 @@ struct Target {
 
 /// A task with output to read: it got as far as starting on a node.
 fn has_output(task: &Task) -> bool {
-    !task.node_id.is_empty() && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Starting as i32)
+    !task.node_id.is_empty() && task.status.as_ref().is_some_and(|s| s.state() >= TaskState::Starting)
 }
 
 /// Whether the task's program ran (its exit status, or its pid, is known).
@@ -74,13 +77,13 @@ fn new_tasks(store: &MemoryStore, target: &Target, seen: &mut HashSet<String>) -
     by_node
 }
 
-async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: Tx) {
-    let mut events = manager.store().subscribe();
+async fn gather(store: Store, credentials: Credentials, target: Target, req: ServiceLogsRequest, tx: Tx) {
+    let mut events = store.subscribe();
     let mut seen = HashSet::new();
     let mut readers = JoinSet::new();
     let mut first = true;
     loop {
-        let nodes = manager.store().view(|s| new_tasks(s, &target, &mut seen));
+        let nodes = store.view(|s| new_tasks(s, &target, &mut seen));
         for (_, (addr, host, tasks)) in nodes {
             // Tasks that start while we follow are read from their start.
             let tail = if first { req.tail } else { -1 };
@@ -90,7 +93,7 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
                 tail,
                 since: req.since,
             };
-            readers.spawn(read_node(manager.credentials().clone(), addr, host, request, tasks, tx.clone()));
+            readers.spawn(read_node(credentials.clone(), addr, host, request, tasks, tx.clone()));
         }
         first = false;
         if !req.follow {
@@ -100,7 +103,7 @@ async fn gather(manager: Manager, target: Target, req: ServiceLogsRequest, tx: T
         // stops following a task that has exited), or once it is gone or
         // has ended without running (no output will come).
         if let Some(id) = &target.task_id
-            && manager.store().view(|s| s.task(id).is_none_or(|t| t.state().is_terminal() && !ran(t)))
+            && store.view(|s| s.task(id).is_none_or(|t| t.state().is_terminal() && !ran(t)))
         {
             break;
         }

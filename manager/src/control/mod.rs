@@ -10,26 +10,33 @@ mod forward;
 mod logs;
 pub mod networks;
 mod nodes;
+mod ports;
 pub mod resolve;
 pub mod run;
 mod services;
 mod tasks;
 pub mod validate;
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use shoal_proto::control_client::ControlClient;
 use shoal_proto::control_server::Control;
 use shoal_proto::*;
-use tokio::sync::watch;
 use tokio_stream::Stream;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::manager::Manager;
-use crate::proposer::{ProposeError, as_request};
-use crate::store::StoreError;
-use forward::written;
+use crate::leadership::Leadership;
+use crate::proposer::{ProposeError, Proposer, as_request};
+use crate::store::{Store, StoreError};
 use resolve::ResolveError;
-use validate::InvalidSpec;
+
+/// A spec the control API refuses, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
 
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,39 +92,80 @@ pub trait NodeRuns: Send + Sync + 'static {
     async fn task_logs(&self, req: ServiceLogsRequest) -> std::result::Result<LogStream, Status>;
 }
 
+/// What the control API works with, from the manager's assembly; cheap
+/// to clone.
+#[derive(Clone)]
+pub struct Handles {
+    pub store: Store,
+    pub proposer: Proposer,
+    pub leadership: Leadership,
+    /// This manager's node id (what "self" names in a request).
+    pub node_id: String,
+    /// This manager's advertised endpoint (join tokens name it).
+    pub addr: String,
+}
+
+/// Where the control service finds its manager's handles: `None` while
+/// this node is not a manager.
+type Source = Arc<dyn Fn() -> Option<Handles> + Send + Sync>;
+
 /// The control service; answers only once this node is a manager (but
 /// for its own runs, with [`NodeRuns`]).
 #[derive(Clone)]
 pub struct ControlService {
-    manager: watch::Receiver<Option<Manager>>,
-    runs: Option<std::sync::Arc<dyn NodeRuns>>,
+    source: Source,
+    runs: Option<Arc<dyn NodeRuns>>,
 }
 
 impl ControlService {
-    /// `manager` holds the manager once this node becomes one.
-    pub fn new(manager: watch::Receiver<Option<Manager>>) -> ControlService {
-        ControlService { manager, runs: None }
+    /// `source` gives the manager's handles once this node is one.
+    pub fn new(source: impl Fn() -> Option<Handles> + Send + Sync + 'static) -> ControlService {
+        ControlService { source: Arc::new(source), runs: None }
     }
 
     /// Answers for the node's own runs while it is not a manager.
-    pub fn with_runs(self, runs: std::sync::Arc<dyn NodeRuns>) -> ControlService {
+    pub fn with_runs(self, runs: Arc<dyn NodeRuns>) -> ControlService {
         ControlService { runs: Some(runs), ..self }
     }
 
     /// The node's own runs when this node is not a manager.
     fn node_runs(&self) -> Option<&dyn NodeRuns> {
-        if self.manager.borrow().is_some() {
+        if (self.source)().is_some() {
             return None;
         }
         self.runs.as_deref()
     }
 
-    fn manager(&self) -> std::result::Result<Manager, Status> {
-        self.manager.borrow().clone().ok_or_else(|| {
+    fn handles(&self) -> std::result::Result<Handles, Status> {
+        (self.source)().ok_or_else(|| {
             Status::failed_precondition(
                 "this node is not a cluster manager: run \"shoal node init\" to create a cluster, or talk to a manager",
             )
         })
+    }
+
+    /// Every write: sent to the leader with `call` when this manager does
+    /// not lead (see [`forward`]), else made here by `here` (as the
+    /// forwarding manager's request, if one sent it) and answered with
+    /// the store index it reached.
+    async fn write<Req, Resp, Call, Sent, Here, Made>(
+        &self,
+        req: Request<Req>,
+        call: Call,
+        here: Here,
+    ) -> std::result::Result<Response<Resp>, Status>
+    where
+        Req: Clone,
+        Call: Fn(ControlClient<Channel>, Request<Req>) -> Sent,
+        Sent: Future<Output = std::result::Result<Response<Resp>, Status>>,
+        Here: FnOnce(Handles, Req) -> Made,
+        Made: Future<Output = Result<Resp>>,
+    {
+        let (h, id, req) = (self.handles()?, forward::request_id(&req), req.into_inner());
+        if let Some(reply) = forward::to_leader(&h.leadership, &h.store, &req, call).await? {
+            return Ok(reply);
+        }
+        forward::written(&h.store, as_request(id, here(h.clone(), req)).await)
     }
 }
 
@@ -130,8 +178,7 @@ impl Control for ControlService {
     type ServiceLogsStream = LogStream;
 
     async fn get_cluster(&self, _: Request<GetClusterRequest>) -> std::result::Result<Response<Cluster>, Status> {
-        let m = self.manager()?;
-        let cluster = m.store().view(|s| s.cluster().cloned().map(cluster::without_secrets));
+        let cluster = self.handles()?.store.view(|s| s.cluster().cloned().map(cluster::without_secrets));
         reply(cluster.ok_or_else(|| ControlError::NotFound("no cluster".into())))
     }
 
@@ -139,190 +186,161 @@ impl Control for ControlService {
         &self,
         req: Request<UpdateClusterRequest>,
     ) -> std::result::Result<Response<Cluster>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_cluster(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, cluster::update(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.update_cluster(r).await };
+        self.write(req, call, |h, r| async move { cluster::update(&h.proposer, r).await }).await
     }
 
     async fn join_token(
         &self,
         req: Request<JoinTokenRequest>,
     ) -> std::result::Result<Response<JoinTokenResponse>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if req.rotate
-            && let Some(mut reply) =
-                forward::to_leader(&m, &req, |mut l, r| async move { l.join_token(r).await }).await?
-        {
-            reply.get_mut().addr = m.addr().to_string();
-            return Ok(reply);
+        let h = self.handles()?;
+        if !req.get_ref().rotate {
+            return reply(nodes::join_token(&h, req.into_inner()).await);
         }
-        reply(as_request(id, nodes::join_token(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.join_token(r).await };
+        let mut reply = self.write(req, call, |h, r| async move { nodes::join_token(&h, r).await }).await?;
+        // The leader's reply names the leader: the token is for here too.
+        reply.get_mut().addr = h.addr;
+        Ok(reply)
     }
 
     async fn create_admin_certificate(
         &self,
         req: Request<CreateAdminCertificateRequest>,
     ) -> std::result::Result<Response<CreateAdminCertificateResponse>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) =
-            forward::to_leader(&m, &req, |mut l, r| async move { l.create_admin_certificate(r).await }).await?
-        {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, admins::create(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.create_admin_certificate(r).await };
+        self.write(req, call, |h, r| async move { admins::create(&h.store, &h.proposer, r).await }).await
     }
 
     async fn revoke_admin_certificate(
         &self,
         req: Request<RevokeAdminCertificateRequest>,
     ) -> std::result::Result<Response<AdminCertificate>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) =
-            forward::to_leader(&m, &req, |mut l, r| async move { l.revoke_admin_certificate(r).await }).await?
-        {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, admins::revoke(&m, &req.id)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.revoke_admin_certificate(r).await };
+        self.write(req, call, |h, r| async move { admins::revoke(&h.store, &h.proposer, &r.id).await }).await
     }
 
     async fn list_nodes(
         &self,
         _: Request<ListNodesRequest>,
     ) -> std::result::Result<Response<ListNodesResponse>, Status> {
-        reply(Ok(nodes::list(&self.manager()?)))
+        reply(Ok(nodes::list(&self.handles()?)))
     }
 
     async fn get_node(&self, req: Request<GetNodeRequest>) -> std::result::Result<Response<Node>, Status> {
-        reply(nodes::get(&self.manager()?, &req.into_inner().reference))
+        reply(nodes::get(&self.handles()?, &req.into_inner().reference))
     }
 
     async fn update_node(&self, req: Request<UpdateNodeRequest>) -> std::result::Result<Response<Node>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_node(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, nodes::update(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.update_node(r).await };
+        self.write(req, call, |h, r| async move { nodes::update(&h, r).await }).await
     }
 
     async fn remove_node(
         &self,
         req: Request<RemoveNodeRequest>,
     ) -> std::result::Result<Response<RemoveNodeResponse>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_node(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, nodes::remove(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_node(r).await };
+        self.write(req, call, |h, r| async move { nodes::remove(&h.store, &h.proposer, r).await }).await
     }
 
     async fn create_service(
         &self,
         req: Request<CreateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_service(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, services::create(&m, req.spec.unwrap_or_default())).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.create_service(r).await };
+        let here = |h: Handles, r: CreateServiceRequest| async move {
+            services::create(&h.store, &h.proposer, r.spec.unwrap_or_default()).await
+        };
+        self.write(req, call, here).await
     }
 
     async fn get_service(&self, req: Request<GetServiceRequest>) -> std::result::Result<Response<Service>, Status> {
-        let m = self.manager()?;
-        reply(m.store().view(|s| Ok(resolve::service(s, &req.into_inner().reference)?.clone())))
+        let store = self.handles()?.store;
+        reply(store.view(|s| Ok(resolve::service(s, &req.into_inner().reference)?.clone())))
     }
 
     async fn list_services(
         &self,
         _: Request<ListServicesRequest>,
     ) -> std::result::Result<Response<ListServicesResponse>, Status> {
-        reply(Ok(services::list(&self.manager()?)))
+        let h = self.handles()?;
+        reply(Ok(services::list(&h.store, &h.leadership)))
     }
 
     async fn update_service(
         &self,
         req: Request<UpdateServiceRequest>,
     ) -> std::result::Result<Response<Service>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.update_service(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, services::update(&m, req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.update_service(r).await };
+        self.write(req, call, |h, r| async move { services::update(&h.store, &h.proposer, r).await }).await
     }
 
     async fn remove_service(
         &self,
         req: Request<RemoveServiceRequest>,
     ) -> std::result::Result<Response<RemoveServiceResponse>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_service(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, services::remove(&m, &req.reference)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_service(r).await };
+        self.write(req, call, |h, r| async move { services::remove(&h.store, &h.proposer, &r.reference).await }).await
     }
 
     async fn create_network(
         &self,
         req: Request<CreateNetworkRequest>,
     ) -> std::result::Result<Response<Network>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.create_network(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, networks::create(&m, req.spec.unwrap_or_default())).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.create_network(r).await };
+        let here = |h: Handles, r: CreateNetworkRequest| async move {
+            networks::create(&h.store, &h.proposer, r.spec.unwrap_or_default()).await
+        };
+        self.write(req, call, here).await
     }
 
     async fn get_network(&self, req: Request<GetNetworkRequest>) -> std::result::Result<Response<Network>, Status> {
-        reply(networks::get(&self.manager()?, &req.into_inner().reference))
+        reply(networks::get(&self.handles()?.store, &req.into_inner().reference))
     }
 
     async fn list_networks(
         &self,
         _: Request<ListNetworksRequest>,
     ) -> std::result::Result<Response<ListNetworksResponse>, Status> {
-        reply(Ok(networks::list(&self.manager()?)))
+        let h = self.handles()?;
+        reply(Ok(networks::list(&h.store, &h.leadership)))
     }
 
     async fn remove_network(
         &self,
         req: Request<RemoveNetworkRequest>,
     ) -> std::result::Result<Response<RemoveNetworkResponse>, Status> {
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_network(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, networks::remove(&m, &req.reference)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_network(r).await };
+        self.write(req, call, |h, r| async move { networks::remove(&h.store, &h.proposer, &r.reference).await }).await
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {
         if let Some(runs) = self.node_runs() {
             return runs.get_task(req.into_inner()).await.map(Response::new);
         }
-        let m = self.manager()?;
-        reply(run::get(m.store(), &req.into_inner().reference, None))
+        reply(run::get(&self.handles()?.store, &req.into_inner().reference, None))
     }
 
     async fn list_tasks(
         &self,
         req: Request<ListTasksRequest>,
     ) -> std::result::Result<Response<ListTasksResponse>, Status> {
-        reply(tasks::list(&self.manager()?, req.into_inner()))
+        reply(tasks::list(&self.handles()?, req.into_inner()))
     }
 
-    async fn run_task(&self, req: Request<RunTaskRequest>) -> std::result::Result<Response<Task>, Status> {
+    async fn run_task(&self, mut req: Request<RunTaskRequest>) -> std::result::Result<Response<Task>, Status> {
         if let Some(runs) = self.node_runs() {
             return runs.run_task(req.into_inner()).await.map(Response::new);
         }
-        let (m, id, mut req) = (self.manager()?, forward::request_id(&req), req.into_inner());
         // Before it goes to the leader: "here" is the manager asked.
-        if req.node.is_empty() || req.node == "self" {
-            req.node = m.node_id().to_string();
+        let node = &mut req.get_mut().node;
+        if node.is_empty() || node == "self" {
+            *node = self.handles()?.node_id;
         }
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.run_task(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, run::run(m.store(), m.proposer(), req)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.run_task(r).await };
+        self.write(req, call, |h, r| async move { run::run(&h.store, &h.proposer, r).await }).await
     }
 
     async fn remove_task(
@@ -332,11 +350,8 @@ impl Control for ControlService {
         if let Some(runs) = self.node_runs() {
             return runs.remove_task(req.into_inner()).await.map(Response::new);
         }
-        let (m, id, req) = (self.manager()?, forward::request_id(&req), req.into_inner());
-        if let Some(reply) = forward::to_leader(&m, &req, |mut l, r| async move { l.remove_task(r).await }).await? {
-            return Ok(reply);
-        }
-        written(&m, as_request(id, run::remove(m.store(), m.proposer(), &req.reference, None)).await)
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_task(r).await };
+        self.write(req, call, |h, r| async move { run::remove(&h.store, &h.proposer, &r.reference, None).await }).await
     }
 
     async fn service_logs(
@@ -346,7 +361,11 @@ impl Control for ControlService {
         if let Some(runs) = self.node_runs() {
             return runs.task_logs(req.into_inner()).await.map(Response::new);
         }
-        let stream = logs::stream(self.manager()?, req.into_inner())?;
+        let h = self.handles()?;
+        let stream = logs::stream(h.store, h.leadership.credentials().clone(), req.into_inner())?;
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,26 +5,25 @@ use shoal_proto::{
     Annotations, ListNetworksResponse, Network, NetworkSpec, ObjectKind, RemoveNetworkResponse, store_object::Object,
 };
 
-use super::validate::{self, InvalidSpec};
 use super::{ControlError, Result, resolve};
+use super::{InvalidSpec, validate};
 use crate::ids::new_id;
-use crate::manager::Manager;
+use crate::leadership::Leadership;
 use crate::ops;
+use crate::proposer::Proposer;
+use crate::store::Store;
 
 /// The only network driver.
 pub const OVERLAY: &str = "overlay";
 /// Name of the routing mesh's network, made at init.
 pub const INGRESS: &str = "ingress";
 
-pub async fn create(manager: &Manager, spec: NetworkSpec) -> Result<Network> {
+pub async fn create(store: &Store, proposer: &Proposer, spec: NetworkSpec) -> Result<Network> {
     let spec = network_spec(spec)?;
     let network = Network { id: new_id(), spec: Some(spec), ..Default::default() };
     let id = network.id.clone();
-    manager.proposer().propose(vec![ops::create(Object::Network(network))]).await?;
-    manager
-        .store()
-        .view(|s| s.network(&id).cloned())
-        .ok_or_else(|| ControlError::NotFound(format!("no such network: {id}")))
+    proposer.propose(vec![ops::create(Object::Network(network))]).await?;
+    store.view(|s| s.network(&id).cloned()).ok_or_else(|| ControlError::NotFound(format!("no such network: {id}")))
 }
 
 /// The routing mesh's network, as `node init` makes it.
@@ -65,19 +64,19 @@ pub fn network_spec(mut spec: NetworkSpec) -> std::result::Result<NetworkSpec, I
     Ok(spec)
 }
 
-pub fn get(manager: &Manager, reference: &str) -> Result<Network> {
-    manager.store().view(|s| Ok(resolve::network(s, reference)?.clone()))
+pub fn get(store: &Store, reference: &str) -> Result<Network> {
+    store.view(|s| Ok(resolve::network(s, reference)?.clone()))
 }
 
-pub fn list(manager: &Manager) -> ListNetworksResponse {
-    let warning = manager.staleness();
-    manager.store().view(|s| ListNetworksResponse { networks: s.networks().cloned().collect(), warning })
+pub fn list(store: &Store, leadership: &Leadership) -> ListNetworksResponse {
+    let warning = leadership.staleness();
+    store.view(|s| ListNetworksResponse { networks: s.networks().cloned().collect(), warning })
 }
 
 /// Removes a network no service uses and no task holds an address on.
-pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveNetworkResponse> {
-    let id = manager.store().view(|s| resolve::network(s, reference).map(|n| n.id.clone()))?;
-    manager.proposer().propose(vec![ops::delete(ObjectKind::Network, &id)]).await?;
+pub async fn remove(store: &Store, proposer: &Proposer, reference: &str) -> Result<RemoveNetworkResponse> {
+    let id = store.view(|s| resolve::network(s, reference).map(|n| n.id.clone()))?;
+    proposer.propose(vec![ops::delete(ObjectKind::Network, &id)]).await?;
     Ok(RemoveNetworkResponse { network_id: id })
 }
 

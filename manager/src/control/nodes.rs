@@ -6,14 +6,17 @@ use shoal_proto::{
 };
 
 use super::ControlError;
-use super::validate::InvalidSpec;
+use super::InvalidSpec;
 use crate::ca::token;
 use crate::ops;
 use crate::proposer::ProposeError;
 use crate::store::StoreError;
 
+use super::Handles;
 use super::{Result, resolve};
-use crate::manager::Manager;
+use crate::leadership::Leadership;
+use crate::proposer::Proposer;
+use crate::store::Store;
 
 /// What raft says of the managers, taken once per answer so that every
 /// node of a listing is judged by the same view.
@@ -23,14 +26,14 @@ struct RaftView {
 }
 
 impl RaftView {
-    fn now(manager: &Manager) -> RaftView {
-        RaftView { leader: manager.leader_raft_id(), quorum: manager.quorum().check().is_ok() }
+    fn now(leadership: &Leadership) -> RaftView {
+        RaftView { leader: leadership.leader_raft_id(), quorum: leadership.quorum().check().is_ok() }
     }
 
     /// Sets `leader` of a manager node. Reachability is what the leader
     /// recorded; without a quorum, what this manager sees itself. A Down
     /// node whose certificate expired says so.
-    fn apply(&self, manager: &Manager, mut node: Node) -> Node {
+    fn apply(&self, leadership: &Leadership, mut node: Node) -> Node {
         if let Some(expired) = expired(&node)
             && let Some(status) = node.status.as_mut()
         {
@@ -39,7 +42,7 @@ impl RaftView {
         if let Some(status) = node.manager_status.as_mut() {
             status.leader = self.quorum && self.leader == Some(status.raft_id);
             if !self.quorum {
-                let reachable = manager.quorum().reachable(status.raft_id);
+                let reachable = leadership.quorum().reachable(status.raft_id);
                 status.reachability =
                     if reachable { Reachability::Reachable as i32 } else { Reachability::Unreachable as i32 };
             }
@@ -61,26 +64,26 @@ fn expired(node: &Node) -> Option<String> {
     })
 }
 
-pub fn list(manager: &Manager) -> ListNodesResponse {
-    let nodes: Vec<Node> = manager.store().view(|s| s.nodes().cloned().collect());
-    let view = RaftView::now(manager);
+pub fn list(h: &Handles) -> ListNodesResponse {
+    let nodes: Vec<Node> = h.store.view(|s| s.nodes().cloned().collect());
+    let view = RaftView::now(&h.leadership);
     let mut warnings: Vec<String> =
         nodes.iter().filter_map(|n| Some(format!("node {}: {}", resolve::hostname(n), expired(n)?))).collect();
-    warnings.extend(Some(manager.staleness()).filter(|s| !s.is_empty()));
+    warnings.extend(Some(h.leadership.staleness()).filter(|s| !s.is_empty()));
     ListNodesResponse {
-        nodes: nodes.into_iter().map(|n| view.apply(manager, n)).collect(),
-        self_node_id: manager.node_id().to_string(),
+        nodes: nodes.into_iter().map(|n| view.apply(&h.leadership, n)).collect(),
+        self_node_id: h.node_id.clone(),
         warning: warnings.join("\nWarning: "),
     }
 }
 
-pub fn get(manager: &Manager, reference: &str) -> Result<Node> {
-    let node = manager.store().view(|s| resolve::node(s, reference).cloned())?;
-    Ok(RaftView::now(manager).apply(manager, node))
+pub fn get(h: &Handles, reference: &str) -> Result<Node> {
+    let node = h.store.view(|s| resolve::node(s, reference).cloned())?;
+    Ok(RaftView::now(&h.leadership).apply(&h.leadership, node))
 }
 
 /// A join token, rotated first if asked.
-pub async fn join_token(manager: &Manager, req: JoinTokenRequest) -> Result<JoinTokenResponse> {
+pub async fn join_token(h: &Handles, req: JoinTokenRequest) -> Result<JoinTokenResponse> {
     let manager_role = match req.role.as_str() {
         "worker" => false,
         "manager" => true,
@@ -88,7 +91,7 @@ pub async fn join_token(manager: &Manager, req: JoinTokenRequest) -> Result<Join
     };
     let pick = |t: &JoinTokens| if manager_role { t.manager.clone() } else { t.worker.clone() };
     if req.rotate {
-        manager
+        h.proposer
             .update_cluster(|cluster| {
                 let root = cluster.root_ca.get_or_insert_with(Default::default);
                 let fresh = token::generate(&token::digest(&root.cert));
@@ -97,13 +100,13 @@ pub async fn join_token(manager: &Manager, req: JoinTokenRequest) -> Result<Join
             })
             .await?;
     }
-    let tokens = manager.store().view(|s| s.join_tokens().cloned());
+    let tokens = h.store.view(|s| s.join_tokens().cloned());
     let tokens = tokens.ok_or_else(|| ControlError::NotFound("the cluster has no join tokens".into()))?;
-    Ok(JoinTokenResponse { token: pick(&tokens), addr: manager.addr().to_string() })
+    Ok(JoinTokenResponse { token: pick(&tokens), addr: h.addr.clone() })
 }
 
 /// `node update`: availability and labels.
-pub async fn update(manager: &Manager, req: UpdateNodeRequest) -> Result<Node> {
+pub async fn update(h: &Handles, req: UpdateNodeRequest) -> Result<Node> {
     if let Some(key) = req.label_add.keys().chain(req.label_rm.iter()).find(|k| k.is_empty()) {
         return Err(InvalidSpec(format!("label: expected a key, got {key:?}")).into());
     }
@@ -120,11 +123,12 @@ pub async fn update(manager: &Manager, req: UpdateNodeRequest) -> Result<Node> {
             Some(NodeRole::try_from(r).map_err(|_| InvalidSpec(format!("role: expected worker or manager, got {r}")))?)
         }
     };
-    let id = manager.store().view(|s| resolve::node(s, &req.reference).map(|n| n.id.clone()))?;
+    let id = h.store.view(|s| resolve::node(s, &req.reference).map(|n| n.id.clone()))?;
     if role == Some(NodeRole::Worker) {
-        check_demote(manager, &id)?;
+        check_demote(&h.store, &h.leadership, &id)?;
     }
-    let node = manager
+    let node = h
+        .proposer
         .update_node(&id, |node| {
             let spec = node.spec.get_or_insert_with(Default::default);
             if let Some(a) = availability {
@@ -140,13 +144,13 @@ pub async fn update(manager: &Manager, req: UpdateNodeRequest) -> Result<Node> {
             }
         })
         .await?;
-    Ok(RaftView::now(manager).apply(manager, node))
+    Ok(RaftView::now(&h.leadership).apply(&h.leadership, node))
 }
 
 /// Refuses a demotion that would leave no manager, or leave the other
 /// managers without a quorum among those reachable now.
-fn check_demote(manager: &Manager, id: &str) -> Result<()> {
-    let (node, managers) = manager.store().view(|s| {
+fn check_demote(store: &Store, leadership: &Leadership, id: &str) -> Result<()> {
+    let (node, managers) = store.view(|s| {
         let managers = s
             .nodes()
             .filter(|n| n.spec.as_ref().is_some_and(|sp| sp.desired_role() == NodeRole::Manager))
@@ -164,11 +168,11 @@ fn check_demote(manager: &Manager, id: &str) -> Result<()> {
     }
     // The raft voters that stay, and how many of them answer now.
     let voters: Vec<u64> = {
-        let metrics = manager.raft().metrics();
+        let metrics = leadership.raft().metrics();
         let m = metrics.borrow();
         m.membership_config.membership().voter_ids().filter(|v| *v != raft_id).collect()
     };
-    let reachable = voters.iter().filter(|v| manager.quorum().reachable(**v)).count();
+    let reachable = voters.iter().filter(|v| leadership.quorum().reachable(**v)).count();
     if reachable * 2 <= voters.len() {
         return Err(ControlError::Refused(format!(
             "demoting node {} would leave {} manager(s) of which only {reachable} reachable: no quorum",
@@ -182,9 +186,9 @@ fn check_demote(manager: &Manager, id: &str) -> Result<()> {
 /// `node rm`: a Down worker, or any worker with `force`. The node's id is
 /// recorded as removed, so its certificate is refused from then on; the
 /// orchestrator replaces its tasks.
-pub async fn remove(manager: &Manager, req: RemoveNodeRequest) -> Result<RemoveNodeResponse> {
+pub async fn remove(store: &Store, proposer: &Proposer, req: RemoveNodeRequest) -> Result<RemoveNodeResponse> {
     loop {
-        let (node, cluster) = manager.store().view(|s| {
+        let (node, cluster) = store.view(|s| {
             let node = resolve::node(s, &req.reference)?.clone();
             let cluster = s.cluster().cloned().ok_or_else(|| ControlError::NotFound("no cluster".into()))?;
             Ok::<_, ControlError>((node, cluster))
@@ -205,7 +209,7 @@ pub async fn remove(manager: &Manager, req: RemoveNodeRequest) -> Result<RemoveN
         let mut cluster = cluster;
         cluster.removed_nodes.push(node.id.clone());
         let ops = vec![ops::delete(ObjectKind::Node, &node.id), ops::update(Object::Cluster(cluster))];
-        match manager.proposer().propose(ops).await {
+        match proposer.propose(ops).await {
             Err(ProposeError::Store(StoreError::VersionConflict { .. })) => continue,
             result => {
                 result?;

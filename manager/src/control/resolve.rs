@@ -3,7 +3,7 @@
 
 use shoal_proto::{Network, Node, Service, Task};
 
-use crate::store::{MemoryStore, network_name, service_name};
+use crate::store::MemoryStore;
 
 /// A reference that matched nothing, or more than one object.
 #[derive(Debug, thiserror::Error)]
@@ -51,14 +51,14 @@ pub fn service<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Servic
     if let Some(s) = store.service_by_name(reference) {
         return Ok(s);
     }
-    pick("service", reference, store.services(), |s| &s.id, |s| service_name(s).to_string())
+    pick("service", reference, store.services(), |s| &s.id, |s| s.name().to_string())
 }
 
 pub fn network<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Network, ResolveError> {
     if let Some(n) = store.network_by_name(reference) {
         return Ok(n);
     }
-    pick("network", reference, store.networks(), |n| &n.id, |n| network_name(n).to_string())
+    pick("network", reference, store.networks(), |n| &n.id, |n| n.name().to_string())
 }
 
 pub fn node<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Node, ResolveError> {

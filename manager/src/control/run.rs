@@ -26,7 +26,7 @@ pub async fn run(store: &Store, proposer: &Proposer, req: RunTaskRequest) -> Res
         if s.service_by_name(&name).is_some() {
             return Err(ControlError::Refused(format!("name {name}: a service has this name")));
         }
-        let live = |t: &&Task| t.desired_state <= TaskState::Running as i32;
+        let live = |t: &&Task| t.desired_state() <= TaskState::Running;
         if let Some(other) = s.tasks_of_service("").filter(live).find(|t| t.service_name == name) {
             return Err(ControlError::Refused(format!(
                 "name {name}: in use by task {} (shoal rm {name} removes it)",
@@ -72,7 +72,7 @@ pub async fn remove(
             task.service_name
         )));
     }
-    if task.desired_state < TaskState::Remove as i32 {
+    if task.desired_state() < TaskState::Remove {
         proposer.propose(vec![ops::task_desired(&task.id, TaskState::Remove)]).await?;
     }
     Ok(RemoveTaskResponse { task_id: task.id })

@@ -11,25 +11,26 @@ use super::{ControlError, Result, endpoint, resolve, validate};
 use crate::dependencies;
 use crate::history;
 use crate::ids::new_id;
-use crate::manager::Manager;
+use crate::leadership::Leadership;
 use crate::ops;
 use crate::orchestrator::{jobs, update};
-use crate::store::service_name;
+use crate::proposer::Proposer;
+use crate::store::Store;
 
-pub async fn create(manager: &Manager, spec: ServiceSpec) -> Result<Service> {
-    let spec = checked(manager, spec)?;
+pub async fn create(store: &Store, proposer: &Proposer, spec: ServiceSpec) -> Result<Service> {
+    let spec = checked(store, spec)?;
     let mut service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
-    history::record(&mut service, "create", now_nanos(), history_limit(manager));
+    history::record(&mut service, "create", now_nanos(), history_limit(store));
     let id = service.id.clone();
-    manager.proposer().propose(vec![ops::create(Object::Service(service))]).await?;
-    read(manager, &id)
+    proposer.propose(vec![ops::create(Object::Service(service))]).await?;
+    read(store, &id)
 }
 
-pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Service> {
-    let current = read(manager, &req.service_id)?;
+pub async fn update(store: &Store, proposer: &Proposer, req: UpdateServiceRequest) -> Result<Service> {
+    let current = read(store, &req.service_id)?;
     let mut service = current.clone();
     let now = now_nanos();
-    let name = service_name(&current).to_string();
+    let name = current.name().to_string();
     let (spec, cause, status) = if req.rollback {
         // As Swarm: the previous spec becomes the spec, and the spec it
         // replaces the previous one (rolling back twice toggles); or any
@@ -55,7 +56,7 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
         (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
-        (checked(manager, req.spec.unwrap_or_default())?, "update".to_string(), None)
+        (checked(store, req.spec.unwrap_or_default())?, "update".to_string(), None)
     };
     if update::changes_tasks(current.spec.as_ref(), &spec) {
         service.spec_version += 1;
@@ -72,40 +73,39 @@ pub async fn update(manager: &Manager, req: UpdateServiceRequest) -> Result<Serv
             cause: "create".into(),
         });
     }
-    history::record(&mut service, &cause, now, history_limit(manager));
+    history::record(&mut service, &cause, now, history_limit(store));
     service.update_status = status;
     // The version the client read: the store refuses the write if the
     // service changed since.
     service.meta.get_or_insert_with(Default::default).version = req.version;
-    manager.proposer().propose(vec![ops::update(Object::Service(service))]).await?;
-    read(manager, &req.service_id)
+    proposer.propose(vec![ops::update(Object::Service(service))]).await?;
+    read(store, &req.service_id)
 }
 
 /// A spec from a client, checked, with Swarm's defaults and its networks
 /// named by id.
-fn checked(manager: &Manager, spec: ServiceSpec) -> Result<ServiceSpec> {
+fn checked(store: &Store, spec: ServiceSpec) -> Result<ServiceSpec> {
     let mut spec = validate::service_spec(spec)?;
-    manager.store().view(|s| {
+    store.view(|s| {
         endpoint::resolve_networks(s, &mut spec)?;
         let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
         match dependencies::cycle(s, name, &spec) {
-            Some(cycle) => Err(ControlError::Invalid(validate::InvalidSpec(format!(
-                "depends_on: a cycle: {}",
-                cycle.join(" -> ")
-            )))),
+            Some(cycle) => {
+                Err(ControlError::Invalid(super::InvalidSpec(format!("depends_on: a cycle: {}", cycle.join(" -> ")))))
+            }
             None => Ok(()),
         }
     })?;
     Ok(spec)
 }
 
-fn history_limit(manager: &Manager) -> u64 {
-    manager.store().view(history::limit)
+fn history_limit(store: &Store) -> u64 {
+    store.view(|s| history::limit(s.cluster()))
 }
 
 /// Deletes the service and asks for all its tasks to be removed.
-pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveServiceResponse> {
-    let ops = manager.store().view(|s| {
+pub async fn remove(store: &Store, proposer: &Proposer, reference: &str) -> Result<RemoveServiceResponse> {
+    let ops = store.view(|s| {
         let service = resolve::service(s, reference)?;
         let mut ops = vec![ops::delete(ObjectKind::Service, &service.id)];
         for task in s.tasks_of_service(&service.id) {
@@ -114,13 +114,13 @@ pub async fn remove(manager: &Manager, reference: &str) -> Result<RemoveServiceR
         Ok::<_, ControlError>((service.id.clone(), ops))
     });
     let (service_id, ops) = ops?;
-    manager.proposer().propose(ops).await?;
+    proposer.propose(ops).await?;
     Ok(RemoveServiceResponse { service_id })
 }
 
-pub fn list(manager: &Manager) -> ListServicesResponse {
-    let warning = manager.staleness();
-    manager.store().view(|s| ListServicesResponse {
+pub fn list(store: &Store, leadership: &Leadership) -> ListServicesResponse {
+    let warning = leadership.staleness();
+    store.view(|s| ListServicesResponse {
         warning,
         services: s
             .services()
@@ -128,11 +128,11 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
                 let running = s
                     .tasks_of_service(&service.id)
                     .filter(|t| {
-                        t.desired_state == TaskState::Running as i32
-                            && t.status.as_ref().is_some_and(|st| st.state == TaskState::Running as i32)
+                        t.desired_state() == TaskState::Running
+                            && t.status.as_ref().is_some_and(|st| st.state() == TaskState::Running)
                     })
                     .count() as u64;
-                let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state == TaskState::Running as i32);
+                let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state() == TaskState::Running);
                 let completed = live().filter(|t| jobs::counts_as_done(t, service)).count() as u64;
                 // A global job: one task per node that may run it, those the
                 // orchestrator keeps meant to run.
@@ -161,9 +161,6 @@ pub fn list(manager: &Manager) -> ListServicesResponse {
     })
 }
 
-fn read(manager: &Manager, id: &str) -> Result<Service> {
-    manager
-        .store()
-        .view(|s| s.service(id).cloned())
-        .ok_or_else(|| ControlError::NotFound(format!("no such service: {id}")))
+fn read(store: &Store, id: &str) -> Result<Service> {
+    store.view(|s| s.service(id).cloned()).ok_or_else(|| ControlError::NotFound(format!("no such service: {id}")))
 }

@@ -5,17 +5,17 @@ use std::collections::HashMap;
 
 use shoal_proto::{ListTasksRequest, ListTasksResponse, Task};
 
+use super::Handles;
 use super::{Result, resolve};
-use crate::manager::Manager;
 
-pub fn list(manager: &Manager, req: ListTasksRequest) -> Result<ListTasksResponse> {
-    let warning = manager.staleness();
-    manager.store().view(|s| {
+pub fn list(h: &Handles, req: ListTasksRequest) -> Result<ListTasksResponse> {
+    let warning = h.leadership.staleness();
+    h.store.view(|s| {
         let services =
             req.services.iter().map(|r| Ok(resolve::service(s, r)?.id.clone())).collect::<Result<Vec<_>>>()?;
         // "self": this manager's node (`node ps` without a node).
         let node = |r: &String| {
-            if r == "self" { Ok(manager.node_id().to_string()) } else { Ok(resolve::node(s, r)?.id.clone()) }
+            if r == "self" { Ok(h.node_id.clone()) } else { Ok(resolve::node(s, r)?.id.clone()) }
         };
         let nodes = req.nodes.iter().map(node).collect::<Result<Vec<_>>>()?;
         let keep = |t: &&Task| {

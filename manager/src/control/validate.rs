@@ -16,10 +16,7 @@ pub const DEFAULT_STOP_GRACE_NS: i64 = 10_000_000_000;
 pub const MAX_REPLICAS: u64 = 1_000_000;
 const RUNTIMES: [&str; 2] = ["process", "docker"];
 
-/// A spec the control API refuses, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidSpec(pub String);
+use super::InvalidSpec;
 
 fn invalid(msg: impl Into<String>) -> InvalidSpec {
     InvalidSpec(msg.into())
@@ -71,7 +68,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     }
 
     task_spec(spec.task.get_or_insert_with(Default::default))?;
-    super::endpoint::check(&spec)?;
+    super::ports::check(&spec)?;
     dependencies(&spec)?;
     update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;

@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::{heartbeat_period, network_map};
-use crate::manager::{manager_addrs, manager_ids};
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
 
@@ -24,7 +23,7 @@ pub(super) struct Stream {
 
 /// A task is the worker's once the scheduler assigned it.
 fn is_assigned(task: &Task, node_id: &str) -> bool {
-    task.node_id == node_id && task.status.as_ref().is_some_and(|s| s.state >= TaskState::Assigned as i32)
+    task.node_id == node_id && task.status.as_ref().is_some_and(|s| s.state() >= TaskState::Assigned)
 }
 
 /// The role the cluster wants `node_id` to have, and the one it recorded.
@@ -41,7 +40,7 @@ impl Stream {
         // last full set (older commits are already in it).
         let mut sent: HashMap<String, i32> = HashMap::new();
         let mut seen = 0;
-        let mut node = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s), manager_ids(s)));
+        let mut node = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
         let mut map = NetworkMap::default();
         let mut message = self.complete(&mut sent, &mut seen, &mut map);
         loop {
@@ -59,7 +58,7 @@ impl Stream {
                         let remap = changes.clone().any(network_map::matters);
                         message = self.incremental(changes, &mut sent);
                         // A changed role or manager list is news too.
-                        let now = self.store.view(|s| (roles(s, &self.node_id), manager_addrs(s), manager_ids(s)));
+                        let now = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
                         if message.is_none() && now != node {
                             message = self.store.view(|s| {
                                 Some(self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
@@ -94,14 +93,14 @@ impl Stream {
         SessionMessage {
             session_id: self.session_id.clone(),
             heartbeat_period_ns: heartbeat_period(store).as_nanos() as i64,
-            managers: manager_addrs(store),
+            managers: store.manager_addrs(),
             kind: kind as i32,
             tasks,
             removed_task_ids: removed,
             desired_role: roles(store, &self.node_id).0 as i32,
             role: roles(store, &self.node_id).1 as i32,
             network_map: None,
-            manager_ids: manager_ids(store),
+            manager_ids: store.manager_ids(),
         }
     }
 

@@ -14,8 +14,7 @@ use shoal_proto::{
 };
 
 use crate::allocator::holds_addresses;
-use crate::scheduler::parse_ip;
-use crate::store::{Change, MemoryStore, service_name};
+use crate::store::{Change, MemoryStore};
 
 /// The VXLAN UDP port unless the cluster says otherwise (IANA's).
 pub const DEFAULT_DATA_PATH_PORT: u32 = 4789;
@@ -79,7 +78,7 @@ fn services_on(store: &MemoryStore, id: &str) -> Vec<ServiceEntry> {
     let mut out: Vec<ServiceEntry> = store
         .services_on_network(id)
         .map(|service| {
-            let name = service_name(service).to_string();
+            let name = service.name().to_string();
             let spec = service.spec.as_ref();
             let attachment =
                 spec.and_then(|s| s.task.as_ref()).and_then(|t| t.networks.iter().find(|n| n.target == id));
@@ -118,7 +117,7 @@ fn node_ingress_addr(store: &MemoryStore, node_id: &str, ingress: &str) -> Optio
 /// Whether a task takes connections: running, and healthy if it has a
 /// health check.
 fn takes_connections(task: &Task) -> bool {
-    task.desired_state == TaskState::Running as i32
+    task.desired_state() == TaskState::Running
         && task.status.as_ref().is_some_and(|s| {
             s.state() == TaskState::Running && matches!(s.health(), TaskHealth::None | TaskHealth::Healthy)
         })
@@ -151,7 +150,7 @@ fn mesh_ports(store: &MemoryStore) -> Vec<MeshPort> {
         let backends = serving_addresses(store, &service.id, &ingress.id);
         for port in ports {
             out.push(MeshPort {
-                service_name: service_name(service).to_string(),
+                service_name: service.name().to_string(),
                 protocol: port.protocol,
                 published_port: port.published_port,
                 target_port: port.target_port,
@@ -189,7 +188,7 @@ pub fn data_path_port(store: &MemoryStore) -> u32 {
 
 /// A node's data-path address: the host part of its advertised address.
 fn node_addr(store: &MemoryStore, node_id: &str) -> Option<String> {
-    parse_ip(&store.node(node_id)?.status.as_ref()?.addr).map(|ip| ip.to_string())
+    shoal_proto::parse_ip(&store.node(node_id)?.status.as_ref()?.addr).map(|ip| ip.to_string())
 }
 
 /// Whether a change can change some node's map: a task that joins
@@ -397,7 +396,7 @@ mod tests {
         let run = |id: &str, name: &str| {
             let Object::Task(mut t) = task(id, "", "n1") else { unreachable!() };
             t.service_name = name.into();
-            t.desired_state = TaskState::Running as i32;
+            t.set_desired_state(TaskState::Running);
             t.spec.as_mut().unwrap().networks[0].aliases = vec![format!("{name}-alias")];
             ops::create(Object::Task(t))
         };

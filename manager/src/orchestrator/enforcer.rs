@@ -10,7 +10,7 @@
 use shoal_proto::{Task, TaskState, TaskStatus};
 use shoal_scheduler::Resources;
 
-use super::replicated::creation;
+use super::plan::creation;
 use crate::scheduler::reservations;
 
 /// The error a rejected task shows (Swarm's words).
@@ -30,7 +30,7 @@ pub fn rejected(now: i64) -> TaskStatus {
 /// On its node and meant to run there: what the enforcer watches.
 pub fn is_placed(task: &Task) -> bool {
     let state = task.state();
-    state >= TaskState::Assigned && state <= TaskState::Running && task.desired_state <= TaskState::Running as i32
+    state >= TaskState::Assigned && state <= TaskState::Running && task.desired_state() <= TaskState::Running
 }
 
 /// Ids of the tasks among `tasks` (all the tasks of one node) to stop so

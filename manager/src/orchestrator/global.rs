@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use shoal_proto::{Service, Task, TaskState};
 
 use super::jobs::is_complete;
-use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest, roll, stop_older, updatable};
+use super::plan::{Action, Env, Plan, creation, new_task};
 use super::restart;
+use super::slot::{reconcile_latest, roll, stop_older, updatable};
 
 /// A node as the global orchestrator sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +45,7 @@ pub fn reconcile(
 ) -> Plan {
     let mut plan = Plan::default();
     let mut by_node: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
-    for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
+    for task in tasks.iter().filter(|t| t.desired_state() < TaskState::Remove) {
         by_node.entry(&task.node_id).or_default().push(task);
     }
     let Some(service) = service else {
@@ -72,7 +73,7 @@ pub fn reconcile(
         };
         if node.paused {
             // A task that ends there is not replaced while the node is paused.
-            if latest.state().is_terminal() && latest.desired_state <= TaskState::Running as i32 {
+            if latest.state().is_terminal() && latest.desired_state() <= TaskState::Running {
                 plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
             }
             continue;
@@ -119,7 +120,7 @@ pub fn reconcile(
         roll(service, tasks, &newest, dirty, eligible.len(), env, &mut plan, |task, old| bound(task, &old.node_id));
     }
     // What is left runs on nodes that may no longer run the service.
-    let running = |t: &&&Task| t.desired_state <= TaskState::Running as i32 && !is_complete(t);
+    let running = |t: &&&Task| t.desired_state() <= TaskState::Running && !is_complete(t);
     for task in by_node.values().flatten().filter(running) {
         plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
     }
@@ -131,7 +132,7 @@ pub fn reconcile(
 /// up on had completed, failed or been rejected first).
 pub fn withdrawn(task: &Task) -> bool {
     let state = task.state();
-    task.desired_state > TaskState::Running as i32
+    task.desired_state() > TaskState::Running
         && !matches!(state, TaskState::Complete | TaskState::Failed | TaskState::Rejected)
 }
 
@@ -140,7 +141,7 @@ pub fn withdrawn(task: &Task) -> bool {
 /// history its replacement carries.
 fn ended_while_paused(service: &Service, task: &Task) -> Option<Vec<i64>> {
     let status = task.status.as_ref()?;
-    let ended = task.desired_state > TaskState::Running as i32 && task.state().is_terminal();
+    let ended = task.desired_state() > TaskState::Running && task.state().is_terminal();
     let history = restart::replacement_history(task, restart::attempts(service, task), status.timestamp);
     history.filter(|_| ended && !withdrawn(task))
 }

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 
 use shoal_proto::{ReplicatedJob, Service, Task, TaskState};
 
-use super::replicated::{Action, Env, Plan, creation, new_task, reconcile_latest};
+use super::plan::{Action, Env, Plan, creation, new_task};
+use super::slot::reconcile_latest;
 
 /// Whether a task completed (exit status 0).
 pub fn is_complete(task: &Task) -> bool {
-    task.status.as_ref().is_some_and(|s| s.state == TaskState::Complete as i32)
+    task.status.as_ref().is_some_and(|s| s.state() == TaskState::Complete)
 }
 
 /// Whether a task counts as one of the job's completions: it completed
@@ -31,7 +32,7 @@ pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &
     let max_concurrent = if job.max_concurrent == 0 { total } else { job.max_concurrent };
     let mut plan = Plan::default();
     let mut slots: BTreeMap<u64, Vec<&Task>> = BTreeMap::new();
-    for task in tasks.iter().filter(|t| t.desired_state < TaskState::Remove as i32) {
+    for task in tasks.iter().filter(|t| t.desired_state() < TaskState::Remove) {
         slots.entry(task.slot).or_default().push(task);
     }
     for task in slots.range(total + 1..).flat_map(|(_, tasks)| tasks) {
@@ -46,14 +47,14 @@ pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &
             empty.push(slot);
             continue;
         };
-        for older in slot_tasks.iter().filter(|t| t.desired_state <= TaskState::Running as i32 && !is_complete(t)) {
+        for older in slot_tasks.iter().filter(|t| t.desired_state() <= TaskState::Running && !is_complete(t)) {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
         }
         if is_complete(latest) && latest.spec_version != service.spec_version {
             empty.push(slot); // completed an older spec: an updated job runs again
             continue;
         }
-        if is_complete(latest) || latest.desired_state > TaskState::Running as i32 {
+        if is_complete(latest) || latest.desired_state() > TaskState::Running {
             continue; // done, or given up by the restart policy
         }
         running += 1;

@@ -11,9 +11,11 @@
 pub mod enforcer;
 pub mod global;
 pub mod jobs;
+pub mod plan;
 pub mod reaper;
 pub mod replicated;
 pub mod restart;
+mod slot;
 pub mod update;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -32,7 +34,7 @@ use crate::proposer::Proposer;
 use crate::scheduler::{capacity, describe};
 use crate::store::{MemoryStore, Store};
 use crate::watch::{self, Wake};
-use replicated::{Action, Env};
+use plan::{Action, Env};
 
 /// Old tasks kept per slot unless the cluster says otherwise.
 pub const DEFAULT_TASK_HISTORY_LIMIT: u64 = 5;
@@ -176,7 +178,7 @@ fn verdicts(
 ) -> Vec<Op> {
     let mut out = Vec::new();
     for task in tasks {
-        if task.state() < TaskState::Assigned && task.desired_state == TaskState::Shutdown as i32 {
+        if task.state() < TaskState::Assigned && task.desired_state() == TaskState::Shutdown {
             let status = TaskStatus {
                 state: TaskState::Shutdown as i32,
                 message: "shut down before it was assigned to a node".into(),

@@ -14,7 +14,7 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
     // A global service's tasks (slot 0) form one slot per node.
     let mut slots: BTreeMap<(u64, &str), Vec<&Task>> = BTreeMap::new();
     for task in tasks {
-        if task.desired_state >= TaskState::Remove as i32 {
+        if task.desired_state() >= TaskState::Remove {
             if is_stopped(task) {
                 doomed.push(task.id.clone());
             }
@@ -25,10 +25,10 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
     }
     for slot_tasks in slots.values_mut() {
         // Newest first; the newest speaks for the slot and always stays.
-        slot_tasks.sort_by_key(|t| std::cmp::Reverse((super::replicated::creation(t), t.id.clone())));
+        slot_tasks.sort_by_key(|t| std::cmp::Reverse((super::plan::creation(t), t.id.clone())));
         let mut kept = 1u64;
         for task in &slot_tasks[1..] {
-            let old = task.desired_state > TaskState::Running as i32 && is_stopped(task);
+            let old = task.desired_state() > TaskState::Running && is_stopped(task);
             if old && kept >= history_limit {
                 doomed.push(task.id.clone());
             } else {
@@ -44,7 +44,7 @@ pub fn reap(tasks: &[&Task], history_limit: u64) -> Vec<String> {
 pub fn reap_standalone(tasks: &[&Task], gone: &dyn Fn(&str) -> bool) -> Vec<String> {
     tasks
         .iter()
-        .filter(|t| (t.desired_state >= TaskState::Remove as i32 && is_stopped(t)) || gone(&t.node_id))
+        .filter(|t| (t.desired_state() >= TaskState::Remove && is_stopped(t)) || gone(&t.node_id))
         .map(|t| t.id.clone())
         .collect()
 }

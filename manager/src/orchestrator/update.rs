@@ -22,7 +22,7 @@ use shoal_proto::{
     FailureAction, Service, Task, TaskHealth, TaskSpec, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
 };
 
-use super::replicated::creation;
+use super::plan::creation;
 
 /// Swarm's update (and rollback) defaults: one task at a time, no delay,
 /// monitor 5 s, pause on failure, stop-first.
@@ -158,7 +158,7 @@ pub fn plan<'a>(
     let mut last_start = started;
     for task in newest.iter().filter(ours) {
         let st = task.state();
-        if !st.is_terminal() && !is_up(task) && task.desired_state <= TaskState::Running as i32 {
+        if !st.is_terminal() && !is_up(task) && task.desired_state() <= TaskState::Running {
             in_flight += 1;
             busy += 1;
             continue;
@@ -213,7 +213,7 @@ fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
         TaskState::Running => {
             has_health_check(task)
                 && health(task) != TaskHealth::Healthy
-                && task.desired_state <= TaskState::Running as i32
+                && task.desired_state() <= TaskState::Running
                 && !monitored(now)
         }
         _ => false,

@@ -31,7 +31,7 @@ use crate::ops;
 use crate::proposer::Proposer;
 use crate::store::{Commit, MemoryStore, Store};
 use crate::watch::{self, Wake};
-pub use snapshot::{DEFAULT_RUNTIME, capacity, describe, is_pending, parse_ip, reservations};
+pub use snapshot::{DEFAULT_RUNTIME, capacity, describe, is_pending, reservations};
 
 /// Quiet time that ends a burst of changes.
 pub const DEBOUNCE: Duration = Duration::from_millis(10);

@@ -3,7 +3,6 @@
 //! spec version and (for a task bound to a node) node.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
 
 use shoal_proto::{Node, NodeAvailability, NodeRole, NodeState, PortProtocol, PublishMode, Task, TaskSpec, TaskState};
 use shoal_scheduler::{Constraint, HostPort, NodeInfo, Requirements, Resources, Role, Spread, TaskGroup};
@@ -62,7 +61,7 @@ pub fn describe(node: &Node) -> NodeInfo {
         id: node.id.clone(),
         hostname: description.hostname,
         role: if node.role() == NodeRole::Manager { Role::Manager } else { Role::Worker },
-        ip: node.status.as_ref().and_then(|s| parse_ip(&s.addr)),
+        ip: node.status.as_ref().and_then(|s| shoal_proto::parse_ip(&s.addr)),
         os: platform.os,
         arch: platform.architecture,
         labels: spec
@@ -83,11 +82,6 @@ pub fn describe(node: &Node) -> NodeInfo {
 pub fn capacity(node: &Node) -> Resources {
     let resources = node.description.as_ref().and_then(|d| d.resources).unwrap_or_default();
     Resources { nano_cpus: resources.nano_cpus, memory_bytes: resources.memory_bytes }
-}
-
-/// "10.0.0.1:4242" or "10.0.0.1".
-pub fn parse_ip(addr: &str) -> Option<IpAddr> {
-    addr.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| addr.parse()).ok()
 }
 
 /// What a task reserves on its node.
@@ -244,13 +238,5 @@ mod tests {
         assert_eq!(shape, vec![("s2", Some("n1"), vec!["d"]), ("s1", None, vec!["a", "b"]), ("s1", None, vec!["c"])]);
         assert_eq!(invalid.len(), 1);
         assert!(invalid[0].1.starts_with("constraint \"oops\""));
-    }
-
-    #[test]
-    fn addresses_with_or_without_port() {
-        assert_eq!(parse_ip("10.0.0.1:4242"), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(parse_ip("[::1]:4242"), Some("::1".parse().unwrap()));
-        assert_eq!(parse_ip("127.0.0.2"), Some("127.0.0.2".parse().unwrap()));
-        assert_eq!(parse_ip(""), None);
     }
 }

@@ -20,7 +20,7 @@ pub(super) fn assign(
     avoid: &[Ipv4Addr],
     now: i64,
 ) -> bool {
-    if task.state() > TaskState::Pending || task.desired_state > TaskState::Running as i32 {
+    if task.state() > TaskState::Pending || task.desired_state() > TaskState::Running {
         return false;
     }
     if node_id.is_empty() {
@@ -32,7 +32,7 @@ pub(super) fn assign(
     }
     task.node_id = node_id.to_string();
     let status = task.status.get_or_insert_with(Default::default);
-    status.state = TaskState::Assigned as i32;
+    status.set_state(TaskState::Assigned);
     status.err.clear();
     status.message = "scheduler assigned task to node".into();
     status.timestamp = now;
@@ -42,10 +42,10 @@ pub(super) fn assign(
 /// Leaves the task pending with `reason` (unchanged if it says so already).
 fn wait(task: &mut Task, reason: &str, now: i64) -> bool {
     let status = task.status.get_or_insert_with(Default::default);
-    if status.state == TaskState::Pending as i32 && status.err == reason {
+    if status.state() == TaskState::Pending && status.err == reason {
         return false;
     }
-    status.state = TaskState::Pending as i32;
+    status.set_state(TaskState::Pending);
     status.err = reason.to_string();
     status.message = "pending task scheduling".into();
     status.timestamp = now;

@@ -110,6 +110,20 @@ impl MemoryStore {
         self.nodes.values()
     }
 
+    /// Node ids of the nodes the cluster wants as managers now.
+    pub fn manager_ids(&self) -> Vec<String> {
+        let manager = |n: &&Node| n.spec.as_ref().is_some_and(|s| s.desired_role() == shoal_proto::NodeRole::Manager);
+        self.nodes().filter(manager).map(|n| n.id.clone()).collect()
+    }
+
+    /// Endpoints of every manager.
+    pub fn manager_addrs(&self) -> Vec<String> {
+        self.nodes()
+            .filter(|n| n.role() == shoal_proto::NodeRole::Manager)
+            .filter_map(|n| n.manager_status.as_ref().map(|m| m.addr.clone()))
+            .collect()
+    }
+
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.get(id)
     }
@@ -334,7 +348,12 @@ impl MemoryStore {
                     if let Ok(endpoint) = self.allocations.endpoint(&service) {
                         service.endpoint = endpoint;
                     }
-                    crate::history::record(&mut service, "automatic rollback", now, crate::history::limit(self));
+                    crate::history::record(
+                        &mut service,
+                        "automatic rollback",
+                        now,
+                        crate::history::limit(self.cluster()),
+                    );
                 }
                 Ok(Some(self.touch(Object::Service(service), index, now, undo)))
             }
@@ -406,8 +425,8 @@ impl MemoryStore {
 
     fn check_name(&self, object: &Object) -> Result<(), StoreError> {
         let (kind, by_name, name) = match object {
-            Object::Service(s) => ("service", &self.service_by_name, service_name(s)),
-            Object::Network(n) => ("network", &self.network_by_name, network_name(n)),
+            Object::Service(s) => ("service", &self.service_by_name, s.name()),
+            Object::Network(n) => ("network", &self.network_by_name, n.name()),
             _ => return Ok(()),
         };
         if let Some(holder) = by_name.get(name).filter(|holder| *holder != object.id()) {
@@ -467,8 +486,8 @@ impl MemoryStore {
     /// A network may go once no service uses it and no task holds an
     /// address on it.
     fn check_unused(&self, network: &Network) -> Result<(), StoreError> {
-        let name = network_name(network);
-        let services: Vec<&str> = self.services_on_network(&network.id).map(service_name).collect();
+        let name = network.name();
+        let services: Vec<&str> = self.services_on_network(&network.id).map(Service::name).collect();
         if !services.is_empty() {
             return Err(StoreError::Refused(format!(
                 "network {name} is in use by service{} {}",
@@ -525,7 +544,7 @@ impl MemoryStore {
                 self.nodes.insert(n.id.clone(), n);
             }
             Object::Service(s) => {
-                self.service_by_name.insert(service_name(&s).to_string(), s.id.clone());
+                self.service_by_name.insert(s.name().to_string(), s.id.clone());
                 self.allocations.add_service(&s);
                 self.services.insert(s.id.clone(), s);
             }
@@ -540,7 +559,7 @@ impl MemoryStore {
                 self.tasks.insert(t.id.clone(), Box::new(t));
             }
             Object::Network(n) => {
-                self.network_by_name.insert(network_name(&n).to_string(), n.id.clone());
+                self.network_by_name.insert(n.name().to_string(), n.id.clone());
                 self.allocations.add_network(&n);
                 self.networks.insert(n.id.clone(), n);
             }
@@ -558,7 +577,7 @@ impl MemoryStore {
             }
             ObjectKind::Service => {
                 let s = self.services.remove(id)?;
-                self.service_by_name.remove(service_name(&s));
+                self.service_by_name.remove(s.name());
                 self.allocations.remove_service(&s);
                 Some(Object::Service(s))
             }
@@ -571,22 +590,12 @@ impl MemoryStore {
             }
             ObjectKind::Network => {
                 let n = self.networks.remove(id)?;
-                self.network_by_name.remove(network_name(&n));
+                self.network_by_name.remove(n.name());
                 self.allocations.remove_network(&n);
                 Some(Object::Network(n))
             }
         }
     }
-}
-
-/// The service's name ("" when the spec has none).
-pub fn service_name(service: &Service) -> &str {
-    service.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
-}
-
-/// The network's name ("" when the spec has none).
-pub fn network_name(network: &Network) -> &str {
-    network.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
 }
 
 fn index_insert(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {

@@ -18,7 +18,7 @@ use shoal_proto::Batch;
 use tokio::sync::{broadcast, watch};
 
 pub use error::StoreError;
-pub use memory::{Change, MemoryStore, network_name, service_name};
+pub use memory::{Change, MemoryStore};
 pub use object::{ObjectExt, kind_name};
 
 /// What one applied raft entry changed.

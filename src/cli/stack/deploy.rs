@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use shoal_manager::control::validate;
-use shoal_manager::store::{network_name, service_name};
 use shoal_proto::{
     CreateNetworkRequest, CreateServiceRequest, ListNetworksRequest, NetworkSpec, Service, ServiceSpec,
     UpdateServiceRequest,
@@ -108,7 +107,7 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         .await?
         .into_iter()
         .filter(|s| in_stack(s, stack))
-        .map(|s| (service_name(&s).to_string(), s))
+        .map(|s| (s.name().to_string(), s))
         .collect();
     let (networks, warnings) = networks::plan(stack, compose).map_err(anyhow::Error::msg)?;
     warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
@@ -207,7 +206,7 @@ fn entries(
 /// written) if an external one does not exist.
 async fn missing_networks(ctx: &mut Ctx, networks: &[StackNetwork]) -> Result<Vec<NetworkSpec>> {
     let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
-    let exists = |name: &str| list.networks.iter().any(|n| network_name(n) == name);
+    let exists = |name: &str| list.networks.iter().any(|n| n.name() == name);
     let mut missing = Vec::new();
     for network in networks {
         match (network.external, exists(&network.name)) {
@@ -238,7 +237,7 @@ async fn attach(ctx: &mut Ctx, entries: &mut [Entry]) -> Result<()> {
     let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
     for entry in entries {
         for attachment in entry.spec.task.iter_mut().flat_map(|t| t.networks.iter_mut()) {
-            let network = list.networks.iter().find(|n| network_name(n) == attachment.target);
+            let network = list.networks.iter().find(|n| n.name() == attachment.target);
             let network = network.ok_or_else(|| anyhow!("{}: network {} not found", entry.full, attachment.target))?;
             attachment.target = network.id.clone();
         }

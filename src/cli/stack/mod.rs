@@ -14,7 +14,6 @@ mod deploy;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use shoal_manager::store::network_name;
 use shoal_proto::{ListNetworksRequest, ListServicesRequest, ListTasksRequest, Network, RemoveNetworkRequest, Service};
 
 use super::args::duration_ns;
@@ -155,7 +154,7 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
     let mut failed = false;
     for stack in stacks {
         for network in stack_networks(ctx, stack).await? {
-            let name = network_name(&network).to_string();
+            let name = network.name().to_string();
             outln!("Removing network {name}");
             if let Err(e) = control.remove_network(RemoveNetworkRequest { reference: network.id.clone() }).await {
                 eprintln!("Failed to remove network {name}: {}", e.message());

@@ -101,7 +101,7 @@ impl Tasks {
     /// Stops a task no longer assigned here, then deletes its record.
     fn remove(&mut self, id: &str) {
         let Some(entry) = self.running.remove(id) else { return };
-        entry.task.send_modify(|t| t.desired_state = TaskState::Remove as i32);
+        entry.task.send_modify(|t| t.set_desired_state(TaskState::Remove));
         let (exec, reporter, id) = (self.exec.clone(), self.reporter.clone(), id.to_string());
         let network = self.network.clone();
         tokio::spawn(async move {

@@ -141,7 +141,7 @@ fn a_failed_task_is_replaced_after_the_delay() {
     let mut held = replacement.clone();
     held.meta = Some(Meta { created_at: 10 * SEC, ..Default::default() });
     let mut old = tasks[0].clone();
-    old.desired_state = TaskState::Shutdown as i32;
+    old.set_desired_state(TaskState::Shutdown);
     let tasks = [old, *held];
     let plan = run(Some(&s), &tasks, 12 * SEC);
     assert_eq!((plan.actions.len(), plan.wake_at), (0, Some(15 * SEC)));
@@ -193,7 +193,7 @@ fn a_new_spec_version_restarts_a_stopped_slot_with_no_attempts_counted() {
         s
     };
     let mut failed = stopped;
-    failed.desired_state = TaskState::Running as i32;
+    failed.set_desired_state(TaskState::Running);
     let plan = run(Some(&s), &[failed], 10);
     let Action::Create(next) = &plan.actions[1] else { panic!("{plan:?}") };
     assert_eq!(next.restart_history, vec![10]);
@@ -230,7 +230,7 @@ fn restart_condition_none_leaves_the_slot_stopped() {
     let plan = run(Some(&s), &tasks, 10);
     assert_eq!(plan.actions, vec![Action::SetDesired("a".into(), TaskState::Shutdown)]);
     // Once stopped, the slot stays empty.
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     assert_eq!(run(Some(&s), &tasks, 20), Plan::default());
 }
 
@@ -264,7 +264,7 @@ fn a_task_on_a_lost_node_is_replaced_at_once() {
 
     // A task that already ended there follows its restart policy (any,
     // with the delay): held, not started at once.
-    on_lost.status.as_mut().unwrap().state = TaskState::Failed as i32;
+    on_lost.status.as_mut().unwrap().set_state(TaskState::Failed);
     let s = service(2, policy(RestartCondition::Any, 5 * SEC));
     let plan = run(Some(&s), &[on_lost, fine], 10);
     assert_eq!(plan.actions[0], Action::SetDesired("a".into(), TaskState::Shutdown));

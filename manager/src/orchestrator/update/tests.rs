@@ -8,7 +8,8 @@ use shoal_proto::{
 };
 
 use super::*;
-use crate::orchestrator::replicated::{Action, Env, Plan, reconcile};
+use crate::orchestrator::plan::{Action, Env, Plan};
+use crate::orchestrator::replicated::reconcile;
 
 const SEC: i64 = 1_000_000_000;
 
@@ -119,8 +120,8 @@ fn replaces_parallelism_tasks_at_a_time_and_waits_the_delay() {
     // Slots 1 and 2 replaced; their new tasks started at 11 s.
     let s = with_status(s, UpdateState::Updating, 10 * SEC);
     for t in &mut tasks[..2] {
-        t.desired_state = TaskState::Shutdown as i32;
-        t.status.as_mut().unwrap().state = TaskState::Shutdown as i32;
+        t.set_desired_state(TaskState::Shutdown);
+        t.status.as_mut().unwrap().set_state(TaskState::Shutdown);
     }
     tasks.push(task("a", 1, "new", 11 * SEC, TaskState::Running, TaskState::Running));
     tasks.push(task("b", 2, "new", 11 * SEC, TaskState::Running, TaskState::Running));
@@ -136,7 +137,7 @@ fn replaces_parallelism_tasks_at_a_time_and_waits_the_delay() {
 fn a_replacement_in_flight_holds_its_lane() {
     let s = with_status(service(3, config(1, 0)), UpdateState::Updating, SEC);
     let mut tasks = old_tasks(3);
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Preparing));
     assert!(stopped(&run(&s, &tasks, 3 * SEC)).is_empty());
     // Parallelism 0: everything at once.
@@ -162,7 +163,7 @@ fn stop_first_starts_the_new_task_once_the_old_one_stopped() {
     let mut tasks = vec![task("old1", 1, "old", 1, TaskState::Shutdown, TaskState::Running)];
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Ready, TaskState::Ready));
     assert!(run(&s, &tasks, 3 * SEC).actions.is_empty(), "the old task still runs");
-    tasks[0].status.as_mut().unwrap().state = TaskState::Shutdown as i32;
+    tasks[0].status.as_mut().unwrap().set_state(TaskState::Shutdown);
     assert_eq!(run(&s, &tasks, 3 * SEC).actions, vec![Action::SetDesired("a".into(), TaskState::Running)]);
 }
 
@@ -177,7 +178,7 @@ fn start_first_stops_the_old_task_once_the_new_one_runs() {
     let s = with_status(s, UpdateState::Updating, SEC);
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Starting));
     assert!(run(&s, &tasks, 3 * SEC).actions.is_empty());
-    tasks[2].status.as_mut().unwrap().state = TaskState::Running as i32;
+    tasks[2].status.as_mut().unwrap().set_state(TaskState::Running);
     tasks[2].status.as_mut().unwrap().started_at = 3 * SEC;
     let plan = run(&s, &tasks, 3 * SEC);
     assert_eq!(stopped(&plan), vec!["old1"]);
@@ -188,7 +189,7 @@ fn start_first_stops_the_old_task_once_the_new_one_runs() {
 fn a_failure_pauses_the_update() {
     let s = with_status(service(3, config(1, 0)), UpdateState::Updating, SEC);
     let mut tasks = old_tasks(3);
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Failed));
     let plan = run(&s, &tasks, 3 * SEC);
     assert_eq!(status_of(&plan), Some((UpdateState::Paused, false)));
@@ -209,7 +210,7 @@ fn failures_within_the_ratio_are_tolerated_and_late_ones_do_not_count() {
     let ratio = UpdateConfig { max_failure_ratio: 0.5, ..config(1, 0) };
     let s = with_status(service(4, ratio), UpdateState::Updating, SEC);
     let mut tasks = old_tasks(4);
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Failed));
     let plan = run(&s, &tasks, 3 * SEC);
     assert_eq!(status_of(&plan), None, "1 failure of 4 is within 0.5");
@@ -227,7 +228,7 @@ fn a_failure_rolls_back_when_asked_and_a_failed_rollback_pauses() {
     let rollback = UpdateConfig { failure_action: FailureAction::Rollback as i32, ..config(1, 0) };
     let s = with_status(service(2, rollback), UpdateState::Updating, SEC);
     let mut tasks = old_tasks(2);
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Failed));
     assert_eq!(status_of(&run(&s, &tasks, 3 * SEC)), Some((UpdateState::RollbackStarted, true)));
 
@@ -267,7 +268,7 @@ fn a_replacement_with_a_health_check_counts_once_healthy() {
     let mut s = with_status(service(2, config(1, 0)), UpdateState::Updating, SEC);
     s.spec.as_mut().unwrap().task = checked(task("x", 1, "new", 0, TaskState::Running, TaskState::Running)).spec;
     let mut tasks = old_tasks(2);
-    tasks[0].desired_state = TaskState::Shutdown as i32;
+    tasks[0].set_desired_state(TaskState::Shutdown);
     tasks.push(checked(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Running)));
     assert!(stopped(&run(&s, &tasks, 3 * SEC)).is_empty(), "running, not yet healthy: in flight");
     tasks[2].status.as_mut().unwrap().health = TaskHealth::Healthy as i32;

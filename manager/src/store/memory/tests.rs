@@ -90,7 +90,7 @@ fn task_status_only_moves_forward() {
     let changes =
         store.apply(3, batch(vec![status("t1", TaskState::Starting), status("gone", TaskState::Failed)])).unwrap();
     assert!(changes.is_empty(), "backward and unknown updates are skipped");
-    assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state, TaskState::Running as i32);
+    assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state(), TaskState::Running);
     assert_eq!(store.task("t1").unwrap().meta.as_ref().unwrap().version, 2);
 }
 
@@ -138,7 +138,7 @@ fn desired_state_only_moves_forward() {
     let desired = |s: TaskState| ops::task_desired("t1", s);
     store.apply(2, batch(vec![desired(TaskState::Shutdown)])).unwrap();
     store.apply(3, batch(vec![desired(TaskState::Running)])).unwrap();
-    assert_eq!(store.task("t1").unwrap().desired_state, TaskState::Shutdown as i32);
+    assert_eq!(store.task("t1").unwrap().desired_state(), TaskState::Shutdown);
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn assignment_moves_the_task_into_the_node_index() {
 
     store.apply(4, batch(vec![assign("n1", "")])).unwrap();
     assert_eq!(store.tasks_of_node("n1").count(), 1);
-    assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state, TaskState::Assigned as i32);
+    assert_eq!(store.task("t1").unwrap().status.as_ref().unwrap().state(), TaskState::Assigned);
     // An assigned task is never re-assigned.
     store.apply(5, batch(vec![assign("n2", "")])).unwrap();
     assert_eq!(store.task("t1").unwrap().node_id, "n1");
