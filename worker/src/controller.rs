@@ -301,3 +301,6 @@ pub fn stop_settings(task: &Task) -> (i32, Duration) {
         c.and_then(|c| c.stop_grace_period_ns).map_or(DEFAULT_GRACE, |ns| Duration::from_nanos(ns.max(0) as u64));
     (signal, grace)
 }
+
+#[cfg(test)]
+mod tests;
