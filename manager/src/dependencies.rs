@@ -18,15 +18,6 @@ use shoal_proto::{
 
 use crate::store::MemoryStore;
 
-/// How a condition reads in reasons, as compose writes it.
-pub fn condition_name(condition: DependencyCondition) -> &'static str {
-    match condition {
-        DependencyCondition::Started => "service_started",
-        DependencyCondition::Healthy => "service_healthy",
-        DependencyCondition::Completed => "service_completed_successfully",
-    }
-}
-
 /// Why tasks of a service with `spec` must still wait ("waiting for
 /// app_db (service_healthy): 0/1 healthy"), or `None` once every
 /// dependency meets its condition.
@@ -38,7 +29,7 @@ pub fn unmet(store: &MemoryStore, spec: &ServiceSpec) -> Option<String> {
 /// One dependency's shortfall: "app_db (service_healthy): 0/1 healthy".
 fn waiting_for(store: &MemoryStore, dependency: &Dependency) -> Option<String> {
     let condition = dependency.condition();
-    let what = format!("{} ({})", dependency.service, condition_name(condition));
+    let what = format!("{} ({})", dependency.service, condition.compose_name());
     let Some(service) = store.service_by_name(&dependency.service) else {
         return Some(format!("{what}: no such service"));
     };

@@ -2,8 +2,20 @@
 //! Docker prints them, and the names of services and networks.
 
 use crate::v1::{
-    Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Service, Task, TaskState, UpdateState,
+    DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Service, Task, TaskState,
+    UpdateState,
 };
+
+impl DependencyCondition {
+    /// How a condition reads, as compose writes it.
+    pub fn compose_name(self) -> &'static str {
+        match self {
+            DependencyCondition::Started => "service_started",
+            DependencyCondition::Healthy => "service_healthy",
+            DependencyCondition::Completed => "service_completed_successfully",
+        }
+    }
+}
 
 impl Service {
     /// The service's name ("" when the spec has none).

@@ -11,7 +11,7 @@ use shoal_proto::{
     ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
 
-use shoal_manager::orchestrator::update;
+use shoal_spec::update;
 
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::progress::WaitFlags;

@@ -10,8 +10,6 @@ use shoal_proto::{
     Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
-use shoal_manager::dependencies::condition_name;
-
 use super::format::Format;
 use super::human::rfc3339;
 
@@ -133,7 +131,7 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
 /// Shoal's own field (Docker has no `depends_on` in a service):
 /// `{"Service": "app_db", "Condition": "service_healthy"}`.
 fn dependency(d: &Dependency) -> Value {
-    json!({ "Service": d.service, "Condition": condition_name(d.condition()) })
+    json!({ "Service": d.service, "Condition": d.condition().compose_name() })
 }
 
 fn endpoint_spec(e: Option<&EndpointSpec>) -> Value {

@@ -43,7 +43,7 @@ pub fn print(s: &Service) {
     if !spec.depends_on.is_empty() {
         outln!("Depends on:");
         for d in &spec.depends_on {
-            outln!(" {}:\t{}", d.service, shoal_manager::dependencies::condition_name(d.condition()));
+            outln!(" {}:\t{}", d.service, d.condition().compose_name());
         }
     }
     let placement = task.placement.clone().unwrap_or_default();

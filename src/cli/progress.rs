@@ -18,7 +18,7 @@ use shoal_proto::control_client::ControlClient;
 use shoal_proto::{GetServiceRequest, ListTasksRequest, Service, Task, TaskState, UpdateState, service_spec::Mode};
 use tonic::transport::Channel;
 
-use shoal_manager::orchestrator::{global, jobs, update};
+use shoal_spec::tasks as rules;
 
 use super::Ctx;
 use super::live::View;
@@ -60,7 +60,7 @@ fn last_failure(service: &Service, tasks: &[&Task]) -> Option<String> {
     tasks
         .iter()
         .filter(|t| matches!(t.state(), TaskState::Failed | TaskState::Rejected) && !err(t).is_empty())
-        .filter(|t| !update::is_dirty(service, t))
+        .filter(|t| !rules::is_dirty(service, t))
         .max_by_key(|t| (created(t), t.id.clone()))
         .map(|t| err(t).to_string())
 }
@@ -171,7 +171,7 @@ impl Tracker {
                     .filter_map(|node| {
                         let task = newest_of(&|t: &Task| t.node_id == node)?;
                         // Not a node the service left.
-                        (!global::withdrawn(task)).then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
+                        (!rules::withdrawn(task)).then(|| (format!("{}:", &node[..node.len().min(12)]), Some(task)))
                     })
                     .unzip()
             }
@@ -182,9 +182,9 @@ impl Tracker {
         // What the service waits for: every slot up, or for a job every
         // slot complete.
         let done: Vec<&Task> = if job {
-            current.iter().copied().filter(|t| jobs::counts_as_done(t, service)).collect()
+            current.iter().copied().filter(|t| rules::counts_as_done(t, service)).collect()
         } else {
-            current.iter().copied().filter(|t| wanted(t) && update::is_up(t)).collect()
+            current.iter().copied().filter(|t| wanted(t) && rules::is_up(t)).collect()
         };
         // Tasks of removed slots still running. (A global service's task on a
         // node it left is not waited for: the node may be Down for good.)
@@ -208,7 +208,7 @@ impl Tracker {
         let update = service.update_status.as_ref().map_or(UpdateState::Unknown, |u| u.state());
         let message = service.update_status.as_ref().map_or("", |u| u.message.as_str());
         // Tasks still to be replaced by a rolling update.
-        let updating = update.is_active() || current.iter().any(|t| update::is_dirty(service, t));
+        let updating = update.is_active() || current.iter().any(|t| rules::is_dirty(service, t));
         let mut standing = Standing {
             lines,
             verify: String::new(),

@@ -183,9 +183,8 @@ impl UpdateArgs {
         }
         self.apply_networks(&mut task.networks, networks)?;
         self.apply_endpoint(spec.endpoint.get_or_insert_with(EndpointSpec::default));
-        self.update.apply(spec.update.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
-        self.rollback_policy
-            .apply(spec.rollback.get_or_insert_with(shoal_manager::orchestrator::update::default_config));
+        self.update.apply(spec.update.get_or_insert_with(shoal_spec::update::default_config));
+        self.rollback_policy.apply(spec.rollback.get_or_insert_with(shoal_spec::update::default_config));
         Ok(spec)
     }
 

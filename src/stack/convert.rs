@@ -9,13 +9,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use shoal_manager::orchestrator::update;
 use shoal_proto::{
     Annotations, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec, FailureAction, GlobalJob,
     GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol,
     PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
     ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
+use shoal_spec::update;
 
 use super::model::{self, Condition, DeployMode, Service, VolumeType};
 use super::networks::StackNetwork;

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
-use shoal_proto::{PortConfig, PortProtocol, PublishMode};
+use shoal_proto::{PortConfig, PublishMode};
+use shoal_spec::ports::describe;
 
 use super::AllocError;
 
@@ -29,12 +30,6 @@ pub struct PortUse {
 #[derive(Debug, Default, Clone)]
 pub struct PortTable {
     held: BTreeMap<(i32, u32), Vec<PortUse>>,
-}
-
-/// "8080/tcp".
-pub fn describe(port: u32, protocol: PortProtocol) -> String {
-    let proto = if protocol == PortProtocol::Udp { "udp" } else { "tcp" };
-    format!("{port}/{proto}")
 }
 
 impl PortTable {
@@ -86,6 +81,8 @@ impl PortTable {
 
 #[cfg(test)]
 mod tests {
+    use shoal_proto::PortProtocol;
+
     use super::*;
 
     fn port(published: u32, mode: PublishMode) -> PortConfig {

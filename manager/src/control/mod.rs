@@ -10,12 +10,10 @@ mod forward;
 mod logs;
 pub mod networks;
 mod nodes;
-mod ports;
 pub mod resolve;
 pub mod run;
 mod services;
 mod tasks;
-pub mod validate;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,11 +30,7 @@ use crate::leadership::Leadership;
 use crate::proposer::{ProposeError, Proposer, as_request};
 use crate::store::{Store, StoreError};
 use resolve::ResolveError;
-
-/// A spec the control API refuses, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidSpec(pub String);
+use shoal_spec::InvalidSpec;
 
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]

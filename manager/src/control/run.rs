@@ -9,7 +9,9 @@
 use shoal_proto::{RemoveTaskResponse, RunTaskRequest, Task, TaskState, TaskStatus, now_nanos, store_object::Object};
 
 use super::endpoint::{Joiner, resolve_attachments};
-use super::{ControlError, Result, resolve, validate};
+use shoal_spec::validate;
+
+use super::{ControlError, Result, resolve};
 use crate::ids::new_id;
 use crate::ops;
 use crate::proposer::Proposer;

@@ -7,13 +7,16 @@ use shoal_proto::{
     TaskState, UpdateServiceRequest, UpdateState, now_nanos, service_spec::Mode, store_object::Object,
 };
 
-use super::{ControlError, Result, endpoint, resolve, validate};
+use shoal_spec::tasks::{changes_tasks, counts_as_done};
+use shoal_spec::validate;
+
+use super::{ControlError, Result, endpoint, resolve};
 use crate::dependencies;
 use crate::history;
 use crate::ids::new_id;
 use crate::leadership::Leadership;
 use crate::ops;
-use crate::orchestrator::{jobs, update};
+use crate::orchestrator::update;
 use crate::proposer::Proposer;
 use crate::store::Store;
 
@@ -58,7 +61,7 @@ pub async fn update(store: &Store, proposer: &Proposer, req: UpdateServiceReques
         // A paused update resumes: the next change starts a new one.
         (checked(store, req.spec.unwrap_or_default())?, "update".to_string(), None)
     };
-    if update::changes_tasks(current.spec.as_ref(), &spec) {
+    if changes_tasks(current.spec.as_ref(), &spec) {
         service.spec_version += 1;
     }
     service.previous_spec = current.spec;
@@ -133,7 +136,7 @@ pub fn list(store: &Store, leadership: &Leadership) -> ListServicesResponse {
                     })
                     .count() as u64;
                 let live = || s.tasks_of_service(&service.id).filter(|t| t.desired_state() == TaskState::Running);
-                let completed = live().filter(|t| jobs::counts_as_done(t, service)).count() as u64;
+                let completed = live().filter(|t| counts_as_done(t, service)).count() as u64;
                 // A global job: one task per node that may run it, those the
                 // orchestrator keeps meant to run.
                 let per_node = || live().map(|t| t.node_id.as_str()).collect::<BTreeSet<_>>().len() as u64;

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 
 use shoal_proto::{Service, Task, TaskState};
 
-use super::jobs::is_complete;
+use shoal_spec::tasks::{is_complete, withdrawn};
+
 use super::plan::{Action, Env, Plan, creation, new_task};
 use super::restart;
 use super::slot::{reconcile_latest, roll, stop_older, updatable};
@@ -125,15 +126,6 @@ pub fn reconcile(
         plan.actions.push(Action::SetDesired(task.id.clone(), TaskState::Shutdown));
     }
     plan
-}
-
-/// Told to stop while it had not ended by itself: the orchestrator withdrew
-/// it from a node that stopped qualifying (a task the restart policy gave
-/// up on had completed, failed or been rejected first).
-pub fn withdrawn(task: &Task) -> bool {
-    let state = task.state();
-    task.desired_state() > TaskState::Running
-        && !matches!(state, TaskState::Complete | TaskState::Failed | TaskState::Rejected)
 }
 
 /// Ended by itself and told to stop although its restart policy, when it

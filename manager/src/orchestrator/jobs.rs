@@ -11,19 +11,10 @@ use std::collections::BTreeMap;
 
 use shoal_proto::{ReplicatedJob, Service, Task, TaskState};
 
+use shoal_spec::tasks::is_complete;
+
 use super::plan::{Action, Env, Plan, creation, new_task};
 use super::slot::reconcile_latest;
-
-/// Whether a task completed (exit status 0).
-pub fn is_complete(task: &Task) -> bool {
-    task.status.as_ref().is_some_and(|s| s.state() == TaskState::Complete)
-}
-
-/// Whether a task counts as one of the job's completions: it completed
-/// the current spec (an updated job runs again).
-pub fn counts_as_done(task: &Task, service: &Service) -> bool {
-    is_complete(task) && task.spec_version == service.spec_version
-}
 
 /// Decides for `service`, a replicated job with settings `job`, with
 /// `tasks` all of its tasks.

@@ -4,9 +4,7 @@
 //! swarmkit counts.
 
 use shoal_proto::{RestartCondition, RestartPolicy, Service, Task, TaskState};
-
-/// Delay before a restart when the spec does not say (Swarm's default).
-pub const DEFAULT_RESTART_DELAY_NS: i64 = 5_000_000_000;
+use shoal_spec::validate::DEFAULT_RESTART_DELAY_NS;
 
 /// The restart delay of a policy.
 pub fn delay(policy: Option<&RestartPolicy>) -> i64 {

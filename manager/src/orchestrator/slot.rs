@@ -25,6 +25,8 @@
 
 use shoal_proto::{Service, Task, TaskState, UpdateOrder};
 
+use shoal_spec::tasks::is_dirty;
+
 use super::plan::{Action, Env, Plan, new_task};
 use super::{restart, update};
 
@@ -44,7 +46,7 @@ pub(super) fn stop_older(latest: &Task, older: &[&Task], env: &Env<'_>, plan: &m
 /// Runs an older spec, where it should run: the updater's to replace.
 pub(super) fn updatable(service: &Service, latest: &Task, env: &Env<'_>) -> bool {
     let state = latest.state();
-    update::is_dirty(service, latest)
+    is_dirty(service, latest)
         && latest.desired_state() == TaskState::Running
         && state >= TaskState::Assigned
         && !state.is_terminal()
@@ -67,7 +69,7 @@ pub(super) fn roll(
 ) {
     // Some slot still to move to the current spec (the running ones are
     // `dirty`; the others are being replaced this pass).
-    let stale = newest.iter().any(|t| t.desired_state() <= TaskState::Running && update::is_dirty(service, t));
+    let stale = newest.iter().any(|t| t.desired_state() <= TaskState::Running && is_dirty(service, t));
     let rollout = update::plan(service, tasks, newest, dirty, stale, total, env.now);
     let start_first = update::config(service).order() == UpdateOrder::StartFirst;
     for old in rollout.replace {
@@ -98,7 +100,7 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
         // no longer meets.
         let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
         let moved = latest.spec.as_ref() != template && (env.lost)(&latest.node_id);
-        if state.is_terminal() && (moved || update::is_dirty(service, latest)) {
+        if state.is_terminal() && (moved || is_dirty(service, latest)) {
             let task = new_task(service, latest.slot, TaskState::Running, Vec::new(), now, (env.new_id)());
             plan.actions.push(Action::Create(Box::new(task)));
         }
@@ -106,7 +108,7 @@ pub(super) fn reconcile_latest(service: &Service, latest: &Task, older: &[&Task]
     }
     let attempts = restart::attempts(service, latest);
     let held = latest.desired_state() == TaskState::Ready && state <= TaskState::Ready;
-    if (state < TaskState::Assigned || held) && update::is_dirty(service, latest) {
+    if (state < TaskState::Assigned || held) && is_dirty(service, latest) {
         // Still waiting for a node, or held, with an older spec (say,
         // constraints no node meets): it never ran, so it is replaced at
         // once.

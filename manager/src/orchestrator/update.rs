@@ -18,24 +18,12 @@
 //! - The update is complete when no task is dirty, none is in flight, and
 //!   `monitor` has passed since the last replacement started.
 
-use shoal_proto::{
-    FailureAction, Service, Task, TaskHealth, TaskSpec, TaskState, UpdateConfig, UpdateOrder, UpdateState, UpdateStatus,
-};
+use shoal_proto::{FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateState, UpdateStatus};
+
+use shoal_spec::tasks::{has_health_check, health, is_up};
+use shoal_spec::update::default_config;
 
 use super::plan::creation;
-
-/// Swarm's update (and rollback) defaults: one task at a time, no delay,
-/// monitor 5 s, pause on failure, stop-first.
-pub fn default_config() -> UpdateConfig {
-    UpdateConfig {
-        parallelism: 1,
-        delay_ns: 0,
-        failure_action: FailureAction::Pause as i32,
-        monitor_ns: 5_000_000_000,
-        max_failure_ratio: 0.0,
-        order: UpdateOrder::StopFirst as i32,
-    }
-}
 
 /// The settings that drive the service's current update or rollback.
 pub fn config(service: &Service) -> UpdateConfig {
@@ -51,36 +39,6 @@ pub fn config(service: &Service) -> UpdateConfig {
 /// Where the service's update stands (Unknown: none since the last change).
 pub fn state(service: &Service) -> UpdateState {
     service.update_status.as_ref().map_or(UpdateState::Unknown, |s| s.state())
-}
-
-/// Whether `task` runs something else than the service's task template,
-/// or publishes other ports than the service does now (a task joins the
-/// routing mesh, and binds host-mode ports, as its service was when it
-/// was made). Once a task has a node, a change of placement alone does
-/// not make it dirty (swarmkit's rule): if its node no longer meets the
-/// constraints, the orchestrator moves it as from a lost node.
-pub fn is_dirty(service: &Service, task: &Task) -> bool {
-    let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
-    let differs = match (task.spec.as_ref(), template) {
-        (Some(ours), Some(theirs)) if ours != theirs && task.state() >= TaskState::Assigned => {
-            ours.placement == theirs.placement
-                || ours != &TaskSpec { placement: ours.placement.clone(), ..theirs.clone() }
-        }
-        (ours, theirs) => ours != theirs,
-    };
-    differs || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref())
-}
-
-fn ports(endpoint: Option<&shoal_proto::Endpoint>) -> &[shoal_proto::PortConfig] {
-    endpoint.map_or(&[], |e| e.ports.as_slice())
-}
-
-/// Whether a change of spec from `old` to `new` changes what tasks run or
-/// publish: then the service gets a new spec version and its tasks are
-/// rolled.
-pub fn changes_tasks(old: Option<&shoal_proto::ServiceSpec>, new: &shoal_proto::ServiceSpec) -> bool {
-    let ports = |s: Option<&shoal_proto::ServiceSpec>| s.and_then(|s| s.endpoint.as_ref()).map(|e| e.ports.clone());
-    old.and_then(|s| s.task.as_ref()) != new.task.as_ref() || ports(old) != ports(Some(new))
 }
 
 /// What the updater wants now.
@@ -218,22 +176,6 @@ fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
         }
         _ => false,
     }
-}
-
-/// Running and, if it has a health check, healthy: up for the updater and
-/// for the CLI's wait.
-pub fn is_up(task: &Task) -> bool {
-    task.state() == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy)
-}
-
-/// Whether the task's spec has a health check (a test other than NONE).
-pub fn has_health_check(task: &Task) -> bool {
-    let test = task.spec.as_ref().and_then(|s| s.container.as_ref()).and_then(|c| c.healthcheck.as_ref());
-    test.and_then(|h| h.test.first()).is_some_and(|kind| kind != "NONE")
-}
-
-fn health(task: &Task) -> TaskHealth {
-    task.status.as_ref().map_or(TaskHealth::None, |s| s.health())
 }
 
 #[cfg(test)]

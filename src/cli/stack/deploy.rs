@@ -15,11 +15,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use shoal_manager::control::validate;
 use shoal_proto::{
     CreateNetworkRequest, CreateServiceRequest, ListNetworksRequest, NetworkSpec, Service, ServiceSpec,
     UpdateServiceRequest,
 };
+use shoal_spec::validate;
 
 use super::super::live::View;
 use super::super::progress::{POLL, Standing, Tracker, Verdict, WaitFlags};
@@ -113,7 +113,7 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
     warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
     // Everything is checked before anything is written.
     for network in networks.iter().filter(|n| !n.external) {
-        shoal_manager::control::networks::network_spec(network.spec.clone())
+        shoal_spec::network::network_spec(network.spec.clone())
             .map_err(|e| anyhow!("networks.{}: {}", network.key, e.0))?;
     }
     let mut entries = entries(stack, compose, base, &mut current, &networks)?;

@@ -6,8 +6,13 @@ use std::collections::HashSet;
 
 use shoal_proto::{EndpointMode, PortConfig, PortProtocol, PublishMode, ServiceSpec};
 
-use super::InvalidSpec;
-use crate::allocator::ports::describe;
+use crate::InvalidSpec;
+
+/// "8080/tcp".
+pub fn describe(port: u32, protocol: PortProtocol) -> String {
+    let proto = if protocol == PortProtocol::Udp { "udp" } else { "tcp" };
+    format!("{port}/{proto}")
+}
 
 /// Checks the spec's published ports and endpoint mode.
 pub fn check(spec: &ServiceSpec) -> std::result::Result<(), InvalidSpec> {

@@ -7,16 +7,15 @@ use shoal_proto::{
 };
 use shoal_scheduler::{Constraint, Spread};
 
-use crate::orchestrator::restart::DEFAULT_RESTART_DELAY_NS;
-use crate::orchestrator::update;
+use crate::{InvalidSpec, update};
 
+/// Delay before a restart when the spec does not say (Swarm's default).
+pub const DEFAULT_RESTART_DELAY_NS: i64 = 5_000_000_000;
 /// Stop grace period unless the spec says otherwise (Swarm's default).
 pub const DEFAULT_STOP_GRACE_NS: i64 = 10_000_000_000;
 /// Most replicas a service may ask for.
 pub const MAX_REPLICAS: u64 = 1_000_000;
 const RUNTIMES: [&str; 2] = ["process", "docker"];
-
-use super::InvalidSpec;
 
 fn invalid(msg: impl Into<String>) -> InvalidSpec {
     InvalidSpec(msg.into())
@@ -68,7 +67,7 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
     }
 
     task_spec(spec.task.get_or_insert_with(Default::default))?;
-    super::ports::check(&spec)?;
+    crate::ports::check(&spec)?;
     dependencies(&spec)?;
     update_config(spec.update.get_or_insert_with(update::default_config), "update")?;
     update_config(spec.rollback.get_or_insert_with(update::default_config), "rollback")?;
