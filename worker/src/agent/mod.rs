@@ -49,14 +49,15 @@ struct SessionError {
     /// The managers refuse this node (it was removed): it must not run
     /// tasks, which the cluster has replaced elsewhere.
     refused: bool,
-    /// A live manager that is not the leader answered: try the next one
-    /// without waiting.
+    /// A live manager that is not the leader answered: try the leader it
+    /// named (`leader`), else the next manager, without waiting.
     not_leader: bool,
+    leader: Option<String>,
 }
 
 impl From<String> for SessionError {
     fn from(message: String) -> SessionError {
-        SessionError { message, refused: false, not_leader: false }
+        SessionError { message, refused: false, not_leader: false, leader: None }
     }
 }
 
@@ -70,8 +71,17 @@ impl From<tonic::Status> for SessionError {
     fn from(status: tonic::Status) -> SessionError {
         let refused = status.code() == tonic::Code::PermissionDenied;
         let not_leader = shoal_proto::leader::is_refusal(&status);
-        SessionError { message: status.message().to_string(), refused, not_leader }
+        let leader = shoal_proto::leader::leader(&status);
+        SessionError { message: status.message().to_string(), refused, not_leader, leader }
     }
+}
+
+/// The index of the manager to try after `managers[next]` ended a
+/// session with `err`: the leader a refusal named, when it is one of
+/// them, else the next one.
+fn after(managers: &[String], next: usize, err: &SessionError) -> usize {
+    let named = err.leader.as_ref().filter(|_| err.not_leader);
+    named.and_then(|leader| managers.iter().position(|m| m == leader)).unwrap_or(next + 1)
 }
 
 /// How long a refused node waits before asking again.
@@ -100,7 +110,7 @@ impl Agent {
                 } else {
                     warn!(manager = %addr, err = %err.message, "session with manager ended");
                 }
-                next += 1;
+                next = after(&self.managers, next % self.managers.len().max(1), &err);
             }
             if opened {
                 backoff = Duration::from_millis(100);
@@ -232,5 +242,20 @@ impl Agent {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_naming_the_leader_sends_the_agent_there() {
+        let managers: Vec<String> = ["10.0.0.1:4242", "10.0.0.2:4242", "10.0.0.3:4242"].map(String::from).to_vec();
+        let refused = |leader: Option<&str>| SessionError::from(shoal_proto::leader::refusal(leader));
+        assert_eq!(after(&managers, 0, &refused(Some("10.0.0.3:4242"))), 2, "straight to the leader");
+        assert_eq!(after(&managers, 0, &refused(None)), 1, "no leader known: the next one");
+        assert_eq!(after(&managers, 1, &refused(Some("10.9.9.9:4242"))), 2, "a leader not listed: the next one");
+        assert_eq!(after(&managers, 2, &SessionError::from("connection refused")), 3, "any other end: the next one");
     }
 }
