@@ -43,7 +43,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(*code);
             }
             if !err.is::<Reported>() {
-                eprintln!("Error: {err:#}");
+                cli::out::error(format_args!("Error: {err:#}\n"));
             }
             ExitCode::FAILURE
         }

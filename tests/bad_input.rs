@@ -77,3 +77,21 @@ fn a_closed_pipe_ends_the_cli_quietly() {
     assert!(stderr.is_empty(), "nothing said: {stderr}");
     assert!(status.success() || status.signal() == Some(13), "ended by SIGPIPE as other tools: {status}");
 }
+
+#[test]
+fn a_closed_stderr_ends_the_cli_quietly_too() {
+    let manager = Node::init("manager-1");
+    let mut child = Command::new(SHOAL)
+        .arg("--host")
+        .arg(format!("unix://{}", manager.socket().display()))
+        .args(["service", "inspect", "no-such-service"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader of its error goes away before the CLI writes it.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "no panic on a closed stderr");
+    assert!(status.signal() == Some(13) || status.code() == Some(1), "ended by SIGPIPE (or exit 1): {status}");
+}

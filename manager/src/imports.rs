@@ -1,9 +1,10 @@
 //! The crate's import graph, read from its sources and checked: no module
 //! imports the assembly (`manager.rs`), the top-level modules import each
 //! other without a circle, and so do the modules inside each folder.
-//! `cargo test --workspace -- imports --nocapture` prints the graph.
-//! Tests (`tests.rs`, `testing.rs`, `mod tests`) are left out: they may
-//! reach anywhere.
+//! `cargo test --workspace -- imports --nocapture` prints the top-level
+//! graph. Tests (`tests.rs`, `testing.rs`, `mod tests`) are left out: they
+//! may reach anywhere. A name a parent re-exports (`crate::Manager`,
+//! `super::Contacts`) counts as an import of the module it comes from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -67,19 +68,52 @@ fn segments(path: &str) -> Vec<String> {
     path[..end].split("::").filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
+/// What a parent's `pub use child::{A, b::C}` re-exports: name → child.
+fn reexports(path: &Path) -> BTreeMap<String, String> {
+    let text = code(path);
+    let mut names = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| l.starts_with("pub use ") || l.starts_with("pub(crate) use ")) {
+        let rest = line.split_once("use ").map_or("", |(_, r)| r);
+        let Some((child, items)) = rest.split_once("::") else { continue };
+        let items = items.trim_end_matches(';').trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',') {
+            let name = item.rsplit("::").next().unwrap_or_default().split(" as ").last().unwrap_or_default().trim();
+            if !name.is_empty() && child.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                names.insert(name.to_string(), child.to_string());
+            }
+        }
+    }
+    names
+}
+
 /// The top-level graph and, per folder, the graph among its modules.
 fn graphs() -> (Graph, BTreeMap<String, Graph>) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), "", &mut files);
+    sources(&src, "", &mut files);
     let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    // What the crate root and each folder's mod.rs re-export.
+    let root = reexports(&src.join("lib.rs"));
+    let folders_reexports: BTreeMap<String, BTreeMap<String, String>> = files
+        .iter()
+        .filter(|(_, path)| path.ends_with("mod.rs"))
+        .map(|(module, path)| (module.clone(), reexports(path)))
+        .collect();
     let (mut top, mut folders) = (Graph::new(), BTreeMap::<String, Graph>::new());
     for (module, path) in &files {
         let text = code(path);
         let parts: Vec<&str> = module.split('/').collect();
         let node = top.entry(parts[0].to_string()).or_default();
-        for path in named(&text, "crate::") {
-            if path.first().is_some_and(|first| first != parts[0] && modules.contains(first)) {
-                node.insert(path[0].clone());
+        // The crate root: `crate::`, and `super::` from a top-level module.
+        let mut at_root = named(&text, "crate::");
+        if parts.len() == 1 {
+            at_root.extend(named(&text, "super::"));
+        }
+        for path in at_root {
+            let Some(first) = path.first() else { continue };
+            let module = if modules.contains(first) { Some(first) } else { root.get(first) };
+            if let Some(module) = module.filter(|m| *m != parts[0]) {
+                node.insert(module.clone());
             }
         }
         // Inside a folder: its modules naming their siblings.
@@ -87,12 +121,16 @@ fn graphs() -> (Graph, BTreeMap<String, Graph>) {
             let folder = folders.entry(parts[0].to_string()).or_default();
             let edges = folder.entry(parts[1].to_string()).or_default();
             let siblings = named(&text, "super::").into_iter().chain(named(&text, &format!("crate::{}::", parts[0])));
+            let reexported = folders_reexports.get(parts[0]);
             for path in siblings {
-                if let Some(first) = path.first()
-                    && first != parts[1]
-                    && modules.contains(&format!("{}/{first}", parts[0]))
-                {
-                    edges.insert(first.clone());
+                let Some(first) = path.first() else { continue };
+                let sibling = if modules.contains(&format!("{}/{first}", parts[0])) {
+                    Some(first)
+                } else {
+                    reexported.and_then(|names| names.get(first))
+                };
+                if let Some(sibling) = sibling.filter(|s| *s != parts[1]) {
+                    edges.insert(sibling.clone());
                 }
             }
         }
@@ -141,6 +179,18 @@ fn modules_import_each_other_without_a_circle() {
     for (folder, graph) in &folders {
         assert_eq!(circle(graph), None, "a circle among the modules of {folder}/");
     }
+}
+
+#[test]
+fn re_exports_name_their_module() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lib = dir.path().join("lib.rs");
+    std::fs::write(&lib, "pub use manager::{InitOptions, Manager};\npub use config::ManagerConfig as Config;\n")
+        .unwrap();
+    let names = reexports(&lib);
+    assert_eq!(names.get("Manager").map(String::as_str), Some("manager"));
+    assert_eq!(names.get("InitOptions").map(String::as_str), Some("manager"));
+    assert_eq!(names.get("Config").map(String::as_str), Some("config"));
 }
 
 #[test]

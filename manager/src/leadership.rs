@@ -1,8 +1,8 @@
 //! What a manager knows of raft leadership: who leads, whether this
 //! manager has its quorum, and a channel to the leader for what only the
-//! leader may answer. The one place that reads those answers out of
-//! raft's metrics; the control API, the CA and the membership service get
-//! a [`Leadership`] instead of the whole manager.
+//! leader may answer, read out of raft's metrics; the control API, the CA
+//! and the membership service get a [`Leadership`] instead of the whole
+//! manager.
 
 use shoal_proto::transport::{self, Credentials};
 use tonic::Status;
@@ -31,11 +31,6 @@ impl Leadership {
 
     pub fn raft(&self) -> &Raft {
         self.quorum.raft()
-    }
-
-    /// This manager's raft id.
-    pub fn raft_id(&self) -> u64 {
-        self.raft_id
     }
 
     /// This manager's TLS identity.

@@ -14,7 +14,7 @@ use shoal_proto::dispatcher_server::DispatcherServer;
 use shoal_proto::membership_server::MembershipServer;
 use shoal_proto::node_ca_server::NodeCaServer;
 use shoal_proto::raft_server::RaftServer;
-use shoal_proto::transport::{self, Credentials, Role, auth};
+use shoal_proto::transport::{self, Role, auth};
 use shoal_proto::{
     AdminCertificate, Annotations, CaConfig, Cluster, ClusterSpec, DispatcherConfig, JoinTokens, ManagerStatus, Node,
     NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject,
@@ -174,10 +174,6 @@ impl Manager {
         &self.inner.store
     }
 
-    pub fn proposer(&self) -> &Proposer {
-        &self.inner.proposer
-    }
-
     pub fn raft(&self) -> &Raft {
         &self.inner.raft
     }
@@ -186,21 +182,8 @@ impl Manager {
         self.inner.leadership.quorum()
     }
 
-    pub fn dispatcher(&self) -> &Dispatcher {
-        &self.inner.dispatcher
-    }
-
-    pub fn raft_id(&self) -> u64 {
-        self.inner.config.raft_id
-    }
-
     pub fn node_id(&self) -> &str {
         &self.inner.config.node_id
-    }
-
-    /// This manager's TLS identity.
-    pub fn credentials(&self) -> &Credentials {
-        &self.inner.config.credentials
     }
 
     /// What the control API works with (for the node's own socket, which

@@ -68,7 +68,7 @@ pub async fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<()> {
     let mut width = 0;
     while let Some(line) = stream.message().await.map_err(status)? {
         if !line.warning.is_empty() {
-            eprintln!("Warning: {}", line.warning);
+            errln!("Warning: {}", line.warning);
             continue;
         }
         let prefix = prefix(&line, &args);

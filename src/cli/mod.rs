@@ -2,7 +2,7 @@
 //! follow the Docker CLI, so a Swarm user's habits carry over.
 
 #[macro_use]
-mod out;
+pub(crate) mod out;
 
 pub(crate) mod args;
 mod cluster;
@@ -111,7 +111,7 @@ where
         match f(reference).await {
             Ok(line) => outln!("{line}"),
             Err(e) => {
-                eprintln!("Error: {}", e.message());
+                errln!("Error: {}", e.message());
                 failed = true;
             }
         }
@@ -125,7 +125,7 @@ where
 /// Prints a manager's warning (e.g. its view may be stale) to stderr.
 pub fn warn(warning: &str) {
     if !warning.is_empty() {
-        eprintln!("Warning: {warning}");
+        errln!("Warning: {warning}");
     }
 }
 

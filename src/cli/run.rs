@@ -64,6 +64,8 @@ impl RunArgs {
 }
 
 pub async fn run(ctx: &mut Ctx, args: RunArgs) -> Result<()> {
+    // It follows its task to the end whoever reads it (see cli::out).
+    super::out::outlive_closed_pipes();
     // Signals first: one that comes while the task is being made counts.
     let mut signals = Signals::new()?;
     let mut control = ctx.control().await?;
@@ -96,7 +98,7 @@ pub async fn run(ctx: &mut Ctx, args: RunArgs) -> Result<()> {
     if let Err(e) = remove(&mut control, &task.id).await
         && e.code() != tonic::Code::NotFound
     {
-        eprintln!("Error: removing task {} (shoal rm {} retries): {}", task.name(), task.name(), e.message());
+        errln!("Error: removing task {} (shoal rm {} retries): {}", task.name(), task.name(), e.message());
     }
     outcome
 }
@@ -160,13 +162,13 @@ async fn attend(control: &mut ControlClient<Channel>, task: &Task, signals: &mut
         tokio::select! {
             _ = signals.recv() => {
                 if interrupted {
-                    eprintln!("task {name} is still stopping: it is removed once it has stopped");
+                    errln!("task {name} is still stopping: it is removed once it has stopped");
                     output.abort();
                     return Err(ExitStatus(INTERRUPTED).into());
                 }
                 interrupted = true;
                 if let Err(e) = remove(control, &task.id).await {
-                    eprintln!("Error: stopping task {name}: {}", e.message());
+                    errln!("Error: stopping task {name}: {}", e.message());
                 }
             }
             _ = tokio::time::sleep(pause) => pause = (pause * 2).min(POLL),
@@ -225,14 +227,14 @@ async fn drain(mut output: JoinHandle<Result<()>>, lines: &AtomicUsize, name: &s
     let mut seen = lines.load(Ordering::Relaxed);
     loop {
         match tokio::time::timeout(OUTPUT_IDLE, &mut output).await {
-            Ok(Ok(Err(e))) => eprintln!("Error: reading the output of task {name}: {e:#}"),
+            Ok(Ok(Err(e))) => errln!("Error: reading the output of task {name}: {e:#}"),
             Ok(_) => {}
             Err(_) if lines.load(Ordering::Relaxed) != seen => {
                 seen = lines.load(Ordering::Relaxed);
                 continue;
             }
             Err(_) => {
-                eprintln!("Warning: the output of task {name} stopped coming; the rest is not shown");
+                errln!("Warning: the output of task {name} stopped coming; the rest is not shown");
                 output.abort();
             }
         }
@@ -254,7 +256,7 @@ async fn print_output(mut control: ControlClient<Channel>, task_id: String, line
     let mut stream = control.service_logs(request).await.map_err(status)?.into_inner();
     while let Some(line) = stream.message().await.map_err(status)? {
         if !line.warning.is_empty() {
-            eprintln!("Warning: {}", line.warning);
+            errln!("Warning: {}", line.warning);
             continue;
         }
         let stderr = line.stream() == LogStream::Stderr;

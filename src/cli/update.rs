@@ -298,7 +298,7 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
     };
     let spec = args.apply(service.spec.clone().unwrap_or_default(), &networks)?;
     if args.image.is_some() && !args.force && same_template(&service, &spec) {
-        eprintln!(
+        errln!(
             "warning: {}: the service already runs {:?}; nothing to update. If that name now stands for \
              another build, --force replaces the tasks",
             target.service,
@@ -322,7 +322,7 @@ pub async fn rollback(ctx: &mut Ctx, args: RollbackArgs) -> Result<()> {
     if let Some(to) = to
         && image(Some(to)) == image(service.spec.as_ref())
     {
-        eprintln!(
+        errln!(
             "warning: {}: the spec rolled back to names the same program, {:?}: if that name now stands for \
              another build, the rollback does not bring the old build back",
             target.service,

@@ -1,7 +1,7 @@
 //! The replicated orchestrator's decisions, pure: given a service and its
 //! tasks, what to create, stop and remove so that N slots each have one
 //! task running. Each kept slot is then decided by the rules every mode
-//! shares ([`super::slot`]).
+//! shares (`slot.rs`).
 //!
 //! Slots are numbered from 1; a new slot takes the lowest number free.
 //! Beyond N slots, those to remove are chosen as swarmkit does

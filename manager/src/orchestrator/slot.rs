@@ -1,7 +1,7 @@
 //! The rules for one slot (a replicated service's slot, or a global
 //! service's node), shared by every mode. The newest task speaks for the
 //! slot:
-//! - none (or only tasks being removed): create one;
+//! - none (or only tasks being removed): the mode's reconcile creates one;
 //! - it should run but its node is lost (Down, drained or removed): stop
 //!   it there and create a replacement at once (not a restart attempt);
 //! - it should run and has ended: stop it and, if the restart policy

@@ -20,7 +20,9 @@ pub(super) fn assign(
     avoid: &[Ipv4Addr],
     now: i64,
 ) -> bool {
-    if task.state() > TaskState::Pending || task.desired_state() > TaskState::Running {
+    // The desired state raw: in the apply, an unknown value (a newer
+    // peer's) orders as sent.
+    if task.state() > TaskState::Pending || task.desired_state > TaskState::Running as i32 {
         return false;
     }
     if node_id.is_empty() {

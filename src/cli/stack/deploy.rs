@@ -110,7 +110,7 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         .map(|s| (s.name().to_string(), s))
         .collect();
     let (networks, warnings) = networks::plan(stack, compose).map_err(anyhow::Error::msg)?;
-    warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
+    warnings.iter().for_each(|w| errln!("WARN: {w}"));
     // Everything is checked before anything is written.
     for network in networks.iter().filter(|n| !n.external) {
         shoal_spec::network::network_spec(network.spec.clone())
@@ -193,7 +193,7 @@ fn entries(
     for name in &order {
         let converted = convert::service(stack, name, &compose.services[name], &lookup, base, networks)
             .map_err(anyhow::Error::msg)?;
-        converted.warnings.iter().for_each(|w| eprintln!("WARN: {w}"));
+        converted.warnings.iter().for_each(|w| errln!("WARN: {w}"));
         let spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
         let full = format!("{stack}_{name}");
         let existing = existing.remove(&full);

@@ -157,7 +157,7 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
             let name = network.name().to_string();
             outln!("Removing network {name}");
             if let Err(e) = control.remove_network(RemoveNetworkRequest { reference: network.id.clone() }).await {
-                eprintln!("Failed to remove network {name}: {}", e.message());
+                errln!("Failed to remove network {name}: {}", e.message());
                 failed = true;
             }
         }
@@ -181,7 +181,7 @@ async fn stack_networks(ctx: &mut Ctx, stack: &str) -> Result<Vec<Network>> {
 fn load_files(files: &[String], env_file: Option<&Path>) -> Result<Compose> {
     let loaded = load::load(files, env_file)?;
     for warning in &loaded.warnings {
-        eprintln!("WARN: {warning}");
+        errln!("WARN: {warning}");
     }
     Ok(loaded.compose)
 }
