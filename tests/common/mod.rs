@@ -431,6 +431,7 @@ impl Node {
             hosts::remove_netns(&format!("shoal-{id}"));
         }
         let tasks = self.data_dir().join("worker/tasks");
+        kill_shims(&tasks);
         for entry in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
             for (file, group) in [("pid", true), ("shim.pid", false)] {
                 if let Some((pid, start)) = read_pid(&entry.path().join(file))
@@ -443,6 +444,39 @@ impl Node {
             remove_cgroups(&entry.file_name().to_string_lossy());
         }
     }
+}
+
+/// Kills the shims running tasks under `tasks` (found by their command
+/// line, `shoal-shim <tasks>/<id>`, so also one the daemon started just
+/// before it was killed, that has not written its pid files yet) and the
+/// tasks they started: each shim is stopped first, so that it starts
+/// nothing more while its children are found.
+fn kill_shims(tasks: &Path) {
+    let needle = tasks.to_string_lossy().into_owned();
+    let kill = |args: &[String]| {
+        let _ = Command::new("kill").args(args).output();
+    };
+    for (shim, ..) in processes().iter().filter(|(_, cmd, _)| cmd.contains("shoal-shim") && cmd.contains(&needle)) {
+        kill(&["-STOP".into(), shim.to_string()]);
+        for (child, ..) in processes().iter().filter(|(_, _, parent)| parent == shim) {
+            kill(&["-9".into(), "--".into(), (-child).to_string(), child.to_string()]);
+        }
+        kill(&["-9".into(), shim.to_string()]);
+    }
+}
+
+/// Every process: pid, command line, parent pid.
+fn processes() -> Vec<(i32, String, i32)> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " "), parent))
+        })
+        .collect()
 }
 
 /// The cgroup directories of task `id` that exist (on cgroup v1 one per
