@@ -117,7 +117,7 @@ impl NodeAdmin for Admin {
         let admin = root_ca
             .issue(&admin_id, Role::Admin, &cluster_id, ca::admin::DEFAULT_EXPIRY)
             .map_err(|e| internal("issuing the admin certificate", e))?;
-        let save = |what, r: anyhow::Result<()>| r.map_err(|e| internal(what, e));
+        let save = |what, r: shoal_node::Result<()>| r.map_err(|e| internal(what, e));
         save(
             "saving this node's certificate",
             certs::save_credentials(&certs::node_dir(&daemon.data_dir), &credentials),

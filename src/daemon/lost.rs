@@ -34,6 +34,6 @@ impl Daemon {
         );
         membership.manager = false;
         membership.raft_id = 0;
-        state::save(&self.data_dir, membership)
+        Ok(state::save(&self.data_dir, membership)?)
     }
 }

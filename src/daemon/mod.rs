@@ -6,21 +6,16 @@
 //! `--listen-addr` and runs its worker, and a restart on the same data
 //! dir brings all of it back by itself.
 
-mod addr;
 mod admin;
-mod atomic;
-pub mod certs;
 mod expiry;
 mod join;
 mod leave;
 mod lost;
 mod network;
-mod private;
 mod recover;
 mod renew;
 mod role;
 mod runs;
-pub mod state;
 mod supervise;
 
 use std::collections::HashMap;
@@ -44,7 +39,9 @@ use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use state::Membership;
+pub use shoal_node::certs;
+use shoal_node::membership::{self as state, Membership};
+use shoal_node::{addr, files as atomic, private};
 
 /// Flags of `shoal daemon`.
 #[derive(clap::Args, Debug, Clone)]

@@ -127,7 +127,7 @@ impl Daemon {
             let _ = resume(&self.data_dir);
             let restarted = match certs::load(&certs::node_dir(&self.data_dir)) {
                 Ok(credentials) => self.start_member(membership, None, credentials).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = restarted {
                 tracing::error!("restarting the old membership after a failed --force-new-cluster: {e:#}");

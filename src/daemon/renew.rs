@@ -49,6 +49,7 @@ impl Daemon {
                         return;
                     }
                     certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)
+                        .map_err(anyhow::Error::from)
                         .and_then(|()| Ok(credentials.replace(&renewed)?))
                 }
                 Err(e) => Err(e),

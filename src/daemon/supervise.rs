@@ -79,7 +79,7 @@ impl Daemon {
                     let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing);
                     Manager::start(config).await.map(|m| (m, credentials)).map_err(anyhow::Error::from)
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             let (manager, credentials) = match reopened {
                 Ok(reopened) => reopened,

@@ -11,7 +11,7 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::{NodeError, Result};
 use tokio::net::UnixListener;
 use tracing::info;
 
@@ -27,38 +27,38 @@ pub fn data_dir(dir: &Path) -> Result<()> {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)
-                .with_context(|| format!("--data-dir: cannot create {}", dir.display()));
+                .map_err(|e| NodeError::io("--data-dir: cannot create", dir, e));
         }
-        Err(e) => return Err(e).with_context(|| format!("--data-dir: cannot read {}", dir.display())),
+        Err(e) => return Err(NodeError::io("--data-dir: cannot read", dir, e)),
     };
     if !meta.is_dir() {
-        bail!("--data-dir: {} is not a directory", dir.display());
+        return Err(NodeError::Refused(format!("--data-dir: {} is not a directory", dir.display())));
     }
     let uid = nix::unistd::geteuid().as_raw();
     if meta.uid() != uid {
-        bail!(
+        return Err(NodeError::Refused(format!(
             "--data-dir: {} belongs to uid {}, and this daemon runs as uid {uid}: give it a directory of its own",
             dir.display(),
             meta.uid()
-        );
+        )));
     }
     let mode = meta.mode() & 0o7777;
     if mode == 0o700 {
         return Ok(());
     }
     let entries: Vec<String> = std::fs::read_dir(dir)
-        .with_context(|| format!("--data-dir: cannot read {}", dir.display()))?
+        .map_err(|e| NodeError::io("--data-dir: cannot read", dir, e))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
     if !entries.is_empty() && !entries.iter().any(|e| MARKS.contains(&e.as_str())) {
-        bail!(
+        return Err(NodeError::Refused(format!(
             "--data-dir: {} is not empty and holds no shoal data (mode {mode:04o}): give an empty or new \
              directory (the daemon makes it private, mode 0700)",
             dir.display()
-        );
+        )));
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("--data-dir: cannot make {} private", dir.display()))?;
+        .map_err(|e| NodeError::io("--data-dir: cannot make private", dir, e))?;
     info!(data_dir = %dir.display(), "made the data dir private: mode {mode:04o} -> 0700");
     Ok(())
 }
@@ -68,13 +68,10 @@ pub fn data_dir(dir: &Path) -> Result<()> {
 /// there, then moved into place.
 pub fn socket(path: &Path) -> Result<UnixListener> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().context("the socket path names no file")?;
+    let name = path.file_name().ok_or_else(|| NodeError::Refused("the socket path names no file".into()))?;
     let staging = parent.join(format!(".{}.{}", name.to_string_lossy(), std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&staging)
-        .with_context(|| format!("cannot create {}", staging.display()))?;
+    std::fs::DirBuilder::new().mode(0o700).create(&staging).map_err(|e| NodeError::io("cannot create", &staging, e))?;
     let bound = (|| {
         let staged = staging.join("sock");
         let listener = UnixListener::bind(&staged)?;
@@ -84,7 +81,7 @@ pub fn socket(path: &Path) -> Result<UnixListener> {
         Ok::<_, std::io::Error>(listener)
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    bound.with_context(|| format!("cannot listen on {}", path.display()))
+    bound.map_err(|e| NodeError::io("cannot listen on", path, e))
 }
 
 #[cfg(test)]

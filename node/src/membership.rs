@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::{NodeError, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,9 +30,11 @@ fn path(data_dir: &Path) -> PathBuf {
 pub fn load(data_dir: &Path) -> Result<Option<Membership>> {
     let path = path(data_dir);
     match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?)),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| NodeError::Corrupt(format!("reading {}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => Err(NodeError::io("reading", &path, e)),
     }
 }
 
@@ -43,13 +45,15 @@ pub fn new_raft_id() -> u64 {
 
 /// Saves the membership (atomically; saves may race).
 pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
-    super::atomic::write(&path(data_dir), &serde_json::to_vec_pretty(membership)?, 0o600)
+    let json = serde_json::to_vec_pretty(membership).map_err(|e| NodeError::Corrupt(format!("encoding: {e}")))?;
+    crate::files::write(&path(data_dir), &json, 0o600)
 }
 
 /// Forgets the membership (the node left its cluster).
 pub fn remove(data_dir: &Path) -> Result<()> {
-    match std::fs::remove_file(path(data_dir)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+    let path = path(data_dir);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NodeError::io("removing", &path, e)),
         _ => Ok(()),
     }
 }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::{NodeError, Result};
 
 /// Replaces `path` with `data`, with permission bits `mode`.
 pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
@@ -20,5 +20,5 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    written.with_context(|| format!("writing {}", path.display()))
+    written.map_err(|e| NodeError::io("writing", path, e))
 }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::{NodeError, Result};
 use shoal_proto::transport::Credentials;
 
 const CA: &str = "ca.pem";
@@ -27,10 +27,11 @@ pub fn admin_dir(data_dir: &Path) -> PathBuf {
 /// Callers that replace a node's credentials hold the daemon's `changing`
 /// lock, so two sets never mix.
 pub fn save(dir: &Path, ca: &[u8], cert: &[u8], key: &[u8]) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::fs::create_dir_all(dir).map_err(|e| NodeError::io("creating", dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| NodeError::io("making private", dir, e))?;
     let write = |name: &str, tag: &str, der: &[u8], mode: u32| {
-        super::atomic::write(&dir.join(name), pem::encode(&pem::Pem::new(tag, der.to_vec())).as_bytes(), mode)
+        crate::files::write(&dir.join(name), pem::encode(&pem::Pem::new(tag, der.to_vec())).as_bytes(), mode)
     };
     write(CA, "CERTIFICATE", ca, 0o644)?;
     write(CERT, "CERTIFICATE", cert, 0o644)?;
@@ -51,11 +52,12 @@ pub fn expired(creds: &Credentials) -> bool {
 pub fn load(dir: &Path) -> Result<Credentials> {
     let read = |name: &str| -> Result<Vec<u8>> {
         let path = dir.join(name);
-        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(pem::parse(text).with_context(|| format!("{} is not PEM", path.display()))?.into_contents())
+        let text = std::fs::read(&path).map_err(|e| NodeError::io("reading", &path, e))?;
+        let pem = pem::parse(text).map_err(|e| NodeError::Corrupt(format!("{} is not PEM: {e}", path.display())))?;
+        Ok(pem.into_contents())
     };
     Credentials::new(read(CA)?, read(CERT)?, read(KEY)?)
-        .with_context(|| format!("the certificates in {} are not usable", dir.display()))
+        .map_err(|e| NodeError::Corrupt(format!("the certificates in {} are not usable: {e}", dir.display())))
 }
 
 #[cfg(test)]
