@@ -87,7 +87,9 @@ pub fn procs_with(token: &str) -> Vec<i32> {
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-        let zombie = stat_field(pid, 0).is_none_or(|state| state == "Z");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+            .unwrap_or(true);
         if !zombie && environ.split(|b| *b == 0).any(|var| var == token.as_bytes()) {
             pids.push(pid);
         }
@@ -470,7 +472,8 @@ fn processes() -> Vec<(i32, String, i32)> {
         .filter_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            let parent = stat_field(pid, 1)?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
             Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " "), parent))
         })
         .collect()
@@ -518,14 +521,8 @@ fn read_pid(path: &Path) -> Option<(i32, u64)> {
 }
 
 fn start_time(pid: i32) -> Option<u64> {
-    stat_field(pid, 19)?.parse().ok()
-}
-
-/// Field `n` of `/proc/PID/stat` after the command name (0: the state, 1:
-/// the parent pid, 19: the start time).
-fn stat_field(pid: i32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(n).map(str::to_string)
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl Drop for Node {
