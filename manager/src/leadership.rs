@@ -10,6 +10,17 @@ use tonic::transport::Channel;
 
 use crate::raft::{Quorum, Raft};
 
+/// Who raft says leads now, as seen from one manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaderNow {
+    /// This manager.
+    Me,
+    /// Another manager, with its address if the membership has it.
+    Other { id: u64, addr: Option<String> },
+    /// No leader is known.
+    Unknown,
+}
+
 /// A manager's view of raft leadership; cheap to clone.
 #[derive(Clone)]
 pub struct Leadership {
@@ -52,21 +63,29 @@ impl Leadership {
         }
     }
 
+    /// Who raft says leads now (no quorum check: see [`Quorum::check`]).
+    pub fn leader_now(&self) -> LeaderNow {
+        let metrics = self.raft().metrics();
+        let m = metrics.borrow();
+        match m.current_leader {
+            None => LeaderNow::Unknown,
+            Some(id) if id == self.raft_id => LeaderNow::Me,
+            Some(id) => {
+                LeaderNow::Other { id, addr: m.membership_config.membership().get_node(&id).map(|n| n.addr.clone()) }
+            }
+        }
+    }
+
     /// The leader's raft id and address, or `None` when this manager
     /// leads; refused without a quorum or a known leader.
     fn leader(&self) -> Result<Option<(u64, String)>, Status> {
         self.quorum.check().map_err(|e| Status::unavailable(e.to_string()))?;
-        let metrics = self.raft().metrics();
-        let m = metrics.borrow();
-        let Some(leader) = m.current_leader else {
-            return Err(Status::unavailable("no raft leader yet: try again"));
-        };
-        if leader == self.raft_id {
-            return Ok(None);
+        match self.leader_now() {
+            LeaderNow::Unknown => Err(Status::unavailable("no raft leader yet: try again")),
+            LeaderNow::Me => Ok(None),
+            LeaderNow::Other { addr: None, .. } => Err(Status::unavailable("the raft leader's address is unknown")),
+            LeaderNow::Other { id, addr: Some(addr) } => Ok(Some((id, addr))),
         }
-        let addr = m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
-        let addr = addr.ok_or_else(|| Status::unavailable("the raft leader's address is unknown"))?;
-        Ok(Some((leader, addr)))
     }
 
     /// Refuses, naming the leader, unless this manager leads: for what

@@ -74,8 +74,8 @@ impl Manager {
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
         let raft::Started { raft, store, quorum, closed } = config.start_raft().await?;
         let proposer = Proposer::new(quorum.clone(), store.clone());
-        let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), raft.clone(), config.raft_id);
         let leadership = Leadership::new(quorum, config.raft_id, config.credentials.clone());
+        let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), leadership.clone());
         Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, leadership, dispatcher, closed }) })
     }
 

@@ -31,9 +31,9 @@ use tonic::{Request, Response, Status};
 
 use crate::control::{resolve, run};
 use crate::ids::new_id;
+use crate::leadership::{LeaderNow, Leadership};
 use crate::ops;
 use crate::proposer::Proposer;
-use crate::raft::Raft;
 use crate::store::{MemoryStore, Store};
 
 /// Heartbeat period unless the cluster says otherwise.
@@ -51,8 +51,7 @@ pub struct Dispatcher {
 struct Inner {
     store: Store,
     proposer: Proposer,
-    raft: Raft,
-    raft_id: u64,
+    leadership: Leadership,
     /// Leader and caught up: see [`crate::leader`].
     serving: AtomicBool,
     sessions: Mutex<HashMap<String, Session>>,
@@ -65,9 +64,8 @@ struct Session {
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, proposer: Proposer, raft: Raft, raft_id: u64) -> Dispatcher {
-        let inner =
-            Inner { store, proposer, raft, raft_id, serving: AtomicBool::new(false), sessions: Mutex::default() };
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> Dispatcher {
+        let inner = Inner { store, proposer, leadership, serving: AtomicBool::new(false), sessions: Mutex::default() };
         Dispatcher { inner: Arc::new(inner) }
     }
 
@@ -77,17 +75,12 @@ impl Dispatcher {
     }
 
     fn check_leader(&self) -> Result<(), Status> {
-        let receiver = self.inner.raft.metrics();
-        let metrics = receiver.borrow();
-        let leader = metrics.current_leader;
-        if leader == Some(self.inner.raft_id) && self.inner.serving.load(Ordering::SeqCst) {
-            return Ok(());
+        match self.inner.leadership.leader_now() {
+            LeaderNow::Me if self.inner.serving.load(Ordering::SeqCst) => Ok(()),
+            // Where the worker finds the leader, if this manager knows.
+            LeaderNow::Other { addr, .. } => Err(shoal_proto::leader::refusal(addr.as_deref())),
+            LeaderNow::Me | LeaderNow::Unknown => Err(shoal_proto::leader::refusal(None)),
         }
-        // Where the worker finds the leader, if this manager knows.
-        let addr = leader
-            .filter(|id| *id != self.inner.raft_id)
-            .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
-        Err(shoal_proto::leader::refusal(addr.as_deref()))
     }
 
     /// The heartbeat period the cluster asks for.
