@@ -7,15 +7,14 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| format!("expected IP:PORT, got {text:?}"))
 }
 
+/// `IP:PORT`, or `IP` with `port`.
+pub fn with_default_port(text: &str, port: u16) -> Option<SocketAddr> {
+    text.parse().ok().or_else(|| Some(SocketAddr::new(text.parse().ok()?, port)))
+}
+
 /// `--advertise-addr`: `IP:PORT`, or `IP` with the listen port.
 pub fn parse_advertise(text: &str, port: u16) -> Result<String, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr.to_string());
-    }
-    match text.parse::<IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, port).to_string()),
-        Err(_) => Err(format!("expected IP or IP:PORT, got {text:?}")),
-    }
+    with_default_port(text, port).map(|a| a.to_string()).ok_or_else(|| format!("expected IP or IP:PORT, got {text:?}"))
 }
 
 /// The listen address if it names one IP; else this host's first

@@ -87,11 +87,7 @@ pub struct DaemonArgs {
 
 /// `--dns`: an IP address, port 53 unless given.
 fn resolver(text: &str) -> Result<std::net::SocketAddr, String> {
-    let expected = || format!("expected an IP address or IP:PORT, got {text:?}");
-    match text.parse::<std::net::IpAddr>() {
-        Ok(ip) => Ok(std::net::SocketAddr::new(ip, 53)),
-        Err(_) => text.parse().map_err(|_| expected()),
-    }
+    addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
 }
 
 /// A duration flag in whole milliseconds (at least 1 ms).

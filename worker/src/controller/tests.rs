@@ -123,15 +123,8 @@ fn run(task: Task, stub: Stub) -> Run {
 impl Run {
     /// Waits (on the paused clock) until the latest report satisfies `f`.
     async fn until(&self, what: &str, f: impl Fn(&TaskStatus) -> bool) -> TaskStatus {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
-        loop {
-            let latest = self.reporter.take().into_iter().filter_map(|u| u.status).next_back();
-            if let Some(status) = latest.filter(|s| f(s)) {
-                return status;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "never reported {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let latest = || self.reporter.take().into_iter().filter_map(|u| u.status).next_back().filter(|s| f(s));
+        eventually(&format!("reported {what}"), latest).await
     }
 
     async fn state(&self, state: TaskState) -> TaskStatus {
@@ -152,11 +145,20 @@ impl Run {
 
     /// Waits (on the paused clock) until the stub was asked `entry`.
     async fn logged(&self, entry: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
-        while !self.log().iter().any(|e| e == entry) {
-            assert!(tokio::time::Instant::now() < deadline, "never asked {entry}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        eventually(&format!("asked {entry}"), || self.log().iter().any(|e| e == entry).then_some(())).await
+    }
+}
+
+/// Polls `found` every 10 ms of the paused clock until it gives a value;
+/// fails after an hour of it.
+async fn eventually<T>(what: &str, found: impl Fn() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    loop {
+        if let Some(value) = found() {
+            return value;
         }
+        assert!(tokio::time::Instant::now() < deadline, "never {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
