@@ -8,20 +8,19 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use shoal_manager::Manager;
 use shoal_manager::ca;
 use shoal_manager::standing::{self, Rights};
 use shoal_proto::transport::{Credentials, Role};
 use tracing::{error, info, warn};
 
-use super::certs;
+use crate::{Causes, NodeError, Result, certs};
 
 /// How long a restarted manager waits for its store to hold the cluster.
 const STORE_WAIT: Duration = Duration::from_secs(30);
 
 /// What the node's log says of an expired certificate.
-pub fn explain(creds: &Credentials) {
+pub(crate) fn explain(creds: &Credentials) {
     let until = creds.validity().map(|(_, until)| humantime::format_rfc3339_seconds(until).to_string());
     error!(
         "this node's certificate expired at {}: the managers refuse it. Bring the node back keeping its identity: \
@@ -33,16 +32,16 @@ pub fn explain(creds: &Credentials) {
 
 /// At a member's start: an expired certificate is issued anew (on a
 /// manager), or explained (on a worker, or if that failed).
-pub async fn at_start(manager: Option<&Manager>, creds: &Credentials, dir: &std::path::Path) {
+pub(crate) async fn at_start(manager: Option<&Manager>, creds: &Credentials, dir: &std::path::Path) {
     if !certs::expired(creds) {
         return;
     }
     let renewed = match manager {
         Some(m) => reissue_own(m, creds, dir).await,
-        None => Err(anyhow::anyhow!("a worker cannot renew an expired certificate")),
+        None => Err(NodeError::Refused("a worker cannot renew an expired certificate".into())),
     };
     if let Err(err) = renewed {
-        warn!("{err:#}");
+        warn!("{}", Causes(&err));
         explain(creds);
     }
 }
@@ -54,16 +53,16 @@ async fn reissue_own(manager: &Manager, creds: &Credentials, dir: &std::path::Pa
     let started = std::time::Instant::now();
     while manager.store().view(|s| s.cluster().is_none()) {
         if started.elapsed() > STORE_WAIT {
-            bail!("this manager's store holds no cluster to issue a certificate from");
+            return Err(NodeError::Refused("this manager's store holds no cluster to issue a certificate from".into()));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let identity = creds.identity();
     let (root, cluster_id, lifetime) = manager.store().view(|s| {
-        standing::check(s, &identity, Rights::Manager).map_err(anyhow::Error::msg)?;
-        let cluster = s.cluster().context("no cluster")?;
-        Ok::<_, anyhow::Error>((
-            ca::root_ca(cluster).context("no CA")?,
+        standing::check(s, &identity, Rights::Manager).map_err(NodeError::Refused)?;
+        let cluster = s.cluster().ok_or_else(|| NodeError::Refused("no cluster".into()))?;
+        Ok::<_, NodeError>((
+            ca::root_ca(cluster).ok_or_else(|| NodeError::Refused("no CA".into()))?,
             cluster.id.clone(),
             ca::node_cert_lifetime(cluster),
         ))

@@ -13,21 +13,22 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::role::{others_first, renew};
-use super::{Daemon, certs};
+use crate::daemon::Daemon;
+use crate::role::{others_first, renew};
+use crate::{Causes, certs, expiry};
 
 /// Longest wait before asking again after a failed renewal.
 const RETRY: Duration = Duration::from_secs(60);
 
 impl Daemon {
     /// Renews this membership's certificate until `stop`.
-    pub(super) async fn renew_certificates(
+    pub(crate) async fn renew_certificates(
         self: Arc<Self>,
         credentials: Credentials,
         wanted: watch::Receiver<Wanted>,
         stop: CancellationToken,
     ) {
-        let own = self.membership.lock().as_ref().map(|m| m.addr.clone()).unwrap_or_default();
+        let own = self.membership().map(|m| m.addr).unwrap_or_default();
         let mut failures = 0u32;
         loop {
             let Some((from, until)) = credentials.validity() else { return };
@@ -49,7 +50,6 @@ impl Daemon {
                         return;
                     }
                     certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)
-                        .map_err(anyhow::Error::from)
                         .and_then(|()| Ok(credentials.replace(&renewed)?))
                 }
                 Err(e) => Err(e),
@@ -62,11 +62,11 @@ impl Daemon {
                 }
                 Err(_) if certs::expired(&credentials) => {
                     failures += 1;
-                    super::expiry::explain(&credentials);
+                    expiry::explain(&credentials);
                 }
                 Err(err) => {
                     failures += 1;
-                    warn!("renewing the certificate (will retry): {err:#}");
+                    warn!("renewing the certificate (will retry): {}", Causes(&err));
                 }
             }
         }

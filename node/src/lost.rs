@@ -8,17 +8,17 @@
 //! demotes it (`shoal node demote NODE`); promoted again, it joins raft
 //! as a new member with a new raft id and catches up from the leader.
 
-use anyhow::Result;
 use shoal_manager::raft::StartError;
 use tracing::error;
 
-use super::Daemon;
-use super::state::{self, Membership};
+use crate::Result;
+use crate::daemon::Daemon;
+use crate::membership::{self, Membership};
 
 impl Daemon {
     /// Sets the lost state aside (`raft.lost-<unix time>/`, for whoever
     /// wants to look) and records this node as running no raft member.
-    pub(super) fn lost_raft_state(&self, membership: &mut Membership, cause: &StartError) -> Result<()> {
+    pub(crate) fn lost_raft_state(&self, membership: &mut Membership, cause: &StartError) -> Result<()> {
         let raft = self.data_dir.join("raft");
         if raft.exists() {
             let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -34,6 +34,6 @@ impl Daemon {
         );
         membership.manager = false;
         membership.raft_id = 0;
-        Ok(state::save(&self.data_dir, membership)?)
+        membership::save(&self.data_dir, membership)
     }
 }

@@ -20,9 +20,10 @@ use shoal_proto::{GetRootCaRequest, IssueCertificateRequest, IssueCertificateRes
 use tonic::Status;
 use tracing::info;
 
-use super::admin::internal;
-use super::state::{self, Membership};
-use super::{Daemon, certs};
+use crate::admin::internal;
+use crate::daemon::Daemon;
+use crate::membership::{self, Membership};
+use crate::{Causes, certs, role};
 
 /// Port of a manager address given without one.
 const DEFAULT_PORT: u16 = 4242;
@@ -70,7 +71,7 @@ fn parse_token(token: &str) -> Result<token::Token<'_>, Status> {
 }
 
 impl Daemon {
-    pub(super) async fn join(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, Status> {
+    pub(crate) async fn join(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, Status> {
         let parsed = parse_token(&req.token)?;
         let remote = remote(&req.remote_addr);
         let listen_addr = self.listen_on(&req.listen_addr).await?;
@@ -98,7 +99,7 @@ impl Daemon {
         let membership = Membership {
             node_id: issued.node_id.clone(),
             cluster_id: issued.cluster_id,
-            raft_id: if manager { state::new_raft_id() } else { 0 },
+            raft_id: if manager { membership::new_raft_id() } else { 0 },
             manager,
             addr: addr.clone(),
             managers,
@@ -113,15 +114,15 @@ impl Daemon {
             self.start_member(membership.clone(), Some(m), credentials.clone())
                 .await
                 .map_err(|e| internal("starting the node", e))?;
-            super::role::add_manager(&credentials, &membership.managers, &membership)
+            role::add_manager(&credentials, &membership.managers, &membership)
                 .await
-                .map_err(|e| Status::unavailable(format!("{e:#}")))?;
+                .map_err(|e| Status::unavailable(Causes(&e).to_string()))?;
         } else {
             self.start_member(membership.clone(), None, credentials)
                 .await
                 .map_err(|e| internal("starting the node", e))?;
         }
-        state::save(&self.data_dir, &membership).map_err(|e| internal("saving the membership", e))?;
+        membership::save(&self.data_dir, &membership).map_err(|e| internal("saving the membership", e))?;
         info!(node = %membership.node_id, manager, "joined the cluster");
         Ok(JoinResponse { node_id: membership.node_id, manager })
     }
@@ -131,7 +132,7 @@ impl Daemon {
     /// `node join` on a member whose certificate expired while it was
     /// down: it keeps its identity (node id, raft id, tasks) and gets a
     /// new certificate for the key it holds (see `shoal_manager::ca::rejoin`).
-    pub(super) async fn rejoin(
+    pub(crate) async fn rejoin(
         self: &Arc<Self>,
         req: JoinRequest,
         membership: Membership,

@@ -25,7 +25,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::{Daemon, certs};
+use crate::daemon::Daemon;
+use crate::{Causes, certs};
 
 /// How often a followed run's record is looked for before it starts.
 const START_POLL: Duration = Duration::from_millis(20);
@@ -53,7 +54,7 @@ impl Runs {
         F: Fn(DispatcherClient<Channel>) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
-        let membership = self.daemon.membership.lock().clone().ok_or_else(|| {
+        let membership = self.daemon.membership().ok_or_else(|| {
             Status::failed_precondition("this node is not in a cluster: run \"shoal node init\" or \"shoal node join\"")
         })?;
         let cached = self.leader.lock().clone().filter(|(addr, _)| membership.managers.contains(addr));
@@ -71,8 +72,9 @@ impl Runs {
                 _ => {
                     let loaded = match credentials.take() {
                         Some(loaded) => loaded,
-                        None => certs::load(&certs::node_dir(&self.daemon.data_dir))
-                            .map_err(|e| Status::internal(format!("loading this node's certificate: {e:#}")))?,
+                        None => certs::load(&certs::node_dir(&self.daemon.data_dir)).map_err(|e| {
+                            Status::internal(format!("loading this node's certificate: {}", Causes(&e)))
+                        })?,
                     };
                     let channel = transport::channel(addr, &loaded, MANAGER_NAME)
                         .map_err(|e| Status::internal(format!("this node's certificate: {e}")))?;

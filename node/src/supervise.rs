@@ -15,7 +15,8 @@ use shoal_manager::raft::RaftState;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::{Daemon, certs};
+use crate::daemon::Daemon;
+use crate::{Causes, certs};
 
 /// How often the manager's raft is looked at.
 const POLL: Duration = Duration::from_millis(200);
@@ -28,7 +29,7 @@ const STABLE: Duration = Duration::from_secs(60);
 
 /// When the raft was last restarted, and the pause taken before.
 #[derive(Default)]
-pub(super) struct Restarts(parking_lot::Mutex<Option<(Instant, Duration)>>);
+pub(crate) struct Restarts(parking_lot::Mutex<Option<(Instant, Duration)>>);
 
 impl Restarts {
     /// The pause before the next restart.
@@ -47,7 +48,7 @@ impl Daemon {
     /// Watches `manager`'s raft until `stop`; restarts it if it stops on
     /// its own. Until the new raft runs, the stopped one stays in place,
     /// so that the node says why it takes no writes.
-    pub(super) async fn supervise_raft(self: Arc<Self>, manager: Manager, stop: CancellationToken) {
+    pub(crate) async fn supervise_raft(self: Arc<Self>, manager: Manager, stop: CancellationToken) {
         let cause = loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -73,18 +74,18 @@ impl Daemon {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(pause) => {}
             }
-            let Some(membership) = self.membership.lock().clone() else { return };
+            let Some(membership) = self.membership() else { return };
             let reopened = match certs::load(&certs::node_dir(&self.data_dir)) {
                 Ok(credentials) => {
                     let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing);
-                    Manager::start(config).await.map(|m| (m, credentials)).map_err(anyhow::Error::from)
+                    Manager::start(config).await.map(|m| (m, credentials)).map_err(crate::NodeError::from)
                 }
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             let (manager, credentials) = match reopened {
                 Ok(reopened) => reopened,
                 Err(err) => {
-                    warn!("reopening this manager's raft (will retry): {err:#}");
+                    warn!("reopening this manager's raft (will retry): {}", Causes(&err));
                     continue;
                 }
             };
@@ -99,7 +100,7 @@ impl Daemon {
             };
             match restarted {
                 Ok(()) => info!("this manager's raft runs again"),
-                Err(err) => error!("restarting the node after its raft stopped: {err:#}"),
+                Err(err) => error!("restarting the node after its raft stopped: {}", Causes(&err)),
             }
             return;
         }

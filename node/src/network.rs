@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shoal_ingress::datapath::DataPath;
+use shoal_ingress::datapath::{DataPath, DataPathError};
 use shoal_proto::{NetworkMap, Task};
 use shoal_worker::network::{BoxFuture, Network};
 use tokio::sync::watch;
@@ -37,7 +37,7 @@ impl NodeNetwork {
         local: Ipv4Addr,
         dns: Option<std::net::SocketAddr>,
         stop: CancellationToken,
-    ) -> anyhow::Result<Arc<NodeNetwork>> {
+    ) -> Result<Arc<NodeNetwork>, DataPathError> {
         let path = Arc::new(DataPath::new(local, dns)?);
         let (maps, rx) = watch::channel(None);
         tokio::spawn(reconcile(path.clone(), rx, stop));

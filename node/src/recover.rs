@@ -20,7 +20,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use shoal_manager::raft::RaftState;
 use shoal_manager::recover;
@@ -29,9 +28,11 @@ use shoal_proto::transport::Credentials;
 use tonic::Status;
 use tracing::info;
 
-use super::admin::{internal, worker_token};
-use super::state::{self, Membership};
-use super::{Daemon, certs};
+use crate::admin::{internal, worker_token};
+use crate::daemon::Daemon;
+use crate::membership::{self, Membership};
+use crate::state::State;
+use crate::{Causes, Context, NodeError, Result, certs, files};
 
 /// The point of no return, holding the membership to record.
 const MARKER: &str = "force-new-cluster.json";
@@ -58,12 +59,12 @@ fn staged(data_dir: &Path, name: &str) -> std::path::PathBuf {
 
 /// At daemon start: finishes a recovery that passed its point of no
 /// return, or drops what one that did not left behind.
-pub fn resume(data_dir: &Path) -> Result<()> {
+pub(crate) fn resume(data_dir: &Path) -> Result<()> {
     let marker = data_dir.join(MARKER);
     match std::fs::read(&marker) {
         Ok(bytes) => {
-            let Marker { membership } =
-                serde_json::from_slice(&bytes).with_context(|| format!("reading {}", marker.display()))?;
+            let Marker { membership } = serde_json::from_slice(&bytes)
+                .map_err(|e| NodeError::Corrupt(format!("reading {}: {e}", marker.display())))?;
             info!("finishing an interrupted --force-new-cluster");
             finish(data_dir, &membership)
         }
@@ -98,7 +99,7 @@ fn finish(data_dir: &Path, membership: &Membership) -> Result<()> {
         sync_dir(data_dir)?;
     }
     crash_point("swapped");
-    state::save(data_dir, membership)?;
+    membership::save(data_dir, membership)?;
     std::fs::remove_file(data_dir.join(MARKER)).context("removing the recovery marker")?;
     sync_dir(data_dir)
 }
@@ -109,10 +110,10 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 impl Daemon {
-    pub(super) async fn force_new_cluster(self: &Arc<Self>) -> Result<InitResponse, Status> {
-        let membership = self.membership.lock().clone();
+    pub(crate) async fn force_new_cluster(self: &Arc<Self>) -> std::result::Result<InitResponse, Status> {
+        let membership = self.state();
         let old = self.manager.borrow().clone();
-        let (Some(mut membership), Some(old)) = (membership, old) else {
+        let (State::Running(mut membership), Some(old)) = (membership, old) else {
             return Err(Status::failed_precondition(
                 "--force-new-cluster: this node is not a manager of a cluster (run it on a surviving manager)",
             ));
@@ -127,10 +128,10 @@ impl Daemon {
             let _ = resume(&self.data_dir);
             let restarted = match certs::load(&certs::node_dir(&self.data_dir)) {
                 Ok(credentials) => self.start_member(membership, None, credentials).await,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             if let Err(e) = restarted {
-                tracing::error!("restarting the old membership after a failed --force-new-cluster: {e:#}");
+                tracing::error!("restarting the old membership after a failed --force-new-cluster: {}", Causes(&e));
             }
             return Err(internal("building the new cluster (nothing was changed)", err));
         }
@@ -138,7 +139,7 @@ impl Daemon {
         membership.managers = vec![membership.addr.clone()];
         let marker = serde_json::to_vec_pretty(&Marker { membership: membership.clone() })
             .map_err(|e| internal("the recovery marker", e))?;
-        super::atomic::write(&self.data_dir.join(MARKER), &marker, 0o600)
+        files::write(&self.data_dir.join(MARKER), &marker, 0o600)
             .map_err(|e| internal("writing the recovery marker", e))?;
         crash_point("committed");
         finish(&self.data_dir, &membership).map_err(|e| internal("moving the new cluster into place", e))?;

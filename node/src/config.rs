@@ -1,0 +1,32 @@
+//! What a node is started with (`shoal daemon`'s flags, parsed).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use shoal_manager::raft::RaftTiming;
+
+/// A node's settings, checked by whoever parsed them.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the node keeps its state (raft log, tasks, certificates).
+    pub data_dir: PathBuf,
+    /// The local control socket.
+    pub socket: PathBuf,
+    /// Where the node endpoint listens, unless the membership recorded
+    /// another place.
+    pub listen_addr: SocketAddr,
+    /// `--advertise-addr` as given (`IP[:PORT]`).
+    pub advertise_addr: Option<String>,
+    /// The hostname this node reports (`None`: the machine's).
+    pub hostname: Option<String>,
+    /// Engine labels, for `engine.labels.KEY` constraints.
+    pub engine_labels: HashMap<String, String>,
+    /// Raft timing of this node's manager.
+    pub timing: RaftTiming,
+    /// The overlay data path (VXLAN, a network namespace per task).
+    pub data_path: bool,
+    /// The resolver the tasks' DNS responders forward other names to
+    /// (`None`: the node's own).
+    pub dns: Option<SocketAddr>,
+}

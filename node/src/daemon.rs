@@ -1,0 +1,197 @@
+//! The daemon: one per node and data dir.
+//!
+//! A fresh daemon is standalone: it serves only its local unix socket
+//! (mode 0600). `node init` makes it the first manager of a cluster; from
+//! then on it serves the node endpoint (raft, dispatcher, task logs) on
+//! its listen address and runs its worker, and a restart on the same data
+//! dir brings all of it back by itself.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use shoal_manager::Manager;
+use shoal_manager::control::ControlService;
+use shoal_manager::raft::RaftTiming;
+use shoal_proto::control_server::ControlServer;
+use shoal_proto::node_admin_server::NodeAdminServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::UnixListenerStream;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::member::Member;
+use crate::state::{InvalidTransition, State};
+use crate::{
+    Context, NodeConfig, NodeError, Result, addr, admin, certs, membership, private, recover, runs, supervise,
+};
+
+/// The daemon's shared state.
+pub struct Daemon {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) hostname: String,
+    /// This node's engine labels.
+    pub(crate) engine_labels: HashMap<String, String>,
+    /// Whether tasks get the overlay data path.
+    pub(crate) data_path: bool,
+    /// The resolver for names not the cluster's.
+    pub(crate) dns: Option<SocketAddr>,
+    /// Where the endpoint listens, and the address it advertises by default.
+    pub(crate) listen: Mutex<Listen>,
+    /// Raft timing of this node's manager.
+    pub(crate) timing: RaftTiming,
+    /// The endpoint listener, bound at start, served once in a cluster.
+    pub(crate) listener: Mutex<Option<TcpListener>>,
+    /// What the node is (see [`State`]); changed only through its
+    /// transitions.
+    state: Mutex<State>,
+    /// What the running membership runs: there exactly while the state
+    /// is [`State::Running`].
+    pub(crate) member: Mutex<Option<Member>>,
+    /// Serialises the lifecycle's changes: init, join, leave, role
+    /// changes, raft restarts, certificate replacement.
+    pub(crate) changing: tokio::sync::Mutex<()>,
+    /// Restarts of a raft that stopped on its own.
+    pub(crate) restarts: supervise::Restarts,
+    /// This node's manager while it runs one.
+    pub(crate) manager: watch::Sender<Option<Manager>>,
+    /// Cancelled when the daemon stops.
+    pub(crate) stop: CancellationToken,
+}
+
+/// Where the node endpoint listens (bound again after `node leave`).
+#[derive(Clone)]
+pub(crate) struct Listen {
+    pub(crate) addr: SocketAddr,
+    /// Default advertise address.
+    pub(crate) advertise: String,
+}
+
+/// Runs the node on `config` until `shutdown` completes.
+pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+    private::data_dir(&config.data_dir)?;
+    let _lock = lock(&config.data_dir)?;
+    recover::resume(&config.data_dir)?;
+    let membership = membership::load(&config.data_dir)?;
+    // A member listens where it did (`--listen-addr` of init or join); one
+    // from before that was recorded keeps the port it advertised.
+    let mut listen_addr = config.listen_addr;
+    if let Some(recorded) = membership.as_ref().and_then(|m| m.listen_addr.as_deref()?.parse().ok()) {
+        listen_addr = recorded;
+    } else if let Some(port) = membership.as_ref().and_then(|m| m.addr.parse::<SocketAddr>().ok()).map(|a| a.port())
+        && listen_addr.port() == 0
+    {
+        listen_addr.set_port(port);
+    }
+    let listener = TcpListener::bind(listen_addr)
+        .await
+        .with_context(|| format!("--listen-addr: cannot listen on {listen_addr}"))?;
+    let local = listener.local_addr()?;
+    let hostname = match config.hostname {
+        Some(h) => h,
+        None => nix::unistd::gethostname().map_err(std::io::Error::from)?.to_string_lossy().into_owned(),
+    };
+    let advertise = match &config.advertise_addr {
+        Some(a) => {
+            addr::parse_advertise(a, local.port()).map_err(|e| NodeError::Refused(format!("--advertise-addr: {e}")))?
+        }
+        None => addr::default_advertise(local),
+    };
+    let (manager, manager_rx) = watch::channel(None);
+    let daemon = Arc::new(Daemon {
+        data_dir: config.data_dir.clone(),
+        hostname,
+        engine_labels: config.engine_labels,
+        data_path: config.data_path,
+        dns: config.dns,
+        listen: Mutex::new(Listen { addr: local, advertise }),
+        timing: config.timing,
+        listener: Mutex::new(Some(listener)),
+        state: Mutex::new(State::Standalone),
+        member: Mutex::new(None),
+        changing: tokio::sync::Mutex::new(()),
+        restarts: supervise::Restarts::default(),
+        manager,
+        stop: CancellationToken::new(),
+    });
+
+    let socket = config.socket;
+    let unix = private::socket(&socket).context("--socket")?;
+    // No `node init` may slip in while the node rejoins its cluster.
+    let rejoining = daemon.changing.lock().await;
+    let local_api = tonic::transport::Server::builder()
+        .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
+        .add_service(ControlServer::new(
+            ControlService::new(move || manager_rx.borrow().as_ref().map(Manager::control))
+                .with_runs(Arc::new(runs::Runs::new(daemon.clone()))),
+        ))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
+    let local_api = tokio::spawn(local_api);
+
+    if let Some(membership) = membership {
+        info!(node = %membership.node_id, cluster = %membership.cluster_id, "rejoining the cluster");
+        let credentials = certs::load(&certs::node_dir(&daemon.data_dir))?;
+        daemon.start_member(membership, None, credentials).await?;
+    } else {
+        info!("standalone: run \"shoal node init\" to create a cluster");
+    }
+    drop(rejoining);
+    info!(socket = %socket.display(), endpoint = %local, "daemon ready");
+
+    shutdown.await;
+    info!("stopping (tasks keep running)");
+    daemon.stop.cancel();
+    if let Some(manager) = daemon.manager.borrow().clone() {
+        manager.shutdown().await;
+    }
+    let _ = local_api.await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+/// One daemon per data dir.
+fn lock(data_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::File::create(data_dir.join("lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| NodeError::Refused(format!("another shoal daemon is using the data dir {}", data_dir.display())))
+}
+
+impl Daemon {
+    /// What the node is now.
+    pub(crate) fn state(&self) -> State {
+        self.state.lock().clone()
+    }
+
+    /// Moves the state along one of its edges (see [`State`]).
+    pub(crate) fn transition(
+        &self,
+        to: impl FnOnce(&State) -> std::result::Result<State, InvalidTransition>,
+    ) -> Result<()> {
+        let mut state = self.state.lock();
+        *state = to(&state)?;
+        Ok(())
+    }
+
+    /// The membership, running or not.
+    pub(crate) fn membership(&self) -> Option<membership::Membership> {
+        self.state.lock().membership().cloned()
+    }
+
+    /// Records a changed manager list, so that a restarted node finds the
+    /// managers of now, not those of when it joined.
+    pub(crate) fn remember_managers(&self, managers: &[String]) {
+        let mut state = self.state.lock();
+        let Some(m) = state.membership_mut() else { return };
+        if managers.is_empty() || m.managers == managers {
+            return;
+        }
+        m.managers = managers.to_vec();
+        if let Err(err) = membership::save(&self.data_dir, m) {
+            tracing::warn!("saving the manager list: {}", crate::Causes(&err));
+        }
+    }
+}

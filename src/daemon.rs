@@ -1,0 +1,138 @@
+//! `shoal daemon`: its flags, parsed into a [`NodeConfig`] and handed to
+//! `shoal-node`, which runs the node until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use shoal_manager::raft::RaftTiming;
+use shoal_node::{NodeConfig, addr};
+
+pub use shoal_node::certs;
+
+/// Flags of `shoal daemon`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DaemonArgs {
+    /// Where the node keeps its state (raft log, tasks, certificates)
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/shoal")]
+    pub data_dir: PathBuf,
+    /// Local control socket [default: <data-dir>/shoal.sock]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Address the node endpoint (gRPC) listens on
+    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:4242", value_parser = addr::parse_listen)]
+    pub listen_addr: SocketAddr,
+    /// Address other nodes reach this node at [default: the listen address, or this host's first IPv4 address]
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub advertise_addr: Option<String>,
+    /// Hostname this node reports [default: the machine's hostname]
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Engine label of this node (KEY=VALUE), for `engine.labels.KEY` constraints
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = crate::cli::args::key_value)]
+    pub labels: Vec<(String, String)>,
+    /// Raft heartbeat interval between managers (ms|s)
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = parse_millis)]
+    pub raft_heartbeat: u64,
+    /// Raft election timeout: a follower that hears no leader for this long
+    /// (randomised up to twice as long) starts an election (ms|s)
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_millis)]
+    pub raft_election_timeout: u64,
+    /// The overlay data path (VXLAN, a network namespace per task): off
+    /// runs every task in this node's network, for several daemons in one
+    /// network namespace
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub data_path: String,
+    /// The resolver the tasks' DNS responders forward names that are not
+    /// the cluster's to [default: the first nameserver of /etc/resolv.conf]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = resolver)]
+    pub dns: Option<SocketAddr>,
+    /// Log level: error, warn, info, debug or trace
+    #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
+}
+
+/// `--dns`: an IP address, port 53 unless given.
+fn resolver(text: &str) -> Result<SocketAddr, String> {
+    addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
+}
+
+/// A duration flag in whole milliseconds (at least 1 ms).
+fn parse_millis(text: &str) -> Result<u64, String> {
+    let ns = crate::duration::parse(text)?;
+    let ms = (ns / 1_000_000) as u64;
+    if ms == 0 {
+        return Err(format!("expected at least 1ms, got {text:?}"));
+    }
+    Ok(ms)
+}
+
+/// The log filter for `--log-level`: openraft's warnings only (it warns
+/// of every unreachable peer), and below trace, no frame-by-frame logs of
+/// the TLS and HTTP/2 libraries.
+fn log_filter(level: &str) -> String {
+    let quiet = if level == "trace" { "" } else { ",h2=info,rustls=info,hyper=info,tower=info,tonic=info" };
+    format!("{level},openraft=warn{quiet}")
+}
+
+impl DaemonArgs {
+    /// The node's settings; refuses flags that do not fit together.
+    fn config(self) -> Result<NodeConfig> {
+        if self.raft_heartbeat * 2 > self.raft_election_timeout {
+            anyhow::bail!(
+                "--raft-heartbeat: expected at most half of --raft-election-timeout ({}ms), got {}ms",
+                self.raft_election_timeout,
+                self.raft_heartbeat
+            );
+        }
+        Ok(NodeConfig {
+            socket: self.socket.unwrap_or_else(|| self.data_dir.join("shoal.sock")),
+            data_dir: self.data_dir,
+            listen_addr: self.listen_addr,
+            advertise_addr: self.advertise_addr,
+            hostname: self.hostname,
+            engine_labels: self.labels.into_iter().collect(),
+            timing: RaftTiming {
+                heartbeat_ms: self.raft_heartbeat,
+                election_timeout_min_ms: self.raft_election_timeout,
+                election_timeout_max_ms: self.raft_election_timeout * 2,
+            },
+            data_path: self.data_path == "on",
+            dns: self.dns,
+        })
+    }
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(args: DaemonArgs) -> Result<()> {
+    let log_level = args.log_level.clone();
+    let config = args.config()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(&log_level)))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let signal = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        Ok(shoal_node::serve(config, signal).await?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_is_an_ip_with_port_53_unless_given() {
+        assert_eq!(resolver("10.1.2.3"), Ok("10.1.2.3:53".parse().unwrap()));
+        assert_eq!(resolver("10.1.2.3:5353"), Ok("10.1.2.3:5353".parse().unwrap()));
+        assert_eq!(resolver("::1"), Ok("[::1]:53".parse().unwrap()));
+        assert_eq!(resolver("dns.example"), Err("expected an IP address or IP:PORT, got \"dns.example\"".into()));
+    }
+}
