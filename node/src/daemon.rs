@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::member::Member;
-use crate::state::{InvalidTransition, State};
+use crate::state::State;
 use crate::{
     Context, NodeConfig, NodeError, Result, addr, admin, certs, membership, private, recover, runs, supervise,
 };
@@ -46,12 +46,8 @@ pub struct Daemon {
     pub(crate) timing: RaftTiming,
     /// The endpoint listener, bound at start, served once in a cluster.
     pub(crate) listener: Mutex<Option<TcpListener>>,
-    /// What the node is (see [`State`]); changed only through its
-    /// transitions.
-    state: Mutex<State>,
-    /// What the running membership runs: there exactly while the state
-    /// is [`State::Running`].
-    pub(crate) member: Mutex<Option<Member>>,
+    /// What the node is, and what its membership runs.
+    lifecycle: Mutex<Lifecycle>,
     /// Serialises the lifecycle's changes: init, join, leave, role
     /// changes, raft restarts, certificate replacement.
     pub(crate) changing: tokio::sync::Mutex<()>,
@@ -63,6 +59,15 @@ pub struct Daemon {
     pub(crate) stop: CancellationToken,
 }
 
+/// The node's state (see [`State`]), changed only along its edges, and
+/// what the running membership runs: there exactly while the state is
+/// [`State::Running`] (both change under one lock).
+#[derive(Default)]
+struct Lifecycle {
+    state: State,
+    member: Option<Member>,
+}
+
 /// Where the node endpoint listens (bound again after `node leave`).
 #[derive(Clone)]
 pub(crate) struct Listen {
@@ -71,7 +76,8 @@ pub(crate) struct Listen {
     pub(crate) advertise: String,
 }
 
-/// Runs the node on `config` until `shutdown` completes.
+/// Runs the node on `config` until `shutdown` completes (first polled
+/// once the node is up).
 pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     private::data_dir(&config.data_dir)?;
     let _lock = lock(&config.data_dir)?;
@@ -111,8 +117,7 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: config.timing,
         listener: Mutex::new(Some(listener)),
-        state: Mutex::new(State::Standalone),
-        member: Mutex::new(None),
+        lifecycle: Mutex::default(),
         changing: tokio::sync::Mutex::new(()),
         restarts: supervise::Restarts::default(),
         manager,
@@ -145,7 +150,8 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
     shutdown.await;
     info!("stopping (tasks keep running)");
     daemon.stop.cancel();
-    if let Some(manager) = daemon.manager.borrow().clone() {
+    let manager = daemon.manager.borrow().clone();
+    if let Some(manager) = manager {
         manager.shutdown().await;
     }
     let _ = local_api.await;
@@ -163,29 +169,51 @@ fn lock(data_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
 impl Daemon {
     /// What the node is now.
     pub(crate) fn state(&self) -> State {
-        self.state.lock().clone()
-    }
-
-    /// Moves the state along one of its edges (see [`State`]).
-    pub(crate) fn transition(
-        &self,
-        to: impl FnOnce(&State) -> std::result::Result<State, InvalidTransition>,
-    ) -> Result<()> {
-        let mut state = self.state.lock();
-        *state = to(&state)?;
-        Ok(())
+        self.lifecycle.lock().state.clone()
     }
 
     /// The membership, running or not.
     pub(crate) fn membership(&self) -> Option<membership::Membership> {
-        self.state.lock().membership().cloned()
+        self.lifecycle.lock().state.membership().cloned()
+    }
+
+    /// The node runs `membership` with `member`; if the state has no such
+    /// edge, `member` is stopped and the node stays what it was.
+    pub(crate) fn started(&self, membership: membership::Membership, member: Member) -> Result<()> {
+        let mut lifecycle = self.lifecycle.lock();
+        match lifecycle.state.started(membership) {
+            Ok(next) => {
+                lifecycle.state = next;
+                lifecycle.member = Some(member);
+                Ok(())
+            }
+            Err(e) => {
+                member.cancel();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The node stops running its membership: the state moves to
+    /// [`State::Stopped`], and what ran is handed over to be stopped.
+    pub(crate) fn stopped(&self) -> Result<Option<Member>> {
+        let mut lifecycle = self.lifecycle.lock();
+        lifecycle.state = lifecycle.state.stopped()?;
+        Ok(lifecycle.member.take())
+    }
+
+    /// The node left its cluster.
+    pub(crate) fn left(&self) -> Result<()> {
+        let mut lifecycle = self.lifecycle.lock();
+        lifecycle.state = lifecycle.state.left()?;
+        Ok(())
     }
 
     /// Records a changed manager list, so that a restarted node finds the
     /// managers of now, not those of when it joined.
     pub(crate) fn remember_managers(&self, managers: &[String]) {
-        let mut state = self.state.lock();
-        let Some(m) = state.membership_mut() else { return };
+        let mut lifecycle = self.lifecycle.lock();
+        let Some(m) = lifecycle.state.membership_mut() else { return };
         if managers.is_empty() || m.managers == managers {
             return;
         }

@@ -9,7 +9,6 @@ use crate::admin::internal;
 use crate::certs;
 use crate::daemon::Daemon;
 use crate::membership::{self, Membership};
-use crate::state::State;
 
 impl Daemon {
     /// Leaves the cluster of `membership` (the state allowed it).
@@ -23,7 +22,7 @@ impl Daemon {
             }
         }
         membership::remove(&self.data_dir).map_err(|e| internal("removing the membership", e))?;
-        self.transition(State::left).map_err(|e| internal("leaving", e))?;
+        self.left().map_err(|e| internal("leaving", e))?;
         info!(node = %membership.node_id, "left the cluster");
         Ok(())
     }

@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Daemon;
 use crate::membership::Membership;
-use crate::state::State;
 use crate::{Context, NodeError, Result, certs, expiry, network};
 
 /// The running parts of a membership.
@@ -26,6 +25,13 @@ pub(crate) struct Member {
     stop: CancellationToken,
     worker: tokio::task::JoinHandle<()>,
     endpoint: tokio::task::JoinHandle<()>,
+}
+
+impl Member {
+    /// Tells everything the membership runs to stop.
+    pub(crate) fn cancel(&self) {
+        self.stop.cancel();
+    }
 }
 
 impl Daemon {
@@ -54,7 +60,9 @@ impl Daemon {
             None => None,
         };
         expiry::at_start(manager.as_ref(), &credentials, &certs::node_dir(&self.data_dir)).await;
-        let stop = self.stop.child_token();
+        // A start that fails half-way stops what it started already.
+        let stopping = self.stop.child_token().drop_guard();
+        let stop = stopping.token().clone();
         if let Some(m) = &manager {
             self.manager.send_replace(Some(m.clone()));
             let (m, stop) = (m.clone(), stop.clone());
@@ -106,8 +114,7 @@ impl Daemon {
             }
         });
         let worker = tokio::spawn(worker.run(stop.clone()));
-        *self.member.lock() = Some(Member { stop, worker, endpoint });
-        self.transition(|s| s.started(membership))
+        self.started(membership, Member { stop: stopping.disarm(), worker, endpoint })
     }
 
     /// `start_member`, boxed: the membership it starts follows its role
@@ -125,14 +132,12 @@ impl Daemon {
     /// worker's agent; tasks keep running), returns once the raft database
     /// has closed, and frees the endpoint's port for the next membership.
     pub(crate) async fn stop_member(&self) -> Result<()> {
-        let member = self.member.lock().take();
-        if let Some(member) = member {
-            member.stop.cancel();
+        if let Some(member) = self.stopped()? {
+            member.cancel();
             let _ = member.worker.await;
             // Open connections drain; the port is free already.
             let _ = tokio::time::timeout(Duration::from_secs(5), member.endpoint).await;
         }
-        self.transition(State::stopped)?;
         if let Some(manager) = self.manager.send_replace(None) {
             manager.shutdown().await;
             // Nothing may move or remove the raft folder while RocksDB can
