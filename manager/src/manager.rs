@@ -51,6 +51,8 @@ pub struct InitOptions {
     pub description: NodeDescription,
     /// The admin certificate issued with the cluster.
     pub admin: AdminCertificate,
+    /// The runtime of services created without one.
+    pub default_runtime: String,
 }
 
 /// A running manager; cheap to clone.
@@ -104,6 +106,7 @@ impl Manager {
                 dispatcher: Some(DispatcherConfig { heartbeat_period_ns: DEFAULT_HEARTBEAT_PERIOD.as_nanos() as i64 }),
                 ca: Some(CaConfig { node_cert_expiry_ns: options.cert_expiry.as_nanos() as i64 }),
                 data_path_port: options.data_path_port,
+                default_runtime: options.default_runtime.clone(),
             }),
             root_ca: Some(RootCaObject {
                 cert: options.root_ca.cert.clone(),

@@ -16,6 +16,8 @@ use shoal_proto::{InitRequest, InitResponse, NodeState};
 use tonic::Status;
 use tracing::info;
 
+use shoal_spec::runtime;
+
 use crate::admin::{internal, worker_token};
 use crate::certs;
 use crate::daemon::Daemon;
@@ -23,6 +25,13 @@ use crate::membership::{self, Membership};
 
 /// How long `node init` waits for this node's worker to be Ready.
 const READY_WAIT: Duration = Duration::from_secs(10);
+
+/// A new cluster's default runtime: images (docker) when this node can
+/// run them, else programs (process), so that a Swarm user on a machine
+/// with Docker and someone trying shoal on one without both need no flag.
+fn default_runtime(runtimes: &[String]) -> &'static str {
+    if runtimes.iter().any(|r| r == runtime::DOCKER) { runtime::DOCKER } else { runtime::PROCESS }
+}
 
 impl Daemon {
     pub(crate) async fn init(self: &Arc<Self>, req: InitRequest) -> Result<InitResponse, Status> {
@@ -62,13 +71,15 @@ impl Daemon {
         let manager = Manager::start(self.manager_config(&membership, credentials.clone(), RaftState::New))
             .await
             .map_err(|e| internal("starting the manager", e))?;
+        let description = shoal_worker::describe(&self.hostname, &self.engine_labels);
         let options = InitOptions {
+            default_runtime: default_runtime(&description.runtimes).to_string(),
             cluster_id: cluster_id.clone(),
             root_ca,
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),
             cert_expiry,
             data_path_port: if req.data_path_port == 0 { DEFAULT_DATA_PATH_PORT } else { req.data_path_port },
-            description: shoal_worker::describe(&self.hostname, &self.engine_labels),
+            description,
             admin: ca::admin::listed(&admin_id, shoal_proto::now_nanos(), ca::admin::DEFAULT_EXPIRY),
         };
         if let Err(e) = manager.bootstrap(options).await {
@@ -97,5 +108,17 @@ impl Daemon {
         }
         info!(node = %node_id, cluster = %cluster_id, "cluster initialised");
         Ok(InitResponse { node_id, cluster_id, worker_token, addr })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_runs_images_makes_docker_the_default() {
+        assert_eq!(default_runtime(&["process".into()]), "process");
+        assert_eq!(default_runtime(&["process".into(), "docker".into()]), "docker");
+        assert_eq!(default_runtime(&[]), "process");
     }
 }

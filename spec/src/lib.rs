@@ -7,6 +7,7 @@
 
 pub mod network;
 pub mod ports;
+pub mod runtime;
 pub mod tasks;
 pub mod update;
 pub mod validate;

@@ -15,7 +15,6 @@ pub const DEFAULT_RESTART_DELAY_NS: i64 = 5_000_000_000;
 pub const DEFAULT_STOP_GRACE_NS: i64 = 10_000_000_000;
 /// Most replicas a service may ask for.
 pub const MAX_REPLICAS: u64 = 1_000_000;
-const RUNTIMES: [&str; 2] = ["process", "docker"];
 
 fn invalid(msg: impl Into<String>) -> InvalidSpec {
     InvalidSpec(msg.into())
@@ -78,11 +77,10 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
 /// Checks a task spec (a service's, or one `shoal run` sends) and fills
 /// in the defaults.
 pub fn task_spec(task: &mut TaskSpec) -> Result<(), InvalidSpec> {
-    if task.runtime.is_empty() {
-        task.runtime = "process".into();
-    }
-    if !RUNTIMES.contains(&task.runtime.as_str()) {
-        return Err(invalid(format!("runtime: expected one of {}, got {:?}", RUNTIMES.join(", "), task.runtime)));
+    // Empty: the cluster's default, filled in by the managers (see
+    // `crate::runtime`).
+    if !task.runtime.is_empty() {
+        crate::runtime::check(&task.runtime, "runtime")?;
     }
     container_spec(task.container.get_or_insert_with(Default::default))?;
     shoal_proto::logging::LogLimits::of(task.log_driver.as_ref()).map_err(invalid)?;
@@ -363,7 +361,7 @@ mod tests {
     fn fills_swarm_defaults() {
         let s = service_spec(spec("web", "sleep")).unwrap();
         let task = s.task.unwrap();
-        assert_eq!(task.runtime, "process");
+        assert_eq!(task.runtime, "", "the managers fill in the cluster's default");
         assert_eq!(task.restart.unwrap().delay_ns, Some(5_000_000_000));
         assert_eq!(task.container.unwrap().stop_grace_period_ns, Some(10_000_000_000));
         assert_eq!(s.mode, Some(Mode::Replicated(ReplicatedService { replicas: 1 })));

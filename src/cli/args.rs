@@ -260,9 +260,10 @@ pub struct CreateArgs {
     /// Endpoint mode: vip (a virtual IP per network) or dnsrr (DNS round robin)
     #[arg(long, value_name = "MODE", value_parser = endpoint_mode)]
     pub endpoint_mode: Option<EndpointMode>,
-    /// Runtime that runs the tasks
-    #[arg(long, default_value = "process", value_parser = ["process", "docker"])]
-    pub runtime: String,
+    /// Runtime that runs the tasks: process or docker [default: the
+    /// cluster's default runtime]
+    #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
+    pub runtime: Option<String>,
     #[command(flatten)]
     pub logs: LogArgs,
     #[command(flatten)]
@@ -341,7 +342,7 @@ impl CreateArgs {
                 restart: Some(restart),
                 placement: Some(self.placement()),
                 resources: Some(self.resources()),
-                runtime: self.runtime.clone(),
+                runtime: self.runtime.clone().unwrap_or_default(),
                 networks: self.network.clone(),
                 log_driver,
                 ..Default::default()

@@ -33,6 +33,10 @@ pub enum ClusterCommand {
         /// Validity period for node certificates (ns|us|ms|s|m|h)
         #[arg(long, value_name = "DURATION", value_parser = super::args::duration_ns)]
         cert_expiry: Option<i64>,
+        /// Runtime of services created without --runtime: process or docker
+        /// (services that exist keep theirs)
+        #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
+        default_runtime: Option<String>,
     },
     /// Manage admin client certificates (remote access with --host https://...)
     #[command(subcommand)]
@@ -45,12 +49,19 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
             let cluster = ctx.control().await?.get_cluster(GetClusterRequest {}).await.map_err(status)?.into_inner();
             inspect::print(vec![inspect::cluster(&cluster)], &Format::from_flag(format.as_deref()))
         }
-        ClusterCommand::Update { dispatcher_heartbeat, task_history_limit, spec_history_limit, cert_expiry } => {
+        ClusterCommand::Update {
+            dispatcher_heartbeat,
+            task_history_limit,
+            spec_history_limit,
+            cert_expiry,
+            default_runtime,
+        } => {
             let request = UpdateClusterRequest {
                 heartbeat_period_ns: dispatcher_heartbeat.unwrap_or_default(),
                 task_history_limit,
                 spec_history_limit,
                 cert_expiry_ns: cert_expiry.unwrap_or_default(),
+                default_runtime: default_runtime.unwrap_or_default(),
             };
             ctx.control().await?.update_cluster(request).await.map_err(status)?;
             outln!("Cluster updated.");

@@ -366,6 +366,7 @@ pub fn node(n: &Node) -> Value {
 
 /// The cluster as `docker swarm inspect` shows a swarm.
 pub fn cluster(c: &shoal_proto::Cluster) -> Value {
+    let default_runtime = shoal_spec::runtime::cluster_default(Some(c));
     let spec = c.spec.clone().unwrap_or_default();
     let heartbeat = spec.dispatcher.map_or(0, |d| d.heartbeat_period_ns);
     let history = spec.orchestration.map_or(0, |o| o.task_history_retention_limit);
@@ -378,6 +379,7 @@ pub fn cluster(c: &shoal_proto::Cluster) -> Value {
                 "Orchestration": { "TaskHistoryRetentionLimit": history },
                 "Dispatcher": { "HeartbeatPeriod": heartbeat },
                 "CAConfig": { "NodeCertExpiry": expiry },
+                "DefaultRuntime": default_runtime,
             }),
         )
         .always("JoinTokens", json!({ "Worker": tokens.worker, "Manager": tokens.manager }))

@@ -38,6 +38,9 @@ pub struct UpdateArgs {
     /// The program to run (a path, or a name found in PATH)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// Runtime that runs the tasks: process or docker
+    #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
+    pub runtime: Option<String>,
     /// Its arguments, as one shell-quoted string
     #[arg(long, value_name = "COMMAND", value_parser = shell_words, allow_hyphen_values = true)]
     pub args: Option<ShellWords>,
@@ -165,6 +168,9 @@ impl UpdateArgs {
         let annotations = spec.annotations.get_or_insert_with(Default::default);
         edit_map(&mut annotations.labels, &self.label_rm, &self.label_add);
         let task = spec.task.get_or_insert_with(Default::default);
+        if let Some(runtime) = &self.runtime {
+            task.runtime = runtime.clone();
+        }
         self.apply_container(task.container.get_or_insert_with(ContainerSpec::default));
         let placement = task.placement.get_or_insert_with(Placement::default);
         edit(&mut placement.constraints, &self.constraint_rm, &self.constraint_add, |c| c.trim().to_string());

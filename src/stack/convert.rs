@@ -94,9 +94,11 @@ pub fn service(
         restart: Some(restart(deploy.restart_policy.as_ref())),
         placement: Some(placement(deploy.placement.as_ref())),
         resources: Some(resources(deploy.resources.as_ref())),
+        // None: the cluster's default, decided when the service is created.
         runtime: match svc.runtime {
-            Some(model::Runtime::Docker) => "docker".into(),
-            Some(model::Runtime::Process) | None => "process".into(),
+            Some(model::Runtime::Docker) => shoal_spec::runtime::DOCKER.into(),
+            Some(model::Runtime::Process) => shoal_spec::runtime::PROCESS.into(),
+            None => String::new(),
         },
         force_update: 0,
         networks: super::networks::attachments(svc, networks),

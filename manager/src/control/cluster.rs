@@ -26,6 +26,9 @@ pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cl
     if req.cert_expiry_ns < 0 || (req.cert_expiry_ns > 0 && req.cert_expiry_ns < MIN_CERT_EXPIRY.as_nanos() as i64) {
         return Err(InvalidSpec(format!("--cert-expiry: expected at least {MIN_CERT_EXPIRY:?}")).into());
     }
+    if !req.default_runtime.is_empty() {
+        shoal_spec::runtime::check(&req.default_runtime, "--default-runtime")?;
+    }
     let cluster = proposer
         .update_cluster(|cluster| {
             let spec = cluster.spec.get_or_insert_with(Default::default);
@@ -40,6 +43,9 @@ pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cl
             }
             if req.cert_expiry_ns > 0 {
                 spec.ca.get_or_insert_with(Default::default).node_cert_expiry_ns = req.cert_expiry_ns;
+            }
+            if !req.default_runtime.is_empty() {
+                spec.default_runtime = req.default_runtime.clone();
             }
         })
         .await?;

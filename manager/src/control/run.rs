@@ -9,7 +9,7 @@
 use shoal_proto::{RemoveTaskResponse, RunTaskRequest, Task, TaskState, TaskStatus, now_nanos, store_object::Object};
 
 use super::endpoint::{Joiner, resolve_attachments};
-use shoal_spec::validate;
+use shoal_spec::{runtime, validate};
 
 use super::{ControlError, Result, resolve};
 use crate::ids::new_id;
@@ -21,6 +21,7 @@ use crate::store::Store;
 pub async fn run(store: &Store, proposer: &Proposer, req: RunTaskRequest) -> Result<Task> {
     let mut spec = req.spec.unwrap_or_default();
     validate::task_spec(&mut spec)?;
+    store.view(|s| runtime::fill(&mut spec, runtime::cluster_default(s.cluster())));
     let name = if req.name.is_empty() { validate::random_name() } else { req.name };
     validate::check_name(&name)?;
     let node_id = store.view(|s| {

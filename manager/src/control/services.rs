@@ -8,7 +8,7 @@ use shoal_proto::{
 };
 
 use shoal_spec::tasks::{changes_tasks, counts_as_done};
-use shoal_spec::validate;
+use shoal_spec::{runtime, validate};
 
 use super::{ControlError, Result, endpoint, resolve};
 use crate::dependencies;
@@ -21,7 +21,7 @@ use crate::proposer::Proposer;
 use crate::store::Store;
 
 pub async fn create(store: &Store, proposer: &Proposer, spec: ServiceSpec) -> Result<Service> {
-    let spec = checked(store, spec)?;
+    let spec = checked(store, spec, None)?;
     let mut service = Service { id: new_id(), spec: Some(spec), spec_version: 1, ..Default::default() };
     history::record(&mut service, "create", now_nanos(), history_limit(store));
     let id = service.id.clone();
@@ -59,7 +59,7 @@ pub async fn update(store: &Store, proposer: &Proposer, req: UpdateServiceReques
         (spec, cause, Some(status))
     } else {
         // A paused update resumes: the next change starts a new one.
-        (checked(store, req.spec.unwrap_or_default())?, "update".to_string(), None)
+        (checked(store, req.spec.unwrap_or_default(), current.spec.as_ref())?, "update".to_string(), None)
     };
     if changes_tasks(current.spec.as_ref(), &spec) {
         service.spec_version += 1;
@@ -85,11 +85,14 @@ pub async fn update(store: &Store, proposer: &Proposer, req: UpdateServiceReques
     read(store, &req.service_id)
 }
 
-/// A spec from a client, checked, with Swarm's defaults and its networks
-/// named by id.
-fn checked(store: &Store, spec: ServiceSpec) -> Result<ServiceSpec> {
+/// A spec from a client, checked, with Swarm's defaults, its runtime
+/// (`current`'s for an update that names none, else the cluster's
+/// default) and its networks named by id.
+fn checked(store: &Store, spec: ServiceSpec, current: Option<&ServiceSpec>) -> Result<ServiceSpec> {
     let mut spec = validate::service_spec(spec)?;
     store.view(|s| {
+        let runtime = current.and_then(runtime::of).unwrap_or_else(|| runtime::cluster_default(s.cluster()));
+        runtime::fill(spec.task.get_or_insert_with(Default::default), runtime);
         endpoint::resolve_networks(s, &mut spec)?;
         let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
         match dependencies::cycle(s, name, &spec) {

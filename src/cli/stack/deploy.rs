@@ -19,7 +19,7 @@ use shoal_proto::{
     CreateNetworkRequest, CreateServiceRequest, ListNetworksRequest, NetworkSpec, Service, ServiceSpec,
     UpdateServiceRequest,
 };
-use shoal_spec::validate;
+use shoal_spec::{runtime, validate};
 
 use super::super::live::View;
 use super::super::progress::{POLL, Standing, Tracker, Verdict, WaitFlags};
@@ -194,9 +194,14 @@ fn entries(
         let converted = convert::service(stack, name, &compose.services[name], &lookup, base, networks)
             .map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| errln!("WARN: {w}"));
-        let spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
+        let mut spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
         let full = format!("{stack}_{name}");
         let existing = existing.remove(&full);
+        // A service keeps the runtime it was created with unless the file
+        // names one (as the managers do for any update).
+        if let Some(runtime) = existing.as_ref().and_then(|s| s.spec.as_ref()).and_then(runtime::of) {
+            runtime::fill(spec.task.get_or_insert_with(Default::default), runtime);
+        }
         entries.push(Entry { full, spec, existing, tracker: None, standing: None });
     }
     Ok(entries)
