@@ -65,3 +65,17 @@ fn the_cluster_default_decides_once_at_create() {
     assert!(err.contains("--runtime") && err.contains("lxc"), "{err}");
     assert_eq!(default_runtime(&node), "docker");
 }
+
+#[test]
+fn init_may_name_the_default_runtime() {
+    let node = Node::init_with("node-b", &["--default-runtime", "docker"]);
+    assert_eq!(default_runtime(&node), "docker");
+    node.ok(&["service", "create", "--detach", "--name", "web", "sleep", "1000"]);
+    assert_eq!(runtime(&node, "web"), "docker");
+    let other = Node::start("node-c");
+    let err = other.fails(2, &["node", "init", "--default-runtime", "rkt"]);
+    assert!(err.contains("--default-runtime") && err.contains("rkt"), "{err}");
+    // Refused, it changed nothing: the node can still init.
+    other.ok(&["node", "init", "--default-runtime", "process"]);
+    assert_eq!(default_runtime(&other), "process");
+}

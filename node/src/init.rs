@@ -42,6 +42,9 @@ impl Daemon {
         if cert_expiry < MIN_CERT_EXPIRY {
             return Err(Status::invalid_argument(format!("--cert-expiry: expected at least {MIN_CERT_EXPIRY:?}")));
         }
+        if !req.default_runtime.is_empty() {
+            runtime::check(&req.default_runtime, "--default-runtime").map_err(|e| Status::invalid_argument(e.0))?;
+        }
         let node_id = new_id();
         let cluster_id = new_id();
         let root_ca = RootCa::generate().map_err(|e| internal("creating the root CA", e))?;
@@ -73,7 +76,10 @@ impl Daemon {
             .map_err(|e| internal("starting the manager", e))?;
         let description = shoal_worker::describe(&self.hostname, &self.engine_labels);
         let options = InitOptions {
-            default_runtime: default_runtime(&description.runtimes).to_string(),
+            default_runtime: match req.default_runtime.as_str() {
+                "" => default_runtime(&description.runtimes).to_string(),
+                named => named.to_string(),
+            },
             cluster_id: cluster_id.clone(),
             root_ca,
             task_history_limit: req.task_history_limit.unwrap_or(DEFAULT_TASK_HISTORY_LIMIT),

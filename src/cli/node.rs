@@ -34,6 +34,10 @@ pub enum NodeCommand {
         /// UDP port of the VXLAN data path, the same on every node (1024-49151)
         #[arg(long, value_name = "PORT", default_value_t = 4789, value_parser = data_path_port)]
         data_path_port: u32,
+        /// Runtime of services created without --runtime: process or docker
+        /// [default: docker if this node runs images, else process]
+        #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
+        default_runtime: Option<String>,
     },
     /// Join a cluster as a worker or a manager (the token says which); on a member whose certificate expired, re-join keeping its identity
     Join {
@@ -154,6 +158,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             force_new_cluster,
             listen_addr,
             data_path_port,
+            default_runtime,
         } => {
             let request = InitRequest {
                 advertise_addr: advertise_addr.unwrap_or_default(),
@@ -162,6 +167,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 force_new_cluster,
                 listen_addr: listen_addr.unwrap_or_default(),
                 data_path_port,
+                default_runtime: default_runtime.unwrap_or_default(),
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
             outln!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
