@@ -47,6 +47,10 @@ pub struct DaemonArgs {
     /// the cluster's to [default: the first nameserver of /etc/resolv.conf]
     #[arg(long, value_name = "IP[:PORT]", value_parser = resolver)]
     pub dns: Option<SocketAddr>,
+    /// The Docker Engine this node reports and (with the docker runtime)
+    /// runs images on
+    #[arg(long, value_name = "unix://PATH", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
+    pub docker_host: PathBuf,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
@@ -55,6 +59,14 @@ pub struct DaemonArgs {
 /// `--dns`: an IP address, port 53 unless given.
 fn resolver(text: &str) -> Result<SocketAddr, String> {
     addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
+}
+
+/// `--docker-host`: the engine's unix socket.
+fn docker_host(text: &str) -> Result<PathBuf, String> {
+    match text.strip_prefix("unix://") {
+        Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
+        _ => Err(format!("expected unix:///PATH (the Docker Engine's socket), got {text:?}")),
+    }
 }
 
 /// A duration flag in whole milliseconds (at least 1 ms).
@@ -99,6 +111,7 @@ impl DaemonArgs {
             },
             data_path: self.data_path == "on",
             dns: self.dns,
+            docker: Some(self.docker_host),
         })
     }
 }
@@ -141,5 +154,13 @@ mod tests {
         assert_eq!(resolver("10.1.2.3:5353"), Ok("10.1.2.3:5353".parse().unwrap()));
         assert_eq!(resolver("::1"), Ok("[::1]:53".parse().unwrap()));
         assert_eq!(resolver("dns.example"), Err("expected an IP address or IP:PORT, got \"dns.example\"".into()));
+    }
+
+    #[test]
+    fn the_docker_host_is_a_unix_socket() {
+        assert_eq!(docker_host("unix:///run/docker.sock"), Ok(PathBuf::from("/run/docker.sock")));
+        for bad in ["tcp://10.0.0.1:2375", "/run/docker.sock", "unix://run/docker.sock"] {
+            assert!(docker_host(bad).unwrap_err().starts_with("expected unix:///PATH"), "{bad}");
+        }
     }
 }

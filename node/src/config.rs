@@ -29,4 +29,6 @@ pub struct NodeConfig {
     /// The resolver the tasks' DNS responders forward other names to
     /// (`None`: the node's own).
     pub dns: Option<SocketAddr>,
+    /// The Docker Engine's socket (`None`: the node uses no Docker).
+    pub docker: Option<PathBuf>,
 }

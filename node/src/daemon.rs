@@ -40,6 +40,8 @@ pub struct Daemon {
     pub(crate) data_path: bool,
     /// The resolver for names not the cluster's.
     pub(crate) dns: Option<SocketAddr>,
+    /// The Docker Engine's socket.
+    pub(crate) docker: Option<PathBuf>,
     /// Where the endpoint listens, and the address it advertises by default.
     pub(crate) listen: Mutex<Listen>,
     /// Raft timing of this node's manager.
@@ -114,6 +116,7 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         engine_labels: config.engine_labels,
         data_path: config.data_path,
         dns: config.dns,
+        docker: config.docker,
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: config.timing,
         listener: Mutex::new(Some(listener)),

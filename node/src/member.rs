@@ -92,6 +92,7 @@ impl Daemon {
             credentials: credentials.clone(),
             wanted: Arc::new(wanted),
             network: self.network(&membership.addr, &stop)?,
+            docker: self.docker.clone(),
         });
         tokio::spawn(self.clone().follow_role(wanted_rx.clone(), stop.clone()));
         tokio::spawn(self.clone().renew_certificates(credentials.clone(), wanted_rx, stop.clone()));

@@ -336,6 +336,12 @@ pub fn node(n: &Node) -> Value {
                     "Labels": labels(&d.engine_labels),
                     "Runtimes": d.runtimes,
                 },
+                "Docker": d.docker.as_ref().map(|e| json!({
+                    "Version": e.version,
+                    "APIVersion": e.api_version,
+                    "OS": e.os,
+                    "Architecture": e.architecture,
+                })),
             }),
         )
         .always(

@@ -112,6 +112,10 @@ pub struct Node {
     tmpfs: bool,
     /// The CPUs the daemon may run on (`taskset -c`), if not all.
     cpus: Option<String>,
+    /// The daemon's `--docker-host`; `None`: a socket nothing listens on,
+    /// so that tests which do not use the machine's Docker Engine leave it
+    /// alone.
+    docker_host: Option<String>,
     daemon: Option<Child>,
 }
 
@@ -129,6 +133,12 @@ impl Node {
     /// Starts a standalone daemon in network namespace `netns` (when
     /// given: with its data path on) listening on `ip`.
     pub fn start_in(hostname: &str, netns: Option<&str>, ip: &str) -> Node {
+        Node::start_with_docker(hostname, netns, ip, None)
+    }
+
+    /// Starts a standalone daemon as [`Node::start_in`] does, with
+    /// `--docker-host docker_host` (`None`: no Docker Engine answers).
+    pub fn start_with_docker(hostname: &str, netns: Option<&str>, ip: &str, docker_host: Option<&str>) -> Node {
         let mut node = Node {
             dir: TempDir::new().expect("temp dir"),
             hostname: hostname.to_string(),
@@ -137,6 +147,7 @@ impl Node {
             env: Vec::new(),
             tmpfs: false,
             cpus: None,
+            docker_host: docker_host.map(String::from),
             daemon: None,
         };
         node.spawn();
@@ -154,6 +165,7 @@ impl Node {
             env: Vec::new(),
             tmpfs: true,
             cpus: None,
+            docker_host: None,
             daemon: None,
         };
         std::fs::create_dir(node.data_dir()).unwrap();
@@ -234,6 +246,10 @@ impl Node {
             },
         };
         let data_path = if self.netns.is_some() { "on" } else { "off" };
+        let docker_host = match &self.docker_host {
+            Some(host) => host.clone(),
+            None => format!("unix://{}/no-docker.sock", self.dir.path().display()),
+        };
         if self.netns.is_some() {
             // Names that are not the cluster's go to the test's own
             // resolver on the switch (hosts::resolver), never further.
@@ -244,6 +260,7 @@ impl Node {
         let child = command
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["--hostname", &self.hostname, "--log-level", &log_level(), "--data-path", data_path])
+            .args(["--docker-host", &docker_host])
             .arg("--listen-addr")
             .arg(format!("{}:0", self.ip))
             .arg("--data-dir")

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod cgroup;
 pub mod controller;
+pub mod docker;
 pub mod executor;
 pub mod health;
 pub mod logs;
@@ -59,6 +60,8 @@ pub struct WorkerConfig {
     pub wanted: Arc<tokio::sync::watch::Sender<Wanted>>,
     /// The node's data path (`None`: tasks use the node's network).
     pub network: Option<Arc<dyn network::Network>>,
+    /// The Docker Engine's socket (`None`: this node uses no Docker).
+    pub docker: Option<PathBuf>,
 }
 
 /// What the cluster wants of this node, as its session says.
@@ -119,6 +122,7 @@ impl Worker {
             tasks,
             reporter,
             wanted: self.config.wanted.clone(),
+            engine: docker::monitor(self.config.docker.clone(), stop.clone()),
         };
         agent.run(stop).await;
     }
@@ -153,6 +157,8 @@ pub fn describe(hostname: &str, engine_labels: &HashMap<String, String>) -> Node
         engine_labels: engine_labels.clone(),
         runtimes: RUNTIMES.iter().map(|r| r.to_string()).collect(),
         limits: Some(cgroup::Cgroups::node().support()),
+        // Added per session from what the engine answers (`docker::describe`).
+        docker: None,
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Agent {
     pub reporter: Reporter,
     /// Where the agent publishes what each session message asks of the node.
     pub wanted: std::sync::Arc<tokio::sync::watch::Sender<crate::Wanted>>,
+    /// The node's Docker Engine as last seen: a change reopens the
+    /// session, so that the managers learn it.
+    pub engine: tokio::sync::watch::Receiver<Option<crate::docker::EngineInfo>>,
 }
 
 /// Why a session ended.
@@ -53,11 +56,14 @@ struct SessionError {
     /// named (`leader`), else the next manager, without waiting.
     not_leader: bool,
     leader: Option<String>,
+    /// The node's description changed: open a new session with the same
+    /// manager at once.
+    reopen: bool,
 }
 
 impl From<String> for SessionError {
     fn from(message: String) -> SessionError {
-        SessionError { message, refused: false, not_leader: false, leader: None }
+        SessionError { message, refused: false, not_leader: false, leader: None, reopen: false }
     }
 }
 
@@ -72,7 +78,7 @@ impl From<tonic::Status> for SessionError {
         let refused = status.code() == tonic::Code::PermissionDenied;
         let not_leader = shoal_proto::leader::is_refusal(&status);
         let leader = shoal_proto::leader::leader(&status);
-        SessionError { message: status.message().to_string(), refused, not_leader, leader }
+        SessionError { message: status.message().to_string(), refused, not_leader, leader, reopen: false }
     }
 }
 
@@ -80,6 +86,9 @@ impl From<tonic::Status> for SessionError {
 /// session with `err`: the leader a refusal named, when it is one of
 /// them, else the next one.
 fn after(managers: &[String], next: usize, err: &SessionError) -> usize {
+    if err.reopen {
+        return next;
+    }
     let named = err.leader.as_ref().filter(|_| err.not_leader);
     named.and_then(|leader| managers.iter().position(|m| m == leader)).unwrap_or(next + 1)
 }
@@ -103,10 +112,15 @@ impl Agent {
                 if err.not_leader {
                     wait = Some(Duration::from_millis(20));
                 }
+                if err.reopen {
+                    wait = Some(Duration::ZERO);
+                }
                 if err.refused {
                     error!(manager = %addr, err = %err.message, "the cluster refuses this node: stopping its tasks");
                     self.tasks.assign(Vec::new(), Vec::new(), true);
                     backoff = REFUSED_BACKOFF;
+                } else if err.reopen {
+                    info!(manager = %addr, "{}", err.message);
                 } else {
                     warn!(manager = %addr, err = %err.message, "session with manager ended");
                 }
@@ -136,7 +150,10 @@ impl Agent {
         let mut client = DispatcherClient::new(channel);
         let request = SessionRequest {
             node_id: self.identity.node_id.clone(),
-            description: Some(self.identity.description.clone()),
+            description: Some(crate::docker::describe(
+                &self.identity.description,
+                self.engine.borrow_and_update().as_ref(),
+            )),
             addr: self.identity.addr.clone(),
         };
         let opening = async {
@@ -173,6 +190,14 @@ impl Agent {
                     }
                 }
                 _ = self.reporter.notified() => self.send_status(&mut client, &session_id, period).await?,
+                changed = self.engine.changed(), if self.engine.has_changed().is_ok() => {
+                    if changed.is_ok() {
+                        return Err(SessionError {
+                            reopen: true,
+                            .."the node's Docker Engine changed: reopening the session to tell the managers".into()
+                        });
+                    }
+                }
             }
         }
     }

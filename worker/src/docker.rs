@@ -1,0 +1,195 @@
+//! The node's Docker Engine, as shoal sees it: whether it answers, its
+//! version and platform, and its labels (`dockerd --label`), which Swarm
+//! exposes to constraints as `engine.labels.*`. One monitor per worker
+//! asks the engine every [`POLL`] and publishes what it found, so a
+//! Docker Engine that stops or starts is noticed within seconds without
+//! restarting shoal. (The docker runtime that runs tasks there is being
+//! built: docs/design/docker-runtime.md.)
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+use shoal_proto::{DockerEngine, NodeDescription};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// How often the engine is asked whether it answers.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How long one question may take (an engine that hangs counts as down).
+const TIMEOUT: Duration = Duration::from_secs(3);
+/// The engine's socket unless `--docker-host` says otherwise.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// What the node's Docker Engine says of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EngineInfo {
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    /// `dockerd --label KEY=VALUE`.
+    pub labels: HashMap<String, String>,
+}
+
+impl EngineInfo {
+    fn from_answers(version: bollard::models::SystemVersion, info: bollard::models::SystemInfo) -> EngineInfo {
+        let labels = info
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l, String::new()),
+            })
+            .collect();
+        EngineInfo {
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            os: version.os.unwrap_or_default(),
+            arch: version.arch.unwrap_or_default(),
+            labels,
+        }
+    }
+}
+
+/// Asks the engine at `socket` who it is; why not, if it does not answer.
+pub async fn probe(socket: &Path) -> Result<EngineInfo, String> {
+    connect(socket).await.map(|(_, engine)| engine)
+}
+
+/// A client of the engine at `socket`, at the API version both speak,
+/// and what the engine says of itself.
+async fn connect(socket: &Path) -> Result<(Docker, EngineInfo), String> {
+    let asked = async {
+        let docker = Docker::connect_with_unix(&socket.to_string_lossy(), TIMEOUT.as_secs(), API_DEFAULT_VERSION)?
+            .negotiate_version()
+            .await?;
+        let version = docker.version().await?;
+        let info = docker.info().await?;
+        Ok::<_, bollard::errors::Error>((docker, EngineInfo::from_answers(version, info)))
+    };
+    match tokio::time::timeout(TIMEOUT, asked).await {
+        Ok(Ok(answered)) => Ok(answered),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+    }
+}
+
+/// Whether the engine behind `docker` still answers (one `/_ping`).
+async fn alive(docker: &Docker) -> bool {
+    tokio::time::timeout(TIMEOUT, docker.ping()).await.is_ok_and(|answer| answer.is_ok())
+}
+
+/// Watches the engine at `socket` (none: this node has no Docker) until
+/// `stop`; the receiver holds what it answered last, `None` while it
+/// does not answer. While it answers, each look is one `/_ping`; the
+/// engine is asked who it is again only after it stopped answering.
+pub fn monitor(socket: Option<PathBuf>, stop: CancellationToken) -> watch::Receiver<Option<EngineInfo>> {
+    let (tx, rx) = watch::channel(None);
+    let Some(socket) = socket else { return rx };
+    tokio::spawn(async move {
+        let mut client: Option<Docker> = None;
+        loop {
+            let answers = match &client {
+                Some(docker) => alive(docker).await,
+                None => false,
+            };
+            let found = if answers {
+                Ok(tx.borrow().clone().unwrap_or_default())
+            } else {
+                let found = connect(&socket).await;
+                client = found.as_ref().ok().map(|(docker, _)| docker.clone());
+                found.map(|(_, engine)| engine)
+            };
+            tx.send_if_modified(|seen| {
+                let now = found.as_ref().ok().cloned();
+                if *seen == now {
+                    return false;
+                }
+                match (&now, &found) {
+                    (Some(e), _) => info!(version = %e.version, api = %e.api_version, "the Docker Engine answers"),
+                    (None, Err(why)) if seen.is_some() => info!(%why, "the Docker Engine no longer answers"),
+                    _ => {}
+                }
+                *seen = now;
+                true
+            });
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    });
+    rx
+}
+
+/// `base` (what the node says of itself) with what its engine said:
+/// the engine's labels join the node's own (`shoal daemon --label` wins
+/// over `dockerd --label`).
+pub fn describe(base: &NodeDescription, engine: Option<&EngineInfo>) -> NodeDescription {
+    let mut description = base.clone();
+    let Some(engine) = engine else { return description };
+    for (key, value) in &engine.labels {
+        description.engine_labels.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    description.docker = Some(DockerEngine {
+        version: engine.version.clone(),
+        api_version: engine.api_version.clone(),
+        os: engine.os.clone(),
+        architecture: engine.arch.clone(),
+    });
+    description
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docker").join(name);
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_engine_20_10_is_read_whole() {
+        let engine = EngineInfo::from_answers(fixture("version.json"), fixture("info.json"));
+        assert_eq!(engine.version, "20.10.24+dfsg1");
+        assert_eq!(engine.api_version, "1.41");
+        assert_eq!((engine.os.as_str(), engine.arch.as_str()), ("linux", "amd64"));
+    }
+
+    #[test]
+    fn labels_are_split_at_the_first_equals_sign() {
+        let info =
+            bollard::models::SystemInfo { labels: Some(vec!["zone=a=1".into(), "ssd".into()]), ..Default::default() };
+        let engine = EngineInfo::from_answers(Default::default(), info);
+        assert_eq!(engine.labels["zone"], "a=1");
+        assert_eq!(engine.labels["ssd"], "");
+    }
+
+    #[test]
+    fn the_nodes_own_labels_win_over_the_engines() {
+        let base =
+            NodeDescription { engine_labels: [("zone".to_string(), "shoal".to_string())].into(), ..Default::default() };
+        assert_eq!(describe(&base, None), base);
+        let engine = EngineInfo {
+            version: "20.10.24".into(),
+            labels: [("zone".to_string(), "docker".to_string()), ("ssd".to_string(), "1".to_string())].into(),
+            ..Default::default()
+        };
+        let described = describe(&base, Some(&engine));
+        assert_eq!(described.engine_labels["zone"], "shoal");
+        assert_eq!(described.engine_labels["ssd"], "1");
+        assert_eq!(described.docker.unwrap().version, "20.10.24");
+    }
+
+    #[tokio::test]
+    async fn no_engine_is_said_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = probe(&dir.path().join("docker.sock")).await.unwrap_err();
+        assert!(!err.is_empty());
+    }
+}
