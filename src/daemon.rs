@@ -48,9 +48,9 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "IP[:PORT]", value_parser = resolver)]
     pub dns: Option<SocketAddr>,
     /// The Docker Engine this node reports and (with the docker runtime)
-    /// runs images on
-    #[arg(long, value_name = "unix://PATH", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
-    pub docker_host: PathBuf,
+    /// runs images on, or none
+    #[arg(long, value_name = "unix://PATH|none", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
+    pub docker_host: DockerHost,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
@@ -61,11 +61,15 @@ fn resolver(text: &str) -> Result<SocketAddr, String> {
     addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
 }
 
-/// `--docker-host`: the engine's unix socket.
-fn docker_host(text: &str) -> Result<PathBuf, String> {
+/// `--docker-host`: the engine's unix socket, or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerHost(Option<PathBuf>);
+
+fn docker_host(text: &str) -> Result<DockerHost, String> {
     match text.strip_prefix("unix://") {
-        Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
-        _ => Err(format!("expected unix:///PATH (the Docker Engine's socket), got {text:?}")),
+        _ if text == "none" => Ok(DockerHost(None)),
+        Some(path) if path.starts_with('/') => Ok(DockerHost(Some(PathBuf::from(path)))),
+        _ => Err(format!("expected unix:///PATH (the Docker Engine's socket) or none, got {text:?}")),
     }
 }
 
@@ -111,7 +115,7 @@ impl DaemonArgs {
             },
             data_path: self.data_path == "on",
             dns: self.dns,
-            docker: Some(self.docker_host),
+            docker: self.docker_host.0,
         })
     }
 }
@@ -158,7 +162,8 @@ mod tests {
 
     #[test]
     fn the_docker_host_is_a_unix_socket() {
-        assert_eq!(docker_host("unix:///run/docker.sock"), Ok(PathBuf::from("/run/docker.sock")));
+        assert_eq!(docker_host("unix:///run/docker.sock"), Ok(DockerHost(Some("/run/docker.sock".into()))));
+        assert_eq!(docker_host("none"), Ok(DockerHost(None)));
         for bad in ["tcp://10.0.0.1:2375", "/run/docker.sock", "unix://run/docker.sock"] {
             assert!(docker_host(bad).unwrap_err().starts_with("expected unix:///PATH"), "{bad}");
         }

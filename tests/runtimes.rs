@@ -58,6 +58,10 @@ fn the_cluster_default_decides_once_at_create() {
         out.starts_with("Pending ") && out.contains("runtime \"docker\" not available on 1 node")
     });
 
+    // `shoal run` names its runtime too (the default here runs nothing).
+    let out = node.ok(&["run", "--runtime", "process", "echo", "ran on processes"]);
+    assert!(out.contains("ran on processes"), "{out}");
+
     // A runtime shoal does not know is refused, and nothing changes.
     let err = node.fails(2, &["cluster", "update", "--default-runtime", "podman"]);
     assert!(err.contains("--default-runtime") && err.contains("podman"), "{err}");

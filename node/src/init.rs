@@ -35,15 +35,16 @@ fn default_runtime(runtimes: &[String]) -> &'static str {
 
 impl Daemon {
     pub(crate) async fn init(self: &Arc<Self>, req: InitRequest) -> Result<InitResponse, Status> {
+        // Checked before anything moves (the listener first).
+        if !req.default_runtime.is_empty() {
+            runtime::check(&req.default_runtime, "--default-runtime").map_err(|e| Status::invalid_argument(e.0))?;
+        }
         let listen_addr = self.listen_on(&req.listen_addr).await?;
         let addr = self.advertise(&req.advertise_addr)?;
         let cert_expiry =
             if req.cert_expiry_ns > 0 { Duration::from_nanos(req.cert_expiry_ns as u64) } else { DEFAULT_CERT_EXPIRY };
         if cert_expiry < MIN_CERT_EXPIRY {
             return Err(Status::invalid_argument(format!("--cert-expiry: expected at least {MIN_CERT_EXPIRY:?}")));
-        }
-        if !req.default_runtime.is_empty() {
-            runtime::check(&req.default_runtime, "--default-runtime").map_err(|e| Status::invalid_argument(e.0))?;
         }
         let node_id = new_id();
         let cluster_id = new_id();

@@ -40,9 +40,10 @@ pub fn fill(task: &mut TaskSpec, runtime: &str) {
 }
 
 /// The runtime of `current` (a service's stored spec), for an update
-/// that names none.
-pub fn of(current: &ServiceSpec) -> Option<&str> {
-    current.task.as_ref().map(|t| t.runtime.as_str()).filter(|r| !r.is_empty())
+/// that names none: a spec stored without one ran on processes (before
+/// runtimes were stored), and keeps doing so.
+pub fn of(current: &ServiceSpec) -> &str {
+    current.task.as_ref().map(|t| t.runtime.as_str()).filter(|r| !r.is_empty()).unwrap_or(PROCESS)
 }
 
 #[cfg(test)]
@@ -73,8 +74,8 @@ mod tests {
         fill(&mut task, DOCKER);
         assert_eq!(task.runtime, "docker");
         let stored = ServiceSpec { task: Some(task), ..Default::default() };
-        assert_eq!(of(&stored), Some("docker"));
-        assert_eq!(of(&ServiceSpec::default()), None);
+        assert_eq!(of(&stored), "docker");
+        assert_eq!(of(&ServiceSpec::default()), "process", "stored without one: it ran on processes");
     }
 
     #[test]

@@ -388,8 +388,7 @@ fn print_pretty(n: &Node) {
         outln!(" Not Enforced:\t\t{}", limits.message);
     }
     outln!("Engine Version:\t\t{}", d.engine_version);
-    match &d.docker {
-        Some(e) => outln!("Docker Engine:\t\t{} (API {})", e.version, e.api_version),
-        None => outln!("Docker Engine:\t\tnone answers"),
+    if let Some(e) = &d.docker {
+        outln!("Docker Engine:\t\t{} (API {})", e.version, e.api_version);
     }
 }

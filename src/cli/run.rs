@@ -53,13 +53,22 @@ pub struct RunArgs {
     /// Attachable network to join (NAME, or name=NAME,alias=ALIAS)
     #[arg(long = "network", value_name = "NETWORK", value_parser = network)]
     pub network: Vec<NetworkAttachmentConfig>,
+    /// Runtime that runs the task: process or docker [default: the
+    /// cluster's default runtime]
+    #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
+    pub runtime: Option<String>,
     #[command(flatten)]
     pub program: ProgramArgs,
 }
 
 impl RunArgs {
     fn spec(&self) -> TaskSpec {
-        TaskSpec { container: Some(self.program.container()), networks: self.network.clone(), ..Default::default() }
+        TaskSpec {
+            container: Some(self.program.container()),
+            networks: self.network.clone(),
+            runtime: self.runtime.clone().unwrap_or_default(),
+            ..Default::default()
+        }
     }
 }
 

@@ -122,7 +122,7 @@ impl Worker {
             tasks,
             reporter,
             wanted: self.config.wanted.clone(),
-            engine: docker::monitor(self.config.docker.clone(), stop.clone()),
+            engine: docker::monitor(self.config.docker.clone(), stop.clone()).await,
         };
         agent.run(stop).await;
     }

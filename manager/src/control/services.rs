@@ -91,7 +91,7 @@ pub async fn update(store: &Store, proposer: &Proposer, req: UpdateServiceReques
 fn checked(store: &Store, spec: ServiceSpec, current: Option<&ServiceSpec>) -> Result<ServiceSpec> {
     let mut spec = validate::service_spec(spec)?;
     store.view(|s| {
-        let runtime = current.and_then(runtime::of).unwrap_or_else(|| runtime::cluster_default(s.cluster()));
+        let runtime = current.map_or_else(|| runtime::cluster_default(s.cluster()), runtime::of);
         runtime::fill(spec.task.get_or_insert_with(Default::default), runtime);
         endpoint::resolve_networks(s, &mut spec)?;
         let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());

@@ -242,6 +242,30 @@ async fn cluster_settings_are_checked_and_written() {
     assert_eq!(spec.dispatcher.unwrap().heartbeat_period_ns, 2_000_000_000);
     assert_eq!(spec.orchestration.unwrap().task_history_retention_limit, 3);
     assert!(!h.store.view(|s| s.cluster().unwrap().root_ca.clone().unwrap().key.is_empty()), "kept in the store");
+
+    let unknown = UpdateClusterRequest { default_runtime: "podman".into(), ..Default::default() };
+    let err = cluster::update(&h.proposer, unknown).await.unwrap_err();
+    assert_eq!(err.to_string(), "--default-runtime: expected one of process, docker, got \"podman\"");
+}
+
+#[tokio::test]
+async fn a_service_keeps_the_runtime_it_was_created_with() {
+    let one = OneVoter::start().await;
+    let h = &one.handles;
+    let runtime = |s: &Service| s.spec.as_ref().and_then(|s| s.task.as_ref()).unwrap().runtime.clone();
+    let web = services::create(&h.store, &h.proposer, spec("web", 1)).await.unwrap();
+    assert_eq!(runtime(&web), "process", "the cluster's default");
+    let docker = UpdateClusterRequest { default_runtime: "docker".into(), ..Default::default() };
+    cluster::update(&h.proposer, docker).await.unwrap();
+    let api = services::create(&h.store, &h.proposer, spec("api", 1)).await.unwrap();
+    assert_eq!(runtime(&api), "docker", "the new default, for a new service");
+    // An update that names no runtime keeps the service's.
+    let version = web.meta.as_ref().unwrap().version;
+    let req =
+        UpdateServiceRequest { service_id: web.id.clone(), version, spec: Some(spec("web", 2)), ..Default::default() };
+    let updated = services::update(&h.store, &h.proposer, req).await.unwrap();
+    assert_eq!(runtime(&updated), "process");
+    assert_eq!(updated.spec_version, web.spec_version, "the runtime kept: no new task spec");
 }
 
 #[tokio::test]

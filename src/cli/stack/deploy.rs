@@ -199,8 +199,8 @@ fn entries(
         let existing = existing.remove(&full);
         // A service keeps the runtime it was created with unless the file
         // names one (as the managers do for any update).
-        if let Some(runtime) = existing.as_ref().and_then(|s| s.spec.as_ref()).and_then(runtime::of) {
-            runtime::fill(spec.task.get_or_insert_with(Default::default), runtime);
+        if let Some(current) = existing.as_ref().and_then(|s| s.spec.as_ref()) {
+            runtime::fill(spec.task.get_or_insert_with(Default::default), runtime::of(current));
         }
         entries.push(Entry { full, spec, existing, tracker: None, standing: None });
     }
