@@ -21,6 +21,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::images::{BusyboxImage, docker};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(300);
@@ -61,76 +62,39 @@ fn pids_named(name: &str) -> Vec<i32> {
     String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The bench's containers and image, removed when dropped (also on a panic).
 struct DockerSide {
-    label: String,
-    image: String,
-    _rootfs: tempfile::TempDir,
+    image: BusyboxImage,
 }
 
 impl DockerSide {
     fn new() -> DockerSide {
-        let token = rand::random::<u32>();
-        let label = format!("shoal-bench-footprint={token}");
-        let image = format!("shoal-bench-busybox:{token}");
-        let rootfs = tempfile::tempdir().unwrap();
-        let bin = rootfs.path().join("root/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static installed (/bin/busybox)");
-        std::os::unix::fs::symlink("busybox", bin.join("sleep")).unwrap();
-        let tar = rootfs.path().join("rootfs.tar");
-        let root = rootfs.path().join("root");
-        let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
-        assert!(ok.success(), "tar");
-        let side = DockerSide { label, image, _rootfs: rootfs };
-        docker(&["import", "--change", &format!("LABEL {}", side.label), tar.to_str().unwrap(), &side.image]);
-        side
+        DockerSide { image: BusyboxImage::import("footprint", &["sleep"]) }
     }
 
     fn run(&self, n: usize) {
+        let (label, name) = (&self.image.label, &self.image.name);
         for _ in 0..n {
-            docker(&["run", "-d", "--network", "none", "--label", &self.label, &self.image, "/bin/sleep", "100000"]);
+            docker(&["run", "-d", "--network", "none", "--label", label, name, "/bin/sleep", "100000"]);
         }
     }
 
     /// The shims of this bench's containers.
     fn shims(&self) -> Vec<i32> {
-        let ids = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("label={}", self.label)]);
-        let ids: Vec<&str> = ids.lines().collect();
+        let ids = self.image.containers(false);
         pids_named("containerd-shim")
             .into_iter()
             .chain(pids_named("containerd-shim-runc-v2"))
             .filter(|pid| {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 let cmdline = String::from_utf8_lossy(&cmdline);
-                ids.iter().any(|id| cmdline.contains(id))
+                ids.iter().any(|id| cmdline.contains(id.as_str()))
             })
             .collect()
     }
 
     fn engine() -> Vec<i32> {
         pids_named("dockerd").into_iter().chain(pids_named("containerd")).collect()
-    }
-}
-
-impl Drop for DockerSide {
-    fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("label={}", self.label)])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
-        }
-        let _ = Command::new("docker").args(["rmi", "-f", &self.image]).output();
     }
 }
 

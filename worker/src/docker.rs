@@ -21,6 +21,9 @@ pub const POLL: Duration = Duration::from_secs(1);
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long asking who it is may take (`/info` is slow on a busy engine).
 pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an engine that keeps answering is asked who it is again (a
+/// restart between two pings, or labels reloaded, change it).
+const REIDENTIFY: Duration = Duration::from_secs(60);
 
 /// What the node's Docker Engine says of itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,7 +94,7 @@ async fn alive(docker: &Docker) -> bool {
 /// does not answer. The first look is over when this returns (so that
 /// the node's first session says what it found); then, while the engine
 /// answers, each look is one `/_ping`, and it is asked who it is again
-/// only after it stopped answering.
+/// after it stopped answering or every [`REIDENTIFY`].
 pub async fn monitor(socket: Option<PathBuf>, stop: CancellationToken) -> watch::Receiver<Option<EngineInfo>> {
     let Some(socket) = socket else { return watch::channel(None).1 };
     let first = connect(&socket).await;
@@ -102,6 +105,7 @@ pub async fn monitor(socket: Option<PathBuf>, stop: CancellationToken) -> watch:
         Err(why) => info!(%why, socket = %socket.display(), "no Docker Engine answers"),
     }
     let (tx, rx) = watch::channel(seen);
+    let mut identified = tokio::time::Instant::now();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -109,13 +113,14 @@ pub async fn monitor(socket: Option<PathBuf>, stop: CancellationToken) -> watch:
                 _ = tokio::time::sleep(POLL) => {}
             }
             let answers = match &client {
-                Some(docker) => alive(docker).await,
+                Some(docker) => identified.elapsed() < REIDENTIFY && alive(docker).await,
                 None => false,
             };
             let found = if answers {
                 Ok(tx.borrow().clone().unwrap_or_default())
             } else {
                 let found = connect(&socket).await;
+                identified = tokio::time::Instant::now();
                 client = found.as_ref().ok().map(|(docker, _)| docker.clone());
                 found.map(|(_, engine)| engine)
             };

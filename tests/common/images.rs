@@ -1,0 +1,72 @@
+//! Docker images that tests and benches make themselves (no registry is
+//! reachable): a root filesystem of Debian's busybox-static with the
+//! applets asked for, `docker import`ed under a name unique to the run
+//! and a label; dropped, the guard removes every container carrying the
+//! label and the image, also when a test fails.
+
+use std::process::Command;
+
+/// Runs `docker ARGS`; its stdout, or a panic naming the failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A busybox image of this run; removed with its containers when dropped.
+pub struct BusyboxImage {
+    /// `KEY=VALUE` on the image; give it to every container made from it.
+    pub label: String,
+    /// `NAME:TAG`, unique to this run.
+    pub name: String,
+}
+
+impl BusyboxImage {
+    /// Imports busybox with `applets` (`sleep`, `sh`, `httpd`...) linked
+    /// in `/bin`; `purpose` goes into the label and the name.
+    pub fn import(purpose: &str, applets: &[&str]) -> BusyboxImage {
+        let token = rand::random::<u32>();
+        let image = BusyboxImage {
+            label: format!("shoal-test-{purpose}={token}"),
+            name: format!("shoal-test-{purpose}-busybox:{token}"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static installed (/bin/busybox)");
+        for applet in applets {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        let tar = dir.path().join("rootfs.tar");
+        let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
+        assert!(ok.success(), "tar");
+        docker(&["import", "--change", &format!("LABEL {}", image.label), tar.to_str().unwrap(), &image.name]);
+        image
+    }
+
+    /// The ids of the containers carrying this image's label.
+    pub fn containers(&self, all: bool) -> Vec<String> {
+        let filter = format!("label={}", self.label);
+        let mut args = vec!["ps", "-q", "--no-trunc", "--filter", &filter];
+        if all {
+            args.push("-a");
+        }
+        docker(&args).lines().map(String::from).collect()
+    }
+}
+
+impl Drop for BusyboxImage {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label={}", self.label)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+        }
+        let _ = Command::new("docker").args(["rmi", "-f", &self.name]).output();
+    }
+}
