@@ -31,8 +31,14 @@ fn the_cluster_default_decides_once_at_create() {
     node.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), "st"]);
     assert_eq!(runtime(&node, "st_app"), "process");
 
-    node.ok(&["cluster", "update", "--default-runtime", "docker"]);
+    let out = node.shoal(&["cluster", "update", "--default-runtime", "docker"]);
+    assert!(out.status.success());
+    let warning = "WARN: no node offers the docker runtime yet: services created without --runtime wait until one does";
+    assert!(String::from_utf8_lossy(&out.stderr).contains(warning), "{out:?}");
     assert_eq!(default_runtime(&node), "docker");
+    let out = node.shoal(&["cluster", "update", "--default-runtime", "process"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "a runtime the node offers: no warning: {out:?}");
+    node.ok(&["cluster", "update", "--default-runtime", "docker"]);
     // New services take the new default; existing ones keep theirs, also
     // through updates and a deploy of the same file.
     node.ok(&["service", "create", "--detach", "--name", "new", "sleep", "1000"]);
@@ -72,7 +78,10 @@ fn the_cluster_default_decides_once_at_create() {
 
 #[test]
 fn init_may_name_the_default_runtime() {
-    let node = Node::init_with("node-b", &["--default-runtime", "docker"]);
+    let node = Node::start("node-b");
+    let out = node.shoal(&["node", "init", "--default-runtime", "docker"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARN: no node offers the docker runtime yet"), "{out:?}");
     assert_eq!(default_runtime(&node), "docker");
     node.ok(&["service", "create", "--detach", "--name", "web", "sleep", "1000"]);
     assert_eq!(runtime(&node, "web"), "docker");

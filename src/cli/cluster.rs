@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use shoal_proto::{GetClusterRequest, UpdateClusterRequest};
+use shoal_proto::{GetClusterRequest, ListNodesRequest, UpdateClusterRequest};
 
 use super::format::Format;
 use super::{Ctx, inspect};
@@ -61,12 +61,29 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
                 task_history_limit,
                 spec_history_limit,
                 cert_expiry_ns: cert_expiry.unwrap_or_default(),
-                default_runtime: default_runtime.unwrap_or_default(),
+                default_runtime: default_runtime.clone().unwrap_or_default(),
             };
             ctx.control().await?.update_cluster(request).await.map_err(status)?;
             outln!("Cluster updated.");
+            if let Some(runtime) = default_runtime {
+                warn_if_no_node_offers(ctx, &runtime).await?;
+            }
             Ok(())
         }
         ClusterCommand::Admin(cmd) => admin::run(ctx, cmd).await,
     }
+}
+
+/// A default runtime no node offers is allowed (nodes may come), but the
+/// services that get it wait: say so.
+pub(super) async fn warn_if_no_node_offers(ctx: &mut Ctx, runtime: &str) -> Result<()> {
+    let nodes = ctx.control().await?.list_nodes(ListNodesRequest {}).await.map_err(status)?.into_inner().nodes;
+    let offers =
+        |n: &shoal_proto::Node| n.description.as_ref().is_some_and(|d| d.runtimes.iter().any(|r| r == runtime));
+    if !nodes.iter().any(offers) {
+        errln!(
+            "WARN: no node offers the {runtime} runtime yet: services created without --runtime wait until one does"
+        );
+    }
+    Ok(())
 }

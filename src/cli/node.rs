@@ -167,7 +167,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 force_new_cluster,
                 listen_addr: listen_addr.unwrap_or_default(),
                 data_path_port,
-                default_runtime: default_runtime.unwrap_or_default(),
+                default_runtime: default_runtime.clone().unwrap_or_default(),
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
             outln!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
@@ -176,6 +176,9 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             outln!(
                 "To add a manager to this cluster, run 'shoal node join-token manager' and follow the instructions."
             );
+            if let Some(runtime) = default_runtime {
+                super::cluster::warn_if_no_node_offers(ctx, &runtime).await?;
+            }
             Ok(())
         }
         NodeCommand::Join { token, advertise_addr, listen_addr, remote } => {
