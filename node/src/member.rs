@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use shoal_manager::raft::{RaftState, StartError};
 use shoal_manager::{Manager, ManagerConfig, ManagerError};
-use shoal_proto::NodeRole;
 use shoal_proto::transport::{self, Credentials};
 use shoal_worker::{Wanted, Worker, WorkerConfig};
 use tokio::net::TcpListener;
@@ -69,7 +68,7 @@ impl Daemon {
             tokio::spawn(self.clone().supervise_raft(m.clone(), stop.clone()));
             tokio::spawn(async move { m.run(stop).await });
         }
-        let role = if membership.manager { NodeRole::Manager } else { NodeRole::Worker };
+        let role = membership.role();
         let (wanted, wanted_rx) = watch::channel(Wanted {
             role,
             recorded: role,

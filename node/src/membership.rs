@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{NodeError, Result};
 use serde::{Deserialize, Serialize};
+use shoal_proto::NodeRole;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Membership {
@@ -20,6 +21,13 @@ pub struct Membership {
     /// the port it got); a restarted member listens there again.
     #[serde(default)]
     pub listen_addr: Option<String>,
+}
+
+impl Membership {
+    /// The role this node has in its cluster.
+    pub fn role(&self) -> NodeRole {
+        if self.manager { NodeRole::Manager } else { NodeRole::Worker }
+    }
 }
 
 fn path(data_dir: &Path) -> PathBuf {

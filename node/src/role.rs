@@ -59,12 +59,12 @@ impl Daemon {
     /// Changes role if the cluster wants it and is ready for it; whether
     /// it did.
     async fn change_role(self: &Arc<Self>, want: &Wanted) -> Result<bool> {
-        if self.decide(Request::Role { wanted: want.role, recorded: want.recorded }) == Ok(Step::Nothing) {
+        let request = Request::Role { wanted: want.role, recorded: want.recorded };
+        if self.decide(request) == Ok(Step::Nothing) {
             return Ok(false);
         }
         let _changing = self.changing.lock().await;
-        let (mut membership, manager) = match self.decide(Request::Role { wanted: want.role, recorded: want.recorded })
-        {
+        let (mut membership, manager) = match self.decide(request) {
             Ok(Step::ChangeRole { membership, manager }) => (membership, manager),
             Ok(Step::Wait(Waiting::LostRaftMember)) => {
                 warn!(

@@ -131,7 +131,7 @@ impl State {
 
     /// The role this node has in its cluster (running or not).
     pub fn role(&self) -> Option<NodeRole> {
-        self.membership().map(|m| if m.manager { NodeRole::Manager } else { NodeRole::Worker })
+        self.membership().map(Membership::role)
     }
 
     pub fn is_running(&self) -> bool {

@@ -60,11 +60,6 @@ impl EngineInfo {
     }
 }
 
-/// Asks the engine at `socket` who it is; why not, if it does not answer.
-pub async fn probe(socket: &Path) -> Result<EngineInfo, String> {
-    connect(socket).await.map(|(_, engine)| engine)
-}
-
 /// A client of the engine at `socket`, at the API version both speak,
 /// and what the engine says of itself.
 async fn connect(socket: &Path) -> Result<(Docker, EngineInfo), String> {
@@ -96,50 +91,49 @@ async fn alive(docker: &Docker) -> bool {
 /// answers, each look is one `/_ping`, and it is asked who it is again
 /// after it stopped answering or every [`REIDENTIFY`].
 pub async fn monitor(socket: Option<PathBuf>, stop: CancellationToken) -> watch::Receiver<Option<EngineInfo>> {
-    let Some(socket) = socket else { return watch::channel(None).1 };
-    let first = connect(&socket).await;
-    let mut client = first.as_ref().ok().map(|(docker, _)| docker.clone());
-    let seen = first.as_ref().ok().map(|(_, engine)| engine.clone());
-    match &first {
-        Ok((_, e)) => info!(version = %e.version, api = %e.api_version, "the Docker Engine answers"),
-        Err(why) => info!(%why, socket = %socket.display(), "no Docker Engine answers"),
-    }
-    let (tx, rx) = watch::channel(seen);
-    let mut identified = tokio::time::Instant::now();
+    let (tx, rx) = watch::channel(None);
+    let Some(socket) = socket else { return rx };
+    let mut client = identify(&socket, &tx, true).await;
     tokio::spawn(async move {
+        let mut identified = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(POLL) => {}
             }
-            let answers = match &client {
-                Some(docker) => identified.elapsed() < REIDENTIFY && alive(docker).await,
-                None => false,
-            };
-            let found = if answers {
-                Ok(tx.borrow().clone().unwrap_or_default())
-            } else {
-                let found = connect(&socket).await;
-                identified = tokio::time::Instant::now();
-                client = found.as_ref().ok().map(|(docker, _)| docker.clone());
-                found.map(|(_, engine)| engine)
-            };
-            tx.send_if_modified(|seen| {
-                let now = found.as_ref().ok().cloned();
-                if *seen == now {
-                    return false;
-                }
-                match (&now, &found) {
-                    (Some(e), _) => info!(version = %e.version, api = %e.api_version, "the Docker Engine answers"),
-                    (None, Err(why)) if seen.is_some() => info!(%why, "the Docker Engine no longer answers"),
-                    _ => {}
-                }
-                *seen = now;
-                true
-            });
+            if let Some(docker) = &client
+                && identified.elapsed() < REIDENTIFY
+                && alive(docker).await
+            {
+                continue;
+            }
+            client = identify(&socket, &tx, false).await;
+            identified = tokio::time::Instant::now();
         }
     });
     rx
+}
+
+/// Asks the engine at `socket` who it is and publishes the answer
+/// (`None`: it does not answer), logging what changed (on the `first`
+/// look, also that none answers); the client if it answered.
+async fn identify(socket: &Path, tx: &watch::Sender<Option<EngineInfo>>, first: bool) -> Option<Docker> {
+    let found = connect(socket).await;
+    let now = found.as_ref().ok().map(|(_, engine)| engine.clone());
+    tx.send_if_modified(|seen| {
+        match (&now, &found) {
+            (Some(e), _) if *seen != now => {
+                info!(version = %e.version, api = %e.api_version, "the Docker Engine answers")
+            }
+            (None, Err(why)) if first => info!(%why, socket = %socket.display(), "no Docker Engine answers"),
+            (None, Err(why)) if seen.is_some() => info!(%why, "the Docker Engine no longer answers"),
+            _ => {}
+        }
+        let changed = *seen != now;
+        *seen = now.clone();
+        changed
+    });
+    found.ok().map(|(docker, _)| docker)
 }
 
 /// `base` (what the node says of itself) with what its engine said.
@@ -199,7 +193,7 @@ mod tests {
     #[tokio::test]
     async fn no_engine_is_said_plainly() {
         let dir = tempfile::tempdir().unwrap();
-        let err = probe(&dir.path().join("docker.sock")).await.unwrap_err();
+        let err = connect(&dir.path().join("docker.sock")).await.map(|_| ()).unwrap_err();
         assert!(err.contains("docker.sock"), "names the socket: {err}");
     }
 }
