@@ -87,7 +87,11 @@ fn parse_millis(text: &str) -> Result<u64, String> {
 /// of every unreachable peer), and below trace, no frame-by-frame logs of
 /// the TLS and HTTP/2 libraries.
 fn log_filter(level: &str) -> String {
-    let quiet = if level == "trace" { "" } else { ",h2=info,rustls=info,hyper=info,tower=info,tonic=info" };
+    let quiet = if level == "trace" {
+        ""
+    } else {
+        ",h2=info,rustls=info,hyper=info,hyper_util=info,tower=info,tonic=info,bollard=info"
+    };
     format!("{level},openraft=warn{quiet}")
 }
 

@@ -37,12 +37,14 @@ fn kill_9_and_restart_changes_nothing() {
     let api_pid = node.tasks("api")[0]["Status"]["ContainerStatus"]["PID"].as_i64().unwrap() as i32;
     std::process::Command::new("kill").args(["-9", &api_pid.to_string()]).status().unwrap();
     wait_until(WAIT, "api to be replaced", || node.replicas("api") == "1/1" && node.tasks("api").len() == 2);
+    // Running is reported once the shim forked the task, which may not
+    // have exec'd (and shown its environment) yet.
+    wait_until(WAIT, "4 task processes", || procs_with(&token).len() == 4);
     let pids = {
         let mut p = procs_with(&token);
         p.sort();
         p
     };
-    assert_eq!(pids.len(), 4);
     let before = snapshot(&node);
 
     node.restart();

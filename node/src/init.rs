@@ -75,7 +75,15 @@ impl Daemon {
         let manager = Manager::start(self.manager_config(&membership, credentials.clone(), RaftState::New))
             .await
             .map_err(|e| internal("starting the manager", e))?;
-        let description = shoal_worker::describe(&self.hostname, &self.engine_labels);
+        // What this node can run decides the cluster's default runtime.
+        let engine = match &self.docker {
+            Some(socket) => shoal_worker::docker::look(socket).await,
+            None => None,
+        };
+        let description = shoal_worker::docker::describe(
+            &shoal_worker::describe(&self.hostname, &self.engine_labels),
+            engine.as_ref(),
+        );
         let options = InitOptions {
             default_runtime: match req.default_runtime.as_str() {
                 "" => default_runtime(&description.runtimes).to_string(),

@@ -15,7 +15,8 @@ impl Daemon {
     pub(crate) async fn leave(&self, membership: Membership) -> Result<(), Status> {
         self.stop_member().await.map_err(|e| internal("stopping the node", e))?;
         let shim = shoal_worker::shim::binary().map_err(|e| internal("finding the task shim", e))?;
-        shoal_worker::remove_all_tasks(&self.data_dir.join("worker"), shim).await;
+        let worker = self.data_dir.join("worker");
+        shoal_worker::remove_all_tasks(&worker, shim, &membership.node_id, self.docker.clone()).await;
         for dir in [certs::node_dir(&self.data_dir), self.data_dir.join("raft"), self.data_dir.join("worker")] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| internal(&format!("removing {}", dir.display()), e))?;

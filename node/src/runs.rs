@@ -134,7 +134,13 @@ impl NodeRuns for Runs {
         // A run of this node's, by name or id.
         let task = self.get_task(GetTaskRequest { reference: req.reference.clone() }).await?;
         let context = LogContext { task_name: task.name(), node_name: self.daemon.hostname.clone() };
-        let tasks_dir = self.daemon.data_dir.join("worker").join("tasks");
+        let worker_dir = self.daemon.data_dir.join("worker");
+        let tasks_dir = worker_dir.join("tasks");
+        let docker = self
+            .daemon
+            .docker
+            .clone()
+            .map(|socket| std::sync::Arc::new(shoal_worker::docker_executor(&worker_dir, &task.node_id, socket)));
         let (tx, rx) = mpsc::channel(256);
         let runs = self.clone();
         tokio::spawn(async move {
@@ -154,7 +160,7 @@ impl NodeRuns for Runs {
             }
             let request =
                 TaskLogsRequest { task_ids: vec![task.id], follow: req.follow, tail: req.tail, since: req.since };
-            let mut stream = match LogService::new(&tasks_dir).task_logs(Request::new(request)).await {
+            let mut stream = match LogService::new(&tasks_dir, docker).task_logs(Request::new(request)).await {
                 Ok(stream) => stream.into_inner(),
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;

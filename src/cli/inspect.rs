@@ -289,7 +289,10 @@ pub fn task(t: &Task) -> Value {
                 .always("State", state.name())
                 .always("Message", status.message)
                 .put("Err", status.err)
-                .always("ContainerStatus", json!({ "ContainerID": "", "PID": c.pid, "ExitCode": c.exit_code }))
+                .always(
+                    "ContainerStatus",
+                    json!({ "ContainerID": c.container_id, "PID": c.pid, "ExitCode": c.exit_code }),
+                )
                 .always("PortStatus", json!({}))
                 .done(),
         )

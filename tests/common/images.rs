@@ -25,6 +25,12 @@ impl BusyboxImage {
     /// Imports busybox with `applets` (`sleep`, `sh`, `httpd`...) linked
     /// in `/bin`; `purpose` goes into the label and the name.
     pub fn import(purpose: &str, applets: &[&str]) -> BusyboxImage {
+        BusyboxImage::import_with(purpose, applets, &[])
+    }
+
+    /// [`BusyboxImage::import`] with Dockerfile instructions applied
+    /// (`docker import --change`: `HEALTHCHECK ...`, `STOPSIGNAL ...`).
+    pub fn import_with(purpose: &str, applets: &[&str], changes: &[&str]) -> BusyboxImage {
         let token = rand::random::<u32>();
         let image = BusyboxImage {
             label: format!("shoal-test-{purpose}={token}"),
@@ -41,7 +47,13 @@ impl BusyboxImage {
         let tar = dir.path().join("rootfs.tar");
         let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
         assert!(ok.success(), "tar");
-        docker(&["import", "--change", &format!("LABEL {}", image.label), tar.to_str().unwrap(), &image.name]);
+        let label = format!("LABEL {}", image.label);
+        let mut args = vec!["import", "--change", &label];
+        for change in changes {
+            args.extend(["--change", change]);
+        }
+        args.extend([tar.to_str().unwrap(), &image.name]);
+        docker(&args);
         image
     }
 

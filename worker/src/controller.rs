@@ -112,13 +112,15 @@ impl<E: Executor> Controller<E> {
                         network.adopt(&task).await;
                     }
                     if known < TaskState::Running {
-                        self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
+                        self.report(TaskState::Running, "started", "", Some(container(&handle)));
                     } else {
                         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = task.status.clone();
                     }
                     handle
                 }
-                Adopted::Exited(status) => return self.report_end(Ok(status), None, false),
+                Adopted::Exited(status) => {
+                    return self.report_end(Ok(status), task.status.and_then(|s| s.container), false);
+                }
                 Adopted::Lost if known >= TaskState::Starting => {
                     return self.fail("task process lost while the worker was down");
                 }
@@ -157,10 +159,21 @@ impl<E: Executor> Controller<E> {
             },
             None => None,
         };
-        let prepared = match self.exec.prepare(&task, netns) {
-            Ok(p) => p,
-            Err(ExecError(e)) => {
-                self.fail(&e);
+        // Preparing may take long (an image to pull): a task stopped
+        // meanwhile stops preparing.
+        let mut stopped = self.task.clone();
+        let prepared = tokio::select! {
+            prepared = self.exec.prepare(&task, netns) => match prepared {
+                Ok(p) => p,
+                Err(ExecError(e)) => {
+                    self.fail(&e);
+                    return None;
+                }
+            },
+            asked = async { stopped.wait_for(|t| t.desired_state() > TaskState::Running).await.is_ok() } => {
+                if asked {
+                    self.report(TaskState::Shutdown, "shutdown", "", None);
+                }
                 return None;
             }
         };
@@ -181,7 +194,7 @@ impl<E: Executor> Controller<E> {
         self.report(TaskState::Starting, "starting", "", None);
         match self.exec.start(&task, prepared).await {
             Ok(handle) => {
-                self.report(TaskState::Running, "started", "", Some(container(handle.pid(), 0)));
+                self.report(TaskState::Running, "started", "", Some(container(&handle)));
                 Some(handle)
             }
             Err(ExecError(e)) => {
@@ -195,15 +208,18 @@ impl<E: Executor> Controller<E> {
     /// health check finds it unhealthy.
     async fn supervise(&mut self, handle: E::Handle) {
         let signal = handle.signaller();
-        let pid = handle.pid();
+        let running = container(&handle);
+        let own_signal = handle.stop_signal();
+        // The runtime's own checks (the engine's), else the worker's.
+        let mut checked = handle.health();
         let wait = handle.wait();
         tokio::pin!(wait);
         let task = self.current();
-        let mut checker = Checker::for_task(&task);
+        let mut checker = if checked.is_some() { None } else { Checker::for_task(&task) };
         let started = tokio::time::Instant::now();
         let mut next_probe = started + checker.as_ref().map_or(Duration::ZERO, |c| c.interval);
         let mut probe: Option<Pin<Box<dyn Future<Output = bool> + Send>>> = None;
-        if checker.is_some() {
+        if checker.is_some() || checked.is_some() {
             self.report_health(TaskHealth::Starting);
         }
         let mut unhealthy = false;
@@ -212,7 +228,7 @@ impl<E: Executor> Controller<E> {
         let mut kill_at: Option<tokio::time::Instant> = None;
         loop {
             if !stopping && (unhealthy || self.desired() > TaskState::Running) {
-                let (stop_signal, grace) = stop_settings(&self.current());
+                let (stop_signal, grace) = stop_settings(&self.current(), own_signal);
                 signal(stop_signal);
                 stopping = true;
                 kill_at = Some(tokio::time::Instant::now() + grace);
@@ -220,7 +236,7 @@ impl<E: Executor> Controller<E> {
             let deadline = kill_at.unwrap_or_else(tokio::time::Instant::now);
             let probing = checker.is_some() && !stopping;
             tokio::select! {
-                result = &mut wait => return self.report_end(result, Some(pid), unhealthy),
+                result = &mut wait => return self.report_end(result, Some(running), unhealthy),
                 changed = self.task.changed(), if !stopping => {
                     if changed.is_err() {
                         return; // the daemon is stopping: leave the task running
@@ -237,6 +253,16 @@ impl<E: Executor> Controller<E> {
                         tokio::time::timeout(timeout, exec.probe(&task, argv)).await.unwrap_or(false)
                     }));
                 }
+                changed = async { checked.as_mut().expect("health watched").changed().await }, if checked.is_some() && !stopping => {
+                    let Some(watch) = checked.as_mut() else { continue };
+                    if changed.is_err() {
+                        checked = None; // the runtime stopped checking: the task ends
+                        continue;
+                    }
+                    let health = *watch.borrow_and_update();
+                    self.report_health(health);
+                    unhealthy = health == TaskHealth::Unhealthy;
+                }
                 ok = async { probe.as_mut().expect("a probe runs").await }, if probing && probe.is_some() => {
                     probe = None;
                     let Some(c) = checker.as_mut() else { continue };
@@ -250,15 +276,20 @@ impl<E: Executor> Controller<E> {
         }
     }
 
-    fn report_end(&self, result: Result<ExitStatus, ExecError>, pid: Option<i32>, unhealthy: bool) {
+    /// Reports how the task ended; `running` is its container status
+    /// while it ran (as last reported when it ended while the worker was
+    /// away).
+    fn report_end(&self, result: Result<ExitStatus, ExecError>, running: Option<ContainerStatus>, unhealthy: bool) {
+        let ended =
+            |status: ExitStatus| ContainerStatus { exit_code: status.code(), ..running.clone().unwrap_or_default() };
         let stopped = self.desired() > TaskState::Running;
         if unhealthy && !stopped {
-            let c = result.ok().map(|status| container(pid.unwrap_or(0), status.code()));
+            let c = result.ok().map(ended);
             return self.report(TaskState::Failed, "started", "unhealthy container", c);
         }
         match result {
             Ok(status) => {
-                let c = Some(container(pid.unwrap_or(0), status.code()));
+                let c = Some(ended(status));
                 if stopped {
                     self.report(TaskState::Shutdown, "shutdown", "", c);
                 } else if status == ExitStatus::Code(0) {
@@ -289,14 +320,16 @@ impl<E: Executor> Controller<E> {
     }
 }
 
-fn container(pid: i32, exit_code: i32) -> ContainerStatus {
-    ContainerStatus { pid, exit_code }
+/// What `service ps` and `inspect` show of a running task.
+fn container(handle: &impl TaskHandle) -> ContainerStatus {
+    ContainerStatus { pid: handle.pid(), exit_code: 0, container_id: handle.container_id().to_string() }
 }
 
-/// The task's stop signal and grace period.
-pub fn stop_settings(task: &Task) -> (i32, Duration) {
+/// The task's stop signal (when its spec names none: the task's own,
+/// `own`, e.g. its image's, else SIGTERM) and grace period.
+pub fn stop_settings(task: &Task, own: Option<i32>) -> (i32, Duration) {
     let c = task.spec.as_ref().and_then(|s| s.container.as_ref());
-    let signal = c.and_then(|c| signal_number(&c.stop_signal)).unwrap_or(SIGTERM);
+    let signal = c.and_then(|c| signal_number(&c.stop_signal)).or(own).unwrap_or(SIGTERM);
     let grace =
         c.and_then(|c| c.stop_grace_period_ns).map_or(DEFAULT_GRACE, |ns| Duration::from_nanos(ns.max(0) as u64));
     (signal, grace)

@@ -3,9 +3,10 @@
 //! The [agent](agent) keeps a session with a manager over gRPC (even when
 //! the manager is in the same process), turns assignments into task
 //! [controllers](controller), and reports their status. Tasks run through
-//! an [executor](executor) under a [shim](shim) that outlives the daemon,
-//! each in its own [cgroup] (its resource limits); their local records
-//! ([`taskdir`]) let a restarted worker re-adopt them.
+//! an [executor](executor): programs under a [shim](shim) that outlives
+//! the daemon, each in its own [cgroup] (its resource limits), or
+//! containers of the node's [Docker Engine](docker); their local records
+//! ([`taskdir`]) and labels let a restarted worker re-adopt them.
 //! The [`logs`] service serves their output to managers.
 #![forbid(unsafe_code)]
 
@@ -33,9 +34,10 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 
 use agent::{Agent, Identity, Reporter, Tasks};
-use executor::ProcessExecutor;
+use executor::{DockerExecutor, ProcessExecutor, Runtimes};
 
-/// Runtimes this worker offers.
+/// Runtimes every worker offers (docker too while its engine answers:
+/// [`docker::describe`]).
 pub const RUNTIMES: [&str; 1] = ["process"];
 
 /// What a worker needs to run.
@@ -79,12 +81,12 @@ pub struct Wanted {
 
 pub struct Worker {
     config: WorkerConfig,
-    exec: Arc<ProcessExecutor>,
+    exec: Arc<Runtimes>,
 }
 
 impl Worker {
     pub fn new(config: WorkerConfig) -> Worker {
-        let exec = Arc::new(ProcessExecutor::new(config.shim.clone(), tasks_dir(&config)));
+        let exec = Arc::new(runtimes(&config.dir, config.shim.clone(), &config.node_id, config.docker.clone()));
         Worker { config, exec }
     }
 
@@ -92,7 +94,7 @@ impl Worker {
     /// (once a session said who they are) only the managers of now, not
     /// a demoted one with its old certificate.
     pub fn logs_service(&self) -> InterceptedService<LogsServer<logs::LogService>, impl Interceptor + Clone + use<>> {
-        let server = LogsServer::new(logs::LogService::new(&tasks_dir(&self.config)));
+        let server = LogsServer::new(logs::LogService::new(&tasks_dir(&self.config), self.exec.docker.clone()));
         let wanted = self.config.wanted.clone();
         let standing = Arc::new(move |caller: &shoal_proto::transport::Identity| {
             let ids = &wanted.borrow().manager_ids;
@@ -129,11 +131,11 @@ impl Worker {
 }
 
 /// Stops every task recorded under `dir` (`<data-dir>/worker`) and
-/// deletes the records: the node leaves its cluster.
-pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf) {
-    let tasks_dir = dir.join("tasks");
-    let exec = Arc::new(ProcessExecutor::new(shim, tasks_dir.clone()));
-    let tasks = Tasks::new(exec, Reporter::default(), tasks_dir, None);
+/// deletes the records, and removes every container node `node_id` made
+/// in the engine at `docker`: the node leaves its cluster.
+pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf, node_id: &str, docker: Option<PathBuf>) {
+    let exec = Arc::new(runtimes(dir, shim, node_id, docker));
+    let tasks = Tasks::new(exec, Reporter::default(), dir.join("tasks"), None);
     for done in tasks.remove_strays(&Default::default()) {
         let _ = done.await;
     }
@@ -141,6 +143,18 @@ pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf) {
 
 fn tasks_dir(config: &WorkerConfig) -> PathBuf {
     config.dir.join("tasks")
+}
+
+/// The runtimes of a worker keeping its tasks under `dir`.
+fn runtimes(dir: &std::path::Path, shim: PathBuf, node_id: &str, docker: Option<PathBuf>) -> Runtimes {
+    let docker = docker.map(|socket| Arc::new(docker_executor(dir, node_id, socket)));
+    Runtimes::new(ProcessExecutor::new(shim, dir.join("tasks")), docker, dir.join("tasks"))
+}
+
+/// The docker runtime of node `node_id`, keeping its tasks' records under
+/// `dir` (`<data-dir>/worker`), on the engine at `socket`.
+pub fn docker_executor(dir: &std::path::Path, node_id: &str, socket: PathBuf) -> DockerExecutor {
+    DockerExecutor::new(Arc::new(docker::Client::new(socket)), node_id.to_string(), dir.join("tasks"))
 }
 
 /// This machine as the scheduler and `node inspect` see it.

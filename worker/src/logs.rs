@@ -1,16 +1,19 @@
 //! Task output: the record format the shim writes ([`writer`], which
 //! rotates the files at the task's limits), and the Logs gRPC service
-//! that reads it back for `service logs` ([`files`]).
+//! that reads it back for `service logs` ([`files`]; a docker task's
+//! from the engine: [`docker`]).
 //!
 //! One record per line: `<unix ns> <o|e> <bytes>\n`. A line longer than
 //! [`MAX_RECORD`] is split, as Docker does at 16 KiB.
 
+mod docker;
 mod files;
 pub mod writer;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use shoal_proto::logs_server::Logs;
@@ -20,6 +23,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::executor::{DockerExecutor, Runtime};
 use crate::taskdir::TaskDir;
 use files::LogFiles;
 
@@ -50,21 +54,33 @@ pub fn decode(task_id: &str, record: &[u8]) -> Option<LogLine> {
     Some(LogLine { task_id: task_id.to_string(), timestamp, stream: stream as i32, data, ..Default::default() })
 }
 
-/// Serves the output of the tasks under `tasks_dir`.
+/// Serves the output of the tasks under `tasks_dir`, and of the docker
+/// tasks of the node's engine (`docker`; none: the node has none).
 pub struct LogService {
     tasks_dir: PathBuf,
+    docker: Option<Arc<DockerExecutor>>,
 }
 
 impl LogService {
-    pub fn new(tasks_dir: &Path) -> LogService {
-        LogService { tasks_dir: tasks_dir.to_path_buf() }
+    pub fn new(tasks_dir: &Path, docker: Option<Arc<DockerExecutor>>) -> LogService {
+        LogService { tasks_dir: tasks_dir.to_path_buf(), docker }
     }
 }
 
 type Tx = mpsc::Sender<Result<LogLine, Status>>;
 
-async fn stream_task(dir: TaskDir, task_id: String, req: TaskLogsRequest, tx: Tx) {
-    if let Err(e) = send_task(&dir, &task_id, &req, &tx).await {
+async fn stream_task(dir: TaskDir, task_id: String, req: TaskLogsRequest, tx: Tx, docker: Option<Arc<DockerExecutor>>) {
+    let sent = match dir.load_task().map(|t| Runtime::of(&t)) {
+        Some(Runtime::Docker) => match &docker {
+            Some(exec) => match exec.container(&task_id).await {
+                Ok((client, container)) => docker::send(&client, &container, &task_id, &req, &tx).await,
+                Err(e) => Err(e),
+            },
+            None => Err("this node uses no Docker Engine".to_string()),
+        },
+        _ => send_task(&dir, &task_id, &req, &tx).await.map_err(|e| e.to_string()),
+    };
+    if let Err(e) = sent {
         let _ = tx.send(Err(Status::internal(format!("reading the log of task {task_id}: {e}")))).await;
     }
 }
@@ -116,7 +132,7 @@ impl Logs for LogService {
         let mut readers = tokio::task::JoinSet::new();
         for task_id in req.task_ids.clone() {
             let dir = TaskDir::new(&self.tasks_dir, &task_id);
-            readers.spawn(stream_task(dir, task_id, req.clone(), tx.clone()));
+            readers.spawn(stream_task(dir, task_id, req.clone(), tx.clone(), self.docker.clone()));
         }
         tokio::spawn(async move { while readers.join_next().await.is_some() {} });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

@@ -12,7 +12,7 @@ use tracing::warn;
 
 use super::Reporter;
 use crate::controller::{Controller, stop_settings};
-use crate::executor::{Adopted, Executor, ProcessExecutor, TaskHandle};
+use crate::executor::{Adopted, Executor, Runtimes, TaskHandle};
 use crate::network::Network;
 use crate::taskdir::TaskDir;
 
@@ -23,7 +23,7 @@ struct Entry {
 
 /// The tasks this node runs.
 pub struct Tasks {
-    exec: Arc<ProcessExecutor>,
+    exec: Arc<Runtimes>,
     reporter: Reporter,
     tasks_dir: std::path::PathBuf,
     network: Option<Arc<dyn Network>>,
@@ -34,7 +34,7 @@ pub struct Tasks {
 
 impl Tasks {
     pub fn new(
-        exec: Arc<ProcessExecutor>,
+        exec: Arc<Runtimes>,
         reporter: Reporter,
         tasks_dir: std::path::PathBuf,
         network: Option<Arc<dyn Network>>,
@@ -111,19 +111,29 @@ impl Tasks {
             if let Some(network) = network {
                 network.detach(&id).await;
             }
-            if let Err(e) = exec.remove(&id) {
+            if let Err(e) = exec.remove(&id).await {
                 warn!(task = %id, "deleting the task's local record: {e}");
             }
         });
     }
 
     /// Tasks recorded by an earlier run that the managers forgot: stop
-    /// what still runs, delete the records. Returns when each is done.
+    /// what still runs, delete the records, and remove the containers
+    /// this node made for tasks not in `keep` (records or not). Returns
+    /// when each is done.
     pub fn remove_strays(&self, keep: &HashSet<&str>) -> Vec<JoinHandle<()>> {
-        let mut done = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.tasks_dir) else { return done };
-        for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
+        let recorded: Vec<String> = std::fs::read_dir(&self.tasks_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        // Recorded tasks are stopped below, gracefully: the sweep of
+        // containers leaves them alone.
+        let exec = self.exec.clone();
+        let keep_containers: HashSet<String> = keep.iter().map(|id| id.to_string()).chain(recorded.clone()).collect();
+        let mut done = vec![tokio::spawn(async move { exec.remove_strays(&keep_containers).await })];
+        for id in recorded {
             if keep.contains(id.as_str()) {
                 continue;
             }
@@ -131,14 +141,14 @@ impl Tasks {
             let task = TaskDir::new(&self.tasks_dir, &id).load_task().unwrap_or_default();
             done.push(tokio::spawn(async move {
                 if let Adopted::Running(handle) = exec.adopt(&id).await {
-                    let (signal, grace) = stop_settings(&task);
+                    let (signal, grace) = stop_settings(&task, handle.stop_signal());
                     let signaller = handle.signaller();
                     signaller(signal);
                     if tokio::time::timeout(grace, handle.wait()).await.is_err() {
                         signaller(9);
                     }
                 }
-                let _ = exec.remove(&id);
+                let _ = exec.remove(&id).await;
                 if let Some(network) = network {
                     network.detach(&id).await;
                 }

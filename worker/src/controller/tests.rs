@@ -53,7 +53,7 @@ impl Executor for Stub {
     type Prepared = ();
     type Handle = StubHandle;
 
-    fn prepare(&self, _: &Task, _: Option<std::path::PathBuf>) -> Result<(), ExecError> {
+    async fn prepare(&self, _: &Task, _: Option<std::path::PathBuf>) -> Result<(), ExecError> {
         self.note("prepare".into());
         self.prepare_error.clone().map_or(Ok(()), |e| Err(ExecError(e)))
     }
@@ -68,7 +68,7 @@ impl Executor for Stub {
         Adopted::Lost
     }
 
-    fn remove(&self, _: &str) -> std::io::Result<()> {
+    async fn remove(&self, _: &str) -> std::io::Result<()> {
         Ok(())
     }
 

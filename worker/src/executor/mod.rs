@@ -1,9 +1,13 @@
-//! Executors: what runs a task, behind one trait (the process runtime
-//! now; a docker runtime later). The lifecycle mirrors swarmkit's
-//! controller: prepare, start, wait, signal (shutdown), remove; and, for
-//! a restarted worker, adopt.
+//! Executors: what runs a task, behind one trait: the [process] runtime
+//! (a program on the node) and the [docker] runtime (a container of the
+//! node's Docker Engine), and [`Runtimes`], which gives each task to the
+//! one its spec names. The lifecycle mirrors swarmkit's controller:
+//! prepare, start, wait, signal (shutdown), remove; and, for a restarted
+//! worker, adopt.
 
-mod process;
+pub mod docker;
+pub mod process;
+mod runtimes;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use shoal_proto::Task;
 use shoal_proto::logging::LogLimits;
 
+pub use docker::{DockerExecutor, DockerHandle};
 pub use process::{ProcessExecutor, ProcessHandle};
+pub use runtimes::{Runtime, Runtimes};
 
 use crate::taskdir::ExitStatus;
 
@@ -39,7 +45,11 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Checks everything the task needs before it may start; `netns` is
     /// the network namespace it runs in (`None`: the node's).
-    fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Self::Prepared, ExecError>;
+    fn prepare(
+        &self,
+        task: &Task,
+        netns: Option<PathBuf>,
+    ) -> impl Future<Output = Result<Self::Prepared, ExecError>> + Send;
     /// Starts the task.
     fn start(
         &self,
@@ -49,7 +59,7 @@ pub trait Executor: Send + Sync + 'static {
     /// Finds a task started by an earlier run of the worker.
     fn adopt(&self, task_id: &str) -> impl Future<Output = Adopted<Self::Handle>> + Send;
     /// Forgets a task and deletes what it left (its output included).
-    fn remove(&self, task_id: &str) -> std::io::Result<()>;
+    fn remove(&self, task_id: &str) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Runs a health check command (`argv`) in the environment the task
     /// was started with; true if it exits 0. Dropping the future kills
     /// the command.
@@ -63,6 +73,20 @@ pub type Signaller = Box<dyn Fn(i32) + Send + Sync>;
 /// A running task.
 pub trait TaskHandle: Send + 'static {
     fn pid(&self) -> i32;
+    /// The container that runs the task (none for a process).
+    fn container_id(&self) -> &str {
+        ""
+    }
+    /// The task's health as its runtime checks it (`None`: the worker
+    /// runs the spec's health check itself, if any).
+    fn health(&self) -> Option<tokio::sync::watch::Receiver<shoal_proto::TaskHealth>> {
+        None
+    }
+    /// The signal that stops it when its spec names none (an image's
+    /// STOPSIGNAL); `None`: SIGTERM.
+    fn stop_signal(&self) -> Option<i32> {
+        None
+    }
     /// How to signal the task while waiting for it.
     fn signaller(&self) -> Signaller;
     /// Waits for the task to end.

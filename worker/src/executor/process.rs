@@ -103,7 +103,35 @@ impl Executor for ProcessExecutor {
     type Prepared = Launch;
     type Handle = ProcessHandle;
 
-    fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Launch, ExecError> {
+    async fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Launch, ExecError> {
+        self.launch(task, netns)
+    }
+
+    async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
+        self.spawn(task, launch).await
+    }
+
+    async fn adopt(&self, task_id: &str) -> Adopted<ProcessHandle> {
+        self.find(task_id).await
+    }
+
+    fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send {
+        probe(super::read_launch(&self.dir(&task.id)), argv, self.shim.clone())
+    }
+
+    async fn remove(&self, task_id: &str) -> std::io::Result<()> {
+        // The record stays while processes of the task may run: a
+        // restarted worker tries again.
+        if let Some(cgroup) = self.cgroup(task_id) {
+            cgroup.remove().map_err(std::io::Error::other)?;
+        }
+        self.dir(task_id).remove()
+    }
+}
+
+impl ProcessExecutor {
+    /// What the shim will run, checked against the node.
+    fn launch(&self, task: &Task, netns: Option<PathBuf>) -> Result<Launch, ExecError> {
         let spec = task.spec.clone().unwrap_or_default();
         // The scheduler places no such task here; one sent anyway must
         // not run without the limits it asked for.
@@ -166,7 +194,8 @@ impl Executor for ProcessExecutor {
         })
     }
 
-    async fn start(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
+    /// Starts the shim, which starts the task.
+    async fn spawn(&self, task: &Task, launch: Launch) -> Result<ProcessHandle, ExecError> {
         let dir = self.dir(&task.id);
         dir.clear_run().map_err(|e| err(format!("clearing an earlier attempt in {}: {e}", dir.path().display())))?;
         let json = serde_json::to_vec(&launch).map_err(|e| err(format!("encoding the launch: {e}")))?;
@@ -216,7 +245,8 @@ impl Executor for ProcessExecutor {
         }
     }
 
-    async fn adopt(&self, task_id: &str) -> Adopted<ProcessHandle> {
+    /// The task's shim and process, as an earlier run left them.
+    async fn find(&self, task_id: &str) -> Adopted<ProcessHandle> {
         let dir = self.dir(task_id);
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
@@ -236,19 +266,6 @@ impl Executor for ProcessExecutor {
                 _ => return Adopted::Lost,
             }
         }
-    }
-
-    fn probe(&self, task: &Task, argv: Vec<String>) -> impl Future<Output = bool> + Send {
-        probe(super::read_launch(&self.dir(&task.id)), argv, self.shim.clone())
-    }
-
-    fn remove(&self, task_id: &str) -> std::io::Result<()> {
-        // The record stays while processes of the task may run: a
-        // restarted worker tries again.
-        if let Some(cgroup) = self.cgroup(task_id) {
-            cgroup.remove().map_err(std::io::Error::other)?;
-        }
-        self.dir(task_id).remove()
     }
 }
 
@@ -390,20 +407,20 @@ mod tests {
             }),
             ..Default::default()
         };
-        let launch = exec.prepare(&task("sh", "", ""), None).unwrap();
+        let launch = exec.launch(&task("sh", "", ""), None).unwrap();
         assert!(launch.env.contains(&("A".into(), "1".into())));
         assert!(launch.env.iter().any(|(k, _)| k == "PATH"));
         assert!(
-            exec.prepare(&task("no-such-program-xyz", "", ""), None).unwrap_err().0.contains("executable not found")
+            exec.launch(&task("no-such-program-xyz", "", ""), None).unwrap_err().0.contains("executable not found")
         );
-        assert!(exec.prepare(&task("sh", "/no/such/dir", ""), None).unwrap_err().0.contains("working directory"));
-        assert!(exec.prepare(&task("sh", "", "no-such-user-xyz"), None).unwrap_err().0.contains("user"));
-        let root = exec.prepare(&task("sh", "", "root"), None).unwrap();
+        assert!(exec.launch(&task("sh", "/no/such/dir", ""), None).unwrap_err().0.contains("working directory"));
+        assert!(exec.launch(&task("sh", "", "no-such-user-xyz"), None).unwrap_err().0.contains("user"));
+        let root = exec.launch(&task("sh", "", "root"), None).unwrap();
         assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
         let mut limited = task("sh", "", "");
         limited.spec.as_mut().unwrap().container.as_mut().unwrap().pids_limit = 20;
         assert_eq!(
-            exec.prepare(&limited, None).unwrap_err().0,
+            exec.launch(&limited, None).unwrap_err().0,
             "pids limit not enforceable on this node: none in this test"
         );
     }

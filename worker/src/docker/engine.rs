@@ -2,8 +2,8 @@
 //! version and platform, and its labels (`dockerd --label`). One monitor
 //! per worker asks the engine every [`POLL`] and publishes what it found,
 //! so a Docker Engine that stops or starts is noticed within seconds
-//! without restarting shoal. (The docker runtime that runs tasks there is
-//! being built: docs/design/docker-runtime.md.)
+//! without restarting shoal; while it answers, the node offers the
+//! docker runtime.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,7 +62,7 @@ impl EngineInfo {
 
 /// A client of the engine at `socket`, at the API version both speak,
 /// and what the engine says of itself.
-async fn connect(socket: &Path) -> Result<(Docker, EngineInfo), String> {
+pub(crate) async fn connect(socket: &Path) -> Result<(Docker, EngineInfo), String> {
     let asked = async {
         let docker =
             Docker::connect_with_unix(&socket.to_string_lossy(), IDENTIFY_TIMEOUT.as_secs(), API_DEFAULT_VERSION)?
@@ -77,6 +77,12 @@ async fn connect(socket: &Path) -> Result<(Docker, EngineInfo), String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {IDENTIFY_TIMEOUT:?}")),
     }
+}
+
+/// What the engine at `socket` says of itself, if it answers now (one
+/// look, as `node init` takes to choose the cluster's default runtime).
+pub async fn look(socket: &Path) -> Option<EngineInfo> {
+    connect(socket).await.ok().map(|(_, engine)| engine)
 }
 
 /// Whether the engine behind `docker` still answers (one `/_ping`).
@@ -136,10 +142,14 @@ async fn identify(socket: &Path, tx: &watch::Sender<Option<EngineInfo>>, first: 
     found.ok().map(|(docker, _)| docker)
 }
 
-/// `base` (what the node says of itself) with what its engine said.
+/// `base` (what the node says of itself) with what its engine said: the
+/// docker runtime is offered while the engine answers.
 pub fn describe(base: &NodeDescription, engine: Option<&EngineInfo>) -> NodeDescription {
     let mut description = base.clone();
     let Some(engine) = engine else { return description };
+    if !description.runtimes.iter().any(|r| r == super::RUNTIME) {
+        description.runtimes.push(super::RUNTIME.to_string());
+    }
     description.docker = Some(DockerEngine {
         version: engine.version.clone(),
         api_version: engine.api_version.clone(),
@@ -176,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn the_engine_joins_the_description_but_not_its_labels_yet() {
+    fn the_engine_and_its_runtime_join_the_description_but_not_its_labels_yet() {
         let base =
             NodeDescription { engine_labels: [("zone".to_string(), "shoal".to_string())].into(), ..Default::default() };
         assert_eq!(describe(&base, None), base);
@@ -187,6 +197,7 @@ mod tests {
         };
         let described = describe(&base, Some(&engine));
         assert_eq!(described.engine_labels, base.engine_labels);
+        assert_eq!(described.runtimes, ["docker"], "offered while the engine answers");
         assert_eq!(described.docker.unwrap().version, "20.10.24");
     }
 

@@ -1,0 +1,311 @@
+//! The docker runtime end to end on the machine's Docker Engine: a
+//! cluster made where the engine answers runs images by default; a
+//! service's tasks become containers named and labelled as Swarm's are,
+//! converge, scale, are replaced when killed and go when the service
+//! does; a missing image, a command that cannot start and a non-zero exit
+//! become the task's error in Docker's words; `service logs` reads what
+//! the engine kept of a container's output, also after a restart of
+//! shoal. Images are busybox, made by the test; every container the
+//! test's image made goes with it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::images::{BusyboxImage, docker};
+use common::{Node, wait_until};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+const ENGINE: &str = "unix:///var/run/docker.sock";
+
+/// A node of its own cluster that runs containers of the machine's engine.
+fn node(hostname: &str) -> Node {
+    let node = Node::start_with_docker(hostname, None, "127.0.0.1", Some(ENGINE));
+    node.ok(&["node", "init"]);
+    node
+}
+
+/// The containers of `service` made from `image` (running only unless `all`).
+fn containers(image: &BusyboxImage, service: &str, all: bool) -> BTreeSet<String> {
+    let (image_label, service_label) =
+        (format!("label={}", image.label), format!("label=io.shoal.service.name={service}"));
+    let mut args = vec!["ps", "-q", "--no-trunc", "--filter", &image_label, "--filter", &service_label];
+    if all {
+        args.push("-a");
+    }
+    docker(&args).lines().map(String::from).collect()
+}
+
+fn inspect(id: &str) -> Value {
+    serde_json::from_str::<Vec<Value>>(&docker(&["inspect", id])).unwrap().remove(0)
+}
+
+#[test]
+fn image_services_converge_scale_are_replaced_and_go() {
+    // Declared first, dropped last: the node stops before its containers go.
+    let image = BusyboxImage::import("runtime", &["sleep", "sh"]);
+    let node = node("node-a");
+    let default = node.ok(&["cluster", "inspect", "--format", "{{.Spec.DefaultRuntime}}"]);
+    assert_eq!(default.trim(), "docker", "the engine answers at init: images by default");
+    let runtimes = node.ok(&["node", "inspect", "--format", "{{json .Description.Engine.Runtimes}}", "self"]);
+    assert_eq!(runtimes.trim(), r#"["process","docker"]"#);
+
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "web",
+        "--replicas",
+        "3",
+        "--env",
+        "A=1",
+        &image.name,
+        "sleep",
+        "1000",
+    ]);
+    wait_until(WAIT, "3 running containers", || containers(&image, "web", false).len() == 3);
+    wait_until(WAIT, "3/3", || node.replicas("web") == "3/3");
+
+    // Named and labelled as Swarm names them, made from the spec.
+    let node_id = node.id();
+    let tasks = node.tasks("web");
+    let running = containers(&image, "web", false);
+    for id in &running {
+        let c = inspect(id);
+        let labels = &c["Config"]["Labels"];
+        assert_eq!(labels["io.shoal.node.id"], node_id.as_str());
+        assert_eq!(labels["io.shoal.service.name"], "web");
+        let task_id = labels["io.shoal.task.id"].as_str().unwrap();
+        let task = tasks.iter().find(|t| t["ID"] == task_id).expect("a task of the service");
+        let name = format!("/web.{}.{task_id}", task["Slot"]);
+        assert_eq!(c["Name"], name.as_str());
+        assert_eq!(labels["io.shoal.task.name"], &name[1..]);
+        assert_eq!(c["Config"]["Cmd"], serde_json::json!(["sleep", "1000"]));
+        assert!(c["Config"]["Env"].as_array().unwrap().iter().any(|e| e == "A=1"));
+        assert_eq!(c["HostConfig"]["LogConfig"]["Type"], "json-file");
+        assert_eq!(task["Status"]["ContainerStatus"]["PID"], c["State"]["Pid"], "the task's pid is the container's");
+        assert_eq!(task["Status"]["ContainerStatus"]["ContainerID"], id.as_str());
+    }
+
+    // A container killed behind shoal's back fails its task; another replaces it.
+    let killed = running.iter().next().unwrap().clone();
+    docker(&["kill", &killed]);
+    wait_until(WAIT, "a replacement", || {
+        let now = containers(&image, "web", false);
+        now.len() == 3 && !now.contains(&killed)
+    });
+    let failed = node.tasks("web").into_iter().find(|t| t["Status"]["State"] == "failed").expect("the killed task");
+    assert_eq!(failed["Status"]["Err"], "task: non-zero exit (137)");
+
+    node.ok(&["service", "scale", "--detach", "web=1"]);
+    wait_until(WAIT, "1 running container", || containers(&image, "web", false).len() == 1);
+    node.ok(&["service", "rm", "web"]);
+    wait_until(WAIT, "no container left", || containers(&image, "web", true).is_empty());
+}
+
+#[test]
+fn what_goes_wrong_is_said_in_dockers_words() {
+    let image = BusyboxImage::import("runtime-errors", &["sleep", "sh"]);
+    let node = node("node-b");
+    let err = |service: &str| {
+        let mut err = String::new();
+        wait_until(WAIT, &format!("{service} fails"), || {
+            let tasks = node.tasks(service);
+            err =
+                tasks.first().map(|t| t["Status"]["Err"].as_str().unwrap_or_default().to_string()).unwrap_or_default();
+            tasks.first().is_some_and(|t| t["Status"]["State"] == "failed")
+        });
+        err
+    };
+    let create = |name: &str, args: &[&str]| {
+        let mut all = vec!["service", "create", "--detach", "--restart-condition", "none", "--name", name];
+        all.extend_from_slice(args);
+        node.ok(&all);
+    };
+    // A registry on a loopback port nothing listens on: the pull fails at once.
+    create("missing", &["127.0.0.1:9/nosuch:1"]);
+    let missing = err("missing");
+    assert!(missing.starts_with("No such image: 127.0.0.1:9/nosuch:1 (pulling it failed: "), "{missing}");
+
+    create("unstartable", &[&image.name, "/nonexistent"]);
+    let unstartable = err("unstartable");
+    assert!(unstartable.starts_with("starting container failed: "), "{unstartable}");
+    assert!(unstartable.contains("/nonexistent"), "{unstartable}");
+
+    create("three", &[&image.name, "sh", "-c", "exit 3"]);
+    assert_eq!(err("three"), "task: non-zero exit (3)");
+    let exited = containers(&image, "three", true);
+    assert_eq!(exited.len(), 1, "kept while its task is, as Swarm keeps it");
+    assert_eq!(inspect(exited.iter().next().unwrap())["State"]["ExitCode"], 3);
+}
+
+#[test]
+fn service_logs_read_the_containers_output_also_after_a_restart() {
+    let image = BusyboxImage::import("runtime-logs", &["sh", "sleep"]);
+    let mut node = node("node-c");
+    let script = "echo out-1; echo err-1 >&2; while [ ! -e /go ]; do sleep 0.1; done; echo after; sleep 1000";
+    node.ok(&["service", "create", "--detach", "--name", "talk", &image.name, "sh", "-c", script]);
+    wait_until(WAIT, "its first lines", || {
+        let out = node.shoal(&["service", "logs", "talk"]);
+        String::from_utf8_lossy(&out.stdout).contains("| out-1")
+            && String::from_utf8_lossy(&out.stderr).contains("| err-1")
+    });
+    let out = node.ok(&["service", "logs", "talk"]);
+    let line = out.lines().next().unwrap();
+    let task = node.ok(&["service", "ps", "-q", "talk"]);
+    assert!(line.starts_with("talk.1.") && line.contains(task.trim()) && line.contains("@node-c"), "{line}");
+
+    // Followed, a line written after the stream began comes through.
+    let mut follow = Command::new(common::SHOAL)
+        .args(["--host", &format!("unix://{}", node.socket().display()), "service", "logs", "-f", "talk"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").unwrap();
+    assert!(first.ends_with("| out-1"), "{first}");
+    let container = containers(&image, "talk", false).pop_first().unwrap();
+    docker(&["exec", &container, "sh", "-c", ": > /go"]);
+    let next = lines.next().expect("a followed line").unwrap();
+    assert!(next.ends_with("| after"), "{next}");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // Nothing is lost across a restart of shoal: the engine kept it all.
+    node.restart();
+    let out = node.shoal(&["service", "logs", "talk"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.rsplit("| ").next().unwrap()).collect::<Vec<_>>(),
+        ["out-1", "after"]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("| err-1"), "stderr goes to stderr");
+    assert!(node.ok(&["service", "logs", "--tail", "1", "talk"]).ends_with("| after\n"));
+    let stamped = node.ok(&["service", "logs", "-t", "talk"]);
+    assert!(stamped.lines().all(|l| l.starts_with("20") && l.contains('T')), "{stamped}");
+    assert!(node.ok(&["service", "logs", "--since", "2100-01-01T00:00:00Z", "talk"]).is_empty());
+}
+
+/// A Docker named volume of the test, removed when dropped.
+struct Volume(String);
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn mounts_and_limits_reach_the_container() {
+    // Dropped last: the volume goes once the image's containers have.
+    let volume = Volume(format!("shoal-test-vol-{}", rand::random::<u32>()));
+    let image = BusyboxImage::import("runtime-mounts", &["sh", "sleep", "cat"]);
+    let node = node("node-d");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "from-the-node").unwrap();
+    let bind = format!("type=bind,source={},target=/data,readonly", dir.path().display());
+    let vol = format!("type=volume,source={},target=/v", volume.0);
+    // Counts its starts in the volume; tells whether the bind is writable.
+    let script = "n=$(( $(cat /v/n 2>/dev/null || echo 0) + 1 )); echo $n > /v/n; echo start-$n; cat /data/f; echo; \
+                  if (: > /data/x) 2>/dev/null; then echo writable; else echo read-only; fi; sleep 1000";
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "store",
+        "--mount",
+        &bind,
+        "--mount",
+        &vol,
+        "--mount",
+        "type=tmpfs,target=/scratch",
+        "--limit-cpu",
+        "0.5",
+        "--limit-memory",
+        "64m",
+        &image.name,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let logs = || node.ok(&["service", "logs", "store"]);
+    wait_until(WAIT, "its first start", || logs().contains("| read-only"));
+    let out = logs();
+    assert!(out.contains("| start-1") && out.contains("| from-the-node"), "{out}");
+
+    let first = containers(&image, "store", false).pop_first().unwrap();
+    let c = inspect(&first);
+    assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000);
+    assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
+    let kinds: Vec<&str> =
+        c["HostConfig"]["Mounts"].as_array().unwrap().iter().map(|m| m["Type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["bind", "volume", "tmpfs"]);
+
+    // The volume's data outlives the task: its replacement counts on.
+    docker(&["kill", &first]);
+    wait_until(WAIT, "the replacement's start", || logs().contains("| start-2"));
+
+    // A bind of a path the node lacks fails the task, as in Swarm.
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--restart-condition",
+        "none",
+        "--name",
+        "nobind",
+        "--mount",
+        "type=bind,source=/no/such/dir,target=/data",
+        &image.name,
+        "sleep",
+        "1000",
+    ]);
+    wait_until(WAIT, "nobind fails", || node.tasks("nobind").first().is_some_and(|t| t["Status"]["State"] == "failed"));
+    let err = node.tasks("nobind")[0]["Status"]["Err"].as_str().unwrap().to_string();
+    assert!(err.contains("bind source path does not exist: /no/such/dir"), "{err}");
+}
+
+#[test]
+fn the_images_health_check_is_honoured_overridden_or_off() {
+    let healthcheck = r#"HEALTHCHECK --interval=1s --retries=2 CMD ["sh", "-c", "[ -e /ok ]"]"#;
+    let image = BusyboxImage::import_with("runtime-health", &["sh", "sleep"], &[healthcheck]);
+    let node = node("node-e");
+    let state = |service: &str| -> Vec<String> {
+        let rows = node.json_lines(&["service", "ps", "--format", "json", service]);
+        let live = rows.iter().filter(|t| t["DesiredState"] == "Running");
+        live.map(|t| t["CurrentState"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let create = |name: &str, args: &[&str]| {
+        let mut all = vec!["service", "create", "--detach", "--name", name];
+        all.extend_from_slice(args);
+        node.ok(&all);
+    };
+    // The image's check passes once /ok is there.
+    create("img", &[&image.name, "sh", "-c", ": > /ok; sleep 1000"]);
+    // The spec's replaces the image's (which would fail here).
+    create("own", &["--health-cmd", "exit 0", "--health-interval", "1s", &image.name, "sleep", "1000"]);
+    // Turned off: no health at all.
+    create("off", &["--no-healthcheck", &image.name, "sleep", "1000"]);
+    // The image's check fails: unhealthy, the task fails and is replaced.
+    create("sick", &[&image.name, "sleep", "1000"]);
+    for healthy in ["img", "own"] {
+        wait_until(WAIT, &format!("{healthy} healthy"), || {
+            state(healthy).iter().any(|s| s.starts_with("Running (healthy)"))
+        });
+    }
+    wait_until(WAIT, "sick replaced", || {
+        node.tasks("sick")
+            .iter()
+            .any(|t| t["Status"]["State"] == "failed" && t["Status"]["Err"] == "unhealthy container")
+    });
+    let off = state("off");
+    assert!(off.len() == 1 && off[0].starts_with("Running") && !off[0].contains('('), "{off:?}");
+    let container = containers(&image, "img", false).pop_first().unwrap();
+    assert_eq!(inspect(&container)["State"]["Health"]["Status"], "healthy", "the engine's own check");
+}
