@@ -236,13 +236,21 @@ impl DataPath {
     }
 
     /// Gives `task` its namespace with an interface on each network it
-    /// joins; `None` for a task on no network (it uses the node's).
-    pub async fn attach(&self, task: &Task) -> Result<Option<PathBuf>, DataPathError> {
+    /// joins; `None` for a task on no network (it uses the node's). The
+    /// namespace is a new one, or `existing` (a container's) when given.
+    pub async fn attach(
+        &self,
+        task: &Task,
+        existing: Option<&std::path::Path>,
+    ) -> Result<Option<PathBuf>, DataPathError> {
         if task.networks.is_empty() {
             return Ok(None);
         }
         let state = self.state.lock().await;
-        let path = netns::create(&namespace(&task.id))?;
+        let path = match existing {
+            Some(existing) => netns::pin(&namespace(&task.id), existing)?,
+            None => netns::create(&namespace(&task.id))?,
+        };
         // The default route goes through the ingress network when the task
         // is on it: replies to mesh clients, whose address is kept, leave
         // through the node that sent the connection in.

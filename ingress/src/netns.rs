@@ -31,11 +31,12 @@ pub fn path(name: &str) -> PathBuf {
     Path::new(DIR).join(name)
 }
 
-/// Makes namespace `name` (an existing one is kept) and returns its path.
-pub fn create(name: &str) -> Result<PathBuf, NetnsError> {
+/// The file namespace `name` is mounted on, made empty; `None` when the
+/// namespace is already there.
+fn mount_point(name: &str) -> Result<Option<PathBuf>, NetnsError> {
     let path = path(name);
     if is_namespace(&path) {
-        return Ok(path);
+        return Ok(None);
     }
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -43,6 +44,24 @@ pub fn create(name: &str) -> Result<PathBuf, NetnsError> {
     };
     std::fs::create_dir_all(DIR).map_err(io(Path::new(DIR)))?;
     File::create(&path).map_err(io(&path))?;
+    Ok(Some(path))
+}
+
+/// Names the namespace at `existing` (e.g. `/proc/PID/ns/net` of a
+/// container's process) `name`: it lives on under that name once the
+/// process is gone. An existing `name` is kept.
+pub fn pin(name: &str, existing: &Path) -> Result<PathBuf, NetnsError> {
+    let Some(path) = mount_point(name)? else { return Ok(path(name)) };
+    if let Err(source) = mount(Some(existing), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>) {
+        let _ = std::fs::remove_file(&path);
+        return Err(NetnsError::Sys { what: "mounting the network namespace at", path, source });
+    }
+    Ok(path)
+}
+
+/// Makes namespace `name` (an existing one is kept) and returns its path.
+pub fn create(name: &str) -> Result<PathBuf, NetnsError> {
+    let Some(path) = mount_point(name)? else { return Ok(path(name)) };
     let target = path.clone();
     let made = std::thread::spawn(move || {
         let sys = |what| {

@@ -77,13 +77,17 @@ impl Network for NodeNetwork {
         self.maps.send_replace(Some(map));
     }
 
-    fn attach<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<Option<PathBuf>, String>> {
+    fn attach<'a>(
+        &'a self,
+        task: &'a Task,
+        existing: Option<PathBuf>,
+    ) -> BoxFuture<'a, Result<Option<PathBuf>, String>> {
         Box::pin(async move {
             if task.networks.is_empty() {
                 return Ok(None);
             }
             self.apply_latest().await?;
-            self.path.attach(task).await.map_err(|e| e.to_string())
+            self.path.attach(task, existing.as_deref()).await.map_err(|e| e.to_string())
         })
     }
 

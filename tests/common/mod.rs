@@ -445,6 +445,7 @@ impl Node {
     /// Kills every task process and shim this node started, and removes
     /// the network namespaces its data path made for them.
     fn kill_tasks(&self) {
+        self.remove_containers();
         for id in self.task_ids() {
             hosts::remove_netns(&format!("shoal-{id}"));
         }
@@ -460,6 +461,29 @@ impl Node {
                 }
             }
             remove_cgroups(&entry.file_name().to_string_lossy());
+        }
+    }
+}
+
+impl Node {
+    /// Removes the containers this node made in the machine's engine (its
+    /// tasks' and their sandboxes, found by its node id), if it used one.
+    fn remove_containers(&self) {
+        if self.docker_host.is_none() {
+            return;
+        }
+        let Ok(membership) = std::fs::read(self.data_dir().join("node.json")) else { return };
+        let Some(id) =
+            serde_json::from_slice::<Value>(&membership).ok().and_then(|m| m["node_id"].as_str().map(String::from))
+        else {
+            return;
+        };
+        let filter = format!("label=io.shoal.node.id={id}");
+        let found = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output();
+        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
         }
     }
 }

@@ -149,8 +149,16 @@ impl<E: Executor> Controller<E> {
         }
         self.report(TaskState::Accepted, "accepted", "", None);
         self.report(TaskState::Preparing, "preparing", "", None);
+        // A runtime whose tasks hold their own namespace makes it first.
+        let existing = match self.exec.sandbox(&task).await {
+            Ok(existing) => existing,
+            Err(ExecError(e)) => {
+                self.fail(&e);
+                return None;
+            }
+        };
         let netns = match &self.network {
-            Some(network) => match network.attach(&task).await {
+            Some(network) => match network.attach(&task, existing).await {
                 Ok(netns) => netns,
                 Err(e) => {
                     self.fail(&format!("joining the task's networks: {e}"));

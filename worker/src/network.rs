@@ -17,9 +17,14 @@ pub trait Network: std::fmt::Debug + Send + Sync + 'static {
     /// (done in the background; the latest map wins).
     fn set_map(&self, map: NetworkMap);
     /// Gives `task` its network namespace with its addresses, before it
-    /// starts; the namespace's path for the shim to enter, or `None` for a
-    /// task on no network (it uses the node's).
-    fn attach<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, Result<Option<PathBuf>, String>>;
+    /// starts: `existing` (a sandbox container's, which the task's
+    /// container joins) or a new one; the namespace's path, or `None` for
+    /// a task on no network (it uses the node's).
+    fn attach<'a>(
+        &'a self,
+        task: &'a Task,
+        existing: Option<PathBuf>,
+    ) -> BoxFuture<'a, Result<Option<PathBuf>, String>>;
     /// Takes back a task attached before the worker restarted (its
     /// namespace lives on with it).
     fn adopt<'a>(&'a self, task: &'a Task) -> BoxFuture<'a, ()>;

@@ -1,7 +1,9 @@
 //! A task as a container of the engine: its name (Swarm's
 //! `SERVICE.SLOT.TASKID`), the labels that say whose it is, and the
 //! create request made from the task's spec the way Swarm's executor
-//! makes it. Pure: no engine needed.
+//! makes it; for a task on networks, also its sandbox's, the container
+//! that holds the network namespace the task's joins. Pure: no engine
+//! needed.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,10 @@ pub const TASK_LABEL: &str = "io.shoal.task.id";
 pub const TASK_NAME_LABEL: &str = "io.shoal.task.name";
 pub const SERVICE_ID_LABEL: &str = "io.shoal.service.id";
 pub const SERVICE_NAME_LABEL: &str = "io.shoal.service.name";
+/// `task` or `sandbox`.
+pub const ROLE_LABEL: &str = "io.shoal.role";
+pub const TASK: &str = "task";
+pub const SANDBOX: &str = "sandbox";
 
 /// The task's container name, as Swarm names it: `SERVICE.SLOT.TASKID`,
 /// or `SERVICE.NODEID.TASKID` for a global service's task (no slot).
@@ -30,9 +36,14 @@ pub fn name(task: &Task) -> String {
     }
 }
 
+/// The name of the task's sandbox.
+pub fn sandbox_name(task: &Task) -> String {
+    format!("{}.sandbox", name(task))
+}
+
 /// The spec's container labels (a stack's namespace among them), then
 /// shoal's own, which nothing in the spec can override.
-pub fn labels(task: &Task, node_id: &str) -> HashMap<String, String> {
+pub fn labels(task: &Task, node_id: &str, role: &str) -> HashMap<String, String> {
     let mut labels =
         task.spec.as_ref().and_then(|s| s.container.as_ref()).map(|c| c.labels.clone()).unwrap_or_default();
     labels.extend([
@@ -41,37 +52,77 @@ pub fn labels(task: &Task, node_id: &str) -> HashMap<String, String> {
         (TASK_NAME_LABEL.to_string(), name(task)),
         (SERVICE_ID_LABEL.to_string(), task.service_id.clone()),
         (SERVICE_NAME_LABEL.to_string(), task.service_name.clone()),
+        (ROLE_LABEL.to_string(), role.to_string()),
     ]);
     labels
+}
+
+/// Where a task on networks runs: in its sandbox's namespace, with the
+/// node's resolver for the cluster's names (`resolv_conf`, a file of the
+/// node mounted as the container's /etc/resolv.conf).
+pub struct Sandboxed<'a> {
+    pub sandbox_id: &'a str,
+    pub resolv_conf: &'a str,
+}
+
+/// The create request of the task's sandbox: the pause image, no network
+/// of the engine's (the data path wires its namespace), the task's
+/// hostname (the task's container takes it from there).
+pub fn sandbox_body(task: &Task, node_id: &str, image: &str) -> ContainerCreateBody {
+    let hostname = task.spec.as_ref().and_then(|s| s.container.as_ref()).map(|c| c.hostname.clone());
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        hostname: hostname.filter(|h| !h.is_empty()),
+        labels: Some(labels(task, node_id, SANDBOX)),
+        host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
+        ..Default::default()
+    }
 }
 
 /// The create request of the task's container. As in Swarm, the
 /// service's args replace the image's CMD (its ENTRYPOINT stays); limits
 /// become the container's cgroup limits; the output goes to the engine's
 /// json-file log, rotated as the task's log options say.
-pub fn create_body(task: &Task, node_id: &str) -> Result<ContainerCreateBody, String> {
+pub fn create_body(
+    task: &Task,
+    node_id: &str,
+    sandboxed: Option<Sandboxed<'_>>,
+) -> Result<ContainerCreateBody, String> {
     let spec = task.spec.clone().unwrap_or_default();
     let c = spec.container.clone().unwrap_or_default();
     let limits = spec.resources.as_ref().and_then(|r| r.limits).unwrap_or_default();
     let logs = LogLimits::of(spec.log_driver.as_ref())?;
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let positive = |n: i64| (n > 0).then_some(n);
-    let host_config = HostConfig {
+    let mut host_config = HostConfig {
         nano_cpus: positive(limits.nano_cpus),
         memory: positive(limits.memory_bytes),
         pids_limit: positive(c.pids_limit),
         log_config: Some(log_config(logs)),
-        mounts: (!c.mounts.is_empty()).then(|| c.mounts.iter().map(mount).collect()),
         ..Default::default()
     };
+    let mut mounts: Vec<Mount> = c.mounts.iter().map(mount).collect();
+    if let Some(s) = &sandboxed {
+        host_config.network_mode = Some(format!("container:{}", s.sandbox_id));
+        mounts.push(Mount {
+            typ: Some(EngineMount::BIND),
+            source: Some(s.resolv_conf.to_string()),
+            target: Some("/etc/resolv.conf".into()),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    host_config.mounts = (!mounts.is_empty()).then_some(mounts);
     Ok(ContainerCreateBody {
         image: Some(c.image.clone()),
         cmd: (!c.args.is_empty()).then(|| c.args.clone()),
         env: (!c.env.is_empty()).then(|| c.env.clone()),
         user: some(&c.user),
         working_dir: some(&c.dir),
-        hostname: some(&c.hostname),
-        labels: Some(labels(task, node_id)),
+        // In a sandbox the hostname is the sandbox's (the engine refuses
+        // one of the task's own there).
+        hostname: if sandboxed.is_some() { None } else { some(&c.hostname) },
+        labels: Some(labels(task, node_id, TASK)),
         stop_signal: some(&c.stop_signal),
         // Whole seconds, rounded up: the engine's own `docker stop` waits
         // at least the grace period too.
@@ -167,13 +218,34 @@ mod tests {
                 .into(),
             ..Default::default()
         });
-        let labels = labels(&t, "n1");
+        let labels = labels(&t, "n1", TASK);
         assert_eq!(labels[NODE_LABEL], "n1");
         assert_eq!(labels[TASK_LABEL], "t1");
         assert_eq!(labels[TASK_NAME_LABEL], "web.2.t1");
         assert_eq!(labels[SERVICE_ID_LABEL], "s1");
         assert_eq!(labels[SERVICE_NAME_LABEL], "web");
         assert_eq!(labels["com.docker.stack.namespace"], "st");
+        assert_eq!(labels[ROLE_LABEL], "task");
+    }
+
+    #[test]
+    fn a_task_on_networks_joins_its_sandbox() {
+        let t = task(ContainerSpec { image: "bb".into(), hostname: "h".into(), ..Default::default() });
+        let sandbox = sandbox_body(&t, "n1", "shoal-pause:1");
+        assert_eq!(sandbox.image.as_deref(), Some("shoal-pause:1"));
+        assert_eq!(sandbox.hostname.as_deref(), Some("h"));
+        assert_eq!(sandbox.labels.unwrap()[ROLE_LABEL], "sandbox");
+        assert_eq!(sandbox.host_config.unwrap().network_mode.as_deref(), Some("none"));
+        assert_eq!(sandbox_name(&t), "web.2.t1.sandbox");
+        let body = create_body(&t, "n1", Some(Sandboxed { sandbox_id: "abc", resolv_conf: "/d/resolv.conf" })).unwrap();
+        assert_eq!(body.hostname, None, "the sandbox's");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("container:abc"));
+        let resolv = &host.mounts.unwrap()[0];
+        assert_eq!(
+            (resolv.source.as_deref(), resolv.target.as_deref()),
+            (Some("/d/resolv.conf"), Some("/etc/resolv.conf"))
+        );
     }
 
     #[test]
@@ -199,7 +271,7 @@ mod tests {
             name: "json-file".into(),
             options: [("max-size".into(), "1k".into()), ("max-file".into(), "2".into())].into(),
         });
-        let body = create_body(&t, "n1").unwrap();
+        let body = create_body(&t, "n1", None).unwrap();
         assert_eq!(body.image.as_deref(), Some("bb:1"));
         assert_eq!(body.cmd, Some(vec!["sleep".to_string(), "1000".to_string()]));
         assert_eq!(body.entrypoint, None, "the image's entrypoint stays");
@@ -221,7 +293,7 @@ mod tests {
 
     #[test]
     fn what_the_spec_leaves_unset_the_image_decides() {
-        let body = create_body(&task(ContainerSpec { image: "bb".into(), ..Default::default() }), "n1").unwrap();
+        let body = create_body(&task(ContainerSpec { image: "bb".into(), ..Default::default() }), "n1", None).unwrap();
         assert_eq!((body.cmd, body.env, body.user, body.working_dir, body.hostname), (None, None, None, None, None));
         assert_eq!((body.stop_signal, body.stop_timeout), (None, None));
         let host = body.host_config.unwrap();
@@ -241,7 +313,7 @@ mod tests {
                 ..Default::default()
             };
             let t = task(ContainerSpec { healthcheck: Some(healthcheck), ..Default::default() });
-            create_body(&t, "n1").unwrap().healthcheck
+            create_body(&t, "n1", None).unwrap().healthcheck
         };
         let none = check(&["NONE"], 0, 0).unwrap();
         assert_eq!(none.test, Some(vec!["NONE".to_string()]));
@@ -270,7 +342,7 @@ mod tests {
             ],
             ..Default::default()
         });
-        let mounts = create_body(&t, "n1").unwrap().host_config.unwrap().mounts.unwrap();
+        let mounts = create_body(&t, "n1", None).unwrap().host_config.unwrap().mounts.unwrap();
         let seen: Vec<_> =
             mounts.iter().map(|m| (m.typ, m.source.as_deref(), m.target.as_deref(), m.read_only)).collect();
         assert_eq!(
@@ -287,6 +359,6 @@ mod tests {
     fn a_bad_log_option_is_refused() {
         let mut t = task(ContainerSpec { image: "bb".into(), ..Default::default() });
         t.spec.as_mut().unwrap().log_driver = Some(LogDriver { name: "syslog".into(), options: Default::default() });
-        assert!(create_body(&t, "n1").unwrap_err().contains("--log-driver"));
+        assert!(create_body(&t, "n1", None).unwrap_err().contains("--log-driver"));
     }
 }

@@ -1,10 +1,12 @@
 //! The node's Docker Engine: the [engine] monitor (does it answer, who is
 //! it: the node offers the docker runtime while it does), the
-//! [container] a task becomes there (name, labels, create request), and
+//! [container] a task becomes there (name, labels, create request), the
+//! [pause] image of the sandboxes that hold docker tasks' networks, and
 //! the [`Client`] the docker executor shares.
 
 pub mod container;
 pub mod engine;
+pub mod pause;
 
 use std::path::PathBuf;
 

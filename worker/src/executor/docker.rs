@@ -1,8 +1,13 @@
 //! The docker runtime: a task is a container of the node's Docker
 //! Engine, made from its image (pulled when missing), named and labelled
-//! as [`docker::container`] says. The engine keeps it running across
-//! restarts of shoal; a restarted worker finds it again by its labels,
-//! and only ever touches containers labelled with its own node id.
+//! as [`docker::container`] says. A task on networks first gets a
+//! sandbox, a container of shoal's own pause image with no network of the
+//! engine's, whose namespace the data path wires as it wires a process
+//! task's; the task's container joins it (`container:<sandbox>`), so its
+//! network is there before its entrypoint runs. The engine keeps both
+//! running across restarts of shoal; a restarted worker finds them again
+//! by their labels, and only ever touches containers labelled with its
+//! own node id.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -12,7 +17,9 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error;
 use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerSummary, ContainerSummaryStateEnum as State, ExecConfig, HealthStatusEnum};
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum as State, ExecConfig, HealthStatusEnum,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
     WaitContainerOptions,
@@ -22,7 +29,8 @@ use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use super::{Adopted, ExecError, Executor, Signaller, TaskHandle};
-use crate::docker::{self, Client, container};
+use crate::docker::container::Sandboxed;
+use crate::docker::{self, Client, container, pause};
 use crate::taskdir::{ExitStatus, TaskDir};
 
 /// How long a restarted worker waits for an engine that does not answer
@@ -65,11 +73,20 @@ impl DockerExecutor {
         self.client.get().await.map_err(err)
     }
 
-    /// The containers this node made (for one task, when given).
-    async fn mine(&self, docker: &Docker, task_id: Option<&str>) -> Result<Vec<ContainerSummary>, Error> {
+    /// The containers this node made (for one task, in one role, when
+    /// given).
+    async fn mine(
+        &self,
+        docker: &Docker,
+        task_id: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<Vec<ContainerSummary>, Error> {
         let mut labels = vec![format!("{}={}", container::NODE_LABEL, self.node_id)];
         if let Some(id) = task_id {
             labels.push(format!("{}={id}", container::TASK_LABEL));
+        }
+        if let Some(role) = role {
+            labels.push(format!("{}={role}", container::ROLE_LABEL));
         }
         let options = ListContainersOptions {
             all: true,
@@ -101,12 +118,16 @@ impl DockerExecutor {
         Ok(())
     }
 
-    /// Creates the task's container. A container of the same name that
-    /// this node made for this task (an earlier attempt that never
+    /// Creates container `name` of the task. A container of that name
+    /// that this node made for this task (an earlier attempt that never
     /// started) is replaced; any other is left alone and named.
-    async fn create(&self, docker: &Docker, task: &Task) -> Result<String, ExecError> {
-        let body = container::create_body(task, &self.node_id).map_err(err)?;
-        let name = container::name(task);
+    async fn create(
+        &self,
+        docker: &Docker,
+        task: &Task,
+        body: ContainerCreateBody,
+        name: String,
+    ) -> Result<String, ExecError> {
         self.made.lock().insert(task.id.clone());
         let options = || CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
         match docker.create_container(Some(options()), body.clone()).await {
@@ -132,22 +153,27 @@ impl DockerExecutor {
     /// The engine and the container of a task this node ran.
     pub async fn container(&self, task_id: &str) -> Result<(Docker, String), String> {
         let docker = self.docker().await.map_err(|ExecError(e)| e)?;
-        let found = self.mine(&docker, Some(task_id)).await.map_err(|e| docker::message(&e))?;
+        let found = self.mine(&docker, Some(task_id), Some(container::TASK)).await.map_err(|e| docker::message(&e))?;
         let id = found.into_iter().find_map(|c| c.id).ok_or("its container is gone")?;
         Ok((docker, id))
     }
 
     /// The handle of a container that runs (or ran) now.
     async fn handle(&self, docker: Docker, id: String, task_id: &str) -> DockerHandle {
-        let (pid, config) = match docker.inspect_container(&id, None).await {
-            Ok(found) => (found.state.and_then(|s| s.pid).unwrap_or(0) as i32, found.config.unwrap_or_default()),
-            Err(_) => (0, Default::default()),
+        let (pid, config, host) = match docker.inspect_container(&id, None).await {
+            Ok(found) => (
+                found.state.and_then(|s| s.pid).unwrap_or(0) as i32,
+                found.config.unwrap_or_default(),
+                found.host_config.unwrap_or_default(),
+            ),
+            Err(_) => (0, Default::default(), Default::default()),
         };
+        let sandbox = host.network_mode.and_then(|m| m.strip_prefix("container:").map(String::from));
         let stop_signal = config.stop_signal.as_deref().and_then(shoal_proto::signal_number);
         // The image's health check, or the spec's in its place.
         let checked = config.healthcheck.and_then(|h| h.test).is_some_and(|t| !t.is_empty() && t[0] != "NONE");
         let health = checked.then(|| watch_health(docker.clone(), id.clone()));
-        DockerHandle { docker, id, pid, stop_signal, health, dir: TaskDir::new(&self.tasks_dir, task_id) }
+        DockerHandle { docker, id, pid, stop_signal, health, sandbox, dir: TaskDir::new(&self.tasks_dir, task_id) }
     }
 
     /// Removes every container this node made whose task is not in
@@ -156,7 +182,9 @@ impl DockerExecutor {
     /// was known).
     pub async fn remove_strays(&self, keep: &HashSet<String>) {
         let found = match self.docker().await {
-            Ok(docker) => self.mine(&docker, None).await.map(|found| (docker, found)).map_err(|e| docker::message(&e)),
+            Ok(docker) => {
+                self.mine(&docker, None, None).await.map(|found| (docker, found)).map_err(|e| docker::message(&e))
+            }
             Err(ExecError(e)) => Err(e),
         };
         let (docker, found) = match found {
@@ -174,6 +202,33 @@ impl DockerExecutor {
             }
         }
     }
+}
+
+/// The sandbox image, imported into the engine first if it lacks it.
+async fn pause_image(docker: &Docker) -> Result<String, ExecError> {
+    let image = pause::image();
+    match docker.inspect_image(&image).await {
+        Ok(_) => return Ok(image),
+        Err(e) if !docker::not_found(&e) => return Err(err(format!("inspecting {image}: {}", docker::message(&e)))),
+        Err(_) => {}
+    }
+    let program = pause::program().ok_or_else(|| {
+        err(format!("no sandbox program for {}: tasks on networks cannot run here", std::env::consts::ARCH))
+    })?;
+    let (repo, tag) = split_reference(&image);
+    let options = CreateImageOptions {
+        from_src: Some("-".into()),
+        repo: Some(repo),
+        tag: Some(tag),
+        changes: vec![r#"CMD ["/pause"]"#.into(), format!("LABEL {}={}", pause::LABEL, env!("CARGO_PKG_VERSION"))],
+        ..Default::default()
+    };
+    let body = bollard::body_full(bytes::Bytes::from(pause::tar("pause", &program)));
+    let mut import = docker.create_image(Some(options), Some(body), None);
+    while let Some(step) = import.next().await {
+        step.map_err(|e| err(format!("importing {image}: {}", docker::message(&e))))?;
+    }
+    Ok(image)
 }
 
 /// Force-removes a container with its anonymous volumes, as Swarm does.
@@ -203,14 +258,66 @@ impl Executor for DockerExecutor {
     type Handle = DockerHandle;
 
     async fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Created, ExecError> {
-        let ports = task.endpoint.as_ref().is_some_and(|e| !e.ports.is_empty());
-        if netns.is_some() || !task.networks.is_empty() || ports {
-            return Err(err("the docker runtime does not join networks yet (--network, --publish)"));
+        if task.networks.is_empty() && task.endpoint.as_ref().is_some_and(|e| !e.ports.is_empty()) {
+            return Err(err(
+                "the docker runtime publishes ports through the routing mesh only (--publish mode=ingress)",
+            ));
+        }
+        if !task.networks.is_empty() && netns.is_none() {
+            return Err(err(
+                "this node has no data path (shoal daemon --data-path off): a task on a network cannot run here",
+            ));
         }
         let docker = self.docker().await?;
         let image = task.spec.as_ref().and_then(|s| s.container.as_ref()).map_or("", |c| c.image.as_str());
         self.image(&docker, image).await?;
-        Ok(Created { id: self.create(&docker, task).await? })
+        let body = match netns {
+            None => container::create_body(task, &self.node_id, None),
+            Some(_) => {
+                let sandbox = docker
+                    .inspect_container(&container::sandbox_name(task), None)
+                    .await
+                    .map_err(|e| err(format!("finding the task's sandbox: {}", docker::message(&e))))?;
+                let resolv = TaskDir::new(&self.tasks_dir, &task.id).path().join("resolv.conf");
+                std::fs::write(&resolv, shoal_proto::TASK_RESOLV_CONF)
+                    .map_err(|e| err(format!("writing {}: {e}", resolv.display())))?;
+                let (id, resolv) = (sandbox.id.unwrap_or_default(), resolv.to_string_lossy().into_owned());
+                container::create_body(task, &self.node_id, Some(Sandboxed { sandbox_id: &id, resolv_conf: &resolv }))
+            }
+        }
+        .map_err(err)?;
+        Ok(Created { id: self.create(&docker, task, body, container::name(task)).await? })
+    }
+
+    async fn sandbox(&self, task: &Task) -> Result<Option<PathBuf>, ExecError> {
+        if task.networks.is_empty() {
+            return Ok(None);
+        }
+        let docker = self.docker().await?;
+        let image = pause_image(&docker).await?;
+        let name = container::sandbox_name(task);
+        let running = match docker.inspect_container(&name, None).await {
+            Ok(found) if found.state.as_ref().and_then(|s| s.running) == Some(true) => found.id,
+            _ => None,
+        };
+        let id = match running {
+            // Kept from an earlier attempt (a restarted worker).
+            Some(id) => id,
+            None => {
+                let body = container::sandbox_body(task, &self.node_id, &image);
+                let id = self.create(&docker, task, body, name).await?;
+                docker
+                    .start_container(&id, None)
+                    .await
+                    .map_err(|e| err(format!("starting the task's sandbox failed: {}", docker::message(&e))))?;
+                id
+            }
+        };
+        let found = docker.inspect_container(&id, None).await.map_err(|e| err(docker::message(&e)))?;
+        match found.state.and_then(|s| s.pid).filter(|pid| *pid > 0) {
+            Some(pid) => Ok(Some(PathBuf::from(format!("/proc/{pid}/ns/net")))),
+            None => Err(err("the task's sandbox stopped as it started")),
+        }
     }
 
     async fn start(&self, task: &Task, created: Created) -> Result<DockerHandle, ExecError> {
@@ -227,9 +334,11 @@ impl Executor for DockerExecutor {
         let deadline = tokio::time::Instant::now() + ENGINE_WAIT;
         let (docker, found) = loop {
             let found = match self.docker().await {
-                Ok(docker) => {
-                    self.mine(&docker, Some(task_id)).await.map(|found| (docker, found)).map_err(|e| e.to_string())
-                }
+                Ok(docker) => self
+                    .mine(&docker, Some(task_id), Some(container::TASK))
+                    .await
+                    .map(|found| (docker, found))
+                    .map_err(|e| e.to_string()),
                 Err(ExecError(e)) => Err(e),
             };
             match found {
@@ -259,7 +368,7 @@ impl Executor for DockerExecutor {
         // The record stays while the engine may hold the container: a
         // restarted worker tries again.
         let docker = self.docker().await.map_err(std::io::Error::other)?;
-        for c in self.mine(&docker, Some(task_id)).await.map_err(std::io::Error::other)? {
+        for c in self.mine(&docker, Some(task_id), None).await.map_err(std::io::Error::other)? {
             if let Some(id) = c.id {
                 remove(&docker, &id).await.map_err(std::io::Error::other)?;
             }
@@ -338,6 +447,8 @@ pub struct DockerHandle {
     stop_signal: Option<i32>,
     /// Its health, when the engine checks it.
     health: Option<watch::Receiver<TaskHealth>>,
+    /// The sandbox it runs in (removed once it ends).
+    sandbox: Option<String>,
     dir: TaskDir,
 }
 
@@ -407,7 +518,14 @@ impl TaskHandle for DockerHandle {
             }
             unanswered = false;
             match exited(&self.docker, &self.id, &self.dir).await {
-                Ok(Some(status)) => return Ok(status),
+                Ok(Some(status)) => {
+                    if let Some(sandbox) = &self.sandbox
+                        && let Err(e) = remove(&self.docker, sandbox).await
+                    {
+                        tracing::warn!(container = %sandbox, "removing the task's sandbox: {}", docker::message(&e));
+                    }
+                    return Ok(status);
+                }
                 Err(e) if docker::not_found(&e) => return Err(err("the task's container was removed")),
                 Err(e) if docker::answered(&e) && refusals >= MAX_REFUSALS => {
                     return Err(err(format!("reading how the container ended: {}", docker::message(&e))));

@@ -43,6 +43,13 @@ pub trait Executor: Send + Sync + 'static {
     type Prepared: Send;
     type Handle: TaskHandle;
 
+    /// Makes what holds the task's network namespace before the data path
+    /// wires it, for a runtime whose tasks cannot enter one made for them
+    /// (a container joins its sandbox's); the namespace's path. `None`:
+    /// the data path makes one.
+    fn sandbox(&self, _task: &Task) -> impl Future<Output = Result<Option<PathBuf>, ExecError>> + Send {
+        async { Ok(None) }
+    }
     /// Checks everything the task needs before it may start; `netns` is
     /// the network namespace it runs in (`None`: the node's).
     fn prepare(

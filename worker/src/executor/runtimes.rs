@@ -81,6 +81,13 @@ impl Executor for Runtimes {
     type Prepared = Prepared;
     type Handle = Handle;
 
+    async fn sandbox(&self, task: &Task) -> Result<Option<PathBuf>, ExecError> {
+        match Runtime::of(task) {
+            Runtime::Process => self.process.sandbox(task).await,
+            Runtime::Docker => self.docker()?.sandbox(task).await,
+        }
+    }
+
     async fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Prepared, ExecError> {
         Ok(match Runtime::of(task) {
             Runtime::Process => Prepared::Process(Box::new(self.process.prepare(task, netns).await?)),

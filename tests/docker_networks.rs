@@ -1,0 +1,135 @@
+//! Containers on overlay networks, as process tasks are: across two
+//! hosts (network namespaces on one switch) that share the machine's
+//! Docker Engine, a container reaches a container on the other host by
+//! service name, a process task reaches it likewise, and a port it
+//! publishes through the routing mesh answers on the other host with the
+//! client's own address. Its network is there before its entrypoint runs
+//! (the sandbox container holds it).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::hosts::{CLIENT_ADDR, Hosts};
+use common::images::BusyboxImage;
+use common::{Node, wait_until};
+
+const WAIT: Duration = Duration::from_secs(60);
+const ENGINE: &str = "unix:///var/run/docker.sock";
+
+/// Serves `hello-from-web` at / and the client's address at /cgi-bin/ip.
+const WEB: &str = "mkdir -p /www/cgi-bin; echo hello-from-web > /www/index.html; \
+    printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip; \
+    chmod +x /www/cgi-bin/ip; exec httpd -f -p 80 -h /www";
+
+/// `wget -q -O - URL` from namespace `netns` with the machine's busybox.
+fn get(netns: &str, url: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", url])
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Removes the sandbox images the test's nodes imported (shoal's pause
+/// image, and any copy two nodes importing at once left untagged).
+struct PauseImages;
+
+impl Drop for PauseImages {
+    fn drop(&mut self) {
+        let found = Command::new("docker").args(["images", "-aq", "--filter", "label=io.shoal.pause"]).output();
+        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
+        }
+    }
+}
+
+#[test]
+fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
+    // Dropped last: the nodes' containers go first (their Drop).
+    let _pause = PauseImages;
+    let image = BusyboxImage::import("networks", &["sh", "sleep", "httpd", "wget", "mkdir", "chmod"]);
+    let hosts = Hosts::new(2);
+    let a = Node::start_with_docker("host-1", Some(&hosts.names[0]), &hosts.addrs[0], Some(ENGINE));
+    a.ok(&["node", "init"]);
+    let b = Node::start_with_docker("host-2", Some(&hosts.names[1]), &hosts.addrs[1], Some(ENGINE));
+    let (token, addr) = a.join_token("worker");
+    b.ok(&["node", "join", "--token", &token, &addr]);
+    wait_until(WAIT, "both nodes Ready", || a.ok(&["node", "ls"]).matches("Ready").count() == 2);
+    a.ok(&["network", "create", "back"]);
+
+    a.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "web",
+        "--network",
+        "back",
+        "-p",
+        "8080:80",
+        "--constraint",
+        "node.hostname==host-2",
+        &image.name,
+        "sh",
+        "-c",
+        WEB,
+    ]);
+    a.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "proc",
+        "--runtime",
+        "process",
+        "--network",
+        "back",
+        "--constraint",
+        "node.hostname==host-1",
+        "sh",
+        "-c",
+        "while true; do /bin/busybox wget -q -O - http://web/; sleep 1; done",
+    ]);
+    wait_until(WAIT, "the process reaching web by name", || {
+        a.ok(&["service", "logs", "proc"]).contains("| hello-from-web")
+    });
+    // Web answers now. A container that fetches at once from its
+    // entrypoint gets through: its network was there before it ran.
+    let fetch_loop =
+        "wget -q -O - http://web/ || echo no-network-at-start; while true; do wget -q -O - http://web/; sleep 1; done";
+    a.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "client",
+        "--network",
+        "back",
+        "--constraint",
+        "node.hostname==host-1",
+        &image.name,
+        "sh",
+        "-c",
+        fetch_loop,
+    ]);
+    wait_until(WAIT, "the container reaching web by name", || {
+        a.ok(&["service", "logs", "client"]).contains("| hello-from-web")
+    });
+
+    // The mesh: host-1 runs no web task, yet answers on 8080, and the
+    // container sees the client's own address.
+    let switch = &hosts.switch;
+    let url = format!("http://{}:8080/cgi-bin/ip", hosts.addrs[0]);
+    wait_until(WAIT, "the published port on host-1", || get(switch, &url).is_some());
+    // busybox httpd listens on IPv6 too: an IPv4 client shows mapped.
+    let seen = get(switch, &url).unwrap_or_default();
+    assert_eq!(seen.trim_start_matches("[::ffff:").trim_end_matches(']'), CLIENT_ADDR, "{seen}");
+
+    let logs = a.ok(&["service", "logs", "client"]);
+    let first = logs.lines().next().unwrap_or_default();
+    assert!(first.ends_with("| hello-from-web"), "its first fetch, at start, worked: {logs}");
+}
