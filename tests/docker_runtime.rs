@@ -309,3 +309,75 @@ fn the_images_health_check_is_honoured_overridden_or_off() {
     let container = containers(&image, "img", false).pop_first().unwrap();
     assert_eq!(inspect(&container)["State"]["Health"]["Status"], "healthy", "the engine's own check");
 }
+
+#[test]
+fn a_container_past_its_memory_limit_is_oom_killed() {
+    let image = BusyboxImage::import("runtime-oom", &["tail"]);
+    let node = node("node-f");
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "hog",
+        "--restart-condition",
+        "none",
+        "--limit-memory",
+        "16m",
+        &image.name,
+        "tail",
+        "/dev/zero",
+    ]);
+    wait_until(WAIT, "hog fails", || node.tasks("hog").first().is_some_and(|t| t["Status"]["State"] == "failed"));
+    let err = node.tasks("hog")[0]["Status"]["Err"].as_str().unwrap().to_string();
+    assert_eq!(err, "OOMKilled: the task used more than its memory limit (16MiB): non-zero exit (137)");
+    let hog = containers(&image, "hog", true).pop_first().unwrap();
+    assert_eq!(inspect(&hog)["State"]["OOMKilled"], true);
+}
+
+#[test]
+fn entrypoint_init_and_read_only_reach_the_container() {
+    let image = BusyboxImage::import("runtime-entrypoint", &["sh", "sleep", "cat"]);
+    let node = node("node-g");
+    let script = "if (: > /x) 2>/dev/null; then echo writable; else echo read-only; fi; echo pid1=$(cat /proc/1/comm); sleep 1000";
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "entry",
+        "--entrypoint",
+        "sh -c",
+        "--init",
+        "--read-only",
+        &image.name,
+        script,
+    ]);
+    wait_until(WAIT, "its output", || node.ok(&["service", "logs", "entry"]).contains("| pid1="));
+    let out = node.ok(&["service", "logs", "entry"]);
+    assert!(out.contains("| read-only") && out.contains("| pid1=docker-init"), "{out}");
+    let spec = node.ok(&["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec}}", "entry"]);
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(
+        (&spec["Command"], &spec["Init"], &spec["ReadOnly"]),
+        (&serde_json::json!(["sh", "-c"]), &Value::Bool(true), &Value::Bool(true))
+    );
+    // The process runtime says plainly it has no container for them.
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "proc",
+        "--runtime",
+        "process",
+        "--restart-condition",
+        "none",
+        "--init",
+        "sleep",
+        "1000",
+    ]);
+    wait_until(WAIT, "proc fails", || node.tasks("proc").first().is_some_and(|t| t["Status"]["State"] == "failed"));
+    let err = node.tasks("proc")[0]["Status"]["Err"].as_str().unwrap().to_string();
+    assert_eq!(err, "--init is for images (--runtime docker): the process runtime has no container");
+}

@@ -287,6 +287,15 @@ pub struct ProgramArgs {
     /// Username or UID (format: <name|uid>[:<group|gid>])
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Replace the image's ENTRYPOINT, as one shell-quoted string (docker runtime)
+    #[arg(long, value_name = "COMMAND", value_parser = super::update::shell_words, allow_hyphen_values = true)]
+    pub entrypoint: Option<super::update::ShellWords>,
+    /// Run an init inside each container, forwarding signals and reaping processes (docker runtime)
+    #[arg(long)]
+    pub init: bool,
+    /// Mount the container's root filesystem read-only (docker runtime)
+    #[arg(long)]
+    pub read_only: bool,
     /// The program to run (a path, or a name found in PATH)
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -305,6 +314,9 @@ impl ProgramArgs {
             dir: self.workdir.clone().unwrap_or_default(),
             user: self.user.clone().unwrap_or_default(),
             mounts: self.mounts.clone(),
+            command: self.entrypoint.clone().map(|w| w.0).unwrap_or_default(),
+            init: self.init.then_some(true),
+            read_only: self.read_only,
             ..Default::default()
         }
     }

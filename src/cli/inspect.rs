@@ -214,6 +214,7 @@ fn container(c: &ContainerSpec) -> Value {
     Obj::new()
         .always("Image", c.image.clone())
         .put("Labels", if c.labels.is_empty() { Value::Null } else { labels(&c.labels) })
+        .put("Command", c.command.clone())
         .put("Args", c.args.clone())
         .put("Hostname", c.hostname.clone())
         .put("Env", c.env.clone())
@@ -221,6 +222,8 @@ fn container(c: &ContainerSpec) -> Value {
         .put("User", c.user.clone())
         .put("StopSignal", c.stop_signal.clone())
         .put("StopGracePeriod", c.stop_grace_period_ns)
+        .put("Init", c.init)
+        .put("ReadOnly", c.read_only.then_some(true))
         .put("Mounts", c.mounts.iter().map(mount).collect::<Vec<Value>>())
         .put(
             "Healthcheck",

@@ -25,9 +25,9 @@ use crate::client::status;
 
 /// `--args`: a shell-quoted string, as `docker service update --args`.
 #[derive(Debug, Clone)]
-pub struct ShellWords(Vec<String>);
+pub struct ShellWords(pub Vec<String>);
 
-fn shell_words(text: &str) -> Result<ShellWords, String> {
+pub fn shell_words(text: &str) -> Result<ShellWords, String> {
     let words = shlex::split(text).ok_or_else(|| format!("expected shell words, got {text:?} (unbalanced quotes?)"))?;
     Ok(ShellWords(words))
 }
@@ -44,6 +44,15 @@ pub struct UpdateArgs {
     /// Its arguments, as one shell-quoted string
     #[arg(long, value_name = "COMMAND", value_parser = shell_words, allow_hyphen_values = true)]
     pub args: Option<ShellWords>,
+    /// Replace the image's ENTRYPOINT (docker runtime; "" for the image's)
+    #[arg(long, value_name = "COMMAND", value_parser = shell_words, allow_hyphen_values = true)]
+    pub entrypoint: Option<ShellWords>,
+    /// Run an init inside each container, forwarding signals and reaping processes (docker runtime)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub init: Option<bool>,
+    /// Mount the container's root filesystem read-only (docker runtime)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub read_only: Option<bool>,
     /// Add or update an environment variable (KEY=VALUE)
     #[arg(long = "env-add", value_name = "KEY=VALUE", value_parser = env_var)]
     pub env_add: Vec<String>,
@@ -239,6 +248,15 @@ impl UpdateArgs {
         }
         if let Some(ShellWords(args)) = &self.args {
             c.args = args.clone();
+        }
+        if let Some(ShellWords(command)) = &self.entrypoint {
+            c.command = command.clone();
+        }
+        if let Some(init) = self.init {
+            c.init = Some(init);
+        }
+        if let Some(read_only) = self.read_only {
+            c.read_only = read_only;
         }
         let env_key = |e: &str| e.split('=').next().unwrap_or_default().to_string();
         edit(&mut c.env, &self.env_rm, &[], env_key);

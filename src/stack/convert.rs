@@ -55,12 +55,14 @@ pub fn service(
     let mut container_labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
     container_labels.extend([namespace()]);
 
-    let (program, mut args) = match (&svc.entrypoint, &svc.image) {
-        (Some(entry), _) if !entry.is_empty() => (entry[0].clone(), entry[1..].to_vec()),
-        (_, Some(image)) => (image.clone(), Vec::new()),
-        _ => return Err(format!("services.{name}.image: required (the program to run)")),
-    };
-    args.extend(svc.command.clone().unwrap_or_default());
+    // As Docker maps them: entrypoint -> Command, command -> Args (the
+    // process runtime runs Command[0] when given, else the image).
+    let entrypoint = svc.entrypoint.clone().unwrap_or_default();
+    if svc.image.is_none() && entrypoint.is_empty() {
+        return Err(format!("services.{name}.image: required (the program to run)"));
+    }
+    let (program, args) = (svc.image.clone().unwrap_or_default(), svc.command.clone().unwrap_or_default());
+    let other = |key: &str| svc.other.get(key).and_then(|v| v.as_bool());
     // `env_file`s first (in order), then `environment` over them.
     let mut environment: BTreeMap<String, Option<String>> = BTreeMap::new();
     for file in &svc.env_file {
@@ -88,6 +90,9 @@ pub fn service(
         healthcheck: svc.healthcheck.as_ref().map(healthcheck),
         mounts: svc.volumes.iter().map(|v| mount(stack, name, v, base)).collect::<Result<_, _>>()?,
         pids_limit: deploy.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.pids).unwrap_or(0),
+        command: entrypoint,
+        init: other("init"),
+        read_only: other("read_only").unwrap_or(false),
     };
     let task = TaskSpec {
         container: Some(container),

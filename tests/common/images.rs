@@ -32,10 +32,23 @@ impl BusyboxImage {
     /// (`docker import --change`: `HEALTHCHECK ...`, `STOPSIGNAL ...`).
     pub fn import_with(purpose: &str, applets: &[&str], changes: &[&str]) -> BusyboxImage {
         let token = rand::random::<u32>();
-        let image = BusyboxImage {
-            label: format!("shoal-test-{purpose}={token}"),
-            name: format!("shoal-test-{purpose}-busybox:{token}"),
-        };
+        let name = format!("shoal-test-{purpose}-busybox:{token}");
+        BusyboxImage::build(&name, &format!("shoal-test-{purpose}={token}"), applets, changes, &[])
+    }
+
+    /// A stand-in for an image a stack file names (`redis`,
+    /// `user/app:tag`), tagged so; `files` are `(path, content)` made
+    /// executable. Refuses a name the engine already has (it is not the
+    /// test's to replace).
+    pub fn stand_in(name: &str, applets: &[&str], changes: &[&str], files: &[(&str, &str)]) -> BusyboxImage {
+        let exists = Command::new("docker").args(["image", "inspect", name]).output().unwrap();
+        assert!(!exists.status.success(), "image {name} exists on this machine: not replacing it");
+        let label = format!("shoal-test-stand-in={}", rand::random::<u32>());
+        BusyboxImage::build(name, &label, applets, changes, files)
+    }
+
+    fn build(name: &str, label: &str, applets: &[&str], changes: &[&str], files: &[(&str, &str)]) -> BusyboxImage {
+        let image = BusyboxImage { label: label.to_string(), name: name.to_string() };
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         let bin = root.join("bin");
@@ -43,6 +56,12 @@ impl BusyboxImage {
         std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static installed (/bin/busybox)");
         for applet in applets {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        for (path, content) in files {
+            let path = root.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         }
         let tar = dir.path().join("rootfs.tar");
         let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();

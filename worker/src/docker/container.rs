@@ -98,6 +98,8 @@ pub fn create_body(
         nano_cpus: positive(limits.nano_cpus),
         memory: positive(limits.memory_bytes),
         pids_limit: positive(c.pids_limit),
+        init: c.init,
+        readonly_rootfs: c.read_only.then_some(true),
         log_config: Some(log_config(logs)),
         ..Default::default()
     };
@@ -115,6 +117,7 @@ pub fn create_body(
     host_config.mounts = (!mounts.is_empty()).then_some(mounts);
     Ok(ContainerCreateBody {
         image: Some(c.image.clone()),
+        entrypoint: (!c.command.is_empty()).then(|| c.command.clone()),
         cmd: (!c.args.is_empty()).then(|| c.args.clone()),
         env: (!c.env.is_empty()).then(|| c.env.clone()),
         user: some(&c.user),
@@ -260,6 +263,9 @@ mod tests {
             stop_signal: "SIGUSR1".into(),
             stop_grace_period_ns: Some(1_500_000_000),
             pids_limit: 50,
+            command: vec!["/bin/sh".into(), "-c".into()],
+            init: Some(true),
+            read_only: true,
             ..Default::default()
         });
         let spec = t.spec.as_mut().unwrap();
@@ -274,7 +280,7 @@ mod tests {
         let body = create_body(&t, "n1", None).unwrap();
         assert_eq!(body.image.as_deref(), Some("bb:1"));
         assert_eq!(body.cmd, Some(vec!["sleep".to_string(), "1000".to_string()]));
-        assert_eq!(body.entrypoint, None, "the image's entrypoint stays");
+        assert_eq!(body.entrypoint, Some(vec!["/bin/sh".to_string(), "-c".to_string()]));
         assert_eq!(body.env, Some(vec!["A=1".to_string()]));
         assert_eq!(body.user.as_deref(), Some("1000:1000"));
         assert_eq!(body.working_dir.as_deref(), Some("/srv"));
@@ -283,6 +289,7 @@ mod tests {
         assert_eq!(body.stop_timeout, Some(2), "rounded up to whole seconds");
         let host = body.host_config.unwrap();
         assert_eq!((host.nano_cpus, host.memory, host.pids_limit), (Some(500_000_000), Some(64 << 20), Some(50)));
+        assert_eq!((host.init, host.readonly_rootfs), (Some(true), Some(true)));
         let log = host.log_config.unwrap();
         assert_eq!(log.typ.as_deref(), Some("json-file"));
         assert_eq!(
@@ -295,9 +302,11 @@ mod tests {
     fn what_the_spec_leaves_unset_the_image_decides() {
         let body = create_body(&task(ContainerSpec { image: "bb".into(), ..Default::default() }), "n1", None).unwrap();
         assert_eq!((body.cmd, body.env, body.user, body.working_dir, body.hostname), (None, None, None, None, None));
+        assert_eq!(body.entrypoint, None, "the image's entrypoint");
         assert_eq!((body.stop_signal, body.stop_timeout), (None, None));
         let host = body.host_config.unwrap();
         assert_eq!((host.nano_cpus, host.memory, host.pids_limit), (None, None, None));
+        assert_eq!((host.init, host.readonly_rootfs), (None, None), "the engine's defaults");
         assert_eq!(host.network_mode, None, "no network: the engine's default bridge, as Swarm");
         assert_eq!(host.mounts, None);
         assert_eq!(body.healthcheck, None, "the image's own HEALTHCHECK");

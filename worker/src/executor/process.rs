@@ -141,6 +141,10 @@ impl ProcessExecutor {
         let cgroup = self.cgroups.for_task(&task.id).map_err(|e| err(e.to_string()))?;
         let limits = Limits::of(&spec);
         let c = spec.container.unwrap_or_default();
+        let docker_only = [("--init", c.init.is_some()), ("--read-only", c.read_only)];
+        if let Some((flag, _)) = docker_only.iter().find(|(_, set)| *set) {
+            return Err(err(format!("{flag} is for images (--runtime docker): the process runtime has no container")));
+        }
         let mut env: Vec<(String, String)> =
             c.env.iter().filter_map(|e| e.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
         let path = match env.iter().find(|(k, _)| k == "PATH") {
@@ -164,8 +168,13 @@ impl ProcessExecutor {
         if !env.iter().any(|(k, _)| k == "HOME") {
             env.push(("HOME".into(), home.to_string_lossy().into_owned()));
         }
-        let program = find_program(&c.image, &path, &dir).ok_or_else(|| {
-            err(format!("executable not found: {} (not an executable file, nor a program in $PATH)", c.image))
+        // An entrypoint replaces the program, as Docker's replaces the image's.
+        let (name, args) = match c.command.split_first() {
+            Some((program, rest)) => (program.clone(), rest.iter().chain(&c.args).cloned().collect()),
+            None => (c.image.clone(), c.args.clone()),
+        };
+        let program = find_program(&name, &path, &dir).ok_or_else(|| {
+            err(format!("executable not found: {name} (not an executable file, nor a program in $PATH)"))
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
         let mut mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
@@ -178,20 +187,7 @@ impl ProcessExecutor {
         let log_driver = task.spec.as_ref().and_then(|s| s.log_driver.as_ref());
         let logs = LogLimits::of(log_driver).map_err(err)?;
         let (log_max_size, log_max_files) = (logs.max_size, logs.max_files);
-        Ok(Launch {
-            program,
-            args: c.args,
-            env,
-            dir,
-            uid,
-            gid,
-            mounts,
-            netns,
-            log_max_size,
-            log_max_files,
-            cgroup,
-            limits,
-        })
+        Ok(Launch { program, args, env, dir, uid, gid, mounts, netns, log_max_size, log_max_files, cgroup, limits })
     }
 
     /// Starts the shim, which starts the task.
@@ -415,6 +411,12 @@ mod tests {
         );
         assert!(exec.launch(&task("sh", "/no/such/dir", ""), None).unwrap_err().0.contains("working directory"));
         assert!(exec.launch(&task("sh", "", "no-such-user-xyz"), None).unwrap_err().0.contains("user"));
+        let mut entry = task("no-such-program-xyz", "", "");
+        let c = entry.spec.as_mut().unwrap().container.as_mut().unwrap();
+        (c.command, c.args) = (vec!["sh".into(), "-c".into()], vec!["true".into()]);
+        let launch = exec.launch(&entry, None).unwrap();
+        assert!(launch.program.ends_with("sh"), "the entrypoint replaces the program");
+        assert_eq!(launch.args, ["-c", "true"]);
         let root = exec.launch(&task("sh", "", "root"), None).unwrap();
         assert_eq!((root.uid, root.gid), (Some(0), Some(0)));
         let mut limited = task("sh", "", "");

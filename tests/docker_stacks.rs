@@ -1,0 +1,109 @@
+//! A real stack file deployed as `docker stack deploy` would run it:
+//! the voting app's docker-stack.yml (../shared/stacks, read as is), its
+//! images stood in for by busybox images tagged as the file names them,
+//! on two hosts (network namespaces on one switch) sharing the machine's
+//! Docker Engine. Every service converges, the published ports answer on
+//! both nodes, and a container reaches another by its service name over
+//! the stack's network.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::hosts::Hosts;
+use common::images::BusyboxImage;
+use common::{Node, wait_until};
+
+const WAIT: Duration = Duration::from_secs(90);
+const ENGINE: &str = "unix:///var/run/docker.sock";
+const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/stacks/voting-app/docker-stack.yml");
+
+/// A Docker named volume the stack made, removed when dropped.
+struct Volume(String);
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
+    }
+}
+
+/// Removes the sandbox images the test's nodes imported.
+struct PauseImages;
+
+impl Drop for PauseImages {
+    fn drop(&mut self) {
+        let found = Command::new("docker").args(["images", "-aq", "--filter", "label=io.shoal.pause"]).output();
+        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
+        }
+    }
+}
+
+/// A web server stand-in answering `what` at / on `port`.
+fn web(name: &str, what: &str, port: &str) -> BusyboxImage {
+    let cmd = format!(r#"CMD ["httpd", "-f", "-p", "{port}", "-h", "/www"]"#);
+    BusyboxImage::stand_in(name, &["sh", "httpd"], &[&cmd], &[("/www/index.html", &format!("{what}\n"))])
+}
+
+/// `wget -q -O - URL` from namespace `netns` with the machine's busybox.
+fn get(netns: &str, url: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", url])
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn the_voting_app_runs_from_its_own_stack_file() {
+    let stack = format!("vt{}", rand::random::<u16>());
+    // Dropped last: containers go with the nodes, then images and volume.
+    let _volume = Volume(format!("{stack}_db-data"));
+    let _pause = PauseImages;
+    let sleeper = |name: &str| BusyboxImage::stand_in(name, &["sh", "sleep"], &[r#"CMD ["sleep", "100000"]"#], &[]);
+    let worker_loop = r#"CMD ["sh", "-c", "while true; do wget -q -O - http://vote/; sleep 1; done"]"#;
+    let _images = [
+        sleeper("redis:alpine"),
+        sleeper("postgres:15-alpine"),
+        web("dockersamples/examplevotingapp_vote:latest", "vote-page", "80"),
+        web("dockersamples/examplevotingapp_result:latest", "result-page", "80"),
+        BusyboxImage::stand_in(
+            "dockersamples/examplevotingapp_worker:latest",
+            &["sh", "sleep", "wget"],
+            &[worker_loop],
+            &[],
+        ),
+    ];
+    let hosts = Hosts::new(2);
+    let a = Node::start_with_docker("host-1", Some(&hosts.names[0]), &hosts.addrs[0], Some(ENGINE));
+    a.ok(&["node", "init"]);
+    let b = Node::start_with_docker("host-2", Some(&hosts.names[1]), &hosts.addrs[1], Some(ENGINE));
+    let (token, addr) = a.join_token("worker");
+    b.ok(&["node", "join", "--token", &token, &addr]);
+    wait_until(WAIT, "both nodes Ready", || a.ok(&["node", "ls"]).matches("Ready").count() == 2);
+
+    a.ok(&["stack", "deploy", "--detach", "-c", FILE, &stack]);
+    let replicas = |service: &str| a.replicas(&format!("{stack}_{service}"));
+    wait_until(WAIT, "every service converged", || {
+        [("redis", "1/1"), ("db", "1/1"), ("vote", "2/2"), ("result", "1/1"), ("worker", "2/2")]
+            .iter()
+            .all(|(service, want)| replicas(service) == *want)
+    });
+    for (i, node) in hosts.addrs.iter().enumerate() {
+        for (port, page) in [("8080", "vote-page"), ("8081", "result-page")] {
+            let url = format!("http://{node}:{port}/");
+            wait_until(WAIT, &format!("{page} on host-{}", i + 1), || {
+                get(&hosts.switch, &url).as_deref() == Some(page)
+            });
+        }
+    }
+    wait_until(WAIT, "the worker reaching vote by name", || {
+        a.ok(&["service", "logs", &format!("{stack}_worker")]).contains("| vote-page")
+    });
+    let volumes = Command::new("docker").args(["volume", "inspect", &format!("{stack}_db-data")]).output().unwrap();
+    assert!(volumes.status.success(), "the stack's named volume, NAME_vol");
+    drop(b);
+}
