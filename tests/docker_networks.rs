@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::hosts::{CLIENT_ADDR, Hosts};
-use common::images::BusyboxImage;
+use common::hosts::{CLIENT_ADDR, Hosts, http_get};
+use common::images::{BusyboxImage, PauseImages};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -22,30 +21,6 @@ const ENGINE: &str = "unix:///var/run/docker.sock";
 const WEB: &str = "mkdir -p /www/cgi-bin; echo hello-from-web > /www/index.html; \
     printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip; \
     chmod +x /www/cgi-bin/ip; exec httpd -f -p 80 -h /www";
-
-/// `wget -q -O - URL` from namespace `netns` with the machine's busybox.
-fn get(netns: &str, url: &str) -> Option<String> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", netns, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", url])
-        .output()
-        .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Removes the sandbox images the test's nodes imported (shoal's pause
-/// image, and any copy two nodes importing at once left untagged).
-struct PauseImages;
-
-impl Drop for PauseImages {
-    fn drop(&mut self) {
-        let found = Command::new("docker").args(["images", "-aq", "--filter", "label=io.shoal.pause"]).output();
-        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
-        }
-    }
-}
 
 #[test]
 fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
@@ -124,9 +99,9 @@ fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
     // container sees the client's own address.
     let switch = &hosts.switch;
     let url = format!("http://{}:8080/cgi-bin/ip", hosts.addrs[0]);
-    wait_until(WAIT, "the published port on host-1", || get(switch, &url).is_some());
+    wait_until(WAIT, "the published port on host-1", || http_get(switch, &url).is_some());
     // busybox httpd listens on IPv6 too: an IPv4 client shows mapped.
-    let seen = get(switch, &url).unwrap_or_default();
+    let seen = http_get(switch, &url).unwrap_or_default();
     assert_eq!(seen.trim_start_matches("[::ffff:").trim_end_matches(']'), CLIENT_ADDR, "{seen}");
 
     let logs = a.ok(&["service", "logs", "client"]);

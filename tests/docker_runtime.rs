@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::images::{BusyboxImage, docker};
+use common::images::{BusyboxImage, Volume, docker};
 use common::{Node, wait_until};
 use serde_json::Value;
 
@@ -189,15 +189,6 @@ fn service_logs_read_the_containers_output_also_after_a_restart() {
     let stamped = node.ok(&["service", "logs", "-t", "talk"]);
     assert!(stamped.lines().all(|l| l.starts_with("20") && l.contains('T')), "{stamped}");
     assert!(node.ok(&["service", "logs", "--since", "2100-01-01T00:00:00Z", "talk"]).is_empty());
-}
-
-/// A Docker named volume of the test, removed when dropped.
-struct Volume(String);
-
-impl Drop for Volume {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
-    }
 }
 
 #[test]

@@ -11,50 +11,17 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::hosts::Hosts;
-use common::images::BusyboxImage;
+use common::hosts::{Hosts, http_get};
+use common::images::{BusyboxImage, PauseImages, Volume};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(90);
 const ENGINE: &str = "unix:///var/run/docker.sock";
-const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/stacks/voting-app/docker-stack.yml");
-
-/// A Docker named volume the stack made, removed when dropped.
-struct Volume(String);
-
-impl Drop for Volume {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
-    }
-}
-
-/// Removes the sandbox images the test's nodes imported.
-struct PauseImages;
-
-impl Drop for PauseImages {
-    fn drop(&mut self) {
-        let found = Command::new("docker").args(["images", "-aq", "--filter", "label=io.shoal.pause"]).output();
-        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
-        }
-    }
-}
 
 /// A web server stand-in answering `what` at / on `port`.
 fn web(name: &str, what: &str, port: &str) -> BusyboxImage {
     let cmd = format!(r#"CMD ["httpd", "-f", "-p", "{port}", "-h", "/www"]"#);
     BusyboxImage::stand_in(name, &["sh", "httpd"], &[&cmd], &[("/www/index.html", &format!("{what}\n"))])
-}
-
-/// `wget -q -O - URL` from namespace `netns` with the machine's busybox.
-fn get(netns: &str, url: &str) -> Option<String> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", netns, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", url])
-        .output()
-        .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 #[test]
@@ -85,7 +52,8 @@ fn the_voting_app_runs_from_its_own_stack_file() {
     b.ok(&["node", "join", "--token", &token, &addr]);
     wait_until(WAIT, "both nodes Ready", || a.ok(&["node", "ls"]).matches("Ready").count() == 2);
 
-    a.ok(&["stack", "deploy", "--detach", "-c", FILE, &stack]);
+    let file = common::shared_stacks().join("voting-app/docker-stack.yml");
+    a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
     let replicas = |service: &str| a.replicas(&format!("{stack}_{service}"));
     wait_until(WAIT, "every service converged", || {
         [("redis", "1/1"), ("db", "1/1"), ("vote", "2/2"), ("result", "1/1"), ("worker", "2/2")]
@@ -96,7 +64,7 @@ fn the_voting_app_runs_from_its_own_stack_file() {
         for (port, page) in [("8080", "vote-page"), ("8081", "result-page")] {
             let url = format!("http://{node}:{port}/");
             wait_until(WAIT, &format!("{page} on host-{}", i + 1), || {
-                get(&hosts.switch, &url).as_deref() == Some(page)
+                http_get(&hosts.switch, &url).as_deref() == Some(page)
             });
         }
     }

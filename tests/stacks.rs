@@ -10,19 +10,11 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+mod common;
 
-/// `../shared/stacks` beside the checkout (or `$SHOAL_STACKS`, or this
-/// machine kind's `/work/shared/stacks` for a clone elsewhere).
-fn stacks() -> PathBuf {
-    let candidates = [
-        std::env::var_os("SHOAL_STACKS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/stacks")),
-        Some(PathBuf::from("/work/shared/stacks")),
-    ];
-    let found = candidates.into_iter().flatten().find(|p| p.join("README.md").is_file());
-    found.expect("the shared stack files (../shared/stacks; set SHOAL_STACKS to their folder)")
-}
+use common::shared_stacks as stacks;
+
+const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
 fn config(files: &[&Path], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(SHOAL);

@@ -79,6 +79,16 @@ pub fn fetch(netns: &str, addr: &str) -> Option<String> {
     python_in(netns, &script)
 }
 
+/// `wget -q -O - URL` from namespace `netns` with the machine's busybox
+/// (3 s at most); the body, trimmed, or `None` if it fails.
+pub fn http_get(netns: &str, url: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "/bin/busybox", "timeout", "3", "/bin/busybox", "wget", "-q", "-O", "-", url])
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// Sends one UDP datagram from namespace `netns` to `addr` and returns the
 /// answer, or `None` without one within a second.
 pub fn fetch_udp(netns: &str, addr: &str) -> Option<String> {

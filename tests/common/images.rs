@@ -101,3 +101,29 @@ impl Drop for BusyboxImage {
         let _ = Command::new("docker").args(["rmi", "-f", &self.name]).output();
     }
 }
+
+/// A Docker named volume a test made (or made a node make), removed when
+/// dropped.
+pub struct Volume(pub String);
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["volume", "rm", "-f", &self.0]).output();
+    }
+}
+
+/// Removes, when dropped, the sandbox images (shoal's pause image,
+/// labelled `io.shoal.pause`) the test's nodes imported, and any copy two
+/// nodes importing at once left untagged.
+pub struct PauseImages;
+
+impl Drop for PauseImages {
+    fn drop(&mut self) {
+        let found = Command::new("docker").args(["images", "-aq", "--filter", "label=io.shoal.pause"]).output();
+        let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
+        }
+    }
+}

@@ -661,3 +661,16 @@ impl Cluster {
         panic!("no manager knows a leader");
     }
 }
+
+/// The shared stack files: `../shared/stacks` beside the checkout (or
+/// `$SHOAL_STACKS`, or this machine kind's `/work/shared/stacks` for a
+/// clone elsewhere).
+pub fn shared_stacks() -> PathBuf {
+    let candidates = [
+        std::env::var_os("SHOAL_STACKS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/stacks")),
+        Some(PathBuf::from("/work/shared/stacks")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.join("README.md").is_file());
+    found.expect("the shared stack files (../shared/stacks; set SHOAL_STACKS to their folder)")
+}
