@@ -10,9 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::hosts::{CLIENT_ADDR, Hosts, http_get};
+use common::hosts::{CLIENT_ADDR, Hosts, cluster_with_docker, http_get};
 use common::images::{BusyboxImage, PauseImages};
-use common::{Node, wait_until};
+use common::wait_until;
 
 const WAIT: Duration = Duration::from_secs(60);
 const ENGINE: &str = "unix:///var/run/docker.sock";
@@ -28,12 +28,7 @@ fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
     let _pause = PauseImages;
     let image = BusyboxImage::import("networks", &["sh", "sleep", "httpd", "wget", "mkdir", "chmod"]);
     let hosts = Hosts::new(2);
-    let a = Node::start_with_docker("host-1", Some(&hosts.names[0]), &hosts.addrs[0], Some(ENGINE));
-    a.ok(&["node", "init"]);
-    let b = Node::start_with_docker("host-2", Some(&hosts.names[1]), &hosts.addrs[1], Some(ENGINE));
-    let (token, addr) = a.join_token("worker");
-    b.ok(&["node", "join", "--token", &token, &addr]);
-    wait_until(WAIT, "both nodes Ready", || a.ok(&["node", "ls"]).matches("Ready").count() == 2);
+    let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
     a.ok(&["network", "create", "back"]);
 
     a.ok(&[

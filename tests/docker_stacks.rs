@@ -11,9 +11,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::hosts::{Hosts, http_get};
+use common::hosts::{Hosts, cluster_with_docker, http_get};
 use common::images::{BusyboxImage, PauseImages, Volume};
-use common::{Node, wait_until};
+use common::wait_until;
 
 const WAIT: Duration = Duration::from_secs(90);
 const ENGINE: &str = "unix:///var/run/docker.sock";
@@ -45,12 +45,7 @@ fn the_voting_app_runs_from_its_own_stack_file() {
         ),
     ];
     let hosts = Hosts::new(2);
-    let a = Node::start_with_docker("host-1", Some(&hosts.names[0]), &hosts.addrs[0], Some(ENGINE));
-    a.ok(&["node", "init"]);
-    let b = Node::start_with_docker("host-2", Some(&hosts.names[1]), &hosts.addrs[1], Some(ENGINE));
-    let (token, addr) = a.join_token("worker");
-    b.ok(&["node", "join", "--token", &token, &addr]);
-    wait_until(WAIT, "both nodes Ready", || a.ok(&["node", "ls"]).matches("Ready").count() == 2);
+    let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
 
     let file = common::shared_stacks().join("voting-app/docker-stack.yml");
     a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
@@ -73,5 +68,4 @@ fn the_voting_app_runs_from_its_own_stack_file() {
     });
     let volumes = Command::new("docker").args(["volume", "inspect", &format!("{stack}_db-data")]).output().unwrap();
     assert!(volumes.status.success(), "the stack's named volume, NAME_vol");
-    drop(b);
 }

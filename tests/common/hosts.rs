@@ -133,12 +133,23 @@ const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// A cluster on `hosts`: the first runs the manager, the others join as
 /// workers (hostnames host-1, host-2...); returns once every node is Ready.
 pub fn cluster(hosts: &Hosts) -> (super::Node, Vec<super::Node>) {
-    let manager = super::Node::start_in("host-1", Some(&hosts.names[0]), &hosts.addrs[0]);
+    cluster_with_docker(hosts, None)
+}
+
+/// [`cluster`] whose daemons use the Docker Engine at `docker_host`
+/// (`None`: none answers).
+pub fn cluster_with_docker(hosts: &Hosts, docker_host: Option<&str>) -> (super::Node, Vec<super::Node>) {
+    let start = |i: usize| {
+        super::Node::start_with_docker(&format!("host-{}", i + 1), Some(&hosts.names[i]), &hosts.addrs[i], docker_host)
+    };
+    let manager = start(0);
     manager.ok(&["node", "init"]);
+    let (token, addr) = manager.join_token("worker");
     let workers: Vec<super::Node> = (1..hosts.names.len())
         .map(|i| {
-            let hostname = format!("host-{}", i + 1);
-            super::Node::join_in(&hostname, Some(&hosts.names[i]), &hosts.addrs[i], &manager, "worker")
+            let node = start(i);
+            node.ok(&["node", "join", "--token", &token, &addr]);
+            node
         })
         .collect();
     super::wait_until(std::time::Duration::from_secs(30), "every node Ready", || {
