@@ -302,6 +302,66 @@ fn the_images_health_check_is_honoured_overridden_or_off() {
 }
 
 #[test]
+fn updates_wait_for_the_images_health_check_and_a_sick_image_rolls_back() {
+    let good = r#"HEALTHCHECK --interval=1s --retries=2 CMD ["true"]"#;
+    let good = BusyboxImage::import_with("runtime-rollout", &["sh", "sleep", "true"], &[good]);
+    let sick = r#"HEALTHCHECK --interval=1s --retries=2 CMD ["false"]"#;
+    let sick = BusyboxImage::import_with("runtime-rollout-sick", &["sh", "sleep", "false"], &[sick]);
+    let node = node("node-h");
+    node.ok(&[
+        "service",
+        "create",
+        "--name",
+        "web",
+        "--replicas",
+        "2",
+        "--update-failure-action",
+        "rollback",
+        "--update-monitor",
+        "4s",
+        "--stop-signal",
+        "SIGKILL",
+        &good.name,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(node.replicas("web"), "2/2");
+
+    // One at a time (parallelism 1): the second old task goes only once
+    // the first new container passed the image's check.
+    node.ok(&["service", "update", "--env-add", "V=2", "web"]);
+    let mut new: Vec<Value> = containers(&good, "web", false).iter().map(|id| inspect(id)).collect();
+    assert_eq!(new.len(), 2);
+    assert!(new.iter().all(|c| c["Config"]["Env"].as_array().unwrap().iter().any(|e| e == "V=2")));
+    let at = |time: &str| humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("{time}: {e}"));
+    new.sort_by_key(|c| at(c["Created"].as_str().unwrap()));
+    // The engine's first check runs one interval (1 s) after the start:
+    // the second cannot have been made before.
+    let (first_started, second_made) =
+        (new[0]["State"]["StartedAt"].as_str().unwrap(), new[1]["Created"].as_str().unwrap());
+    let gap = at(second_made).duration_since(at(first_started)).unwrap_or_default();
+    assert!(gap >= Duration::from_secs(1), "first new one started {first_started}, second made {second_made}");
+
+    // The sick image never becomes healthy: the update rolls back to the
+    // good image and its env.
+    let err = node.fails(1, &["service", "update", "--image", &sick.name, "web"]);
+    assert!(err.contains("rolled back"), "{err}");
+    wait_until(WAIT, "the rollback to complete", || {
+        let s = node.json_lines(&["service", "inspect", "--format", "json", "web"]).remove(0);
+        s["UpdateStatus"]["State"] == "rollback_completed"
+    });
+    wait_until(WAIT, "two healthy containers of the good image", || {
+        let running = containers(&good, "web", false);
+        let healthy = running.iter().filter(|id| {
+            let c = inspect(id);
+            c["State"]["Health"]["Status"] == "healthy"
+                && c["Config"]["Env"].as_array().unwrap().iter().any(|e| e == "V=2")
+        });
+        healthy.count() == 2 && containers(&sick, "web", false).is_empty()
+    });
+}
+
+#[test]
 fn a_container_past_its_memory_limit_is_oom_killed() {
     let image = BusyboxImage::import("runtime-oom", &["tail"]);
     let node = node("node-f");

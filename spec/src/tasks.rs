@@ -33,10 +33,17 @@ pub fn changes_tasks(old: Option<&shoal_proto::ServiceSpec>, new: &shoal_proto::
     old.and_then(|s| s.task.as_ref()) != new.task.as_ref() || ports(old) != ports(Some(new))
 }
 
-/// Running and, if it has a health check, healthy: up for the updater and
-/// for the CLI's wait.
+/// Running and, if its health is checked, healthy: up for the updater and
+/// for the CLI's wait. A check is the spec's, or one its runtime runs (an
+/// image's HEALTHCHECK), which the worker tells by reporting a health.
 pub fn is_up(task: &Task) -> bool {
-    task.state() == TaskState::Running && (!has_health_check(task) || health(task) == TaskHealth::Healthy)
+    task.state() == TaskState::Running && (!checks_health(task) || health(task) == TaskHealth::Healthy)
+}
+
+/// Whether the task's health is checked: its spec has a check, or its
+/// worker reports a health (the runtime's own check, such as an image's).
+pub fn checks_health(task: &Task) -> bool {
+    has_health_check(task) || health(task) != TaskHealth::None
 }
 
 /// Whether the task's spec has a health check (a test other than NONE).

@@ -55,6 +55,26 @@ impl<E: Executor> Controller<E> {
     }
 
     fn report(&self, state: TaskState, message: &str, err: &str, container: Option<ContainerStatus>) {
+        self.report_with(state, message, err, container, TaskHealth::None);
+    }
+
+    /// Reports the task running. One whose health is checked (by its
+    /// runtime or by the worker) runs as Starting until its first healthy
+    /// check, so nothing counts it up before: a rolling update waits.
+    fn report_running(&self, handle: &E::Handle) {
+        let checked = handle.health().is_some() || Checker::for_task(&self.current()).is_some();
+        let health = if checked { TaskHealth::Starting } else { TaskHealth::None };
+        self.report_with(TaskState::Running, "started", "", Some(container(handle)), health);
+    }
+
+    fn report_with(
+        &self,
+        state: TaskState,
+        message: &str,
+        err: &str,
+        container: Option<ContainerStatus>,
+        health: TaskHealth,
+    ) {
         let timestamp = now_nanos();
         let status = TaskStatus {
             timestamp,
@@ -63,7 +83,7 @@ impl<E: Executor> Controller<E> {
             err: err.into(),
             container,
             started_at: if state == TaskState::Running { timestamp } else { 0 },
-            health: TaskHealth::None as i32,
+            health: health as i32,
         };
         if state == TaskState::Running {
             *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
@@ -112,7 +132,7 @@ impl<E: Executor> Controller<E> {
                         network.adopt(&task).await;
                     }
                     if known < TaskState::Running {
-                        self.report(TaskState::Running, "started", "", Some(container(&handle)));
+                        self.report_running(&handle);
                     } else {
                         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = task.status.clone();
                     }
@@ -202,7 +222,7 @@ impl<E: Executor> Controller<E> {
         self.report(TaskState::Starting, "starting", "", None);
         match self.exec.start(&task, prepared).await {
             Ok(handle) => {
-                self.report(TaskState::Running, "started", "", Some(container(&handle)));
+                self.report_running(&handle);
                 Some(handle)
             }
             Err(ExecError(e)) => {

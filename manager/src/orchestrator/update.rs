@@ -13,14 +13,15 @@
 //!   tasks, the failure action applies: pause (nothing more is replaced
 //!   until the next change to the service), roll back (to the previous
 //!   spec, as a new spec version, with the rollback settings), or continue.
-//! - A replacement with a health check is in flight until it is healthy;
+//! - A replacement whose health is checked (by its spec, or by its
+//!   runtime: an image's HEALTHCHECK) is in flight until it is healthy;
 //!   one still not healthy `monitor` after it started is a failure.
 //! - The update is complete when no task is dirty, none is in flight, and
 //!   `monitor` has passed since the last replacement started.
 
 use shoal_proto::{FailureAction, Service, Task, TaskHealth, TaskState, UpdateConfig, UpdateState, UpdateStatus};
 
-use shoal_spec::tasks::{has_health_check, health, is_up};
+use shoal_spec::tasks::{checks_health, health, is_up};
 use shoal_spec::update::default_config;
 
 use super::plan::creation;
@@ -119,6 +120,12 @@ pub fn plan<'a>(
         if !st.is_terminal() && !is_up(task) && task.desired_state() <= TaskState::Running {
             in_flight += 1;
             busy += 1;
+            // Still not healthy when its monitor period ends: a failure then.
+            let started = task.status.as_ref().map_or(0, |s| s.started_at);
+            let judged_at = started.saturating_add(config.monitor_ns).saturating_add(1);
+            if started > 0 && judged_at > now {
+                out.wake(judged_at);
+            }
             continue;
         }
         let Some(start) = task.status.as_ref().map(|s| s.started_at).filter(|at| *at > 0) else { continue };
@@ -169,7 +176,7 @@ fn failed_early(task: &Task, config: &UpdateConfig, now: i64) -> bool {
     match status.state() {
         TaskState::Complete | TaskState::Failed | TaskState::Rejected => monitored(status.timestamp),
         TaskState::Running => {
-            has_health_check(task)
+            checks_health(task)
                 && health(task) != TaskHealth::Healthy
                 && task.desired_state() <= TaskState::Running
                 && !monitored(now)

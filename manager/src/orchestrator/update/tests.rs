@@ -279,6 +279,26 @@ fn a_replacement_with_a_health_check_counts_once_healthy() {
 }
 
 #[test]
+fn a_replacement_whose_runtime_checks_health_counts_once_healthy() {
+    use shoal_proto::TaskHealth;
+    // No check in the spec: the runtime's own (an image's HEALTHCHECK),
+    // told by the health the worker reports with the running state.
+    let s = with_status(service(2, config(1, 0)), UpdateState::Updating, SEC);
+    let mut tasks = old_tasks(2);
+    tasks[0].set_desired_state(TaskState::Shutdown);
+    tasks.push(task("a", 1, "new", 2 * SEC, TaskState::Running, TaskState::Running));
+    tasks[2].status.as_mut().unwrap().health = TaskHealth::Starting as i32;
+    let plan = run(&s, &tasks, 3 * SEC);
+    assert!(stopped(&plan).is_empty(), "running, not yet healthy: in flight");
+    assert_eq!(plan.wake_at, Some(7 * SEC + 1), "looks again when its monitor period ends");
+    tasks[2].status.as_mut().unwrap().health = TaskHealth::Healthy as i32;
+    assert_eq!(stopped(&run(&s, &tasks, 3 * SEC)), vec!["old2"]);
+    // Never healthy within the monitor period: a failure.
+    tasks[2].status.as_mut().unwrap().health = TaskHealth::Starting as i32;
+    assert_eq!(status_of(&run(&s, &tasks, 8 * SEC)), Some((UpdateState::Paused, false)));
+}
+
+#[test]
 fn held_tasks_of_the_old_spec_are_replaced_at_once_and_the_update_is_recorded() {
     let s = service(1, config(1, 0));
     // Held for its restart delay with the old spec.
