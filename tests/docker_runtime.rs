@@ -263,6 +263,52 @@ fn mounts_and_limits_reach_the_container() {
 }
 
 #[test]
+fn volumes_are_made_with_their_driver_options_and_tmpfs_with_its_size_and_mode() {
+    let volume = Volume(format!("shoal-test-volopt-{}", rand::random::<u32>()));
+    let image = BusyboxImage::import("runtime-mount-options", &["sh", "sleep", "stat", "df"]);
+    let node = node("node-o");
+    // A volume of the local driver that is a 2 MiB tmpfs, labelled.
+    let vol = format!(
+        "type=volume,source={},target=/v,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,\
+         \"volume-opt=o=size=2m,mode=0700\",volume-label=team=a",
+        volume.0
+    );
+    let script = "echo mode-$(stat -c %a /scratch); df -k /scratch /v | sed 1d; sleep 1000";
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "opts",
+        "--mount",
+        &vol,
+        "--mount",
+        "type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+        &image.name,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let logs = || node.ok(&["service", "logs", "opts"]);
+    wait_until(WAIT, "its output", || logs().contains("/v"));
+    let out = logs();
+    assert!(out.contains("| mode-1770"), "the tmpfs's mode: {out}");
+    let df = out.lines().filter_map(|l| l.split_once("| ")).map(|(_, line)| line).filter(|l| l.starts_with("tmpfs"));
+    let sizes: Vec<&str> = df.filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(sizes, ["1024", "2048"], "1 MiB tmpfs, 2 MiB volume: {out}");
+
+    let made: Value = serde_json::from_str::<Vec<Value>>(&docker(&["volume", "inspect", &volume.0])).unwrap().remove(0);
+    assert_eq!(made["Driver"], "local");
+    assert_eq!(made["Options"], serde_json::json!({ "type": "tmpfs", "device": "tmpfs", "o": "size=2m,mode=0700" }));
+    assert_eq!(made["Labels"]["team"], "a");
+    let spec = node.json_lines(&["service", "inspect", "--format", "json", "opts"]).remove(0);
+    let mounts = &spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Mounts"];
+    assert_eq!(mounts[0]["VolumeOptions"]["DriverConfig"]["Name"], "local");
+    assert_eq!(mounts[0]["VolumeOptions"]["Labels"]["team"], "a");
+    assert_eq!(mounts[1]["TmpfsOptions"], serde_json::json!({ "SizeBytes": 1 << 20, "Mode": 0o1770 }));
+}
+
+#[test]
 fn the_images_health_check_is_honoured_overridden_or_off() {
     let healthcheck = r#"HEALTHCHECK --interval=1s --retries=2 CMD ["sh", "-c", "[ -e /ok ]"]"#;
     let image = BusyboxImage::import_with("runtime-health", &["sh", "sleep"], &[healthcheck]);

@@ -1,10 +1,11 @@
-//! A real stack file deployed as `docker stack deploy` would run it:
-//! the voting app's docker-stack.yml (../shared/stacks, read as is), its
-//! images stood in for by busybox images tagged as the file names them,
-//! on two hosts (network namespaces on one switch) sharing the machine's
-//! Docker Engine. Every service converges, the published ports answer on
-//! both nodes, and a container reaches another by its service name over
-//! the stack's network.
+//! Real stack files deployed as `docker stack deploy` would run them:
+//! the voting app's docker-stack.yml and Docker's get-started part 5
+//! file (../shared/stacks, read as they are), their images stood in for
+//! by busybox images tagged as the files name them, on two hosts
+//! (network namespaces on one switch) sharing the machine's Docker
+//! Engine. Every service converges, the published ports answer on both
+//! nodes, and a container reaches another by its service name over the
+//! stack's network.
 
 mod common;
 
@@ -68,4 +69,70 @@ fn the_voting_app_runs_from_its_own_stack_file() {
     });
     let volumes = Command::new("docker").args(["volume", "inspect", &format!("{stack}_db-data")]).output().unwrap();
     assert!(volumes.status.success(), "the stack's named volume, NAME_vol");
+}
+
+/// A directory this test made where a stack file binds one, removed
+/// with all in it when dropped (one that existed is left alone).
+struct MadeDir(Option<std::path::PathBuf>);
+
+impl MadeDir {
+    /// Makes `path`; remembers the topmost directory it had to make.
+    fn make(path: &str) -> MadeDir {
+        let path = std::path::Path::new(path);
+        let top = path.ancestors().filter(|p| !p.exists()).last().map(|p| p.to_path_buf());
+        std::fs::create_dir_all(path).unwrap();
+        MadeDir(top)
+    }
+}
+
+impl Drop for MadeDir {
+    fn drop(&mut self) {
+        if let Some(top) = &self.0 {
+            let _ = std::fs::remove_dir_all(top);
+        }
+    }
+}
+
+#[test]
+fn the_get_started_stack_runs_from_its_own_file() {
+    let stack = format!("gs{}", rand::random::<u16>());
+    let _pause = PauseImages;
+    // Its redis keeps its data in /home/docker/data on the node, which
+    // must exist (as in Swarm: a bind source is never made).
+    let _data = MadeDir::make("/home/docker/data");
+    let redis = "#!/bin/sh\necho redis-data > /data/index.html\nexec httpd -f -p 6379 -h /data\n";
+    let _images = [
+        web("username/repo:tag", "get-started", "80"),
+        web("dockersamples/visualizer:stable", "visualizer", "8080"),
+        BusyboxImage::stand_in("redis:latest", &["sh", "httpd"], &[], &[("/usr/local/bin/redis-server", redis)]),
+    ];
+    let hosts = Hosts::new(2);
+    let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
+
+    let file = common::shared_stacks().join("get-started-part5/docker-compose.yml");
+    a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
+    let replicas = |service: &str| a.replicas(&format!("{stack}_{service}"));
+    wait_until(WAIT, "every service converged", || {
+        [("web", "5/5"), ("visualizer", "1/1"), ("redis", "1/1")]
+            .iter()
+            .all(|(service, want)| replicas(service) == *want)
+    });
+    for (i, node) in hosts.addrs.iter().enumerate() {
+        for (port, page) in [("80", "get-started"), ("8080", "visualizer"), ("6379", "redis-data")] {
+            let url = format!("http://{node}:{port}/");
+            wait_until(WAIT, &format!("{page} on host-{}", i + 1), || {
+                http_get(&hosts.switch, &url).as_deref() == Some(page)
+            });
+        }
+    }
+    let written = std::fs::read_to_string("/home/docker/data/index.html").unwrap();
+    assert_eq!(written, "redis-data\n", "redis wrote into the node's directory");
+    // The limits the file asks of web reach its containers.
+    let web = a.tasks(&format!("{stack}_web"));
+    let id = web.iter().find_map(|t| t["Status"]["ContainerStatus"]["ContainerID"].as_str()).unwrap().to_string();
+    let inspect = Command::new("docker")
+        .args(["inspect", "--format", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", &id])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), format!("100000000 {}", 50 << 20));
 }

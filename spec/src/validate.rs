@@ -169,6 +169,20 @@ fn mounts(mounts: &[Mount]) -> Result<(), InvalidSpec> {
             }
             _ => {}
         }
+        if m.volume_options.is_some() && kind != MountType::Volume {
+            return Err(invalid(format!("mount {}: volume options on a mount that is not a volume", m.target)));
+        }
+        if m.tmpfs_options.is_some() && kind != MountType::Tmpfs {
+            return Err(invalid(format!("mount {}: tmpfs options on a mount that is not a tmpfs", m.target)));
+        }
+        if let Some(t) = &m.tmpfs_options
+            && (t.size_bytes < 0 || t.mode > 0o7777)
+        {
+            return Err(invalid(format!(
+                "mount {}: tmpfs size must not be negative and its mode at most 7777, got {} and {:o}",
+                m.target, t.size_bytes, t.mode
+            )));
+        }
     }
     Ok(())
 }
@@ -424,7 +438,7 @@ mod tests {
         assert!(service_spec(s).is_ok(), "a year is allowed");
         let with_mount = |kind: MountType, source: &str, target: &str| {
             let mut s = spec("web", "sleep");
-            let m = Mount { r#type: kind as i32, source: source.into(), target: target.into(), read_only: false };
+            let m = Mount { r#type: kind as i32, source: source.into(), target: target.into(), ..Default::default() };
             s.task.as_mut().unwrap().container.as_mut().unwrap().mounts = vec![m];
             s
         };
@@ -432,6 +446,10 @@ mod tests {
         assert!(err(with_mount(MountType::Volume, "../x", "/t")).starts_with("mount source: a volume needs a name"));
         assert!(err(with_mount(MountType::Tmpfs, "", "t")).starts_with("mount target: expected an absolute"));
         assert!(service_spec(with_mount(MountType::Volume, "data", "/t")).is_ok());
+        let mut tmpfs_on_a_bind = with_mount(MountType::Bind, "/s", "/t");
+        let m = &mut tmpfs_on_a_bind.task.as_mut().unwrap().container.as_mut().unwrap().mounts[0];
+        m.tmpfs_options = Some(shoal_proto::TmpfsOptions { size_bytes: 1, mode: 0 });
+        assert_eq!(err(tmpfs_on_a_bind), "mount /t: tmpfs options on a mount that is not a tmpfs");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, LogDriver, Mount, MountType,
+    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, LogDriver, Mount,
     NetworkAttachmentConfig, Placement, PlacementPreference, PortConfig, ReplicatedJob, ReplicatedService,
     ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
@@ -48,37 +48,9 @@ pub fn env_var(text: &str) -> Result<String, String> {
     }
 }
 
-/// `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly]`, as
-/// Docker writes it (`src`, `dst`/`destination`, `ro` too; the type
-/// defaults to volume).
+/// `--mount`: see [`super::mount`].
 pub fn mount(text: &str) -> Result<Mount, String> {
-    let mut m = Mount { r#type: MountType::Volume as i32, ..Default::default() };
-    for field in text.split(',').filter(|f| !f.is_empty()) {
-        let (key, value) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
-        match (key.trim(), value) {
-            ("type", Some(kind)) => {
-                m.r#type = match kind {
-                    "bind" => MountType::Bind,
-                    "volume" => MountType::Volume,
-                    "tmpfs" => MountType::Tmpfs,
-                    other => return Err(format!("type: expected bind, volume or tmpfs, got {other:?}")),
-                } as i32;
-            }
-            ("source" | "src", Some(v)) => m.source = v.to_string(),
-            ("target" | "destination" | "dst", Some(v)) => m.target = v.to_string(),
-            ("readonly" | "ro", None | Some("true" | "1")) => m.read_only = true,
-            ("readonly" | "ro", Some("false" | "0")) => m.read_only = false,
-            (key, _) => {
-                return Err(format!(
-                    "unknown or malformed field {key:?} (expected type, source, target, readonly): {text:?}"
-                ));
-            }
-        }
-    }
-    if m.target.is_empty() {
-        return Err(format!("target is required: {text:?}"));
-    }
-    Ok(m)
+    super::mount::parse(text)
 }
 
 /// The ports one `--publish` value publishes.
@@ -266,6 +238,9 @@ pub struct CreateArgs {
     pub runtime: Option<String>,
     #[command(flatten)]
     pub logs: LogArgs,
+    /// Send registry authentication details to the nodes (from this client's Docker configuration)
+    #[arg(long)]
+    pub with_registry_auth: bool,
     #[command(flatten)]
     pub wait: WaitFlags,
     #[command(flatten)]
@@ -278,7 +253,7 @@ pub struct ProgramArgs {
     /// Set environment variables (KEY=VALUE)
     #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
     pub env: Vec<String>,
-    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly]
+    /// Attach a mount: type=bind|volume|tmpfs,source=..,target=..[,readonly][,volume-*|tmpfs-* options]
     #[arg(long = "mount", value_name = "MOUNT", value_parser = mount)]
     pub mounts: Vec<Mount>,
     /// Working directory of the program
@@ -433,14 +408,5 @@ mod tests {
             Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into())
         );
         assert!(placement_pref("spread=").is_err());
-        let m = mount("type=bind,src=/a,dst=/b,ro").unwrap();
-        assert_eq!(
-            (m.r#type(), m.source.as_str(), m.target.as_str(), m.read_only),
-            (MountType::Bind, "/a", "/b", true)
-        );
-        assert_eq!(mount("target=/t").unwrap().r#type(), MountType::Volume);
-        assert!(mount("type=nfs,target=/t").unwrap_err().starts_with("type: expected"));
-        assert!(mount("type=bind,source=/a").unwrap_err().starts_with("target is required"));
-        assert!(mount("type=bind,size=1,target=/t").unwrap_err().contains("\"size\""));
     }
 }

@@ -5,9 +5,9 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, MountType, Node,
-    NodeAvailability, NodeRole, NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition,
-    Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, Node, NodeAvailability,
+    NodeRole, NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition, Service, ServiceSpec,
+    Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
 use super::format::Format;
@@ -241,16 +241,28 @@ fn container(c: &ContainerSpec) -> Value {
 }
 
 fn mount(m: &Mount) -> Value {
-    let kind = match m.r#type() {
-        MountType::Bind => "bind",
-        MountType::Volume => "volume",
-        MountType::Tmpfs => "tmpfs",
-    };
+    let volume = m.volume_options.as_ref().map(|v| {
+        let driver = (!v.driver.is_empty() || !v.driver_options.is_empty())
+            .then(|| Obj::new().put("Name", v.driver.clone()).put("Options", labels(&v.driver_options)).done());
+        Obj::new()
+            .put("NoCopy", v.no_copy)
+            .put("Labels", if v.labels.is_empty() { Value::Null } else { labels(&v.labels) })
+            .put("DriverConfig", driver)
+            .done()
+    });
+    let tmpfs = m.tmpfs_options.as_ref().map(|t| {
+        Obj::new()
+            .put("SizeBytes", (t.size_bytes > 0).then_some(t.size_bytes))
+            .put("Mode", (t.mode > 0).then_some(t.mode))
+            .done()
+    });
     Obj::new()
-        .always("Type", kind)
+        .always("Type", super::mount::name(m.r#type()))
         .put("Source", m.source.clone())
         .always("Target", m.target.clone())
         .put("ReadOnly", m.read_only)
+        .put("VolumeOptions", volume)
+        .put("TmpfsOptions", tmpfs)
         .done()
 }
 

@@ -115,7 +115,12 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     if args.mode != "replicated-job" && args.max_concurrent.is_some() {
         bail!("--max-concurrent: can only be used with replicated-job mode");
     }
-    let request = CreateServiceRequest { spec: Some(args.spec()) };
+    let mut spec = args.spec();
+    if args.with_registry_auth {
+        let task = spec.task.get_or_insert_with(Default::default);
+        super::registry_auth::attach(task.container.get_or_insert_with(Default::default))?;
+    }
+    let request = CreateServiceRequest { spec: Some(spec) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
     outln!("{}", service.id);
     args.wait.wait(ctx, &service.id, false).await

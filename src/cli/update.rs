@@ -38,6 +38,9 @@ pub struct UpdateArgs {
     /// The program to run (a path, or a name found in PATH)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// Send registry authentication details to the nodes (from this client's Docker configuration)
+    #[arg(long)]
+    pub with_registry_auth: bool,
     /// Runtime that runs the tasks: process or docker
     #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
     pub runtime: Option<String>,
@@ -320,7 +323,11 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
     } else {
         ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner().networks
     };
-    let spec = args.apply(service.spec.clone().unwrap_or_default(), &networks)?;
+    let mut spec = args.apply(service.spec.clone().unwrap_or_default(), &networks)?;
+    if args.with_registry_auth {
+        let task = spec.task.get_or_insert_with(Default::default);
+        super::registry_auth::attach(task.container.get_or_insert_with(Default::default))?;
+    }
     if args.image.is_some() && !args.force && same_template(&service, &spec) {
         errln!(
             "warning: {}: the service already runs {:?}; nothing to update. If that name now stands for \

@@ -3,21 +3,22 @@
 //! arguments (an `entrypoint` names the program and its first
 //! arguments instead). The service is named `STACK_NAME` and labelled
 //! `com.docker.stack.namespace=STACK`, as Docker does; named volumes are
-//! `STACK_VOLUME`; relative bind sources are taken from the directory of
-//! the first compose file.
+//! the stack's [`super::volumes`]; relative bind sources are taken from
+//! the directory of the first compose file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use serde_json::Value;
 use shoal_proto::{
     Annotations, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec, FailureAction, GlobalJob,
     GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol,
     PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
-    ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 use shoal_spec::update;
 
-use super::model::{self, Condition, DeployMode, Service, VolumeType};
+use super::model::{self, Compose, Condition, DeployMode, Service, VolumeType};
 use super::networks::StackNetwork;
 
 /// The label Docker puts on everything of a stack.
@@ -30,18 +31,19 @@ pub struct Converted {
     pub warnings: Vec<String>,
 }
 
-/// Converts service `name` of stack `stack`; `env` gives the values of
+/// Converts service `name` of stack `stack` (declared in `compose`); `env` gives the values of
 /// environment keys written without one, `base` is the directory
 /// relative bind sources start from, `networks` the stack's networks
 /// (attachments name them; the daemon resolves the names).
 pub fn service(
     stack: &str,
     name: &str,
-    svc: &Service,
+    compose: &Compose,
     env: &dyn Fn(&str) -> Option<String>,
     base: &Path,
     networks: &[StackNetwork],
 ) -> Result<Converted, String> {
+    let svc = &compose.services[name];
     let mut warnings = Vec::new();
     for (key, used) in [("secrets", !svc.secrets.is_empty()), ("configs", !svc.configs.is_empty())] {
         if used {
@@ -88,11 +90,12 @@ pub fn service(
         stop_grace_period_ns: svc.stop_grace_period.map(|d| d.0),
         hostname: svc.hostname.clone().unwrap_or_default(),
         healthcheck: svc.healthcheck.as_ref().map(healthcheck),
-        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, base)).collect::<Result<_, _>>()?,
+        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, compose, base)).collect::<Result<_, _>>()?,
         pids_limit: deploy.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.pids).unwrap_or(0),
         command: entrypoint,
         init: other("init"),
         read_only: other("read_only").unwrap_or(false),
+        pull_options: None,
     };
     let task = TaskSpec {
         container: Some(container),
@@ -200,7 +203,16 @@ fn healthcheck(h: &model::Healthcheck) -> HealthConfig {
     }
 }
 
-fn mount(stack: &str, name: &str, v: &model::Volume, base: &Path) -> Result<Mount, String> {
+fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose, base: &Path) -> Result<Mount, String> {
+    let at = || format!("services.{name}.volumes: {}", v.target);
+    // Docker's rule: the options of one kind of mount never ride on another.
+    for (options, kind) in [(&v.volume, VolumeType::Volume), (&v.tmpfs, VolumeType::Tmpfs)] {
+        if options.is_some() && v.kind != kind {
+            let (kind, ty) = (format!("{kind:?}").to_lowercase(), format!("{:?}", v.kind).to_lowercase());
+            return Err(format!("{}: {kind} options are incompatible with type {ty}", at()));
+        }
+    }
+    let (mut volume_options, mut tmpfs_options) = (None, None);
     let (kind, source) = match v.kind {
         VolumeType::Bind => {
             let source = v.source.clone().unwrap_or_default();
@@ -213,13 +225,46 @@ fn mount(stack: &str, name: &str, v: &model::Volume, base: &Path) -> Result<Moun
             (MountType::Bind, source)
         }
         VolumeType::Volume => match &v.source {
-            Some(volume) => (MountType::Volume, format!("{stack}_{volume}")),
-            None => return Err(format!("services.{name}.volumes: {}: an anonymous volume needs a name", v.target)),
+            Some(volume) => {
+                let no_copy = v.volume.as_ref().and_then(|o| o.get("nocopy")).and_then(Value::as_bool);
+                let (source, options) = super::volumes::source(stack, volume, &compose.volumes, no_copy == Some(true))
+                    .map_err(|e| format!("{}: {e}", at()))?;
+                volume_options = Some(options);
+                (MountType::Volume, source)
+            }
+            None => return Err(format!("{}: an anonymous volume needs a name", at())),
         },
-        VolumeType::Tmpfs => (MountType::Tmpfs, String::new()),
-        other => return Err(format!("services.{name}.volumes: {}: {other:?} mounts are not supported", v.target)),
+        VolumeType::Tmpfs => {
+            tmpfs_options = v.tmpfs.as_ref().map(|o| tmpfs(o, &at())).transpose()?;
+            (MountType::Tmpfs, String::new())
+        }
+        other => return Err(format!("{}: {other:?} mounts are not supported", at())),
     };
-    Ok(Mount { r#type: kind as i32, source, target: v.target.clone(), read_only: v.read_only })
+    let target = v.target.clone();
+    Ok(Mount { r#type: kind as i32, source, target, read_only: v.read_only, volume_options, tmpfs_options })
+}
+
+/// `tmpfs: { size, mode }`: size in bytes or as `64m`, mode as a number
+/// or octal text (`"1770"`).
+fn tmpfs(options: &Value, at: &str) -> Result<TmpfsOptions, String> {
+    let size_bytes = match options.get("size") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => {
+            n.as_i64().filter(|n| *n >= 0).ok_or_else(|| format!("{at}: tmpfs.size: expected bytes, got {n}"))?
+        }
+        Some(Value::String(s)) => shoal_proto::parse_size(s).map_err(|e| format!("{at}: tmpfs.size: {e}"))?,
+        Some(other) => return Err(format!("{at}: tmpfs.size: expected a size, got {other}")),
+    };
+    let mode = match options.get("mode") {
+        None | Some(Value::Null) => Some(0),
+        Some(Value::Number(n)) => n.as_u64().and_then(|m| u32::try_from(m).ok()),
+        Some(Value::String(s)) => u32::from_str_radix(s, 8).ok(),
+        Some(_) => None,
+    };
+    let mode = mode
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{at}: tmpfs.mode: expected permission bits (a number, or octal text like \"1770\")"))?;
+    Ok(TmpfsOptions { size_bytes, mode })
 }
 
 fn restart(p: Option<&model::RestartPolicy>) -> RestartPolicy {
@@ -294,7 +339,7 @@ mod tests {
         let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
         let env = |k: &str| (k == "FROM_SHELL").then(|| "yes".to_string());
         let (networks, _) = crate::stack::networks::plan("demo", &compose)?;
-        service("demo", name, &compose.services[name], &env, Path::new("/srv/demo"), &networks)
+        service("demo", name, &compose, &env, Path::new("/srv/demo"), &networks)
     }
 
     #[test]
@@ -316,6 +361,8 @@ services:
     volumes: ["./data:/data:ro", "cache:/cache", { type: tmpfs, target: /tmp }]
     healthcheck: { test: [CMD, /bin/true], interval: 5s }
     ports: ["4000:80", { target: 53, published: 53, protocol: udp, mode: host, host_ip: 127.0.0.1 }]
+volumes:
+  cache:
 "#;
         let c = convert(yaml, "web").unwrap();
         let spec = c.spec;
@@ -364,14 +411,50 @@ services:
         let yaml =
             "services: { web: { image: a, env_file: app.env, environment: { B: mine }, x-shoal-runtime: docker } }";
         let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap()).unwrap();
-        let c = service("demo", "web", &compose.services["web"], &|_| None, dir.path(), &[]).unwrap();
+        let c = service("demo", "web", &compose, &|_| None, dir.path(), &[]).unwrap();
         let task = c.spec.task.unwrap();
         assert_eq!(task.container.unwrap().env, vec!["A=from-file".to_string(), "B=mine".to_string()]);
         assert_eq!(task.runtime, "docker");
         let missing = "services: { web: { image: a, env_file: [nope.env] } }";
         let compose = Compose::from_tree(serde_saphyr::from_str(missing).unwrap()).unwrap();
-        let err = service("demo", "web", &compose.services["web"], &|_| None, dir.path(), &[]).unwrap_err();
+        let err = service("demo", "web", &compose, &|_| None, dir.path(), &[]).unwrap_err();
         assert!(err.starts_with("services.web.env_file: "), "{err}");
+    }
+
+    #[test]
+    fn volume_and_tmpfs_options_as_docker_stack_makes_them() {
+        let yaml = r#"
+services:
+  db:
+    image: a
+    volumes:
+      - { type: volume, source: data, target: /d, volume: { nocopy: true } }
+      - { type: tmpfs, target: /t, tmpfs: { size: 64m, mode: "1770" } }
+      - { type: volume, source: shared, target: /s }
+volumes:
+  data: { driver: local, driver_opts: { type: tmpfs, device: tmpfs } }
+  shared: { external: true }
+"#;
+        let mounts = convert(yaml, "db").unwrap().spec.task.unwrap().container.unwrap().mounts;
+        assert_eq!(mounts[0].source, "demo_data");
+        let v = mounts[0].volume_options.clone().unwrap();
+        assert!(v.no_copy);
+        assert_eq!(v.driver, "local");
+        assert_eq!(v.driver_options.get("type").map(String::as_str), Some("tmpfs"));
+        assert_eq!(v.labels.get(NAMESPACE_LABEL).map(String::as_str), Some("demo"));
+        assert_eq!(mounts[1].tmpfs_options, Some(TmpfsOptions { size_bytes: 64 << 20, mode: 0o1770 }));
+        assert_eq!((mounts[2].source.as_str(), mounts[2].volume_options.clone()), ("shared", Some(Default::default())));
+
+        let undeclared = convert("services: { web: { image: a, volumes: [cache:/c] } }", "web").unwrap_err();
+        assert_eq!(undeclared, "services.web.volumes: /c: volume \"cache\" is not declared under volumes:");
+        let mixed =
+            "services: { w: { image: a, volumes: [{ type: bind, source: /a, target: /b, tmpfs: { size: 1 } }] } }";
+        assert_eq!(
+            convert(mixed, "w").unwrap_err(),
+            "services.w.volumes: /b: tmpfs options are incompatible with type bind"
+        );
+        let mode = "services: { w: { image: a, volumes: [{ type: tmpfs, target: /b, tmpfs: { mode: \"99\" } }] } }";
+        assert!(convert(mode, "w").unwrap_err().contains("tmpfs.mode: expected permission bits"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! environment and [`envfile`]s, [`merge`] of several files, and the
 //! [`check`] of keys a swarm ignores or refuses), typed ([`model`]), and
 //! each service made a service spec ([`convert`]) for `stack deploy`,
-//! with the stack's [`networks`].
+//! with the stack's [`networks`] and [`volumes`].
 
 pub mod check;
 pub mod convert;
@@ -13,3 +13,4 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod networks;
+pub mod volumes;

@@ -50,7 +50,21 @@ impl BusyboxImage {
     fn build(name: &str, label: &str, applets: &[&str], changes: &[&str], files: &[(&str, &str)]) -> BusyboxImage {
         let image = BusyboxImage { label: label.to_string(), name: name.to_string() };
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
+        let tar = BusyboxImage::rootfs(dir.path(), applets, files);
+        let label = format!("LABEL {}", image.label);
+        let mut args = vec!["import", "--change", &label];
+        for change in changes {
+            args.extend(["--change", change]);
+        }
+        args.extend([tar.to_str().unwrap(), &image.name]);
+        docker(&args);
+        image
+    }
+
+    /// Writes a root filesystem of busybox with `applets` and `files`
+    /// under `dir` and makes it `dir/rootfs.tar`; returns that path.
+    pub fn rootfs(dir: &std::path::Path, applets: &[&str], files: &[(&str, &str)]) -> std::path::PathBuf {
+        let root = dir.join("root");
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static installed (/bin/busybox)");
@@ -63,17 +77,10 @@ impl BusyboxImage {
             std::fs::write(&path, content).unwrap();
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         }
-        let tar = dir.path().join("rootfs.tar");
+        let tar = dir.join("rootfs.tar");
         let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
         assert!(ok.success(), "tar");
-        let label = format!("LABEL {}", image.label);
-        let mut args = vec!["import", "--change", &label];
-        for change in changes {
-            args.extend(["--change", change]);
-        }
-        args.extend([tar.to_str().unwrap(), &image.name]);
-        docker(&args);
-        image
+        tar
     }
 
     /// The ids of the containers carrying this image's label.

@@ -8,6 +8,7 @@
 
 pub mod hosts;
 pub mod images;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -319,26 +320,20 @@ impl Node {
 
     /// Runs `shoal --host <this daemon> ARGS`.
     pub fn shoal(&self, args: &[&str]) -> Output {
-        Command::new(SHOAL)
-            .arg("--host")
-            .arg(format!("unix://{}", self.socket().display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run shoal")
+        self.command(args).output().expect("run shoal")
+    }
+
+    /// The CLI talking to this node with `args`, to run as the caller
+    /// needs (with more environment, say).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(SHOAL);
+        command.arg("--host").arg(format!("unix://{}", self.socket().display())).args(args).stdin(Stdio::null());
+        command
     }
 
     /// [`Node::shoal`], killed after `timeout`: `None` if it had not ended.
     pub fn shoal_within(&self, timeout: Duration, args: &[&str]) -> Option<Output> {
-        let child = Command::new(SHOAL)
-            .arg("--host")
-            .arg(format!("unix://{}", self.socket().display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run shoal");
+        let child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run shoal");
         let pid = child.id().to_string();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || tx.send(child.wait_with_output()));
@@ -667,7 +662,7 @@ impl Cluster {
 /// clone elsewhere).
 pub fn shared_stacks() -> PathBuf {
     let candidates = [
-        std::env::var_os("SHOAL_STACKS").map(PathBuf::from),
+        std::env::var_os("SHOAL_STACKS").filter(|v| !v.is_empty()).map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/stacks")),
         Some(PathBuf::from("/work/shared/stacks")),
     ];

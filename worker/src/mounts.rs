@@ -12,12 +12,15 @@ use nix::sched::{CloneFlags, unshare};
 use serde::{Deserialize, Serialize};
 use shoal_proto::{Mount, MountType};
 
-/// One mount to make: `source` bound at `target`, or a tmpfs (no source).
+/// One mount to make: `source` bound at `target`, or a tmpfs (no source)
+/// with its `size=`/`mode=` options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MountPlan {
     pub source: Option<PathBuf>,
     pub target: PathBuf,
     pub read_only: bool,
+    #[serde(default)]
+    pub tmpfs: Option<String>,
 }
 
 /// Resolves `mounts`; named volumes live in `volumes_dir` (created as
@@ -38,15 +41,32 @@ pub fn plan(mounts: &[Mount], volumes_dir: &Path) -> Result<Vec<MountPlan>, Stri
                 Some(source)
             }
             MountType::Volume => {
+                if let Some(v) = &m.volume_options
+                    && (!matches!(v.driver.as_str(), "" | "local") || !v.driver_options.is_empty())
+                {
+                    return Err(format!(
+                        "volume {}: a volume driver and its options need the docker runtime (a process task's \
+                         volume is a directory of the node)",
+                        m.source
+                    ));
+                }
                 let dir = volumes_dir.join(&m.source);
                 std::fs::create_dir_all(&dir).map_err(|e| format!("creating volume {}: {e}", m.source))?;
                 Some(dir)
             }
             MountType::Tmpfs => None,
         };
-        plans.push(MountPlan { source, target, read_only: m.read_only });
+        let tmpfs = m.tmpfs_options.as_ref().map(tmpfs_data).filter(|data| !data.is_empty());
+        plans.push(MountPlan { source, target, read_only: m.read_only, tmpfs });
     }
     Ok(plans)
+}
+
+/// The tmpfs mount's data: `size=BYTES,mode=OCTAL`, each when asked.
+fn tmpfs_data(t: &shoal_proto::TmpfsOptions) -> String {
+    let size = (t.size_bytes > 0).then(|| format!("size={}", t.size_bytes));
+    let mode = (t.mode > 0).then(|| format!("mode={:o}", t.mode));
+    [size, mode].into_iter().flatten().collect::<Vec<_>>().join(",")
 }
 
 /// Makes the mounts in a new mount namespace of this process (the shim,
@@ -71,7 +91,7 @@ pub fn apply(plans: &[MountPlan]) -> Result<(), String> {
                     mount(None::<&str>, &p.target, None::<&str>, flags, None::<&str>).map_err(what)?;
                 }
             }
-            None => mount(Some("tmpfs"), &p.target, Some("tmpfs"), ro, None::<&str>).map_err(what)?,
+            None => mount(Some("tmpfs"), &p.target, Some("tmpfs"), ro, p.tmpfs.as_deref()).map_err(what)?,
         }
     }
     Ok(())
@@ -82,7 +102,7 @@ mod tests {
     use super::*;
 
     fn mount_of(kind: MountType, source: &str, target: &str) -> Mount {
-        Mount { r#type: kind as i32, source: source.into(), target: target.into(), read_only: false }
+        Mount { r#type: kind as i32, source: source.into(), target: target.into(), ..Default::default() }
     }
 
     #[test]
@@ -100,5 +120,22 @@ mod tests {
         assert_eq!(plans[0].source.as_deref(), Some(volumes.join("data").as_path()));
         assert!(volumes.join("data").is_dir(), "the volume is created");
         assert_eq!(plans[1].source, None);
+        assert_eq!(plans[1].tmpfs, None);
+    }
+
+    #[test]
+    fn tmpfs_options_are_its_data_and_volume_drivers_need_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().to_str().unwrap();
+        let mut tmpfs = mount_of(MountType::Tmpfs, "", t);
+        tmpfs.tmpfs_options = Some(shoal_proto::TmpfsOptions { size_bytes: 1 << 20, mode: 0o1770 });
+        let plans = plan(&[tmpfs], dir.path()).unwrap();
+        assert_eq!(plans[0].tmpfs.as_deref(), Some("size=1048576,mode=1770"));
+        let mut volume = mount_of(MountType::Volume, "db", t);
+        volume.volume_options = Some(shoal_proto::VolumeOptions { driver: "nfs".into(), ..Default::default() });
+        let err = plan(&[volume.clone()], dir.path()).unwrap_err();
+        assert!(err.starts_with("volume db: a volume driver and its options need the docker runtime"), "{err}");
+        volume.volume_options = Some(shoal_proto::VolumeOptions { no_copy: true, ..Default::default() });
+        assert!(plan(&[volume], dir.path()).is_ok(), "labels and nocopy mean nothing here");
     }
 }

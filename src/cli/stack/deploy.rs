@@ -38,6 +38,8 @@ pub const DEFAULT_TIMEOUT: &str = "5m";
 /// `stack deploy`'s options beyond the files.
 pub struct Options<'a> {
     pub prune: bool,
+    /// Send this client's registry credentials for each service's image.
+    pub with_registry_auth: bool,
     pub wait: &'a WaitFlags,
     /// Give up waiting after this long; `None`: wait for ever.
     pub timeout: Option<Duration>,
@@ -117,6 +119,17 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
             .map_err(|e| anyhow!("networks.{}: {}", network.key, e.0))?;
     }
     let mut entries = entries(stack, compose, base, &mut current, &networks)?;
+    for entry in &mut entries {
+        let container =
+            entry.spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);
+        if options.with_registry_auth {
+            super::super::registry_auth::attach(container)?;
+        } else {
+            // Swarm keeps the credentials a service was given until new ones are sent.
+            let current = entry.existing.as_ref().and_then(|s| s.spec.as_ref()).and_then(|s| s.task.as_ref());
+            container.pull_options = current.and_then(|t| t.container.as_ref()).and_then(|c| c.pull_options.clone());
+        }
+    }
     let missing = missing_networks(ctx, &networks).await?;
     // What is left of the stack's services is no longer in the file.
     if options.prune && !current.is_empty() {
@@ -191,8 +204,7 @@ fn entries(
     let lookup = |k: &str| std::env::var(k).ok();
     let mut entries = Vec::new();
     for name in &order {
-        let converted = convert::service(stack, name, &compose.services[name], &lookup, base, networks)
-            .map_err(anyhow::Error::msg)?;
+        let converted = convert::service(stack, name, compose, &lookup, base, networks).map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| errln!("WARN: {w}"));
         let mut spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
         let full = format!("{stack}_{name}");

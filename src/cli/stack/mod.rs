@@ -48,6 +48,9 @@ pub enum StackCommand {
         /// Remove services that are no longer in the file
         #[arg(long)]
         prune: bool,
+        /// Send registry authentication details to the nodes (from this client's Docker configuration)
+        #[arg(long)]
+        with_registry_auth: bool,
         #[command(flatten)]
         wait: WaitFlags,
         /// Stop waiting after this long and fail, naming the services not converged
@@ -106,10 +109,10 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
             out!("{}", serde_saphyr::to_string(&tree)?);
             Ok(())
         }
-        StackCommand::Deploy { compose_file, env_file, prune, wait, timeout, stack } => {
+        StackCommand::Deploy { compose_file, env_file, prune, with_registry_auth, wait, timeout, stack } => {
             let compose = load_files(&compose_file, env_file.as_deref())?;
             let base = load::base_dir(&compose_file);
-            let options = deploy::Options { prune, wait: &wait, timeout: deploy::limit(timeout) };
+            let options = deploy::Options { prune, with_registry_auth, wait: &wait, timeout: deploy::limit(timeout) };
             deploy::deploy(ctx, &stack, &compose, &base, options).await
         }
         StackCommand::Ls { format } => ls(ctx, Format::from_flag(format.as_deref())).await,

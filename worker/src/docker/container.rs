@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountType as EngineMount,
+    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountTmpfsOptions,
+    MountType as EngineMount, MountVolumeOptions, MountVolumeOptionsDriverConfig,
 };
 use shoal_proto::logging::LogLimits;
 use shoal_proto::{MountType, Task};
@@ -159,18 +160,36 @@ fn health_config(h: &shoal_proto::HealthConfig) -> Option<HealthConfig> {
 
 /// A mount of the spec as the engine's: a bind of a node path (which
 /// must exist, as in Swarm), a named volume of the engine (made on first
-/// use, with its local driver), or a tmpfs.
+/// use with the driver, options and labels asked, else the local
+/// driver), or a tmpfs of the size and mode asked.
 fn mount(m: &shoal_proto::Mount) -> Mount {
     let typ = match m.r#type() {
         MountType::Bind => EngineMount::BIND,
         MountType::Volume => EngineMount::VOLUME,
         MountType::Tmpfs => EngineMount::TMPFS,
     };
+    let map = |m: &HashMap<String, String>| (!m.is_empty()).then(|| m.clone());
+    let volume_options = m.volume_options.as_ref().map(|v| MountVolumeOptions {
+        no_copy: v.no_copy.then_some(true),
+        labels: map(&v.labels),
+        driver_config: (!v.driver.is_empty() || !v.driver_options.is_empty()).then(|| MountVolumeOptionsDriverConfig {
+            name: (!v.driver.is_empty()).then(|| v.driver.clone()),
+            options: map(&v.driver_options),
+        }),
+        ..Default::default()
+    });
+    let tmpfs_options = m.tmpfs_options.as_ref().map(|t| MountTmpfsOptions {
+        size_bytes: (t.size_bytes > 0).then_some(t.size_bytes),
+        mode: (t.mode > 0).then_some(i64::from(t.mode)),
+        ..Default::default()
+    });
     Mount {
         typ: Some(typ),
         source: (!m.source.is_empty()).then(|| m.source.clone()),
         target: Some(m.target.clone()),
         read_only: m.read_only.then_some(true),
+        volume_options,
+        tmpfs_options,
         ..Default::default()
     }
 }
@@ -342,6 +361,7 @@ mod tests {
             source: source.into(),
             target: "/t".into(),
             read_only,
+            ..Default::default()
         };
         let t = task(ContainerSpec {
             mounts: vec![
@@ -362,6 +382,38 @@ mod tests {
                 (Some(EngineMount::TMPFS), None, Some("/t"), None),
             ]
         );
+    }
+
+    #[test]
+    fn volume_and_tmpfs_options_become_the_engines() {
+        let volume = shoal_proto::Mount {
+            r#type: MountType::Volume as i32,
+            source: "st_db".into(),
+            target: "/d".into(),
+            volume_options: Some(shoal_proto::VolumeOptions {
+                no_copy: true,
+                labels: HashMap::from([("team".into(), "a".into())]),
+                driver: "local".into(),
+                driver_options: HashMap::from([("type".into(), "tmpfs".into())]),
+            }),
+            ..Default::default()
+        };
+        let tmpfs = shoal_proto::Mount {
+            r#type: MountType::Tmpfs as i32,
+            target: "/t".into(),
+            tmpfs_options: Some(shoal_proto::TmpfsOptions { size_bytes: 1 << 20, mode: 0o1770 }),
+            ..Default::default()
+        };
+        let t = task(ContainerSpec { mounts: vec![volume, tmpfs], ..Default::default() });
+        let mounts = create_body(&t, "n1", None).unwrap().host_config.unwrap().mounts.unwrap();
+        let v = mounts[0].volume_options.clone().unwrap();
+        assert_eq!(v.no_copy, Some(true));
+        assert_eq!(v.labels, Some(HashMap::from([("team".into(), "a".into())])));
+        let driver = v.driver_config.unwrap();
+        assert_eq!(driver.name.as_deref(), Some("local"));
+        assert_eq!(driver.options, Some(HashMap::from([("type".into(), "tmpfs".into())])));
+        let t = mounts[1].tmpfs_options.clone().unwrap();
+        assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1770)));
     }
 
     #[test]

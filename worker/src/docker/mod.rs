@@ -61,6 +61,21 @@ pub fn message(e: &Error) -> String {
     }
 }
 
+/// The registry credentials of a spec's pull options (`--with-registry-auth`:
+/// base64url JSON, as the Engine API's X-Registry-Auth header; standard
+/// base64 is taken too). Unreadable ones are none: the pull then goes
+/// without and the registry says why it refused.
+pub fn credentials(registry_auth: &str) -> Option<bollard::auth::DockerCredentials> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let text = registry_auth.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let json = URL_SAFE.decode(text).or_else(|_| STANDARD.decode(text)).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
 /// Whether the engine answered 404 (no such container, image...).
 pub fn not_found(e: &Error) -> bool {
     matches!(e, Error::DockerResponseServerError { status_code: 404, .. })
@@ -80,4 +95,23 @@ pub fn answered(e: &Error) -> bool {
             | Error::DockerStreamError { .. }
             | Error::DockerContainerWaitError { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    #[test]
+    fn registry_auth_is_decoded_as_the_engine_decodes_it() {
+        // '?' and '>' make base64url and base64 differ.
+        let json = r#"{"username":"me","password":"p>??","serveraddress":"127.0.0.1:5000"}"#;
+        for encoded in [URL_SAFE.encode(json), STANDARD.encode(json)] {
+            let c = super::credentials(&encoded).expect("credentials");
+            assert_eq!((c.username.as_deref(), c.password.as_deref()), (Some("me"), Some("p>??")));
+            assert_eq!(c.serveraddress.as_deref(), Some("127.0.0.1:5000"));
+        }
+        assert_eq!(super::credentials(""), None);
+        assert_eq!(super::credentials("not base64!"), None);
+    }
 }

@@ -99,7 +99,7 @@ impl DockerExecutor {
     /// Makes sure the task's image is on the node: used as present,
     /// pulled when missing. A failed pull keeps Docker's wording for the
     /// missing image, with why the pull failed.
-    async fn image(&self, docker: &Docker, image: &str) -> Result<(), ExecError> {
+    async fn image(&self, docker: &Docker, image: &str, registry_auth: &str) -> Result<(), ExecError> {
         match docker.inspect_image(image).await {
             Ok(_) => return Ok(()),
             Err(e) if !docker::not_found(&e) => {
@@ -109,7 +109,7 @@ impl DockerExecutor {
         }
         let (repo, tag) = split_reference(image);
         let options = CreateImageOptions { from_image: Some(repo), tag: Some(tag), ..Default::default() };
-        let mut pull = docker.create_image(Some(options), None, None);
+        let mut pull = docker.create_image(Some(options), None, docker::credentials(registry_auth));
         while let Some(step) = pull.next().await {
             if let Err(e) = step {
                 return Err(err(format!("No such image: {image} (pulling it failed: {})", docker::message(&e))));
@@ -269,8 +269,10 @@ impl Executor for DockerExecutor {
             ));
         }
         let docker = self.docker().await?;
-        let image = task.spec.as_ref().and_then(|s| s.container.as_ref()).map_or("", |c| c.image.as_str());
-        self.image(&docker, image).await?;
+        let container = task.spec.as_ref().and_then(|s| s.container.as_ref());
+        let image = container.map_or("", |c| c.image.as_str());
+        let auth = container.and_then(|c| c.pull_options.as_ref()).map_or("", |p| p.registry_auth.as_str());
+        self.image(&docker, image, auth).await?;
         let body = match netns {
             None => container::create_body(task, &self.node_id, None),
             Some(_) => {

@@ -182,7 +182,12 @@ impl ProcessExecutor {
             // Names are resolved by the node's responder in the task's
             // namespace.
             let source = Some(self.dir(&task.id).path().join(RESOLV_CONF));
-            mounts.push(crate::mounts::MountPlan { source, target: "/etc/resolv.conf".into(), read_only: true });
+            mounts.push(crate::mounts::MountPlan {
+                source,
+                target: "/etc/resolv.conf".into(),
+                read_only: true,
+                tmpfs: None,
+            });
         }
         let log_driver = task.spec.as_ref().and_then(|s| s.log_driver.as_ref());
         let logs = LogLimits::of(log_driver).map_err(err)?;
