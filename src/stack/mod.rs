@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod convert;
+pub mod declared;
 pub mod envfile;
 pub mod interpolate;
 pub mod load;

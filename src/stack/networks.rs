@@ -10,6 +10,7 @@ use serde_json::Value;
 use shoal_proto::{Annotations, NetworkAttachmentConfig, NetworkSpec};
 
 use super::convert::NAMESPACE_LABEL;
+use super::declared::Declared;
 use super::model::{Compose, Service};
 
 /// The network a service joins when it names none.
@@ -52,60 +53,25 @@ pub fn plan(stack: &str, compose: &Compose) -> Result<(Vec<StackNetwork>, Vec<St
 }
 
 fn network(stack: &str, key: &str, declared: &Value, warnings: &mut Vec<String>) -> Result<StackNetwork, String> {
-    let at = format!("networks.{key}");
-    let field = |f: &str| declared.get(f).filter(|v| !v.is_null());
-    let text = |f: &str| -> Result<Option<String>, String> {
-        match field(f) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("{at}.{f}: expected a string, got {other}")),
-        }
-    };
-    let flag = |f: &str| -> Result<bool, String> {
-        match field(f) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(format!("{at}.{f}: expected true or false, got {other}")),
-        }
-    };
-    let (external, external_name) = match field("external") {
-        None => (false, None),
-        Some(Value::Bool(b)) => (*b, None),
-        // The compose v3.4 form: `external: { name: NAME }`.
-        Some(Value::Object(o)) => (true, o.get("name").and_then(Value::as_str).map(String::from)),
-        Some(other) => Err(format!("{at}.external: expected true or false, got {other}"))?,
-    };
-    let declared_name = text("name")?.or(external_name);
+    let d = Declared::new("networks", key, declared);
+    let at = d.at.clone();
+    let (external, declared_name) = d.external()?;
     if external {
         let name = declared_name.unwrap_or_else(|| key.to_string());
         return Ok(StackNetwork { key: key.into(), name, external, spec: NetworkSpec::default() });
     }
-    if let Some(driver) = text("driver")?
+    if let Some(driver) = d.text("driver")?
         && driver != "overlay"
     {
         return Err(format!("{at}.driver: only \"overlay\" networks can be used in a stack, got {driver:?}"));
     }
     for ignored in ["driver_opts", "enable_ipv6"] {
-        if field(ignored).is_some() {
+        if d.field(ignored).is_some() {
             warnings.push(format!("{at}.{ignored}: not supported, ignored"));
         }
     }
     let (subnet, gateway) = ipam(declared, &at)?;
-    let mut labels: BTreeMap<String, String> = match field("labels") {
-        None => BTreeMap::new(),
-        Some(Value::Object(m)) => {
-            m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
-        }
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (k.to_string(), v.to_string())
-            })
-            .collect(),
-        Some(other) => return Err(format!("{at}.labels: expected a list or a mapping, got {other}")),
-    };
+    let mut labels = d.map("labels")?;
     labels.insert(NAMESPACE_LABEL.into(), stack.into());
     let name = declared_name.unwrap_or_else(|| format!("{stack}_{key}"));
     let spec = NetworkSpec {
@@ -113,9 +79,9 @@ fn network(stack: &str, key: &str, declared: &Value, warnings: &mut Vec<String>)
         driver: "overlay".into(),
         subnet,
         gateway,
-        attachable: flag("attachable")?,
+        attachable: d.flag("attachable")?,
         ingress: false,
-        internal: flag("internal")?,
+        internal: d.flag("internal")?,
     };
     Ok(StackNetwork { key: key.into(), name, external, spec })
 }

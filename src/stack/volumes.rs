@@ -5,12 +5,13 @@
 //! `labels` and the stack's namespace label; an `external` volume keeps
 //! its own name (the key, or its `name:`) and is used as it is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use shoal_proto::VolumeOptions;
 
 use super::convert::NAMESPACE_LABEL;
+use super::declared::Declared;
 
 /// The engine volume that `key` stands for in stack `stack`, and how to
 /// make it; `no_copy` from the service's own `volume: { nocopy }`.
@@ -24,61 +25,23 @@ pub fn source(
         return Err(format!("volume {key:?} is not declared under volumes:"));
     };
     let declaration = declaration.clone().unwrap_or(Value::Null);
-    let at = format!("volumes.{key}");
-    let field = |f: &str| declaration.get(f).filter(|v| !v.is_null());
-    let text = |f: &str| -> Result<Option<String>, String> {
-        match field(f) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("{at}.{f}: expected a string, got {other}")),
-        }
-    };
-    let (external, external_name) = match field("external") {
-        None => (false, None),
-        Some(Value::Bool(b)) => (*b, None),
-        // The compose v3.4 form: `external: { name: NAME }`.
-        Some(Value::Object(o)) => (true, o.get("name").and_then(Value::as_str).map(String::from)),
-        Some(other) => return Err(format!("{at}.external: expected true or false, got {other}")),
-    };
-    let name = text("name")?.or(external_name);
+    let d = Declared::new("volumes", key, &declaration);
+    let (external, name) = d.external()?;
     let mut options = VolumeOptions { no_copy, ..Default::default() };
     if external {
         return Ok((name.unwrap_or_else(|| key.to_string()), options));
     }
-    options.labels = strings(field("labels"), &format!("{at}.labels"))?;
+    options.labels = d.map("labels")?;
     options.labels.insert(NAMESPACE_LABEL.into(), stack.into());
-    options.driver = text("driver")?.unwrap_or_default();
-    options.driver_options = strings(field("driver_opts"), &format!("{at}.driver_opts"))?;
+    options.driver = d.text("driver")?.unwrap_or_default();
+    options.driver_options = d.map("driver_opts")?;
     Ok((name.unwrap_or_else(|| format!("{stack}_{key}")), options))
-}
-
-/// A mapping of strings (numbers and booleans written as they read), or
-/// a list of `KEY=VALUE`.
-fn strings(value: Option<&Value>, at: &str) -> Result<HashMap<String, String>, String> {
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Null => Ok(String::new()),
-        other => Err(format!("{at}: expected text values, got {other}")),
-    };
-    match value {
-        None => Ok(HashMap::new()),
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| Ok((k.clone(), scalar(v)?))).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                let kv = scalar(item)?;
-                let (k, v) = kv.split_once('=').unwrap_or((&kv, ""));
-                Ok((k.to_string(), v.to_string()))
-            })
-            .collect(),
-        Some(other) => Err(format!("{at}: expected a list or a mapping, got {other}")),
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn declared(yaml: &str) -> BTreeMap<String, Option<Value>> {
