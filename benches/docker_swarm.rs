@@ -31,104 +31,18 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::engine::PrivateEngine;
 use common::images::{BusyboxImage, docker};
-use common::{Node, wait_until};
+use common::Node;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(900);
 const POLL: Duration = Duration::from_millis(50);
 /// What every task runs: waits, and exits at once on SIGTERM.
 const TASK: [&str; 3] = ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"];
-
-/// A `dockerd` of the bench's own, in a network namespace of its own.
-struct PrivateEngine {
-    netns: String,
-    root: PathBuf,
-    daemon: Child,
-    /// `unix://...` of its socket.
-    host: String,
-}
-
-impl PrivateEngine {
-    fn start() -> PrivateEngine {
-        let token = rand::random::<u16>();
-        let netns = format!("shoal-bench-dockerd-{token}");
-        let root = PathBuf::from(format!("/var/tmp/shoal-bench-dockerd-{token}"));
-        std::fs::create_dir_all(&root).unwrap();
-        run("ip", &["netns", "add", &netns]);
-        run("ip", &["netns", "exec", &netns, "ip", "link", "set", "lo", "up"]);
-        let socket = root.join("docker.sock");
-        let path = |name: &str| root.join(name).display().to_string();
-        let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
-        // The machine's engine's storage driver (its daemon.json is the
-        // machine's: not read); only the network namespace is entered
-        // (`ip netns exec` would remount /sys, hiding the cgroups).
-        let driver = docker(&["info", "--format", "{{.Driver}}"]);
-        std::fs::write(root.join("daemon.json"), serde_json::json!({ "storage-driver": driver.trim() }).to_string())
-            .unwrap();
-        let daemon = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{netns}"))
-            .args(["dockerd", "--config-file", &path("daemon.json")])
-            .args(["--data-root", &path("data"), "--exec-root", &path("exec"), "--pidfile", &path("dockerd.pid")])
-            .args(["-H", &format!("unix://{}", socket.display())])
-            .args(["--containerd-namespace", "shoal-bench", "--containerd-plugins-namespace", "shoal-bench-plugins"])
-            .args(["--cgroup-parent", "shoal-bench"])
-            .env("DOCKER_SERVICE_PREFER_OFFLINE_IMAGE", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("dockerd");
-        let engine = PrivateEngine { netns, host: format!("unix://{}", socket.display()), root, daemon };
-        wait_until(Duration::from_secs(60), "the private dockerd answering", || {
-            Command::new("docker").args(["-H", &engine.host, "info"]).output().is_ok_and(|o| o.status.success())
-        });
-        engine
-    }
-}
-
-impl Drop for PrivateEngine {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.root.join("dockerd.log")).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            eprintln!(
-                "---- end of the private dockerd's log ----\n{}",
-                lines[lines.len().saturating_sub(20)..].join("\n")
-            );
-        }
-        let _ = Command::new("docker").args(["-H", &self.host, "swarm", "leave", "--force"]).output();
-        let ids = Command::new("docker").args(["-H", &self.host, "ps", "-aq"]).output();
-        let ids = ids.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(["-H", &self.host, "rm", "-f"]).args(&ids).output();
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.daemon.id().to_string()]).output();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && matches!(self.daemon.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-        // Whatever the engine left mounted under its roots, then the roots.
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!("grep -o ' {}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l", self.root.display()))
-            .output();
-        let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// One orchestrator under test.
 trait Orchestrator {
@@ -277,7 +191,7 @@ fn main() {
     // `docker` it runs (the image guard's, the node's clean-up) pointed
     // at that engine by its environment.
     let Ok(host) = std::env::var(ENGINE_ENV) else {
-        let engine = PrivateEngine::start();
+        let engine = PrivateEngine::start("bench-dockerd", &[]);
         let me = std::env::current_exe().unwrap();
         let status = Command::new(me).env(ENGINE_ENV, &engine.host).env("DOCKER_HOST", &engine.host).status().unwrap();
         drop(engine);

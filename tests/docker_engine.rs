@@ -1,7 +1,9 @@
 //! A node reports the Docker Engine it finds (`node inspect`: version,
 //! API, platform) and notices within seconds, without a restart, when the
 //! engine stops or starts answering. The engine is the machine's; its
-//! coming and going is a proxy socket this test opens and closes.
+//! coming and going is a proxy socket this test opens and closes. The
+//! engine's labels (`dockerd --label`, on an engine of the test's own)
+//! are the node's engine labels for constraints, kept while it is away.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::engine::PrivateEngine;
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -108,4 +111,36 @@ fn a_node_reports_its_docker_engine_and_notices_it_come_and_go() {
     wait_until(WAIT, "the engine noticed back", || reported(&other).contains(&format!("\"{version}\"")));
     assert_eq!(other.log().matches("reopening the session").count(), 3, "one per change: {}", other.log());
     drop(proxy);
+}
+
+#[test]
+fn the_engines_labels_place_tasks_and_stay_while_it_is_away() {
+    // An engine of the test's own, labelled as `dockerd --label` does.
+    let engine = PrivateEngine::start("engine-labels", &["--label", "zone=east"]);
+    let node = Node::start_with_docker("node-l", None, "127.0.0.1", Some(&engine.host));
+    node.ok(&["node", "init"]);
+    let labels = |node: &Node| node.ok(&["node", "inspect", "--format", "{{json .Description.Engine.Labels}}", "self"]);
+    wait_until(WAIT, "the engine's label on the node", || labels(&node).contains(r#""zone":"east""#));
+    let create = |name: &str, constraint: &str| {
+        let args =
+            ["service", "create", "--detach", "--runtime", "process", "--name", name, "--constraint", constraint];
+        node.ok(&[&args[..], &["sleep", "1000"]].concat());
+    };
+    create("east", "engine.labels.zone==east");
+    create("west", "engine.labels.zone==west");
+    wait_until(WAIT, "east placed", || node.replicas("east") == "1/1");
+    let task = node.tasks("east")[0]["ID"].clone();
+    assert_eq!(node.replicas("west"), "0/1", "no node has zone=west");
+
+    // The engine stops: the node no longer offers docker, but its labels
+    // stay, and so does the task they placed.
+    drop(engine);
+    let runtimes =
+        |node: &Node| node.ok(&["node", "inspect", "--format", "{{json .Description.Engine.Runtimes}}", "self"]);
+    wait_until(WAIT, "the engine noticed gone", || runtimes(&node).trim() == r#"["process"]"#);
+    std::thread::sleep(Duration::from_secs(2)); // what is checked is that nothing happens
+    assert!(labels(&node).contains(r#""zone":"east""#), "{}", labels(&node));
+    let tasks = node.tasks("east");
+    assert_eq!(tasks.len(), 1, "not stopped nor replaced: {tasks:?}");
+    assert_eq!((tasks[0]["ID"].clone(), tasks[0]["Status"]["State"].clone()), (task, "running".into()));
 }

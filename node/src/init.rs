@@ -83,6 +83,7 @@ impl Daemon {
         let description = shoal_worker::docker::describe(
             &shoal_worker::describe(&self.hostname, &self.engine_labels),
             engine.as_ref(),
+            &mut Default::default(),
         );
         let options = InitOptions {
             default_runtime: match req.default_runtime.as_str() {

@@ -6,6 +6,7 @@
 //! on failure it prints the daemon's log.
 #![allow(dead_code)]
 
+pub mod engine;
 pub mod hosts;
 pub mod images;
 pub mod registry;

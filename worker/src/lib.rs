@@ -125,6 +125,7 @@ impl Worker {
             reporter,
             wanted: self.config.wanted.clone(),
             engine: docker::monitor(self.config.docker.clone(), stop.clone()).await,
+            engine_labels: docker::SeenLabels::load(self.config.dir.join("engine-labels.json")),
         };
         agent.run(stop).await;
     }

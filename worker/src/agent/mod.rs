@@ -44,6 +44,8 @@ pub struct Agent {
     /// The node's Docker Engine as last seen: a change reopens the
     /// session, so that the managers learn it.
     pub engine: tokio::sync::watch::Receiver<Option<crate::docker::EngineInfo>>,
+    /// The engine's labels as last seen (kept while it does not answer).
+    pub engine_labels: crate::docker::SeenLabels,
 }
 
 /// Why a session ended.
@@ -153,6 +155,7 @@ impl Agent {
             description: Some(crate::docker::describe(
                 &self.identity.description,
                 self.engine.borrow_and_update().as_ref(),
+                &mut self.engine_labels,
             )),
             addr: self.identity.addr.clone(),
         };

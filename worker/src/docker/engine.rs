@@ -32,10 +32,8 @@ pub struct EngineInfo {
     pub api_version: String,
     pub os: String,
     pub arch: String,
-    /// `dockerd --label KEY=VALUE`. Not yet among the node's engine
-    /// labels: a constraint on them would see them vanish while the
-    /// engine does not answer, and the enforcer would stop the tasks
-    /// (they join once they outlive such gaps).
+    /// `dockerd --label KEY=VALUE`: the node's engine labels (with
+    /// shoal's own), kept while the engine does not answer ([`SeenLabels`]).
     pub labels: HashMap<String, String>,
 }
 
@@ -142,10 +140,52 @@ async fn identify(socket: &Path, tx: &watch::Sender<Option<EngineInfo>>, first: 
     found.ok().map(|(docker, _)| docker)
 }
 
+/// The engine's labels as last seen, kept on disk: they stay among the
+/// node's engine labels while the engine does not answer, and across a
+/// restart of shoal before it answers again, so that a constraint on
+/// them (`engine.labels.zone==east`) does not flap with the engine (the
+/// enforcer would stop the tasks it places). New labels replace them
+/// whenever the engine answers.
+#[derive(Debug, Default)]
+pub struct SeenLabels {
+    /// `<data-dir>/worker/engine-labels.json`; none: not kept.
+    path: Option<PathBuf>,
+    labels: HashMap<String, String>,
+}
+
+impl SeenLabels {
+    /// The labels kept at `path` (none yet, or unreadable: none).
+    pub fn load(path: PathBuf) -> SeenLabels {
+        let labels = std::fs::read(&path).ok().and_then(|text| serde_json::from_slice(&text).ok()).unwrap_or_default();
+        SeenLabels { path: Some(path), labels }
+    }
+
+    /// Takes the labels of `engine` when it answers (kept on disk when
+    /// they changed); the labels as last seen.
+    pub fn update(&mut self, engine: Option<&EngineInfo>) -> &HashMap<String, String> {
+        if let Some(engine) = engine
+            && engine.labels != self.labels
+        {
+            self.labels = engine.labels.clone();
+            if let Some(path) = &self.path
+                && let Err(e) = serde_json::to_vec(&self.labels).map(|text| std::fs::write(path, text))
+            {
+                tracing::warn!(error = %e, "keeping the Docker Engine's labels");
+            }
+        }
+        &self.labels
+    }
+}
+
 /// `base` (what the node says of itself) with what its engine said: the
-/// docker runtime is offered while the engine answers.
-pub fn describe(base: &NodeDescription, engine: Option<&EngineInfo>) -> NodeDescription {
+/// docker runtime is offered while the engine answers; its labels (as
+/// last seen) join the node's engine labels, shoal's own (`shoal daemon
+/// --label`) winning a conflict.
+pub fn describe(base: &NodeDescription, engine: Option<&EngineInfo>, seen: &mut SeenLabels) -> NodeDescription {
     let mut description = base.clone();
+    for (key, value) in seen.update(engine) {
+        description.engine_labels.entry(key.clone()).or_insert_with(|| value.clone());
+    }
     let Some(engine) = engine else { return description };
     if !description.runtimes.iter().any(|r| r == super::RUNTIME) {
         description.runtimes.push(super::RUNTIME.to_string());
@@ -186,19 +226,31 @@ mod tests {
     }
 
     #[test]
-    fn the_engine_and_its_runtime_join_the_description_but_not_its_labels_yet() {
-        let base =
-            NodeDescription { engine_labels: [("zone".to_string(), "shoal".to_string())].into(), ..Default::default() };
-        assert_eq!(describe(&base, None), base);
+    fn the_engine_its_runtime_and_its_labels_join_the_description() {
+        let label = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let base = NodeDescription { engine_labels: [label("zone", "shoal")].into(), ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("engine-labels.json");
+        let mut seen = SeenLabels::load(kept.clone());
+        assert_eq!(describe(&base, None, &mut seen), base);
         let engine = EngineInfo {
             version: "20.10.24".into(),
-            labels: [("zone".to_string(), "docker".to_string()), ("ssd".to_string(), "1".to_string())].into(),
+            labels: [label("zone", "docker"), label("ssd", "1")].into(),
             ..Default::default()
         };
-        let described = describe(&base, Some(&engine));
-        assert_eq!(described.engine_labels, base.engine_labels);
+        let described = describe(&base, Some(&engine), &mut seen);
+        assert_eq!(described.engine_labels, [label("zone", "shoal"), label("ssd", "1")].into(), "shoal's own win");
         assert_eq!(described.runtimes, ["docker"], "offered while the engine answers");
         assert_eq!(described.docker.unwrap().version, "20.10.24");
+        // The engine gone, and shoal restarted: its labels stay, not its runtime.
+        let mut restarted = SeenLabels::load(kept);
+        let gone = describe(&base, None, &mut restarted);
+        assert_eq!(gone.engine_labels["ssd"], "1");
+        assert!(gone.runtimes.is_empty() && gone.docker.is_none());
+        // Answering again with other labels: those.
+        let relabelled = EngineInfo { labels: [label("rack", "2")].into(), ..engine };
+        let again = describe(&base, Some(&relabelled), &mut restarted);
+        assert_eq!(again.engine_labels, [label("zone", "shoal"), label("rack", "2")].into());
     }
 
     #[tokio::test]

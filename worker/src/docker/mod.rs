@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use bollard::Docker;
 use bollard::errors::Error;
 
-pub use engine::{EngineInfo, IDENTIFY_TIMEOUT, POLL, describe, look, monitor};
+pub use engine::{EngineInfo, IDENTIFY_TIMEOUT, POLL, SeenLabels, describe, look, monitor};
 
 /// The runtime's name in a task spec and a node's runtimes.
 pub const RUNTIME: &str = "docker";
