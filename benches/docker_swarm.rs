@@ -34,9 +34,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Node;
 use common::engine::PrivateEngine;
 use common::images::{BusyboxImage, docker};
-use common::Node;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(900);
