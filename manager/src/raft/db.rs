@@ -58,7 +58,16 @@ impl RaftDb {
         opts.create_if_missing(create);
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(2);
-        opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+        // Any damage to the write-ahead log fails the open: the member is
+        // then lost and comes back only as a new one. Tolerating a damaged
+        // tail instead dropped, silently, every record after a corrupt
+        // length (read as a torn last write), so a member came back with
+        // acknowledged entries gone, which raft cannot survive (the
+        // leader's core panicked on the follower's reverted log). An entry
+        // is acknowledged only once the WAL is synced, so a torn tail (a
+        // power loss mid-write) only ever held unacknowledged writes:
+        // refusing it costs that member a rejoin, never safety.
+        opts.set_wal_recovery_mode(DBRecoveryMode::AbsoluteConsistency);
         let cfs = [CF_LOGS, CF_META, CF_SNAPSHOT].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         Ok(RaftDb { db: Arc::new(db), snapshot_lock: Arc::default() })
@@ -160,4 +169,40 @@ impl Closed {
 /// Big-endian key of a log index, so that keys sort as indexes do.
 pub(super) fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The write-ahead log files of the database in `dir`.
+    fn wals(dir: &Path) -> Vec<std::path::PathBuf> {
+        let files = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
+        files.filter(|p| p.extension().is_some_and(|e| e == "log")).collect()
+    }
+
+    #[test]
+    fn a_corrupt_record_length_in_the_log_fails_the_open_instead_of_dropping_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = RaftDb::create(dir.path(), 7).unwrap();
+        for i in 0..5u64 {
+            let mut batch = WriteBatch::default();
+            batch.put_cf(db.cf(CF_LOGS), index_key(i), [b'x'; 100]);
+            db.write(batch, true).unwrap();
+        }
+        drop(db);
+        // The second record's length (bytes 4-5 of its 7-byte header) made
+        // to run past the end of the file: what a torn last write looks
+        // like, though whole records follow.
+        let wal = wals(dir.path()).into_iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
+        let mut bytes = std::fs::read(&wal).unwrap();
+        let second = 7 + usize::from(u16::from_le_bytes([bytes[4], bytes[5]]));
+        bytes[second + 4..second + 6].copy_from_slice(&u16::MAX.to_le_bytes());
+        std::fs::write(&wal, bytes).unwrap();
+        match RaftDb::reopen(dir.path(), 7) {
+            Err(OpenError::Lost(why)) => assert!(why.contains("corrupt"), "{why}"),
+            Err(other) => panic!("expected the state lost, got {other}"),
+            Ok(_) => panic!("opened with its log cut short"),
+        }
+    }
 }
