@@ -100,22 +100,16 @@ impl DockerExecutor {
     /// pulled when missing. A failed pull keeps Docker's wording for the
     /// missing image, with why the pull failed.
     async fn image(&self, docker: &Docker, image: &str, registry_auth: &str) -> Result<(), ExecError> {
-        match docker.inspect_image(image).await {
-            Ok(_) => return Ok(()),
-            Err(e) if !docker::not_found(&e) => {
-                return Err(err(format!("inspecting image {image}: {}", docker::message(&e))));
-            }
-            Err(_) => {}
+        let present = has_image(docker, image).await;
+        if present.map_err(|e| err(format!("inspecting image {image}: {}", docker::message(&e))))? {
+            return Ok(());
         }
         let (repo, tag) = split_reference(image);
         let options = CreateImageOptions { from_image: Some(repo), tag: Some(tag), ..Default::default() };
-        let mut pull = docker.create_image(Some(options), None, docker::credentials(registry_auth));
-        while let Some(step) = pull.next().await {
-            if let Err(e) = step {
-                return Err(err(format!("No such image: {image} (pulling it failed: {})", docker::message(&e))));
-            }
-        }
-        Ok(())
+        let pull = docker.create_image(Some(options), None, docker::credentials(registry_auth));
+        to_the_end(pull)
+            .await
+            .map_err(|e| err(format!("No such image: {image} (pulling it failed: {})", docker::message(&e))))
     }
 
     /// Creates container `name` of the task. A container of that name
@@ -207,10 +201,9 @@ impl DockerExecutor {
 /// The sandbox image, imported into the engine first if it lacks it.
 async fn pause_image(docker: &Docker) -> Result<String, ExecError> {
     let image = pause::image();
-    match docker.inspect_image(&image).await {
-        Ok(_) => return Ok(image),
-        Err(e) if !docker::not_found(&e) => return Err(err(format!("inspecting {image}: {}", docker::message(&e)))),
-        Err(_) => {}
+    let present = has_image(docker, &image).await;
+    if present.map_err(|e| err(format!("inspecting {image}: {}", docker::message(&e))))? {
+        return Ok(image);
     }
     let program = pause::program().ok_or_else(|| {
         err(format!("no sandbox program for {}: tasks on networks cannot run here", std::env::consts::ARCH))
@@ -224,11 +217,29 @@ async fn pause_image(docker: &Docker) -> Result<String, ExecError> {
         ..Default::default()
     };
     let body = bollard::body_full(bytes::Bytes::from(pause::tar("pause", &program)));
-    let mut import = docker.create_image(Some(options), Some(body), None);
-    while let Some(step) = import.next().await {
-        step.map_err(|e| err(format!("importing {image}: {}", docker::message(&e))))?;
-    }
+    let import = docker.create_image(Some(options), Some(body), None);
+    to_the_end(import).await.map_err(|e| err(format!("importing {image}: {}", docker::message(&e))))?;
     Ok(image)
+}
+
+/// Whether the engine has `image` (an error other than "no such image"
+/// is an error).
+async fn has_image(docker: &Docker, image: &str) -> Result<bool, Error> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(true),
+        Err(e) if docker::not_found(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs a pull or an import (the engine's progress stream) to its end;
+/// its first error.
+async fn to_the_end<T>(progress: impl tokio_stream::Stream<Item = Result<T, Error>>) -> Result<(), Error> {
+    let mut progress = std::pin::pin!(progress);
+    while let Some(step) = progress.next().await {
+        step?;
+    }
+    Ok(())
 }
 
 /// Force-removes a container with its anonymous volumes, as Swarm does.
