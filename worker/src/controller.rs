@@ -95,10 +95,15 @@ impl<E: Executor> Controller<E> {
     }
 
     /// The running status again, with `health` (and the same time: the
-    /// task has been running since then).
+    /// task has been running since then). Nothing is sent when the health is the one last reported (a task
+    /// reported running with health starting is not told so twice).
     fn report_health(&self, health: TaskHealth) {
-        let Some(mut status) = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return };
-        status.health = health as i32;
+        let status = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(status) = running.as_mut().filter(|s| s.health != health as i32) else { return };
+            status.health = health as i32;
+            status.clone()
+        };
         self.reporter.report(&self.task.borrow().id, status);
     }
 
