@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use shoal_proto::transport::Credentials;
 
+use crate::keys::Keyring;
 use crate::proposer::ProposeError;
 use crate::raft::{self, RaftState, RaftTiming};
 
@@ -23,6 +24,8 @@ pub struct ManagerConfig {
     pub timing: RaftTiming,
     /// This manager's TLS identity, for talking to other nodes.
     pub credentials: Credentials,
+    /// The cluster's data key (empty until a joining manager receives it).
+    pub keys: Keyring,
 }
 
 /// Why the manager could not start or bootstrap.

@@ -17,6 +17,7 @@ pub mod history;
 pub mod ids;
 #[cfg(test)]
 mod imports;
+pub mod keys;
 mod leader;
 pub mod leadership;
 mod manager;

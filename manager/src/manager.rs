@@ -77,7 +77,7 @@ impl Manager {
         let raft::Started { raft, store, quorum, closed } = config.start_raft().await?;
         let proposer = Proposer::new(quorum.clone(), store.clone());
         let leadership = Leadership::new(quorum, config.raft_id, config.credentials.clone());
-        let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), leadership.clone());
+        let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), leadership.clone(), config.keys.clone());
         Ok(Manager { inner: Arc::new(Inner { config, raft, store, proposer, leadership, dispatcher, closed }) })
     }
 
@@ -185,6 +185,11 @@ impl Manager {
         self.inner.leadership.quorum()
     }
 
+    /// The cluster's data key, as this manager holds it.
+    pub fn keys(&self) -> &crate::keys::Keyring {
+        &self.inner.config.keys
+    }
+
     pub fn node_id(&self) -> &str {
         &self.inner.config.node_id
     }
@@ -198,6 +203,7 @@ impl Manager {
             leadership: self.inner.leadership.clone(),
             node_id: self.inner.config.node_id.clone(),
             addr: self.inner.config.addr.clone(),
+            keys: self.inner.config.keys.clone(),
         }
     }
 
@@ -247,6 +253,7 @@ impl Manager {
                 self.inner.store.clone(),
                 self.inner.proposer.clone(),
                 self.inner.leadership.clone(),
+                self.inner.config.keys.clone(),
             )),
             self.require(&[Role::Manager], Rights::Manager),
         )

@@ -20,6 +20,7 @@ use shoal_proto::{AddManagerRequest, AddManagerResponse, ManagerStatus, NodeRole
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
+use crate::keys::Keyring;
 use crate::leadership::Leadership;
 use crate::proposer::Proposer;
 use crate::raft::Raft;
@@ -32,11 +33,19 @@ pub struct MembershipService {
     store: Store,
     proposer: Proposer,
     leadership: Leadership,
+    keys: Keyring,
 }
 
 impl MembershipService {
-    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> MembershipService {
-        MembershipService { store, proposer, leadership }
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership, keys: Keyring) -> MembershipService {
+        MembershipService { store, proposer, leadership, keys }
+    }
+
+    /// The answer to a manager added (or already there): the data key
+    /// every manager holds.
+    fn added(&self) -> Result<Response<AddManagerResponse>, Status> {
+        let key = self.keys.key().map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(Response::new(AddManagerResponse { data_key: key.as_bytes().to_vec() }))
     }
 }
 
@@ -53,7 +62,7 @@ impl Membership for MembershipService {
         let members = members(raft);
         let already = self.store.view(|s| check(s, &members, &caller, &req))?;
         if already {
-            return Ok(Response::new(AddManagerResponse {}));
+            return self.added();
         }
         add(raft, req.raft_id, &req.addr).await?;
         // Record it on its node, for `node ls` and the workers' manager list.
@@ -69,7 +78,7 @@ impl Membership for MembershipService {
             .await
             .map_err(|e| Status::unavailable(format!("recording the manager: {e}")))?;
         info!(node = %req.node_id, raft_id = req.raft_id, "manager added to raft");
-        Ok(Response::new(AddManagerResponse {}))
+        self.added()
     }
 }
 

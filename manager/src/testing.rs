@@ -53,6 +53,7 @@ impl OneVoter {
             leadership: Leadership::new(started.quorum, RAFT_ID, credentials),
             node_id: NODE.into(),
             addr: addr.into(),
+            keys: crate::keys::Keyring::with(crate::keys::DataKey::generate().expect("data key")),
         };
         let digest = ca.digest();
         let cluster = Cluster {

@@ -22,3 +22,11 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     }
     written.map_err(|e| NodeError::io("writing", path, e))
 }
+
+/// Deletes `path`; one already gone is no error.
+pub fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NodeError::io("removing", path, e)),
+        _ => Ok(()),
+    }
+}

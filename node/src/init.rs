@@ -8,6 +8,7 @@ use std::time::Duration;
 use shoal_manager::ca::{self, DEFAULT_CERT_EXPIRY, MIN_CERT_EXPIRY, RootCa};
 use shoal_manager::dispatcher::network_map::DEFAULT_DATA_PATH_PORT;
 use shoal_manager::ids::new_id;
+use shoal_manager::keys::DataKey;
 use shoal_manager::orchestrator::DEFAULT_TASK_HISTORY_LIMIT;
 use shoal_manager::raft::RaftState;
 use shoal_manager::{InitOptions, Manager};
@@ -72,9 +73,12 @@ impl Daemon {
             managers: vec![addr.clone()],
             listen_addr: Some(listen_addr),
         };
-        let manager = Manager::start(self.manager_config(&membership, credentials.clone(), RaftState::New))
-            .await
+        let data_key = DataKey::generate().map_err(|e| internal("making the data key", e))?;
+        crate::datakey::save(&self.data_dir, &data_key).map_err(|e| internal("saving the data key", e))?;
+        let config = self
+            .manager_config(&membership, credentials.clone(), RaftState::New)
             .map_err(|e| internal("starting the manager", e))?;
+        let manager = Manager::start(config).await.map_err(|e| internal("starting the manager", e))?;
         // What this node can run decides the cluster's default runtime.
         let engine = match &self.docker {
             Some(socket) => shoal_worker::docker::look(socket).await,
@@ -101,6 +105,7 @@ impl Daemon {
         if let Err(e) = manager.bootstrap(options).await {
             manager.shutdown().await;
             let _ = std::fs::remove_dir_all(self.data_dir.join("raft"));
+            let _ = crate::datakey::remove(&self.data_dir);
             return Err(internal("creating the cluster", e));
         }
         let worker_token = worker_token(&manager);

@@ -108,13 +108,15 @@ impl Daemon {
 
         // 3. Run.
         if manager {
-            let m = Manager::start(self.manager_config(&membership, credentials.clone(), RaftState::New))
-                .await
+            let config = self
+                .manager_config(&membership, credentials.clone(), RaftState::New)
                 .map_err(|e| internal("starting the manager", e))?;
+            let m = Manager::start(config).await.map_err(|e| internal("starting the manager", e))?;
+            let keys = m.keys().clone();
             self.start_member(membership.clone(), Some(m), credentials.clone())
                 .await
                 .map_err(|e| internal("starting the node", e))?;
-            role::add_manager(&credentials, &membership.managers, &membership)
+            role::add_manager(&credentials, &membership.managers, &membership, &self.data_dir, &keys)
                 .await
                 .map_err(|e| Status::unavailable(Causes(&e).to_string()))?;
         } else {

@@ -22,6 +22,7 @@ impl Daemon {
                 std::fs::remove_dir_all(&dir).map_err(|e| internal(&format!("removing {}", dir.display()), e))?;
             }
         }
+        crate::datakey::remove(&self.data_dir).map_err(|e| internal("removing the data key", e))?;
         membership::remove(&self.data_dir).map_err(|e| internal("removing the membership", e))?;
         self.left().map_err(|e| internal("leaving", e))?;
         info!(node = %membership.node_id, "left the cluster");

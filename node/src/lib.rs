@@ -15,6 +15,7 @@ pub mod addr;
 pub mod certs;
 mod config;
 mod daemon;
+mod datakey;
 pub mod files;
 pub mod membership;
 pub mod private;

@@ -46,7 +46,7 @@ impl Daemon {
         let manager = match manager {
             Some(m) => Some(m),
             None if membership.manager => {
-                let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing);
+                let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing)?;
                 match Manager::start(config).await {
                     Ok(m) => Some(m),
                     Err(ManagerError::Raft(e)) if matches!(*e, StartError::Lost(_)) => {
@@ -191,8 +191,8 @@ impl Daemon {
         membership: &Membership,
         credentials: Credentials,
         raft_state: RaftState,
-    ) -> ManagerConfig {
-        ManagerConfig {
+    ) -> crate::Result<ManagerConfig> {
+        Ok(ManagerConfig {
             node_id: membership.node_id.clone(),
             raft_id: membership.raft_id,
             addr: membership.addr.clone(),
@@ -200,6 +200,7 @@ impl Daemon {
             raft_state,
             timing: self.timing.clone(),
             credentials,
-        }
+            keys: crate::datakey::keyring(&self.data_dir)?,
+        })
     }
 }

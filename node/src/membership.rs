@@ -59,11 +59,7 @@ pub fn save(data_dir: &Path, membership: &Membership) -> Result<()> {
 
 /// Forgets the membership (the node left its cluster).
 pub fn remove(data_dir: &Path) -> Result<()> {
-    let path = path(data_dir);
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NodeError::io("removing", &path, e)),
-        _ => Ok(()),
-    }
+    crate::files::remove(&path(data_dir))
 }
 
 #[cfg(test)]

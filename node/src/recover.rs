@@ -176,7 +176,7 @@ impl Daemon {
         }
         let config = shoal_manager::ManagerConfig {
             raft_dir: staged(&self.data_dir, "raft"),
-            ..self.manager_config(membership, renewed, RaftState::New)
+            ..self.manager_config(membership, renewed, RaftState::New)?
         };
         recover::build(config, survivor).await?;
         Ok(())

@@ -88,15 +88,19 @@ impl Daemon {
         if !manager && raft_dir.exists() {
             std::fs::remove_dir_all(&raft_dir).with_context(|| format!("removing {}", raft_dir.display()))?;
         }
+        if !manager {
+            crate::datakey::remove(&self.data_dir)?;
+        }
         certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)?;
         membership.manager = manager;
         membership.raft_id = if manager { membership::new_raft_id() } else { 0 };
         membership.managers = want.managers.clone();
         membership::save(&self.data_dir, &membership)?;
         if manager {
-            let m = Manager::start(self.manager_config(&membership, renewed.clone(), RaftState::New)).await?;
+            let m = Manager::start(self.manager_config(&membership, renewed.clone(), RaftState::New)?).await?;
+            let keys = m.keys().clone();
             self.restart_member(membership.clone(), Some(m), renewed.clone()).await?;
-            add_manager(&renewed, &managers, &membership).await?;
+            add_manager(&renewed, &managers, &membership, &self.data_dir, &keys).await?;
         } else {
             self.restart_member(membership, None, renewed).await?;
         }
@@ -132,8 +136,15 @@ pub(crate) async fn renew(current: &Credentials, managers: &[String], role: Role
     Err(NodeError::Unavailable(format!("renewing the certificate for the {} role: {last}", role.name())))
 }
 
-/// Asks the managers to add this node to raft, until one does.
-pub(crate) async fn add_manager(creds: &Credentials, managers: &[String], membership: &Membership) -> Result<()> {
+/// Asks the managers to add this node to raft, until one does; keeps
+/// the data key the leader answers with (in `keys`, under `data_dir`).
+pub(crate) async fn add_manager(
+    creds: &Credentials,
+    managers: &[String],
+    membership: &Membership,
+    data_dir: &std::path::Path,
+    keys: &shoal_manager::keys::Keyring,
+) -> Result<()> {
     let request = AddManagerRequest {
         raft_id: membership.raft_id,
         addr: membership.addr.clone(),
@@ -145,7 +156,7 @@ pub(crate) async fn add_manager(creds: &Credentials, managers: &[String], member
         for addr in managers.iter().filter(|m| **m != membership.addr) {
             let channel = transport::channel(addr, creds, MANAGER_NAME)?;
             match MembershipClient::new(channel).add_manager(request.clone()).await {
-                Ok(_) => return Ok(()),
+                Ok(added) => return crate::datakey::receive(data_dir, keys, &added.into_inner().data_key),
                 Err(status) => last = format!("{addr}: {}", status.message()),
             }
         }

@@ -76,10 +76,12 @@ impl Daemon {
             }
             let Some(membership) = self.membership() else { return };
             let reopened = match certs::load(&certs::node_dir(&self.data_dir)) {
-                Ok(credentials) => {
-                    let config = self.manager_config(&membership, credentials.clone(), RaftState::Existing);
-                    Manager::start(config).await.map(|m| (m, credentials)).map_err(crate::NodeError::from)
-                }
+                Ok(credentials) => match self.manager_config(&membership, credentials.clone(), RaftState::Existing) {
+                    Ok(config) => {
+                        Manager::start(config).await.map(|m| (m, credentials)).map_err(crate::NodeError::from)
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             let (manager, credentials) = match reopened {

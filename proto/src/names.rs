@@ -1,9 +1,9 @@
 //! Display names and ordering helpers on the generated enums, spelled as
-//! Docker prints them, and the names of services and networks.
+//! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Service, Task, TaskState,
-    UpdateState,
+    Config, DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Secret, Service,
+    Task, TaskState, UpdateState,
 };
 
 impl DependencyCondition {
@@ -17,19 +17,19 @@ impl DependencyCondition {
     }
 }
 
-impl Service {
-    /// The service's name ("" when the spec has none).
-    pub fn name(&self) -> &str {
-        self.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
-    }
+/// `name()` of the objects whose spec has annotations: the name, or ""
+/// when the spec has none.
+macro_rules! annotated_name {
+    ($($kind:ty),*) => {$(
+        impl $kind {
+            pub fn name(&self) -> &str {
+                self.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
+            }
+        }
+    )*};
 }
 
-impl Network {
-    /// The network's name ("" when the spec has none).
-    pub fn name(&self) -> &str {
-        self.spec.as_ref().and_then(|s| s.annotations.as_ref()).map_or("", |a| a.name.as_str())
-    }
-}
+annotated_name!(Service, Network, Secret, Config);
 
 impl Task {
     /// The task's current state (NEW before any status).

@@ -5,10 +5,12 @@
 //! and by the CLI that waits for a service to converge.
 #![forbid(unsafe_code)]
 
+pub mod files;
 pub mod network;
 pub mod ports;
 pub mod runtime;
 pub mod tasks;
+pub mod template;
 pub mod update;
 pub mod validate;
 

@@ -119,6 +119,7 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
         no_nul("mount source", &m.source)?;
         no_nul("mount target", &m.target)?;
     }
+    placeholders(c)?;
     check_labels("container label", c.labels.keys())?;
     if c.pids_limit < 0 {
         return Err(invalid(format!("limit pids: expected 0 (no limit) or more, got {}", c.pids_limit)));
@@ -139,6 +140,20 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
         return Err(invalid(format!("workdir: expected an absolute path, got {:?}", c.dir)));
     }
     Ok(())
+}
+
+/// Swarm's placeholders (`{{.Node.Hostname}}`...) in env values, the
+/// hostname and mount sources: each understood, or the field named.
+fn placeholders(c: &ContainerSpec) -> Result<(), InvalidSpec> {
+    let check = |field: &str, text: &str| {
+        crate::template::check(text, false).map_err(|e| invalid(format!("{field}: template: {e}")))
+    };
+    for entry in &c.env {
+        let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+        check(&format!("env {key}"), value)?;
+    }
+    check("hostname", &c.hostname)?;
+    c.mounts.iter().try_for_each(|m| check("mount source", &m.source))
 }
 
 /// Each mount has an absolute target, used once; a bind an absolute

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use clap::Args;
 use shoal_proto::{
-    Annotations, ContainerSpec, EndpointMode, EndpointSpec, GlobalJob, GlobalService, LogDriver, Mount,
+    Annotations, ContainerSpec, EndpointMode, EndpointSpec, FileReference, GlobalJob, GlobalService, LogDriver, Mount,
     NetworkAttachmentConfig, Placement, PlacementPreference, PortConfig, ReplicatedJob, ReplicatedService,
     ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, service_spec::Mode,
 };
@@ -241,6 +241,12 @@ pub struct CreateArgs {
     /// Send registry authentication details to the nodes (from this client's Docker configuration)
     #[arg(long)]
     pub with_registry_auth: bool,
+    /// Give the tasks a secret: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
+    #[arg(long = "secret", value_name = "SECRET", value_parser = super::file_ref::parse)]
+    pub secret: Vec<FileReference>,
+    /// Give the tasks a config: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
+    #[arg(long = "config", value_name = "CONFIG", value_parser = super::file_ref::parse)]
+    pub config: Vec<FileReference>,
     #[command(flatten)]
     pub wait: WaitFlags,
     #[command(flatten)]
@@ -313,6 +319,8 @@ impl CreateArgs {
             labels: map(self.container_label.clone()),
             stop_signal: self.stop_signal.clone().unwrap_or_default(),
             stop_grace_period_ns: self.stop_grace_period,
+            secrets: self.secret.clone(),
+            configs: self.config.clone(),
             ..self.program.container()
         };
         self.health.apply(&mut container.healthcheck);

@@ -183,6 +183,20 @@ fn task_spec(task: Option<&TaskSpec>) -> Value {
         .done()
 }
 
+/// A secret or config reference in Docker's shape: `File` (the target
+/// as given, owner and mode as strings and a number), `SecretID` and
+/// `SecretName` (`ConfigID`, `ConfigName`).
+fn file_reference(r: &shoal_proto::FileReference, kind: &str) -> Value {
+    let target = if r.target.is_empty() { &r.name } else { &r.target };
+    let file = json!({
+        "Name": target,
+        "UID": r.uid.to_string(),
+        "GID": r.gid.to_string(),
+        "Mode": r.mode.unwrap_or(shoal_spec::files::DEFAULT_MODE),
+    });
+    json!({ "File": file, format!("{kind}ID"): r.id, format!("{kind}Name"): r.name })
+}
+
 /// Docker's shape: the pids limit (kept in the container spec, as
 /// swarmkit does) shows among the limits.
 fn resources(r: shoal_proto::ResourceRequirements, pids_limit: i64) -> Value {
@@ -225,6 +239,8 @@ fn container(c: &ContainerSpec) -> Value {
         .put("Init", c.init)
         .put("ReadOnly", c.read_only.then_some(true))
         .put("Mounts", c.mounts.iter().map(mount).collect::<Vec<Value>>())
+        .put("Secrets", c.secrets.iter().map(|r| file_reference(r, "Secret")).collect::<Vec<Value>>())
+        .put("Configs", c.configs.iter().map(|r| file_reference(r, "Config")).collect::<Vec<Value>>())
         .put(
             "Healthcheck",
             c.healthcheck.as_ref().map(|h| {

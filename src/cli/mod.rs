@@ -6,6 +6,8 @@ pub(crate) mod out;
 
 pub(crate) mod args;
 mod cluster;
+mod file_ref;
+mod files;
 mod format;
 mod history;
 pub mod human;
@@ -60,6 +62,12 @@ pub enum Command {
     /// Manage services
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Manage secrets (data a service's tasks read as files, never shown)
+    #[command(subcommand)]
+    Secret(files::FileCommand),
+    /// Manage configs (data a service's tasks read as files)
+    #[command(subcommand)]
+    Config(files::FileCommand),
     /// Run a program once on a node, outside services (on attachable networks)
     Run(run::RunArgs),
     /// Stop and remove tasks that `shoal run` started
@@ -139,6 +147,8 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Node(cmd) => node::run(&mut ctx, cmd).await,
         Command::Network(cmd) => network::run(&mut ctx, cmd).await,
         Command::Service(cmd) => service::run(&mut ctx, cmd).await,
+        Command::Secret(cmd) => files::run(&mut ctx, files::Kind::Secret, cmd).await,
+        Command::Config(cmd) => files::run(&mut ctx, files::Kind::Config, cmd).await,
         Command::Inspect(args) => object::run(&mut ctx, args).await,
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
         Command::Run(args) => run::run(&mut ctx, args).await,

@@ -103,7 +103,7 @@ pub fn name(kind: MountType) -> &'static str {
 
 /// The comma-separated fields of `text`, a double-quoted stretch kept
 /// whole (the quotes dropped), as Go's CSV reader splits them for Docker.
-fn fields(text: &str) -> Result<Vec<String>, String> {
+pub(super) fn fields(text: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut field = String::new();
     let mut quoted = false;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
-    ContainerSpec, EndpointMode, EndpointSpec, GetServiceRequest, ListNetworksRequest, Mount, Network,
+    ContainerSpec, EndpointMode, EndpointSpec, FileReference, GetServiceRequest, ListNetworksRequest, Mount, Network,
     NetworkAttachmentConfig, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
     UpdateServiceRequest, service_spec::Mode,
 };
@@ -80,6 +80,18 @@ pub struct UpdateArgs {
     /// Remove the mount at a target path
     #[arg(long = "mount-rm", value_name = "TARGET")]
     pub mount_rm: Vec<String>,
+    /// Add or update a secret: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
+    #[arg(long = "secret-add", value_name = "SECRET", value_parser = super::file_ref::parse)]
+    pub secret_add: Vec<FileReference>,
+    /// Remove a secret (by name or id)
+    #[arg(long = "secret-rm", value_name = "SECRET")]
+    pub secret_rm: Vec<String>,
+    /// Add or update a config: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
+    #[arg(long = "config-add", value_name = "CONFIG", value_parser = super::file_ref::parse)]
+    pub config_add: Vec<FileReference>,
+    /// Remove a config (by name or id)
+    #[arg(long = "config-rm", value_name = "CONFIG")]
+    pub config_rm: Vec<String>,
     /// Working directory of the program
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -277,6 +289,8 @@ impl UpdateArgs {
                 .any(|t| target(t) == target(&m.target))
         });
         c.mounts.extend(self.mount_add.iter().cloned());
+        edit_files(&mut c.secrets, &self.secret_rm, &self.secret_add);
+        edit_files(&mut c.configs, &self.config_rm, &self.config_add);
         if let Some(dir) = &self.workdir {
             c.dir = dir.clone();
         }
@@ -290,6 +304,19 @@ impl UpdateArgs {
             c.stop_grace_period_ns = Some(grace);
         }
         self.health.apply(&mut c.healthcheck);
+    }
+}
+
+/// `--secret-rm` / `--config-rm` (a name, id or id prefix), then
+/// `--secret-add` / `--config-add` (replacing a reference to the same
+/// target: rotation is `--secret-rm old --secret-add source=new,target=t`
+/// or, the same, just the add).
+fn edit_files(refs: &mut Vec<FileReference>, rm: &[String], add: &[FileReference]) {
+    refs.retain(|r| !rm.iter().any(|x| r.name == *x || r.id.starts_with(x.as_str())));
+    for new in add {
+        let target = |r: &FileReference| if r.target.is_empty() { r.name.clone() } else { r.target.clone() };
+        refs.retain(|r| target(r) != target(new));
+        refs.push(new.clone());
     }
 }
 

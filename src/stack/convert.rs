@@ -96,6 +96,8 @@ pub fn service(
         init: other("init"),
         read_only: other("read_only").unwrap_or(false),
         pull_options: None,
+        secrets: Vec::new(),
+        configs: Vec::new(),
     };
     let task = TaskSpec {
         container: Some(container),

@@ -563,11 +563,28 @@ fn start_time(pid: i32) -> Option<u64> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
+impl Node {
+    /// Unmounts the tmpfs of each task's secrets and configs (the node
+    /// keeps them while its tasks run, which outlive a killed daemon).
+    fn unmount_task_files(&self) {
+        let Ok(membership) = std::fs::read(self.data_dir().join("node.json")) else { return };
+        let Ok(membership) = serde_json::from_slice::<Value>(&membership) else { return };
+        let Some(id) = membership["node_id"].as_str().filter(|id| !id.is_empty()) else { return };
+        let dir = Path::new("/run/shoal/files").join(id);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let _ = Command::new("umount").arg("-l").arg(entry.path()).output();
+            let _ = std::fs::remove_dir(entry.path());
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.freeze(false);
         self.kill9();
         self.kill_tasks();
+        self.unmount_task_files();
         if self.tmpfs {
             let _ = Command::new("umount").arg("-l").arg(self.data_dir()).output();
         }

@@ -90,6 +90,7 @@ impl<E: Executor> Controller<E> {
         }
         if state.is_terminal() {
             self.ended.store(true, Ordering::Relaxed);
+            self.exec.release(&self.task.borrow().id);
         }
         self.reporter.report(&self.task.borrow().id, status);
     }

@@ -15,6 +15,7 @@ pub mod cgroup;
 pub mod controller;
 pub mod docker;
 pub mod executor;
+pub mod files;
 pub mod health;
 pub mod logs;
 pub mod mounts;
@@ -86,7 +87,13 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(config: WorkerConfig) -> Worker {
-        let exec = Arc::new(runtimes(&config.dir, config.shim.clone(), &config.node_id, config.docker.clone()));
+        let exec = Arc::new(runtimes(
+            &config.dir,
+            config.shim.clone(),
+            &config.node_id,
+            &config.hostname,
+            config.docker.clone(),
+        ));
         Worker { config, exec }
     }
 
@@ -135,7 +142,7 @@ impl Worker {
 /// deletes the records, and removes every container node `node_id` made
 /// in the engine at `docker`: the node leaves its cluster.
 pub async fn remove_all_tasks(dir: &std::path::Path, shim: PathBuf, node_id: &str, docker: Option<PathBuf>) {
-    let exec = Arc::new(runtimes(dir, shim, node_id, docker));
+    let exec = Arc::new(runtimes(dir, shim, node_id, "", docker));
     let tasks = Tasks::new(exec, Reporter::default(), dir.join("tasks"), None);
     for done in tasks.remove_strays(&Default::default()) {
         let _ = done.await;
@@ -147,9 +154,10 @@ fn tasks_dir(config: &WorkerConfig) -> PathBuf {
 }
 
 /// The runtimes of a worker keeping its tasks under `dir`.
-fn runtimes(dir: &std::path::Path, shim: PathBuf, node_id: &str, docker: Option<PathBuf>) -> Runtimes {
+fn runtimes(dir: &std::path::Path, shim: PathBuf, node_id: &str, hostname: &str, docker: Option<PathBuf>) -> Runtimes {
     let docker = docker.map(|socket| Arc::new(docker_executor(dir, node_id, socket)));
-    Runtimes::new(ProcessExecutor::new(shim, dir.join("tasks")), docker, dir.join("tasks"))
+    let files = files::Files::new(node_id, hostname);
+    Runtimes::new(ProcessExecutor::new(shim, dir.join("tasks")), docker, dir.join("tasks"), files)
 }
 
 /// The docker runtime of node `node_id`, keeping its tasks' records under

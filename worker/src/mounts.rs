@@ -1,7 +1,9 @@
 //! Mounts of the process runtime. The worker resolves a task's mounts
 //! into a plan when it prepares the task (a bind source must exist, a
 //! named volume is a directory the node keeps under its data dir, every
-//! target must exist: the task has no root filesystem of its own); the
+//! target must exist, a directory, or a file for a file's bind: the task
+//! has no root filesystem of its own; only `/run/secrets`, in memory, is
+//! made when missing); the
 //! shim carries the plan out in a mount namespace of its own, private,
 //! so the task sees its mounts and the node does not.
 
@@ -29,7 +31,18 @@ pub fn plan(mounts: &[Mount], volumes_dir: &Path) -> Result<Vec<MountPlan>, Stri
     let mut plans = Vec::new();
     for m in mounts {
         let target = PathBuf::from(&m.target);
-        if !target.is_dir() {
+        let file_bind = m.r#type() == MountType::Bind && Path::new(&m.source).is_file();
+        if m.target == shoal_spec::files::SECRETS_DIR && !target.exists() {
+            std::fs::create_dir_all(&target).map_err(|e| format!("creating {}: {e}", m.target))?;
+        }
+        if file_bind && !target.is_file() {
+            return Err(format!(
+                "mount target {} is not a file on this node: the process runtime mounts a secret or config over \
+                 an existing file (or use the docker runtime)",
+                m.target
+            ));
+        }
+        if !file_bind && !target.is_dir() {
             return Err(format!("mount target {} does not exist on this node (or is not a directory)", m.target));
         }
         let source = match m.r#type() {

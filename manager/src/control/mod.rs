@@ -1,11 +1,12 @@
-//! The control API the CLI talks to: CRUD on services, nodes, tasks and
-//! networks, tasks outside services (`shoal run`), and service logs.
+//! The control API the CLI talks to: CRUD on services, nodes, tasks,
+//! networks, secrets and configs, tasks outside services (`shoal run`), and service logs.
 //! Reads answer from this manager's store; writes go through raft. Every
 //! refusal names what was wrong and changes nothing.
 
 mod admins;
 mod cluster;
 mod endpoint;
+mod files;
 mod forward;
 mod logs;
 pub mod networks;
@@ -97,6 +98,8 @@ pub struct Handles {
     pub node_id: String,
     /// This manager's advertised endpoint (join tokens name it).
     pub addr: String,
+    /// The cluster's data key, which seals secrets.
+    pub keys: crate::keys::Keyring,
 }
 
 /// Where the control service finds its manager's handles: `None` while
@@ -308,6 +311,70 @@ impl Control for ControlService {
     ) -> std::result::Result<Response<RemoveNetworkResponse>, Status> {
         let call = |mut l: ControlClient<Channel>, r| async move { l.remove_network(r).await };
         self.write(req, call, |h, r| async move { networks::remove(&h.store, &h.proposer, &r.reference).await }).await
+    }
+
+    async fn create_secret(&self, req: Request<CreateSecretRequest>) -> std::result::Result<Response<Secret>, Status> {
+        let call = |mut l: ControlClient<Channel>, r| async move { l.create_secret(r).await };
+        let here = |h: Handles, r: CreateSecretRequest| async move {
+            files::create_secret(&h.store, &h.proposer, &h.keys, r.spec.unwrap_or_default(), r.reuse).await
+        };
+        self.write(req, call, here).await
+    }
+
+    async fn get_secret(&self, req: Request<GetSecretRequest>) -> std::result::Result<Response<Secret>, Status> {
+        reply(files::get_secret(&self.handles()?.store, &req.into_inner().reference))
+    }
+
+    async fn list_secrets(
+        &self,
+        _: Request<ListSecretsRequest>,
+    ) -> std::result::Result<Response<ListSecretsResponse>, Status> {
+        let h = self.handles()?;
+        reply(Ok(files::list_secrets(&h.store, &h.leadership)))
+    }
+
+    async fn remove_secret(
+        &self,
+        req: Request<RemoveSecretRequest>,
+    ) -> std::result::Result<Response<RemoveSecretResponse>, Status> {
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_secret(r).await };
+        let here = |h: Handles, r: RemoveSecretRequest| async move {
+            let id = files::remove(&h.store, &h.proposer, ObjectKind::Secret, &r.reference).await?;
+            Ok(RemoveSecretResponse { id })
+        };
+        self.write(req, call, here).await
+    }
+
+    async fn create_config(&self, req: Request<CreateConfigRequest>) -> std::result::Result<Response<Config>, Status> {
+        let call = |mut l: ControlClient<Channel>, r| async move { l.create_config(r).await };
+        let here = |h: Handles, r: CreateConfigRequest| async move {
+            files::create_config(&h.store, &h.proposer, r.spec.unwrap_or_default(), r.reuse).await
+        };
+        self.write(req, call, here).await
+    }
+
+    async fn get_config(&self, req: Request<GetConfigRequest>) -> std::result::Result<Response<Config>, Status> {
+        reply(files::get_config(&self.handles()?.store, &req.into_inner().reference))
+    }
+
+    async fn list_configs(
+        &self,
+        _: Request<ListConfigsRequest>,
+    ) -> std::result::Result<Response<ListConfigsResponse>, Status> {
+        let h = self.handles()?;
+        reply(Ok(files::list_configs(&h.store, &h.leadership)))
+    }
+
+    async fn remove_config(
+        &self,
+        req: Request<RemoveConfigRequest>,
+    ) -> std::result::Result<Response<RemoveConfigResponse>, Status> {
+        let call = |mut l: ControlClient<Channel>, r| async move { l.remove_config(r).await };
+        let here = |h: Handles, r: RemoveConfigRequest| async move {
+            let id = files::remove(&h.store, &h.proposer, ObjectKind::Config, &r.reference).await?;
+            Ok(RemoveConfigResponse { id })
+        };
+        self.write(req, call, here).await
     }
 
     async fn get_task(&self, req: Request<GetTaskRequest>) -> std::result::Result<Response<Task>, Status> {

@@ -1,7 +1,7 @@
 //! Object references as the Docker CLI takes them: a full id, a name (a
 //! hostname for nodes), or a unique id prefix.
 
-use shoal_proto::{Network, Node, Service, Task};
+use shoal_proto::{Config, Network, Node, Secret, Service, Task};
 
 use crate::store::MemoryStore;
 
@@ -59,6 +59,20 @@ pub fn network<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Networ
         return Ok(n);
     }
     pick("network", reference, store.networks(), |n| &n.id, |n| n.name().to_string())
+}
+
+pub fn secret<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Secret, ResolveError> {
+    if let Some(f) = store.secret_by_name(reference) {
+        return Ok(f);
+    }
+    pick("secret", reference, store.secrets(), |f| &f.id, |f| f.name().to_string())
+}
+
+pub fn config<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Config, ResolveError> {
+    if let Some(f) = store.config_by_name(reference) {
+        return Ok(f);
+    }
+    pick("config", reference, store.configs(), |f| &f.id, |f| f.name().to_string())
 }
 
 pub fn node<'a>(store: &'a MemoryStore, reference: &str) -> Result<&'a Node, ResolveError> {

@@ -10,7 +10,7 @@ use shoal_proto::{
 use shoal_spec::tasks::{changes_tasks, counts_as_done};
 use shoal_spec::{runtime, validate};
 
-use super::{ControlError, Result, endpoint, resolve};
+use super::{ControlError, Result, endpoint, files, resolve};
 use crate::dependencies;
 use crate::history;
 use crate::ids::new_id;
@@ -94,6 +94,7 @@ fn checked(store: &Store, spec: ServiceSpec, current: Option<&ServiceSpec>) -> R
         let runtime = current.map_or_else(|| runtime::cluster_default(s.cluster()), runtime::of);
         runtime::fill(spec.task.get_or_insert_with(Default::default), runtime);
         endpoint::resolve_networks(s, &mut spec)?;
+        files::resolve_references(s, &mut spec)?;
         let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
         match dependencies::cycle(s, name, &spec) {
             Some(cycle) => {

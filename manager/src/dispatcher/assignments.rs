@@ -1,7 +1,7 @@
 //! One session's assignment stream: the node's tasks in full, then every
 //! change a worker acts on (a new task, a desired state that moved, a
-//! task deleted, the node's desired role changed, its network map
-//! changed).
+//! task deleted, the node's desired role changed, its network map or the
+//! secrets and configs its tasks read changed).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::{heartbeat_period, network_map};
+use super::{heartbeat_period, network_map, task_files};
+use crate::keys::Keyring;
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
 
@@ -19,6 +20,7 @@ pub(super) struct Stream {
     pub node_id: String,
     pub session_id: String,
     pub tx: mpsc::Sender<Result<SessionMessage, Status>>,
+    pub keys: Keyring,
 }
 
 /// A task is the worker's once the scheduler assigned it.
@@ -42,7 +44,8 @@ impl Stream {
         let mut seen = 0;
         let mut node = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
         let mut map = NetworkMap::default();
-        let mut message = self.complete(&mut sent, &mut seen, &mut map);
+        let mut files = task_files::Needed::new();
+        let mut message = self.complete(&mut sent, &mut seen, &mut map, &mut files);
         loop {
             if let Some(m) = message.take()
                 && self.tx.send(Ok(m)).await.is_err()
@@ -56,6 +59,7 @@ impl Stream {
                     Wake::Commits(commits) => {
                         let changes = commits.iter().filter(|c| c.index > seen).flat_map(|c| c.changes.iter());
                         let remap = changes.clone().any(network_map::matters);
+                        let refile = changes.clone().any(|c| task_files::matters(c, &self.node_id));
                         message = self.incremental(changes, &mut sent);
                         // A changed role or manager list is news too.
                         let now = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
@@ -75,8 +79,18 @@ impl Stream {
                                 map = now;
                             }
                         }
+                        if refile {
+                            let now = self.store.view(|s| task_files::needed(s, &self.node_id));
+                            if now != files {
+                                let m = message.get_or_insert_with(|| {
+                                    self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
+                                });
+                                m.task_files = Some(self.store.view(|s| task_files::data(s, &now, &self.keys)));
+                                files = now;
+                            }
+                        }
                     }
-                    Wake::Resync => message = self.complete(&mut sent, &mut seen, &mut map),
+                    Wake::Resync => message = self.complete(&mut sent, &mut seen, &mut map, &mut files),
                     Wake::Closed => return,
                 },
             }
@@ -101,15 +115,18 @@ impl Stream {
             role: roles(store, &self.node_id).1 as i32,
             network_map: None,
             manager_ids: store.manager_ids(),
+            task_files: None,
         }
     }
 
-    /// The full set, with the network map (remembered in `map`).
+    /// The full set, with the network map and the task files (remembered
+    /// in `map` and `files`).
     fn complete(
         &self,
         sent: &mut HashMap<String, i32>,
         seen: &mut u64,
         map: &mut NetworkMap,
+        files: &mut task_files::Needed,
     ) -> Option<SessionMessage> {
         self.store.view(|s| {
             *seen = s.index();
@@ -119,6 +136,8 @@ impl Stream {
             *map = network_map::for_node(s, &self.node_id);
             let mut message = self.message(s, AssignmentsKind::Complete, tasks, Vec::new());
             message.network_map = Some(map.clone());
+            *files = task_files::needed(s, &self.node_id);
+            message.task_files = Some(task_files::data(s, files, &self.keys));
             Some(message)
         })
     }

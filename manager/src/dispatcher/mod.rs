@@ -11,6 +11,7 @@
 mod assignments;
 pub mod monitor;
 pub mod network_map;
+mod task_files;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tonic::{Request, Response, Status};
 
 use crate::control::{resolve, run};
 use crate::ids::new_id;
+use crate::keys::Keyring;
 use crate::leadership::{LeaderNow, Leadership};
 use crate::ops;
 use crate::proposer::Proposer;
@@ -52,6 +54,8 @@ struct Inner {
     store: Store,
     proposer: Proposer,
     leadership: Leadership,
+    /// Opens the secrets sent to nodes.
+    keys: Keyring,
     /// Leader and caught up: see [`crate::leader`].
     serving: AtomicBool,
     sessions: Mutex<HashMap<String, Session>>,
@@ -64,8 +68,9 @@ struct Session {
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> Dispatcher {
-        let inner = Inner { store, proposer, leadership, serving: AtomicBool::new(false), sessions: Mutex::default() };
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership, keys: Keyring) -> Dispatcher {
+        let (serving, sessions) = (AtomicBool::new(false), Mutex::default());
+        let inner = Inner { store, proposer, leadership, keys, serving, sessions };
         Dispatcher { inner: Arc::new(inner) }
     }
 
@@ -168,7 +173,9 @@ impl DispatcherApi for Dispatcher {
             old.stop.cancel();
         }
         let (tx, rx) = mpsc::channel(16);
-        let stream = assignments::Stream { store: self.inner.store.clone(), node_id: req.node_id, session_id, tx };
+        let keys = self.inner.keys.clone();
+        let stream =
+            assignments::Stream { store: self.inner.store.clone(), node_id: req.node_id, session_id, tx, keys };
         tokio::spawn(stream.run(stop));
         Ok(Response::new(ReceiverStream::new(rx)))
     }

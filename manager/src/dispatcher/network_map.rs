@@ -202,7 +202,7 @@ pub fn matters(change: &Change) -> bool {
                 || s.spec.as_ref().and_then(|s| s.task.as_ref()).is_some_and(|t| !t.networks.is_empty())
         }
         Object::Network(_) | Object::Node(_) => true,
-        Object::Cluster(_) => false,
+        Object::Cluster(_) | Object::Secret(_) | Object::Config(_) => false,
     }
 }
 

@@ -88,7 +88,8 @@ impl Orchestrator {
                             match change.object() {
                                 Object::Service(s) => { dirty.insert(s.id.clone()); }
                                 Object::Task(t) => { dirty.insert(t.service_id.clone()); }
-                                Object::Network(_) => {}
+                                // Immutable; a spec names them by id.
+                                Object::Network(_) | Object::Secret(_) | Object::Config(_) => {}
                                 Object::Cluster(_) => dirty.extend(self.all_services()),
                                 Object::Node(n) => {
                                     dirty.extend(self.store.view(|s| services_on(s, &n.id)));

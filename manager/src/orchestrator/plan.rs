@@ -67,6 +67,12 @@ pub fn new_task(
         }),
         restart_history,
         endpoint: service.endpoint.clone(),
+        service_labels: service
+            .spec
+            .as_ref()
+            .and_then(|s| s.annotations.as_ref())
+            .map(|a| a.labels.clone())
+            .unwrap_or_default(),
         ..Default::default()
     }
 }

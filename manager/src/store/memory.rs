@@ -1,5 +1,6 @@
 //! The in-memory state: every object by id, with the indexes the loops
-//! and the control API read (service by name, tasks by service and node).
+//! and the control API read (services, networks, secrets and configs by
+//! name; tasks by service and node).
 //!
 //! It changes only through [`MemoryStore::apply`], which applies a
 //! [`Batch`] atomically: every operation, or none (an undo log restores
@@ -8,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use shoal_proto::{
-    Batch, Cluster, Network, Node, ObjectKind, Op, Service, StoreSnapshot, Task, op, store_object::Object,
+    Batch, Cluster, Config, Network, Node, ObjectKind, Op, Secret, Service, StoreSnapshot, Task, op,
+    store_object::Object,
 };
 
 use super::assign;
@@ -49,8 +51,12 @@ pub struct MemoryStore {
     /// Boxed: a task is ~900 bytes inline, which B-tree inserts would move.
     tasks: BTreeMap<String, Box<Task>>,
     networks: BTreeMap<String, Network>,
+    secrets: BTreeMap<String, Secret>,
+    configs: BTreeMap<String, Config>,
     service_by_name: HashMap<String, String>,
     network_by_name: HashMap<String, String>,
+    secret_by_name: HashMap<String, String>,
+    config_by_name: HashMap<String, String>,
     tasks_by_service: HashMap<String, BTreeSet<String>>,
     tasks_by_node: HashMap<String, BTreeSet<String>>,
     /// Addresses and ports the objects hold.
@@ -161,6 +167,38 @@ impl MemoryStore {
         self.allocations.ingress().and_then(|id| self.networks.get(id))
     }
 
+    pub fn secret(&self, id: &str) -> Option<&Secret> {
+        self.secrets.get(id)
+    }
+
+    pub fn secret_by_name(&self, name: &str) -> Option<&Secret> {
+        self.secret_by_name.get(name).and_then(|id| self.secrets.get(id))
+    }
+
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> + Clone {
+        self.secrets.values()
+    }
+
+    pub fn config(&self, id: &str) -> Option<&Config> {
+        self.configs.get(id)
+    }
+
+    pub fn config_by_name(&self, name: &str) -> Option<&Config> {
+        self.config_by_name.get(name).and_then(|id| self.configs.get(id))
+    }
+
+    pub fn configs(&self) -> impl Iterator<Item = &Config> + Clone {
+        self.configs.values()
+    }
+
+    /// Services whose tasks read the secret (or config, with `config`) `id`.
+    pub fn services_using_file<'a>(&'a self, config: bool, id: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.values().filter(move |s| {
+            let container = s.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.container.as_ref());
+            container.is_some_and(|c| if config { &c.configs } else { &c.secrets }.iter().any(|r| r.id == id))
+        })
+    }
+
     /// Services whose tasks join network `id`.
     pub fn services_on_network<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
         self.services.values().filter(move |s| {
@@ -200,6 +238,8 @@ impl MemoryStore {
             tasks: self.tasks.values().map(|t| Task::clone(t)).collect(),
             networks: self.networks.values().cloned().collect(),
             applied_requests: self.requests.to_vec(),
+            secrets: self.secrets.values().cloned().collect(),
+            configs: self.configs.values().cloned().collect(),
         }
     }
 
@@ -211,7 +251,9 @@ impl MemoryStore {
             .chain(snapshot.clusters.into_iter().map(Object::Cluster))
             .chain(snapshot.nodes.into_iter().map(Object::Node))
             .chain(snapshot.services.into_iter().map(Object::Service))
-            .chain(snapshot.tasks.into_iter().map(Object::Task));
+            .chain(snapshot.tasks.into_iter().map(Object::Task))
+            .chain(snapshot.secrets.into_iter().map(Object::Secret))
+            .chain(snapshot.configs.into_iter().map(Object::Config));
         for object in objects {
             store.put(object);
         }
@@ -291,8 +333,11 @@ impl MemoryStore {
                 let kind = ObjectKind::try_from(r.kind)
                     .map_err(|_| StoreError::Invalid(format!("unknown object kind {}", r.kind)))?;
                 let old = self.get(kind, &r.id).ok_or_else(|| not_found(kind, &r.id))?;
-                if let Object::Network(n) = &old {
-                    self.check_unused(n)?;
+                match &old {
+                    Object::Network(n) => self.check_unused(n)?,
+                    Object::Secret(f) => self.check_file_unused(false, &f.id, f.name())?,
+                    Object::Config(f) => self.check_file_unused(true, &f.id, f.name())?,
+                    _ => {}
                 }
                 let removed = self.remove(kind, &r.id);
                 undo.push((kind, r.id.clone(), removed.map(Box::new)));
@@ -427,6 +472,8 @@ impl MemoryStore {
         let (kind, by_name, name) = match object {
             Object::Service(s) => ("service", &self.service_by_name, s.name()),
             Object::Network(n) => ("network", &self.network_by_name, n.name()),
+            Object::Secret(f) => ("secret", &self.secret_by_name, f.name()),
+            Object::Config(f) => ("config", &self.config_by_name, f.name()),
             _ => return Ok(()),
         };
         if let Some(holder) = by_name.get(name).filter(|holder| *holder != object.id()) {
@@ -505,6 +552,21 @@ impl MemoryStore {
         }
     }
 
+    /// A secret or config may go once no service reads it (Swarm's rule:
+    /// the tasks still running keep what they received).
+    fn check_file_unused(&self, config: bool, id: &str, name: &str) -> Result<(), StoreError> {
+        let services: Vec<&str> = self.services_using_file(config, id).map(Service::name).collect();
+        if services.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Refused(format!(
+            "{} {name} is in use by service{} {}",
+            if config { "config" } else { "secret" },
+            if services.len() == 1 { "" } else { "s" },
+            services.join(", ")
+        )))
+    }
+
     fn write(&mut self, object: Object, undo: &mut Undo) {
         let kind = object.kind();
         let id = object.id().to_string();
@@ -520,6 +582,8 @@ impl MemoryStore {
             ObjectKind::Service => self.services.contains_key(id),
             ObjectKind::Task => self.tasks.contains_key(id),
             ObjectKind::Network => self.networks.contains_key(id),
+            ObjectKind::Secret => self.secrets.contains_key(id),
+            ObjectKind::Config => self.configs.contains_key(id),
         }
     }
 
@@ -530,6 +594,8 @@ impl MemoryStore {
             ObjectKind::Service => self.services.get(id).cloned().map(Object::Service),
             ObjectKind::Task => self.tasks.get(id).map(|t| Object::Task(Task::clone(t))),
             ObjectKind::Network => self.networks.get(id).cloned().map(Object::Network),
+            ObjectKind::Secret => self.secrets.get(id).cloned().map(Object::Secret),
+            ObjectKind::Config => self.configs.get(id).cloned().map(Object::Config),
         }
     }
 
@@ -563,6 +629,14 @@ impl MemoryStore {
                 self.allocations.add_network(&n);
                 self.networks.insert(n.id.clone(), n);
             }
+            Object::Secret(f) => {
+                self.secret_by_name.insert(f.name().to_string(), f.id.clone());
+                self.secrets.insert(f.id.clone(), f);
+            }
+            Object::Config(f) => {
+                self.config_by_name.insert(f.name().to_string(), f.id.clone());
+                self.configs.insert(f.id.clone(), f);
+            }
         }
     }
 
@@ -593,6 +667,16 @@ impl MemoryStore {
                 self.network_by_name.remove(n.name());
                 self.allocations.remove_network(&n);
                 Some(Object::Network(n))
+            }
+            ObjectKind::Secret => {
+                let f = self.secrets.remove(id)?;
+                self.secret_by_name.remove(f.name());
+                Some(Object::Secret(f))
+            }
+            ObjectKind::Config => {
+                let f = self.configs.remove(id)?;
+                self.config_by_name.remove(f.name());
+                Some(Object::Config(f))
             }
         }
     }

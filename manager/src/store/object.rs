@@ -10,6 +10,8 @@ pub fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::Service => "service",
         ObjectKind::Task => "task",
         ObjectKind::Network => "network",
+        ObjectKind::Secret => "secret",
+        ObjectKind::Config => "config",
     }
 }
 
@@ -34,6 +36,8 @@ impl ObjectExt for Object {
             Object::Service(_) => ObjectKind::Service,
             Object::Task(_) => ObjectKind::Task,
             Object::Network(_) => ObjectKind::Network,
+            Object::Secret(_) => ObjectKind::Secret,
+            Object::Config(_) => ObjectKind::Config,
         }
     }
 
@@ -44,6 +48,8 @@ impl ObjectExt for Object {
             Object::Service(o) => &o.id,
             Object::Task(o) => &o.id,
             Object::Network(o) => &o.id,
+            Object::Secret(o) => &o.id,
+            Object::Config(o) => &o.id,
         }
     }
 
@@ -54,6 +60,8 @@ impl ObjectExt for Object {
             Object::Service(o) => &mut o.meta,
             Object::Task(o) => &mut o.meta,
             Object::Network(o) => &mut o.meta,
+            Object::Secret(o) => &mut o.meta,
+            Object::Config(o) => &mut o.meta,
         };
         meta.get_or_insert_with(Meta::default)
     }
@@ -65,6 +73,8 @@ impl ObjectExt for Object {
             Object::Service(o) => o.meta.as_ref(),
             Object::Task(o) => o.meta.as_ref(),
             Object::Network(o) => o.meta.as_ref(),
+            Object::Secret(o) => o.meta.as_ref(),
+            Object::Config(o) => o.meta.as_ref(),
         }
     }
 }

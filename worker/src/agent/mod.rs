@@ -225,6 +225,10 @@ impl Agent {
         if let Some(map) = message.network_map {
             self.tasks.set_map(map);
         }
+        // The files too: the tasks that follow may read them.
+        if let Some(files) = message.task_files {
+            self.tasks.set_files(files);
+        }
         self.tasks.assign(message.tasks, message.removed_task_ids, complete);
     }
 

@@ -49,6 +49,11 @@ impl Tasks {
         }
     }
 
+    /// Holds the secrets and configs the managers sent (in memory only).
+    pub fn set_files(&self, files: shoal_proto::TaskFiles) {
+        self.exec.files.set(files);
+    }
+
     /// Applies assignments: `complete` means `tasks` is the whole set.
     pub fn assign(&mut self, tasks: Vec<Task>, removed: Vec<String>, complete: bool) {
         if complete {

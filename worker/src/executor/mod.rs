@@ -65,6 +65,9 @@ pub trait Executor: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Handle, ExecError>> + Send;
     /// Finds a task started by an earlier run of the worker.
     fn adopt(&self, task_id: &str) -> impl Future<Output = Adopted<Self::Handle>> + Send;
+    /// The task is over (it ran, or never could): frees what it held
+    /// only while it might run (its secrets' and configs' files).
+    fn release(&self, _task_id: &str) {}
     /// Forgets a task and deletes what it left (its output included).
     fn remove(&self, task_id: &str) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Runs a health check command (`argv`) in the environment the task

@@ -13,6 +13,7 @@ use super::{
     Adopted, DockerExecutor, DockerHandle, ExecError, Executor, Launch, ProcessExecutor, ProcessHandle, Signaller,
     TaskHandle, docker,
 };
+use crate::files::Files;
 use crate::taskdir::{ExitStatus, TaskDir};
 
 /// The process runtime, and the docker runtime when the node was given
@@ -21,6 +22,8 @@ pub struct Runtimes {
     pub process: ProcessExecutor,
     pub docker: Option<Arc<DockerExecutor>>,
     tasks_dir: PathBuf,
+    /// The secrets and configs the tasks read.
+    pub files: Files,
 }
 
 /// Which runtime runs a task.
@@ -53,8 +56,13 @@ pub enum Handle {
 }
 
 impl Runtimes {
-    pub fn new(process: ProcessExecutor, docker: Option<Arc<DockerExecutor>>, tasks_dir: PathBuf) -> Runtimes {
-        Runtimes { process, docker, tasks_dir }
+    pub fn new(
+        process: ProcessExecutor,
+        docker: Option<Arc<DockerExecutor>>,
+        tasks_dir: PathBuf,
+        files: Files,
+    ) -> Runtimes {
+        Runtimes { process, docker, tasks_dir, files }
     }
 
     fn docker(&self) -> Result<&DockerExecutor, ExecError> {
@@ -89,6 +97,8 @@ impl Executor for Runtimes {
     }
 
     async fn prepare(&self, task: &Task, netns: Option<PathBuf>) -> Result<Prepared, ExecError> {
+        // Placeholders expanded; its secrets and configs become binds.
+        let task = &self.files.prepare(task)?;
         Ok(match Runtime::of(task) {
             Runtime::Process => Prepared::Process(Box::new(self.process.prepare(task, netns).await?)),
             Runtime::Docker => Prepared::Docker(self.docker()?.prepare(task, netns).await?),
@@ -112,7 +122,12 @@ impl Executor for Runtimes {
         }
     }
 
+    fn release(&self, task_id: &str) {
+        self.files.release(task_id);
+    }
+
     async fn remove(&self, task_id: &str) -> std::io::Result<()> {
+        self.files.release(task_id);
         match (self.recorded(task_id), &self.docker) {
             (Runtime::Docker, Some(docker)) => docker.remove(task_id).await,
             // Its container may run on: the record stays, for a worker

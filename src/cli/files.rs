@@ -1,0 +1,370 @@
+//! `shoal secret ...` and `shoal config ...`: create, ls, inspect, rm, as
+//! `docker secret` and `docker config` do. The two differ only in that a
+//! config's data is shown and a secret's never is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use shoal_proto::control_client::ControlClient;
+use shoal_proto::{
+    Annotations, Config, ConfigSpec, CreateConfigRequest, CreateSecretRequest, GetConfigRequest, GetSecretRequest,
+    ListConfigsRequest, ListSecretsRequest, Meta, RemoveConfigRequest, RemoveSecretRequest, Secret, SecretSpec,
+};
+use tonic::transport::Channel;
+
+use super::args::key_value;
+use super::format::Format;
+use super::human::{ago, rfc3339};
+use super::{Ctx, inspect};
+use crate::client::status;
+
+/// Which of the two kinds a command is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Secret,
+    Config,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FileCommand {
+    /// Create one from a file or STDIN as content
+    Create(CreateArgs),
+    /// List them
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more
+    Inspect {
+        /// Format output: "json", or a template like '{{.Spec.Name}}'
+        #[arg(short, long)]
+        format: Option<String>,
+        /// Print the information in a human friendly format
+        #[arg(long)]
+        pretty: bool,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Remove one or more
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Labels
+    #[arg(short, long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub label: Vec<(String, String)>,
+    /// Template driver ("golang": the data is a template rendered for each task)
+    #[arg(long, value_name = "DRIVER")]
+    pub template_driver: Option<String>,
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The file holding the data, or "-" to read it from STDIN
+    #[arg(value_name = "FILE")]
+    pub file: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Filter output based on conditions provided (id=, name=, label=)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Only display IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output: "json", or a template like '{{.Name}}'
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// What the commands show of a secret or a config.
+struct Item {
+    id: String,
+    meta: Meta,
+    annotations: Annotations,
+    templating: String,
+    /// A config's data; never a secret's.
+    data: Option<Vec<u8>>,
+}
+
+impl From<Secret> for Item {
+    fn from(s: Secret) -> Item {
+        let spec = s.spec.unwrap_or_default();
+        let annotations = spec.annotations.unwrap_or_default();
+        Item { id: s.id, meta: s.meta.unwrap_or_default(), annotations, templating: spec.templating, data: None }
+    }
+}
+
+impl From<Config> for Item {
+    fn from(c: Config) -> Item {
+        let spec = c.spec.unwrap_or_default();
+        let (annotations, templating) = (spec.annotations.unwrap_or_default(), spec.templating);
+        Item { id: c.id, meta: c.meta.unwrap_or_default(), annotations, templating, data: Some(spec.data) }
+    }
+}
+
+/// The data of `create`: the file's bytes, or STDIN's for "-".
+fn read_data(file: &str) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    if file == "-" {
+        std::io::stdin().read_to_end(&mut data).context("FILE: reading STDIN")?;
+    } else {
+        data = std::fs::read(file).with_context(|| format!("FILE: cannot read {file}"))?;
+    }
+    Ok(data)
+}
+
+pub async fn run(ctx: &mut Ctx, kind: Kind, cmd: FileCommand) -> Result<()> {
+    let mut client = ctx.control().await?;
+    match cmd {
+        FileCommand::Create(args) => {
+            let data = read_data(&args.file)?;
+            let annotations = Some(Annotations { name: args.name, labels: args.label.into_iter().collect() });
+            let templating = args.template_driver.unwrap_or_default();
+            let id = match kind {
+                Kind::Secret => {
+                    let spec = SecretSpec { annotations, data, templating };
+                    client
+                        .create_secret(CreateSecretRequest { spec: Some(spec), reuse: false })
+                        .await
+                        .map_err(status)?
+                        .into_inner()
+                        .id
+                }
+                Kind::Config => {
+                    let spec = ConfigSpec { annotations, data, templating };
+                    client
+                        .create_config(CreateConfigRequest { spec: Some(spec), reuse: false })
+                        .await
+                        .map_err(status)?
+                        .into_inner()
+                        .id
+                }
+            };
+            outln!("{id}");
+            Ok(())
+        }
+        FileCommand::Ls(args) => {
+            let (mut items, warning) = list(&mut client, kind).await?;
+            super::warn(&warning);
+            let filters = Filters::parse(&args.filter)?;
+            items.retain(|i| filters.keep(i));
+            items.sort_by(|a, b| a.annotations.name.cmp(&b.annotations.name));
+            ls(kind, &items, args.quiet, &Format::from_flag(args.format.as_deref()))
+        }
+        FileCommand::Inspect { format, pretty, names } => {
+            let mut found = Vec::new();
+            for reference in names {
+                found.push(get(&mut client, kind, reference).await?);
+            }
+            if pretty {
+                found.iter().for_each(|i| print_pretty(kind, i));
+                return Ok(());
+            }
+            inspect::print(found.iter().map(inspect_json).collect(), &Format::from_flag(format.as_deref()))
+        }
+        FileCommand::Rm { names } => super::each(names, |reference| remove(client.clone(), kind, reference)).await,
+    }
+}
+
+/// Removes one; answers the reference, as `docker secret rm` prints it.
+async fn remove(mut client: ControlClient<Channel>, kind: Kind, reference: String) -> Result<String, tonic::Status> {
+    match kind {
+        Kind::Secret => drop(client.remove_secret(RemoveSecretRequest { reference: reference.clone() }).await?),
+        Kind::Config => drop(client.remove_config(RemoveConfigRequest { reference: reference.clone() }).await?),
+    }
+    Ok(reference)
+}
+
+async fn list(client: &mut ControlClient<Channel>, kind: Kind) -> Result<(Vec<Item>, String)> {
+    Ok(match kind {
+        Kind::Secret => {
+            let list = client.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner();
+            (list.secrets.into_iter().map(Item::from).collect(), list.warning)
+        }
+        Kind::Config => {
+            let list = client.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner();
+            (list.configs.into_iter().map(Item::from).collect(), list.warning)
+        }
+    })
+}
+
+async fn get(client: &mut ControlClient<Channel>, kind: Kind, reference: String) -> Result<Item> {
+    Ok(match kind {
+        Kind::Secret => client.get_secret(GetSecretRequest { reference }).await.map_err(status)?.into_inner().into(),
+        Kind::Config => client.get_config(GetConfigRequest { reference }).await.map_err(status)?.into_inner().into(),
+    })
+}
+
+/// `ls --filter`: `id=` and `name=` match prefixes, `label=KEY` or
+/// `label=KEY=VALUE` labels (as the Docker daemon filters).
+#[derive(Default)]
+struct Filters {
+    ids: Vec<String>,
+    names: Vec<String>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl Filters {
+    fn parse(filters: &[String]) -> Result<Filters> {
+        let mut out = Filters::default();
+        for filter in filters {
+            let Some((key, value)) = filter.split_once('=') else {
+                bail!("--filter: expected KEY=VALUE, got {filter:?}");
+            };
+            match key {
+                "id" => out.ids.push(value.into()),
+                "name" => out.names.push(value.into()),
+                "label" => out.labels.push(match value.split_once('=') {
+                    Some((k, v)) => (k.into(), Some(v.into())),
+                    None => (value.into(), None),
+                }),
+                other => bail!("--filter: invalid filter {other:?} (expected id, name or label)"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn keep(&self, item: &Item) -> bool {
+        let any_prefix =
+            |prefixes: &[String], s: &str| prefixes.is_empty() || prefixes.iter().any(|p| s.starts_with(p));
+        any_prefix(&self.ids, &item.id)
+            && any_prefix(&self.names, &item.annotations.name)
+            && self.labels.iter().all(|(k, v)| match (item.annotations.labels.get(k), v) {
+                (Some(_), None) => true,
+                (Some(have), Some(want)) => have == want,
+                (None, _) => false,
+            })
+    }
+}
+
+fn ls(kind: Kind, items: &[Item], quiet: bool, format: &Format) -> Result<()> {
+    if quiet {
+        items.iter().for_each(|i| outln!("{}", i.id));
+        return Ok(());
+    }
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let labels: Vec<String> = sorted(&i.annotations.labels).iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let row = json!({
+                "ID": i.id,
+                "Name": i.annotations.name,
+                "CreatedAt": ago(i.meta.created_at),
+                "UpdatedAt": ago(i.meta.updated_at),
+                "Labels": labels.join(","),
+            });
+            match kind {
+                Kind::Secret => with(row, "Driver", json!("")),
+                Kind::Config => row,
+            }
+        })
+        .collect();
+    let columns: &[(&str, &str)] = match kind {
+        Kind::Secret => {
+            &[("ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("CREATED", "CreatedAt"), ("UPDATED", "UpdatedAt")]
+        }
+        Kind::Config => &[("ID", "ID"), ("NAME", "Name"), ("CREATED", "CreatedAt"), ("UPDATED", "UpdatedAt")],
+    };
+    format.print_rows(&rows, columns)
+}
+
+fn with(mut value: Value, key: &str, field: Value) -> Value {
+    value[key] = field;
+    value
+}
+
+fn sorted(labels: &HashMap<String, String>) -> BTreeMap<&String, &String> {
+    labels.iter().collect()
+}
+
+/// A secret or config in the shape of `docker secret inspect` /
+/// `docker config inspect` (a config's data base64, as Docker shows it).
+fn inspect_json(i: &Item) -> Value {
+    let mut spec = json!({ "Name": i.annotations.name, "Labels": sorted(&i.annotations.labels) });
+    if let Some(data) = &i.data {
+        spec = with(spec, "Data", json!(base64::engine::general_purpose::STANDARD.encode(data)));
+    }
+    if !i.templating.is_empty() {
+        spec = with(spec, "Templating", json!({ "Name": i.templating }));
+    }
+    json!({
+        "ID": i.id,
+        "Version": { "Index": i.meta.version },
+        "CreatedAt": rfc3339(i.meta.created_at),
+        "UpdatedAt": rfc3339(i.meta.updated_at),
+        "Spec": spec,
+    })
+}
+
+/// `inspect --pretty`, laid out as Docker's.
+fn print_pretty(kind: Kind, i: &Item) {
+    outln!("ID:              {}", i.id);
+    outln!("Name:            {}", i.annotations.name);
+    if !i.annotations.labels.is_empty() {
+        outln!("Labels:");
+        for (k, v) in sorted(&i.annotations.labels) {
+            if v.is_empty() { outln!(" - {k}") } else { outln!(" - {k}={v}") }
+        }
+    }
+    if kind == Kind::Secret {
+        outln!("Driver:          ");
+    }
+    if !i.templating.is_empty() {
+        outln!("Template Driver: {}", i.templating);
+    }
+    outln!("Created at:      {}", rfc3339(i.meta.created_at));
+    outln!("Updated at:      {}", rfc3339(i.meta.updated_at));
+    if let Some(data) = &i.data {
+        outln!("Data:\n{}", String::from_utf8_lossy(data));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, name: &str, labels: &[(&str, &str)]) -> Item {
+        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Item {
+            id: id.into(),
+            meta: Meta::default(),
+            annotations: Annotations { name: name.into(), labels },
+            templating: String::new(),
+            data: None,
+        }
+    }
+
+    #[test]
+    fn filters_match_prefixes_and_labels() {
+        let f = |filters: &[&str]| Filters::parse(&filters.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let a = item("abc1", "db_password", &[("env", "prod"), ("tier", "")]);
+        assert!(f(&[]).unwrap().keep(&a));
+        assert!(f(&["name=db"]).unwrap().keep(&a));
+        assert!(!f(&["name=password"]).unwrap().keep(&a));
+        assert!(f(&["id=abc", "id=zzz"]).unwrap().keep(&a));
+        assert!(f(&["label=env"]).unwrap().keep(&a));
+        assert!(f(&["label=env=prod", "label=tier"]).unwrap().keep(&a));
+        assert!(!f(&["label=env=dev"]).unwrap().keep(&a));
+        assert_eq!(
+            f(&["driver=x"]).err().unwrap().to_string(),
+            "--filter: invalid filter \"driver\" (expected id, name or label)"
+        );
+        assert!(f(&["name"]).err().unwrap().to_string().contains("expected KEY=VALUE"));
+    }
+
+    #[test]
+    fn inspect_shows_a_configs_data_and_never_a_secrets() {
+        let mut config = item("c1", "conf", &[]);
+        config.data = Some(b"hello".to_vec());
+        assert_eq!(inspect_json(&config)["Spec"]["Data"], "aGVsbG8=");
+        let secret = item("s1", "pw", &[("a", "b")]);
+        assert_eq!(inspect_json(&secret)["Spec"], json!({ "Name": "pw", "Labels": { "a": "b" } }));
+    }
+}
