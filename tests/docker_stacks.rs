@@ -5,7 +5,8 @@
 //! (network namespaces on one switch) sharing the machine's Docker
 //! Engine. Every service converges, the published ports answer on both
 //! nodes, and a container reaches another by its service name over the
-//! stack's network.
+//! stack's network. The WordPress secrets stack reads its secrets from
+//! their files, and deployed again unchanged touches nothing.
 
 mod common;
 
@@ -135,4 +136,66 @@ fn the_get_started_stack_runs_from_its_own_file() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), format!("100000000 {}", 50 << 20));
+}
+
+#[test]
+fn the_wordpress_secrets_stack_reads_its_secrets_and_redeploys_untouched() {
+    let stack = format!("wp{}", rand::random::<u16>());
+    let _volume = Volume(format!("{stack}_db_data"));
+    let _pause = PauseImages;
+    // The WordPress stand-in serves the database password it reads from
+    // its secret file; the MySQL one checks both of its files are there.
+    let wordpress =
+        "#!/bin/sh\nmkdir -p /www\ncat /run/secrets/db_password > /www/index.html\nexec httpd -f -p 80 -h /www\n";
+    let mysql =
+        "#!/bin/sh\ntest -s /run/secrets/db_root_password && test -s /run/secrets/db_password && exec sleep 100000\n";
+    let _images = [
+        BusyboxImage::stand_in(
+            "wordpress:latest",
+            &["sh", "httpd", "cat", "mkdir"],
+            &[r#"CMD ["/start"]"#],
+            &[("/start", wordpress)],
+        ),
+        BusyboxImage::stand_in("mysql:latest", &["sh", "sleep", "test"], &[r#"CMD ["/start"]"#], &[("/start", mysql)]),
+    ];
+    let hosts = Hosts::new(1);
+    let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
+    let dir = common::shared_stacks().join("wordpress-secrets");
+    let file = dir.join("compose.yml");
+    let password = std::fs::read_to_string(dir.join("db_password.txt")).unwrap();
+
+    let out = a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
+    assert!(out.contains(&format!("Creating secret {stack}_db_password")), "{out}");
+    let replicas = |service: &str| a.replicas(&format!("{stack}_{service}"));
+    wait_until(WAIT, "both services converged", || replicas("db") == "1/1" && replicas("wordpress") == "1/1");
+    let url = format!("http://{}:8000/", hosts.addrs[0]);
+    wait_until(WAIT, "wordpress serving the password from its secret", || {
+        http_get(&hosts.switch, &url).as_deref() == Some(password.trim())
+    });
+
+    // Deployed again, unchanged: nothing is created or updated.
+    let version = |what: &[&str]| a.ok(what).trim().to_string();
+    let secret_version =
+        || version(&["secret", "inspect", "--format", "{{.Version.Index}}", &format!("{stack}_db_password")]);
+    let service_version =
+        || version(&["service", "inspect", "--format", "{{.Version.Index}}", &format!("{stack}_wordpress")]);
+    let (before_secret, before_service) = (secret_version(), service_version());
+    let out = a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
+    assert!(!out.contains("Creating secret"), "{out}");
+    assert_eq!((secret_version(), service_version()), (before_secret.clone(), before_service));
+
+    // A changed file is refused with the way out, and changes nothing.
+    let changed = tempfile::tempdir().unwrap();
+    for name in ["compose.yml", "db_root_password.txt"] {
+        std::fs::copy(dir.join(name), changed.path().join(name)).unwrap();
+    }
+    std::fs::write(changed.path().join("db_password.txt"), "another").unwrap();
+    let changed_file = changed.path().join("compose.yml");
+    let err = a.fails(1, &["stack", "deploy", "--detach", "-c", changed_file.to_str().unwrap(), &stack]);
+    assert!(err.contains(&format!("secret {stack}_db_password exists with other data")), "{err}");
+    assert_eq!(secret_version(), before_secret);
+
+    let out = a.ok(&["stack", "rm", &stack]);
+    assert!(out.contains(&format!("Removing secret {stack}_db_password")), "{out}");
+    assert!(!a.ok(&["secret", "ls"]).contains(&stack));
 }

@@ -45,11 +45,6 @@ pub fn service(
 ) -> Result<Converted, String> {
     let svc = &compose.services[name];
     let mut warnings = Vec::new();
-    for (key, used) in [("secrets", !svc.secrets.is_empty()), ("configs", !svc.configs.is_empty())] {
-        if used {
-            return Err(format!("services.{name}.{key}: {key} are not supported yet"));
-        }
-    }
     let deploy = svc.deploy.clone().unwrap_or_default();
     let namespace = || (NAMESPACE_LABEL.to_string(), stack.to_string());
     let mut service_labels: HashMap<String, String> = deploy.labels.clone().into_iter().collect();
@@ -461,8 +456,6 @@ volumes:
 
     #[test]
     fn what_cannot_be_deployed_yet_is_refused_by_name() {
-        let err = convert("services: { web: { image: a, secrets: [token] } }", "web").unwrap_err();
-        assert_eq!(err, "services.web.secrets: secrets are not supported yet");
         let err = convert("services: { web: { command: x } }", "web").unwrap_err();
         assert_eq!(err, "services.web.image: required (the program to run)");
         let err = convert("services: { web: { image: a, volumes: [/anon] } }", "web").unwrap_err();

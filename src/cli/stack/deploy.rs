@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use shoal_proto::{
-    CreateNetworkRequest, CreateServiceRequest, ListNetworksRequest, NetworkSpec, Service, ServiceSpec,
+    Annotations, ConfigSpec, CreateConfigRequest, CreateNetworkRequest, CreateSecretRequest, CreateServiceRequest,
+    ListConfigsRequest, ListNetworksRequest, ListSecretsRequest, NetworkSpec, SecretSpec, Service, ServiceSpec,
     UpdateServiceRequest,
 };
 use shoal_spec::{runtime, validate};
@@ -27,6 +28,7 @@ use super::super::{Ctx, service};
 use super::{all_services, in_stack};
 use crate::client::status;
 use crate::stack::convert;
+use crate::stack::files::{self as stack_files, Kind, StackFile};
 use crate::stack::model::Compose;
 use crate::stack::networks::{self, StackNetwork};
 
@@ -118,7 +120,17 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         shoal_spec::network::network_spec(network.spec.clone())
             .map_err(|e| anyhow!("networks.{}: {}", network.key, e.0))?;
     }
-    let mut entries = entries(stack, compose, base, &mut current, &networks)?;
+    let files = stack_files::plan(stack, compose, base).map_err(anyhow::Error::msg)?;
+    for file in files.iter().filter(|f| !f.external) {
+        let annotations = Some(Annotations { name: file.name.clone(), labels: file.labels.clone() });
+        let (data, templating) = (file.data.clone(), file.templating.clone());
+        let checked = match file.kind {
+            Kind::Secret => shoal_spec::files::secret_spec(&SecretSpec { annotations, data, templating }),
+            Kind::Config => shoal_spec::files::config_spec(&ConfigSpec { annotations, data, templating }),
+        };
+        checked.map_err(|e| anyhow!("{}.{}: {}", file.kind.section(), file.key, e.0))?;
+    }
+    let mut entries = entries(stack, compose, base, &mut current, &networks, &files)?;
     for entry in &mut entries {
         let container =
             entry.spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);
@@ -131,6 +143,7 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         }
     }
     let missing = missing_networks(ctx, &networks).await?;
+    make_files(ctx, &files).await?;
     // What is left of the stack's services is no longer in the file.
     if options.prune && !current.is_empty() {
         service::rm(ctx, current.into_values().map(|s| s.id).collect()).await?;
@@ -199,6 +212,7 @@ fn entries(
     base: &Path,
     existing: &mut BTreeMap<String, Service>,
     networks: &[StackNetwork],
+    files: &[StackFile],
 ) -> Result<Vec<Entry>> {
     let order = order(compose)?;
     let lookup = |k: &str| std::env::var(k).ok();
@@ -206,7 +220,16 @@ fn entries(
     for name in &order {
         let converted = convert::service(stack, name, compose, &lookup, base, networks).map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| errln!("WARN: {w}"));
-        let mut spec = validate::service_spec(converted.spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
+        let mut spec = converted.spec;
+        let container = spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);
+        let svc = &compose.services[name];
+        container.secrets =
+            stack_files::references(name, Kind::Secret, &svc.secrets, files).map_err(anyhow::Error::msg)?;
+        container.configs =
+            stack_files::references(name, Kind::Config, &svc.configs, files).map_err(anyhow::Error::msg)?;
+        // Modes filled in as the managers store them (and targets checked).
+        shoal_spec::files::references(container).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
+        let mut spec = validate::service_spec(spec).map_err(|e| anyhow!("services.{name}: {}", e.0))?;
         let full = format!("{stack}_{name}");
         let existing = existing.remove(&full);
         // A service keeps the runtime it was created with unless the file
@@ -217,6 +240,52 @@ fn entries(
         entries.push(Entry { full, spec, existing, tracker: None, standing: None });
     }
     Ok(entries)
+}
+
+/// Makes the stack's secrets and configs the cluster does not have; one
+/// it has already is left as it is when its data is the same, and the
+/// deploy refused (Swarm's rule: they never change) when it is not. An
+/// external one must exist. Those with a name the cluster knows go
+/// first: a refusal leaves nothing new behind.
+async fn make_files(ctx: &mut Ctx, files: &[StackFile]) -> Result<()> {
+    let mut control = ctx.control().await?;
+    let secrets = control.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner().secrets;
+    let configs = control.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner().configs;
+    let exists = |f: &StackFile| match f.kind {
+        Kind::Secret => secrets.iter().any(|s| s.name() == f.name),
+        Kind::Config => configs.iter().any(|c| c.name() == f.name),
+    };
+    if let Some(f) = files.iter().find(|f| f.external && !exists(f)) {
+        let kind = if f.kind == Kind::Secret { "secret" } else { "config" };
+        bail!(
+            "{}.{}: {kind} {:?} is declared as external, but could not be found: create it first with \"shoal {kind} create\"",
+            f.kind.section(),
+            f.key,
+            f.name
+        );
+    }
+    let mut ordered: Vec<&StackFile> = files.iter().filter(|f| !f.external).collect();
+    ordered.sort_by_key(|f| !exists(f));
+    for f in ordered {
+        let new = !exists(f);
+        if new {
+            outln!("Creating {} {}", if f.kind == Kind::Secret { "secret" } else { "config" }, f.name);
+        }
+        let annotations = Some(Annotations { name: f.name.clone(), labels: f.labels.clone() });
+        let (data, templating) = (f.data.clone(), f.templating.clone());
+        let made = match f.kind {
+            Kind::Secret => {
+                let spec = SecretSpec { annotations, data, templating };
+                control.create_secret(CreateSecretRequest { spec: Some(spec), reuse: true }).await.map(drop)
+            }
+            Kind::Config => {
+                let spec = ConfigSpec { annotations, data, templating };
+                control.create_config(CreateConfigRequest { spec: Some(spec), reuse: true }).await.map(drop)
+            }
+        };
+        made.map_err(|e| anyhow!("{}.{}: {}", f.kind.section(), f.key, e.message()))?;
+    }
+    Ok(())
 }
 
 /// The stack's networks still to create; an error (before anything is
@@ -248,15 +317,27 @@ async fn create_networks(ctx: &mut Ctx, specs: &[NetworkSpec]) -> Result<()> {
     Ok(())
 }
 
-/// Names the entries' networks by id, as the cluster stores them (so an
+/// Names the entries' networks, secrets and configs by id, as the
+/// cluster stores them (so an
 /// unchanged service compares equal).
 async fn attach(ctx: &mut Ctx, entries: &mut [Entry]) -> Result<()> {
-    let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
+    let mut control = ctx.control().await?;
+    let list = control.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
+    let secrets = control.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner().secrets;
+    let configs = control.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner().configs;
     for entry in entries {
         for attachment in entry.spec.task.iter_mut().flat_map(|t| t.networks.iter_mut()) {
             let network = list.networks.iter().find(|n| n.name() == attachment.target);
             let network = network.ok_or_else(|| anyhow!("{}: network {} not found", entry.full, attachment.target))?;
             attachment.target = network.id.clone();
+        }
+        if let Some(c) = entry.spec.task.as_mut().and_then(|t| t.container.as_mut()) {
+            for r in &mut c.secrets {
+                r.id = secrets.iter().find(|s| s.name() == r.name).map_or(r.id.clone(), |s| s.id.clone());
+            }
+            for r in &mut c.configs {
+                r.id = configs.iter().find(|s| s.name() == r.name).map_or(r.id.clone(), |s| s.id.clone());
+            }
         }
     }
     Ok(())

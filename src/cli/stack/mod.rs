@@ -14,7 +14,10 @@ mod deploy;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use shoal_proto::{ListNetworksRequest, ListServicesRequest, ListTasksRequest, Network, RemoveNetworkRequest, Service};
+use shoal_proto::{
+    ListConfigsRequest, ListNetworksRequest, ListSecretsRequest, ListServicesRequest, ListTasksRequest, Network,
+    RemoveConfigRequest, RemoveNetworkRequest, RemoveSecretRequest, Service,
+};
 
 use super::args::duration_ns;
 use super::format::{Format, ListFlags, PsFlags};
@@ -135,7 +138,8 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
     for stack in stacks {
         let services = all_services(ctx).await?.into_iter().filter(|s| in_stack(s, stack)).collect::<Vec<_>>();
         let networks = stack_networks(ctx, stack).await?;
-        if services.is_empty() && networks.is_empty() {
+        let (secrets, configs) = stack_files(ctx, stack).await?;
+        if services.is_empty() && networks.is_empty() && secrets.is_empty() && configs.is_empty() {
             bail!("nothing found in stack: {stack}");
         }
         outln!("Removing stack {stack}");
@@ -156,6 +160,21 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
     let mut control = ctx.control().await?;
     let mut failed = false;
     for stack in stacks {
+        let (secrets, configs) = stack_files(ctx, stack).await?;
+        for (id, name) in secrets {
+            outln!("Removing secret {name}");
+            if let Err(e) = control.remove_secret(RemoveSecretRequest { reference: id }).await {
+                errln!("Failed to remove secret {name}: {}", e.message());
+                failed = true;
+            }
+        }
+        for (id, name) in configs {
+            outln!("Removing config {name}");
+            if let Err(e) = control.remove_config(RemoveConfigRequest { reference: id }).await {
+                errln!("Failed to remove config {name}: {}", e.message());
+                failed = true;
+            }
+        }
         for network in stack_networks(ctx, stack).await? {
             let name = network.name().to_string();
             outln!("Removing network {name}");
@@ -169,6 +188,28 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
         return Err(crate::Reported.into());
     }
     Ok(())
+}
+
+/// The secrets and configs a stack made (labelled with its namespace):
+/// (id, name) of each.
+async fn stack_files(ctx: &mut Ctx, stack: &str) -> Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+    let mut control = ctx.control().await?;
+    let ours = |labels: Option<&std::collections::HashMap<String, String>>| {
+        labels.and_then(|l| l.get(NAMESPACE_LABEL)).is_some_and(|v| v == stack)
+    };
+    let secrets = control.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner().secrets;
+    let configs = control.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner().configs;
+    let secrets = secrets
+        .into_iter()
+        .filter(|s| ours(s.spec.as_ref().and_then(|s| s.annotations.as_ref()).map(|a| &a.labels)))
+        .map(|s| (s.id.clone(), s.name().to_string()))
+        .collect();
+    let configs = configs
+        .into_iter()
+        .filter(|c| ours(c.spec.as_ref().and_then(|s| s.annotations.as_ref()).map(|a| &a.labels)))
+        .map(|c| (c.id.clone(), c.name().to_string()))
+        .collect();
+    Ok((secrets, configs))
 }
 
 /// The networks a stack made (labelled with its namespace).
