@@ -30,6 +30,32 @@ pub enum KeyError {
     Open,
     #[error("the system's random source failed")]
     Random,
+    #[error("not an unlock key (expected SHOALKEY-1- and 64 hex digits)")]
+    UnlockKeyText,
+}
+
+/// How an unlock key is written: `SHOALKEY-1-` and its bytes in hex.
+const UNLOCK_PREFIX: &str = "SHOALKEY-1-";
+
+/// The text of unlock key `key`, as `cluster unlock-key` prints it.
+pub fn unlock_key_text(key: &DataKey) -> String {
+    let hex: String = key.0.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{UNLOCK_PREFIX}{hex}")
+}
+
+/// The unlock key written as `text` (surrounding blanks ignored).
+pub fn parse_unlock_key(text: &str) -> Result<DataKey, KeyError> {
+    let hex = text.trim().strip_prefix(UNLOCK_PREFIX).ok_or(KeyError::UnlockKeyText)?;
+    if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {
+        return Err(KeyError::UnlockKeyText);
+    }
+    let bytes: Result<Vec<u8>, _> = (0..KEY_LEN).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)).collect();
+    DataKey::from_bytes(&bytes.map_err(|_| KeyError::UnlockKeyText)?)
+}
+
+/// What the unlock key is sealed for in the cluster object of `cluster_id`.
+pub fn unlock_key_aad(cluster_id: &str) -> String {
+    format!("unlock key of {cluster_id}")
 }
 
 /// A ChaCha20-Poly1305 key.
@@ -145,6 +171,17 @@ mod tests {
         assert!(matches!(key.open("s1", &Sealed::default()), Err(KeyError::Open)));
         // Two seals of the same data differ (random nonces).
         assert_ne!(key.seal("s1", b"hunter2").unwrap(), sealed);
+    }
+
+    #[test]
+    fn unlock_keys_read_back_and_junk_is_refused() {
+        let key = DataKey::generate().unwrap();
+        let text = unlock_key_text(&key);
+        assert!(text.starts_with("SHOALKEY-1-") && text.len() == 11 + 64, "{text}");
+        assert_eq!(parse_unlock_key(&format!(" {text}\n")).unwrap(), key);
+        for bad in ["", "SHOALKEY-1-", "SHOALKEY-1-zz", &text[..text.len() - 1], &text.replace("SHOALKEY", "SWMKEY")] {
+            assert!(matches!(parse_unlock_key(bad), Err(KeyError::UnlockKeyText)), "{bad}");
+        }
     }
 
     #[test]

@@ -17,8 +17,7 @@ use shoal_proto::raft_server::RaftServer;
 use shoal_proto::transport::{self, Role, auth};
 use shoal_proto::{
     AdminCertificate, Annotations, CaConfig, Cluster, ClusterSpec, DispatcherConfig, JoinTokens, ManagerStatus, Node,
-    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, RootCa as RootCaObject,
-    store_object::Object,
+    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeStatus, OrchestrationConfig, store_object::Object,
 };
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -53,6 +52,8 @@ pub struct InitOptions {
     pub admin: AdminCertificate,
     /// The runtime of services created without one.
     pub default_runtime: String,
+    /// Autolock: the unlock key (sealed into the cluster object).
+    pub unlock_key: Option<crate::keys::DataKey>,
 }
 
 /// A running manager; cheap to clone.
@@ -107,14 +108,29 @@ impl Manager {
                 ca: Some(CaConfig { node_cert_expiry_ns: options.cert_expiry.as_nanos() as i64 }),
                 data_path_port: options.data_path_port,
                 default_runtime: options.default_runtime.clone(),
+                autolock_managers: options.unlock_key.is_some(),
             }),
-            root_ca: Some(RootCaObject {
-                cert: options.root_ca.cert.clone(),
-                key: options.root_ca.key.clone(),
-                join_tokens: Some(JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) }),
-            }),
+            root_ca: Some(
+                options
+                    .root_ca
+                    .stored(
+                        &options.cluster_id,
+                        &config.keys,
+                        JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) },
+                    )
+                    .map_err(|e| ManagerError::Init(format!("sealing the CA's key: {e}")))?,
+            ),
             removed_nodes: Vec::new(),
             admin_certificates: vec![options.admin],
+            unlock_key: match &options.unlock_key {
+                Some(key) => Some(
+                    config
+                        .keys
+                        .seal(&crate::keys::unlock_key_aad(&options.cluster_id), key.as_bytes())
+                        .map_err(|e| ManagerError::Init(format!("sealing the unlock key: {e}")))?,
+                ),
+                None => None,
+            },
         };
         let node = Node {
             id: config.node_id.clone(),
@@ -241,7 +257,12 @@ impl Manager {
     /// The CA service (no certificate needed: join tokens are the credential).
     pub fn ca_service(&self) -> NodeCaServer<CaService> {
         let inner = &self.inner;
-        NodeCaServer::new(CaService::new(inner.store.clone(), inner.proposer.clone(), inner.leadership.clone()))
+        NodeCaServer::new(CaService::new(
+            inner.store.clone(),
+            inner.proposer.clone(),
+            inner.leadership.clone(),
+            inner.config.keys.clone(),
+        ))
     }
 
     /// Raft membership changes (managers only).

@@ -24,6 +24,7 @@ use shoal_proto::transport::Role;
 
 use crate::ca::{self, Issued};
 use crate::config::{ManagerConfig, ManagerError};
+use crate::keys::Keyring;
 use crate::raft::{Raft, RaftState};
 use crate::store::Store;
 
@@ -42,7 +43,7 @@ pub struct Survivor {
 
 /// Takes the state of manager `node_id`, its `raft` and the `store` it
 /// applies to (call before shutting it down).
-pub fn survivor(raft: &Raft, store: &Store, node_id: &str) -> Result<Survivor, ManagerError> {
+pub fn survivor(raft: &Raft, store: &Store, keys: &Keyring, node_id: &str) -> Result<Survivor, ManagerError> {
     let (last, term) = {
         let metrics = raft.metrics();
         let m = metrics.borrow();
@@ -50,11 +51,12 @@ pub fn survivor(raft: &Raft, store: &Store, node_id: &str) -> Result<Survivor, M
     };
     let last = last.ok_or_else(|| ManagerError::Init("this manager has applied nothing yet".into()))?;
     let (snapshot, authority) = store.view(|s| {
-        let authority = s.cluster().and_then(|c| Some((ca::root_ca(c)?, c.id.clone(), ca::node_cert_lifetime(c))));
+        let authority =
+            s.cluster().and_then(|c| Some((ca::root_ca(c, keys).ok()?, c.id.clone(), ca::node_cert_lifetime(c))));
         (s.to_snapshot(), authority)
     });
     let (root, cluster_id, lifetime) =
-        authority.ok_or_else(|| ManagerError::Init("this manager's store holds no cluster CA".into()))?;
+        authority.ok_or_else(|| ManagerError::Init("this manager's store holds no cluster CA it can open".into()))?;
     let certificate = root
         .issue(node_id, Role::Manager, &cluster_id, lifetime)
         .map_err(|e| ManagerError::Init(format!("issuing this node's certificate: {e}")))?;

@@ -10,7 +10,7 @@ use openraft::BasicNode;
 use shoal_proto::transport::{Credentials, Role};
 use shoal_proto::{
     Cluster, JoinTokens, ManagerStatus, Node, NodeAvailability, NodeRole, NodeSpec, NodeState, NodeStatus,
-    Reachability, RootCa as RootCaObject, store_object::Object,
+    Reachability, store_object::Object,
 };
 use tempfile::TempDir;
 
@@ -28,10 +28,15 @@ pub const RAFT_ID: u64 = 1;
 /// A leading one-voter manager; its raft stops with the test's runtime.
 pub struct OneVoter {
     pub handles: Handles,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl OneVoter {
+    /// Where its raft state lives.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Starts the raft, waits until it leads, and writes the cluster (with
     /// its CA and join tokens) and this manager's node, Ready.
     pub async fn start() -> OneVoter {
@@ -58,11 +63,14 @@ impl OneVoter {
         let digest = ca.digest();
         let cluster = Cluster {
             id: "cluster1".into(),
-            root_ca: Some(RootCaObject {
-                cert: ca.cert.clone(),
-                key: ca.key.clone(),
-                join_tokens: Some(JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) }),
-            }),
+            root_ca: Some(
+                ca.stored(
+                    "cluster1",
+                    &handles.keys,
+                    JoinTokens { worker: token::generate(&digest), manager: token::generate(&digest) },
+                )
+                .expect("sealing the CA key"),
+            ),
             ..Default::default()
         };
         let node = Node {
@@ -82,7 +90,7 @@ impl OneVoter {
             role: NodeRole::Manager as i32,
             ..Default::default()
         };
-        let one = OneVoter { handles, _dir: dir };
+        let one = OneVoter { handles, dir };
         one.create(vec![Object::Cluster(cluster), Object::Node(node)]).await;
         one
     }

@@ -10,6 +10,7 @@ use shoal_proto::NodeRole;
 use shoal_proto::node_admin_server::NodeAdmin;
 use shoal_proto::{
     InfoRequest, InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse,
+    UnlockRequest, UnlockResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -124,6 +125,15 @@ impl NodeAdmin for Admin {
         .map(|()| Response::new(LeaveResponse {}))
     }
 
+    async fn unlock(&self, req: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {
+        let daemon = &self.daemon;
+        let _changing = daemon.changing.lock().await;
+        if !daemon.is_locked() {
+            return Err(Status::failed_precondition("this node is not locked"));
+        }
+        daemon.unlock(&req.into_inner().key).await.map(|()| Response::new(UnlockResponse {}))
+    }
+
     async fn info(&self, _: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
         let daemon = &self.daemon;
         Ok(Response::new(match daemon.membership() {
@@ -133,6 +143,7 @@ impl NodeAdmin for Admin {
                 manager: m.manager,
                 hostname: daemon.hostname.clone(),
                 addr: m.addr,
+                locked: daemon.is_locked(),
             },
             None => {
                 let addr = daemon.listen.lock().advertise.clone();

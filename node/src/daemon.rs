@@ -22,13 +22,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::member::Member;
 use crate::state::State;
 use crate::{
-    Context, NodeConfig, NodeError, Result, addr, admin, certs, membership, private, recover, runs, supervise,
+    Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, membership, private, recover, runs, supervise,
 };
+use shoal_manager::keys::DataKey;
 
 /// The daemon's shared state.
 pub struct Daemon {
@@ -57,6 +58,11 @@ pub struct Daemon {
     pub(crate) restarts: supervise::Restarts,
     /// This node's manager while it runs one.
     pub(crate) manager: watch::Sender<Option<Manager>>,
+    /// The unlock key this manager's keys are wrapped by (autolock),
+    /// held in memory only.
+    pub(crate) unlock_key: Mutex<Option<DataKey>>,
+    /// Restarted autolocked: waits for `node unlock`, serving nothing.
+    pub(crate) locked: std::sync::atomic::AtomicBool,
     /// Cancelled when the daemon stops.
     pub(crate) stop: CancellationToken,
 }
@@ -124,6 +130,8 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         changing: tokio::sync::Mutex::new(()),
         restarts: supervise::Restarts::default(),
         manager,
+        unlock_key: Mutex::new(None),
+        locked: Default::default(),
         stop: CancellationToken::new(),
     });
 
@@ -131,21 +139,30 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
     let unix = private::socket(&socket).context("--socket")?;
     // No `node init` may slip in while the node rejoins its cluster.
     let rejoining = daemon.changing.lock().await;
+    let locked = daemon.clone();
     let local_api = tonic::transport::Server::builder()
         .add_service(NodeAdminServer::new(admin::Admin::new(daemon.clone())))
         .add_service(ControlServer::new(
             ControlService::new(move || manager_rx.borrow().as_ref().map(Manager::control))
-                .with_runs(Arc::new(runs::Runs::new(daemon.clone()))),
+                .with_runs(Arc::new(runs::Runs::new(daemon.clone())))
+                .with_refusal(move || locked.is_locked().then(|| certs::LOCKED.to_string())),
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
 
-    if let Some(membership) = membership {
-        info!(node = %membership.node_id, cluster = %membership.cluster_id, "rejoining the cluster");
-        let credentials = certs::load(&certs::node_dir(&daemon.data_dir))?;
-        daemon.start_member(membership, None, credentials).await?;
-    } else {
-        info!("standalone: run \"shoal node init\" to create a cluster");
+    let locked =
+        membership.as_ref().is_some_and(|m| m.manager) && datakey::load(&daemon.data_dir)? == datakey::OnDisk::Locked;
+    match membership {
+        Some(membership) if locked => {
+            warn!(node = %membership.node_id, "{}", certs::LOCKED);
+            daemon.lock_out(membership);
+        }
+        Some(membership) => {
+            info!(node = %membership.node_id, cluster = %membership.cluster_id, "rejoining the cluster");
+            let credentials = certs::load(&certs::node_dir(&daemon.data_dir))?;
+            daemon.start_member(membership, None, credentials).await?;
+        }
+        None => info!("standalone: run \"shoal node init\" to create a cluster"),
     }
     drop(rejoining);
     info!(socket = %socket.display(), endpoint = %local, "daemon ready");
@@ -203,6 +220,23 @@ impl Daemon {
         let mut lifecycle = self.lifecycle.lock();
         lifecycle.state = lifecycle.state.stopped()?;
         Ok(lifecycle.member.take())
+    }
+
+    /// Whether the node waits for `node unlock`.
+    pub(crate) fn is_locked(&self) -> bool {
+        self.locked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Restarted autolocked: the node keeps its membership but runs
+    /// nothing of it until `node unlock`.
+    fn lock_out(&self, membership: membership::Membership) {
+        self.locked.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut lifecycle = self.lifecycle.lock();
+        if let Ok(running) = lifecycle.state.started(membership)
+            && let Ok(stopped) = running.stopped()
+        {
+            lifecycle.state = stopped;
+        }
     }
 
     /// The node left its cluster.

@@ -1,10 +1,11 @@
 //! The cluster's data key on a manager's disk (`<data-dir>/data-key`),
 //! wrapped by a key-encryption key, as swarmkit keeps its raft key.
 //!
-//! The file is `SHOALDK1`, then the key-encryption key (32 bytes), then
-//! the data key sealed with it (nonce, ciphertext and tag). The
-//! key-encryption key sits beside what it wraps until the cluster is
-//! autolocked, when it is the unlock key and never written down.
+//! Two forms: `SHOALDK1`, the key-encryption key (32 bytes), then the
+//! data key sealed with it (nonce, ciphertext and tag); or, autolocked,
+//! `SHOALDK2` and the data key sealed with the cluster's unlock key,
+//! which is never written: the manager cannot read it until `node
+//! unlock` gives it the key.
 
 use std::path::{Path, PathBuf};
 
@@ -13,10 +14,20 @@ use shoal_proto::Sealed;
 
 use crate::{NodeError, Result, files};
 
-const MAGIC: &[u8] = b"SHOALDK1";
+const OPEN: &[u8] = b"SHOALDK1";
+const LOCKED: &[u8] = b"SHOALDK2";
 /// What the wrapped key is sealed for (associated data).
 const WRAPPED: &str = "shoal data key";
 const NONCE_LEN: usize = 12;
+
+/// The data key file as found.
+#[derive(Debug, PartialEq)]
+pub enum OnDisk {
+    None,
+    Open(DataKey),
+    /// Wrapped by the unlock key.
+    Locked,
+}
 
 fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("data-key")
@@ -26,50 +37,91 @@ fn damaged(path: &Path, what: &str) -> NodeError {
     NodeError::Corrupt(format!("{}: {what}: the data key cannot be read", path.display()))
 }
 
-/// Writes `key` wrapped by a new key-encryption key.
-pub fn save(data_dir: &Path, key: &DataKey) -> Result<()> {
-    let kek = DataKey::generate().map_err(|e| NodeError::Refused(e.to_string()))?;
-    let wrapped = kek.seal(WRAPPED, key.as_bytes()).map_err(|e| NodeError::Refused(e.to_string()))?;
-    let mut file = MAGIC.to_vec();
-    file.extend_from_slice(kek.as_bytes());
+fn refused(e: shoal_manager::keys::KeyError) -> NodeError {
+    NodeError::Refused(e.to_string())
+}
+
+/// Writes `key` wrapped by `lock` (the unlock key), or by a new
+/// key-encryption key kept beside it when there is none.
+pub fn save(data_dir: &Path, key: &DataKey, lock: Option<&DataKey>) -> Result<()> {
+    let (mut file, kek) = match lock {
+        Some(lock) => (LOCKED.to_vec(), lock.clone()),
+        None => {
+            let kek = DataKey::generate().map_err(refused)?;
+            ([OPEN, kek.as_bytes()].concat(), kek)
+        }
+    };
+    let wrapped = kek.seal(WRAPPED, key.as_bytes()).map_err(refused)?;
     file.extend_from_slice(&wrapped.nonce);
     file.extend_from_slice(&wrapped.ciphertext);
     files::write(&path(data_dir), &file, 0o600)
 }
 
-/// The data key this manager keeps, if it has one.
-pub fn load(data_dir: &Path) -> Result<Option<DataKey>> {
+/// The data key file of this manager, as it is.
+pub fn load(data_dir: &Path) -> Result<OnDisk> {
+    read(data_dir, None)
+}
+
+/// The data key, unwrapped with the unlock key `lock` if the file is
+/// locked; a wrong key is refused.
+pub fn unlock(data_dir: &Path, lock: &DataKey) -> Result<DataKey> {
+    match read(data_dir, Some(lock))? {
+        OnDisk::Open(key) => Ok(key),
+        _ => Err(NodeError::Refused("this node holds no data key to unlock".into())),
+    }
+}
+
+fn read(data_dir: &Path, lock: Option<&DataKey>) -> Result<OnDisk> {
     let path = path(data_dir);
     let file = match std::fs::read(&path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::None),
         Err(e) => return Err(NodeError::io("reading", &path, e)),
     };
-    let rest = file.strip_prefix(MAGIC).ok_or_else(|| damaged(&path, "not a data key file"))?;
-    if rest.len() < KEY_LEN + NONCE_LEN {
+    let (kek, rest) = if let Some(rest) = file.strip_prefix(OPEN) {
+        if rest.len() < KEY_LEN + NONCE_LEN {
+            return Err(damaged(&path, "truncated"));
+        }
+        let (kek, rest) = rest.split_at(KEY_LEN);
+        (DataKey::from_bytes(kek).map_err(|e| damaged(&path, &e.to_string()))?, rest)
+    } else if let Some(rest) = file.strip_prefix(LOCKED) {
+        match lock {
+            Some(lock) => (lock.clone(), rest),
+            None => return Ok(OnDisk::Locked),
+        }
+    } else {
+        return Err(damaged(&path, "not a data key file"));
+    };
+    if rest.len() < NONCE_LEN {
         return Err(damaged(&path, "truncated"));
     }
-    let (kek, rest) = rest.split_at(KEY_LEN);
     let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-    let kek = DataKey::from_bytes(kek).map_err(|e| damaged(&path, &e.to_string()))?;
     let sealed = Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() };
-    let key = kek.open(WRAPPED, &sealed).map_err(|e| damaged(&path, &e.to_string()))?;
-    Ok(Some(DataKey::from_bytes(&key).map_err(|e| damaged(&path, &e.to_string()))?))
+    let key = match kek.open(WRAPPED, &sealed) {
+        Ok(key) => key,
+        Err(_) if file.starts_with(LOCKED) => {
+            return Err(NodeError::Refused("this is not the unlock key: it does not open this node's keys".into()));
+        }
+        Err(e) => return Err(damaged(&path, &e.to_string())),
+    };
+    Ok(OnDisk::Open(DataKey::from_bytes(&key).map_err(|e| damaged(&path, &e.to_string()))?))
 }
 
-/// A keyring with this manager's data key, if it has one on disk.
-pub fn keyring(data_dir: &Path) -> Result<Keyring> {
+/// A keyring with this manager's data key, if it has one (`lock`: the
+/// unlock key it was given, for a locked file).
+pub fn keyring(data_dir: &Path, lock: Option<&DataKey>) -> Result<Keyring> {
     let keys = Keyring::default();
-    if let Some(key) = load(data_dir)? {
+    if let OnDisk::Open(key) = read(data_dir, lock)? {
         keys.set(key);
     }
     Ok(keys)
 }
 
-/// Takes the data key the leader sent this manager: into `keys` and onto disk.
-pub fn receive(data_dir: &Path, keys: &Keyring, bytes: &[u8]) -> Result<()> {
+/// Takes the data key the leader sent this manager: into `keys` and onto
+/// disk (wrapped by `lock`, the unlock key in effect, if any).
+pub fn receive(data_dir: &Path, keys: &Keyring, bytes: &[u8], lock: Option<&DataKey>) -> Result<()> {
     let key = DataKey::from_bytes(bytes).map_err(|e| NodeError::Refused(format!("the leader's data key: {e}")))?;
-    save(data_dir, &key)?;
+    save(data_dir, &key, lock)?;
     keys.set(key);
     Ok(())
 }
@@ -86,13 +138,13 @@ mod tests {
     #[test]
     fn the_key_survives_a_round_trip_and_damage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(load(dir.path()).unwrap().is_none());
+        assert_eq!(load(dir.path()).unwrap(), OnDisk::None);
         let key = DataKey::generate().unwrap();
-        save(dir.path(), &key).unwrap();
+        save(dir.path(), &key, None).unwrap();
         let file = std::fs::read(path(dir.path())).unwrap();
         assert!(!file.windows(KEY_LEN).any(|w| w == key.as_bytes()), "the key is wrapped");
-        assert_eq!(load(dir.path()).unwrap(), Some(key.clone()));
-        assert_eq!(keyring(dir.path()).unwrap().key().unwrap(), key);
+        assert_eq!(load(dir.path()).unwrap(), OnDisk::Open(key.clone()));
+        assert_eq!(keyring(dir.path(), None).unwrap().key().unwrap(), key);
         let mut bad = file.clone();
         *bad.last_mut().unwrap() ^= 1;
         std::fs::write(path(dir.path()), &bad).unwrap();
@@ -101,6 +153,21 @@ mod tests {
         assert!(load(dir.path()).unwrap_err().to_string().contains("truncated"));
         remove(dir.path()).unwrap();
         remove(dir.path()).unwrap();
-        assert!(load(dir.path()).unwrap().is_none());
+        assert_eq!(load(dir.path()).unwrap(), OnDisk::None);
+    }
+
+    #[test]
+    fn a_locked_key_opens_with_the_unlock_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, lock) = (DataKey::generate().unwrap(), DataKey::generate().unwrap());
+        save(dir.path(), &key, Some(&lock)).unwrap();
+        let file = std::fs::read(path(dir.path())).unwrap();
+        assert!(!file.windows(KEY_LEN).any(|w| w == lock.as_bytes()), "the unlock key is never written");
+        assert_eq!(load(dir.path()).unwrap(), OnDisk::Locked);
+        assert!(keyring(dir.path(), None).unwrap().key().is_err());
+        let wrong = unlock(dir.path(), &DataKey::generate().unwrap()).unwrap_err();
+        assert!(wrong.to_string().starts_with("this is not the unlock key"), "{wrong}");
+        assert_eq!(unlock(dir.path(), &lock).unwrap(), key);
+        assert_eq!(keyring(dir.path(), Some(&lock)).unwrap().key().unwrap(), key);
     }
 }

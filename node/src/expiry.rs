@@ -62,7 +62,7 @@ async fn reissue_own(manager: &Manager, creds: &Credentials, dir: &std::path::Pa
         standing::check(s, &identity, Rights::Manager).map_err(NodeError::Refused)?;
         let cluster = s.cluster().ok_or_else(|| NodeError::Refused("no cluster".into()))?;
         Ok::<_, NodeError>((
-            ca::root_ca(cluster).ok_or_else(|| NodeError::Refused("no CA".into()))?,
+            ca::root_ca(cluster, manager.keys()).map_err(NodeError::Refused)?,
             cluster.id.clone(),
             ca::node_cert_lifetime(cluster),
         ))

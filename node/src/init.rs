@@ -59,6 +59,13 @@ impl Daemon {
         let admin = root_ca
             .issue(&admin_id, Role::Admin, &cluster_id, ca::admin::DEFAULT_EXPIRY)
             .map_err(|e| internal("issuing the admin certificate", e))?;
+        // Autolock: the node's keys are wrapped by the unlock key from the start.
+        let unlock = match req.autolock {
+            true => Some(DataKey::generate().map_err(|e| internal("making the unlock key", e))?),
+            false => None,
+        };
+        certs::set_lock(&certs::node_dir(&self.data_dir), unlock.clone());
+        *self.unlock_key.lock() = unlock.clone();
         certs::save_credentials(&certs::node_dir(&self.data_dir), &credentials)
             .map_err(|e| internal("saving this node's certificate", e))?;
         certs::save(&certs::admin_dir(&self.data_dir), &root_ca.cert, &admin.cert, &admin.key)
@@ -74,7 +81,8 @@ impl Daemon {
             listen_addr: Some(listen_addr),
         };
         let data_key = DataKey::generate().map_err(|e| internal("making the data key", e))?;
-        crate::datakey::save(&self.data_dir, &data_key).map_err(|e| internal("saving the data key", e))?;
+        crate::datakey::save(&self.data_dir, &data_key, unlock.as_ref())
+            .map_err(|e| internal("saving the data key", e))?;
         let config = self
             .manager_config(&membership, credentials.clone(), RaftState::New)
             .map_err(|e| internal("starting the manager", e))?;
@@ -90,6 +98,7 @@ impl Daemon {
             &mut Default::default(),
         );
         let options = InitOptions {
+            unlock_key: unlock.clone(),
             default_runtime: match req.default_runtime.as_str() {
                 "" => default_runtime(&description.runtimes).to_string(),
                 named => named.to_string(),
@@ -128,7 +137,8 @@ impl Daemon {
             }
         }
         info!(node = %node_id, cluster = %cluster_id, "cluster initialised");
-        Ok(InitResponse { node_id, cluster_id, worker_token, addr })
+        let unlock_key = unlock.as_ref().map(shoal_manager::keys::unlock_key_text).unwrap_or_default();
+        Ok(InitResponse { node_id, cluster_id, worker_token, addr, unlock_key })
     }
 }
 

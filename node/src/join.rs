@@ -116,7 +116,7 @@ impl Daemon {
             self.start_member(membership.clone(), Some(m), credentials.clone())
                 .await
                 .map_err(|e| internal("starting the node", e))?;
-            role::add_manager(&credentials, &membership.managers, &membership, &self.data_dir, &keys)
+            role::add_manager(&credentials, &membership.managers, &membership, &self.data_dir, &keys, None)
                 .await
                 .map_err(|e| Status::unavailable(Causes(&e).to_string()))?;
         } else {

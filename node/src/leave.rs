@@ -23,6 +23,9 @@ impl Daemon {
             }
         }
         crate::datakey::remove(&self.data_dir).map_err(|e| internal("removing the data key", e))?;
+        certs::set_lock(&certs::node_dir(&self.data_dir), None);
+        *self.unlock_key.lock() = None;
+        self.locked.store(false, std::sync::atomic::Ordering::SeqCst);
         membership::remove(&self.data_dir).map_err(|e| internal("removing the membership", e))?;
         self.left().map_err(|e| internal("leaving", e))?;
         info!(node = %membership.node_id, "left the cluster");

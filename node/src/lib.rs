@@ -22,6 +22,7 @@ pub mod private;
 pub mod state;
 
 mod admin;
+mod autolock;
 mod expiry;
 mod init;
 mod join;

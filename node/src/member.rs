@@ -66,6 +66,7 @@ impl Daemon {
             self.manager.send_replace(Some(m.clone()));
             let (m, stop) = (m.clone(), stop.clone());
             tokio::spawn(self.clone().supervise_raft(m.clone(), stop.clone()));
+            tokio::spawn(self.clone().follow_autolock(m.clone(), stop.clone()));
             tokio::spawn(async move { m.run(stop).await });
         }
         let role = membership.role();
@@ -200,7 +201,7 @@ impl Daemon {
             raft_state,
             timing: self.timing.clone(),
             credentials,
-            keys: crate::datakey::keyring(&self.data_dir)?,
+            keys: crate::datakey::keyring(&self.data_dir, self.unlock_key.lock().as_ref())?,
         })
     }
 }

@@ -118,7 +118,7 @@ impl Daemon {
                 "--force-new-cluster: this node is not a manager of a cluster (run it on a surviving manager)",
             ));
         };
-        let survivor = recover::survivor(old.raft(), old.store(), old.node_id())
+        let survivor = recover::survivor(old.raft(), old.store(), old.keys(), old.node_id())
             .map_err(|e| internal("reading this manager's state", e))?;
         drop(old);
         // Returns once the raft database is closed (nothing moves before).
@@ -153,6 +153,7 @@ impl Daemon {
             cluster_id: membership.cluster_id,
             worker_token: worker_token(&manager),
             addr: membership.addr,
+            unlock_key: String::new(),
         })
     }
 

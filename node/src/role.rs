@@ -89,7 +89,10 @@ impl Daemon {
             std::fs::remove_dir_all(&raft_dir).with_context(|| format!("removing {}", raft_dir.display()))?;
         }
         if !manager {
+            // A worker keeps no cluster key, and its own in the clear.
             crate::datakey::remove(&self.data_dir)?;
+            certs::set_lock(&certs::node_dir(&self.data_dir), None);
+            *self.unlock_key.lock() = None;
         }
         certs::save_credentials(&certs::node_dir(&self.data_dir), &renewed)?;
         membership.manager = manager;
@@ -100,7 +103,8 @@ impl Daemon {
             let m = Manager::start(self.manager_config(&membership, renewed.clone(), RaftState::New)?).await?;
             let keys = m.keys().clone();
             self.restart_member(membership.clone(), Some(m), renewed.clone()).await?;
-            add_manager(&renewed, &managers, &membership, &self.data_dir, &keys).await?;
+            let lock = self.unlock_key.lock().clone();
+            add_manager(&renewed, &managers, &membership, &self.data_dir, &keys, lock.as_ref()).await?;
         } else {
             self.restart_member(membership, None, renewed).await?;
         }
@@ -144,6 +148,7 @@ pub(crate) async fn add_manager(
     membership: &Membership,
     data_dir: &std::path::Path,
     keys: &shoal_manager::keys::Keyring,
+    lock: Option<&shoal_manager::keys::DataKey>,
 ) -> Result<()> {
     let request = AddManagerRequest {
         raft_id: membership.raft_id,
@@ -156,7 +161,7 @@ pub(crate) async fn add_manager(
         for addr in managers.iter().filter(|m| **m != membership.addr) {
             let channel = transport::channel(addr, creds, MANAGER_NAME)?;
             match MembershipClient::new(channel).add_manager(request.clone()).await {
-                Ok(added) => return crate::datakey::receive(data_dir, keys, &added.into_inner().data_key),
+                Ok(added) => return crate::datakey::receive(data_dir, keys, &added.into_inner().data_key, lock),
                 Err(status) => last = format!("{addr}: {}", status.message()),
             }
         }

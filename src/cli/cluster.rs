@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use shoal_proto::{GetClusterRequest, ListNodesRequest, UpdateClusterRequest};
+use shoal_proto::{GetClusterRequest, ListNodesRequest, UnlockKeyRequest, UpdateClusterRequest};
 
 use super::format::Format;
 use super::{Ctx, inspect};
@@ -37,6 +37,18 @@ pub enum ClusterCommand {
         /// (services that exist keep theirs)
         #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
         default_runtime: Option<String>,
+        /// Change manager autolocking setting (true|false)
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+        autolock: Option<bool>,
+    },
+    /// Manage the unlock key of autolocked managers
+    UnlockKey {
+        /// Rotate the unlock key
+        #[arg(long)]
+        rotate: bool,
+        /// Only display the key
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Manage admin client certificates (remote access with --host https://...)
     #[command(subcommand)]
@@ -55,6 +67,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
             spec_history_limit,
             cert_expiry,
             default_runtime,
+            autolock,
         } => {
             let request = UpdateClusterRequest {
                 heartbeat_period_ns: dispatcher_heartbeat.unwrap_or_default(),
@@ -62,16 +75,70 @@ pub async fn run(ctx: &mut Ctx, cmd: ClusterCommand) -> Result<()> {
                 spec_history_limit,
                 cert_expiry_ns: cert_expiry.unwrap_or_default(),
                 default_runtime: default_runtime.clone().unwrap_or_default(),
+                autolock,
+                rotate_unlock_key: false,
             };
             ctx.control().await?.update_cluster(request).await.map_err(status)?;
             outln!("Cluster updated.");
+            if autolock == Some(true) {
+                let key = ctx.control().await?.unlock_key(UnlockKeyRequest {}).await.map_err(status)?.into_inner().key;
+                print_unlock_key(&key);
+            }
             if let Some(runtime) = default_runtime {
                 warn_if_no_node_offers(ctx, &runtime).await?;
             }
             Ok(())
         }
+        ClusterCommand::UnlockKey { rotate, quiet } => {
+            let mut control = ctx.control().await?;
+            if rotate {
+                let request = UpdateClusterRequest { rotate_unlock_key: true, ..Default::default() };
+                control.update_cluster(request).await.map_err(status)?;
+            }
+            let key = control.unlock_key(UnlockKeyRequest {}).await.map_err(status)?.into_inner().key;
+            if key.is_empty() {
+                anyhow::bail!(
+                    "no unlock key is set: autolock is off (turn it on: shoal cluster update --autolock=true)"
+                );
+            }
+            match (quiet, rotate) {
+                (true, _) => outln!("{key}"),
+                (false, true) => {
+                    outln!("Successfully rotated manager unlock key.\n");
+                    print_unlock_key(&key);
+                }
+                (false, false) => print_unlock_key(&key),
+            }
+            Ok(())
+        }
         ClusterCommand::Admin(cmd) => admin::run(ctx, cmd).await,
     }
+}
+
+/// The unlock key, with Swarm's advice.
+pub(super) fn print_unlock_key(key: &str) {
+    outln!("To unlock a manager after it restarts, run the `shoal node unlock`");
+    outln!("command and provide the following key:\n");
+    outln!("    {key}\n");
+    outln!("Please remember to store this key in a password manager, since without it you");
+    outln!("will not be able to restart the manager.");
+}
+
+/// The unlock key from STDIN: asked for on a terminal, else its first line.
+pub(super) fn read_unlock_key() -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Please enter unlock key: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let key = line.trim().to_string();
+    if key.is_empty() {
+        anyhow::bail!("unlock key: none given (expected SHOALKEY-1-...)");
+    }
+    Ok(key)
 }
 
 /// A default runtime no node offers is allowed (nodes may come), but the

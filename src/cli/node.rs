@@ -38,7 +38,12 @@ pub enum NodeCommand {
         /// [default: docker if this node runs images, else process]
         #[arg(long, value_name = "RUNTIME", value_parser = shoal_spec::runtime::RUNTIMES)]
         default_runtime: Option<String>,
+        /// Enable manager autolocking (a restarted manager needs the unlock key)
+        #[arg(long)]
+        autolock: bool,
     },
+    /// Unlock a locked manager (autolock): the key is asked for, or read from STDIN
+    Unlock,
     /// Join a cluster as a worker or a manager (the token says which); on a member whose certificate expired, re-join keeping its identity
     Join {
         /// Token for entry into the cluster
@@ -159,6 +164,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             listen_addr,
             data_path_port,
             default_runtime,
+            autolock,
         } => {
             let request = InitRequest {
                 advertise_addr: advertise_addr.unwrap_or_default(),
@@ -168,6 +174,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 listen_addr: listen_addr.unwrap_or_default(),
                 data_path_port,
                 default_runtime: default_runtime.clone().unwrap_or_default(),
+                autolock,
             };
             let resp = ctx.admin().await?.init(request).await.map_err(status)?.into_inner();
             outln!("Cluster initialized: current node ({}) is now a manager.\n", resp.node_id);
@@ -176,9 +183,22 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             outln!(
                 "To add a manager to this cluster, run 'shoal node join-token manager' and follow the instructions."
             );
+            if !resp.unlock_key.is_empty() {
+                outln!();
+                super::cluster::print_unlock_key(&resp.unlock_key);
+            }
             if let Some(runtime) = default_runtime {
                 super::cluster::warn_if_no_node_offers(ctx, &runtime).await?;
             }
+            Ok(())
+        }
+        NodeCommand::Unlock => {
+            let mut admin = ctx.admin().await?;
+            if !admin.info(shoal_proto::InfoRequest {}).await.map_err(status)?.into_inner().locked {
+                anyhow::bail!("this node is not locked");
+            }
+            let key = super::cluster::read_unlock_key()?;
+            admin.unlock(shoal_proto::UnlockRequest { key }).await.map_err(status)?;
             Ok(())
         }
         NodeCommand::Join { token, advertise_addr, listen_addr, remote } => {

@@ -1,7 +1,8 @@
 //! The cluster's certificate authority.
 //!
 //! `node init` makes a root CA (ECDSA P-256); its certificate and key live
-//! in the Cluster object, so every manager can issue certificates. A node
+//! in the Cluster object, the key sealed with the cluster's data key
+//! (which every manager holds), so every manager can issue certificates. A node
 //! certificate names the node (CN = node id, OU = role, O = cluster id)
 //! and carries the server names the transport checks ("shoal-node", plus
 //! "shoal-manager" for managers). Join tokens ([`token`]) pin the CA by its
@@ -20,6 +21,9 @@ use rcgen::{
 };
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use shoal_proto::transport::{MANAGER_NAME, NODE_NAME, Role};
+use shoal_proto::{JoinTokens, RootCa as RootCaObject};
+
+use crate::keys::{KeyError, Keyring};
 use time::OffsetDateTime;
 
 /// Node certificates live this long unless the cluster says otherwise.
@@ -135,9 +139,28 @@ pub fn node_cert_lifetime(cluster: &shoal_proto::Cluster) -> Duration {
     if expiry > 0 { Duration::from_nanos(expiry as u64) } else { DEFAULT_CERT_EXPIRY }
 }
 
-/// The cluster's root CA, if it has one.
-pub fn root_ca(cluster: &shoal_proto::Cluster) -> Option<RootCa> {
-    cluster.root_ca.as_ref().map(|r| RootCa { cert: r.cert.clone(), key: r.key.clone() })
+/// The cluster's root CA, its key opened with the data key; or why
+/// it cannot be used.
+pub fn root_ca(cluster: &shoal_proto::Cluster, keys: &Keyring) -> Result<RootCa, String> {
+    let root = cluster.root_ca.as_ref().ok_or("the cluster has no CA")?;
+    let key = match &root.sealed_key {
+        Some(sealed) => keys.open(&cluster.id, sealed).map_err(|e| format!("the CA's key: {e}"))?,
+        None => root.key.clone(),
+    };
+    Ok(RootCa { cert: root.cert.clone(), key })
+}
+
+impl RootCa {
+    /// The CA as the cluster object of `cluster_id` stores it: its key
+    /// sealed with the data key, never in the clear.
+    pub fn stored(&self, cluster_id: &str, keys: &Keyring, tokens: JoinTokens) -> Result<RootCaObject, KeyError> {
+        Ok(RootCaObject {
+            cert: self.cert.clone(),
+            key: Vec::new(),
+            join_tokens: Some(tokens),
+            sealed_key: Some(keys.seal(cluster_id, &self.key)?),
+        })
+    }
 }
 
 /// A new key and a certificate signing request for it (DER), as a
@@ -160,6 +183,34 @@ mod tests {
     use shoal_proto::transport::{Credentials, Identity};
 
     use super::*;
+    use crate::keys::DataKey;
+
+    /// Every file under `dir` holding `needle`.
+    fn holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(holding(&path, needle));
+            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn the_ca_key_is_sealed_in_the_store_and_on_disk() {
+        let one = crate::testing::OneVoter::start().await;
+        let cluster = one.handles.store.view(|s| s.cluster().cloned()).unwrap();
+        assert!(cluster.root_ca.as_ref().unwrap().key.is_empty(), "never in the clear");
+        let ca = root_ca(&cluster, &one.handles.keys).unwrap();
+        assert!(ca.issue("n1", Role::Worker, &cluster.id, DEFAULT_CERT_EXPIRY).is_ok(), "the key opens and signs");
+        let other = Keyring::with(DataKey::generate().unwrap());
+        assert!(root_ca(&cluster, &other).err().unwrap().starts_with("the CA's key: sealed data does not open"));
+        assert!(root_ca(&cluster, &Keyring::default()).err().unwrap().contains("does not hold the cluster's data key"));
+        assert_eq!(holding(one.dir(), &ca.key), Vec::<std::path::PathBuf>::new());
+    }
 
     #[test]
     fn issued_certificates_name_the_node_and_verify_against_the_ca() {

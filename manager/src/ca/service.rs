@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::{RootCa, rejoin, token};
 use crate::ids::new_id;
+use crate::keys::Keyring;
 use crate::leadership::Leadership;
 use crate::ops;
 use crate::proposer::Proposer;
@@ -26,11 +27,12 @@ pub struct CaService {
     store: Store,
     proposer: Proposer,
     leadership: Leadership,
+    keys: Keyring,
 }
 
 impl CaService {
-    pub fn new(store: Store, proposer: Proposer, leadership: Leadership) -> CaService {
-        CaService { store, proposer, leadership }
+    pub fn new(store: Store, proposer: Proposer, leadership: Leadership, keys: Keyring) -> CaService {
+        CaService { store, proposer, leadership, keys }
     }
 }
 
@@ -43,9 +45,9 @@ struct Authority {
     lifetime: std::time::Duration,
 }
 
-fn authority(store: &MemoryStore) -> Result<Authority, Status> {
+fn authority(store: &MemoryStore, keys: &Keyring) -> Result<Authority, Status> {
     let cluster = store.cluster().ok_or_else(|| Status::unavailable("the cluster is not initialised"))?;
-    let ca = super::root_ca(cluster).ok_or_else(|| Status::unavailable("the cluster has no CA"))?;
+    let ca = super::root_ca(cluster, keys).map_err(Status::unavailable)?;
     let tokens = cluster.root_ca.as_ref().and_then(|r| r.join_tokens.clone()).unwrap_or_default();
     Ok(Authority {
         ca,
@@ -100,8 +102,9 @@ impl CaService {
         token_role: Option<Role>,
     ) -> Result<IssueCertificateResponse, Status> {
         self.leadership.require_leading()?;
-        let (authority, role, managers) =
-            self.store.view(|s| Ok::<_, Status>((authority(s)?, wanted_role(s, &identity)?, s.manager_addrs())))?;
+        let (authority, role, managers) = self
+            .store
+            .view(|s| Ok::<_, Status>((authority(s, &self.keys)?, wanted_role(s, &identity)?, s.manager_addrs())))?;
         if token_role == Some(Role::Worker) && role == Role::Manager {
             return Err(Status::permission_denied(format!(
                 "node {} is a manager: re-join it with the manager join token",
@@ -133,7 +136,9 @@ impl CaService {
 #[tonic::async_trait]
 impl NodeCa for CaService {
     async fn get_root_ca(&self, _: Request<GetRootCaRequest>) -> Result<Response<GetRootCaResponse>, Status> {
-        let cert = self.store.view(authority)?.ca.cert;
+        // The certificate only: no need of the data key for it.
+        let cert = self.store.view(|s| s.cluster().and_then(|c| c.root_ca.as_ref()).map(|r| r.cert.clone()));
+        let cert = cert.ok_or_else(|| Status::unavailable("the cluster is not initialised"))?;
         Ok(Response::new(GetRootCaResponse { cert }))
     }
 
@@ -145,7 +150,8 @@ impl NodeCa for CaService {
             return NodeCaClient::new(channel).issue_certificate(req.into_inner()).await;
         }
         let req = req.into_inner();
-        let (authority, managers) = self.store.view(|s| Ok::<_, Status>((authority(s)?, s.manager_addrs())))?;
+        let (authority, managers) =
+            self.store.view(|s| Ok::<_, Status>((authority(s, &self.keys)?, s.manager_addrs())))?;
         let role = role_for(&authority, &req.token)?;
         if !req.expired_certificate.is_empty() {
             let identity = rejoin::prove(&authority.ca.cert, &req.expired_certificate, &req.csr)

@@ -13,12 +13,16 @@ use crate::store::Store;
 pub async fn create(
     store: &Store,
     proposer: &Proposer,
+    keys: &crate::keys::Keyring,
     req: CreateAdminCertificateRequest,
 ) -> Result<CreateAdminCertificateResponse> {
     let expiry = admin::expiry(req.expiry_ns).map_err(InvalidSpec)?;
     let (ca, cluster_id) = store
-        .view(|s| s.cluster().and_then(|c| Some((ca::root_ca(c)?, c.id.clone()))))
-        .ok_or_else(|| ControlError::NotFound("the cluster has no CA".into()))?;
+        .view(|s| {
+            let cluster = s.cluster().ok_or("the cluster has no CA")?;
+            Ok::<_, String>((ca::root_ca(cluster, keys)?, cluster.id.clone()))
+        })
+        .map_err(ControlError::Refused)?;
     let (id, cert) = ca.sign_admin(&req.csr, &cluster_id, expiry).map_err(|e| InvalidSpec(format!("csr: {e}")))?;
     let listed = admin::listed(&id, now_nanos(), expiry);
     proposer.update_cluster(|cluster| cluster.admin_certificates.push(listed.clone())).await?;

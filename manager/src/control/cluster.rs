@@ -2,18 +2,24 @@
 
 use std::time::Duration;
 
-use shoal_proto::{Cluster, UpdateClusterRequest};
+use shoal_proto::{Cluster, UnlockKeyResponse, UpdateClusterRequest};
 
 use super::InvalidSpec;
-use super::Result;
+use super::{ControlError, Result};
 use crate::ca::MIN_CERT_EXPIRY;
+use crate::keys::{DataKey, Keyring, unlock_key_aad, unlock_key_text};
 use crate::proposer::Proposer;
 
 /// Shortest heartbeat period accepted: below it, a loaded machine would
 /// miss heartbeats and nodes would flap Down.
 pub const MIN_HEARTBEAT_PERIOD: Duration = Duration::from_millis(100);
 
-pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cluster> {
+pub async fn update(
+    store: &crate::store::Store,
+    proposer: &Proposer,
+    keys: &Keyring,
+    req: UpdateClusterRequest,
+) -> Result<Cluster> {
     if req.heartbeat_period_ns < 0
         || (req.heartbeat_period_ns > 0 && req.heartbeat_period_ns < MIN_HEARTBEAT_PERIOD.as_nanos() as i64)
     {
@@ -29,6 +35,26 @@ pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cl
     if !req.default_runtime.is_empty() {
         shoal_spec::runtime::check(&req.default_runtime, "--default-runtime")?;
     }
+    let autolock_now = store.view(|s| s.cluster().is_some_and(autolocked));
+    let autolock = req.autolock.unwrap_or(autolock_now);
+    if req.rotate_unlock_key && !autolock {
+        return Err(ControlError::Refused(
+            "--rotate: autolock is off, there is no unlock key (turn it on: shoal cluster update --autolock=true)"
+                .into(),
+        ));
+    }
+    // A new key when autolock is turned on, or rotated.
+    let new_key = match (autolock && !autolock_now) || req.rotate_unlock_key {
+        true => Some(DataKey::generate().map_err(|e| ControlError::Refused(e.to_string()))?),
+        false => None,
+    };
+    let sealed = match &new_key {
+        Some(key) => {
+            let id = store.view(|s| s.cluster().map(|c| c.id.clone())).unwrap_or_default();
+            Some(keys.seal(&unlock_key_aad(&id), key.as_bytes()).map_err(|e| ControlError::Refused(e.to_string()))?)
+        }
+        None => None,
+    };
     let cluster = proposer
         .update_cluster(|cluster| {
             let spec = cluster.spec.get_or_insert_with(Default::default);
@@ -47,15 +73,38 @@ pub async fn update(proposer: &Proposer, req: UpdateClusterRequest) -> Result<Cl
             if !req.default_runtime.is_empty() {
                 spec.default_runtime = req.default_runtime.clone();
             }
+            spec.autolock_managers = autolock;
+            if !autolock {
+                cluster.unlock_key = None;
+            } else if sealed.is_some() {
+                cluster.unlock_key = sealed.clone();
+            }
         })
         .await?;
     Ok(without_secrets(cluster))
 }
 
-/// The cluster as clients see it: no CA key.
+/// The cluster as clients see it: no CA key nor unlock key, not even sealed.
 pub fn without_secrets(mut cluster: Cluster) -> Cluster {
     if let Some(root) = cluster.root_ca.as_mut() {
         root.key.clear();
+        root.sealed_key = None;
     }
+    cluster.unlock_key = None;
     cluster
+}
+
+/// Whether `cluster` autolocks its managers.
+pub fn autolocked(cluster: &Cluster) -> bool {
+    cluster.spec.as_ref().is_some_and(|s| s.autolock_managers)
+}
+
+/// The unlock key (`cluster unlock-key`): empty when autolock is off.
+pub fn unlock_key(store: &crate::store::Store, keys: &Keyring) -> Result<UnlockKeyResponse> {
+    let sealed = store.view(|s| s.cluster().and_then(|c| Some((c.id.clone(), c.unlock_key.clone()?))));
+    let Some((id, sealed)) = sealed else { return Ok(UnlockKeyResponse::default()) };
+    let key = keys.open(&unlock_key_aad(&id), &sealed).map_err(|e| ControlError::Refused(e.to_string()))?;
+    Ok(UnlockKeyResponse {
+        key: unlock_key_text(&DataKey::from_bytes(&key).map_err(|e| ControlError::Refused(e.to_string()))?),
+    })
 }

@@ -4,7 +4,7 @@
 //! refusal names what was wrong and changes nothing.
 
 mod admins;
-mod cluster;
+pub mod cluster;
 mod endpoint;
 mod files;
 mod forward;
@@ -112,12 +112,19 @@ type Source = Arc<dyn Fn() -> Option<Handles> + Send + Sync>;
 pub struct ControlService {
     source: Source,
     runs: Option<Arc<dyn NodeRuns>>,
+    /// Why this node answers nothing now, if it says so (a locked manager).
+    refusal: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
 }
 
 impl ControlService {
     /// `source` gives the manager's handles once this node is one.
     pub fn new(source: impl Fn() -> Option<Handles> + Send + Sync + 'static) -> ControlService {
-        ControlService { source: Arc::new(source), runs: None }
+        ControlService { source: Arc::new(source), runs: None, refusal: None }
+    }
+
+    /// Answers every call with what `refusal` says while it says something.
+    pub fn with_refusal(self, refusal: impl Fn() -> Option<String> + Send + Sync + 'static) -> ControlService {
+        ControlService { refusal: Some(Arc::new(refusal)), ..self }
     }
 
     /// Answers for the node's own runs while it is not a manager.
@@ -134,6 +141,9 @@ impl ControlService {
     }
 
     fn handles(&self) -> std::result::Result<Handles, Status> {
+        if let Some(why) = self.refusal.as_ref().and_then(|r| r()) {
+            return Err(Status::failed_precondition(why));
+        }
         (self.source)().ok_or_else(|| {
             Status::failed_precondition(
                 "this node is not a cluster manager: run \"shoal node init\" to create a cluster, or talk to a manager",
@@ -184,7 +194,15 @@ impl Control for ControlService {
         req: Request<UpdateClusterRequest>,
     ) -> std::result::Result<Response<Cluster>, Status> {
         let call = |mut l: ControlClient<Channel>, r| async move { l.update_cluster(r).await };
-        self.write(req, call, |h, r| async move { cluster::update(&h.proposer, r).await }).await
+        self.write(req, call, |h, r| async move { cluster::update(&h.store, &h.proposer, &h.keys, r).await }).await
+    }
+
+    async fn unlock_key(
+        &self,
+        _: Request<UnlockKeyRequest>,
+    ) -> std::result::Result<Response<UnlockKeyResponse>, Status> {
+        let h = self.handles()?;
+        reply(cluster::unlock_key(&h.store, &h.keys))
     }
 
     async fn join_token(
@@ -207,7 +225,7 @@ impl Control for ControlService {
         req: Request<CreateAdminCertificateRequest>,
     ) -> std::result::Result<Response<CreateAdminCertificateResponse>, Status> {
         let call = |mut l: ControlClient<Channel>, r| async move { l.create_admin_certificate(r).await };
-        self.write(req, call, |h, r| async move { admins::create(&h.store, &h.proposer, r).await }).await
+        self.write(req, call, |h, r| async move { admins::create(&h.store, &h.proposer, &h.keys, r).await }).await
     }
 
     async fn revoke_admin_certificate(

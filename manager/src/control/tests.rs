@@ -228,23 +228,30 @@ async fn cluster_settings_are_checked_and_written() {
     let h = &one.handles;
     let before = objects(h);
     let fast = UpdateClusterRequest { heartbeat_period_ns: 1_000_000, ..Default::default() };
-    let err = cluster::update(&h.proposer, fast).await.unwrap_err();
+    let err = cluster::update(&h.store, &h.proposer, &h.keys, fast).await.unwrap_err();
     assert!(err.to_string().starts_with("--dispatcher-heartbeat: expected at least"), "{err}");
     let short = UpdateClusterRequest { cert_expiry_ns: 1, ..Default::default() };
-    assert!(cluster::update(&h.proposer, short).await.unwrap_err().to_string().starts_with("--cert-expiry"));
+    assert!(
+        cluster::update(&h.store, &h.proposer, &h.keys, short)
+            .await
+            .unwrap_err()
+            .to_string()
+            .starts_with("--cert-expiry")
+    );
     assert_eq!(objects(h), before);
 
     let req =
         UpdateClusterRequest { heartbeat_period_ns: 2_000_000_000, task_history_limit: Some(3), ..Default::default() };
-    let cluster = cluster::update(&h.proposer, req).await.unwrap();
-    assert!(cluster.root_ca.as_ref().unwrap().key.is_empty(), "the CA key never leaves");
+    let cluster = cluster::update(&h.store, &h.proposer, &h.keys, req).await.unwrap();
+    let root = cluster.root_ca.as_ref().unwrap();
+    assert!(root.key.is_empty() && root.sealed_key.is_none(), "the CA key never leaves, not even sealed");
     let spec = h.store.view(|s| s.cluster().unwrap().spec.clone().unwrap());
     assert_eq!(spec.dispatcher.unwrap().heartbeat_period_ns, 2_000_000_000);
     assert_eq!(spec.orchestration.unwrap().task_history_retention_limit, 3);
-    assert!(!h.store.view(|s| s.cluster().unwrap().root_ca.clone().unwrap().key.is_empty()), "kept in the store");
+    assert!(h.store.view(|s| s.cluster().unwrap().root_ca.clone().unwrap().sealed_key.is_some()), "kept in the store");
 
     let unknown = UpdateClusterRequest { default_runtime: "podman".into(), ..Default::default() };
-    let err = cluster::update(&h.proposer, unknown).await.unwrap_err();
+    let err = cluster::update(&h.store, &h.proposer, &h.keys, unknown).await.unwrap_err();
     assert_eq!(err.to_string(), "--default-runtime: expected one of process, docker, got \"podman\"");
 }
 
@@ -256,7 +263,7 @@ async fn a_service_keeps_the_runtime_it_was_created_with() {
     let web = services::create(&h.store, &h.proposer, spec("web", 1)).await.unwrap();
     assert_eq!(runtime(&web), "process", "the cluster's default");
     let docker = UpdateClusterRequest { default_runtime: "docker".into(), ..Default::default() };
-    cluster::update(&h.proposer, docker).await.unwrap();
+    cluster::update(&h.store, &h.proposer, &h.keys, docker).await.unwrap();
     let api = services::create(&h.store, &h.proposer, spec("api", 1)).await.unwrap();
     assert_eq!(runtime(&api), "docker", "the new default, for a new service");
     // An update that names no runtime keeps the service's.
@@ -283,4 +290,34 @@ async fn the_service_answers_writes_once_with_the_index_and_refuses_without_a_ma
     let status = none.create_service(Request::new(req)).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().starts_with("this node is not a cluster manager"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn autolock_makes_rotates_and_drops_the_unlock_key() {
+    let one = OneVoter::start().await;
+    let h = &one.handles;
+    let key = || cluster::unlock_key(&h.store, &h.keys).unwrap().key;
+    let update = |autolock: Option<bool>, rotate: bool| UpdateClusterRequest {
+        autolock,
+        rotate_unlock_key: rotate,
+        ..Default::default()
+    };
+    assert_eq!(key(), "", "off: no key");
+    let err = cluster::update(&h.store, &h.proposer, &h.keys, update(None, true)).await.unwrap_err();
+    assert!(err.to_string().starts_with("--rotate: autolock is off"), "{err}");
+    let shown = cluster::update(&h.store, &h.proposer, &h.keys, update(Some(true), false)).await.unwrap();
+    assert!(shown.unlock_key.is_none() && shown.spec.unwrap().autolock_managers, "on, and the key never shown");
+    let first = key();
+    assert!(crate::keys::parse_unlock_key(&first).is_ok(), "{first}");
+    cluster::update(&h.store, &h.proposer, &h.keys, update(Some(true), false)).await.unwrap();
+    assert_eq!(key(), first, "turning it on again keeps the key");
+    cluster::update(&h.store, &h.proposer, &h.keys, update(None, true)).await.unwrap();
+    let rotated = key();
+    assert!(rotated != first && crate::keys::parse_unlock_key(&rotated).is_ok());
+    let stored = h.store.view(|s| s.cluster().unwrap().unlock_key.clone().unwrap());
+    let raw = crate::keys::parse_unlock_key(&rotated).unwrap();
+    assert!(!stored.ciphertext.windows(32).any(|w| w == raw.as_bytes()), "sealed in the store");
+    cluster::update(&h.store, &h.proposer, &h.keys, update(Some(false), false)).await.unwrap();
+    assert_eq!(key(), "");
+    assert!(h.store.view(|s| s.cluster().unwrap().unlock_key.is_none()));
 }
