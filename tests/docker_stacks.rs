@@ -6,7 +6,8 @@
 //! Engine. Every service converges, the published ports answer on both
 //! nodes, and a container reaches another by its service name over the
 //! stack's network. The WordPress secrets stack reads its secrets from
-//! their files, and deployed again unchanged touches nothing.
+//! their files, and deployed again unchanged touches nothing; swarmprom
+//! gets its configs and a `NODE_ID={{.Node.ID}}` expanded per task.
 
 mod common;
 
@@ -198,4 +199,84 @@ fn the_wordpress_secrets_stack_reads_its_secrets_and_redeploys_untouched() {
     let out = a.ok(&["stack", "rm", &stack]);
     assert!(out.contains(&format!("Removing secret {stack}_db_password")), "{out}");
     assert!(!a.ok(&["secret", "ls"]).contains(&stack));
+}
+
+#[test]
+fn swarmprom_deploys_with_its_configs_and_a_node_id_per_task() {
+    let stack = format!("sp{}", rand::random::<u16>());
+    let _volumes = ["prometheus", "grafana", "alertmanager"].map(|v| Volume(format!("{stack}_{v}")));
+    let _pause = PauseImages;
+    // Every image stood in for by a script that ignores its arguments;
+    // the caddy one serves the Caddyfile it was given on 3000 (and
+    // passes the stack's health check).
+    let caddy = "#!/bin/sh\nmkdir -p /www\ncat /etc/caddy/Caddyfile > /www/index.html\nexec httpd -f -p 3000 -h /www\n";
+    let sleeper = |name: &str| {
+        let applets = ["sh", "sleep", "cat"];
+        BusyboxImage::stand_in(
+            name,
+            &applets,
+            &[r#"ENTRYPOINT ["/start"]"#],
+            &[("/start", "#!/bin/sh\nexec sleep 100000\n")],
+        )
+    };
+    let _images = [
+        BusyboxImage::stand_in(
+            "stefanprodan/caddy",
+            &["sh", "cat", "mkdir", "httpd", "wget"],
+            &[r#"ENTRYPOINT ["/start"]"#],
+            // The stack's health check runs `curl -f URL`.
+            &[("/start", caddy), ("/bin/curl", "#!/bin/sh\nexec wget -q -O /dev/null \"$2\"\n")],
+        ),
+        sleeper("google/cadvisor"),
+        sleeper("stefanprodan/swarmprom-grafana:5.3.4"),
+        sleeper("stefanprodan/swarmprom-alertmanager:v0.14.0"),
+        sleeper("cloudflare/unsee:v0.8.0"),
+        sleeper("stefanprodan/swarmprom-node-exporter:v0.16.0"),
+        sleeper("stefanprodan/swarmprom-prometheus:v2.5.0"),
+    ];
+    let hosts = Hosts::new(1);
+    let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
+    let dir = common::shared_stacks().join("swarmprom");
+    let file = dir.join("docker-compose.yml");
+    let out = a.ok(&["stack", "deploy", "--detach", "-c", file.to_str().unwrap(), &stack]);
+    assert!(out.contains(&format!("Creating config {stack}_node_rules")), "{out}");
+    let services =
+        ["dockerd-exporter", "cadvisor", "grafana", "alertmanager", "unsee", "node-exporter", "prometheus", "caddy"];
+    wait_until(WAIT, "every service converged", || {
+        services.iter().all(|s| a.replicas(&format!("{stack}_{s}")) == "1/1")
+    });
+
+    // NODE_ID={{.Node.ID}}, expanded on the node.
+    let container = |service: &str| {
+        let filter = format!("label=io.shoal.service.name={stack}_{service}");
+        let out = Command::new("docker").args(["ps", "-q", "--filter", &filter]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string()
+    };
+    let env = Command::new("docker")
+        .args(["inspect", "--format", "{{json .Config.Env}}", &container("node-exporter")])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout).into_owned();
+    assert!(env.contains(&format!("\"NODE_ID={}\"", a.id())), "{env}");
+
+    // The configs, as their files are (Prometheus' own {{ }} untouched).
+    let rules = std::fs::read_to_string(dir.join("prometheus/rules/swarm_node.rules.yml")).unwrap();
+    let read = Command::new("docker")
+        .args(["exec", &container("prometheus"), "cat", "/etc/prometheus/swarm_node.rules.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&read.stdout), rules);
+    let caddyfile = std::fs::read_to_string(dir.join("caddy/Caddyfile")).unwrap();
+    let url = format!("http://{}:3000/", hosts.addrs[0]);
+    // Through the routing mesh; what it answered last, if it never fits.
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut last = http_get(&hosts.switch, &url);
+    while last.as_deref() != Some(caddyfile.trim()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        last = http_get(&hosts.switch, &url);
+    }
+    assert_eq!(last.as_deref(), Some(caddyfile.trim()), "caddy serving its Caddyfile through the routing mesh");
+
+    a.ok(&["stack", "rm", &stack]);
+    assert!(!a.ok(&["config", "ls"]).contains(&stack));
 }

@@ -276,6 +276,16 @@ fn bad_input_is_named_and_changes_nothing() {
     assert!(fails(1, &["--secret", "source=s1,target=../x"]).contains("target: expected a file path"));
     assert!(node.services().is_empty(), "nothing was created");
     assert!(node.fails(1, &["secret", "rm", "nope"]).contains("no such secret: nope"));
+
+    // A stack naming an external secret that does not exist: named, nothing made.
+    let compose = dir.path().join("stack.yml");
+    let yaml = "services:\n  app:\n    image: sleep\n    command: [\"1000\"]\n    x-shoal-runtime: process\n    secrets: [ext, local]\nsecrets:\n  ext: { external: true }\n  local: { file: ./data }\n";
+    std::fs::write(&compose, yaml).unwrap();
+    let err = node.fails(1, &["stack", "deploy", "--detach", "-c", compose.to_str().unwrap(), "st"]);
+    assert!(err.contains("secrets.ext: secret \"ext\" is declared as external, but could not be found"), "{err}");
+    assert!(node.services().is_empty());
+    assert!(!node.ok(&["secret", "ls"]).contains("st_local"), "nothing made");
+    assert!(!node.ok(&["network", "ls"]).contains("st_default"));
     assert!(node.fails(1, &["secret", "ls", "--filter", "driver=x"]).contains("invalid filter \"driver\""));
 }
 

@@ -52,7 +52,11 @@ impl Daemon {
                 _ = tokio::time::sleep(POLL) => {}
             }
             let Some(wanted) = wanted(&manager) else { continue };
-            if *self.unlock_key.lock() == wanted {
+            let dir = certs::node_dir(&self.data_dir);
+            // The files too: a recovery writes new certificates in the clear.
+            let on_disk =
+                datakey::load(&self.data_dir).is_ok_and(|d| d == datakey::OnDisk::Locked) && certs::sealed(&dir);
+            if *self.unlock_key.lock() == wanted && on_disk == wanted.is_some() {
                 continue;
             }
             let Ok(data_key) = manager.keys().key() else { continue };
@@ -60,7 +64,6 @@ impl Daemon {
             if stop.is_cancelled() {
                 return;
             }
-            let dir = certs::node_dir(&self.data_dir);
             let rewrapped = datakey::save(&self.data_dir, &data_key, wanted.as_ref())
                 .and_then(|()| certs::rewrap(&dir, wanted.clone()));
             match rewrapped {

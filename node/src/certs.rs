@@ -40,6 +40,11 @@ fn lock_of(dir: &Path) -> Option<DataKey> {
     LOCKS.lock().as_ref().and_then(|l| l.get(dir).cloned())
 }
 
+/// Whether the key in `dir` is sealed (autolock).
+pub fn sealed(dir: &Path) -> bool {
+    std::fs::read(dir.join(KEY)).is_ok_and(|pem| pem.starts_with(format!("-----BEGIN {SEALED_KEY}-----").as_bytes()))
+}
+
 /// Writes the key of `dir` again, sealed with `lock` or in the clear.
 pub fn rewrap(dir: &Path, lock: Option<DataKey>) -> Result<()> {
     let creds = load(dir)?;
@@ -144,6 +149,7 @@ mod tests {
         rewrap(dir.path(), Some(lock.clone())).unwrap();
         let file = std::fs::read_to_string(dir.path().join(KEY)).unwrap();
         assert!(file.starts_with("-----BEGIN SHOAL SEALED PRIVATE KEY-----"), "{file}");
+        assert!(sealed(dir.path()));
         assert_eq!(load(dir.path()).unwrap().identity().node_id, "n1", "opens while the lock is held");
         set_lock(dir.path(), None);
         assert_eq!(load(dir.path()).err().unwrap().to_string(), LOCKED, "a restarted daemon holds no lock");
