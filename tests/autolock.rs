@@ -104,7 +104,9 @@ fn a_restarted_manager_stays_locked_until_its_key_while_the_others_serve() {
     });
     assert!(m3.fails(1, &["node", "unlock"]).contains("this node is not locked"));
 
-    // Rotated: a manager restarted afterwards opens with the new key only.
+    // Rotated while manager-3 is down: a running manager opens with the
+    // new key only; manager-3 with the old one, until it wraps again.
+    cluster.managers[2].kill9();
     let before = std::fs::read(cluster.managers[1].data_dir().join("data-key")).unwrap();
     let rotated = cluster.managers[0].ok(&["cluster", "unlock-key", "--rotate", "-q"]).trim().to_string();
     assert!(rotated != key && rotated.starts_with("SHOALKEY-1-"));
@@ -113,6 +115,16 @@ fn a_restarted_manager_stays_locked_until_its_key_while_the_others_serve() {
     m2.restart();
     assert!(stderr(&unlock(m2, &key)).contains("this is not the unlock key"));
     assert!(unlock(m2, &rotated).status.success());
+    let m3 = &mut cluster.managers[2];
+    let before = std::fs::read(m3.data_dir().join("data-key")).unwrap();
+    m3.restart();
+    assert!(stderr(&unlock(m3, &rotated)).contains("this is not the unlock key"), "it was down: the old key");
+    assert!(unlock(m3, &key).status.success());
+    wait_until(WAIT, "the late manager wrapped by the new key", || {
+        std::fs::read(m3.data_dir().join("data-key")).unwrap() != before
+    });
+    m3.restart();
+    assert!(unlock(m3, &rotated).status.success());
 
     // Neither a secret's data nor the unlock key is on any manager's disk.
     for m in &cluster.managers {

@@ -452,6 +452,39 @@ mod tests {
     }
 
     #[test]
+    fn secrets_and_configs_are_added_removed_and_rotated() {
+        let stored = |id: &str, name: &str, target: &str| FileReference {
+            id: id.into(),
+            name: name.into(),
+            target: target.into(),
+            ..Default::default()
+        };
+        let mut spec = ServiceSpec::default();
+        let c = spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);
+        c.secrets = vec![stored("s1id", "db_pw", "db_pw"), stored("s2id", "api", "")];
+        c.configs = vec![stored("c1id", "conf", "/etc/app.conf")];
+        let spec = apply(
+            &[
+                "--secret-rm",
+                "db_pw",
+                "--secret-add",
+                "source=db_pw_2,target=db_pw",
+                "--secret-rm",
+                "s2",
+                "--config-add",
+                "source=conf_2,target=/etc/app.conf,mode=0440",
+            ],
+            spec,
+        )
+        .unwrap();
+        let c = spec.task.unwrap().container.unwrap();
+        let secrets: Vec<(&str, &str)> = c.secrets.iter().map(|r| (r.name.as_str(), r.target.as_str())).collect();
+        assert_eq!(secrets, [("db_pw_2", "db_pw")], "removed by name and by id prefix; the new one at the old target");
+        let configs: Vec<(&str, Option<u32>)> = c.configs.iter().map(|r| (r.name.as_str(), r.mode)).collect();
+        assert_eq!(configs, [("conf_2", Some(0o440))], "an add at a target replaces what was there");
+    }
+
+    #[test]
     fn ports_and_networks_are_added_and_removed() {
         let spec = apply(
             &["--publish-add", "8080:80", "--publish-add", "53:53/udp", "--network-add", "back"],
