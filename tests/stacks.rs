@@ -348,3 +348,33 @@ fn the_get_started_stack_prints_its_normal_form_and_reads_back_the_same() {
     let again = config(&[], &[], Some(&serde_saphyr::to_string(&tree).unwrap()));
     assert_eq!(yaml(&again), tree, "the printed file reads back the same");
 }
+
+/// Plain scalars read as docker's loader reads them (only `true` and
+/// `false` are booleans; a leading zero is octal), checked against
+/// `docker stack config` itself where the docker CLI is installed.
+#[test]
+fn plain_scalars_read_as_docker_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.txt"), "x").unwrap();
+    let file = dir.path().join("c.yml");
+    let yml = "services:\n  web:\n    image: a\n    labels: { a: y, b: on, c: no, d: 0440 }\n    secrets: [{ source: s, mode: 0440 }]\n    deploy: { replicas: 010 }\nnetworks:\n  n: {}\nsecrets:\n  s: { file: ./s.txt }\n";
+    std::fs::write(&file, yml).unwrap();
+    let picked = |tree: &Value| {
+        let web = &tree["services"]["web"];
+        (
+            ["a", "b", "c", "d"].map(|k| web["labels"][k].as_str().unwrap_or_default().to_string()),
+            web["secrets"][0]["mode"].as_u64(),
+            web["deploy"]["replicas"].as_u64(),
+            tree["networks"].get("n").is_some(),
+        )
+    };
+    let ours = picked(&yaml(&config(&[&file], &[], None)));
+    assert_eq!(ours, (["y", "on", "no", "288"].map(String::from), Some(0o440), Some(8), true));
+    let Ok(docker) = Command::new("docker").args(["stack", "config", "-c"]).arg(&file).output() else {
+        eprintln!("docker CLI not installed: compared with the expected values only");
+        return;
+    };
+    assert!(docker.status.success(), "docker stack config: {}", text(&docker.stderr));
+    let theirs: Value = serde_saphyr::from_str(&text(&docker.stdout)).unwrap();
+    assert_eq!(ours, picked(&theirs), "docker reads it the same");
+}

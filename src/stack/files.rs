@@ -121,22 +121,16 @@ pub fn references(
         .collect()
 }
 
-/// A mode as compose means it: octal (`0400`, `0440`). A YAML 1.2 reader
-/// makes `0400` the number 400: its digits are read as octal again.
+/// A mode as compose means it: a number (`0440` is octal already, as
+/// the loader reads YAML: 288), or octal text (`"0440"`).
 fn mode(at: &str, value: &Value) -> Result<u32, String> {
-    let whole = |n: &serde_json::Number| {
-        n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e9).map(|f| f as u64))
+    let mode = match value {
+        Value::Number(n) => n.as_u64().and_then(|m| u32::try_from(m).ok()),
+        Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
+        _ => None,
     };
-    let digits = match value {
-        // `0400` may come as 400 or 400.0, as the YAML reader saw it.
-        Value::Number(n) if whole(n).is_some() => whole(n).unwrap_or_default().to_string(),
-        Value::String(s) => s.trim_start_matches("0o").to_string(),
-        other => return Err(format!("{at}.mode: expected octal permission bits like 0440, got {other}")),
-    };
-    u32::from_str_radix(&digits, 8)
-        .ok()
-        .filter(|m| *m <= 0o777)
-        .ok_or_else(|| format!("{at}.mode: expected octal permission bits like 0440, got {digits}"))
+    mode.filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{at}.mode: expected permission bits like 0440 (octal), got {value}"))
 }
 
 #[cfg(test)]
@@ -144,7 +138,7 @@ mod tests {
     use super::*;
 
     fn compose(yaml: &str) -> Compose {
-        serde_saphyr::from_str(yaml).unwrap()
+        Compose::from_tree(crate::stack::load::parse(yaml, "test.yml").unwrap()).unwrap()
     }
 
     #[test]
@@ -199,9 +193,14 @@ mod tests {
         assert_eq!((secrets[1].target.as_str(), secrets[1].uid, secrets[1].mode), ("/etc/pw", 7, Some(0o400)));
         let configs = references("web", Kind::Config, &web.configs, &files).unwrap();
         assert_eq!((configs[0].target.as_str(), configs[1].mode), ("/conf", Some(0o440)));
-        let bad = compose("services:\n  web: { image: a, secrets: [{ source: pw, mode: 999 }] }\n");
+        let bad = compose("services:\n  web: { image: a, secrets: [{ source: pw, mode: 01777 }] }\n");
         let err = references("web", Kind::Secret, &bad.services["web"].secrets, &files).unwrap_err();
-        assert_eq!(err, "services.web.secrets.mode: expected octal permission bits like 0440, got 999");
+        assert_eq!(err, "services.web.secrets.mode: expected permission bits like 0440 (octal), got 1023");
+        let text = compose("services:\n  web: { image: a, secrets: [{ source: pw, mode: \"0400\" }] }\n");
+        assert_eq!(
+            references("web", Kind::Secret, &text.services["web"].secrets, &files).unwrap()[0].mode,
+            Some(0o400)
+        );
         let undeclared = compose("services:\n  web: { image: a, configs: [nope] }\n");
         let err = references("web", Kind::Config, &undeclared.services["web"].configs, &files).unwrap_err();
         assert_eq!(err, "services.web.configs: \"nope\" is not declared under the top-level configs:");

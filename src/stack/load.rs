@@ -44,9 +44,20 @@ fn utf8(bytes: &[u8], name: &str) -> Result<String, LoadError> {
     String::from_utf8(bytes.to_vec()).map_err(|e| LoadError(format!("{name}: not UTF-8 text: {e}")))
 }
 
+/// How docker's compose loader reads plain scalars: only `true` and
+/// `false` are booleans (`y`, `on`, `no`... stay text), and a number
+/// with a leading zero is octal (`0440` is 288, as compose means a mode).
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.legacy_octal_numbers = true;
+    options
+}
+
 /// Parses one file's text (`name` for errors, with line and column).
 pub fn parse(text: &str, name: &str) -> Result<Value, LoadError> {
-    let tree: Value = serde_saphyr::from_str(text).map_err(|e| LoadError(format!("{name}: {e}")))?;
+    let tree: Value =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| LoadError(format!("{name}: {e}")))?;
     match tree {
         Value::Object(_) => Ok(tree),
         Value::Null => Err(LoadError(format!("{name}: the file is empty"))),
@@ -120,6 +131,19 @@ pub fn load(files: &[String], env: Option<&Path>) -> Result<Loaded, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_scalars_read_as_dockers_loader_reads_them() {
+        let tree = parse("a: y\nb: on\nc: no\nd: true\ne: 0440\nf: 010\ng: 0.5\nh: 'yes'\n", "f").unwrap();
+        assert_eq!(tree["a"], "y");
+        assert_eq!(tree["b"], "on");
+        assert_eq!(tree["c"], "no");
+        assert_eq!(tree["d"], true);
+        assert_eq!(tree["e"], 288, "a leading zero is octal, as compose means a mode");
+        assert_eq!(tree["f"], 8);
+        assert_eq!(tree["g"], 0.5);
+        assert_eq!(tree["h"], "yes");
+    }
 
     #[test]
     fn decodes_utf16_and_drops_a_bom() {
