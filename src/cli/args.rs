@@ -219,7 +219,7 @@ pub struct CreateArgs {
     #[arg(long = "placement-pref", value_name = "PREF", value_parser = placement_pref)]
     pub placement_pref: Vec<String>,
     /// Maximum number of tasks per node (default 0 = unlimited)
-    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    #[arg(long = "replicas-max-per-node", visible_alias = "max-replicas", value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub max_replicas: Option<u64>,
     #[command(flatten)]
     pub resources: ResourceArgs,
@@ -416,5 +416,22 @@ mod tests {
             Err("expected spread=node.labels.KEY, got \"node.labels.dc\"".into())
         );
         assert!(placement_pref("spread=").is_err());
+    }
+
+    #[test]
+    fn dockers_flag_spellings_and_ours_both_parse() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: CreateArgs,
+        }
+        for flag in ["--replicas-max-per-node", "--max-replicas"] {
+            let cli = Cli::try_parse_from(["create", flag, "2", "--secret", "source=pw,mode=0400", "sleep"]).unwrap();
+            let spec = cli.args.spec();
+            let task = spec.task.unwrap();
+            assert_eq!(task.placement.unwrap().max_replicas, 2, "{flag}");
+            assert_eq!(task.container.unwrap().secrets[0].mode, Some(0o400));
+        }
     }
 }

@@ -120,7 +120,7 @@ pub struct UpdateArgs {
     #[arg(long = "placement-pref-rm", value_name = "PREF", value_parser = placement_pref)]
     pub placement_pref_rm: Vec<String>,
     /// Maximum number of tasks per node (0 = unlimited)
-    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    #[arg(long = "replicas-max-per-node", visible_alias = "max-replicas", value_name = "N", value_parser = count, allow_hyphen_values = true)]
     pub max_replicas: Option<u64>,
     #[command(flatten)]
     pub resources: ResourceArgs,
@@ -532,6 +532,8 @@ mod tests {
         let placement = spec.task.as_ref().unwrap().placement.clone().unwrap();
         assert!(placement.preferences.is_empty());
         assert_eq!(placement.max_replicas, 2);
+        let spec = apply(&["--replicas-max-per-node", "3"], spec).unwrap();
+        assert_eq!(spec.task.unwrap().placement.unwrap().max_replicas, 3, "Docker's spelling");
     }
 
     #[test]
