@@ -70,7 +70,8 @@ fn deploy_lists_updates_only_what_changed_prunes_and_removes() {
     let names = node.ok(&["stack", "services", "--format", "{{.Name}}", "demo"]);
     assert_eq!(names, "demo_web\n");
 
-    node.ok(&["stack", "rm", "demo"]);
+    let out = node.ok(&["stack", "rm", "demo"]);
+    assert_eq!(out, "Removing service demo_web\nRemoving network demo_default\n", "Docker's lines");
     common::wait_until(std::time::Duration::from_secs(30), "the stack to go", || {
         node.ok(&["stack", "ls", "--format", "json"]).is_empty()
     });

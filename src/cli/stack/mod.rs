@@ -16,7 +16,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use shoal_proto::{
     ListConfigsRequest, ListNetworksRequest, ListSecretsRequest, ListServicesRequest, ListTasksRequest, Network,
-    RemoveConfigRequest, RemoveNetworkRequest, RemoveSecretRequest, Service,
+    RemoveConfigRequest, RemoveNetworkRequest, RemoveSecretRequest, RemoveServiceRequest, Service,
 };
 
 use super::args::duration_ns;
@@ -132,9 +132,11 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
 }
 
 /// `stack rm`: the stacks' services, then (once their tasks have stopped,
-/// unless `detach`) their networks.
+/// unless `detach`) their secrets, configs and networks, a line for each
+/// as Docker prints it.
 async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
     let mut removed = BTreeSet::new();
+    let mut failed = false;
     for stack in stacks {
         let services = all_services(ctx).await?.into_iter().filter(|s| in_stack(s, stack)).collect::<Vec<_>>();
         let networks = stack_networks(ctx, stack).await?;
@@ -142,9 +144,21 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
         if services.is_empty() && networks.is_empty() && secrets.is_empty() && configs.is_empty() {
             bail!("nothing found in stack: {stack}");
         }
-        outln!("Removing stack {stack}");
-        removed.extend(services.iter().map(|s| s.id.clone()));
-        service::rm(ctx, services.into_iter().map(|s| s.id).collect()).await?;
+        let mut services = services;
+        services.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut control = ctx.control().await?;
+        for s in &services {
+            outln!("Removing service {}", s.name());
+            match control.remove_service(RemoveServiceRequest { reference: s.id.clone() }).await {
+                Ok(_) => {
+                    removed.insert(s.id.clone());
+                }
+                Err(e) => {
+                    errln!("Failed to remove service {}: {}", s.name(), e.message());
+                    failed = true;
+                }
+            }
+        }
     }
     // The removed services' tasks go once they have stopped (and their
     // addresses with them).
@@ -158,7 +172,6 @@ async fn rm(ctx: &mut Ctx, stacks: &[String], detach: bool) -> Result<()> {
         }
     }
     let mut control = ctx.control().await?;
-    let mut failed = false;
     for stack in stacks {
         let (secrets, configs) = stack_files(ctx, stack).await?;
         for (id, name) in secrets {
