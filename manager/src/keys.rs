@@ -54,8 +54,20 @@ pub fn parse_unlock_key(text: &str) -> Result<DataKey, KeyError> {
 }
 
 /// What the unlock key is sealed for in the cluster object of `cluster_id`.
-pub fn unlock_key_aad(cluster_id: &str) -> String {
+fn unlock_key_aad(cluster_id: &str) -> String {
     format!("unlock key of {cluster_id}")
+}
+
+/// `sealed` as one run of bytes (nonce, then ciphertext and tag), as
+/// files keep it.
+pub fn sealed_bytes(sealed: &Sealed) -> Vec<u8> {
+    [sealed.nonce.as_slice(), sealed.ciphertext.as_slice()].concat()
+}
+
+/// What [`sealed_bytes`] wrote; `None` when too short to hold a nonce.
+pub fn sealed_from(bytes: &[u8]) -> Option<Sealed> {
+    let (nonce, ciphertext) = bytes.split_at_checked(NONCE_LEN)?;
+    Some(Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() })
 }
 
 /// A ChaCha20-Poly1305 key.
@@ -150,6 +162,16 @@ impl Keyring {
 
     pub fn open(&self, id: &str, sealed: &Sealed) -> Result<Vec<u8>, KeyError> {
         self.key()?.open(id, sealed)
+    }
+
+    /// Seals the unlock key `key` for the cluster object of `cluster_id`.
+    pub fn seal_unlock_key(&self, cluster_id: &str, key: &DataKey) -> Result<Sealed, KeyError> {
+        self.seal(&unlock_key_aad(cluster_id), key.as_bytes())
+    }
+
+    /// The unlock key the cluster object of `cluster_id` holds sealed.
+    pub fn open_unlock_key(&self, cluster_id: &str, sealed: &Sealed) -> Result<DataKey, KeyError> {
+        DataKey::from_bytes(&self.open(&unlock_key_aad(cluster_id), sealed)?)
     }
 }
 

@@ -126,7 +126,7 @@ impl Manager {
                 Some(key) => Some(
                     config
                         .keys
-                        .seal(&crate::keys::unlock_key_aad(&options.cluster_id), key.as_bytes())
+                        .seal_unlock_key(&options.cluster_id, key)
                         .map_err(|e| ManagerError::Init(format!("sealing the unlock key: {e}")))?,
                 ),
                 None => None,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use shoal_manager::Manager;
 use shoal_manager::control::cluster::autolocked;
-use shoal_manager::keys::{DataKey, parse_unlock_key, unlock_key_aad};
+use shoal_manager::keys::{DataKey, parse_unlock_key};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tracing::{info, warn};
@@ -85,6 +85,5 @@ fn wanted(manager: &Manager) -> Option<Option<DataKey>> {
     if !on {
         return Some(None);
     }
-    let bytes = manager.keys().open(&unlock_key_aad(&id), &sealed?).ok()?;
-    DataKey::from_bytes(&bytes).ok().map(Some)
+    manager.keys().open_unlock_key(&id, &sealed?).ok().map(Some)
 }

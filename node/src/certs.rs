@@ -8,8 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::{NodeError, Result};
-use shoal_manager::keys::DataKey;
-use shoal_proto::Sealed;
+use shoal_manager::keys::{DataKey, sealed_bytes, sealed_from};
 use shoal_proto::transport::Credentials;
 
 const CA: &str = "ca.pem";
@@ -19,7 +18,6 @@ const KEY: &str = "key.pem";
 const SEALED_KEY: &str = "SHOAL SEALED PRIVATE KEY";
 /// What a sealed key is sealed for (associated data).
 const SEALED_FOR: &str = "shoal node key";
-const NONCE_LEN: usize = 12;
 
 /// The unlock key each certificates directory's key is sealed with
 /// (autolock), held in memory only, from `node unlock` or while the
@@ -77,7 +75,7 @@ pub fn save(dir: &Path, ca: &[u8], cert: &[u8], key: &[u8]) -> Result<()> {
     match lock_of(dir) {
         Some(lock) => {
             let sealed = lock.seal(SEALED_FOR, key).map_err(|e| NodeError::Refused(e.to_string()))?;
-            write(KEY, SEALED_KEY, &[sealed.nonce, sealed.ciphertext].concat(), 0o600)
+            write(KEY, SEALED_KEY, &sealed_bytes(&sealed), 0o600)
         }
         None => write(KEY, "PRIVATE KEY", key, 0o600),
     }
@@ -104,12 +102,8 @@ pub fn load(dir: &Path) -> Result<Credentials> {
     let key = match key.tag() {
         SEALED_KEY => {
             let lock = lock_of(dir).ok_or_else(|| NodeError::Refused(LOCKED.into()))?;
-            let contents = key.contents();
-            if contents.len() < NONCE_LEN {
-                return Err(NodeError::Corrupt(format!("{}: truncated", dir.join(KEY).display())));
-            }
-            let (nonce, ciphertext) = contents.split_at(NONCE_LEN);
-            let sealed = Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() };
+            let sealed = sealed_from(key.contents())
+                .ok_or_else(|| NodeError::Corrupt(format!("{}: truncated", dir.join(KEY).display())))?;
             lock.open(SEALED_FOR, &sealed).map_err(|_| NodeError::Refused(LOCKED.into()))?
         }
         _ => key.into_contents(),

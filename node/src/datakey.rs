@@ -9,8 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use shoal_manager::keys::{DataKey, KEY_LEN, Keyring};
-use shoal_proto::Sealed;
+use shoal_manager::keys::{DataKey, KEY_LEN, Keyring, sealed_bytes, sealed_from};
 
 use crate::{NodeError, Result, files};
 
@@ -18,7 +17,6 @@ const OPEN: &[u8] = b"SHOALDK1";
 const LOCKED: &[u8] = b"SHOALDK2";
 /// What the wrapped key is sealed for (associated data).
 const WRAPPED: &str = "shoal data key";
-const NONCE_LEN: usize = 12;
 
 /// The data key file as found.
 #[derive(Debug, PartialEq)]
@@ -51,9 +49,7 @@ pub fn save(data_dir: &Path, key: &DataKey, lock: Option<&DataKey>) -> Result<()
             ([OPEN, kek.as_bytes()].concat(), kek)
         }
     };
-    let wrapped = kek.seal(WRAPPED, key.as_bytes()).map_err(refused)?;
-    file.extend_from_slice(&wrapped.nonce);
-    file.extend_from_slice(&wrapped.ciphertext);
+    file.extend(sealed_bytes(&kek.seal(WRAPPED, key.as_bytes()).map_err(refused)?));
     files::write(&path(data_dir), &file, 0o600)
 }
 
@@ -79,10 +75,7 @@ fn read(data_dir: &Path, lock: Option<&DataKey>) -> Result<OnDisk> {
         Err(e) => return Err(NodeError::io("reading", &path, e)),
     };
     let (kek, rest) = if let Some(rest) = file.strip_prefix(OPEN) {
-        if rest.len() < KEY_LEN + NONCE_LEN {
-            return Err(damaged(&path, "truncated"));
-        }
-        let (kek, rest) = rest.split_at(KEY_LEN);
+        let (kek, rest) = rest.split_at_checked(KEY_LEN).ok_or_else(|| damaged(&path, "truncated"))?;
         (DataKey::from_bytes(kek).map_err(|e| damaged(&path, &e.to_string()))?, rest)
     } else if let Some(rest) = file.strip_prefix(LOCKED) {
         match lock {
@@ -92,11 +85,7 @@ fn read(data_dir: &Path, lock: Option<&DataKey>) -> Result<OnDisk> {
     } else {
         return Err(damaged(&path, "not a data key file"));
     };
-    if rest.len() < NONCE_LEN {
-        return Err(damaged(&path, "truncated"));
-    }
-    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-    let sealed = Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() };
+    let sealed = sealed_from(rest).ok_or_else(|| damaged(&path, "truncated"))?;
     let key = match kek.open(WRAPPED, &sealed) {
         Ok(key) => key,
         Err(_) if file.starts_with(LOCKED) => {

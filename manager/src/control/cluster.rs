@@ -7,7 +7,7 @@ use shoal_proto::{Cluster, UnlockKeyResponse, UpdateClusterRequest};
 use super::InvalidSpec;
 use super::{ControlError, Result};
 use crate::ca::MIN_CERT_EXPIRY;
-use crate::keys::{DataKey, Keyring, unlock_key_aad, unlock_key_text};
+use crate::keys::{DataKey, Keyring, unlock_key_text};
 use crate::proposer::Proposer;
 
 /// Shortest heartbeat period accepted: below it, a loaded machine would
@@ -35,7 +35,8 @@ pub async fn update(
     if !req.default_runtime.is_empty() {
         shoal_spec::runtime::check(&req.default_runtime, "--default-runtime")?;
     }
-    let autolock_now = store.view(|s| s.cluster().is_some_and(autolocked));
+    let (autolock_now, cluster_id) =
+        store.view(|s| s.cluster().map_or((false, String::new()), |c| (autolocked(c), c.id.clone())));
     let autolock = req.autolock.unwrap_or(autolock_now);
     if req.rotate_unlock_key && !autolock {
         return Err(ControlError::Refused(
@@ -44,16 +45,9 @@ pub async fn update(
         ));
     }
     // A new key when autolock is turned on, or rotated.
-    let new_key = match (autolock && !autolock_now) || req.rotate_unlock_key {
-        true => Some(DataKey::generate().map_err(|e| ControlError::Refused(e.to_string()))?),
+    let sealed = match (autolock && !autolock_now) || req.rotate_unlock_key {
+        true => Some(keys.seal_unlock_key(&cluster_id, &DataKey::generate()?)?),
         false => None,
-    };
-    let sealed = match &new_key {
-        Some(key) => {
-            let id = store.view(|s| s.cluster().map(|c| c.id.clone())).unwrap_or_default();
-            Some(keys.seal(&unlock_key_aad(&id), key.as_bytes()).map_err(|e| ControlError::Refused(e.to_string()))?)
-        }
-        None => None,
     };
     let cluster = proposer
         .update_cluster(|cluster| {
@@ -103,8 +97,5 @@ pub fn autolocked(cluster: &Cluster) -> bool {
 pub fn unlock_key(store: &crate::store::Store, keys: &Keyring) -> Result<UnlockKeyResponse> {
     let sealed = store.view(|s| s.cluster().and_then(|c| Some((c.id.clone(), c.unlock_key.clone()?))));
     let Some((id, sealed)) = sealed else { return Ok(UnlockKeyResponse::default()) };
-    let key = keys.open(&unlock_key_aad(&id), &sealed).map_err(|e| ControlError::Refused(e.to_string()))?;
-    Ok(UnlockKeyResponse {
-        key: unlock_key_text(&DataKey::from_bytes(&key).map_err(|e| ControlError::Refused(e.to_string()))?),
-    })
+    Ok(UnlockKeyResponse { key: unlock_key_text(&keys.open_unlock_key(&id, &sealed)?) })
 }

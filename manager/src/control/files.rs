@@ -37,13 +37,13 @@ pub async fn create_secret(
     files::secret_spec(&spec)?;
     let name = spec.annotations.as_ref().map_or("", |a| a.name.as_str());
     if let Some(existing) = store.view(|s| s.secret_by_name(name).cloned()).filter(|_| reuse) {
-        let data = keys.open(&existing.id, &existing.sealed.clone().unwrap_or_default()).map_err(refused)?;
+        let data = keys.open(&existing.id, &existing.sealed.clone().unwrap_or_default())?;
         let templating = existing.spec.as_ref().map_or("", |s| s.templating.as_str());
         return same("secret", name, existing.clone(), (&data, templating), (&spec.data, &spec.templating))
             .map(without_data);
     }
     let id = new_id();
-    let sealed = keys.seal(&id, &spec.data).map_err(refused)?;
+    let sealed = keys.seal(&id, &spec.data)?;
     spec.data.clear();
     let secret = Secret { id: id.clone(), spec: Some(spec), sealed: Some(sealed), ..Default::default() };
     proposer.propose(vec![ops::create(Object::Secret(secret))]).await?;
@@ -61,10 +61,6 @@ pub async fn create_config(store: &Store, proposer: &Proposer, spec: ConfigSpec,
     let id = config.id.clone();
     proposer.propose(vec![ops::create(Object::Config(config))]).await?;
     get_config(store, &id)
-}
-
-fn refused(e: crate::keys::KeyError) -> ControlError {
-    ControlError::Refused(e.to_string())
 }
 
 /// `existing`, when it holds what was asked again (data, template

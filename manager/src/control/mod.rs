@@ -49,6 +49,13 @@ pub enum ControlError {
     Refused(String),
 }
 
+/// A key that is missing or does not open: the manager cannot do it now.
+impl From<crate::keys::KeyError> for ControlError {
+    fn from(e: crate::keys::KeyError) -> ControlError {
+        ControlError::Refused(e.to_string())
+    }
+}
+
 impl From<ControlError> for Status {
     fn from(err: ControlError) -> Status {
         let msg = err.to_string();
