@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
-use shoal_proto::FileReference;
+use shoal_proto::{Annotations, ConfigSpec, FileReference, SecretSpec};
 
 use super::convert::NAMESPACE_LABEL;
 use super::declared::Declared;
 use super::model::{Compose, FileRef};
 
 /// Secrets or configs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Secret,
     Config,
@@ -29,6 +29,14 @@ impl Kind {
         match self {
             Kind::Secret => "secrets",
             Kind::Config => "configs",
+        }
+    }
+
+    /// One of them, as messages name it.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Config => "config",
         }
     }
 }
@@ -45,6 +53,22 @@ pub struct StackFile {
     pub data: Vec<u8>,
     pub labels: HashMap<String, String>,
     pub templating: String,
+}
+
+impl StackFile {
+    fn annotations(&self) -> Option<Annotations> {
+        Some(Annotations { name: self.name.clone(), labels: self.labels.clone() })
+    }
+
+    /// What to create it with, as a secret.
+    pub fn secret_spec(&self) -> SecretSpec {
+        SecretSpec { annotations: self.annotations(), data: self.data.clone(), templating: self.templating.clone() }
+    }
+
+    /// What to create it with, as a config.
+    pub fn config_spec(&self) -> ConfigSpec {
+        ConfigSpec { annotations: self.annotations(), data: self.data.clone(), templating: self.templating.clone() }
+    }
 }
 
 /// Every secret and config the file declares (`base`: the compose file's

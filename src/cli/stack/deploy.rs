@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use shoal_proto::{
-    Annotations, ConfigSpec, CreateConfigRequest, CreateNetworkRequest, CreateSecretRequest, CreateServiceRequest,
-    ListConfigsRequest, ListNetworksRequest, ListSecretsRequest, NetworkSpec, SecretSpec, Service, ServiceSpec,
-    UpdateServiceRequest,
+    CreateConfigRequest, CreateNetworkRequest, CreateSecretRequest, CreateServiceRequest, ListConfigsRequest,
+    ListNetworksRequest, ListSecretsRequest, NetworkSpec, Service, ServiceSpec, UpdateServiceRequest,
 };
 use shoal_spec::{runtime, validate};
 
@@ -122,11 +121,9 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
     }
     let files = stack_files::plan(stack, compose, base).map_err(anyhow::Error::msg)?;
     for file in files.iter().filter(|f| !f.external) {
-        let annotations = Some(Annotations { name: file.name.clone(), labels: file.labels.clone() });
-        let (data, templating) = (file.data.clone(), file.templating.clone());
         let checked = match file.kind {
-            Kind::Secret => shoal_spec::files::secret_spec(&SecretSpec { annotations, data, templating }),
-            Kind::Config => shoal_spec::files::config_spec(&ConfigSpec { annotations, data, templating }),
+            Kind::Secret => shoal_spec::files::secret_spec(&file.secret_spec()),
+            Kind::Config => shoal_spec::files::config_spec(&file.config_spec()),
         };
         checked.map_err(|e| anyhow!("{}.{}: {}", file.kind.section(), file.key, e.0))?;
     }
@@ -143,13 +140,13 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         }
     }
     let missing = missing_networks(ctx, &networks).await?;
-    make_files(ctx, &files).await?;
+    let file_ids = make_files(ctx, &files).await?;
     // What is left of the stack's services is no longer in the file.
     if options.prune && !current.is_empty() {
         service::rm(ctx, current.into_values().map(|s| s.id).collect()).await?;
     }
     create_networks(ctx, &missing).await?;
-    attach(ctx, &mut entries).await?;
+    attach(ctx, &mut entries, &file_ids).await?;
     let mut view =
         if options.wait.detached() { View::new(0, true) } else { View::new(entries.len(), options.wait.quiet) };
     // All at once: the cluster starts them in `depends_on` order.
@@ -246,8 +243,9 @@ fn entries(
 /// it has already is left as it is when its data is the same, and the
 /// deploy refused (Swarm's rule: they never change) when it is not. An
 /// external one must exist. Those with a name the cluster knows go
-/// first: a refusal leaves nothing new behind.
-async fn make_files(ctx: &mut Ctx, files: &[StackFile]) -> Result<()> {
+/// first: a refusal leaves nothing new behind. Returns the id of each,
+/// by kind and name.
+async fn make_files(ctx: &mut Ctx, files: &[StackFile]) -> Result<FileIds> {
     let mut control = ctx.control().await?;
     let secrets = control.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner().secrets;
     let configs = control.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner().configs;
@@ -255,8 +253,11 @@ async fn make_files(ctx: &mut Ctx, files: &[StackFile]) -> Result<()> {
         Kind::Secret => secrets.iter().any(|s| s.name() == f.name),
         Kind::Config => configs.iter().any(|c| c.name() == f.name),
     };
+    let mut ids = FileIds::new();
+    ids.extend(secrets.iter().map(|s| ((Kind::Secret, s.name().to_string()), s.id.clone())));
+    ids.extend(configs.iter().map(|c| ((Kind::Config, c.name().to_string()), c.id.clone())));
     if let Some(f) = files.iter().find(|f| f.external && !exists(f)) {
-        let kind = if f.kind == Kind::Secret { "secret" } else { "config" };
+        let kind = f.kind.noun();
         bail!(
             "{}.{}: {kind} {:?} is declared as external, but could not be found: create it first with \"shoal {kind} create\"",
             f.kind.section(),
@@ -269,24 +270,27 @@ async fn make_files(ctx: &mut Ctx, files: &[StackFile]) -> Result<()> {
     for f in ordered {
         let new = !exists(f);
         if new {
-            outln!("Creating {} {}", if f.kind == Kind::Secret { "secret" } else { "config" }, f.name);
+            outln!("Creating {} {}", f.kind.noun(), f.name);
         }
-        let annotations = Some(Annotations { name: f.name.clone(), labels: f.labels.clone() });
-        let (data, templating) = (f.data.clone(), f.templating.clone());
         let made = match f.kind {
             Kind::Secret => {
-                let spec = SecretSpec { annotations, data, templating };
-                control.create_secret(CreateSecretRequest { spec: Some(spec), reuse: true }).await.map(drop)
+                let request = CreateSecretRequest { spec: Some(f.secret_spec()), reuse: true };
+                control.create_secret(request).await.map(|s| s.into_inner().id)
             }
             Kind::Config => {
-                let spec = ConfigSpec { annotations, data, templating };
-                control.create_config(CreateConfigRequest { spec: Some(spec), reuse: true }).await.map(drop)
+                let request = CreateConfigRequest { spec: Some(f.config_spec()), reuse: true };
+                control.create_config(request).await.map(|c| c.into_inner().id)
             }
         };
-        made.map_err(|e| anyhow!("{}.{}: {}", f.kind.section(), f.key, e.message()))?;
+        let id = made.map_err(|e| anyhow!("{}.{}: {}", f.kind.section(), f.key, e.message()))?;
+        ids.insert((f.kind, f.name.clone()), id);
     }
-    Ok(())
+    Ok(ids)
 }
+
+/// The id of each secret and config a stack's services may read, by kind
+/// and name.
+type FileIds = std::collections::HashMap<(Kind, String), String>;
 
 /// The stack's networks still to create; an error (before anything is
 /// written) if an external one does not exist.
@@ -318,13 +322,9 @@ async fn create_networks(ctx: &mut Ctx, specs: &[NetworkSpec]) -> Result<()> {
 }
 
 /// Names the entries' networks, secrets and configs by id, as the
-/// cluster stores them (so an
-/// unchanged service compares equal).
-async fn attach(ctx: &mut Ctx, entries: &mut [Entry]) -> Result<()> {
-    let mut control = ctx.control().await?;
-    let list = control.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
-    let secrets = control.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner().secrets;
-    let configs = control.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner().configs;
+/// cluster stores them (so an unchanged service compares equal).
+async fn attach(ctx: &mut Ctx, entries: &mut [Entry], file_ids: &FileIds) -> Result<()> {
+    let list = ctx.control().await?.list_networks(ListNetworksRequest {}).await.map_err(status)?.into_inner();
     for entry in entries {
         for attachment in entry.spec.task.iter_mut().flat_map(|t| t.networks.iter_mut()) {
             let network = list.networks.iter().find(|n| n.name() == attachment.target);
@@ -332,11 +332,12 @@ async fn attach(ctx: &mut Ctx, entries: &mut [Entry]) -> Result<()> {
             attachment.target = network.id.clone();
         }
         if let Some(c) = entry.spec.task.as_mut().and_then(|t| t.container.as_mut()) {
-            for r in &mut c.secrets {
-                r.id = secrets.iter().find(|s| s.name() == r.name).map_or(r.id.clone(), |s| s.id.clone());
-            }
-            for r in &mut c.configs {
-                r.id = configs.iter().find(|s| s.name() == r.name).map_or(r.id.clone(), |s| s.id.clone());
+            let refs =
+                c.secrets.iter_mut().map(|r| (Kind::Secret, r)).chain(c.configs.iter_mut().map(|r| (Kind::Config, r)));
+            for (kind, r) in refs {
+                if let Some(id) = file_ids.get(&(kind, r.name.clone())) {
+                    r.id = id.clone();
+                }
             }
         }
     }
