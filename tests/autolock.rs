@@ -107,21 +107,27 @@ fn a_restarted_manager_stays_locked_until_its_key_while_the_others_serve() {
     // Rotated while manager-3 is down: a running manager opens with the
     // new key only; manager-3 with the old one, until it wraps again.
     cluster.managers[2].kill9();
-    let before = std::fs::read(cluster.managers[1].data_dir().join("data-key")).unwrap();
+    // Both files written again (the data key first, then the TLS key).
+    let files = |m: &Node| ["data-key", "certificates/key.pem"].map(|f| std::fs::read(m.data_dir().join(f)).unwrap());
+    let before = files(&cluster.managers[1]);
     let rotated = cluster.managers[0].ok(&["cluster", "unlock-key", "--rotate", "-q"]).trim().to_string();
     assert!(rotated != key && rotated.starts_with("SHOALKEY-1-"));
     let m2 = &mut cluster.managers[1];
-    wait_until(WAIT, "the key wrapped again", || std::fs::read(m2.data_dir().join("data-key")).unwrap() != before);
+    wait_until(WAIT, "the key wrapped again", || {
+        let now = files(m2);
+        now[0] != before[0] && now[1] != before[1]
+    });
     m2.restart();
     assert!(stderr(&unlock(m2, &key)).contains("this is not the unlock key"));
     assert!(unlock(m2, &rotated).status.success());
     let m3 = &mut cluster.managers[2];
-    let before = std::fs::read(m3.data_dir().join("data-key")).unwrap();
+    let before = files(m3);
     m3.restart();
     assert!(stderr(&unlock(m3, &rotated)).contains("this is not the unlock key"), "it was down: the old key");
     assert!(unlock(m3, &key).status.success());
     wait_until(WAIT, "the late manager wrapped by the new key", || {
-        std::fs::read(m3.data_dir().join("data-key")).unwrap() != before
+        let now = files(m3);
+        now[0] != before[0] && now[1] != before[1]
     });
     m3.restart();
     assert!(unlock(m3, &rotated).status.success());
