@@ -11,12 +11,14 @@ pub mod leader;
 pub mod limits;
 pub mod logging;
 mod names;
+mod propagation;
 mod signal;
 mod size;
 mod time;
 pub mod transport;
 
 pub use addr::parse_ip;
+pub use propagation::{BIND_PROPAGATIONS, bind_propagation};
 pub use signal::signal_number;
 pub use size::{format_size, parse_size};
 

@@ -190,6 +190,15 @@ fn mounts(mounts: &[Mount]) -> Result<(), InvalidSpec> {
         if m.tmpfs_options.is_some() && kind != MountType::Tmpfs {
             return Err(invalid(format!("mount {}: tmpfs options on a mount that is not a tmpfs", m.target)));
         }
+        if let Some(b) = &m.bind_options {
+            if kind != MountType::Bind {
+                return Err(invalid(format!("mount {}: bind options on a mount that is not a bind", m.target)));
+            }
+            if !b.propagation.is_empty() {
+                shoal_proto::bind_propagation(&b.propagation)
+                    .map_err(|e| invalid(format!("mount {}: bind propagation: {e}", m.target)))?;
+            }
+        }
         if let Some(t) = &m.tmpfs_options
             && (t.size_bytes < 0 || t.mode > 0o7777)
         {
@@ -222,7 +231,12 @@ fn healthcheck(h: &HealthConfig) -> Result<(), InvalidSpec> {
             )));
         }
     }
-    let durations = [("interval", h.interval_ns), ("timeout", h.timeout_ns), ("start period", h.start_period_ns)];
+    let durations = [
+        ("interval", h.interval_ns),
+        ("timeout", h.timeout_ns),
+        ("start period", h.start_period_ns),
+        ("start interval", h.start_interval_ns),
+    ];
     for (what, ns) in durations {
         if ns < 0 || (ns > 0 && ns < 1_000_000) {
             return Err(invalid(format!("healthcheck {what}: expected at least 1ms, got {ns}ns")));

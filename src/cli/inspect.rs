@@ -249,6 +249,7 @@ fn container(c: &ContainerSpec) -> Value {
                     .put("Interval", (h.interval_ns > 0).then_some(h.interval_ns))
                     .put("Timeout", (h.timeout_ns > 0).then_some(h.timeout_ns))
                     .put("StartPeriod", (h.start_period_ns > 0).then_some(h.start_period_ns))
+                    .put("StartInterval", (h.start_interval_ns > 0).then_some(h.start_interval_ns))
                     .put("Retries", (h.retries > 0).then_some(h.retries))
                     .done()
             }),
@@ -272,11 +273,13 @@ fn mount(m: &Mount) -> Value {
             .put("Mode", (t.mode > 0).then_some(t.mode))
             .done()
     });
+    let bind = m.bind_options.as_ref().map(|b| Obj::new().put("Propagation", b.propagation.clone()).done());
     Obj::new()
         .always("Type", super::mount::name(m.r#type()))
         .put("Source", m.source.clone())
         .always("Target", m.target.clone())
         .put("ReadOnly", m.read_only)
+        .put("BindOptions", bind)
         .put("VolumeOptions", volume)
         .put("TmpfsOptions", tmpfs)
         .done()

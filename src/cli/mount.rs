@@ -6,16 +6,18 @@
 //!   `target`/`destination`/`dst`, `readonly`/`ro` (bare or `=true|false`);
 //! - volumes: `volume-driver`, `volume-opt=KEY=VALUE` and
 //!   `volume-label=KEY=VALUE` (repeated), `volume-nocopy`;
-//! - tmpfs: `tmpfs-size` (`64m`), `tmpfs-mode` (octal, `1770`).
+//! - tmpfs: `tmpfs-size` (`64m`), `tmpfs-mode` (octal, `1770`);
+//! - binds: `bind-propagation` (`rslave`...).
 
-use shoal_proto::{Mount, MountType, TmpfsOptions, VolumeOptions};
+use shoal_proto::{BindOptions, Mount, MountType, TmpfsOptions, VolumeOptions};
 
 /// Parses one `--mount` value.
 pub fn parse(text: &str) -> Result<Mount, String> {
     let mut m = Mount { r#type: MountType::Volume as i32, ..Default::default() };
     let mut volume = VolumeOptions::default();
     let mut tmpfs = TmpfsOptions::default();
-    let (mut volume_keys, mut tmpfs_keys) = (Vec::new(), Vec::new());
+    let mut bind = BindOptions::default();
+    let (mut volume_keys, mut tmpfs_keys, mut bind_keys) = (Vec::new(), Vec::new(), Vec::new());
     for field in fields(text)? {
         let (key, value) = field.split_once('=').map_or((field.as_str(), None), |(k, v)| (k, Some(v)));
         let key = key.trim();
@@ -32,6 +34,8 @@ pub fn parse(text: &str) -> Result<Mount, String> {
             volume_keys.push(key.to_string());
         } else if key.starts_with("tmpfs-") {
             tmpfs_keys.push(key.to_string());
+        } else if key.starts_with("bind-") {
+            bind_keys.push(key.to_string());
         }
         match (key, value) {
             ("type", Some(kind)) => {
@@ -64,10 +68,13 @@ pub fn parse(text: &str) -> Result<Mount, String> {
                     .filter(|mode| *mode <= 0o7777)
                     .ok_or_else(|| format!("tmpfs-mode: expected octal permission bits like 1770, got {v:?}"))?;
             }
+            ("bind-propagation", Some(v)) => {
+                bind.propagation = shoal_proto::bind_propagation(v).map_err(|e| format!("bind-propagation: {e}"))?;
+            }
             (key, _) => {
                 return Err(format!(
                     "unknown or malformed field {key:?} (expected type, source, target, readonly, volume-driver, \
-                     volume-opt, volume-label, volume-nocopy, tmpfs-size, tmpfs-mode): {text:?}"
+                     volume-opt, volume-label, volume-nocopy, tmpfs-size, tmpfs-mode, bind-propagation): {text:?}"
                 ));
             }
         }
@@ -77,7 +84,9 @@ pub fn parse(text: &str) -> Result<Mount, String> {
     }
     let kind = m.r#type();
     // Docker's rule: options of one type of mount never ride on another.
-    for (keys, of) in [(&volume_keys, MountType::Volume), (&tmpfs_keys, MountType::Tmpfs)] {
+    for (keys, of) in
+        [(&volume_keys, MountType::Volume), (&tmpfs_keys, MountType::Tmpfs), (&bind_keys, MountType::Bind)]
+    {
         if let Some(key) = keys.first()
             && kind != of
         {
@@ -87,6 +96,7 @@ pub fn parse(text: &str) -> Result<Mount, String> {
     match kind {
         MountType::Volume if volume != VolumeOptions::default() => m.volume_options = Some(volume),
         MountType::Tmpfs if tmpfs != TmpfsOptions::default() => m.tmpfs_options = Some(tmpfs),
+        MountType::Bind if bind != BindOptions::default() => m.bind_options = Some(bind),
         _ => {}
     }
     Ok(m)
@@ -173,6 +183,19 @@ mod tests {
         assert_eq!(
             parse("source=v,target=/t,tmpfs-size=1m").unwrap_err(),
             "tmpfs-size: only a tmpfs mount takes it, this one is volume"
+        );
+    }
+
+    #[test]
+    fn bind_propagation() {
+        let b = parse("type=bind,src=/a,dst=/b,bind-propagation=rslave").unwrap().bind_options.unwrap();
+        assert_eq!(b.propagation, "rslave");
+        assert!(
+            parse("type=bind,src=/a,dst=/b,bind-propagation=up").unwrap_err().starts_with("bind-propagation: expected")
+        );
+        assert_eq!(
+            parse("source=v,target=/t,bind-propagation=shared").unwrap_err(),
+            "bind-propagation: only a bind mount takes it, this one is volume"
         );
     }
 }

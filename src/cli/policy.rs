@@ -90,13 +90,19 @@ pub struct HealthArgs {
     /// Start period for the task to initialize before failures count (ms|s|m|h) [default: 0s]
     #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
     pub health_start_period: Option<i64>,
+    /// Time between running the check during the start period (ms|s|m|h) [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = duration_ns)]
+    pub health_start_interval: Option<i64>,
     /// Disable the health check
     #[arg(long, conflicts_with = "health_cmd")]
     pub no_healthcheck: bool,
 }
 
 impl HealthArgs {
-    /// Sets in `health` what the flags give.
+    /// Sets in `health` what the flags give, as docker does: any of them
+    /// on a check turned off (`NONE`) turns it back on (the image's
+    /// command unless `--health-cmd` gives one); `--health-cmd ''`
+    /// removes the command (the image's is run again).
     pub fn apply(&self, health: &mut Option<HealthConfig>) {
         if self.no_healthcheck {
             *health = Some(HealthConfig { test: vec!["NONE".into()], ..Default::default() });
@@ -106,13 +112,19 @@ impl HealthArgs {
             || self.health_interval.is_some()
             || self.health_timeout.is_some()
             || self.health_retries.is_some()
-            || self.health_start_period.is_some();
+            || self.health_start_period.is_some()
+            || self.health_start_interval.is_some();
         if !given {
             return;
         }
         let h = health.get_or_insert_with(HealthConfig::default);
-        if let Some(cmd) = &self.health_cmd {
-            h.test = vec!["CMD-SHELL".into(), cmd.clone()];
+        if h.test.first().is_some_and(|t| t == "NONE") {
+            h.test.clear();
+        }
+        match self.health_cmd.as_deref() {
+            Some("") => h.test.clear(),
+            Some(cmd) => h.test = vec!["CMD-SHELL".into(), cmd.to_string()],
+            None => {}
         }
         let set = |field: &mut i64, value: Option<i64>| {
             if let Some(v) = value {
@@ -122,6 +134,7 @@ impl HealthArgs {
         set(&mut h.interval_ns, self.health_interval);
         set(&mut h.timeout_ns, self.health_timeout);
         set(&mut h.start_period_ns, self.health_start_period);
+        set(&mut h.start_interval_ns, self.health_start_interval);
         if let Some(n) = self.health_retries {
             h.retries = n;
         }
@@ -233,7 +246,14 @@ mod tests {
         HealthArgs { health_interval: Some(5), ..Default::default() }.apply(&mut h);
         assert_eq!((h.as_ref().unwrap().interval_ns, h.as_ref().unwrap().retries), (5, 2), "the rest stays");
         HealthArgs { no_healthcheck: true, ..Default::default() }.apply(&mut h);
-        assert_eq!(h.unwrap().test, vec!["NONE".to_string()]);
+        assert_eq!(h.as_ref().unwrap().test, vec!["NONE".to_string()]);
+        HealthArgs { health_retries: Some(4), ..Default::default() }.apply(&mut h);
+        assert!(h.as_ref().unwrap().test.is_empty(), "a setting turns the image's check back on, as docker does");
+        HealthArgs { health_cmd: Some("true".into()), health_start_interval: Some(7), ..Default::default() }
+            .apply(&mut h);
+        assert_eq!(h.as_ref().unwrap().start_interval_ns, 7);
+        HealthArgs { health_cmd: Some(String::new()), ..Default::default() }.apply(&mut h);
+        assert!(h.unwrap().test.is_empty(), "--health-cmd '' removes the command");
     }
 
     #[test]

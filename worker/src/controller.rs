@@ -251,7 +251,7 @@ impl<E: Executor> Controller<E> {
         let task = self.current();
         let mut checker = if checked.is_some() { None } else { Checker::for_task(&task) };
         let started = tokio::time::Instant::now();
-        let mut next_probe = started + checker.as_ref().map_or(Duration::ZERO, |c| c.interval);
+        let mut next_probe = started + checker.as_ref().map_or(Duration::ZERO, |c| c.interval_at(Duration::ZERO));
         let mut probe: Option<Pin<Box<dyn Future<Output = bool> + Send>>> = None;
         if checker.is_some() || checked.is_some() {
             self.report_health(TaskHealth::Starting);
@@ -300,8 +300,9 @@ impl<E: Executor> Controller<E> {
                 ok = async { probe.as_mut().expect("a probe runs").await }, if probing && probe.is_some() => {
                     probe = None;
                     let Some(c) = checker.as_mut() else { continue };
-                    next_probe = tokio::time::Instant::now() + c.interval;
-                    if let Some(health) = c.record(ok, started.elapsed()) {
+                    let health = c.record(ok, started.elapsed());
+                    next_probe = tokio::time::Instant::now() + c.interval_at(started.elapsed());
+                    if let Some(health) = health {
                         self.report_health(health);
                         unhealthy = health == TaskHealth::Unhealthy;
                     }

@@ -1,6 +1,7 @@
 //! Health checks of a running task, as Docker's: the probe command runs
-//! every `interval` (its first run one interval after the start), each run
-//! bounded by `timeout`. The task is healthy after one success and
+//! every `interval` (its first run one interval after the start; every
+//! `start_interval` instead while in the start period and not yet
+//! healthy), each run bounded by `timeout`. The task is healthy after one success and
 //! unhealthy after `retries` consecutive failures; failures within the
 //! start period do not count, unless the task was healthy once already.
 
@@ -12,6 +13,7 @@ use shoal_proto::{HealthConfig, Task, TaskHealth};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRIES: u64 = 3;
+pub const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The argv a health check runs: `["CMD", prog, args...]` as it is,
 /// `["CMD-SHELL", cmd]` through `/bin/sh -c`. None without a check (no
@@ -39,6 +41,7 @@ pub struct Checker {
     pub timeout: Duration,
     retries: u64,
     start_period: Duration,
+    start_interval: Duration,
     failures: u64,
     was_healthy: bool,
     pub health: TaskHealth,
@@ -58,10 +61,16 @@ impl Checker {
             timeout: duration(config.timeout_ns, DEFAULT_TIMEOUT),
             retries: if config.retries > 0 { config.retries } else { DEFAULT_RETRIES },
             start_period: duration(config.start_period_ns, Duration::ZERO),
+            start_interval: duration(config.start_interval_ns, DEFAULT_START_INTERVAL),
             failures: 0,
             was_healthy: false,
             health: TaskHealth::Starting,
         })
+    }
+
+    /// How long after a probe `since_start` the next one runs.
+    pub fn interval_at(&self, since_start: Duration) -> Duration {
+        if !self.was_healthy && since_start < self.start_period { self.start_interval } else { self.interval }
     }
 
     /// Records a probe that succeeded (`ok`) `since_start` after the task
@@ -119,6 +128,20 @@ mod tests {
         assert_eq!(c.record(true, t), None, "a success resets the count");
         assert_eq!(c.record(false, t), None);
         assert_eq!(c.record(false, t), Some(TaskHealth::Unhealthy));
+    }
+
+    #[test]
+    fn the_start_interval_paces_probes_until_healthy_or_the_period_ends() {
+        let mut settings = config(&["CMD", "x"], 1, 10_000_000_000);
+        settings.start_interval_ns = 1_000_000_000;
+        let mut c = Checker::new(&settings).unwrap();
+        let s = Duration::from_secs;
+        assert_eq!(c.interval_at(s(0)), s(1));
+        assert_eq!(c.interval_at(s(11)), DEFAULT_INTERVAL, "after the start period");
+        c.record(true, s(2));
+        assert_eq!(c.interval_at(s(3)), DEFAULT_INTERVAL, "once healthy");
+        let c = Checker::new(&config(&["CMD", "x"], 1, 0)).unwrap();
+        assert_eq!(c.interval_at(s(0)), DEFAULT_INTERVAL, "no start period, no start interval");
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub fn plan(mounts: &[Mount], volumes_dir: &Path) -> Result<Vec<MountPlan>, Stri
         }
         let source = match m.r#type() {
             MountType::Bind => {
+                if let Some(b) = &m.bind_options
+                    && !matches!(b.propagation.as_str(), "" | "private" | "rprivate")
+                {
+                    return Err(format!(
+                        "bind {}: propagation {} needs the docker runtime (a process task's mounts are private to it)",
+                        m.source, b.propagation
+                    ));
+                }
                 let source = PathBuf::from(&m.source);
                 if !source.exists() {
                     return Err(format!("bind source {} does not exist on this node", m.source));
@@ -150,5 +158,13 @@ mod tests {
         assert!(err.starts_with("volume db: a volume driver and its options need the docker runtime"), "{err}");
         volume.volume_options = Some(shoal_proto::VolumeOptions { no_copy: true, ..Default::default() });
         assert!(plan(&[volume], dir.path()).is_ok(), "labels and nocopy mean nothing here");
+        let mut bind = mount_of(MountType::Bind, t, t);
+        bind.bind_options = Some(shoal_proto::BindOptions { propagation: "rshared".into() });
+        let err = plan(&[bind.clone()], dir.path()).unwrap_err();
+        assert!(
+            err.ends_with("propagation rshared needs the docker runtime (a process task's mounts are private to it)")
+        );
+        bind.bind_options = Some(shoal_proto::BindOptions { propagation: "rprivate".into() });
+        assert!(plan(&[bind], dir.path()).is_ok());
     }
 }

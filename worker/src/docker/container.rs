@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountTmpfsOptions,
+    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountBindOptions, MountTmpfsOptions,
     MountType as EngineMount, MountVolumeOptions, MountVolumeOptionsDriverConfig,
 };
 use shoal_proto::logging::LogLimits;
@@ -142,7 +142,12 @@ pub fn create_body(
 /// durations and retries are left to the engine (the image's, else
 /// Docker's defaults), as Swarm leaves them.
 fn health_config(h: &shoal_proto::HealthConfig) -> Option<HealthConfig> {
-    let given = !h.test.is_empty() || h.interval_ns > 0 || h.timeout_ns > 0 || h.retries > 0 || h.start_period_ns > 0;
+    let given = !h.test.is_empty()
+        || h.interval_ns > 0
+        || h.timeout_ns > 0
+        || h.retries > 0
+        || h.start_period_ns > 0
+        || h.start_interval_ns > 0;
     if !given {
         return None;
     }
@@ -154,7 +159,7 @@ fn health_config(h: &shoal_proto::HealthConfig) -> Option<HealthConfig> {
         timeout: positive(h.timeout_ns),
         retries: (h.retries > 0).then_some(h.retries as i64),
         start_period: positive(h.start_period_ns),
-        ..Default::default()
+        start_interval: positive(h.start_interval_ns),
     })
 }
 
@@ -183,11 +188,18 @@ fn mount(m: &shoal_proto::Mount) -> Mount {
         mode: (t.mode > 0).then_some(i64::from(t.mode)),
         ..Default::default()
     });
+    let bind_options = m.bind_options.as_ref().filter(|b| !b.propagation.is_empty()).map(|b| MountBindOptions {
+        // The names are checked when the spec is made; unknown ones
+        // leave the engine's default.
+        propagation: serde_json::from_value(serde_json::Value::String(b.propagation.clone())).ok(),
+        ..Default::default()
+    });
     Mount {
         typ: Some(typ),
         source: (!m.source.is_empty()).then(|| m.source.clone()),
         target: Some(m.target.clone()),
         read_only: m.read_only.then_some(true),
+        bind_options,
         volume_options,
         tmpfs_options,
         ..Default::default()
@@ -414,6 +426,16 @@ mod tests {
         assert_eq!(driver.options, Some(HashMap::from([("type".into(), "tmpfs".into())])));
         let t = mounts[1].tmpfs_options.clone().unwrap();
         assert_eq!((t.size_bytes, t.mode), (Some(1 << 20), Some(0o1770)));
+        let bind = shoal_proto::Mount {
+            source: "/srv".into(),
+            target: "/s".into(),
+            bind_options: Some(shoal_proto::BindOptions { propagation: "rslave".into() }),
+            ..Default::default()
+        };
+        let t = task(ContainerSpec { mounts: vec![bind], ..Default::default() });
+        let mounts = create_body(&t, "n1", None).unwrap().host_config.unwrap().mounts.unwrap();
+        let propagation = mounts[0].bind_options.clone().unwrap().propagation;
+        assert_eq!(propagation, Some(bollard::models::MountBindOptionsPropagationEnum::RSLAVE));
     }
 
     #[test]
