@@ -229,3 +229,49 @@ networks:
     node.ok(&["stack", "rm", "demo"]);
     assert_eq!(node.ok(&["network", "ls", "--format", "{{.Name}}"]), "corp\ningress\n");
 }
+
+/// Docker's deploy-time refusals, each naming the key, each creating
+/// nothing; and what docker carries into the spec (the compose
+/// `restart:` as the policy, the service's name as a network alias, the
+/// image label, a bind's propagation, the health check's start
+/// interval, variables cast after interpolation) shown by `service
+/// inspect` in Docker's field names.
+#[test]
+fn compose_keys_are_carried_as_docker_carries_them_or_refused_by_name() {
+    let node = Node::init("node-a");
+    let dir = node.data_dir();
+    let file = dir.join("stack.yml");
+    let refused = [
+        ("deploy: { mode: global, replicas: 2 }", "services.app.deploy.replicas: replicas can only be used"),
+        ("deploy: { mode: global, placement: { max_replicas_per_node: 1 } }", "max_replicas_per_node"),
+        ("restart: sometimes", "services.app.restart: unknown restart policy: sometimes"),
+        ("volumes: [data:/d]", "volume \"data\" is not declared under volumes:"),
+        ("volumes: [{ type: bind, target: /d }]", "field Source must not be empty"),
+        ("volumes: [\"/tmp:/d:rox\"]", "unknown option \"rox\""),
+        ("healthcheck: { test: [CMD, \"true\"], disable: true }", "test and disable can't be set at the same time"),
+        ("x-unused: 1\n    platform: linux", "services.app additional property platform is not allowed"),
+    ];
+    for (key, error) in refused {
+        write(&file, &format!("services:\n  app:\n    image: sleep\n    command: \"1000\"\n    {key}\n"));
+        let err = node.fails(1, &["stack", "deploy", "-d", "-c", file.to_str().unwrap(), "bad"]);
+        assert!(err.contains(error), "{key}: {err}");
+    }
+    assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "nothing was created");
+    assert!(!node.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("bad_"), "no network either");
+
+    let yaml = "version: \"3.13\"\nservices:\n  app:\n    image: sleep\n    command: \"1000\"\n    restart: on-failure:3\n    networks: [front]\n    volumes: [\"/tmp:/host-tmp:ro,rslave\"]\n    healthcheck: { test: [CMD, \"true\"], start_period: 1m, start_interval: 2s }\n    deploy:\n      replicas: ${SHOAL_T_REPLICAS:-2}\nnetworks:\n  front: {}\n";
+    write(&file, yaml);
+    node.ok(&["stack", "deploy", "-d", "-c", file.to_str().unwrap(), "ok"]);
+    let inspect: Value = serde_json::from_str(&node.ok(&["service", "inspect", "ok_app"])).unwrap();
+    let spec = &inspect[0]["Spec"];
+    assert_eq!(spec["Labels"]["com.docker.stack.image"], "sleep");
+    assert_eq!(spec["Mode"]["Replicated"]["Replicas"], 2, "cast after interpolation");
+    let task = &spec["TaskTemplate"];
+    assert_eq!(task["RestartPolicy"]["Condition"], "on-failure");
+    assert_eq!(task["RestartPolicy"]["MaxAttempts"], 3);
+    assert_eq!(task["Networks"][0]["Aliases"], serde_json::json!(["app"]));
+    let mount = &task["ContainerSpec"]["Mounts"][0];
+    assert_eq!((&mount["ReadOnly"], &mount["BindOptions"]["Propagation"]), (&true.into(), &"rslave".into()));
+    assert_eq!(task["ContainerSpec"]["Healthcheck"]["StartInterval"], 2_000_000_000i64);
+    node.ok(&["stack", "rm", "ok"]);
+}

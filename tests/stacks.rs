@@ -17,8 +17,21 @@ use common::shared_stacks as stacks;
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
 fn config(files: &[&Path], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    config_with(&[], files, env, stdin)
+}
+
+/// `stack config` with more arguments (`--skip-interpolation`, and
+/// `--cwd DIR`, taken here: where to run it).
+fn config_with(args: &[&str], files: &[&Path], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(SHOAL);
-    cmd.args(["stack", "config"]);
+    let (args, cwd) = match args {
+        ["--cwd", dir, rest @ ..] => (rest, Some(*dir)),
+        _ => (args, None),
+    };
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.args(["stack", "config"]).args(args);
     for f in files {
         cmd.arg("-c").arg(f);
     }
@@ -51,30 +64,32 @@ fn every_real_stack_file_loads_and_round_trips() {
     }
     files.sort();
     assert!(files.len() >= 15, "{files:?}");
-    // What the files ask for (dogvscat's elk stack has a default that is
-    // not a valid template, used only when the password is unset).
-    let env = [("KIBANA_USER", "admin"), ("KIBANA_PASSWORD", "secret")];
+    // The printed file reads back the same when not interpolated again
+    // (docker prints a `$` a default left as it is).
     for file in &files {
-        let first = config(&[file], &env, None);
+        let first = config(&[file], &[], None);
         let tree = yaml(&first);
         assert!(tree.get("services").is_some() || tree.get("version").is_some(), "{}", file.display());
-        let again = config(&[], &env, Some(&text(&first.stdout)));
+        let dir = file.parent().unwrap().to_str().unwrap();
+        let again = config_with(&["--cwd", dir, "--skip-interpolation"], &[], &[], Some(&text(&first.stdout)));
         assert_eq!(yaml(&again), tree, "{} round trips", file.display());
     }
 }
 
 #[test]
 fn required_and_malformed_variables_name_the_file_and_key() {
-    let elk = stacks().join("dogvscat/stack-elk.yml");
-    let out = config(&[&elk], &[], None);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("stack-elk.yml: invalid interpolation format for services.kibana.deploy.labels.traefik.http"),
-        "{err}"
-    );
+    // A default holding `$` (a bcrypt hash) is taken as written, as
+    // docker takes it.
+    let elk = yaml(&config(&[&stacks().join("dogvscat/stack-elk.yml")], &[], None));
+    let users = &elk["services"]["kibana"]["deploy"]["labels"]["traefik.http.middlewares.kibana-auth.basicauth.users"];
+    assert_eq!(users, "admin:$2y$05$oZcj4FgdSFEYNCH0EH/3Vu7Hp72gkvEadHzMsDhGFkbvS/ZrKMKfK");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.yml");
+    std::fs::write(&file, "services:\n  web:\n    image: \"app:${TAG:+alt}\"\n").unwrap();
+    let out = config(&[&file], &[("TAG", "1")], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("stack.yml: invalid interpolation format for services.web.image"), "{err}");
     std::fs::write(&file, "services:\n  web:\n    image: \"app:${TAG:?set TAG to the release}\"\n").unwrap();
     let err = text(&config(&[&file], &[], None).stderr);
     assert!(
@@ -96,7 +111,9 @@ fn the_environment_wins_over_dot_env_and_unset_variables_warn() {
     let web = yaml(&out)["services"]["web"].clone();
     assert_eq!(web["image"], "app:from-env");
     assert_eq!(web["user"], "dotenv-user");
-    assert_eq!(web["command"], serde_json::json!(["echo", "$$HOME"]), "printed escaped");
+    assert_eq!(web["command"], serde_json::json!(["echo", "$HOME"]), "printed as docker prints it");
+    let raw = yaml(&config_with(&["--skip-interpolation"], &[&file], &[("TAG", "from-env")], None));
+    assert_eq!(raw["services"]["web"]["image"], "app:${TAG}", "--skip-interpolation prints the variables");
     assert!(text(&out.stderr).contains("The \"HOST_X\" variable is not set. Defaulting to a blank string."));
 }
 
@@ -193,7 +210,7 @@ services:
         max_replicas_per_node: 2
       resources:
         limits: { cpus: "0.5", memory: 512M }
-        reservations: { cpus: 0.25, memory: 1.5G }
+        reservations: { cpus: "0.25", memory: 1.5G }
       restart_policy: { condition: on-failure, delay: 5s, max_attempts: 3, window: 2m }
       update_config: { parallelism: 2, delay: 10s, failure_action: rollback, monitor: 30s, max_failure_ratio: 0.3, order: start-first }
       rollback_config: { parallelism: 1, delay: 0s, failure_action: pause, monitor: 5s, max_failure_ratio: 0, order: stop-first }
@@ -245,19 +262,22 @@ fn a_file_with_every_key_prints_its_normal_form_and_reads_back_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.yml");
     std::fs::write(&file, EVERY_KEY).unwrap();
+    std::fs::write(dir.path().join("api.env"), "FROM_FILE=1\nMODE=dev\n").unwrap();
     let out = config(&[&file], &[("FROM_ENV", "here")], None);
     let tree = yaml(&out);
     let warned = text(&out.stderr);
     assert!(
-        warned.contains(
-            "services.api: ignoring unsupported options: build, container_name, links, restart, network_mode"
-        ),
+        warned.contains("services.api: ignoring unsupported options: build, container_name, links, network_mode"),
         "{warned}"
     );
     let api = &tree["services"]["api"];
     assert_eq!(api["command"], json!(["serve", "--port", "80"]));
     assert_eq!(api["entrypoint"], json!(["/bin/app", "-v"]));
-    assert_eq!(api["environment"], json!({ "MODE": "prod", "FROM_ENV": null }), "value-less keys kept for deploy");
+    assert_eq!(
+        api["environment"],
+        json!({ "MODE": "prod", "FROM_ENV": "here", "FROM_FILE": "1" }),
+        "env files under environment, a value-less key from the shell, as docker prints them"
+    );
     assert_eq!(api["env_file"], json!(["api.env"]));
     assert_eq!(
         api["ports"],
@@ -272,7 +292,7 @@ fn a_file_with_every_key_prints_its_normal_form_and_reads_back_the_same() {
     assert_eq!(
         api["volumes"],
         json!([
-            { "type": "bind", "source": "./data", "target": "/data", "read_only": true },
+            { "type": "bind", "source": dir.path().join("data"), "target": "/data", "read_only": true },
             { "type": "volume", "source": "cache", "target": "/cache" },
             { "type": "tmpfs", "target": "/tmp" },
         ])
@@ -302,7 +322,7 @@ fn a_file_with_every_key_prints_its_normal_form_and_reads_back_the_same() {
     );
     assert_eq!(
         deploy["resources"],
-        json!({ "limits": { "cpus": "0.5", "memory": 536870912 }, "reservations": { "cpus": "0.25", "memory": 1610612736 } })
+        json!({ "limits": { "cpus": "0.5", "memory": "536870912" }, "reservations": { "cpus": "0.25", "memory": "1610612736" } })
     );
     assert_eq!(
         deploy["restart_policy"],
@@ -318,10 +338,13 @@ fn a_file_with_every_key_prints_its_normal_form_and_reads_back_the_same() {
     assert_eq!(db["environment"], json!({ "PASSWORD": "secret" }));
     assert_eq!(db["healthcheck"], json!({ "test": ["CMD", "db-ping"] }));
     assert_eq!((&db["deploy"]["mode"], &db["deploy"]["endpoint_mode"]), (&json!("global"), &json!("vip")));
-    assert_eq!(tree["networks"]["back"], json!({ "external": true }));
-    assert_eq!(tree["secrets"]["cert"], json!({ "external": true }));
+    assert_eq!(tree["networks"]["back"], json!({ "external": true, "name": "back" }));
+    assert_eq!(tree["secrets"]["cert"], json!({ "external": true, "name": "cert" }));
+    assert_eq!(tree["secrets"]["token"]["file"], json!(dir.path().join("token.txt")));
 
-    let again = config(&[], &[("FROM_ENV", "here")], Some(&text(&out.stdout)));
+    let printed = dir.path().join("printed.yml");
+    std::fs::write(&printed, &out.stdout).unwrap();
+    let again = config(&[&printed], &[("FROM_ENV", "here")], None);
     assert_eq!(yaml(&again), tree, "the printed file reads back the same");
 }
 
@@ -331,7 +354,7 @@ fn the_get_started_stack_prints_its_normal_form_and_reads_back_the_same() {
     let tree = yaml(&config(&[], &[], Some(GET_STARTED)));
     let web = &tree["services"]["web"];
     assert_eq!(web["deploy"]["replicas"], 5);
-    assert_eq!(web["deploy"]["resources"]["limits"], json!({ "cpus": "0.1", "memory": 52428800 }));
+    assert_eq!(web["deploy"]["resources"]["limits"], json!({ "cpus": "0.1", "memory": "52428800" }));
     assert_eq!(web["deploy"]["restart_policy"], json!({ "condition": "on-failure" }));
     assert_eq!(web["ports"], json!([{ "target": 80, "published": 4000, "protocol": "tcp", "mode": "ingress" }]));
     let visualizer = &tree["services"]["visualizer"];

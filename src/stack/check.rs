@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 /// Ignored by a swarm (Docker's unsupported and deprecated properties).
-const IGNORED: [&str; 18] = [
+const IGNORED: [&str; 17] = [
     "build",
     "cgroup_parent",
     "cgroupns_mode",
@@ -22,7 +22,6 @@ const IGNORED: [&str; 18] = [
     "network_mode",
     "pid",
     "privileged",
-    "restart",
     "security_opt",
     "shm_size",
     "userns_mode",
@@ -60,6 +59,7 @@ pub fn services(tree: &Value) -> Result<Vec<String>, String> {
         if !ignored.is_empty() {
             warnings.push(format!("services.{name}: ignoring unsupported options: {}", ignored.join(", ")));
         }
+        warnings.extend(relabelled(name, keys.get("volumes")));
         for key in keys.keys() {
             if let Some((_, instead)) = REFUSED.iter().find(|(k, _)| k == key) {
                 errors.push(format!("services.{name}: {key} is not allowed in a stack ({instead})"));
@@ -67,6 +67,20 @@ pub fn services(tree: &Value) -> Result<Vec<String>, String> {
         }
     }
     if errors.is_empty() { Ok(warnings) } else { Err(errors.join("\n")) }
+}
+
+/// A warning for each short volume asking for SELinux relabelling
+/// (`:z`, `:Z`): a swarm's mounts cannot ask for it (docker drops it
+/// without a word).
+fn relabelled(service: &str, volumes: Option<&Value>) -> Vec<String> {
+    let specs = volumes.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    specs
+        .filter_map(|spec| {
+            let options = spec.splitn(3, ':').nth(2)?;
+            let option = options.split(',').find(|o| *o == "z" || *o == "Z")?;
+            Some(format!("services.{service}.volumes: {spec}: option {option} (SELinux relabelling) is ignored: a swarm's mounts cannot ask for it"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,9 +94,14 @@ mod tests {
             "web": { "image": "a", "build": ".", "container_name": "w", "restart": "always" },
             "db": { "image": "b" },
         } });
+        assert_eq!(services(&tree).unwrap(), vec!["services.web: ignoring unsupported options: build, container_name"]);
+        let tree = json!({ "services": { "web": { "image": "a", "volumes": ["/a:/a:ro,z", "/b:/b", "v:/v:Z"] } } });
         assert_eq!(
             services(&tree).unwrap(),
-            vec!["services.web: ignoring unsupported options: build, container_name, restart"]
+            vec![
+                "services.web.volumes: /a:/a:ro,z: option z (SELinux relabelling) is ignored: a swarm's mounts cannot ask for it",
+                "services.web.volumes: v:/v:Z: option Z (SELinux relabelling) is ignored: a swarm's mounts cannot ask for it",
+            ]
         );
         let tree = json!({ "services": { "web": { "image": "a", "cpu_quota": 5, "extends": { "service": "x" } } } });
         assert_eq!(

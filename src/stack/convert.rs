@@ -6,15 +6,15 @@
 //! the stack's [`super::volumes`]; relative bind sources are taken from
 //! the directory of the first compose file.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 
 use serde_json::Value;
 use shoal_proto::{
-    Annotations, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec, FailureAction, GlobalJob,
-    GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference, PortConfig, PortProtocol,
-    PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
-    ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder, service_spec::Mode,
+    Annotations, BindOptions, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec,
+    FailureAction, GlobalJob, GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference,
+    PortConfig, PortProtocol, PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources,
+    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder,
+    service_spec::Mode,
 };
 use shoal_spec::update;
 
@@ -23,6 +23,8 @@ use super::networks::StackNetwork;
 
 /// The label Docker puts on everything of a stack.
 pub const NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
+/// The label Docker puts on a stack's service: its image as written.
+pub const IMAGE_LABEL: &str = "com.docker.stack.image";
 
 /// A converted service, and what of it could not be honoured.
 #[derive(Debug)]
@@ -31,24 +33,16 @@ pub struct Converted {
     pub warnings: Vec<String>,
 }
 
-/// Converts service `name` of stack `stack` (declared in `compose`); `env` gives the values of
-/// environment keys written without one, `base` is the directory
-/// relative bind sources start from, `networks` the stack's networks
+/// Converts service `name` of stack `stack` (declared in `compose`, as
+/// [`super::resolve`] settled it); `networks` are the stack's networks
 /// (attachments name them; the daemon resolves the names).
-pub fn service(
-    stack: &str,
-    name: &str,
-    compose: &Compose,
-    env: &dyn Fn(&str) -> Option<String>,
-    base: &Path,
-    networks: &[StackNetwork],
-) -> Result<Converted, String> {
+pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetwork]) -> Result<Converted, String> {
     let svc = &compose.services[name];
     let mut warnings = Vec::new();
     let deploy = svc.deploy.clone().unwrap_or_default();
     let namespace = || (NAMESPACE_LABEL.to_string(), stack.to_string());
     let mut service_labels: HashMap<String, String> = deploy.labels.clone().into_iter().collect();
-    service_labels.extend([namespace()]);
+    service_labels.extend([namespace(), (IMAGE_LABEL.to_string(), svc.image.clone().unwrap_or_default())]);
     let mut container_labels: HashMap<String, String> = svc.labels.clone().into_iter().collect();
     container_labels.extend([namespace()]);
 
@@ -60,19 +54,11 @@ pub fn service(
     }
     let (program, args) = (svc.image.clone().unwrap_or_default(), svc.command.clone().unwrap_or_default());
     let other = |key: &str| svc.other.get(key).and_then(|v| v.as_bool());
-    // `env_file`s first (in order), then `environment` over them.
-    let mut environment: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for file in &svc.env_file {
-        let path = base.join(file);
-        let text = std::fs::read(&path).map_err(|e| format!("services.{name}.env_file: {}: {e}", path.display()))?;
-        let text = super::load::decode(&text, file).map_err(|e| e.0)?;
-        let vars = super::envfile::parse(&text, file).map_err(|e| format!("services.{name}.env_file: {e}"))?;
-        environment.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
-    }
-    environment.extend(svc.environment.clone());
-    let env_entries = environment.iter().filter_map(|(k, v)| {
-        let value = v.clone().or_else(|| env(k))?;
-        Some(format!("{k}={value}"))
+    // The env files are in `environment` already; a variable without a
+    // value stays a bare name, as docker passes it.
+    let env_entries = svc.environment.iter().map(|(k, v)| match v {
+        Some(value) => format!("{k}={value}"),
+        None => k.clone(),
     });
     let container = ContainerSpec {
         image: program,
@@ -84,8 +70,8 @@ pub fn service(
         stop_signal: svc.stop_signal.clone().unwrap_or_default(),
         stop_grace_period_ns: svc.stop_grace_period.map(|d| d.0),
         hostname: svc.hostname.clone().unwrap_or_default(),
-        healthcheck: svc.healthcheck.as_ref().map(healthcheck),
-        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, compose, base)).collect::<Result<_, _>>()?,
+        healthcheck: svc.healthcheck.as_ref().map(|h| healthcheck(name, h)).transpose()?,
+        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, compose)).collect::<Result<_, _>>()?,
         pids_limit: deploy.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.pids).unwrap_or(0),
         command: entrypoint,
         init: other("init"),
@@ -96,7 +82,7 @@ pub fn service(
     };
     let task = TaskSpec {
         container: Some(container),
-        restart: Some(restart(deploy.restart_policy.as_ref())),
+        restart: Some(restart(name, deploy.restart_policy.as_ref(), svc.other.get("restart"))?),
         placement: Some(placement(deploy.placement.as_ref())),
         resources: Some(resources(deploy.resources.as_ref())),
         // None: the cluster's default, decided when the service is created.
@@ -106,12 +92,25 @@ pub fn service(
             None => String::new(),
         },
         force_update: 0,
-        networks: super::networks::attachments(svc, networks),
+        networks: super::networks::attachments(name, svc, networks, &mut warnings),
         // `logging` is kept as written (issue 25 decides how stacks carry it).
         log_driver: None,
     };
+    let deploy_mode = deploy.mode.unwrap_or(DeployMode::Replicated);
+    if matches!(deploy_mode, DeployMode::Global | DeployMode::GlobalJob) {
+        if deploy.replicas.is_some() {
+            return Err(format!(
+                "services.{name}.deploy.replicas: replicas can only be used with replicated or replicated-job mode"
+            ));
+        }
+        if deploy.placement.as_ref().is_some_and(|p| p.max_replicas_per_node.is_some()) {
+            return Err(format!(
+                "services.{name}.deploy.placement.max_replicas_per_node: can only be used with replicated or replicated-job mode"
+            ));
+        }
+    }
     let replicas = deploy.replicas.unwrap_or(1);
-    let mode = match deploy.mode.unwrap_or(DeployMode::Replicated) {
+    let mode = match deploy_mode {
         DeployMode::Replicated => Mode::Replicated(ReplicatedService { replicas }),
         DeployMode::Global => Mode::Global(GlobalService {}),
         DeployMode::ReplicatedJob => {
@@ -125,7 +124,7 @@ pub fn service(
         mode: Some(mode),
         update: Some(rollout(deploy.update_config.as_ref())),
         rollback: Some(rollout(deploy.rollback_config.as_ref())),
-        endpoint: endpoint(name, svc, deploy.endpoint_mode, &mut warnings)?,
+        endpoint: endpoint(name, svc, deploy.endpoint_mode)?,
         depends_on: dependencies(stack, svc),
     };
     Ok(Converted { spec, warnings })
@@ -145,12 +144,7 @@ fn dependencies(stack: &str, svc: &Service) -> Vec<Dependency> {
 }
 
 /// `ports` and `deploy.endpoint_mode`.
-fn endpoint(
-    name: &str,
-    svc: &Service,
-    mode: Option<model::EndpointMode>,
-    warnings: &mut Vec<String>,
-) -> Result<Option<EndpointSpec>, String> {
+fn endpoint(name: &str, svc: &Service, mode: Option<model::EndpointMode>) -> Result<Option<EndpointSpec>, String> {
     let mut ports = Vec::with_capacity(svc.ports.len());
     for p in &svc.ports {
         let protocol = match p.protocol {
@@ -163,12 +157,6 @@ fn endpoint(
                 ));
             }
         };
-        if p.host_ip.is_some() {
-            warnings.push(format!(
-                "services.{name}.ports: {}: host_ip is ignored (a port is open on every address)",
-                p.target
-            ));
-        }
         ports.push(PortConfig {
             protocol: protocol as i32,
             target_port: p.target.into(),
@@ -189,37 +177,37 @@ fn endpoint(
     Ok(Some(EndpointSpec { mode: mode as i32, ports }))
 }
 
-fn healthcheck(h: &model::Healthcheck) -> HealthConfig {
+fn healthcheck(name: &str, h: &model::Healthcheck) -> Result<HealthConfig, String> {
+    if h.disable && h.test.as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(format!("services.{name}.healthcheck: test and disable can't be set at the same time"));
+    }
     let ns = |d: Option<model::Duration>| d.map_or(0, |d| d.0);
-    HealthConfig {
+    Ok(HealthConfig {
         test: if h.disable { vec!["NONE".into()] } else { h.test.clone().unwrap_or_default() },
         interval_ns: ns(h.interval),
         timeout_ns: ns(h.timeout),
         retries: h.retries.unwrap_or(0),
         start_period_ns: ns(h.start_period),
-    }
+        start_interval_ns: ns(h.start_interval),
+    })
 }
 
-fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose, base: &Path) -> Result<Mount, String> {
+fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose) -> Result<Mount, String> {
     let at = || format!("services.{name}.volumes: {}", v.target);
     // Docker's rule: the options of one kind of mount never ride on another.
-    for (options, kind) in [(&v.volume, VolumeType::Volume), (&v.tmpfs, VolumeType::Tmpfs)] {
+    for (options, kind) in [(&v.volume, VolumeType::Volume), (&v.tmpfs, VolumeType::Tmpfs), (&v.bind, VolumeType::Bind)]
+    {
         if options.is_some() && v.kind != kind {
             let (kind, ty) = (format!("{kind:?}").to_lowercase(), format!("{:?}", v.kind).to_lowercase());
             return Err(format!("{}: {kind} options are incompatible with type {ty}", at()));
         }
     }
-    let (mut volume_options, mut tmpfs_options) = (None, None);
+    let (mut volume_options, mut tmpfs_options, mut bind_options) = (None, None, None);
     let (kind, source) = match v.kind {
+        // Absolute already (see `resolve`).
         VolumeType::Bind => {
-            let source = v.source.clone().unwrap_or_default();
-            let path = Path::new(&source);
-            let relative = || {
-                let parts = path.components().filter(|c| !matches!(c, std::path::Component::CurDir));
-                base.join(parts.collect::<std::path::PathBuf>()).display().to_string()
-            };
-            let source = if path.is_absolute() { source } else { relative() };
-            (MountType::Bind, source)
+            bind_options = v.bind.as_ref().map(|o| bind(o, &at())).transpose()?;
+            (MountType::Bind, v.source.clone().unwrap_or_default())
         }
         VolumeType::Volume => match &v.source {
             Some(volume) => {
@@ -238,7 +226,31 @@ fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose, base: &P
         other => return Err(format!("{}: {other:?} mounts are not supported", at())),
     };
     let target = v.target.clone();
-    Ok(Mount { r#type: kind as i32, source, target, read_only: v.read_only, volume_options, tmpfs_options })
+    Ok(Mount {
+        r#type: kind as i32,
+        source,
+        target,
+        read_only: v.read_only,
+        volume_options,
+        tmpfs_options,
+        bind_options,
+    })
+}
+
+/// `bind: { propagation }` (compose's other bind keys are refused).
+fn bind(options: &Value, at: &str) -> Result<BindOptions, String> {
+    let fields = options.as_object().ok_or_else(|| format!("{at}: bind: expected a mapping, got {options}"))?;
+    let mut bind = BindOptions::default();
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("propagation", Value::String(p)) => {
+                bind.propagation =
+                    shoal_proto::bind_propagation(p).map_err(|e| format!("{at}: bind.propagation: {e}"))?;
+            }
+            (key, value) => return Err(format!("{at}: bind.{key}: not supported (got {value})")),
+        }
+    }
+    Ok(bind)
 }
 
 /// `tmpfs: { size, mode }`: size in bytes or as `64m`, mode as a number
@@ -264,8 +276,41 @@ fn tmpfs(options: &Value, at: &str) -> Result<TmpfsOptions, String> {
     Ok(TmpfsOptions { size_bytes, mode })
 }
 
-fn restart(p: Option<&model::RestartPolicy>) -> RestartPolicy {
-    let p = p.cloned().unwrap_or_default();
+/// `deploy.restart_policy`, else compose's `restart:` as docker's
+/// converter reads it (`always` and `unless-stopped` restart on any
+/// exit, `on-failure[:N]` on failure at most N times), but that `no`
+/// means no restart (docker leaves the swarm's default, any).
+fn restart(
+    name: &str,
+    p: Option<&model::RestartPolicy>,
+    compose_restart: Option<&Value>,
+) -> Result<RestartPolicy, String> {
+    let Some(p) = p else {
+        let Some(text) = compose_restart.filter(|v| !v.is_null()) else {
+            return Ok(restart_policy(&Default::default()));
+        };
+        let text = text.as_str().ok_or_else(|| format!("services.{name}.restart: expected text, got {text}"))?;
+        let unknown = || {
+            format!(
+                "services.{name}.restart: unknown restart policy: {text} (no, always, unless-stopped or on-failure[:N])"
+            )
+        };
+        let (condition, max_attempts) = match text.split_once(':') {
+            None => match text {
+                "" | "no" => (RestartCondition::None, 0),
+                "always" | "unless-stopped" => (RestartCondition::Any, 0),
+                "on-failure" => (RestartCondition::OnFailure, 0),
+                _ => return Err(unknown()),
+            },
+            Some(("on-failure", n)) => (RestartCondition::OnFailure, n.parse::<u64>().map_err(|_| unknown())?),
+            Some(_) => return Err(unknown()),
+        };
+        return Ok(RestartPolicy { condition: condition as i32, delay_ns: None, max_attempts, window_ns: 0 });
+    };
+    Ok(restart_policy(p))
+}
+
+fn restart_policy(p: &model::RestartPolicy) -> RestartPolicy {
     RestartPolicy {
         condition: match p.condition {
             Some(model::RestartCondition::None) => RestartCondition::None,
@@ -329,14 +374,23 @@ fn rollout(c: Option<&model::UpdateConfig>) -> UpdateConfig {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::stack::model::Compose;
 
-    fn convert(yaml: &str, name: &str) -> Result<Converted, String> {
-        let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
+    fn resolved(yaml: &str, base: &Path) -> Result<Compose, String> {
+        let mut compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
         let env = |k: &str| (k == "FROM_SHELL").then(|| "yes".to_string());
+        let cx = crate::stack::resolve::Context { base, lookup: &env, version: "3.8" };
+        crate::stack::resolve::compose(&mut compose, &cx)?;
+        Ok(compose)
+    }
+
+    fn convert(yaml: &str, name: &str) -> Result<Converted, String> {
+        let compose = resolved(yaml, Path::new("/srv/demo"))?;
         let (networks, _) = crate::stack::networks::plan("demo", &compose)?;
-        service("demo", name, &compose, &env, Path::new("/srv/demo"), &networks)
+        service("demo", name, &compose, &networks)
     }
 
     #[test]
@@ -366,11 +420,12 @@ volumes:
         let a = spec.annotations.unwrap();
         assert_eq!(a.name, "demo_web");
         assert_eq!((a.labels["team"].as_str(), a.labels[NAMESPACE_LABEL].as_str()), ("a", "demo"));
+        assert_eq!(a.labels[IMAGE_LABEL], "./web");
         assert_eq!(spec.mode, Some(Mode::Replicated(ReplicatedService { replicas: 5 })));
         let task = spec.task.unwrap();
         let container = task.container.unwrap();
         assert_eq!((container.image.as_str(), container.args.clone()), ("./web", vec!["--port".into(), "80".into()]));
-        assert_eq!(container.env, vec!["A=1".to_string(), "FROM_SHELL=yes".to_string()]);
+        assert_eq!(container.env, ["A=1", "FROM_SHELL=yes", "UNSET"], "an unset variable stays bare, as docker has it");
         assert_eq!(container.labels["tier"], "front");
         let sources: Vec<(MountType, &str, bool)> =
             container.mounts.iter().map(|m| (m.r#type(), m.source.as_str(), m.read_only)).collect();
@@ -398,7 +453,7 @@ volumes:
             [(4000, 80, PortProtocol::Tcp, PublishMode::Ingress), (53, 53, PortProtocol::Udp, PublishMode::Host)]
         );
         assert_eq!(endpoint.mode(), EndpointMode::Vip);
-        assert_eq!(c.warnings, vec!["services.web.ports: 53: host_ip is ignored (a port is open on every address)"]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
@@ -407,15 +462,11 @@ volumes:
         std::fs::write(dir.path().join("app.env"), "A=from-file\nB=from-file\n").unwrap();
         let yaml =
             "services: { web: { image: a, env_file: app.env, environment: { B: mine }, x-shoal-runtime: docker } }";
-        let compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap()).unwrap();
-        let c = service("demo", "web", &compose, &|_| None, dir.path(), &[]).unwrap();
+        let compose = resolved(yaml, dir.path()).unwrap();
+        let c = service("demo", "web", &compose, &[]).unwrap();
         let task = c.spec.task.unwrap();
         assert_eq!(task.container.unwrap().env, vec!["A=from-file".to_string(), "B=mine".to_string()]);
         assert_eq!(task.runtime, "docker");
-        let missing = "services: { web: { image: a, env_file: [nope.env] } }";
-        let compose = Compose::from_tree(serde_saphyr::from_str(missing).unwrap()).unwrap();
-        let err = service("demo", "web", &compose, &|_| None, dir.path(), &[]).unwrap_err();
-        assert!(err.starts_with("services.web.env_file: "), "{err}");
     }
 
     #[test]
@@ -455,11 +506,38 @@ volumes:
     }
 
     #[test]
+    fn compose_restart_is_the_policy_when_deploy_gives_none() {
+        let policy = |restart: &str| {
+            let yaml = format!("services: {{ w: {{ image: a, restart: {restart:?} }} }}");
+            convert(&yaml, "w").map(|c| {
+                let p = c.spec.task.unwrap().restart.unwrap();
+                (p.condition(), p.max_attempts)
+            })
+        };
+        assert_eq!(policy("always"), Ok((RestartCondition::Any, 0)));
+        assert_eq!(policy("unless-stopped"), Ok((RestartCondition::Any, 0)));
+        assert_eq!(policy("on-failure:3"), Ok((RestartCondition::OnFailure, 3)));
+        assert_eq!(policy("no"), Ok((RestartCondition::None, 0)));
+        assert!(policy("sometimes").unwrap_err().starts_with("services.w.restart: unknown restart policy: sometimes"));
+        assert!(policy("on-failure:x").is_err());
+        let both = "services: { w: { image: a, restart: always, deploy: { restart_policy: { condition: none } } } }";
+        let p = convert(both, "w").unwrap().spec.task.unwrap().restart.unwrap();
+        assert_eq!(p.condition(), RestartCondition::None, "deploy.restart_policy wins");
+    }
+
+    #[test]
     fn what_cannot_be_deployed_yet_is_refused_by_name() {
         let err = convert("services: { web: { command: x } }", "web").unwrap_err();
         assert_eq!(err, "services.web.image: required (the program to run)");
         let err = convert("services: { web: { image: a, volumes: [/anon] } }", "web").unwrap_err();
         assert!(err.contains("an anonymous volume needs a name"), "{err}");
+        let global = "services: { g: { image: a, deploy: { mode: global, replicas: 2 } } }";
+        assert_eq!(
+            convert(global, "g").unwrap_err(),
+            "services.g.deploy.replicas: replicas can only be used with replicated or replicated-job mode"
+        );
+        let global = "services: { g: { image: a, deploy: { mode: global, placement: { max_replicas_per_node: 1 } } } }";
+        assert!(convert(global, "g").unwrap_err().starts_with("services.g.deploy.placement.max_replicas_per_node: "));
         let job = convert("services: { j: { image: a, deploy: { mode: replicated-job, replicas: 3 } } }", "j").unwrap();
         assert_eq!(job.spec.mode, Some(Mode::ReplicatedJob(ReplicatedJob { max_concurrent: 0, total_completions: 3 })));
     }

@@ -1,8 +1,9 @@
 //! Reading compose files: each `-c FILE` (or `-` for stdin) decoded
 //! (UTF-8, or UTF-16 with a byte order mark), parsed as YAML (anchors and
 //! `<<` merge keys included), interpolated with the environment and then
-//! the `.env` file beside the first file (or `--env-file`), merged in
-//! order, checked for keys a swarm ignores or refuses, and typed.
+//! the `.env` file beside the first file (or `--env-file`), checked for
+//! keys a swarm ignores or refuses and against docker's [`schema`] of
+//! the file's version, merged in order, and typed.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::model::Compose;
-use super::{check, envfile, interpolate, merge};
+use super::{check, envfile, interpolate, merge, resolve, schema};
 
 /// Why the files could not be loaded; each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +79,9 @@ fn read(file: &str) -> Result<Vec<u8>, LoadError> {
 /// (the current one for stdin).
 pub fn base_dir(files: &[String]) -> PathBuf {
     let first = files.first().filter(|f| *f != "-").map(PathBuf::from);
-    let dir = first.and_then(|f| f.parent().map(Path::to_path_buf)).unwrap_or_default();
-    std::path::absolute(&dir).unwrap_or(dir)
+    let dir = first.and_then(|f| f.parent().map(Path::to_path_buf)).filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    resolve::clean(&std::path::absolute(&dir).unwrap_or(dir))
 }
 
 /// The variables of the env file: `env_file` if given (it must exist),
@@ -100,31 +102,59 @@ fn env_file(files: &[String], env_file: Option<&Path>) -> Result<HashMap<String,
     envfile::parse(&decode(&text, &name)?, &name).map_err(LoadError)
 }
 
+/// How to load: the env file given (`--env-file`), and whether to
+/// interpolate (`stack config --skip-interpolation` does not).
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub env_file: Option<&'a Path>,
+    pub interpolate: bool,
+}
+
 /// Loads `files` in order; variables come from the environment first,
 /// then the env file.
-pub fn load(files: &[String], env: Option<&Path>) -> Result<Loaded, LoadError> {
-    let vars = env_file(files, env)?;
+pub fn load(files: &[String], options: Options<'_>) -> Result<Loaded, LoadError> {
+    let vars = env_file(files, options.env_file)?;
     let lookup = |name: &str| std::env::var(name).ok().or_else(|| vars.get(name).cloned());
     let mut merged: Option<Value> = None;
     let mut warnings = Vec::new();
+    let mut version: Option<String> = None;
+    let mut warn = |warning: String| {
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
+    };
     for file in files {
         let name = if file == "-" { "stdin" } else { file.as_str() };
         let mut tree = parse(&decode(&read(file)?, name)?, name)?;
-        let unset = interpolate::tree(&mut tree, &lookup).map_err(|e| LoadError(format!("{name}: {e}")))?;
-        for var in unset {
-            let warning = format!("The {var:?} variable is not set. Defaulting to a blank string.");
-            if !warnings.contains(&warning) {
-                warnings.push(warning);
+        let this = schema::version(&tree);
+        match &version {
+            Some(first) if *first != this => {
+                return Err(LoadError(format!("{name}: version {this} differs from the first file's {first}")));
+            }
+            Some(_) => {}
+            None => version = Some(this.clone()),
+        }
+        if options.interpolate {
+            let unset = interpolate::tree(&mut tree, &lookup).map_err(|e| LoadError(format!("{name}: {e}")))?;
+            for var in unset {
+                warn(format!("The {var:?} variable is not set. Defaulting to a blank string."));
             }
         }
+        check::services(&tree).map_err(|e| LoadError(format!("{name}: {e}")))?.into_iter().for_each(&mut warn);
+        schema::validate(&tree, &this).map_err(|e| LoadError(format!("{name}: {e}")))?;
         match merged.as_mut() {
             Some(base) => merge::files(base, tree),
             None => merged = Some(tree),
         }
     }
     let tree = merged.ok_or_else(|| LoadError("no compose file given (-c FILE)".into()))?;
-    warnings.extend(check::services(&tree).map_err(LoadError)?);
-    let compose = Compose::from_tree(tree).map_err(LoadError)?;
+    let mut compose = Compose::from_tree(tree).map_err(LoadError)?;
+    let version = version.unwrap_or_default();
+    // Printed as docker prints it: none or `3` is the newest.
+    compose.version = Some(version.clone());
+    let base = base_dir(files);
+    let cx = resolve::Context { base: &base, lookup: &lookup, version: &version };
+    warnings.extend(resolve::compose(&mut compose, &cx).map_err(LoadError)?);
     Ok(Loaded { compose, warnings })
 }
 
@@ -173,14 +203,15 @@ mod tests {
             .unwrap();
         std::fs::write(dir.path().join(".env"), "SHOAL_T_TAG=from-dotenv\nSHOAL_T_USER=nobody\n").unwrap();
         let files = [compose.display().to_string()];
-        let loaded = load(&files, None).unwrap();
+        let loaded = load(&files, Options { env_file: None, interpolate: true }).unwrap();
         assert_eq!(loaded.compose.services["web"].image.as_deref(), Some("app:from-dotenv"));
         let other = dir.path().join("other.env");
         std::fs::write(&other, "SHOAL_T_TAG=from-env-file\n").unwrap();
-        let loaded = load(&files, Some(&other)).unwrap();
+        let loaded = load(&files, Options { env_file: Some(&other), interpolate: true }).unwrap();
         assert_eq!(loaded.compose.services["web"].image.as_deref(), Some("app:from-env-file"));
         assert_eq!(loaded.warnings, vec!["The \"SHOAL_T_USER\" variable is not set. Defaulting to a blank string."]);
-        let err = load(&files, Some(&dir.path().join("missing.env"))).unwrap_err().to_string();
+        let missing = dir.path().join("missing.env");
+        let err = load(&files, Options { env_file: Some(&missing), interpolate: true }).unwrap_err().to_string();
         assert!(err.starts_with("--env-file "), "{err}");
     }
 }

@@ -1,11 +1,13 @@
 //! Merging several compose files (`-c base.yml -c override.yml`) as
-//! `docker stack` does: mappings merge key by key, the later file winning;
-//! in a service, `environment`, `labels` and `networks` merge as maps
-//! (whichever of the list or map forms each file uses), `ports` by
-//! published port, target and protocol, `volumes` by target, `secrets` and
-//! `configs` by source, a few lists (`dns`, `cap_add`...) append, and
-//! every other value (`command`, `entrypoint`, `healthcheck.test`...) is
-//! replaced.
+//! `docker stack` does: services merge key by key, the later file
+//! winning; in a service, `environment`, `labels` and `networks` merge as
+//! maps (whichever of the list or map forms each file uses), `ports` by
+//! published port, `volumes` by target, `secrets` and `configs` by source
+//! (each such list then sorted by that key, as docker sorts it), a few
+//! lists (`dns`, `cap_add`...) append, `logging` merges its options only
+//! while the driver stays the same, and every other value (`command`,
+//! `entrypoint`, `healthcheck.test`...) is replaced. A network, volume,
+//! secret or config declared again replaces the earlier declaration.
 
 use serde_json::{Map, Value};
 
@@ -39,6 +41,10 @@ pub fn files(base: &mut Value, over: Value) {
                         }
                     }
                 }
+            }
+            ("networks" | "volumes" | "secrets" | "configs", Some(Value::Object(declared))) => {
+                let Value::Object(over) = value else { continue };
+                declared.extend(over);
             }
             (_, Some(existing)) => maps(existing, value),
             (_, None) => {
@@ -89,6 +95,7 @@ fn service(base: &mut Value, over: Value) {
             "ports" => keyed(existing, value, port_key),
             "volumes" => keyed(existing, value, volume_key),
             "secrets" | "configs" => keyed(existing, value, source_key),
+            "logging" => logging(existing, value),
             k if APPENDED.contains(&k) => {
                 let mut merged = as_list(existing);
                 let before = merged.clone();
@@ -130,8 +137,9 @@ pub fn as_map(v: &Value) -> Map<String, Value> {
 }
 
 /// Merges two lists whose entries are identified by `key`: an entry of
-/// `over` replaces the one of `base` with the same key, others append.
-fn keyed(base: &mut Value, over: Value, key: fn(&Value) -> String) {
+/// `over` replaces the one of `base` with the same key, others are
+/// added; the list is then sorted by key.
+fn keyed<K: Ord>(base: &mut Value, over: Value, key: fn(&Value) -> K) {
     let mut merged = as_list(base);
     for entry in as_list(&over) {
         let k = key(&entry);
@@ -140,7 +148,20 @@ fn keyed(base: &mut Value, over: Value, key: fn(&Value) -> String) {
             None => merged.push(entry),
         }
     }
+    merged.sort_by_key(key);
     *base = Value::Array(merged);
+}
+
+/// `logging`: the same driver (or one side naming none) merges the
+/// options; another driver replaces the whole.
+fn logging(base: &mut Value, over: Value) {
+    let driver = |v: &Value| text(v.get("driver"));
+    let (before, after) = (driver(base), driver(&over));
+    if before.is_empty() || after.is_empty() || before == after {
+        maps(base, over);
+    } else {
+        *base = over;
+    }
 }
 
 fn text(v: Option<&Value>) -> String {
@@ -151,19 +172,19 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// `[ip:][published:]target[/protocol]`, or the long form: (published,
-/// target, protocol).
-fn port_key(v: &Value) -> String {
-    if v.is_object() {
-        let protocol = text(v.get("protocol"));
-        let protocol = if protocol.is_empty() { "tcp".into() } else { protocol };
-        return format!("{}:{}/{protocol}", text(v.get("published")), text(v.get("target")));
-    }
-    let short = text(Some(v));
-    let (ports, protocol) = short.split_once('/').unwrap_or((&short, "tcp"));
-    let mut parts: Vec<&str> = ports.rsplitn(3, ':').collect();
-    parts.resize(2, "");
-    format!("{}:{}/{protocol}", parts[1], parts[0])
+/// The published port (the first of a range; 0 when none), of
+/// `[ip:][published:]target[/protocol]` or of the long form: docker's key.
+fn port_key(v: &Value) -> u32 {
+    let published = if v.is_object() {
+        text(v.get("published"))
+    } else {
+        let short = text(Some(v));
+        let ports = short.split_once('/').map_or(short.as_str(), |(p, _)| p);
+        let mut parts: Vec<&str> = ports.rsplitn(3, ':').collect();
+        parts.resize(2, "");
+        parts[1].to_string()
+    };
+    published.split('-').next().and_then(|p| p.parse().ok()).unwrap_or(0)
 }
 
 /// `source:target[:mode]` or `target`, or the long form's target.
@@ -236,14 +257,34 @@ mod tests {
         assert_eq!(web["deploy"]["resources"]["limits"], json!({ "cpus": "0.5", "memory": "50M" }));
         assert_eq!(web["healthcheck"], json!({ "test": ["CMD", "b"], "interval": "5s" }));
         assert_eq!(base["services"]["db"]["image"], "postgres");
-        assert_eq!(base["networks"]["front"], json!({ "driver": "overlay", "attachable": true }));
+        assert_eq!(base["networks"]["front"], json!({ "attachable": true }), "a declaration is replaced whole");
+    }
+
+    #[test]
+    fn ports_are_keyed_by_published_port_and_logging_by_driver() {
+        let mut base = json!({ "services": { "web": {
+            "ports": ["9000:90", "8080:80"],
+            "logging": { "driver": "json-file", "options": { "max-size": "1m" } },
+        }, "api": { "logging": { "driver": "json-file", "options": { "max-size": "1m" } } } } });
+        let over = json!({ "services": { "web": {
+            "ports": ["8080:81"],
+            "logging": { "driver": "syslog", "options": { "tag": "web" } },
+        }, "api": { "logging": { "options": { "max-file": "3" } } } } });
+        files(&mut base, over);
+        let services = &base["services"];
+        assert_eq!(services["web"]["ports"], json!(["8080:81", "9000:90"]), "replaced, then sorted");
+        assert_eq!(services["web"]["logging"], json!({ "driver": "syslog", "options": { "tag": "web" } }));
+        let api = json!({ "driver": "json-file", "options": { "max-size": "1m", "max-file": "3" } });
+        assert_eq!(services["api"]["logging"], api);
     }
 
     #[test]
     fn port_and_volume_keys() {
-        assert_eq!(port_key(&json!("127.0.0.1:8080:80/udp")), "8080:80/udp");
-        assert_eq!(port_key(&json!("80")), ":80/tcp");
-        assert_eq!(port_key(&json!(3000)), ":3000/tcp");
+        assert_eq!(port_key(&json!("127.0.0.1:8080:80/udp")), 8080);
+        assert_eq!(port_key(&json!("9000-9001:90-91")), 9000);
+        assert_eq!(port_key(&json!("80")), 0);
+        assert_eq!(port_key(&json!(3000)), 0);
+        assert_eq!(port_key(&json!({ "target": 80, "published": 8081 })), 8081);
         assert_eq!(volume_key(&json!("/data")), "/data");
         assert_eq!(volume_key(&json!("db:/var/lib/db:rw")), "/var/lib/db");
     }

@@ -16,4 +16,6 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod networks;
+pub mod resolve;
+pub mod schema;
 pub mod volumes;

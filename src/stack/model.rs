@@ -2,9 +2,10 @@
 //! syntaxes of each key read into one normal form (ports and volumes in
 //! their long form, environment and labels as maps, durations in
 //! nanoseconds, sizes in bytes, CPUs in nano CPUs), so a printed file
-//! reads back as the same model. Unknown keys are errors (`x-` extensions
-//! are dropped first, but `x-shoal-runtime: process|docker`); keys a swarm
-//! ignores are accepted (the loader has warned about them).
+//! reads back as the same model. `x-` extension keys are kept as written
+//! (docker prints them); `x-shoal-runtime: process|docker` is shoal's
+//! own. Unknown keys are errors; keys a swarm ignores are accepted (the
+//! loader has warned about them).
 
 use std::collections::BTreeMap;
 
@@ -14,14 +15,11 @@ use serde_json::Value;
 
 use crate::{duration, units};
 
-/// A compose file.
+/// A compose file (its keys checked by the [`super::schema`] first).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Compose {
     #[serde(default, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     #[serde(default)]
     pub services: BTreeMap<String, Service>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -32,6 +30,9 @@ pub struct Compose {
     pub secrets: BTreeMap<String, Option<Value>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, Option<Value>>,
+    /// The top-level `x-` keys, as written.
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, Value>,
 }
 
 /// A service. Fields without a use in a swarm yet are kept as written.
@@ -73,13 +74,18 @@ pub struct Service {
     pub configs: Vec<FileRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
-    #[serde(default, deserialize_with = "depends_on", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "depends_on",
+        serialize_with = "depends_on_form",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub depends_on: BTreeMap<String, Dependency>,
     /// Shoal's extension: the runtime that runs the service's tasks.
     #[serde(rename = "x-shoal-runtime", default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<Runtime>,
-    /// The other keys compose allows ([`OTHER_KEYS`]), kept as written;
-    /// anything else is refused by [`Compose::from_tree`].
+    /// The other keys compose allows ([`OTHER_KEYS`]) and `x-` keys,
+    /// kept as written; anything else is refused by [`Compose::from_tree`].
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -216,10 +222,16 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
-/// A size in bytes (`512M`, `1.5G`, or a number).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(transparent)]
+/// A size in bytes (`512M`, `1.5G`, or a number), printed as docker
+/// prints it: the bytes as text.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bytes(pub i64);
+
+impl Serialize for Bytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
@@ -554,6 +566,9 @@ pub fn short_port(spec: &str) -> Result<Vec<Port>, String> {
     let target = port_range(parts[0], spec)?;
     let published = parts.get(1).filter(|p| !p.is_empty()).map(|p| port_range(p, spec)).transpose()?;
     let host_ip = parts.get(2).map(|ip| ip.trim_matches(|c| c == '[' || c == ']').to_string());
+    if host_ip.as_ref().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_err()) {
+        return Err(format!("invalid port {spec:?}: the host IP is not an IP address"));
+    }
     let count = target.1 - target.0;
     if published.is_some_and(|p| p.1 - p.0 != count) {
         return Err(format!("invalid port {spec:?}: the published and target ranges differ in length"));
@@ -581,32 +596,56 @@ fn volumes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Volume>, D::Error> {
     Ok(out)
 }
 
-/// `[source:]target[:mode]`: a source that is a path makes a bind mount,
-/// a name a named volume, none an anonymous volume.
+/// `[source:]target[:options]`: a source that is a path makes a bind
+/// mount, a name a named volume, none an anonymous volume. The options,
+/// comma-separated, as docker reads them: `ro`/`rw`, `nocopy`, a bind
+/// propagation; `z`/`Z` (SELinux relabelling, which a swarm cannot
+/// honour) are passed over here and warned about by the loader; any
+/// other is refused (docker drops it without a word).
 pub fn short_volume(spec: &str) -> Result<Volume, String> {
+    if spec.is_empty() {
+        return Err("invalid empty volume spec".into());
+    }
     let parts: Vec<&str> = spec.split(':').collect();
-    let (source, target, mode) = match parts.as_slice() {
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("invalid volume {spec:?}: empty section between colons"));
+    }
+    let (source, target, options) = match parts.as_slice() {
         [target] => (None, *target, ""),
         [source, target] => (Some(*source), *target, ""),
-        [source, target, mode] => (Some(*source), *target, *mode),
-        _ => return Err(format!("invalid volume {spec:?}: expected [SOURCE:]TARGET[:MODE]")),
+        [source, target, options] => (Some(*source), *target, *options),
+        _ => return Err(format!("invalid volume {spec:?}: too many colons (expected [SOURCE:]TARGET[:OPTIONS])")),
     };
-    if target.is_empty() {
-        return Err(format!("invalid volume {spec:?}: no target"));
-    }
-    let read_only = mode.split(',').any(|m| m == "ro");
     let is_path = |s: &str| s.starts_with('/') || s.starts_with('.') || s.starts_with('~');
     let kind = if source.is_some_and(is_path) { VolumeType::Bind } else { VolumeType::Volume };
-    Ok(Volume {
+    let mut volume = Volume {
         kind,
         source: source.map(String::from),
         target: target.to_string(),
-        read_only,
+        read_only: false,
         bind: None,
         volume: None,
         tmpfs: None,
         consistency: None,
-    })
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => volume.read_only = true,
+            "rw" => volume.read_only = false,
+            "nocopy" => volume.volume = Some(serde_json::json!({ "nocopy": true })),
+            "z" | "Z" => {}
+            p if shoal_proto::BIND_PROPAGATIONS.contains(&p) => {
+                volume.bind = Some(serde_json::json!({ "propagation": p }));
+            }
+            other => {
+                return Err(format!(
+                    "invalid volume {spec:?}: unknown option {other:?} (ro, rw, nocopy or a propagation: {})",
+                    shoal_proto::BIND_PROPAGATIONS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(volume)
 }
 
 /// `[name]` or `[{source, target...}]`.
@@ -635,33 +674,29 @@ fn depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Depend
     }
 }
 
-/// Drops `x-` extension keys at the top and in each entry of the
-/// top-level sections (but shoal's own, `x-shoal-runtime`).
-fn without_extensions(mut tree: Value) -> Value {
-    fn strip(v: &mut Value) {
-        if let Value::Object(map) = v {
-            map.retain(|k, _| !k.starts_with("x-") || k == "x-shoal-runtime");
-        }
+/// `depends_on` as docker prints it: a list of names when every
+/// condition is `service_started`, else the long form.
+fn depends_on_form<S: serde::Serializer>(deps: &BTreeMap<String, Dependency>, s: S) -> Result<S::Ok, S::Error> {
+    if deps.values().all(|d| d.condition == Condition::Started) {
+        s.collect_seq(deps.keys())
+    } else {
+        deps.serialize(s)
     }
-    strip(&mut tree);
-    for section in ["services", "networks", "volumes", "secrets", "configs"] {
-        if let Some(Value::Object(entries)) = tree.get_mut(section) {
-            entries.values_mut().for_each(strip);
-        }
-    }
-    tree
 }
 
 impl Compose {
     /// Types a loaded tree; errors name the key (`services.web.deploy.replicas`).
     pub fn from_tree(tree: Value) -> Result<Compose, String> {
-        let tree = without_extensions(tree);
         let compose: Compose = serde_path_to_error::deserialize(tree).map_err(|e| {
             let path = e.path().to_string();
             format!("{path}: {}", e.into_inner())
         })?;
+        if let Some(key) = compose.extensions.keys().find(|k| !k.starts_with("x-")) {
+            return Err(format!("unknown top-level key {key:?}"));
+        }
         for (name, service) in &compose.services {
-            if let Some(key) = service.other.keys().find(|k| !OTHER_KEYS.contains(&k.as_str())) {
+            if let Some(key) = service.other.keys().find(|k| !OTHER_KEYS.contains(&k.as_str()) && !k.starts_with("x-"))
+            {
                 return Err(format!("services.{name}: unknown key {key:?}"));
             }
         }

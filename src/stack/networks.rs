@@ -70,6 +70,11 @@ fn network(stack: &str, key: &str, declared: &Value, warnings: &mut Vec<String>)
             warnings.push(format!("{at}.{ignored}: not supported, ignored"));
         }
     }
+    if let Some(driver) = declared.get("ipam").and_then(|i| i.get("driver")).and_then(Value::as_str)
+        && driver != "default"
+    {
+        warnings.push(format!("{at}.ipam.driver: {driver:?} not supported, the cluster's own addresses are used"));
+    }
     let (subnet, gateway) = ipam(declared, &at)?;
     let mut labels = d.map("labels")?;
     labels.insert(NAMESPACE_LABEL.into(), stack.into());
@@ -98,18 +103,30 @@ fn ipam(declared: &Value, at: &str) -> Result<(String, String), String> {
     Ok((get("subnet"), get("gateway")))
 }
 
-/// The service's attachments, each to its network's name in the cluster.
-pub fn attachments(svc: &Service, networks: &[StackNetwork]) -> Vec<NetworkAttachmentConfig> {
+/// The service's attachments, each to its network's name in the
+/// cluster, with the aliases written and, as docker adds it, the
+/// service's own name; per-attachment `driver_opts` are warned about
+/// (shoal's overlay takes none).
+pub fn attachments(
+    service: &str,
+    svc: &Service,
+    networks: &[StackNetwork],
+    warnings: &mut Vec<String>,
+) -> Vec<NetworkAttachmentConfig> {
     let name = |key: &str| networks.iter().find(|n| n.key == key).map_or(key.to_string(), |n| n.name.clone());
     if svc.networks.is_empty() {
-        return vec![NetworkAttachmentConfig { target: name(DEFAULT), aliases: Vec::new() }];
+        return vec![NetworkAttachmentConfig { target: name(DEFAULT), aliases: vec![service.to_string()] }];
     }
     svc.networks
         .iter()
         .map(|(key, v)| {
-            let aliases = v.as_ref().and_then(|v| v.get("aliases")).and_then(Value::as_array);
-            let aliases =
-                aliases.map_or(Vec::new(), |a| a.iter().filter_map(Value::as_str).map(String::from).collect());
+            let written = v.as_ref().and_then(|v| v.get("aliases")).and_then(Value::as_array);
+            let mut aliases: Vec<String> =
+                written.into_iter().flatten().filter_map(Value::as_str).map(String::from).collect();
+            aliases.push(service.to_string());
+            if v.as_ref().and_then(|v| v.get("driver_opts")).is_some_and(|o| !o.is_null()) {
+                warnings.push(format!("services.{service}.networks.{key}.driver_opts: not supported, ignored"));
+            }
             NetworkAttachmentConfig { target: name(key), aliases }
         })
         .collect()
@@ -154,10 +171,14 @@ networks:
         assert_eq!(labels.get("tier").map(String::as_str), Some("front"));
         assert_eq!(labels.get(NAMESPACE_LABEL).map(String::as_str), Some("demo"));
 
-        let web = attachments(&c.services["web"], &nets);
+        let mut warnings = Vec::new();
+        let web = attachments("web", &c.services["web"], &nets, &mut warnings);
         let web: Vec<(&str, Vec<String>)> = web.iter().map(|a| (a.target.as_str(), a.aliases.clone())).collect();
-        assert_eq!(web, [("demo_back", vec![]), ("demo_front", vec!["www".to_string()])]);
-        assert_eq!(attachments(&c.services["job"], &nets)[0].target, "demo_default");
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(web, [("demo_back", names(&["web"])), ("demo_front", names(&["www", "web"]))]);
+        let job = &attachments("job", &c.services["job"], &nets, &mut warnings)[0];
+        assert_eq!((job.target.as_str(), job.aliases.clone()), ("demo_default", names(&["job"])));
+        assert!(warnings.is_empty());
     }
 
     #[test]

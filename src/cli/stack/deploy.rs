@@ -127,7 +127,7 @@ pub async fn deploy(ctx: &mut Ctx, stack: &str, compose: &Compose, base: &Path, 
         };
         checked.map_err(|e| anyhow!("{}.{}: {}", file.kind.section(), file.key, e.0))?;
     }
-    let mut entries = entries(stack, compose, base, &mut current, &networks, &files)?;
+    let mut entries = entries(stack, compose, &mut current, &networks, &files)?;
     for entry in &mut entries {
         let container =
             entry.spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);
@@ -206,16 +206,14 @@ fn timed_out(timeout: Duration, entries: &[Entry], lines: &[String]) -> String {
 fn entries(
     stack: &str,
     compose: &Compose,
-    base: &Path,
     existing: &mut BTreeMap<String, Service>,
     networks: &[StackNetwork],
     files: &[StackFile],
 ) -> Result<Vec<Entry>> {
     let order = order(compose)?;
-    let lookup = |k: &str| std::env::var(k).ok();
     let mut entries = Vec::new();
     for name in &order {
-        let converted = convert::service(stack, name, compose, &lookup, base, networks).map_err(anyhow::Error::msg)?;
+        let converted = convert::service(stack, name, compose, networks).map_err(anyhow::Error::msg)?;
         converted.warnings.iter().for_each(|w| errln!("WARN: {w}"));
         let mut spec = converted.spec;
         let container = spec.task.get_or_insert_with(Default::default).container.get_or_insert_with(Default::default);

@@ -1,13 +1,14 @@
 //! `shoal stack ...`: compose files as `docker stack` reads them. `stack
 //! config` prints the merged, interpolated file in its normal form (long
-//! syntax, durations and sizes spelled out) without deploying it, with
-//! `$` written `$$`, so the output reads back as the same file. `stack
+//! syntax, durations and sizes spelled out) without deploying it, as
+//! `docker stack config` prints it (a `$` left by interpolation printed
+//! as is; `--skip-interpolation` prints the variables as written). `stack
 //! deploy` creates or updates the stack's services (only those whose spec
 //! changed), in `depends_on` order (see [`deploy`]); `ls`, `services`, `ps`, `rm` as in
 //! Docker.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod deploy;
 
@@ -25,8 +26,8 @@ use super::progress::WaitFlags;
 use super::{Ctx, service};
 use crate::client::status;
 use crate::stack::convert::NAMESPACE_LABEL;
+use crate::stack::load;
 use crate::stack::model::Compose;
-use crate::stack::{interpolate, load};
 
 #[derive(Subcommand, Debug)]
 pub enum StackCommand {
@@ -38,6 +39,9 @@ pub enum StackCommand {
         /// Variables for interpolation [default: .env beside the first file]
         #[arg(long, value_name = "FILE")]
         env_file: Option<PathBuf>,
+        /// Skip interpolation and output only merged config
+        #[arg(long)]
+        skip_interpolation: bool,
     },
     /// Deploy a new stack or update an existing one
     #[command(alias = "up")]
@@ -103,17 +107,15 @@ pub fn in_stack(service: &Service, stack: &str) -> bool {
 
 pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
     match cmd {
-        StackCommand::Config { compose_file, env_file } => {
-            let compose = load_files(&compose_file, env_file.as_deref())?;
-            // The normal form, as a compose file: `$` escaped, so it reads
-            // back the same.
-            let mut tree = serde_json::to_value(&compose)?;
-            interpolate::escape(&mut tree);
-            out!("{}", serde_saphyr::to_string(&tree)?);
+        StackCommand::Config { compose_file, env_file, skip_interpolation } => {
+            let options = load::Options { env_file: env_file.as_deref(), interpolate: !skip_interpolation };
+            let compose = load_files(&compose_file, options)?;
+            out!("{}", serde_saphyr::to_string(&compose)?);
             Ok(())
         }
         StackCommand::Deploy { compose_file, env_file, prune, with_registry_auth, wait, timeout, stack } => {
-            let compose = load_files(&compose_file, env_file.as_deref())?;
+            let compose =
+                load_files(&compose_file, load::Options { env_file: env_file.as_deref(), interpolate: true })?;
             let base = load::base_dir(&compose_file);
             let options = deploy::Options { prune, with_registry_auth, wait: &wait, timeout: deploy::limit(timeout) };
             deploy::deploy(ctx, &stack, &compose, &base, options).await
@@ -235,8 +237,8 @@ async fn stack_networks(ctx: &mut Ctx, stack: &str) -> Result<Vec<Network>> {
     Ok(list.networks.into_iter().filter(ours).collect())
 }
 
-fn load_files(files: &[String], env_file: Option<&Path>) -> Result<Compose> {
-    let loaded = load::load(files, env_file)?;
+fn load_files(files: &[String], options: load::Options<'_>) -> Result<Compose> {
+    let loaded = load::load(files, options)?;
     for warning in &loaded.warnings {
         errln!("WARN: {warning}");
     }
