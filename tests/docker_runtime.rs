@@ -284,6 +284,9 @@ fn volumes_are_made_with_their_driver_options_and_tmpfs_with_its_size_and_mode()
         &vol,
         "--mount",
         "type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+        // Anonymous: the engine makes one for the task, removed with it.
+        "--mount",
+        "type=volume,target=/anon",
         &image.name,
         "sh",
         "-c",
@@ -306,6 +309,16 @@ fn volumes_are_made_with_their_driver_options_and_tmpfs_with_its_size_and_mode()
     assert_eq!(mounts[0]["VolumeOptions"]["DriverConfig"]["Name"], "local");
     assert_eq!(mounts[0]["VolumeOptions"]["Labels"]["team"], "a");
     assert_eq!(mounts[1]["TmpfsOptions"], serde_json::json!({ "SizeBytes": 1 << 20, "Mode": 0o1770 }));
+    assert_eq!((&mounts[2]["Type"], mounts[2].get("Source")), (&"volume".into(), None), "anonymous");
+    let task = containers(&image, "opts", false).pop_first().unwrap();
+    let anonymous = inspect(&task)["Mounts"].as_array().unwrap().iter().find(|m| m["Destination"] == "/anon").cloned();
+    let anonymous = anonymous.expect("the task has its anonymous volume");
+    assert_eq!(anonymous["Type"], "volume");
+    let name = anonymous["Name"].as_str().unwrap().to_string();
+    node.ok(&["service", "rm", "opts"]);
+    wait_until(WAIT, "the anonymous volume to go with its task", || {
+        !docker(&["volume", "ls", "-q"]).lines().any(|v| v == name)
+    });
 }
 
 #[test]

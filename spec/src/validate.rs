@@ -173,7 +173,8 @@ fn mounts(mounts: &[Mount]) -> Result<(), InvalidSpec> {
             MountType::Bind if !m.source.starts_with('/') => {
                 return Err(invalid(format!("mount source: a bind needs an absolute path, got {:?}", m.source)));
             }
-            MountType::Volume if !valid_volume_name(&m.source) => {
+            // An empty source is an anonymous volume (the docker runtime's).
+            MountType::Volume if !m.source.is_empty() && !valid_volume_name(&m.source) => {
                 return Err(invalid(format!(
                     "mount source: a volume needs a name (letters, digits, '_', '.', '-'), got {:?}",
                     m.source
@@ -475,6 +476,7 @@ mod tests {
         assert!(err(with_mount(MountType::Volume, "../x", "/t")).starts_with("mount source: a volume needs a name"));
         assert!(err(with_mount(MountType::Tmpfs, "", "t")).starts_with("mount target: expected an absolute"));
         assert!(service_spec(with_mount(MountType::Volume, "data", "/t")).is_ok());
+        assert!(service_spec(with_mount(MountType::Volume, "", "/t")).is_ok(), "an anonymous volume");
         let mut tmpfs_on_a_bind = with_mount(MountType::Bind, "/s", "/t");
         let m = &mut tmpfs_on_a_bind.task.as_mut().unwrap().container.as_mut().unwrap().mounts[0];
         m.tmpfs_options = Some(shoal_proto::TmpfsOptions { size_bytes: 1, mode: 0 });

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 use shoal_proto::{
     Annotations, BindOptions, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec,
-    FailureAction, GlobalJob, GlobalService, HealthConfig, Mount, MountType, Placement, PlacementPreference,
+    FailureAction, GlobalJob, GlobalService, HealthConfig, LogDriver, Mount, MountType, Placement, PlacementPreference,
     PortConfig, PortProtocol, PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources,
-    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder,
+    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder, VolumeOptions,
     service_spec::Mode,
 };
 use shoal_spec::update;
@@ -71,7 +71,12 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         stop_grace_period_ns: svc.stop_grace_period.map(|d| d.0),
         hostname: svc.hostname.clone().unwrap_or_default(),
         healthcheck: svc.healthcheck.as_ref().map(|h| healthcheck(name, h)).transpose()?,
-        mounts: svc.volumes.iter().map(|v| mount(stack, name, v, compose)).collect::<Result<_, _>>()?,
+        mounts: {
+            let mut mounts: Vec<Mount> =
+                svc.volumes.iter().map(|v| mount(stack, name, v, compose)).collect::<Result<_, _>>()?;
+            mounts.extend(service_tmpfs(name, svc.other.get("tmpfs"))?);
+            mounts
+        },
         pids_limit: deploy.resources.as_ref().and_then(|r| r.limits.as_ref()).and_then(|l| l.pids).unwrap_or(0),
         command: entrypoint,
         init: other("init"),
@@ -93,9 +98,12 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         },
         force_update: 0,
         networks: super::networks::attachments(name, svc, networks, &mut warnings),
-        // `logging` is kept as written (issue 25 decides how stacks carry it).
-        log_driver: None,
+        log_driver: logging(name, svc.other.get("logging"))?,
     };
+    let dropped: Vec<&str> = NOT_CARRIED.iter().copied().filter(|k| svc.other.contains_key(*k)).collect();
+    if !dropped.is_empty() {
+        warnings.push(format!("services.{name}: not supported yet, ignored: {}", dropped.join(", ")));
+    }
     let deploy_mode = deploy.mode.unwrap_or(DeployMode::Replicated);
     if matches!(deploy_mode, DeployMode::Global | DeployMode::GlobalJob) {
         if deploy.replicas.is_some() {
@@ -128,6 +136,73 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         depends_on: dependencies(stack, svc),
     };
     Ok(Converted { spec, warnings })
+}
+
+/// Keys compose allows that shoal does not carry into the spec yet:
+/// `stack deploy` names them in a warning rather than dropping them
+/// without a word.
+const NOT_CARRIED: [&str; 11] = [
+    "cap_add",
+    "cap_drop",
+    "credential_spec",
+    "dns",
+    "dns_search",
+    "extra_hosts",
+    "isolation",
+    "stdin_open",
+    "sysctls",
+    "tty",
+    "ulimits",
+];
+
+/// `logging: { driver, options }` as the task's log driver, checked as
+/// `--log-driver`/`--log-opt` are.
+fn logging(name: &str, logging: Option<&Value>) -> Result<Option<LogDriver>, String> {
+    let Some(logging) = logging.filter(|l| !l.is_null()) else { return Ok(None) };
+    let driver = LogDriver {
+        name: logging.get("driver").and_then(Value::as_str).unwrap_or_default().to_string(),
+        options: super::merge::as_map(logging.get("options").unwrap_or(&Value::Null))
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+            .collect(),
+    };
+    shoal_proto::logging::LogLimits::of(Some(&driver)).map_err(|e| format!("services.{name}.logging: {e}"))?;
+    Ok(Some(driver))
+}
+
+/// The service's `tmpfs: [PATH[:size=BYTES,mode=OCTAL]]` as tmpfs mounts
+/// (docker's converter drops them; a swarm's tmpfs mounts can hold them).
+fn service_tmpfs(name: &str, tmpfs: Option<&Value>) -> Result<Vec<Mount>, String> {
+    let items = match tmpfs {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => {
+            items.iter().map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string())).collect()
+        }
+        Some(other) => return Err(format!("services.{name}.tmpfs: expected a path or a list, got {other}")),
+    };
+    items
+        .iter()
+        .map(|item| {
+            let at = format!("services.{name}.tmpfs: {item}");
+            let (target, options) = item.split_once(':').unwrap_or((item, ""));
+            let mut fields = serde_json::Map::new();
+            for option in options.split(',').filter(|o| !o.is_empty()) {
+                match option.split_once('=') {
+                    Some(("size", v)) => fields.insert("size".into(), Value::String(v.into())),
+                    Some(("mode", v)) => fields.insert("mode".into(), Value::String(v.into())),
+                    _ => return Err(format!("{at}: unknown option {option:?} (size=BYTES, mode=OCTAL)")),
+                };
+            }
+            let tmpfs_options = if fields.is_empty() { None } else { Some(self::tmpfs(&Value::Object(fields), &at)?) };
+            Ok(Mount {
+                r#type: MountType::Tmpfs as i32,
+                target: target.to_string(),
+                tmpfs_options,
+                ..Default::default()
+            })
+        })
+        .collect()
 }
 
 /// `depends_on`, each service named as the stack names it.
@@ -217,7 +292,12 @@ fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose) -> Resul
                 volume_options = Some(options);
                 (MountType::Volume, source)
             }
-            None => return Err(format!("{}: an anonymous volume needs a name", at())),
+            // Anonymous: the engine makes one per task (docker runtime).
+            None => {
+                let no_copy = v.volume.as_ref().and_then(|o| o.get("nocopy")).and_then(Value::as_bool);
+                volume_options = no_copy.map(|no_copy| VolumeOptions { no_copy, ..Default::default() });
+                (MountType::Volume, String::new())
+            }
         },
         VolumeType::Tmpfs => {
             tmpfs_options = v.tmpfs.as_ref().map(|o| tmpfs(o, &at())).transpose()?;
@@ -506,6 +586,24 @@ volumes:
     }
 
     #[test]
+    fn logging_and_service_tmpfs_are_carried_and_the_rest_warned_about() {
+        let yaml = "services: { w: { image: a, logging: { driver: json-file, options: { max-size: 1m, max-file: 3 } }, tmpfs: [/run, \"/cache:size=1m,mode=1777\"], cap_add: [NET_ADMIN], tty: true } }";
+        let c = convert(yaml, "w").unwrap();
+        let task = c.spec.task.unwrap();
+        let log = task.log_driver.unwrap();
+        assert_eq!(
+            (log.name.as_str(), log.options["max-size"].as_str(), log.options["max-file"].as_str()),
+            ("json-file", "1m", "3")
+        );
+        let mounts = task.container.unwrap().mounts;
+        assert_eq!((mounts[0].r#type(), mounts[0].target.as_str()), (MountType::Tmpfs, "/run"));
+        assert_eq!(mounts[1].tmpfs_options, Some(TmpfsOptions { size_bytes: 1 << 20, mode: 0o1777 }));
+        assert_eq!(c.warnings, ["services.w: not supported yet, ignored: cap_add, tty"]);
+        let syslog = "services: { w: { image: a, logging: { driver: syslog } } }";
+        assert!(convert(syslog, "w").unwrap_err().starts_with("services.w.logging: "));
+    }
+
+    #[test]
     fn compose_restart_is_the_policy_when_deploy_gives_none() {
         let policy = |restart: &str| {
             let yaml = format!("services: {{ w: {{ image: a, restart: {restart:?} }} }}");
@@ -529,8 +627,9 @@ volumes:
     fn what_cannot_be_deployed_yet_is_refused_by_name() {
         let err = convert("services: { web: { command: x } }", "web").unwrap_err();
         assert_eq!(err, "services.web.image: required (the program to run)");
-        let err = convert("services: { web: { image: a, volumes: [/anon] } }", "web").unwrap_err();
-        assert!(err.contains("an anonymous volume needs a name"), "{err}");
+        let anonymous = convert("services: { web: { image: a, volumes: [/anon] } }", "web").unwrap();
+        let m = &anonymous.spec.task.unwrap().container.unwrap().mounts[0];
+        assert_eq!((m.r#type(), m.source.as_str(), m.target.as_str()), (MountType::Volume, "", "/anon"));
         let global = "services: { g: { image: a, deploy: { mode: global, replicas: 2 } } }";
         assert_eq!(
             convert(global, "g").unwrap_err(),

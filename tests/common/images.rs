@@ -103,7 +103,7 @@ impl Drop for BusyboxImage {
             .unwrap_or_default();
         let ids: Vec<&str> = ids.lines().collect();
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+            let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
         }
         let _ = Command::new("docker").args(["rmi", "-f", &self.name]).output();
     }

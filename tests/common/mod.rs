@@ -479,7 +479,7 @@ impl Node {
         let ids = found.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
         let ids: Vec<&str> = ids.lines().collect();
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+            let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
         }
     }
 }

@@ -62,6 +62,12 @@ pub fn plan(mounts: &[Mount], volumes_dir: &Path) -> Result<Vec<MountPlan>, Stri
                 Some(source)
             }
             MountType::Volume => {
+                if m.source.is_empty() {
+                    return Err(format!(
+                        "anonymous volume at {}: needs the docker runtime (or give the volume a name)",
+                        m.target
+                    ));
+                }
                 if let Some(v) = &m.volume_options
                     && (!matches!(v.driver.as_str(), "" | "local") || !v.driver_options.is_empty())
                 {
@@ -158,6 +164,8 @@ mod tests {
         assert!(err.starts_with("volume db: a volume driver and its options need the docker runtime"), "{err}");
         volume.volume_options = Some(shoal_proto::VolumeOptions { no_copy: true, ..Default::default() });
         assert!(plan(&[volume], dir.path()).is_ok(), "labels and nocopy mean nothing here");
+        let err = plan(&[mount_of(MountType::Volume, "", t)], dir.path()).unwrap_err();
+        assert!(err.starts_with("anonymous volume at "), "{err}");
         let mut bind = mount_of(MountType::Bind, t, t);
         bind.bind_options = Some(shoal_proto::BindOptions { propagation: "rshared".into() });
         let err = plan(&[bind.clone()], dir.path()).unwrap_err();
