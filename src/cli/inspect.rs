@@ -238,6 +238,14 @@ fn container(c: &ContainerSpec) -> Value {
         .put("StopGracePeriod", c.stop_grace_period_ns)
         .put("Init", c.init)
         .put("ReadOnly", c.read_only.then_some(true))
+        .put("TTY", c.tty.then_some(true))
+        .put("OpenStdin", c.open_stdin.then_some(true))
+        .put("CapabilityAdd", c.capability_add.clone())
+        .put("CapabilityDrop", c.capability_drop.clone())
+        .put(
+            "Ulimits",
+            c.ulimits.iter().map(|u| json!({ "Name": u.name, "Soft": u.soft, "Hard": u.hard })).collect::<Vec<Value>>(),
+        )
         .put("Mounts", c.mounts.iter().map(mount).collect::<Vec<Value>>())
         .put("Secrets", c.secrets.iter().map(|r| file_reference(r, "Secret")).collect::<Vec<Value>>())
         .put("Configs", c.configs.iter().map(|r| file_reference(r, "Config")).collect::<Vec<Value>>())

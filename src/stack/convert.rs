@@ -13,8 +13,8 @@ use shoal_proto::{
     Annotations, BindOptions, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec,
     FailureAction, GlobalJob, GlobalService, HealthConfig, LogDriver, Mount, MountType, Placement, PlacementPreference,
     PortConfig, PortProtocol, PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources,
-    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, UpdateConfig, UpdateOrder, VolumeOptions,
-    service_spec::Mode,
+    RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, Ulimit, UpdateConfig, UpdateOrder,
+    VolumeOptions, service_spec::Mode,
 };
 use shoal_spec::update;
 
@@ -84,6 +84,11 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         pull_options: None,
         secrets: Vec::new(),
         configs: Vec::new(),
+        capability_add: words(name, "cap_add", svc.other.get("cap_add"))?,
+        capability_drop: words(name, "cap_drop", svc.other.get("cap_drop"))?,
+        ulimits: ulimits(name, svc.other.get("ulimits"))?,
+        tty: other("tty").unwrap_or(false),
+        open_stdin: other("stdin_open").unwrap_or(false),
     };
     let task = TaskSpec {
         container: Some(container),
@@ -141,19 +146,46 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
 /// Keys compose allows that shoal does not carry into the spec yet:
 /// `stack deploy` names them in a warning rather than dropping them
 /// without a word.
-const NOT_CARRIED: [&str; 11] = [
-    "cap_add",
-    "cap_drop",
-    "credential_spec",
-    "dns",
-    "dns_search",
-    "extra_hosts",
-    "isolation",
-    "stdin_open",
-    "sysctls",
-    "tty",
-    "ulimits",
-];
+const NOT_CARRIED: [&str; 6] = ["credential_spec", "dns", "dns_search", "extra_hosts", "isolation", "sysctls"];
+
+/// A list of text (`cap_add`, `cap_drop`).
+fn words(name: &str, key: &str, value: Option<&Value>) -> Result<Vec<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str().map(String::from).ok_or_else(|| format!("services.{name}.{key}: expected text, got {i}"))
+            })
+            .collect(),
+        Some(other) => Err(format!("services.{name}.{key}: expected a list, got {other}")),
+    }
+}
+
+/// `ulimits: { nofile: { soft: N, hard: N }, nproc: N }` (a number is
+/// both limits), in name order.
+fn ulimits(name: &str, value: Option<&Value>) -> Result<Vec<Ulimit>, String> {
+    let Some(map) = value.and_then(Value::as_object) else { return Ok(Vec::new()) };
+    let at = |limit: &str| format!("services.{name}.ulimits.{limit}");
+    let mut limits = map
+        .iter()
+        .map(|(limit, v)| {
+            let number = |v: Option<&Value>, which: &str| {
+                v.and_then(Value::as_i64).ok_or_else(|| format!("{}: expected a number for {which}", at(limit)))
+            };
+            let (soft, hard) = match v {
+                Value::Number(_) => (number(Some(v), "the limit")?, number(Some(v), "the limit")?),
+                _ => (number(v.get("soft"), "soft")?, number(v.get("hard"), "hard")?),
+            };
+            if soft > hard {
+                return Err(format!("{}: soft {soft} is above hard {hard}", at(limit)));
+            }
+            Ok(Ulimit { name: limit.clone(), soft, hard })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    limits.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(limits)
+}
 
 /// `logging: { driver, options }` as the task's log driver, checked as
 /// `--log-driver`/`--log-opt` are.
@@ -587,7 +619,7 @@ volumes:
 
     #[test]
     fn logging_and_service_tmpfs_are_carried_and_the_rest_warned_about() {
-        let yaml = "services: { w: { image: a, logging: { driver: json-file, options: { max-size: 1m, max-file: 3 } }, tmpfs: [/run, \"/cache:size=1m,mode=1777\"], cap_add: [NET_ADMIN], tty: true } }";
+        let yaml = "services: { w: { image: a, logging: { driver: json-file, options: { max-size: 1m, max-file: 3 } }, tmpfs: [/run, \"/cache:size=1m,mode=1777\"], extra_hosts: [\"h:1.2.3.4\"], dns: [1.1.1.1] } }";
         let c = convert(yaml, "w").unwrap();
         let task = c.spec.task.unwrap();
         let log = task.log_driver.unwrap();
@@ -598,7 +630,15 @@ volumes:
         let mounts = task.container.unwrap().mounts;
         assert_eq!((mounts[0].r#type(), mounts[0].target.as_str()), (MountType::Tmpfs, "/run"));
         assert_eq!(mounts[1].tmpfs_options, Some(TmpfsOptions { size_bytes: 1 << 20, mode: 0o1777 }));
-        assert_eq!(c.warnings, ["services.w: not supported yet, ignored: cap_add, tty"]);
+        assert_eq!(c.warnings, ["services.w: not supported yet, ignored: dns, extra_hosts"]);
+        let yaml = "services: { w: { image: a, cap_add: [NET_ADMIN], cap_drop: [ALL], tty: true, stdin_open: true, ulimits: { nproc: 64, nofile: { soft: 100, hard: 200 } } } }";
+        let c = convert(yaml, "w").unwrap().spec.task.unwrap().container.unwrap();
+        assert_eq!((c.capability_add, c.capability_drop), (vec!["NET_ADMIN".to_string()], vec!["ALL".to_string()]));
+        assert!(c.tty && c.open_stdin);
+        let limits: Vec<(&str, i64, i64)> = c.ulimits.iter().map(|u| (u.name.as_str(), u.soft, u.hard)).collect();
+        assert_eq!(limits, [("nofile", 100, 200), ("nproc", 64, 64)]);
+        let bad = "services: { w: { image: a, ulimits: { nofile: { soft: 300, hard: 200 } } } }";
+        assert_eq!(convert(bad, "w").unwrap_err(), "services.w.ulimits.nofile: soft 300 is above hard 200");
         let syslog = "services: { w: { image: a, logging: { driver: syslog } } }";
         assert!(convert(syslog, "w").unwrap_err().starts_with("services.w.logging: "));
     }

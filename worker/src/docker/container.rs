@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountBindOptions, MountTmpfsOptions,
-    MountType as EngineMount, MountVolumeOptions, MountVolumeOptionsDriverConfig,
+    MountType as EngineMount, MountVolumeOptions, MountVolumeOptionsDriverConfig, ResourcesUlimits,
 };
 use shoal_proto::logging::LogLimits;
 use shoal_proto::{MountType, Task};
@@ -101,6 +101,14 @@ pub fn create_body(
         pids_limit: positive(c.pids_limit),
         init: c.init,
         readonly_rootfs: c.read_only.then_some(true),
+        cap_add: (!c.capability_add.is_empty()).then(|| c.capability_add.clone()),
+        cap_drop: (!c.capability_drop.is_empty()).then(|| c.capability_drop.clone()),
+        ulimits: (!c.ulimits.is_empty()).then(|| {
+            c.ulimits
+                .iter()
+                .map(|u| ResourcesUlimits { name: Some(u.name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .collect()
+        }),
         log_config: Some(log_config(logs)),
         ..Default::default()
     };
@@ -132,6 +140,8 @@ pub fn create_body(
         // at least the grace period too.
         stop_timeout: c.stop_grace_period_ns.map(|ns| (ns.max(0) + 999_999_999) / 1_000_000_000),
         healthcheck: c.healthcheck.as_ref().and_then(health_config),
+        tty: c.tty.then_some(true),
+        open_stdin: c.open_stdin.then_some(true),
         host_config: Some(host_config),
         ..Default::default()
     })
@@ -364,6 +374,26 @@ mod tests {
         let settings = check(&[], 2_000_000_000, 0).unwrap();
         assert_eq!((settings.test, settings.interval), (None, Some(2_000_000_000)), "the image's command, this often");
         assert_eq!(check(&[], 0, 0), None, "the image's, whole");
+    }
+
+    #[test]
+    fn capabilities_ulimits_and_a_terminal_become_the_engines() {
+        let t = task(ContainerSpec {
+            capability_add: vec!["NET_ADMIN".into()],
+            capability_drop: vec!["ALL".into()],
+            ulimits: vec![shoal_proto::Ulimit { name: "nofile".into(), soft: 100, hard: 200 }],
+            tty: true,
+            open_stdin: true,
+            ..Default::default()
+        });
+        let body = create_body(&t, "n1", None).unwrap();
+        let host = body.host_config.unwrap();
+        assert_eq!((host.cap_add, host.cap_drop), (Some(vec!["NET_ADMIN".into()]), Some(vec!["ALL".into()])));
+        let limit = host.ulimits.unwrap().remove(0);
+        assert_eq!((limit.name.as_deref(), limit.soft, limit.hard), (Some("nofile"), Some(100), Some(200)));
+        assert_eq!((body.tty, body.open_stdin), (Some(true), Some(true)));
+        let plain = create_body(&task(ContainerSpec::default()), "n1", None).unwrap();
+        assert_eq!((plain.tty, plain.host_config.unwrap().cap_add), (None, None));
     }
 
     #[test]

@@ -141,7 +141,15 @@ impl ProcessExecutor {
         let cgroup = self.cgroups.for_task(&task.id).map_err(|e| err(e.to_string()))?;
         let limits = Limits::of(&spec);
         let c = spec.container.unwrap_or_default();
-        let docker_only = [("--init", c.init.is_some()), ("--read-only", c.read_only)];
+        let docker_only = [
+            ("--init", c.init.is_some()),
+            ("--read-only", c.read_only),
+            ("--cap-add", !c.capability_add.is_empty()),
+            ("--cap-drop", !c.capability_drop.is_empty()),
+            ("--ulimit", !c.ulimits.is_empty()),
+            ("--tty", c.tty),
+            ("stdin_open", c.open_stdin),
+        ];
         if let Some((flag, _)) = docker_only.iter().find(|(_, set)| *set) {
             return Err(err(format!("{flag} is for images (--runtime docker): the process runtime has no container")));
         }
