@@ -3,8 +3,8 @@
 //! arguments (an `entrypoint` names the program and its first
 //! arguments instead). The service is named `STACK_NAME` and labelled
 //! `com.docker.stack.namespace=STACK`, as Docker does; named volumes are
-//! the stack's [`super::volumes`]; relative bind sources are taken from
-//! the directory of the first compose file.
+//! the stack's [`super::volumes`]; bind sources come absolute from
+//! [`super::resolve`].
 
 use std::collections::HashMap;
 
@@ -18,6 +18,7 @@ use shoal_proto::{
 };
 use shoal_spec::update;
 
+use super::declared::Declared;
 use super::model::{self, Compose, Condition, DeployMode, Service, VolumeType};
 use super::networks::StackNetwork;
 
@@ -174,7 +175,10 @@ fn ulimits(name: &str, value: Option<&Value>) -> Result<Vec<Ulimit>, String> {
                 v.and_then(Value::as_i64).ok_or_else(|| format!("{}: expected a number for {which}", at(limit)))
             };
             let (soft, hard) = match v {
-                Value::Number(_) => (number(Some(v), "the limit")?, number(Some(v), "the limit")?),
+                Value::Number(_) => {
+                    let both = number(Some(v), "the limit")?;
+                    (both, both)
+                }
                 _ => (number(v.get("soft"), "soft")?, number(v.get("hard"), "hard")?),
             };
             if soft > hard {
@@ -191,13 +195,8 @@ fn ulimits(name: &str, value: Option<&Value>) -> Result<Vec<Ulimit>, String> {
 /// `--log-driver`/`--log-opt` are.
 fn logging(name: &str, logging: Option<&Value>) -> Result<Option<LogDriver>, String> {
     let Some(logging) = logging.filter(|l| !l.is_null()) else { return Ok(None) };
-    let driver = LogDriver {
-        name: logging.get("driver").and_then(Value::as_str).unwrap_or_default().to_string(),
-        options: super::merge::as_map(logging.get("options").unwrap_or(&Value::Null))
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-            .collect(),
-    };
+    let d = Declared::new(&format!("services.{name}"), "logging", logging);
+    let driver = LogDriver { name: d.text("driver")?.unwrap_or_default(), options: d.map("options")? };
     shoal_proto::logging::LogLimits::of(Some(&driver)).map_err(|e| format!("services.{name}.logging: {e}"))?;
     Ok(Some(driver))
 }
@@ -310,6 +309,7 @@ fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose) -> Resul
         }
     }
     let (mut volume_options, mut tmpfs_options, mut bind_options) = (None, None, None);
+    let no_copy = v.volume.as_ref().and_then(|o| o.get("nocopy")).and_then(Value::as_bool);
     let (kind, source) = match v.kind {
         // Absolute already (see `resolve`).
         VolumeType::Bind => {
@@ -318,7 +318,6 @@ fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose) -> Resul
         }
         VolumeType::Volume => match &v.source {
             Some(volume) => {
-                let no_copy = v.volume.as_ref().and_then(|o| o.get("nocopy")).and_then(Value::as_bool);
                 let (source, options) = super::volumes::source(stack, volume, &compose.volumes, no_copy == Some(true))
                     .map_err(|e| format!("{}: {e}", at()))?;
                 volume_options = Some(options);
@@ -326,7 +325,6 @@ fn mount(stack: &str, name: &str, v: &model::Volume, compose: &Compose) -> Resul
             }
             // Anonymous: the engine makes one per task (docker runtime).
             None => {
-                let no_copy = v.volume.as_ref().and_then(|o| o.get("nocopy")).and_then(Value::as_bool);
                 volume_options = no_copy.map(|no_copy| VolumeOptions { no_copy, ..Default::default() });
                 (MountType::Volume, String::new())
             }

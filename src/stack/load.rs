@@ -97,9 +97,15 @@ fn env_file(files: &[String], env_file: Option<&Path>) -> Result<HashMap<String,
             dot_env
         }
     };
+    read_env_file(&path).map_err(|e| LoadError(format!("--env-file {e}")))
+}
+
+/// The variables of the env file at `path` (decoded as compose files
+/// are); errors name the path, the caller says what the file was for.
+pub fn read_env_file(path: &Path) -> Result<HashMap<String, String>, String> {
     let name = path.display().to_string();
-    let text = std::fs::read(&path).map_err(|e| LoadError(format!("--env-file {name}: {e}")))?;
-    envfile::parse(&decode(&text, &name)?, &name).map_err(LoadError)
+    let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+    envfile::parse(&decode(&bytes, &name).map_err(|e| e.0)?, &name)
 }
 
 /// How to load: the env file given (`--env-file`), and whether to

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::load;
 use super::model::{Compose, Service, VolumeType};
-use super::{envfile, load};
 
 /// Where relative paths start and how variables are looked up.
 pub struct Context<'a> {
@@ -77,37 +77,35 @@ pub fn compose(compose: &mut Compose, cx: &Context<'_>) -> Result<Vec<String>, S
     for (name, service) in compose.services.iter_mut() {
         self::service(name, service, cx, &mut warnings)?;
     }
-    for (section, noun, since) in
-        [("networks", "network", 5), ("volumes", "volume", 4), ("secrets", "secret", 5), ("configs", "config", 5)]
-    {
-        let declared = match section {
-            "networks" => &mut compose.networks,
-            "volumes" => &mut compose.volumes,
-            "secrets" => &mut compose.secrets,
-            _ => &mut compose.configs,
-        };
+    let sections = [
+        (&mut compose.networks, "network", 5),
+        (&mut compose.volumes, "volume", 4),
+        (&mut compose.secrets, "secret", 5),
+        (&mut compose.configs, "config", 5),
+    ];
+    for (declared, noun, since) in sections {
         for (key, declaration) in declared.iter_mut() {
             let Some(Value::Object(fields)) = declaration else { continue };
             if let Some(warning) = external(noun, key, fields, cx.at_least(since))? {
                 warnings.push(warning);
             }
+            // `external` is `true` now when it is external at all.
+            let is_external = fields.get("external") == Some(&Value::Bool(true));
             // Docker prints labels as a mapping, and keeps the `x-` keys
             // of a network or volume only when it is external.
             if let Some(labels) = fields.get_mut("labels").filter(|l| l.is_array()) {
                 *labels = Value::Object(super::merge::as_map(labels));
             }
-            if matches!(section, "networks" | "volumes") && fields.get("external") != Some(&Value::Bool(true)) {
-                fields.retain(|k, _| !k.starts_with("x-"));
-            }
-            if matches!(section, "secrets" | "configs") {
-                let external = fields.get("external").is_some_and(|e| e != &Value::Bool(false));
-                match fields.get_mut("file") {
+            match noun {
+                "network" | "volume" if !is_external => fields.retain(|k, _| !k.starts_with("x-")),
+                "secret" | "config" => match fields.get_mut("file") {
                     Some(Value::String(file)) => *file = cx.absolute(file),
-                    None if !external => {
+                    None if !is_external => {
                         fields.insert("file".into(), Value::String(cx.absolute("")));
                     }
                     _ => {}
-                }
+                },
+                _ => {}
             }
         }
     }
@@ -117,10 +115,8 @@ pub fn compose(compose: &mut Compose, cx: &Context<'_>) -> Result<Vec<String>, S
 fn service(name: &str, service: &mut Service, cx: &Context<'_>, warnings: &mut Vec<String>) -> Result<(), String> {
     let mut environment: BTreeMap<String, Option<String>> = BTreeMap::new();
     for file in &service.env_file {
-        let path = cx.absolute(file);
-        let bytes = std::fs::read(&path).map_err(|e| format!("services.{name}.env_file: {path}: {e}"))?;
-        let text = load::decode(&bytes, &path).map_err(|e| e.0)?;
-        let vars = envfile::parse(&text, &path).map_err(|e| format!("services.{name}.env_file: {e}"))?;
+        let vars =
+            load::read_env_file(Path::new(&cx.absolute(file))).map_err(|e| format!("services.{name}.env_file: {e}"))?;
         environment.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
     }
     for (key, value) in std::mem::take(&mut service.environment) {
