@@ -5,20 +5,41 @@
 //! addresses, a DNS-round-robin service its task's address, a name
 //! that is not the cluster's what the node's resolver (the test's own,
 //! on the switch) says; and connecting by name reaches the tasks behind
-//! the VIP.
+//! the VIP. A task given `--dns`, `--dns-search`, `--dns-option` and
+//! `--host` still finds the cluster's names, asks its own server the
+//! rest, and has the search domains, options and hosts in its files.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::hosts::{ECHO_ADDR, Hosts, cluster, resolver, running_addresses};
+use common::hosts::{CLIENT_ADDR, ECHO_ADDR, Hosts, cluster, resolver, resolver_at, running_addresses};
 use common::{Node, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// What the test's resolver answers for a name that is not the cluster's.
 const OUTSIDE: &str = "198.51.100.7";
+
+/// What the resolver given with `--dns` answers.
+const OWN: &str = "198.51.100.8";
+
+/// Prints, every 0.3 s, what a task with resolver settings of its own
+/// sees.
+const OWN_CLIENT: &str = r#"
+import socket, time
+while True:
+    try:
+        conf = open("/etc/resolv.conf").read().replace("\n", ";")
+        out = socket.gethostbyname("outside.example")
+        db = socket.gethostbyname("db")
+        vip = socket.gethostbyname("echo")
+        print("out=%s db=%s vip=%s conf=%s" % (out, db, vip, conf), flush=True)
+    except Exception as e:
+        print("error=%r" % (e,), flush=True)
+    time.sleep(0.3)
+"#;
 
 /// Prints, every 0.3 s, what the names resolve to and which task a
 /// connection to "echo" reached.
@@ -52,6 +73,8 @@ fn tasks_find_services_by_name() {
     let hosts = Hosts::new(2);
     // Only the daemons forward to it; the answer is never contacted.
     let _resolver = resolver(&hosts, OUTSIDE);
+    // The one `--dns` names (port 53, as a nameserver's).
+    let _own = resolver_at(&hosts, &format!("{CLIENT_ADDR}:53"), OWN);
     let (manager, _workers) = cluster(&hosts);
     manager.ok(&["network", "create", "back"]);
     let python = "/usr/bin/python3";
@@ -64,6 +87,9 @@ fn tasks_find_services_by_name() {
     create("echo", &["--replicas", "2", "--max-replicas", "1", "--network", "name=back,alias=www"], ECHO_ADDR);
     create("rr", &["--endpoint-mode", "dnsrr", "--network", "back"], ECHO_ADDR);
     create("client", &["--network", "back"], CLIENT);
+    let own_flags =
+        ["--network", "back", "--dns", CLIENT_ADDR, "--dns-search", "example.test", "--dns-option", "timeout:2"];
+    create("own", &[&own_flags[..], &["--host", "db:10.9.8.7"]].concat(), OWN_CLIENT);
     wait_until(WAIT, "echo's two tasks and rr's running", || {
         task_addresses(&manager, "echo").len() == 2 && task_addresses(&manager, "rr").len() == 1
     });
@@ -80,5 +106,17 @@ fn tasks_find_services_by_name() {
             .filter_map(|line| line.strip_prefix(expected.as_str()))
             .collect();
         reached.len() == 2 && reached.iter().all(|t| tasks.iter().any(|a| a == t))
+    });
+
+    let vip_of = |service: &str| {
+        let s = manager.json_lines(&["service", "inspect", "--format", "json", service]).remove(0);
+        s["Endpoint"]["VirtualIPs"][0]["Addr"].as_str().unwrap().split('/').next().unwrap().to_string()
+    };
+    let own = format!(
+        "out={OWN} db=10.9.8.7 vip={} conf=nameserver 127.0.0.11;search example.test;options timeout:2 ndots:0;",
+        vip_of("echo")
+    );
+    wait_until(WAIT, &format!("the task with its own resolver settings printing {own}"), || {
+        manager.ok(&["service", "logs", "own"]).lines().any(|l| l.ends_with(&format!("| {own}")))
     });
 }

@@ -4,7 +4,8 @@
 //! service name, a process task reaches it likewise, and a port it
 //! publishes through the routing mesh answers on the other host with the
 //! client's own address. Its network is there before its entrypoint runs
-//! (the sandbox container holds it).
+//! (the sandbox container holds it), and with it the hosts, resolver
+//! settings and network sysctls its service asks for.
 
 mod common;
 
@@ -26,7 +27,7 @@ const WEB: &str = "mkdir -p /www/cgi-bin; echo hello-from-web > /www/index.html;
 fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
     // Dropped last: the nodes' containers go first (their Drop).
     let _pause = PauseImages;
-    let image = BusyboxImage::import("networks", &["sh", "sleep", "httpd", "wget", "mkdir", "chmod"]);
+    let image = BusyboxImage::import("networks", &["sh", "sleep", "httpd", "wget", "mkdir", "chmod", "cat"]);
     let hosts = Hosts::new(2);
     let (a, _workers) = cluster_with_docker(&hosts, Some(ENGINE));
     a.ok(&["network", "create", "back"]);
@@ -102,4 +103,36 @@ fn containers_and_processes_reach_each_other_and_the_mesh_on_an_overlay() {
     let logs = a.ok(&["service", "logs", "client"]);
     let first = logs.lines().next().unwrap_or_default();
     assert!(first.ends_with("| hello-from-web"), "its first fetch, at start, worked: {logs}");
+
+    // Hosts and network sysctls are the sandbox's (whose namespace and
+    // hosts file the container shares); the search domain is in the
+    // resolv.conf that names the node's responder.
+    let show = "cat /etc/hosts /etc/resolv.conf; echo somaxconn=$(cat /proc/sys/net/core/somaxconn); \
+        echo shmmni=$(cat /proc/sys/kernel/shmmni); wget -q -O - http://web/; sleep 1000";
+    a.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "opts",
+        "--network",
+        "back",
+        "--host",
+        "db:10.9.8.7",
+        "--dns-search",
+        "example.test",
+        "--sysctl",
+        "net.core.somaxconn=512",
+        "--sysctl",
+        "kernel.shmmni=1000",
+        &image.name,
+        "sh",
+        "-c",
+        show,
+    ]);
+    wait_until(WAIT, "opts reaching web", || a.ok(&["service", "logs", "opts"]).contains("| hello-from-web"));
+    let out = a.ok(&["service", "logs", "opts"]);
+    for seen in ["10.9.8.7\tdb", "nameserver 127.0.0.11", "search example.test", "somaxconn=512", "shmmni=1000"] {
+        assert!(out.contains(seen), "{seen}: {out}");
+    }
 }

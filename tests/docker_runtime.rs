@@ -446,7 +446,7 @@ fn a_container_past_its_memory_limit_is_oom_killed() {
 }
 
 #[test]
-fn entrypoint_init_and_read_only_reach_the_container() {
+fn entrypoint_init_read_only_and_engine_options_reach_the_container() {
     let image = BusyboxImage::import("runtime-entrypoint", &["sh", "sleep", "cat"]);
     let node = node("node-g");
     let script = "if (: > /x) 2>/dev/null; then echo writable; else echo read-only; fi; echo pid1=$(cat /proc/1/comm); sleep 1000";
@@ -472,6 +472,68 @@ fn entrypoint_init_and_read_only_reach_the_container() {
         (&spec["Command"], &spec["Init"], &spec["ReadOnly"]),
         (&serde_json::json!(["sh", "-c"]), &Value::Bool(true), &Value::Bool(true))
     );
+    // Docker's container options: the engine gets them, the container
+    // lives by them.
+    let show = "cat /etc/hosts /etc/resolv.conf; echo somaxconn=$(cat /proc/sys/net/core/somaxconn); \
+        echo nofile=$(ulimit -n); sleep 1000";
+    node.ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "opts",
+        "--host",
+        "db:10.9.8.7",
+        "--dns",
+        "127.0.0.1",
+        "--dns-search",
+        "example.test",
+        "--dns-option",
+        "timeout:2",
+        "--sysctl",
+        "net.core.somaxconn=512",
+        "--cap-add",
+        "net_admin",
+        "--cap-drop",
+        "MKNOD",
+        "--ulimit",
+        "nofile=100:200",
+        "-t",
+        &image.name,
+        "sh",
+        "-c",
+        show,
+    ]);
+    wait_until(WAIT, "opts' output", || node.ok(&["service", "logs", "opts"]).contains("nofile="));
+    let out = node.ok(&["service", "logs", "opts"]).replace('\r', "");
+    for seen in [
+        "10.9.8.7\tdb",
+        "nameserver 127.0.0.1",
+        "search example.test",
+        "options timeout:2",
+        "somaxconn=512",
+        "nofile=100",
+    ] {
+        assert!(out.contains(seen), "{seen}: {out}");
+    }
+    let container = inspect(&containers(&image, "opts", false).pop_first().unwrap());
+    let host = &container["HostConfig"];
+    assert_eq!(host["ExtraHosts"], serde_json::json!(["db:10.9.8.7"]));
+    assert_eq!(host["CapAdd"], serde_json::json!(["CAP_NET_ADMIN"]));
+    assert_eq!(host["CapDrop"], serde_json::json!(["CAP_MKNOD"]));
+    assert_eq!(host["Ulimits"], serde_json::json!([{ "Name": "nofile", "Soft": 100, "Hard": 200 }]));
+    assert_eq!(container["Config"]["Tty"], true);
+    let spec = node.ok(&["service", "inspect", "--format", "{{json .Spec.TaskTemplate.ContainerSpec}}", "opts"]);
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    assert_eq!(spec["Hosts"], serde_json::json!(["10.9.8.7 db"]));
+    assert_eq!(spec["DNSConfig"]["Search"], serde_json::json!(["example.test"]));
+    assert_eq!((&spec["Sysctls"]["net.core.somaxconn"], &spec["TTY"]), (&"512".into(), &true.into()));
+    // Bad values are named at create, and nothing is made.
+    let err = node.fails(1, &["service", "create", "--sysctl", "vm.swappiness=1", &image.name]);
+    assert!(err.contains("sysctl: vm.swappiness is not in a namespace of the task's own"), "{err}");
+    let err = node.fails(2, &["service", "create", "--host", "db", &image.name]);
+    assert!(err.contains("--host") && err.contains("expected HOST:IP"), "{err}");
+
     // The process runtime says plainly it has no container for them.
     node.ok(&[
         "service",

@@ -250,6 +250,8 @@ fn compose_keys_are_carried_as_docker_carries_them_or_refused_by_name() {
         ("volumes: [\"/tmp:/d:rox\"]", "unknown option \"rox\""),
         ("healthcheck: { test: [CMD, \"true\"], disable: true }", "test and disable can't be set at the same time"),
         ("x-unused: 1\n    platform: linux", "services.app additional property platform is not allowed"),
+        ("isolation: hyperv", "services.app.isolation: Linux nodes support only \"default\""),
+        ("sysctls: { vm.swappiness: 1 }", "sysctl: vm.swappiness is not in a namespace of the task's own"),
     ];
     for (key, error) in refused {
         write(&file, &format!("services:\n  app:\n    image: sleep\n    command: \"1000\"\n    {key}\n"));
@@ -259,12 +261,12 @@ fn compose_keys_are_carried_as_docker_carries_them_or_refused_by_name() {
     assert!(node.ok(&["service", "ls", "-q"]).is_empty(), "nothing was created");
     assert!(!node.ok(&["network", "ls", "--format", "{{.Name}}"]).contains("bad_"), "no network either");
 
-    let yaml = "version: \"3.13\"\nservices:\n  app:\n    image: sleep\n    command: \"1000\"\n    restart: on-failure:3\n    networks: [front]\n    volumes: [\"/tmp:/host-tmp:ro,rslave\"]\n    healthcheck: { test: [CMD, \"true\"], start_period: 1m, start_interval: 2s }\n    tmpfs: [/run]\n    logging: { options: { max-size: 1m } }\n    cap_add: [NET_ADMIN]\n    ulimits: { nofile: 1024 }\n    extra_hosts: [\"db:10.0.0.9\"]\n    deploy:\n      replicas: ${SHOAL_T_REPLICAS:-2}\nnetworks:\n  front: {}\n";
+    let yaml = "version: \"3.13\"\nservices:\n  app:\n    image: sleep\n    command: \"1000\"\n    restart: on-failure:3\n    networks: [front]\n    volumes: [\"/tmp:/host-tmp:ro,rslave\"]\n    healthcheck: { test: [CMD, \"true\"], start_period: 1m, start_interval: 2s }\n    tmpfs: [/run]\n    logging: { options: { max-size: 1m } }\n    cap_add: [NET_ADMIN]\n    ulimits: { nofile: 1024 }\n    extra_hosts: [\"db:10.0.0.9\"]\n    dns: 127.0.0.1\n    dns_search: example.test\n    sysctls: [net.core.somaxconn=512]\n    credential_spec: { file: gmsa.json }\n    deploy:\n      replicas: ${SHOAL_T_REPLICAS:-2}\nnetworks:\n  front: {}\n";
     write(&file, yaml);
     let out = node.shoal(&["stack", "deploy", "-d", "-c", file.to_str().unwrap(), "ok"]);
     let warned = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{warned}");
-    assert!(warned.contains("services.app: not supported yet, ignored: extra_hosts"), "named, not dropped: {warned}");
+    assert!(warned.contains("services.app.credential_spec: for Windows nodes only"), "named, not dropped: {warned}");
     let inspect: Value = serde_json::from_str(&node.ok(&["service", "inspect", "ok_app"])).unwrap();
     let spec = &inspect[0]["Spec"];
     assert_eq!(spec["Labels"]["com.docker.stack.image"], "sleep");
@@ -279,7 +281,11 @@ fn compose_keys_are_carried_as_docker_carries_them_or_refused_by_name() {
     let tmpfs = &task["ContainerSpec"]["Mounts"][1];
     assert_eq!((&tmpfs["Type"], &tmpfs["Target"]), (&"tmpfs".into(), &"/run".into()));
     assert_eq!(task["LogDriver"]["Options"]["max-size"], "1m");
-    assert_eq!(task["ContainerSpec"]["CapabilityAdd"], serde_json::json!(["NET_ADMIN"]));
+    assert_eq!(task["ContainerSpec"]["CapabilityAdd"], serde_json::json!(["CAP_NET_ADMIN"]), "as docker writes it");
     assert_eq!(task["ContainerSpec"]["Ulimits"], serde_json::json!([{ "Name": "nofile", "Soft": 1024, "Hard": 1024 }]));
+    assert_eq!(task["ContainerSpec"]["Hosts"], serde_json::json!(["10.0.0.9 db"]));
+    let dns = serde_json::json!({ "Nameservers": ["127.0.0.1"], "Search": ["example.test"] });
+    assert_eq!(task["ContainerSpec"]["DNSConfig"], dns);
+    assert_eq!(task["ContainerSpec"]["Sysctls"], serde_json::json!({ "net.core.somaxconn": "512" }));
     node.ok(&["stack", "rm", "ok"]);
 }

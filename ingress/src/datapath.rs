@@ -298,7 +298,14 @@ impl DataPath {
     /// return paths and DNS responder.
     async fn track(&self, state: &mut State, task: &Task, netns: &std::path::Path) -> Result<(), DataPathError> {
         let networks: Vec<String> = task.networks.iter().map(|a| a.network_id.clone()).collect();
-        let dns = dns::serve(netns, networks.clone(), self.names.clone(), self.upstream)
+        let nameservers = task
+            .spec
+            .as_ref()
+            .and_then(|s| s.container.as_ref())
+            .and_then(|c| c.dns_config.as_ref())
+            .map_or(&[][..], |d| d.nameservers.as_slice());
+        let upstreams = dns::upstreams(nameservers, self.upstream);
+        let dns = dns::serve(netns, networks.clone(), self.names.clone(), upstreams)
             .map_err(|e| DataPathError::Dns(e.to_string()))?;
         let local = LocalTask { netns: netns.to_path_buf(), networks, script: None, back: None, dns: Some(dns) };
         if let Some(old) = state.tasks.insert(task.id.clone(), local).and_then(|t| t.dns) {

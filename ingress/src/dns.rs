@@ -3,8 +3,8 @@
 //! network map: `NAME` (and its aliases, and its short name in its stack)
 //! with the service's VIP on the task's networks, or its tasks' addresses
 //! with DNS round robin; `tasks.NAME` with the tasks' addresses. Other
-//! names go to the node's own resolver. Messages are read and written
-//! with hickory-proto.
+//! names go to the task's nameservers (`--dns`), else to the node's own
+//! resolver. Messages are read and written with hickory-proto.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -97,14 +97,23 @@ pub fn upstream() -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, 53))
 }
 
+/// The resolvers of names that are not the cluster's for a task whose
+/// spec names `nameservers` (IP addresses, port 53), else `node`'s.
+pub fn upstreams(nameservers: &[String], node: Option<SocketAddr>) -> Vec<SocketAddr> {
+    let given: Vec<SocketAddr> =
+        nameservers.iter().filter_map(|s| shoal_proto::parse_ip(s)).map(|ip| SocketAddr::new(ip, 53)).collect();
+    if given.is_empty() { node.into_iter().collect() } else { given }
+}
+
 /// Starts the responder of the task whose namespace is at `netns`, on its
-/// `networks`, answering from `map` as it changes. The socket is opened in
-/// the namespace; the responder runs until the handle is aborted.
+/// `networks`, answering from `map` as it changes and asking `upstreams`,
+/// in turn, the rest. The socket is opened in the namespace; the
+/// responder runs until the handle is aborted.
 pub fn serve(
     netns: &Path,
     networks: Vec<String>,
     map: Arc<RwLock<NetworkMap>>,
-    upstream: Option<SocketAddr>,
+    upstreams: Vec<SocketAddr>,
 ) -> std::io::Result<JoinHandle<()>> {
     let socket = crate::netns::run_in(netns, || {
         let socket = std::net::UdpSocket::bind(ADDR)?;
@@ -113,6 +122,7 @@ pub fn serve(
     })
     .map_err(std::io::Error::other)??;
     let socket = Arc::new(UdpSocket::from_std(socket)?);
+    let upstreams: Arc<[SocketAddr]> = upstreams.into();
     Ok(tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -123,30 +133,32 @@ pub fn serve(
                 let entries = services::entries(&map, &networks);
                 answer(&query, |name| lookup(&entries, name))
             };
-            match (local, upstream) {
-                (Some(reply), _) => {
+            match local {
+                Some(reply) => {
                     let _ = socket.send_to(&reply, peer).await;
                 }
-                (None, Some(upstream)) => {
-                    let socket = socket.clone();
+                None => {
+                    let (socket, upstreams) = (socket.clone(), upstreams.clone());
                     tokio::spawn(async move {
-                        if let Some(reply) = forward(&query, upstream).await.or_else(|| servfail(&query)) {
+                        let mut reply = None;
+                        for upstream in upstreams.iter() {
+                            reply = forward(&query, *upstream).await;
+                            if reply.is_some() {
+                                break;
+                            }
+                        }
+                        if let Some(reply) = reply.or_else(|| servfail(&query)) {
                             let _ = socket.send_to(&reply, peer).await;
                         }
                     });
-                }
-                (None, None) => {
-                    if let Some(reply) = servfail(&query) {
-                        let _ = socket.send_to(&reply, peer).await;
-                    }
                 }
             }
         }
     }))
 }
 
-/// Sends `query` to the node's resolver (from the node's namespace) and
-/// returns its answer.
+/// Sends `query` to `upstream` (from the node's namespace) and returns
+/// its answer.
 async fn forward(query: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
     let socket = UdpSocket::bind(if upstream.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }).await.ok()?;
     socket.connect(upstream).await.ok()?;
@@ -163,7 +175,7 @@ async fn forward(query: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {
     })
     .await;
     if reply.is_err() {
-        debug!(%upstream, "the node's resolver did not answer in time");
+        debug!(%upstream, "the resolver did not answer in time");
     }
     reply.ok().flatten()
 }
@@ -204,6 +216,15 @@ mod tests {
         assert_eq!(lookup(&entries, "tasks.web"), Some(vec![ip("10.0.1.3"), ip("10.0.1.4")]));
         assert_eq!(lookup(&entries, "rr"), Some(vec![ip("10.0.1.5")]));
         assert_eq!(lookup(&entries, "nope"), None);
+    }
+
+    #[test]
+    fn a_tasks_nameservers_replace_the_nodes() {
+        let node: SocketAddr = "192.0.2.53:53".parse().unwrap();
+        assert_eq!(upstreams(&[], Some(node)), [node]);
+        assert_eq!(upstreams(&[], None), []);
+        let given = upstreams(&["10.0.0.2".into(), "::1".into()], Some(node));
+        assert_eq!(given, ["10.0.0.2:53".parse::<SocketAddr>().unwrap(), "[::1]:53".parse().unwrap()]);
     }
 
     #[test]

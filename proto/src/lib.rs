@@ -12,6 +12,7 @@ pub mod limits;
 pub mod logging;
 mod names;
 mod propagation;
+pub mod resolv;
 mod signal;
 mod size;
 mod time;
@@ -23,10 +24,6 @@ pub use signal::signal_number;
 pub use size::{format_size, parse_size};
 
 pub use time::{nanos_to_system_time, now_nanos};
-
-/// The resolv.conf of a task on an overlay network: its node's DNS
-/// responder, in the task's own namespace (as Docker's embedded DNS).
-pub const TASK_RESOLV_CONF: &str = "nameserver 127.0.0.11\noptions ndots:0\n";
 
 /// Generated types and services of package `shoal.v1`.
 #[allow(missing_docs, clippy::all)]

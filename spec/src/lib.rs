@@ -5,6 +5,7 @@
 //! and by the CLI that waits for a service to converge.
 #![forbid(unsafe_code)]
 
+pub mod engine_opts;
 pub mod files;
 pub mod network;
 pub mod ports;

@@ -136,6 +136,7 @@ fn container_spec(c: &mut ContainerSpec) -> Result<(), InvalidSpec> {
         healthcheck(h)?;
     }
     mounts(&c.mounts)?;
+    crate::engine_opts::check(c)?;
     if !c.dir.is_empty() && !c.dir.starts_with('/') {
         return Err(invalid(format!("workdir: expected an absolute path, got {:?}", c.dir)));
     }

@@ -248,6 +248,8 @@ pub struct CreateArgs {
     #[arg(long = "config", value_name = "CONFIG", value_parser = super::file_ref::parse)]
     pub config: Vec<FileReference>,
     #[command(flatten)]
+    pub engine: super::engine_opts::EngineArgs,
+    #[command(flatten)]
     pub wait: WaitFlags,
     #[command(flatten)]
     pub program: ProgramArgs,
@@ -325,6 +327,7 @@ impl CreateArgs {
         };
         self.health.apply(&mut container.healthcheck);
         self.resources.apply_pids(&mut container);
+        self.engine.apply(&mut container);
         let mut log_driver = None;
         self.logs.apply(&mut log_driver);
         ServiceSpec {

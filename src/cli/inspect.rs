@@ -246,6 +246,21 @@ fn container(c: &ContainerSpec) -> Value {
             "Ulimits",
             c.ulimits.iter().map(|u| json!({ "Name": u.name, "Soft": u.soft, "Hard": u.hard })).collect::<Vec<Value>>(),
         )
+        .put(
+            "Sysctls",
+            c.sysctls.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect::<Map<String, Value>>(),
+        )
+        .put("Hosts", c.hosts.clone())
+        .put(
+            "DNSConfig",
+            c.dns_config.as_ref().map(|d| {
+                Obj::new()
+                    .put("Nameservers", d.nameservers.clone())
+                    .put("Search", d.search.clone())
+                    .put("Options", d.options.clone())
+                    .done()
+            }),
+        )
         .put("Mounts", c.mounts.iter().map(mount).collect::<Vec<Value>>())
         .put("Secrets", c.secrets.iter().map(|r| file_reference(r, "Secret")).collect::<Vec<Value>>())
         .put("Configs", c.configs.iter().map(|r| file_reference(r, "Config")).collect::<Vec<Value>>())

@@ -6,6 +6,7 @@ pub(crate) mod out;
 
 pub(crate) mod args;
 mod cluster;
+mod engine_opts;
 mod file_ref;
 mod files;
 mod format;
@@ -39,8 +40,10 @@ use crate::daemon::DaemonArgs;
 #[derive(Parser, Debug)]
 #[command(name = "shoal", version, about = "A Swarm-style cluster orchestrator", propagate_version = true)]
 pub struct Cli {
-    /// Daemon socket to talk to
-    #[arg(long, short = 'H', global = true, env = "SHOAL_HOST", default_value = client::DEFAULT_HOST)]
+    /// Daemon socket to talk to (before the command, as Docker's -H: a
+    /// command's own --host, such as `service create --host HOST:IP`, is
+    /// another flag)
+    #[arg(long, short = 'H', env = "SHOAL_HOST", default_value = client::DEFAULT_HOST)]
     pub host: String,
     #[command(subcommand)]
     pub command: Command,
@@ -154,5 +157,23 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Run(args) => run::run(&mut ctx, args).await,
         Command::Rm(args) => run::rm(&mut ctx, args).await,
         Command::Daemon(_) => unreachable!("handled in main"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn flags_are_unique_and_the_socket_comes_before_the_command() {
+        Cli::command().debug_assert();
+        let cli =
+            Cli::try_parse_from(["shoal", "-H", "unix:///s", "service", "create", "--host", "db:10.0.0.5", "app"])
+                .unwrap();
+        assert_eq!(cli.host, "unix:///s");
+        let Command::Service(service::ServiceCommand::Create(create)) = cli.command else { panic!("a create") };
+        assert_eq!(create.engine.host, ["10.0.0.5 db"]);
     }
 }

@@ -149,6 +149,8 @@ pub struct UpdateArgs {
     pub rollback_policy: RollbackPolicyArgs,
     #[command(flatten)]
     pub logs: LogArgs,
+    #[command(flatten)]
+    pub engine: super::engine_opts::EngineUpdateArgs,
     /// Replace every task even if nothing in their spec changed
     #[arg(long)]
     pub force: bool,
@@ -304,6 +306,7 @@ impl UpdateArgs {
             c.stop_grace_period_ns = Some(grace);
         }
         self.health.apply(&mut c.healthcheck);
+        self.engine.apply(c);
     }
 }
 

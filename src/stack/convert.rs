@@ -10,13 +10,13 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use shoal_proto::{
-    Annotations, BindOptions, ContainerSpec, Dependency, DependencyCondition, EndpointMode, EndpointSpec,
+    Annotations, BindOptions, ContainerSpec, Dependency, DependencyCondition, DnsConfig, EndpointMode, EndpointSpec,
     FailureAction, GlobalJob, GlobalService, HealthConfig, LogDriver, Mount, MountType, Placement, PlacementPreference,
     PortConfig, PortProtocol, PublishMode, ReplicatedJob, ReplicatedService, ResourceRequirements, Resources,
     RestartCondition, RestartPolicy, ServiceSpec, TaskSpec, TmpfsOptions, Ulimit, UpdateConfig, UpdateOrder,
     VolumeOptions, service_spec::Mode,
 };
-use shoal_spec::update;
+use shoal_spec::{engine_opts, update};
 
 use super::declared::Declared;
 use super::model::{self, Compose, Condition, DeployMode, Service, VolumeType};
@@ -61,7 +61,7 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         Some(value) => format!("{k}={value}"),
         None => k.clone(),
     });
-    let container = ContainerSpec {
+    let mut container = ContainerSpec {
         image: program,
         args,
         env: env_entries.collect(),
@@ -85,12 +85,21 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         pull_options: None,
         secrets: Vec::new(),
         configs: Vec::new(),
-        capability_add: words(name, "cap_add", svc.other.get("cap_add"))?,
-        capability_drop: words(name, "cap_drop", svc.other.get("cap_drop"))?,
         ulimits: ulimits(name, svc.other.get("ulimits"))?,
         tty: other("tty").unwrap_or(false),
         open_stdin: other("stdin_open").unwrap_or(false),
+        hosts: words(name, "extra_hosts", svc.other.get("extra_hosts"))?
+            .iter()
+            .map(|h| engine_opts::host(h).map_err(|e| format!("services.{name}.extra_hosts: {e}")))
+            .collect::<Result<_, _>>()?,
+        dns_config: dns_config(name, svc)?,
+        sysctls: sysctls(name, svc.other.get("sysctls"))?,
+        ..Default::default()
     };
+    (container.capability_add, container.capability_drop) = engine_opts::effective_capabilities(
+        &words(name, "cap_add", svc.other.get("cap_add"))?,
+        &words(name, "cap_drop", svc.other.get("cap_drop"))?,
+    );
     let task = TaskSpec {
         container: Some(container),
         restart: Some(restart(name, deploy.restart_policy.as_ref(), svc.other.get("restart"))?),
@@ -106,10 +115,7 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         networks: super::networks::attachments(name, svc, networks, &mut warnings),
         log_driver: logging(name, svc.other.get("logging"))?,
     };
-    let dropped: Vec<&str> = NOT_CARRIED.iter().copied().filter(|k| svc.other.contains_key(*k)).collect();
-    if !dropped.is_empty() {
-        warnings.push(format!("services.{name}: not supported yet, ignored: {}", dropped.join(", ")));
-    }
+    windows_only(name, svc, &mut warnings)?;
     let deploy_mode = deploy.mode.unwrap_or(DeployMode::Replicated);
     if matches!(deploy_mode, DeployMode::Global | DeployMode::GlobalJob) {
         if deploy.replicas.is_some() {
@@ -144,15 +150,57 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
     Ok(Converted { spec, warnings })
 }
 
-/// Keys compose allows that shoal does not carry into the spec yet:
-/// `stack deploy` names them in a warning rather than dropping them
-/// without a word.
-const NOT_CARRIED: [&str; 6] = ["credential_spec", "dns", "dns_search", "extra_hosts", "isolation", "sysctls"];
+/// `credential_spec` and `isolation`, which mean something on Windows
+/// nodes only: a credential spec is ignored on Linux, as Docker's Linux
+/// engine ignores it (said in a warning); an isolation other than
+/// `default` is refused, as the engine would refuse every task of it.
+fn windows_only(name: &str, svc: &Service, warnings: &mut Vec<String>) -> Result<(), String> {
+    if svc.other.contains_key("credential_spec") {
+        warnings.push(format!("services.{name}.credential_spec: for Windows nodes only, ignored on Linux"));
+    }
+    match svc.other.get("isolation").and_then(Value::as_str) {
+        None | Some("default") => Ok(()),
+        Some(other) => Err(format!(
+            "services.{name}.isolation: Linux nodes support only \"default\" (\"{other}\" is for Windows nodes)"
+        )),
+    }
+}
 
-/// A list of text (`cap_add`, `cap_drop`).
+/// `dns` and `dns_search` (each one value or a list), as Docker's
+/// DNSConfig; none when neither is given.
+fn dns_config(name: &str, svc: &Service) -> Result<Option<DnsConfig>, String> {
+    let (servers, search) = (svc.other.get("dns"), svc.other.get("dns_search"));
+    if servers.is_none() && search.is_none() {
+        return Ok(None);
+    }
+    let nameservers = words(name, "dns", servers)?
+        .iter()
+        .map(|s| engine_opts::nameserver(s).map_err(|e| format!("services.{name}.dns: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(DnsConfig { nameservers, search: words(name, "dns_search", search)?, options: Vec::new() }))
+}
+
+/// `sysctls`, a mapping of text as [`super::resolve`] leaves it.
+fn sysctls(name: &str, value: Option<&Value>) -> Result<HashMap<String, String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(HashMap::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(text) => Ok((k.clone(), text.to_string())),
+                None => Err(format!("services.{name}.sysctls.{k}: expected text, got {v}")),
+            })
+            .collect(),
+        Some(other) => Err(format!("services.{name}.sysctls: expected a mapping, got {other}")),
+    }
+}
+
+/// A list of text (`cap_add`, `cap_drop`, `extra_hosts`), or one text
+/// where compose allows a string or a list (`dns`, `dns_search`).
 fn words(name: &str, key: &str, value: Option<&Value>) -> Result<Vec<String>, String> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(one)) => Ok(vec![one.clone()]),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| {
@@ -616,7 +664,7 @@ volumes:
     }
 
     #[test]
-    fn logging_and_service_tmpfs_are_carried_and_the_rest_warned_about() {
+    fn engine_options_and_logging_and_service_tmpfs_are_carried() {
         let yaml = "services: { w: { image: a, logging: { driver: json-file, options: { max-size: 1m, max-file: 3 } }, tmpfs: [/run, \"/cache:size=1m,mode=1777\"], extra_hosts: [\"h:1.2.3.4\"], dns: [1.1.1.1] } }";
         let c = convert(yaml, "w").unwrap();
         let task = c.spec.task.unwrap();
@@ -628,10 +676,29 @@ volumes:
         let mounts = task.container.unwrap().mounts;
         assert_eq!((mounts[0].r#type(), mounts[0].target.as_str()), (MountType::Tmpfs, "/run"));
         assert_eq!(mounts[1].tmpfs_options, Some(TmpfsOptions { size_bytes: 1 << 20, mode: 0o1777 }));
-        assert_eq!(c.warnings, ["services.w: not supported yet, ignored: dns, extra_hosts"]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let yaml = "services: { w: { image: a, extra_hosts: [\"db:10.0.0.5\", \"v6:::1\"], dns: 10.0.0.2, dns_search: [a.test], sysctls: [net.core.somaxconn=1024], credential_spec: { file: x.json }, isolation: default } }";
+        let c = convert(yaml, "w").unwrap();
+        assert_eq!(c.warnings, ["services.w.credential_spec: for Windows nodes only, ignored on Linux"]);
+        let container = c.spec.task.unwrap().container.unwrap();
+        assert_eq!(container.hosts, ["10.0.0.5 db", "::1 v6"]);
+        let dns = container.dns_config.unwrap();
+        assert_eq!((dns.nameservers, dns.search), (vec!["10.0.0.2".to_string()], vec!["a.test".to_string()]));
+        assert_eq!(container.sysctls["net.core.somaxconn"], "1024");
+        let map = "services: { w: { image: a, sysctls: { net.ipv4.ip_forward: 1 } } }";
+        assert_eq!(
+            convert(map, "w").unwrap().spec.task.unwrap().container.unwrap().sysctls["net.ipv4.ip_forward"],
+            "1"
+        );
+        let hyperv = "services: { w: { image: a, isolation: hyperv } }";
+        assert!(convert(hyperv, "w").unwrap_err().starts_with("services.w.isolation: Linux nodes support only"));
+        let bad_host = "services: { w: { image: a, extra_hosts: [\"db:nowhere\"] } }";
+        assert!(convert(bad_host, "w").unwrap_err().starts_with("services.w.extra_hosts: \"nowhere\" is not an IP"));
+        let bad_dns = "services: { w: { image: a, dns: dns.example } }";
+        assert!(convert(bad_dns, "w").unwrap_err().starts_with("services.w.dns: expected an IP address"));
         let yaml = "services: { w: { image: a, cap_add: [NET_ADMIN], cap_drop: [ALL], tty: true, stdin_open: true, ulimits: { nproc: 64, nofile: { soft: 100, hard: 200 } } } }";
         let c = convert(yaml, "w").unwrap().spec.task.unwrap().container.unwrap();
-        assert_eq!((c.capability_add, c.capability_drop), (vec!["NET_ADMIN".to_string()], vec!["ALL".to_string()]));
+        assert_eq!((c.capability_add, c.capability_drop), (vec!["CAP_NET_ADMIN".to_string()], vec!["ALL".to_string()]));
         assert!(c.tty && c.open_stdin);
         let limits: Vec<(&str, i64, i64)> = c.ulimits.iter().map(|u| (u.name.as_str(), u.soft, u.hard)).collect();
         assert_eq!(limits, [("nofile", 100, 200), ("nproc", 64, 64)]);

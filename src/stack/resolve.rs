@@ -140,6 +140,14 @@ fn service(name: &str, service: &mut Service, cx: &Context<'_>, warnings: &mut V
     if let Some(hosts) = service.other.get_mut("extra_hosts") {
         *hosts = extra_hosts(hosts);
     }
+    for key in ["dns", "dns_search", "tmpfs"] {
+        if let Some(one @ Value::String(_)) = service.other.get_mut(key) {
+            *one = Value::Array(vec![one.take()]);
+        }
+    }
+    if let Some(sysctls) = service.other.get_mut("sysctls") {
+        *sysctls = text_map(sysctls);
+    }
     for port in service.ports.iter_mut() {
         if let Some(ip) = port.host_ip.take() {
             let published = port.published.map(|p| p.to_string()).unwrap_or_default();
@@ -151,6 +159,30 @@ fn service(name: &str, service: &mut Service, cx: &Context<'_>, warnings: &mut V
         }
     }
     Ok(())
+}
+
+/// A `list_or_dict` (`sysctls`) as docker prints it: a mapping of text
+/// (from `KEY=VALUE` items, or values of any scalar type).
+fn text_map(value: &Value) -> Value {
+    let text = |v: &Value| match v {
+        Value::String(s) => Value::String(s.clone()),
+        Value::Null => Value::String(String::new()),
+        other => Value::String(other.to_string()),
+    };
+    match value {
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        Value::Array(items) => Value::Object(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|item| match item.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Value::String(v.to_string())),
+                    None => (item.to_string(), Value::String(String::new())),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// `extra_hosts` as docker prints them: a list of `HOST:IP` (from a

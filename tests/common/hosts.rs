@@ -202,7 +202,12 @@ impl Drop for OnSwitch {
 /// Starts a DNS server on [`RESOLVER`] answering every A query with
 /// `answer` (other queries with none).
 pub fn resolver(hosts: &Hosts, answer: &str) -> OnSwitch {
-    OnSwitch::python(hosts, RESOLVER_PROGRAM, &[RESOLVER, answer])
+    resolver_at(hosts, RESOLVER, answer)
+}
+
+/// [`resolver`] on `addr` (IP:PORT, the IP the switch's).
+pub fn resolver_at(hosts: &Hosts, addr: &str, answer: &str) -> OnSwitch {
+    OnSwitch::python(hosts, RESOLVER_PROGRAM, &[addr, answer])
 }
 
 const RESOLVER_PROGRAM: &str = r#"

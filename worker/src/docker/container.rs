@@ -12,7 +12,7 @@ use bollard::models::{
     MountType as EngineMount, MountVolumeOptions, MountVolumeOptionsDriverConfig, ResourcesUlimits,
 };
 use shoal_proto::logging::LogLimits;
-use shoal_proto::{MountType, Task};
+use shoal_proto::{ContainerSpec, MountType, Task};
 
 /// The node that made the container: every list, adoption and removal
 /// filters on it, so nodes sharing one engine never touch each other's
@@ -68,16 +68,41 @@ pub struct Sandboxed<'a> {
 
 /// The create request of the task's sandbox: the pause image, no network
 /// of the engine's (the data path wires its namespace), the task's
-/// hostname (the task's container takes it from there).
+/// hostname, extra hosts and network sysctls (the task's container,
+/// joining the sandbox's namespace, takes its hosts file and network
+/// from there: the engine refuses them on a container that joins one).
 pub fn sandbox_body(task: &Task, node_id: &str, image: &str) -> ContainerCreateBody {
-    let hostname = task.spec.as_ref().and_then(|s| s.container.as_ref()).map(|c| c.hostname.clone());
+    let c = task.spec.as_ref().and_then(|s| s.container.clone()).unwrap_or_default();
     ContainerCreateBody {
         image: Some(image.to_string()),
-        hostname: hostname.filter(|h| !h.is_empty()),
+        hostname: Some(c.hostname.clone()).filter(|h| !h.is_empty()),
         labels: Some(labels(task, node_id, SANDBOX)),
-        host_config: Some(HostConfig { network_mode: Some("none".into()), ..Default::default() }),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            extra_hosts: extra_hosts(&c.hosts),
+            sysctls: sysctls(&c, |key| key.starts_with("net.")),
+            ..Default::default()
+        }),
         ..Default::default()
     }
+}
+
+/// Docker's Hosts lines (`IP HOST [ALIAS...]`) as the engine's
+/// ExtraHosts (`HOST:IP` each).
+fn extra_hosts(hosts: &[String]) -> Option<Vec<String>> {
+    let pairs: Vec<String> = hosts
+        .iter()
+        .flat_map(|line| shoal_spec::engine_opts::host_pairs(line))
+        .map(|(name, address)| format!("{name}:{address}"))
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// The spec's sysctls that `keep` keeps.
+fn sysctls(c: &ContainerSpec, keep: impl Fn(&str) -> bool) -> Option<HashMap<String, String>> {
+    let kept: HashMap<String, String> =
+        c.sysctls.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// The create request of the task's container. As in Swarm, the
@@ -113,7 +138,21 @@ pub fn create_body(
         ..Default::default()
     };
     let mut mounts: Vec<Mount> = c.mounts.iter().map(mount).collect();
+    if sandboxed.is_none() {
+        // A container of its own network: the engine writes its hosts
+        // file and resolv.conf as the spec says.
+        let dns = c.dns_config.clone().unwrap_or_default();
+        let list = |l: Vec<String>| (!l.is_empty()).then_some(l);
+        host_config.extra_hosts = extra_hosts(&c.hosts);
+        host_config.dns = list(dns.nameservers);
+        host_config.dns_search = list(dns.search);
+        host_config.dns_options = list(dns.options);
+        host_config.sysctls = sysctls(&c, |_| true);
+    }
     if let Some(s) = &sandboxed {
+        // The hosts and network sysctls are the sandbox's; the rest of
+        // the sysctls (IPC) are the container's own.
+        host_config.sysctls = sysctls(&c, |key| !key.starts_with("net."));
         host_config.network_mode = Some(format!("container:{}", s.sandbox_id));
         mounts.push(Mount {
             typ: Some(EngineMount::BIND),

@@ -292,7 +292,8 @@ impl Executor for DockerExecutor {
                     .await
                     .map_err(|e| err(format!("finding the task's sandbox: {}", docker::message(&e))))?;
                 let resolv = TaskDir::new(&self.tasks_dir, &task.id).path().join("resolv.conf");
-                std::fs::write(&resolv, shoal_proto::TASK_RESOLV_CONF)
+                let dns = container.and_then(|c| c.dns_config.as_ref());
+                std::fs::write(&resolv, shoal_proto::resolv::resolv_conf(dns, true))
                     .map_err(|e| err(format!("writing {}: {e}", resolv.display())))?;
                 let (id, resolv) = (sandbox.id.unwrap_or_default(), resolv.to_string_lossy().into_owned());
                 container::create_body(task, &self.node_id, Some(Sandboxed { sandbox_id: &id, resolv_conf: &resolv }))

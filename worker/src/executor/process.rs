@@ -10,17 +10,14 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Group, Pid, User};
-use shoal_proto::Task;
 use shoal_proto::logging::LogLimits;
+use shoal_proto::{ContainerSpec, Task};
 use tokio::process::{Child, Command};
 
 use super::{Adopted, ExecError, Executor, Launch, TaskHandle};
 use crate::cgroup::{Cgroups, Limits, TaskCgroup};
 use crate::taskdir::{ExitStatus, ProcessId, TaskDir};
 
-/// The task's resolv.conf, in its directory (bind-mounted in its mount
-/// namespace when it runs in a network namespace).
-const RESOLV_CONF: &str = "resolv.conf";
 /// PATH when neither the task nor the daemon sets one.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How often a task not started by this worker is checked for its end.
@@ -58,6 +55,31 @@ impl ProcessExecutor {
 
 fn err(msg: impl Into<String>) -> ExecError {
     ExecError(msg.into())
+}
+
+/// The node's files the task sees others in place of, with their
+/// contents (written in its directory, bound read-only in its mount
+/// namespace): its resolv.conf when it runs in a network namespace (the
+/// node's responder there) or names resolvers; its hosts file, the
+/// node's with the spec's lines added, when the spec has any.
+fn own_files(c: &ContainerSpec, networked: bool) -> Vec<(&'static str, String)> {
+    let mut files = Vec::new();
+    if networked || c.dns_config.is_some() {
+        files.push(("/etc/resolv.conf", shoal_proto::resolv::resolv_conf(c.dns_config.as_ref(), networked)));
+    }
+    if !c.hosts.is_empty() {
+        let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if !hosts.is_empty() && !hosts.ends_with('\n') {
+            hosts.push('\n');
+        }
+        for line in &c.hosts {
+            let mut words = line.split_whitespace();
+            let address = words.next().unwrap_or_default();
+            hosts.push_str(&format!("{address}\t{}\n", words.collect::<Vec<_>>().join(" ")));
+        }
+        files.push(("/etc/hosts", hosts));
+    }
+    files
 }
 
 /// Finds `program` as the shell would: a path as is, a name in `path`.
@@ -149,6 +171,7 @@ impl ProcessExecutor {
             ("--ulimit", !c.ulimits.is_empty()),
             ("--tty", c.tty),
             ("stdin_open", c.open_stdin),
+            ("--sysctl", !c.sysctls.is_empty()),
         ];
         if let Some((flag, _)) = docker_only.iter().find(|(_, set)| *set) {
             return Err(err(format!("{flag} is for images (--runtime docker): the process runtime has no container")));
@@ -186,13 +209,15 @@ impl ProcessExecutor {
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
         let mut mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
-        if netns.is_some() {
-            // Names are resolved by the node's responder in the task's
-            // namespace.
-            let source = Some(self.dir(&task.id).path().join(RESOLV_CONF));
+        for (target, content) in own_files(&c, netns.is_some()) {
+            let dir = self.dir(&task.id);
+            let source = dir.path().join(Path::new(target).file_name().unwrap_or_default());
+            std::fs::create_dir_all(dir.path())
+                .and_then(|()| std::fs::write(&source, content))
+                .map_err(|e| err(format!("writing {}: {e}", source.display())))?;
             mounts.push(crate::mounts::MountPlan {
-                source,
-                target: "/etc/resolv.conf".into(),
+                source: Some(source),
+                target: target.into(),
                 read_only: true,
                 tmpfs: None,
             });
@@ -211,11 +236,6 @@ impl ProcessExecutor {
         std::fs::create_dir_all(dir.path())
             .and_then(|()| std::fs::write(dir.launch_path(), json))
             .map_err(|e| err(format!("writing {}: {e}", dir.launch_path().display())))?;
-        if launch.netns.is_some() {
-            let path = dir.path().join(RESOLV_CONF);
-            std::fs::write(&path, shoal_proto::TASK_RESOLV_CONF)
-                .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
-        }
         let mut shim = Command::new(&self.shim)
             .arg(dir.path())
             .stdin(std::process::Stdio::null())
@@ -397,6 +417,25 @@ mod tests {
         assert_eq!(find_program("/bin/sh", path, Path::new("/")), Some(PathBuf::from("/bin/sh")));
         assert_eq!(find_program("no-such-program-xyz", path, Path::new("/")), None);
         assert_eq!(find_program("passwd", "/etc", Path::new("/")), None, "not executable");
+    }
+
+    #[test]
+    fn a_task_sees_its_own_resolv_conf_and_hosts() {
+        let plain = ContainerSpec::default();
+        assert!(own_files(&plain, false).is_empty(), "the node's files, as they are");
+        let networked = own_files(&plain, true);
+        assert_eq!(networked, [("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n".to_string())]);
+        let given = ContainerSpec {
+            hosts: vec!["10.0.0.5 db db.local".into()],
+            dns_config: Some(shoal_proto::DnsConfig { nameservers: vec!["127.0.0.1".into()], ..Default::default() }),
+            ..Default::default()
+        };
+        let files = own_files(&given, false);
+        assert_eq!(files[0], ("/etc/resolv.conf", "nameserver 127.0.0.1\n".to_string()));
+        let (target, hosts) = &files[1];
+        assert_eq!(*target, "/etc/hosts");
+        assert!(hosts.starts_with(&std::fs::read_to_string("/etc/hosts").unwrap_or_default()));
+        assert!(hosts.ends_with("10.0.0.5\tdb db.local\n"), "{hosts}");
     }
 
     #[test]

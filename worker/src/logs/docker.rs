@@ -1,7 +1,10 @@
 //! The output of a docker task: what the engine's json-file log kept of
 //! its container, read through the engine's logs API (so it is all there
 //! after a shoal restart; the engine rotates it as the task's log
-//! options say). Each entry comes with its RFC 3339 time in front.
+//! options say). Each entry comes with its RFC 3339 time in front. A
+//! container with a terminal (`--tty`) has one stream, sent raw: its
+//! entries are cut into lines here and count as stdout, without the
+//! terminal's carriage returns.
 
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -32,6 +35,7 @@ pub(super) async fn send(
         ..Default::default()
     };
     let mut entries = docker.logs(container, Some(options));
+    let mut console = Console::default();
     loop {
         let entry = tokio::select! {
             _ = tx.closed() => return Ok(()),
@@ -39,10 +43,37 @@ pub(super) async fn send(
         };
         let Some(entry) = entry else { return Ok(()) };
         let entry = entry.map_err(|e| message(&e))?;
-        let Some(line) = line(task_id, entry) else { continue };
-        if line.timestamp >= req.since && tx.send(Ok(line)).await.is_err() {
-            return Ok(());
+        for line in console.lines(entry).into_iter().filter_map(|e| line(task_id, e)) {
+            if line.timestamp >= req.since && tx.send(Ok(line)).await.is_err() {
+                return Ok(());
+            }
         }
+    }
+}
+
+/// The raw stream of a container with a terminal, cut into its entries
+/// (a chunk may hold several, or part of one).
+#[derive(Default)]
+struct Console {
+    pending: Vec<u8>,
+}
+
+impl Console {
+    /// `entry` as whole entries: a multiplexed one as it is, a raw one's
+    /// complete lines as stdout (the rest kept for the next chunk).
+    fn lines(&mut self, entry: LogOutput) -> Vec<LogOutput> {
+        let LogOutput::Console { message } = entry else { return vec![entry] };
+        self.pending.extend_from_slice(&message);
+        let mut lines = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let mut line: Vec<u8> = self.pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            lines.push(LogOutput::StdOut { message: line.into() });
+        }
+        lines
     }
 }
 
@@ -86,5 +117,19 @@ mod tests {
         assert_eq!(line("t1", partial).unwrap().data, b"no newline");
         assert!(line("t1", LogOutput::StdOut { message: "no time".into() }).is_none());
         assert!(line("t1", LogOutput::StdIn { message: "2026-12-06T17:45:41Z x\n".into() }).is_none());
+    }
+
+    #[test]
+    fn a_terminals_raw_stream_is_cut_into_lines() {
+        let mut console = Console::default();
+        let chunk = |text: &str| LogOutput::Console { message: text.to_string().into() };
+        let first = console.lines(chunk("2026-12-06T17:45:41Z a\r\n2026-12-06T17:45:42Z b"));
+        let data: Vec<Vec<u8>> = first.into_iter().filter_map(|e| line("t", e)).map(|l| l.data).collect();
+        assert_eq!(data, [b"a".to_vec()]);
+        let rest = console.lines(chunk("c\r\n"));
+        let line = line("t", rest.into_iter().next().unwrap()).unwrap();
+        assert_eq!((line.data.as_slice(), line.stream()), (&b"bc"[..], LogStream::Stdout));
+        let stderr = LogOutput::StdErr { message: "x".into() };
+        assert_eq!(console.lines(stderr).len(), 1, "multiplexed entries pass as they are");
     }
 }
