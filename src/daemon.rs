@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use shoal_manager::raft::RaftTiming;
@@ -51,6 +52,12 @@ pub struct DaemonArgs {
     /// runs images on, or none
     #[arg(long, value_name = "unix://PATH|none", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
     pub docker_host: DockerHost,
+    /// Most cluster events a manager keeps for `shoal events --since`
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = crate::cli::args::count)]
+    pub events_max: u64,
+    /// Oldest cluster event a manager keeps (ns|us|ms|s|m|h)
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::cli::args::duration_ns)]
+    pub events_max_age: i64,
     /// Log level: error, warn, info, debug or trace
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
@@ -120,6 +127,10 @@ impl DaemonArgs {
             data_path: self.data_path == "on",
             dns: self.dns,
             docker: self.docker_host.0,
+            events: shoal_manager::store::events::Limits {
+                max_events: usize::try_from(self.events_max).unwrap_or(usize::MAX),
+                max_age: Duration::from_nanos(self.events_max_age.max(0) as u64),
+            },
         })
     }
 }

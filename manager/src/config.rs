@@ -22,6 +22,8 @@ pub struct ManagerConfig {
     /// Whether the raft state is made now or opened as this member left it.
     pub raft_state: RaftState,
     pub timing: RaftTiming,
+    /// How much event history this manager keeps.
+    pub events: crate::store::events::Limits,
     /// This manager's TLS identity, for talking to other nodes.
     pub credentials: Credentials,
     /// The cluster's data key (empty until a joining manager receives it).

@@ -76,6 +76,7 @@ impl Manager {
     /// Opens the raft state and starts raft (no loops yet: see [`run`](Self::run)).
     pub async fn start(config: ManagerConfig) -> Result<Manager, ManagerError> {
         let raft::Started { raft, store, quorum, closed } = config.start_raft().await?;
+        store.history().set_limits(config.events);
         let proposer = Proposer::new(quorum.clone(), store.clone());
         let leadership = Leadership::new(quorum, config.raft_id, config.credentials.clone());
         let dispatcher = Dispatcher::new(store.clone(), proposer.clone(), leadership.clone(), config.keys.clone());

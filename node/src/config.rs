@@ -24,6 +24,8 @@ pub struct NodeConfig {
     pub engine_labels: HashMap<String, String>,
     /// Raft timing of this node's manager.
     pub timing: RaftTiming,
+    /// How much event history its manager keeps (`shoal events --since`).
+    pub events: shoal_manager::store::events::Limits,
     /// The overlay data path (VXLAN, a network namespace per task).
     pub data_path: bool,
     /// The resolver the tasks' DNS responders forward other names to

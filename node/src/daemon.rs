@@ -47,6 +47,8 @@ pub struct Daemon {
     pub(crate) listen: Mutex<Listen>,
     /// Raft timing of this node's manager.
     pub(crate) timing: RaftTiming,
+    /// How much event history its manager keeps.
+    pub(crate) events: shoal_manager::store::events::Limits,
     /// The endpoint listener, bound at start, served once in a cluster.
     pub(crate) listener: Mutex<Option<TcpListener>>,
     /// What the node is, and what its membership runs.
@@ -125,6 +127,7 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         docker: config.docker,
         listen: Mutex::new(Listen { addr: local, advertise }),
         timing: config.timing,
+        events: config.events,
         listener: Mutex::new(Some(listener)),
         lifecycle: Mutex::default(),
         changing: tokio::sync::Mutex::new(()),

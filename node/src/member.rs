@@ -200,6 +200,7 @@ impl Daemon {
             raft_dir: self.data_dir.join("raft"),
             raft_state,
             timing: self.timing.clone(),
+            events: self.events,
             credentials,
             keys: crate::datakey::keyring(&self.data_dir, self.unlock_key.lock().as_ref())?,
         })

@@ -24,7 +24,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub timestamps: bool,
     /// Show logs since a timestamp (2013-01-02T13:23:37Z) or relative time (42m)
-    #[arg(long, value_parser = since)]
+    #[arg(long, value_parser = time)]
     pub since: Option<i64>,
     /// Do not include task IDs in the output
     #[arg(long)]
@@ -44,8 +44,9 @@ fn tail(text: &str) -> Result<i64, String> {
     text.parse::<u32>().map(i64::from).map_err(|_| format!("expected a number of lines or \"all\", got {text:?}"))
 }
 
-/// RFC 3339 time, unix seconds, or a duration back from now.
-fn since(text: &str) -> Result<i64, String> {
+/// RFC 3339 time, unix seconds, or a duration back from now (`--since`,
+/// `--until`).
+pub fn time(text: &str) -> Result<i64, String> {
     if let Ok(t) = humantime::parse_rfc3339_weak(text) {
         return Ok(t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64));
     }

@@ -7,6 +7,7 @@ pub(crate) mod out;
 pub(crate) mod args;
 mod cluster;
 mod engine_opts;
+mod events;
 mod file_ref;
 mod files;
 mod format;
@@ -80,6 +81,8 @@ pub enum Command {
     Stack(stack::StackCommand),
     /// Display detailed information on services, nodes or tasks
     Inspect(object::InspectArgs),
+    /// Get real time events from the cluster (and those kept since --since)
+    Events(events::EventsArgs),
 }
 
 /// A connection to the daemon, made on first use.
@@ -156,6 +159,7 @@ pub async fn run(host: String, command: Command) -> Result<()> {
         Command::Stack(cmd) => stack::run(&mut ctx, cmd).await,
         Command::Run(args) => run::run(&mut ctx, args).await,
         Command::Rm(args) => run::rm(&mut ctx, args).await,
+        Command::Events(args) => events::run(&mut ctx, args).await,
         Command::Daemon(_) => unreachable!("handled in main"),
     }
 }

@@ -1,11 +1,13 @@
 //! The control API the CLI talks to: CRUD on services, nodes, tasks,
-//! networks, secrets and configs, tasks outside services (`shoal run`), and service logs.
+//! networks, secrets and configs, tasks outside services (`shoal run`),
+//! service logs, and the cluster's events.
 //! Reads answer from this manager's store; writes go through raft. Every
 //! refusal names what was wrong and changes nothing.
 
 mod admins;
 pub mod cluster;
 mod endpoint;
+mod events;
 mod files;
 mod forward;
 mod logs;
@@ -81,6 +83,8 @@ type Result<T> = std::result::Result<T, ControlError>;
 
 /// The output of tasks, as `ServiceLogs` streams it.
 pub type LogStream = Pin<Box<dyn Stream<Item = std::result::Result<LogLine, Status>> + Send>>;
+/// The cluster's events, as `Events` streams them.
+pub type EventStream = Pin<Box<dyn Stream<Item = std::result::Result<Event, Status>> + Send>>;
 
 /// What a node that is not a manager answers on its local socket for its
 /// own runs (`shoal run` on a worker): it asks the managers as the node,
@@ -190,6 +194,7 @@ fn reply<T>(result: Result<T>) -> std::result::Result<Response<T>, Status> {
 #[tonic::async_trait]
 impl Control for ControlService {
     type ServiceLogsStream = LogStream;
+    type EventsStream = EventStream;
 
     async fn get_cluster(&self, _: Request<GetClusterRequest>) -> std::result::Result<Response<Cluster>, Status> {
         let cluster = self.handles()?.store.view(|s| s.cluster().cloned().map(cluster::without_secrets));
@@ -449,6 +454,12 @@ impl Control for ControlService {
         }
         let h = self.handles()?;
         let stream = logs::stream(h.store, h.leadership.credentials().clone(), req.into_inner())?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn events(&self, req: Request<EventsRequest>) -> std::result::Result<Response<Self::EventsStream>, Status> {
+        // Every manager derives the same events: answered here, not by the leader.
+        let stream = events::stream(self.handles()?.store, req.into_inner())?;
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -38,6 +38,9 @@ impl Change {
     }
 }
 
+/// A change and the object it replaced (none for a creation).
+pub type Replaced = (Change, Option<Box<Object>>);
+
 /// What a batch replaced, to put back if a later op of it is refused
 /// (boxed, as in [`Change`]).
 type Undo = Vec<(ObjectKind, String, Option<Box<Object>>)>;
@@ -272,6 +275,16 @@ impl MemoryStore {
     /// Applies `batch`, committed at raft `index`, atomically. Returns what
     /// changed; on error nothing did.
     pub fn apply(&mut self, index: u64, batch: Batch) -> Result<Vec<Change>, StoreError> {
+        Ok(self.apply_with_previous(index, batch)?.into_iter().map(|(change, _)| change).collect())
+    }
+
+    /// [`MemoryStore::apply`], each change with the object as it was
+    /// before it (none for a creation).
+    pub fn apply_with_previous(
+        &mut self,
+        index: u64,
+        batch: Batch,
+    ) -> Result<Vec<Replaced>, StoreError> {
         let mut undo = Undo::new();
         let mut changes = Vec::with_capacity(batch.ops.len());
         let request = batch.request_id;
@@ -293,7 +306,10 @@ impl MemoryStore {
         if !request.is_empty() {
             self.requests.record(request);
         }
-        Ok(changes)
+        // Each change wrote once, in order: its undo entry holds what it
+        // replaced.
+        debug_assert_eq!(changes.len(), undo.len());
+        Ok(changes.into_iter().zip(undo).map(|(change, (_, _, previous))| (change, previous)).collect())
     }
 
     fn apply_op(&mut self, index: u64, now: i64, op: Op, undo: &mut Undo) -> Result<Option<Change>, StoreError> {

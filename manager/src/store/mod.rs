@@ -3,10 +3,12 @@
 //! [`Store`] is a cheap handle on a [`MemoryStore`] behind a lock. Reads
 //! go through [`Store::view`]; writes happen only when raft applies a
 //! committed [`Batch`](shoal_proto::Batch), after which the changes are
-//! published as a [`Commit`] to every subscriber.
+//! published as a [`Commit`] to every subscriber, and what they mean is
+//! kept as [events].
 
 mod assign;
 mod error;
+pub mod events;
 mod memory;
 mod object;
 mod requests;
@@ -14,10 +16,12 @@ mod requests;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+
 use shoal_proto::Batch;
 use tokio::sync::{broadcast, watch};
 
 pub use error::StoreError;
+use events::{EventLog, derive};
 pub use memory::{Change, MemoryStore};
 pub use object::{ObjectExt, kind_name};
 
@@ -41,6 +45,7 @@ struct Shared {
     data: RwLock<MemoryStore>,
     events: broadcast::Sender<Arc<Commit>>,
     applied: watch::Sender<u64>,
+    history: EventLog,
 }
 
 impl Store {
@@ -49,7 +54,8 @@ impl Store {
         data.set_index(applied);
         let (events, _) = broadcast::channel(4096);
         let (applied, _) = watch::channel(applied);
-        Store { shared: Arc::new(Shared { data: RwLock::new(data), events, applied }) }
+        let history = EventLog::default();
+        Store { shared: Arc::new(Shared { data: RwLock::new(data), events, applied, history }) }
     }
 
     /// Reads the state; keep `f` short, applies wait for it.
@@ -63,6 +69,11 @@ impl Store {
         self.shared.events.subscribe()
     }
 
+    /// The cluster's events kept on this manager.
+    pub fn history(&self) -> &EventLog {
+        &self.shared.history
+    }
+
     /// The raft index of the last applied entry.
     pub fn applied(&self) -> watch::Receiver<u64> {
         self.shared.applied.subscribe()
@@ -73,14 +84,22 @@ impl Store {
     /// (objects it changes twice share one version).
     pub(crate) fn apply(&self, index: u64, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
         let mut changes = Vec::with_capacity(batches.iter().map(|b| b.ops.len()).sum());
+        let mut events = Vec::new();
         let mut results = Vec::with_capacity(batches.len());
         {
             let mut data = self.shared.data.write();
             data.set_index(index);
             for batch in batches {
-                results.push(data.apply(index, batch).map(|c| changes.extend(c)));
+                let time = batch.timestamp;
+                results.push(data.apply_with_previous(index, batch).map(|applied| {
+                    for (change, previous) in applied {
+                        events.extend(derive(&change, previous.as_deref(), time, index));
+                        changes.push(change);
+                    }
+                }));
             }
         }
+        self.shared.history.append(events, shoal_proto::now_nanos());
         self.publish(Commit { index, changes, reset: false });
         results
     }

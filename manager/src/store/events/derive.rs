@@ -1,0 +1,220 @@
+//! One stored change as an event: its type, action and actor, named and,
+//! for an update, with what Docker says changed (`replicas.old`,
+//! `state.new`...). Cluster objects have no events (Docker has none).
+
+use std::collections::HashMap;
+
+use shoal_proto::service_spec::Mode;
+use shoal_proto::store_object::Object;
+use shoal_proto::{Event, Node, Service, Task};
+
+use crate::store::{Change, ObjectExt, kind_name};
+
+/// The event of `change` (`previous`: the object before an update),
+/// proposed at `time` and applied at raft `index`.
+pub fn derive(change: &Change, previous: Option<&Object>, time: i64, index: u64) -> Option<Event> {
+    let object = change.object();
+    if matches!(object, Object::Cluster(_)) {
+        return None;
+    }
+    let action = match change {
+        Change::Created(_) => "create",
+        Change::Updated(_) => "update",
+        Change::Deleted(_) => "remove",
+    };
+    let mut attributes = HashMap::from([("name".to_string(), name(object))]);
+    if let (Change::Updated(_), Some(previous)) = (change, previous) {
+        for (key, old, new) in changed(previous, object) {
+            if old != new {
+                attributes.insert(format!("{key}.old"), old);
+                attributes.insert(format!("{key}.new"), new);
+            }
+        }
+    }
+    match object {
+        Object::Task(t) => {
+            attributes.insert("service".into(), t.service_name.clone());
+            attributes.insert("service.id".into(), t.service_id.clone());
+            attributes.insert("node.id".into(), t.node_id.clone());
+            attributes.insert("state".into(), t.state().name().into());
+        }
+        other => {
+            for (key, value) in labels(other) {
+                attributes.insert(format!("label.{key}"), value.clone());
+            }
+        }
+    }
+    attributes.retain(|_, v| !v.is_empty());
+    Some(Event {
+        r#type: kind_name(object.kind()).to_string(),
+        action: action.to_string(),
+        actor_id: object.id().to_string(),
+        attributes,
+        time,
+        index,
+    })
+}
+
+fn name(object: &Object) -> String {
+    match object {
+        Object::Node(n) => n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
+        Object::Service(s) => s.name().to_string(),
+        Object::Task(t) => t.name(),
+        Object::Network(n) => n.name().to_string(),
+        Object::Secret(s) => s.name().to_string(),
+        Object::Config(c) => c.name().to_string(),
+        Object::Cluster(_) => String::new(),
+    }
+}
+
+fn labels(object: &Object) -> HashMap<String, String> {
+    let annotations = match object {
+        Object::Node(n) => n.spec.as_ref().and_then(|s| s.annotations.as_ref()),
+        Object::Service(s) => s.spec.as_ref().and_then(|s| s.annotations.as_ref()),
+        Object::Network(n) => n.spec.as_ref().and_then(|s| s.annotations.as_ref()),
+        Object::Secret(s) => s.spec.as_ref().and_then(|s| s.annotations.as_ref()),
+        Object::Config(c) => c.spec.as_ref().and_then(|s| s.annotations.as_ref()),
+        _ => None,
+    };
+    annotations.map(|a| a.labels.clone()).unwrap_or_default()
+}
+
+/// What an update of this kind may change, as Docker names it: (key,
+/// before, after).
+fn changed(before: &Object, after: &Object) -> Vec<(&'static str, String, String)> {
+    match (before, after) {
+        (Object::Service(a), Object::Service(b)) => vec![
+            ("replicas", replicas(a), replicas(b)),
+            ("image", image(a), image(b)),
+            ("updatestate", update_state(a), update_state(b)),
+        ],
+        (Object::Node(a), Object::Node(b)) => vec![
+            ("state", node_state(a), node_state(b)),
+            ("availability", availability(a), availability(b)),
+            ("role", a.role().name().into(), b.role().name().into()),
+        ],
+        (Object::Task(a), Object::Task(b)) => vec![
+            ("state", state(a), state(b)),
+            ("desiredstate", a.desired_state().name().into(), b.desired_state().name().into()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn replicas(s: &Service) -> String {
+    match s.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+        Some(Mode::Replicated(r)) => r.replicas.to_string(),
+        Some(Mode::ReplicatedJob(j)) => j.total_completions.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn image(s: &Service) -> String {
+    let container = s.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.container.as_ref());
+    container.map(|c| c.image.clone()).unwrap_or_default()
+}
+
+fn update_state(s: &Service) -> String {
+    s.update_status.as_ref().map(|u| u.state().name().to_string()).unwrap_or_default()
+}
+
+fn node_state(n: &Node) -> String {
+    n.status.as_ref().map(|s| s.state().title().to_lowercase()).unwrap_or_default()
+}
+
+fn availability(n: &Node) -> String {
+    n.spec.as_ref().map(|s| s.availability().title().to_lowercase()).unwrap_or_default()
+}
+
+fn state(t: &Task) -> String {
+    t.state().name().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_proto::{
+        Annotations, NodeAvailability, NodeSpec, NodeState, NodeStatus, ReplicatedService, ServiceSpec, TaskState,
+        TaskStatus,
+    };
+
+    use super::*;
+
+    fn service(replicas: u64) -> Object {
+        Object::Service(Service {
+            id: "s1".into(),
+            spec: Some(ServiceSpec {
+                annotations: Some(Annotations {
+                    name: "web".into(),
+                    labels: [("tier".to_string(), "front".to_string())].into(),
+                }),
+                mode: Some(Mode::Replicated(ReplicatedService { replicas })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_scale_says_the_replicas_before_and_after() {
+        let event = derive(&Change::Updated(Box::new(service(3))), Some(&service(1)), 42, 7).unwrap();
+        assert_eq!(
+            (event.r#type.as_str(), event.action.as_str(), event.actor_id.as_str()),
+            ("service", "update", "s1")
+        );
+        assert_eq!((event.time, event.index), (42, 7));
+        let attrs = &event.attributes;
+        assert_eq!(
+            (attrs["name"].as_str(), attrs["replicas.old"].as_str(), attrs["replicas.new"].as_str()),
+            ("web", "1", "3")
+        );
+        assert_eq!(attrs["label.tier"], "front");
+        assert!(!attrs.contains_key("image.old"), "unchanged: not said");
+        let created = derive(&Change::Created(Box::new(service(1))), None, 1, 1).unwrap();
+        assert_eq!(created.action, "create");
+        assert!(!created.attributes.contains_key("replicas.new"));
+        let removed = derive(&Change::Deleted(Box::new(service(1))), None, 1, 1).unwrap();
+        assert_eq!(removed.action, "remove");
+    }
+
+    #[test]
+    fn nodes_and_tasks_say_their_state() {
+        let node = |state: NodeState, availability: NodeAvailability| {
+            Object::Node(Node {
+                id: "n1".into(),
+                spec: Some(NodeSpec { availability: availability as i32, ..Default::default() }),
+                status: Some(NodeStatus { state: state as i32, ..Default::default() }),
+                ..Default::default()
+            })
+        };
+        let before = node(NodeState::Ready, NodeAvailability::Active);
+        let after = node(NodeState::Ready, NodeAvailability::Drain);
+        let event = derive(&Change::Updated(Box::new(after)), Some(&before), 1, 1).unwrap();
+        assert_eq!(
+            (event.attributes["availability.old"].as_str(), event.attributes["availability.new"].as_str()),
+            ("active", "drain")
+        );
+        assert!(!event.attributes.contains_key("state.old"));
+        let task = |state: TaskState| {
+            Object::Task(Task {
+                id: "t1".into(),
+                service_id: "s1".into(),
+                service_name: "web".into(),
+                slot: 2,
+                node_id: "n1".into(),
+                status: Some(TaskStatus { state: state as i32, ..Default::default() }),
+                ..Default::default()
+            })
+        };
+        let event =
+            derive(&Change::Updated(Box::new(task(TaskState::Running))), Some(&task(TaskState::Starting)), 1, 1)
+                .unwrap();
+        let attrs = &event.attributes;
+        assert_eq!(
+            (attrs["name"].as_str(), attrs["service"].as_str(), attrs["node.id"].as_str()),
+            ("web.2", "web", "n1")
+        );
+        assert_eq!((attrs["state.old"].as_str(), attrs["state.new"].as_str()), ("starting", "running"));
+        let cluster = Object::Cluster(Default::default());
+        assert!(derive(&Change::Created(Box::new(cluster)), None, 1, 1).is_none(), "Docker has no cluster events");
+    }
+}
