@@ -52,7 +52,10 @@ pub struct DaemonArgs {
     /// runs images on, or none
     #[arg(long, value_name = "unix://PATH|none", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
     pub docker_host: DockerHost,
-    /// Most cluster events a manager keeps for `shoal events --since`
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless given; Docker uses 127.0.0.1:9323)
+    #[arg(long, value_name = "IP:PORT", env = "SHOAL_METRICS_ADDR", value_parser = metrics_addr)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Most cluster events a manager keeps for `shoal events --since` (0: none, and no live events)
     #[arg(long, value_name = "N", default_value = "10000", value_parser = crate::cli::args::count)]
     pub events_max: u64,
     /// Oldest cluster event a manager keeps (ns|us|ms|s|m|h)
@@ -66,6 +69,11 @@ pub struct DaemonArgs {
 /// `--dns`: an IP address, port 53 unless given.
 fn resolver(text: &str) -> Result<SocketAddr, String> {
     addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
+}
+
+/// `--metrics-addr`: an IP and port.
+fn metrics_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| format!("expected IP:PORT such as 127.0.0.1:9323, got {text:?}"))
 }
 
 /// `--docker-host`: the engine's unix socket, or none.
@@ -127,6 +135,7 @@ impl DaemonArgs {
             data_path: self.data_path == "on",
             dns: self.dns,
             docker: self.docker_host.0,
+            metrics_addr: self.metrics_addr,
             events: shoal_manager::store::events::Limits {
                 max_events: usize::try_from(self.events_max).unwrap_or(usize::MAX),
                 max_age: Duration::from_nanos(self.events_max_age.max(0) as u64),

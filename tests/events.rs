@@ -83,7 +83,8 @@ fn events_are_streamed_kept_alike_on_every_manager_and_filtered() {
     let first = &cluster.managers[0];
     let since = now();
     let mut child = cluster.managers[1]
-        .command(&["events", "--filter", "type=service", "--format", "json"])
+        // From `since`: what happens before the stream is set up is not lost.
+        .command(&["events", "--since", &since, "--filter", "type=service", "--format", "json"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("shoal events");

@@ -211,7 +211,14 @@ impl DataPath {
             if !mesh.ports.is_empty() || !mesh.host_ports.is_empty() || !mesh.overlays.is_empty() {
                 crate::mesh::enable_forwarding().map_err(DataPathError::Forwarding)?;
             }
-            crate::mesh::apply(&script).await?;
+            let metrics = &*crate::metrics::METRICS;
+            let started = std::time::Instant::now();
+            let applied = crate::mesh::apply(&script).await;
+            metrics.reload_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.reloads.get_or_create(&vec![("result", if applied.is_ok() { "ok" } else { "error" })]).inc();
+            applied?;
+            metrics.ports.set(mesh.ports.len() as i64);
+            metrics.backends.set(mesh.ports.iter().map(|p| p.backends.len()).sum::<usize>() as i64);
             state.mesh = Some(script);
         }
         Ok(())

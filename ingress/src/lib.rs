@@ -10,6 +10,7 @@
 pub mod datapath;
 pub mod dns;
 pub mod mesh;
+pub mod metrics;
 pub mod netns;
 pub mod overlay;
 pub mod services;

@@ -36,7 +36,13 @@ pub struct Handles {
 pub async fn run(handles: Handles, stop: CancellationToken) {
     let mut metrics = handles.quorum.raft().metrics();
     let mut leading: Option<CancellationToken> = None;
+    let mut leader = metrics.borrow().current_leader;
     loop {
+        let now = metrics.borrow().current_leader;
+        if now != leader {
+            crate::metrics::METRICS.leader_changes.inc();
+            leader = now;
+        }
         let is_leader = metrics.borrow().state == ServerState::Leader && handles.quorum.check().is_ok();
         match (is_leader, &leading) {
             (true, None) => {

@@ -22,6 +22,7 @@ mod leader;
 pub mod leadership;
 mod manager;
 mod membership;
+pub mod metrics;
 pub mod ops;
 pub mod orchestrator;
 pub mod proposer;

@@ -194,6 +194,11 @@ impl Manager {
         &self.inner.store
     }
 
+    /// How many worker sessions this manager serves (as leader).
+    pub fn sessions(&self) -> usize {
+        self.inner.dispatcher.sessions()
+    }
+
     pub fn raft(&self) -> &Raft {
         &self.inner.raft
     }

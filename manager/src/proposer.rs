@@ -164,7 +164,14 @@ async fn gather(raft: Raft, mut rx: mpsc::UnboundedReceiver<(Batch, Waiter)>) {
 /// Proposes one entry; a reply per batch.
 async fn write(raft: &Raft, batches: Vec<Batch>) -> Vec<Result<u64, ProposeError>> {
     let n = batches.len();
-    match raft.client_write(Proposal::new(&Entry { batches })).await {
+    let metrics = &*crate::metrics::METRICS;
+    metrics.entry_ops.observe(batches.iter().map(|b| b.ops.len()).sum::<usize>() as f64);
+    let proposal = Proposal::new(&Entry { batches });
+    metrics.entry_bytes.observe(proposal.len() as f64);
+    let started = std::time::Instant::now();
+    let written = raft.client_write(proposal).await;
+    metrics.proposal_seconds.observe(started.elapsed().as_secs_f64());
+    match written {
         Ok(resp) => {
             let index = resp.log_id.index;
             resp.data.0.into_iter().map(|r| r.map(|()| index).map_err(ProposeError::Store)).collect()

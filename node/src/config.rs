@@ -24,6 +24,8 @@ pub struct NodeConfig {
     pub engine_labels: HashMap<String, String>,
     /// Raft timing of this node's manager.
     pub timing: RaftTiming,
+    /// Where `/metrics` is served (`None`: not at all).
+    pub metrics_addr: Option<SocketAddr>,
     /// How much event history its manager keeps (`shoal events --since`).
     pub events: shoal_manager::store::events::Limits,
     /// The overlay data path (VXLAN, a network namespace per task).

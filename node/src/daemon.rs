@@ -27,7 +27,8 @@ use tracing::{info, warn};
 use crate::member::Member;
 use crate::state::State;
 use crate::{
-    Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, membership, private, recover, runs, supervise,
+    Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, membership, metrics, private, recover, runs,
+    supervise,
 };
 use shoal_manager::keys::DataKey;
 
@@ -152,6 +153,15 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
+    let metrics = match config.metrics_addr {
+        Some(addr) => {
+            let served = metrics::serve(addr, daemon.manager.subscribe(), daemon.stop.clone()).await;
+            let served = served.with_context(|| format!("--metrics-addr: cannot listen on {addr}"))?;
+            info!(%addr, "serving metrics at /metrics");
+            Some(served)
+        }
+        None => None,
+    };
 
     let locked =
         membership.as_ref().is_some_and(|m| m.manager) && datakey::load(&daemon.data_dir)? == datakey::OnDisk::Locked;
@@ -178,6 +188,9 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         manager.shutdown().await;
     }
     let _ = local_api.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }

@@ -29,6 +29,7 @@ mod join;
 mod leave;
 mod lost;
 mod member;
+mod metrics;
 mod network;
 mod recover;
 mod renew;

@@ -175,6 +175,7 @@ impl<E: Executor> Controller<E> {
         }
         self.report(TaskState::Accepted, "accepted", "", None);
         self.report(TaskState::Preparing, "preparing", "", None);
+        let preparing = std::time::Instant::now();
         // A runtime whose tasks hold their own namespace makes it first.
         let existing = match self.exec.sandbox(&task).await {
             Ok(existing) => existing,
@@ -212,6 +213,7 @@ impl<E: Executor> Controller<E> {
             }
         };
         self.report(TaskState::Ready, "prepared", "", None);
+        let prepared_in = preparing.elapsed();
         loop {
             let desired = self.desired();
             if desired > TaskState::Running {
@@ -226,8 +228,11 @@ impl<E: Executor> Controller<E> {
             }
         }
         self.report(TaskState::Starting, "starting", "", None);
+        let starting = std::time::Instant::now();
         match self.exec.start(&task, prepared).await {
             Ok(handle) => {
+                // Preparing and starting, not the wait for the order to run.
+                crate::metrics::METRICS.start_seconds.observe((prepared_in + starting.elapsed()).as_secs_f64());
                 self.report_running(&handle);
                 Some(handle)
             }
@@ -300,6 +305,7 @@ impl<E: Executor> Controller<E> {
                 ok = async { probe.as_mut().expect("a probe runs").await }, if probing && probe.is_some() => {
                     probe = None;
                     let Some(c) = checker.as_mut() else { continue };
+                    crate::metrics::METRICS.probed(ok);
                     let health = c.record(ok, started.elapsed());
                     next_probe = tokio::time::Instant::now() + c.interval_at(started.elapsed());
                     if let Some(health) = health {

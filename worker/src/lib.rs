@@ -18,6 +18,7 @@ pub mod executor;
 pub mod files;
 pub mod health;
 pub mod logs;
+pub mod metrics;
 pub mod mounts;
 pub mod network;
 pub mod shim;

@@ -7,7 +7,10 @@
 //! pay for freeing the other's store). Shared by the `store_write` bench
 //! (mimalloc, as the `shoal` binary) and `store_write_glibc` (the system
 //! allocator), which `cargo bench --workspace --bench 'store_write*'` runs
-//! one after the other. Prints figures; passes or fails nothing.
+//! one after the other. Each set-up runs twice, keeping the cluster's
+//! events (the default) and not (`--events-max 0`), for the cost of the
+//! event history on the write path. Prints figures; passes or fails
+//! nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use shoal_manager::ids::new_id;
 use shoal_manager::ops;
 use shoal_manager::proposer::Proposer;
 use shoal_manager::raft::{self, RaftService, RaftTiming};
+use shoal_manager::store::events::Limits;
 use shoal_proto::raft_server::RaftServer;
 use shoal_proto::transport::{self, Credentials, Role};
 use shoal_proto::{ContainerSpec, Op, Task, TaskSpec, TaskState, TaskStatus, store_object::Object};
@@ -106,7 +110,11 @@ fn credentials(ca: &RootCa, name: &str) -> Credentials {
 
 /// Starts `n` raft voters on 127.0.0.1, each serving raft over mTLS;
 /// returns the rafts, the leader's proposer and the data dirs.
-async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer, Vec<tempfile::TempDir>) {
+async fn voters(
+    n: u64,
+    events: Limits,
+    stop: &CancellationToken,
+) -> (Vec<raft::Raft>, Proposer, Vec<tempfile::TempDir>) {
     let ca = RootCa::generate().unwrap();
     let (mut rafts, mut quorums, mut dirs, mut members) = (Vec::new(), Vec::new(), Vec::new(), BTreeMap::new());
     let mut stores = Vec::new();
@@ -115,6 +123,7 @@ async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer,
         let creds = credentials(&ca, &format!("m{id}"));
         let raft::Started { raft, quorum, store, .. } =
             raft::start(dir.path(), id, raft::RaftState::New, &RaftTiming::default(), creds.clone()).await.unwrap();
+        store.history().set_limits(events);
         stores.push(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         members.insert(id, BasicNode::new(listener.local_addr().unwrap().to_string()));
@@ -140,25 +149,33 @@ async fn voters(n: u64, stop: &CancellationToken) -> (Vec<raft::Raft>, Proposer,
 
 /// Runs the two set-ups, each in a child process of this bench.
 pub fn main(allocator: &str) {
-    if let Some(n) = std::env::args().find_map(|a| a.strip_prefix("--voters=").and_then(|n| n.parse().ok())) {
-        return run(n);
+    let arg = |name: &str| std::env::args().find_map(|a| a.strip_prefix(name).map(String::from));
+    if let Some(n) = arg("--voters=").and_then(|n| n.parse().ok()) {
+        return run(n, arg("--events=").as_deref() != Some("off"));
     }
     println!("allocator: {allocator}");
     for n in [1, 3] {
-        let exe = std::env::current_exe().expect("this bench's path");
-        let status = std::process::Command::new(exe).arg(format!("--voters={n}")).status().expect("run a set-up");
-        assert!(status.success(), "the {n}-voter set-up failed");
+        for events in ["on", "off"] {
+            let exe = std::env::current_exe().expect("this bench's path");
+            let status = std::process::Command::new(exe)
+                .args([format!("--voters={n}"), format!("--events={events}")])
+                .status()
+                .expect("run a set-up");
+            assert!(status.success(), "the {n}-voter set-up failed");
+        }
     }
 }
 
-fn run(n: u64) {
+fn run(n: u64, events: bool) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let stop = CancellationToken::new();
-        let (rafts, proposer, _dirs) = voters(n, &stop).await;
+        let limits = if events { Limits::default() } else { Limits { max_events: 0, ..Limits::default() } };
+        let (rafts, proposer, _dirs) = voters(n, limits, &stop).await;
+        let kept = if events { "events kept" } else { "no events (--events-max 0)" };
         let title = match n {
-            1 => "store write throughput, one raft voter".to_string(),
-            n => format!("store write throughput, {n} raft voters on loopback (mTLS gRPC)"),
+            1 => format!("store write throughput, one raft voter, {kept}"),
+            n => format!("store write throughput, {n} raft voters on loopback (mTLS gRPC), {kept}"),
         };
         report(&title, &proposer).await;
         for raft in rafts {

@@ -113,6 +113,11 @@ impl Dispatcher {
     }
 
     /// Ends every session (leadership lost): workers will reconnect.
+    /// How many worker sessions this manager holds.
+    pub fn sessions(&self) -> usize {
+        self.inner.sessions.lock().len()
+    }
+
     pub fn drop_sessions(&self) {
         for (_, session) in self.inner.sessions.lock().drain() {
             session.stop.cancel();

@@ -45,6 +45,7 @@ pub async fn run(dispatcher: Dispatcher, stop: CancellationToken) {
         let mut ops = Vec::new();
         for (node_id, stale, mut status) in silent {
             info!(node = %node_id, "no heartbeat within {grace:?}: node is down");
+            crate::metrics::METRICS.heartbeats_missed.inc();
             let mut sessions = inner.sessions.lock();
             // A session opened since the check stays.
             if sessions.get(&node_id).is_some_and(|s| Some(&s.id) == stale.as_ref())

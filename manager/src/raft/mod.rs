@@ -60,6 +60,16 @@ impl Proposal {
         Proposal(prost::Message::encode_to_vec(entry))
     }
 
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The entry it carries.
     pub fn entry(&self) -> Result<Entry, prost::DecodeError> {
         prost::Message::decode(self.0.as_slice())

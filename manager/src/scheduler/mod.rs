@@ -74,7 +74,10 @@ impl Scheduler {
         loop {
             if !self.pending.is_empty() {
                 let ids = std::mem::take(&mut self.pending);
+                let started = std::time::Instant::now();
                 let decided = self.store.view(|s| decide(s, &ids));
+                let metrics = &*crate::metrics::METRICS;
+                metrics.scheduler_pass_seconds.observe(started.elapsed().as_secs_f64());
                 for id in &ids {
                     self.waiting.remove(id);
                     self.held.remove(id);
@@ -87,6 +90,8 @@ impl Scheduler {
                         return;
                     }
                     self.pending.extend(ids);
+                } else {
+                    metrics.scheduler_decisions.inc_by(decided.assigned as u64);
                 }
                 continue;
             }
@@ -195,6 +200,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> Decided {
         let now = shoal_proto::now_nanos();
         let decisions = schedule(&mut snapshot::nodes(store, now), &groups);
         decided.ops = decisions.assigned.iter().map(|(task, node)| ops::task_assign(task, node, "")).collect();
+        decided.assigned = decisions.assigned.len();
         unplaced.extend(decisions.unplaced);
     }
     unplaced.extend(invalid);
@@ -213,6 +219,8 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>) -> Decided {
 #[derive(Default)]
 struct Decided {
     ops: Vec<Op>,
+    /// How many of the writes assign a task to a node.
+    assigned: usize,
     waiting: Vec<String>,
     held: Vec<String>,
 }

@@ -153,6 +153,19 @@ impl MemoryStore {
         self.tasks.values().map(|t| &**t)
     }
 
+    /// How many objects of each kind are stored.
+    pub fn counts(&self) -> [(ObjectKind, usize); 7] {
+        [
+            (ObjectKind::Cluster, self.clusters.len()),
+            (ObjectKind::Node, self.nodes.len()),
+            (ObjectKind::Service, self.services.len()),
+            (ObjectKind::Task, self.tasks.len()),
+            (ObjectKind::Network, self.networks.len()),
+            (ObjectKind::Secret, self.secrets.len()),
+            (ObjectKind::Config, self.configs.len()),
+        ]
+    }
+
     pub fn network(&self, id: &str) -> Option<&Network> {
         self.networks.get(id)
     }
@@ -280,11 +293,7 @@ impl MemoryStore {
 
     /// [`MemoryStore::apply`], each change with the object as it was
     /// before it (none for a creation).
-    pub fn apply_with_previous(
-        &mut self,
-        index: u64,
-        batch: Batch,
-    ) -> Result<Vec<Replaced>, StoreError> {
+    pub fn apply_with_previous(&mut self, index: u64, batch: Batch) -> Result<Vec<Replaced>, StoreError> {
         let mut undo = Undo::new();
         let mut changes = Vec::with_capacity(batch.ops.len());
         let request = batch.request_id;

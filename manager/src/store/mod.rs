@@ -85,6 +85,7 @@ impl Store {
     pub(crate) fn apply(&self, index: u64, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
         let mut changes = Vec::with_capacity(batches.iter().map(|b| b.ops.len()).sum());
         let mut events = Vec::new();
+        let derived = self.shared.history.keeps();
         let mut results = Vec::with_capacity(batches.len());
         {
             let mut data = self.shared.data.write();
@@ -93,7 +94,9 @@ impl Store {
                 let time = batch.timestamp;
                 results.push(data.apply_with_previous(index, batch).map(|applied| {
                     for (change, previous) in applied {
-                        events.extend(derive(&change, previous.as_deref(), time, index));
+                        if derived {
+                            events.extend(derive(&change, previous.as_deref(), time, index));
+                        }
                         changes.push(change);
                     }
                 }));

@@ -25,7 +25,11 @@ impl Reporter {
     /// Records a task's new status, to be sent.
     pub fn report(&self, task_id: &str, status: TaskStatus) {
         let mut state = self.state.lock();
-        state.latest.insert(task_id.to_string(), status);
+        let new = status.state();
+        let old = state.latest.insert(task_id.to_string(), status).map(|s| s.state());
+        if old != Some(new) {
+            crate::metrics::METRICS.moved(old, Some(new));
+        }
         state.pending.insert(task_id.to_string());
         self.notify.notify_one();
     }
@@ -62,7 +66,9 @@ impl Reporter {
     /// Forgets a removed task.
     pub fn forget(&self, task_id: &str) {
         let mut state = self.state.lock();
-        state.latest.remove(task_id);
+        if let Some(old) = state.latest.remove(task_id) {
+            crate::metrics::METRICS.moved(Some(old.state()), None);
+        }
         state.pending.remove(task_id);
     }
 }

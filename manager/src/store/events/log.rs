@@ -51,6 +51,12 @@ impl EventLog {
         EventLog { inner: Mutex::new(Inner { events: VecDeque::new(), limits }), newest: watch::channel(0).0 }
     }
 
+    /// Whether any event is kept (`--events-max 0`: none, and none is
+    /// derived).
+    pub fn keeps(&self) -> bool {
+        self.inner.lock().limits.max_events > 0
+    }
+
     /// Keeps at most what `limits` allow from now on.
     pub fn set_limits(&self, limits: Limits) {
         let mut inner = self.inner.lock();
@@ -129,5 +135,8 @@ mod tests {
         assert_eq!(*log.watch().borrow(), 5);
         log.set_limits(Limits { max_events: 1, max_age: Duration::MAX });
         assert_eq!(log.since(0).0.len(), 1);
+        assert!(log.keeps());
+        log.set_limits(Limits { max_events: 0, max_age: Duration::MAX });
+        assert!(!log.keeps() && log.since(0).0.is_empty());
     }
 }
