@@ -30,8 +30,8 @@ async fn send(store: Store, req: EventsRequest, filters: Filters, tx: Tx) {
         None => (Vec::new(), *newest.borrow_and_update()),
     };
     let pass = |e: &Event| e.time <= until && filters.matches(e);
-    for (_, event) in history.iter().filter(|(_, e)| pass(e)) {
-        if tx.send(Ok(Event::clone(event))).await.is_err() {
+    for (_, event) in history.into_iter().filter(|(_, e)| pass(e)) {
+        if tx.send(Ok(event)).await.is_err() {
             return;
         }
     }
@@ -47,7 +47,7 @@ async fn send(store: Store, req: EventsRequest, filters: Filters, tx: Tx) {
         }
         for (number, event) in log.after(last) {
             last = number;
-            if pass(&event) && tx.send(Ok(Event::clone(&event))).await.is_err() {
+            if pass(&event) && tx.send(Ok(event)).await.is_err() {
                 return;
             }
         }

@@ -21,6 +21,16 @@ struct State {
     pending: BTreeSet<String>,
 }
 
+/// The worker's tasks by state count those a reporter knows: a worker
+/// made again (a new membership) counts its own.
+impl Drop for State {
+    fn drop(&mut self) {
+        for status in self.latest.values() {
+            crate::metrics::METRICS.moved(Some(status.state()), None);
+        }
+    }
+}
+
 impl Reporter {
     /// Records a task's new status, to be sent.
     pub fn report(&self, task_id: &str, status: TaskStatus) {

@@ -3,12 +3,13 @@
 //! last one it sent.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use shoal_proto::Event;
 use tokio::sync::watch;
+
+use super::Recorded;
 
 /// How much history a manager keeps (`shoal daemon --events-max`,
 /// `--events-max-age`).
@@ -24,8 +25,8 @@ impl Default for Limits {
     }
 }
 
-/// A numbered event.
-pub type Numbered = (u64, Arc<Event>);
+/// A numbered event, as streams send it.
+pub type Numbered = (u64, Event);
 
 /// The kept events, newest last; shared by the store that appends them
 /// and the streams that read them.
@@ -36,7 +37,7 @@ pub struct EventLog {
 }
 
 struct Inner {
-    events: VecDeque<Numbered>,
+    events: VecDeque<(u64, Recorded)>,
     limits: Limits,
 }
 
@@ -66,7 +67,7 @@ impl EventLog {
 
     /// Appends `events` (in the order applied), forgets what is beyond the
     /// limits at `now` (unix ns), and wakes the streams.
-    pub fn append(&self, events: Vec<Event>, now: i64) {
+    pub fn append(&self, events: Vec<Recorded>, now: i64) {
         if events.is_empty() {
             return;
         }
@@ -74,7 +75,7 @@ impl EventLog {
         let mut number = *self.newest.borrow();
         for event in events {
             number += 1;
-            inner.events.push_back((number, Arc::new(event)));
+            inner.events.push_back((number, event));
         }
         inner.prune(now);
         // Under the lock: `since` sees the events and their number together.
@@ -86,14 +87,15 @@ impl EventLog {
     pub fn since(&self, since: i64) -> (Vec<Numbered>, u64) {
         let inner = self.inner.lock();
         let newest = *self.newest.borrow();
-        (inner.events.iter().filter(|(_, e)| e.time >= since).cloned().collect(), newest)
+        let kept = inner.events.iter().filter(|(_, e)| e.time >= since).map(|(n, e)| (*n, e.event())).collect();
+        (kept, newest)
     }
 
     /// The kept events numbered after `number`.
     pub fn after(&self, number: u64) -> Vec<Numbered> {
         let inner = self.inner.lock();
         let start = inner.events.partition_point(|(n, _)| *n <= number);
-        inner.events.range(start..).cloned().collect()
+        inner.events.range(start..).map(|(n, e)| (*n, e.event())).collect()
     }
 
     /// The number of the newest event, changed at each append.
@@ -115,8 +117,8 @@ impl Inner {
 mod tests {
     use super::*;
 
-    fn at(time: i64) -> Event {
-        Event { time, ..Default::default() }
+    fn at(time: i64) -> Recorded {
+        Recorded { kind: "task", action: "update", actor: String::new(), attributes: Vec::new(), time, index: 0 }
     }
 
     #[test]

@@ -11,6 +11,6 @@ mod derive;
 mod filter;
 mod log;
 
-pub use derive::derive;
+pub use derive::{Recorded, derive};
 pub use filter::{FilterError, Filters};
 pub use log::{EventLog, Limits};
