@@ -528,6 +528,14 @@ fn entrypoint_init_read_only_and_engine_options_reach_the_container() {
     assert_eq!(spec["Hosts"], serde_json::json!(["10.9.8.7 db"]));
     assert_eq!(spec["DNSConfig"]["Search"], serde_json::json!(["example.test"]));
     assert_eq!((&spec["Sysctls"]["net.core.somaxconn"], &spec["TTY"]), (&"512".into(), &true.into()));
+    let pretty = node.ok(&["service", "inspect", "--pretty", "opts"]);
+    for shown in [
+        "Capabilities:\n Add: CAP_NET_ADMIN\n Drop: CAP_MKNOD\n",
+        "SysCtls:\n net.core.somaxconn: 512\n",
+        "Ulimits:\n nofile: 100:200\n",
+    ] {
+        assert!(pretty.contains(shown), "as docker lays it out: {shown:?} in {pretty}");
+    }
     // Bad values are named at create, and nothing is made.
     let err = node.fails(1, &["service", "create", "--sysctl", "vm.swappiness=1", &image.name]);
     assert!(err.contains("sysctl: vm.swappiness is not in a namespace of the task's own"), "{err}");

@@ -118,6 +118,31 @@ pub fn print(s: &Service) {
     if !c.stop_signal.is_empty() {
         outln!(" StopSignal:\t{}", c.stop_signal);
     }
+    if let Some(init) = c.init {
+        outln!(" Init:\t\t{init}");
+    }
+    // As Docker lays them out (not indented under ContainerSpec).
+    if !c.capability_add.is_empty() || !c.capability_drop.is_empty() {
+        outln!("Capabilities:");
+        if !c.capability_add.is_empty() {
+            outln!(" Add: {}", c.capability_add.join(", "));
+        }
+        if !c.capability_drop.is_empty() {
+            outln!(" Drop: {}", c.capability_drop.join(", "));
+        }
+    }
+    if !c.sysctls.is_empty() {
+        outln!("SysCtls:");
+        let mut sysctls: Vec<_> = c.sysctls.iter().collect();
+        sysctls.sort();
+        for (key, value) in sysctls {
+            if value.is_empty() { outln!(" {key}") } else { outln!(" {key}: {value}") }
+        }
+    }
+    if !c.ulimits.is_empty() {
+        outln!("Ulimits:");
+        c.ulimits.iter().for_each(|u| outln!(" {}: {}:{}", u.name, u.soft, u.hard));
+    }
     outln!("Runtime:\t{}", task.runtime);
     outln!("Endpoint Mode:\tvip");
 }
