@@ -8,7 +8,8 @@ use shoal_proto::{Service, Task, TaskHealth, TaskSpec, TaskState};
 /// routing mesh, and binds host-mode ports, as its service was when it
 /// was made). Once a task has a node, a change of placement alone does
 /// not make it dirty (swarmkit's rule): if its node no longer meets the
-/// constraints, the orchestrator moves it as from a lost node.
+/// constraints, the orchestrator moves it as from a lost node. A task
+/// `service rebalance` moves is dirty too: it is replaced as one.
 pub fn is_dirty(service: &Service, task: &Task) -> bool {
     let template = service.spec.as_ref().and_then(|s| s.task.as_ref());
     let differs = match (task.spec.as_ref(), template) {
@@ -18,7 +19,7 @@ pub fn is_dirty(service: &Service, task: &Task) -> bool {
         }
         (ours, theirs) => ours != theirs,
     };
-    differs || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref())
+    differs || ports(task.endpoint.as_ref()) != ports(service.endpoint.as_ref()) || service.rebalance.contains(&task.id)
 }
 
 fn ports(endpoint: Option<&shoal_proto::Endpoint>) -> &[shoal_proto::PortConfig] {

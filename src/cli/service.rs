@@ -59,6 +59,8 @@ pub enum ServiceCommand {
     History(super::history::HistoryArgs),
     /// Replace every task of a service, as its update config says, without changing its spec
     Restart(super::update::RolloutArgs),
+    /// Move tasks off nodes that hold more than their share (after a node joined or came back), rolling as updates do
+    Rebalance(super::update::RebalanceArgs),
     /// Scale one or more replicated services
     Scale {
         /// Exit immediately instead of waiting for the services to converge
@@ -102,6 +104,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
         ServiceCommand::Update(args) => super::update::run(ctx, *args).await,
         ServiceCommand::Rollback(args) => super::update::rollback(ctx, args).await,
         ServiceCommand::Restart(args) => super::update::restart(ctx, args).await,
+        ServiceCommand::Rebalance(args) => super::update::rebalance(ctx, args).await,
         ServiceCommand::History(args) => super::history::run(ctx, args).await,
         ServiceCommand::Scale { detach, scales } => scale(ctx, scales, detach.unwrap_or(false)).await,
         ServiceCommand::Logs(args) => logs::run(ctx, args).await,

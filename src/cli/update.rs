@@ -10,8 +10,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use shoal_proto::{
     ContainerSpec, EndpointMode, EndpointSpec, FileReference, GetServiceRequest, ListNetworksRequest, Mount, Network,
-    NetworkAttachmentConfig, Placement, PlacementPreference, ResourceRequirements, Service, ServiceSpec,
-    UpdateServiceRequest, service_spec::Mode,
+    NetworkAttachmentConfig, Placement, PlacementPreference, RebalanceServiceRequest, ResourceRequirements, Service,
+    ServiceSpec, UpdateServiceRequest, service_spec::Mode,
 };
 
 use super::Ctx;
@@ -412,6 +412,30 @@ pub async fn restart(ctx: &mut Ctx, args: RolloutArgs) -> Result<()> {
     send(ctx, &service, spec).await?;
     outln!("{}", args.service);
     args.wait.wait(ctx, &service.id, false).await
+}
+
+/// Flags of `service rebalance`.
+#[derive(Args, Debug)]
+pub struct RebalanceArgs {
+    /// Move at most this many tasks [default: as many as it takes]
+    #[arg(long, value_name = "N", value_parser = count)]
+    pub max_moves: Option<u64>,
+    #[command(flatten)]
+    pub target: RolloutArgs,
+}
+
+pub async fn rebalance(ctx: &mut Ctx, args: RebalanceArgs) -> Result<()> {
+    let max_moves = u32::try_from(args.max_moves.unwrap_or(0)).unwrap_or(u32::MAX);
+    let request = RebalanceServiceRequest { reference: args.target.service.clone(), max_moves };
+    let response = ctx.control().await?.rebalance_service(request).await.map_err(status)?.into_inner();
+    let service = response.service.unwrap_or_default();
+    outln!("{}", args.target.service);
+    match response.moves.len() {
+        0 => errln!("already balanced: no task to move"),
+        1 => errln!("moving 1 task"),
+        n => errln!("moving {n} tasks"),
+    }
+    args.target.wait.wait(ctx, &service.id, false).await
 }
 
 async fn get(ctx: &mut Ctx, reference: &str) -> Result<Service> {

@@ -13,6 +13,7 @@ mod forward;
 mod logs;
 pub mod networks;
 mod nodes;
+mod rebalance;
 pub mod resolve;
 pub mod run;
 mod services;
@@ -302,6 +303,14 @@ impl Control for ControlService {
     ) -> std::result::Result<Response<Service>, Status> {
         let call = |mut l: ControlClient<Channel>, r| async move { l.update_service(r).await };
         self.write(req, call, |h, r| async move { services::update(&h.store, &h.proposer, r).await }).await
+    }
+
+    async fn rebalance_service(
+        &self,
+        req: Request<RebalanceServiceRequest>,
+    ) -> std::result::Result<Response<RebalanceServiceResponse>, Status> {
+        let call = |mut l: ControlClient<Channel>, r| async move { l.rebalance_service(r).await };
+        self.write(req, call, |h, r| async move { rebalance::rebalance(&h.store, &h.proposer, r).await }).await
     }
 
     async fn remove_service(

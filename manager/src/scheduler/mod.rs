@@ -14,7 +14,7 @@
 //! examined again when a task starts, completes or changes health, or a
 //! service changes.
 
-mod snapshot;
+pub(crate) mod snapshot;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
