@@ -43,7 +43,8 @@ pub async fn rebalance(
         let moves = moves(s, &service, req.max_moves as usize);
         Ok((service, moves))
     })?;
-    if !moves.is_empty() {
+    // A balanced service also forgets what an earlier rebalance marked.
+    if moves != service.rebalance {
         service.rebalance = moves.clone();
         proposer.propose(vec![ops::update(Object::Service(service.clone()))]).await?;
     }
