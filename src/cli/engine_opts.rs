@@ -11,6 +11,7 @@ use shoal_proto::{ContainerSpec, DnsConfig, Ulimit};
 use shoal_spec::engine_opts::{self, effective_capabilities, normalize_capability};
 
 use super::args::key_value;
+use super::update::{edit, edit_map};
 
 /// The flags of `service create`.
 #[derive(Args, Debug, Default)]
@@ -118,14 +119,12 @@ impl EngineUpdateArgs {
         c.hosts = hosts(&c.hosts, &self.host_rm, &self.host_add);
         if self.changes_dns() {
             let dns = c.dns_config.get_or_insert_with(DnsConfig::default);
-            edit(&mut dns.nameservers, &self.dns_rm, &self.dns_add);
-            edit(&mut dns.search, &self.dns_search_rm, &self.dns_search_add);
-            edit(&mut dns.options, &self.dns_option_rm, &self.dns_option_add);
+            let same = |s: &str| s.to_string();
+            edit(&mut dns.nameservers, &self.dns_rm, &self.dns_add, same);
+            edit(&mut dns.search, &self.dns_search_rm, &self.dns_search_add, same);
+            edit(&mut dns.options, &self.dns_option_rm, &self.dns_option_add, same);
         }
-        for key in &self.sysctl_rm {
-            c.sysctls.remove(key);
-        }
-        c.sysctls.extend(self.sysctl_add.iter().cloned());
+        edit_map(&mut c.sysctls, &self.sysctl_rm, &self.sysctl_add);
         self.apply_capabilities(c);
         let mut limits: HashMap<String, Ulimit> = c.ulimits.drain(..).map(|u| (u.name.clone(), u)).collect();
         for name in &self.ulimit_rm {
@@ -189,16 +188,6 @@ fn hosts(lines: &[String], rm: &[String], add: &[String]) -> Vec<String> {
     }
     kept.extend(add.iter().cloned());
     kept
-}
-
-/// Removes `rm` from `list`, then appends each of `add` not there.
-fn edit(list: &mut Vec<String>, rm: &[String], add: &[String]) {
-    list.retain(|item| !rm.contains(item));
-    for item in add {
-        if !list.contains(item) {
-            list.push(item.clone());
-        }
-    }
 }
 
 /// Limits in name order, as Docker lists them.

@@ -325,7 +325,7 @@ fn edit_files(refs: &mut Vec<FileReference>, rm: &[String], add: &[FileReference
 
 /// Removes `rm` from `list` (compared as `key` says), then appends each
 /// of `add` not already there.
-fn edit(list: &mut Vec<String>, rm: &[String], add: &[String], key: impl Fn(&str) -> String) {
+pub(super) fn edit(list: &mut Vec<String>, rm: &[String], add: &[String], key: impl Fn(&str) -> String) {
     let gone: Vec<String> = rm.iter().map(|r| key(r)).collect();
     list.retain(|item| !gone.contains(&key(item)));
     for item in add {
@@ -335,7 +335,7 @@ fn edit(list: &mut Vec<String>, rm: &[String], add: &[String], key: impl Fn(&str
     }
 }
 
-fn edit_map(map: &mut HashMap<String, String>, rm: &[String], add: &[(String, String)]) {
+pub(super) fn edit_map(map: &mut HashMap<String, String>, rm: &[String], add: &[(String, String)]) {
     for key in rm {
         map.remove(key);
     }

@@ -195,12 +195,11 @@ fn sysctls(name: &str, value: Option<&Value>) -> Result<HashMap<String, String>,
     }
 }
 
-/// A list of text (`cap_add`, `cap_drop`, `extra_hosts`), or one text
-/// where compose allows a string or a list (`dns`, `dns_search`).
+/// A list of text (`cap_add`, `cap_drop`, `extra_hosts`, and `dns`,
+/// `dns_search`, `tmpfs`, which [`super::resolve`] makes lists).
 fn words(name: &str, key: &str, value: Option<&Value>) -> Result<Vec<String>, String> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(one)) => Ok(vec![one.clone()]),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| {
@@ -252,15 +251,7 @@ fn logging(name: &str, logging: Option<&Value>) -> Result<Option<LogDriver>, Str
 /// The service's `tmpfs: [PATH[:size=BYTES,mode=OCTAL]]` as tmpfs mounts
 /// (docker's converter drops them; a swarm's tmpfs mounts can hold them).
 fn service_tmpfs(name: &str, tmpfs: Option<&Value>) -> Result<Vec<Mount>, String> {
-    let items = match tmpfs {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::String(one)) => vec![one.clone()],
-        Some(Value::Array(items)) => {
-            items.iter().map(|i| i.as_str().map(String::from).unwrap_or_else(|| i.to_string())).collect()
-        }
-        Some(other) => return Err(format!("services.{name}.tmpfs: expected a path or a list, got {other}")),
-    };
-    items
+    words(name, "tmpfs", tmpfs)?
         .iter()
         .map(|item| {
             let at = format!("services.{name}.tmpfs: {item}");

@@ -164,23 +164,15 @@ fn service(name: &str, service: &mut Service, cx: &Context<'_>, warnings: &mut V
 /// A `list_or_dict` (`sysctls`) as docker prints it: a mapping of text
 /// (from `KEY=VALUE` items, or values of any scalar type).
 fn text_map(value: &Value) -> Value {
-    let text = |v: &Value| match v {
-        Value::String(s) => Value::String(s.clone()),
+    let text = |v: Value| match v {
+        Value::String(s) => Value::String(s),
         Value::Null => Value::String(String::new()),
         other => Value::String(other.to_string()),
     };
     match value {
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
-        Value::Array(items) => Value::Object(
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|item| match item.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Value::String(v.to_string())),
-                    None => (item.to_string(), Value::String(String::new())),
-                })
-                .collect(),
-        ),
+        Value::Object(_) | Value::Array(_) => {
+            Value::Object(super::merge::as_map(value).into_iter().map(|(k, v)| (k, text(v))).collect())
+        }
         other => other.clone(),
     }
 }

@@ -138,29 +138,31 @@ pub fn create_body(
         ..Default::default()
     };
     let mut mounts: Vec<Mount> = c.mounts.iter().map(mount).collect();
-    if sandboxed.is_none() {
-        // A container of its own network: the engine writes its hosts
-        // file and resolv.conf as the spec says.
-        let dns = c.dns_config.clone().unwrap_or_default();
-        let list = |l: Vec<String>| (!l.is_empty()).then_some(l);
-        host_config.extra_hosts = extra_hosts(&c.hosts);
-        host_config.dns = list(dns.nameservers);
-        host_config.dns_search = list(dns.search);
-        host_config.dns_options = list(dns.options);
-        host_config.sysctls = sysctls(&c, |_| true);
-    }
-    if let Some(s) = &sandboxed {
-        // The hosts and network sysctls are the sandbox's; the rest of
-        // the sysctls (IPC) are the container's own.
-        host_config.sysctls = sysctls(&c, |key| !key.starts_with("net."));
-        host_config.network_mode = Some(format!("container:{}", s.sandbox_id));
-        mounts.push(Mount {
-            typ: Some(EngineMount::BIND),
-            source: Some(s.resolv_conf.to_string()),
-            target: Some("/etc/resolv.conf".into()),
-            read_only: Some(true),
-            ..Default::default()
-        });
+    match &sandboxed {
+        None => {
+            // A container of its own network: the engine writes its hosts
+            // file and resolv.conf as the spec says.
+            let dns = c.dns_config.clone().unwrap_or_default();
+            let list = |l: Vec<String>| (!l.is_empty()).then_some(l);
+            host_config.extra_hosts = extra_hosts(&c.hosts);
+            host_config.dns = list(dns.nameservers);
+            host_config.dns_search = list(dns.search);
+            host_config.dns_options = list(dns.options);
+            host_config.sysctls = sysctls(&c, |_| true);
+        }
+        Some(s) => {
+            // The hosts and network sysctls are the sandbox's; the rest of
+            // the sysctls (IPC) are the container's own.
+            host_config.sysctls = sysctls(&c, |key| !key.starts_with("net."));
+            host_config.network_mode = Some(format!("container:{}", s.sandbox_id));
+            mounts.push(Mount {
+                typ: Some(EngineMount::BIND),
+                source: Some(s.resolv_conf.to_string()),
+                target: Some("/etc/resolv.conf".into()),
+                read_only: Some(true),
+                ..Default::default()
+            });
+        }
     }
     host_config.mounts = (!mounts.is_empty()).then_some(mounts);
     Ok(ContainerCreateBody {

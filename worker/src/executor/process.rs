@@ -209,10 +209,10 @@ impl ProcessExecutor {
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
         let mut mounts = crate::mounts::plan(&c.mounts, &volumes).map_err(err)?;
+        let task_dir = self.dir(&task.id);
         for (target, content) in own_files(&c, netns.is_some()) {
-            let dir = self.dir(&task.id);
-            let source = dir.path().join(Path::new(target).file_name().unwrap_or_default());
-            std::fs::create_dir_all(dir.path())
+            let source = task_dir.path().join(Path::new(target).file_name().unwrap_or_default());
+            std::fs::create_dir_all(task_dir.path())
                 .and_then(|()| std::fs::write(&source, content))
                 .map_err(|e| err(format!("writing {}: {e}", source.display())))?;
             mounts.push(crate::mounts::MountPlan {
