@@ -36,10 +36,11 @@ pub struct Handles {
 pub async fn run(handles: Handles, stop: CancellationToken) {
     let mut metrics = handles.quorum.raft().metrics();
     let mut leading: Option<CancellationToken> = None;
+    // The last leader known: an election (no leader, then one) is one change.
     let mut leader = metrics.borrow().current_leader;
     loop {
         let now = metrics.borrow().current_leader;
-        if now != leader {
+        if now.is_some() && now != leader {
             crate::metrics::METRICS.leader_changes.inc();
             leader = now;
         }

@@ -84,7 +84,9 @@ impl Store {
     /// (objects it changes twice share one version).
     pub(crate) fn apply(&self, index: u64, batches: Vec<Batch>) -> Vec<Result<(), StoreError>> {
         let mut changes = Vec::with_capacity(batches.iter().map(|b| b.ops.len()).sum());
-        let mut events = Vec::new();
+        // What each change replaced and when its batch was proposed, kept
+        // (when events are) to derive the events once the lock is released.
+        let mut replaced = Vec::new();
         let derived = self.shared.history.keeps();
         let mut results = Vec::with_capacity(batches.len());
         {
@@ -95,14 +97,21 @@ impl Store {
                 results.push(data.apply_with_previous(index, batch).map(|applied| {
                     for (change, previous) in applied {
                         if derived {
-                            events.extend(derive(&change, previous.as_deref(), time, index));
+                            replaced.push((previous, time));
                         }
                         changes.push(change);
                     }
                 }));
             }
         }
-        self.shared.history.append(events, shoal_proto::now_nanos());
+        if derived {
+            let events = changes
+                .iter()
+                .zip(replaced)
+                .filter_map(|(change, (previous, time))| derive(change, previous.as_deref(), time, index))
+                .collect();
+            self.shared.history.append(events, shoal_proto::now_nanos());
+        }
         self.publish(Commit { index, changes, reset: false });
         results
     }
