@@ -4,11 +4,13 @@
 # C++ compiler; nftables (the routing mesh drives nft), and for the
 # data-path tests iproute2 (`ip netns`), util-linux (`nsenter`) and
 # python3 (the tasks they run); busybox-static (the root filesystem of
-# the images tests and benchmarks import into Docker). Rust itself is
-# expected to be installed (rustup).
+# the images tests and benchmarks import into Docker); chromium (the web
+# view's test loads the page in headless Chromium) and curl (its HTTPS
+# test); tzdata (scheduled jobs read cron fields in IANA time zones).
+# Rust itself is expected to be installed (rustup).
 set -euo pipefail
 missing=()
-for pkg in libclang-dev g++ pkg-config nftables iproute2 util-linux python3 busybox-static; do
+for pkg in libclang-dev g++ pkg-config nftables iproute2 util-linux python3 busybox-static chromium curl tzdata; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -55,6 +55,10 @@ pub struct DaemonArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless given; Docker uses 127.0.0.1:9323)
     #[arg(long, value_name = "IP:PORT", env = "SHOAL_METRICS_ADDR", value_parser = metrics_addr)]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve the live web view at ADDR (managers; off unless given): plain HTTP on a loopback
+    /// address, else HTTPS for admin certificates only
+    #[arg(long, value_name = "IP:PORT", env = "SHOAL_WEB_ADDR", value_parser = metrics_addr)]
+    pub web_addr: Option<SocketAddr>,
     /// Most cluster events a manager keeps for `shoal events --since` (0: none, and no live events)
     #[arg(long, value_name = "N", default_value = "10000", value_parser = crate::cli::args::count)]
     pub events_max: u64,
@@ -71,7 +75,7 @@ fn resolver(text: &str) -> Result<SocketAddr, String> {
     addr::with_default_port(text, 53).ok_or_else(|| format!("expected an IP address or IP:PORT, got {text:?}"))
 }
 
-/// `--metrics-addr`: an IP and port.
+/// `--metrics-addr`, `--web-addr`: an IP and port.
 fn metrics_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| format!("expected IP:PORT such as 127.0.0.1:9323, got {text:?}"))
 }
@@ -136,6 +140,7 @@ impl DaemonArgs {
             dns: self.dns,
             docker: self.docker_host.0,
             metrics_addr: self.metrics_addr,
+            web_addr: self.web_addr,
             events: shoal_manager::store::events::Limits {
                 max_events: usize::try_from(self.events_max).unwrap_or(usize::MAX),
                 max_age: Duration::from_nanos(self.events_max_age.max(0) as u64),

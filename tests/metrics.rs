@@ -7,28 +7,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Node, wait_until};
+use common::{Node, free_addr, http_get, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A free port on 127.0.0.1 (free when asked).
-fn free_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
 /// GET http://addr/metrics: its content type and each series' value.
 fn scrape(addr: &str) -> (String, BTreeMap<String, f64>) {
-    let mut stream = TcpStream::connect(addr).expect("the metrics address answers");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    let (head, body) = http_get(addr, "/metrics", addr);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let content_type = head
         .lines()

@@ -216,6 +216,11 @@ impl Manager {
         &self.inner.config.node_id
     }
 
+    /// This manager's certificate and the cluster's CA (renewed in place).
+    pub fn credentials(&self) -> &transport::Credentials {
+        &self.inner.config.credentials
+    }
+
     /// What the control API works with (for the node's own socket, which
     /// answers once this node is a manager).
     pub fn control(&self) -> control::Handles {

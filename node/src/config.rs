@@ -26,6 +26,8 @@ pub struct NodeConfig {
     pub timing: RaftTiming,
     /// Where `/metrics` is served (`None`: not at all).
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the web view is served (`None`: not at all).
+    pub web_addr: Option<SocketAddr>,
     /// How much event history its manager keeps (`shoal events --since`).
     pub events: shoal_manager::store::events::Limits,
     /// The overlay data path (VXLAN, a network namespace per task).

@@ -28,7 +28,7 @@ use crate::member::Member;
 use crate::state::State;
 use crate::{
     Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, membership, metrics, private, recover, runs,
-    supervise,
+    supervise, web,
 };
 use shoal_manager::keys::DataKey;
 
@@ -162,6 +162,15 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         }
         None => None,
     };
+    let web = match config.web_addr {
+        Some(addr) => {
+            let served = web::serve(addr, daemon.manager.subscribe(), daemon.stop.clone()).await;
+            let served = served.with_context(|| format!("--web-addr: cannot listen on {addr}"))?;
+            info!(%addr, "serving the web view");
+            Some(served)
+        }
+        None => None,
+    };
 
     let locked =
         membership.as_ref().is_some_and(|m| m.manager) && datakey::load(&daemon.data_dir)? == datakey::OnDisk::Locked;
@@ -188,8 +197,8 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         manager.shutdown().await;
     }
     let _ = local_api.await;
-    if let Some(metrics) = metrics {
-        let _ = metrics.await;
+    for served in [metrics, web].into_iter().flatten() {
+        let _ = served.await;
     }
     let _ = std::fs::remove_file(&socket);
     Ok(())

@@ -36,6 +36,7 @@ mod renew;
 mod role;
 mod runs;
 mod supervise;
+mod web;
 
 use std::path::Path;
 

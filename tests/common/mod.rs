@@ -6,6 +6,7 @@
 //! on failure it prints the daemon's log.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod engine;
 pub mod hosts;
 pub mod images;
@@ -598,6 +599,25 @@ impl Drop for Node {
             }
         }
     }
+}
+
+/// A free port on 127.0.0.1 (free when asked).
+pub fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// `GET path` over plain HTTP/1.1 from `addr`, naming `host`: the
+/// response's head (status line and headers) and body.
+pub fn http_get(addr: &str, path: &str, host: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr} answers: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.to_string(), body.to_string())
 }
 
 /// The certificate bundle (ca.pem, cert.pem, key.pem) in `dir`.

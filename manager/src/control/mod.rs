@@ -19,6 +19,9 @@ pub mod run;
 mod services;
 mod tasks;
 
+pub use nodes::list as list_nodes;
+pub use services::list as list_services;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;

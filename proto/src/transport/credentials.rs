@@ -127,6 +127,18 @@ impl Credentials {
         Ok(config)
     }
 
+    /// Server side of HTTPS (the web view): present our certificate and
+    /// require one the cluster's CA signed from every client.
+    pub fn https_config(&self) -> Result<ServerConfig, CredentialsError> {
+        let verifier = WebPkiClientVerifier::builder_with_provider(self.roots()?, provider()).build()?;
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(Arc::new(self.clone()));
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
     /// Client side: trust only our CA, present our certificate.
     pub fn client_config(&self) -> Result<ClientConfig, CredentialsError> {
         let mut config = ClientConfig::builder_with_provider(provider())

@@ -91,6 +91,14 @@ impl EventLog {
         (kept, newest)
     }
 
+    /// The newest `count` kept events, oldest first, and the number of the
+    /// newest one.
+    pub fn newest(&self, count: usize) -> (Vec<Numbered>, u64) {
+        let inner = self.inner.lock();
+        let start = inner.events.len().saturating_sub(count);
+        (inner.events.range(start..).map(|(n, e)| (*n, e.event())).collect(), *self.newest.borrow())
+    }
+
     /// The kept events numbered after `number`.
     pub fn after(&self, number: u64) -> Vec<Numbered> {
         let inner = self.inner.lock();
@@ -130,6 +138,8 @@ mod tests {
         assert_eq!(kept.iter().map(|(n, e)| (*n, e.time)).collect::<Vec<_>>(), [(2, 20), (3, 30), (4, 40)]);
         assert_eq!(newest, 4);
         assert_eq!(log.after(3).iter().map(|(n, _)| *n).collect::<Vec<_>>(), [4]);
+        assert_eq!(log.newest(1).0.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [4]);
+        assert_eq!(log.newest(9).0.len(), 3);
         assert_eq!(log.since(30).0.len(), 2);
         // Older than 100 ns at time 135: gone.
         log.append(vec![at(135)], 135);
