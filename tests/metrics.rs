@@ -68,8 +68,21 @@ fn a_scrape_gives_every_part_and_the_series_move_with_the_cluster() {
     );
     assert!(value(&after, "shoal_scheduler_pass_duration_seconds_count") >= 1.0);
     assert!(value(&after, "shoal_worker_task_start_duration_seconds_count") >= 2.0);
-    assert_eq!(value(&after, "shoal_scheduler_pending_tasks"), 0.0);
+    assert_eq!(value(&after, "shoal_scheduler_pending_tasks{reason=\"no_suitable_node\"}"), 0.0);
+    assert_eq!(value(&after, "shoal_orchestrator_restarts_total"), 0.0);
     assert_eq!(value(&after, "shoal_raft_apply_lag_entries"), 0.0);
+
+    // A task no node may run waits, counted by its reason; a task that
+    // keeps failing is restarted, counted once each time.
+    let stuck = ["--constraint", "node.labels.zone==nowhere"];
+    node.ok(&[&["service", "create", "--detach", "--name", "stuck"][..], &stuck, &["sleep", "1000"]].concat());
+    let failing = ["--restart-delay", "0s", "--restart-max-attempts", "2"];
+    node.ok(&[&["service", "create", "--detach", "--name", "bad"][..], &failing, &["sh", "-c", "exit 3"]].concat());
+    wait_until(WAIT, "the stuck task counted as pending, bad's restarts counted", || {
+        let (_, s) = scrape(&addr);
+        s.get("shoal_scheduler_pending_tasks{reason=\"no_suitable_node\"}") == Some(&1.0)
+            && s.get("shoal_orchestrator_restarts_total") == Some(&2.0)
+    });
 
     // A bad address is a usage error, named.
     let out = std::process::Command::new(common::SHOAL).args(["daemon", "--metrics-addr", "nowhere"]).output().unwrap();

@@ -1,6 +1,6 @@
 //! The manager's Prometheus metrics: counters and histograms its loops
 //! update as they work (raft proposals, scheduling passes, missed
-//! heartbeats, leadership changes), and gauges read from the store and
+//! heartbeats, leadership changes, restarts), and gauges read from the store and
 //! raft when scraped ([`sample`]). Names follow Prometheus' conventions
 //! (`shoal_…`, base units, counters exposed with `_total`).
 
@@ -28,6 +28,7 @@ pub struct Metrics {
     pub scheduler_pass_seconds: Histogram,
     pub scheduler_decisions: Counter,
     pub heartbeats_missed: Counter,
+    pub orchestrator_restarts: Counter,
     term: Gauge,
     is_leader: Gauge,
     last_log_index: Gauge,
@@ -35,7 +36,7 @@ pub struct Metrics {
     apply_lag: Gauge,
     objects: Family<Labels, Gauge>,
     tasks: Family<Labels, Gauge>,
-    pending_tasks: Gauge,
+    pending_tasks: Family<Labels, Gauge>,
     sessions: Gauge,
 }
 
@@ -48,6 +49,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     scheduler_pass_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
     scheduler_decisions: Counter::default(),
     heartbeats_missed: Counter::default(),
+    orchestrator_restarts: Counter::default(),
     term: Gauge::default(),
     is_leader: Gauge::default(),
     last_log_index: Gauge::default(),
@@ -55,9 +57,26 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     apply_lag: Gauge::default(),
     objects: Family::default(),
     tasks: Family::default(),
-    pending_tasks: Gauge::default(),
+    pending_tasks: Family::default(),
     sessions: Gauge::default(),
 });
+
+/// Why pending tasks wait, as the `reason` label of
+/// `shoal_scheduler_pending_tasks` says it (a few fixed values).
+const PENDING_REASONS: [&str; 4] = ["unscheduled", "no_suitable_node", "dependencies", "other"];
+
+/// The reason label of a pending task, from what the scheduler wrote.
+fn pending_reason(err: &str) -> &'static str {
+    if err.is_empty() {
+        "unscheduled"
+    } else if err.starts_with("no suitable node") {
+        "no_suitable_node"
+    } else if err.starts_with("waiting for") {
+        "dependencies"
+    } else {
+        "other"
+    }
+}
 
 /// Adds the manager's metrics to `registry`.
 pub fn register(registry: &mut Registry) {
@@ -89,7 +108,16 @@ pub fn register(registry: &mut Registry) {
     registry.register("shoal_raft_apply_lag_entries", "Entries logged but not yet applied", m.apply_lag.clone());
     registry.register("shoal_store_objects", "Objects in the store, by kind", m.objects.clone());
     registry.register("shoal_tasks", "Tasks in the store, by service and state", m.tasks.clone());
-    registry.register("shoal_scheduler_pending_tasks", "Tasks waiting for a node", m.pending_tasks.clone());
+    registry.register(
+        "shoal_scheduler_pending_tasks",
+        "Tasks waiting for a node, by reason (unscheduled: not looked at yet)",
+        m.pending_tasks.clone(),
+    );
+    registry.register(
+        "shoal_orchestrator_restarts",
+        "Tasks the orchestrator started again after theirs failed (restart policy)",
+        m.orchestrator_restarts.clone(),
+    );
     registry.register(
         "shoal_scheduler_pass_duration_seconds",
         "Time one scheduling pass takes to decide",
@@ -130,13 +158,36 @@ pub fn sample(raft: &Raft, store: &Store, sessions: usize) {
         for (kind, count) in s.counts() {
             m.objects.get_or_create(&vec![("kind", kind_name(kind).to_string())]).set(count as i64);
         }
-        let mut pending = 0;
+        for reason in PENDING_REASONS {
+            m.pending_tasks.get_or_create(&vec![("reason", reason.to_string())]).set(0);
+        }
         for task in s.tasks() {
             let state = task.state();
-            pending += i64::from(state == TaskState::Pending);
+            if state == TaskState::Pending {
+                let err = task.status.as_ref().map_or("", |st| st.err.as_str());
+                m.pending_tasks.get_or_create(&vec![("reason", pending_reason(err).to_string())]).inc();
+            }
             let labels = vec![("service", task.service_name.clone()), ("state", state.name().to_string())];
             m.tasks.get_or_create(&labels).inc();
         }
-        m.pending_tasks.set(pending);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_reasons_are_a_few_fixed_values() {
+        assert_eq!(pending_reason(""), "unscheduled");
+        assert_eq!(
+            pending_reason("no suitable node (scheduling constraints not satisfied on 2 nodes)"),
+            "no_suitable_node"
+        );
+        assert_eq!(pending_reason("waiting for db (service_started): 0/1 running"), "dependencies");
+        assert_eq!(pending_reason("no address left on network back"), "other");
+        assert!(
+            ["unscheduled", "no_suitable_node", "dependencies", "other"].iter().all(|r| PENDING_REASONS.contains(r))
+        );
+    }
 }

@@ -64,7 +64,7 @@ impl Orchestrator {
             }
             if !dirty.is_empty() {
                 let ids = std::mem::take(&mut dirty);
-                let (ops, new_wakes) = self.store.view(|s| decide(s, &ids, now));
+                let (ops, new_wakes, restarts) = self.store.view(|s| decide(s, &ids, now));
                 for id in &ids {
                     wakes.remove(id);
                 }
@@ -75,6 +75,8 @@ impl Orchestrator {
                             return;
                         }
                         dirty.extend(ids);
+                    } else {
+                        crate::metrics::METRICS.orchestrator_restarts.inc_by(restarts);
                     }
                     continue;
                 }
@@ -208,8 +210,9 @@ fn over_capacity(store: &MemoryStore, node_id: &str) -> Vec<String> {
     enforcer::over_capacity(capacity(node), &tasks)
 }
 
-/// The operations that converge services `ids`, and when to look again.
-fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>) {
+/// What to write for the services `ids`, when to look at them again, and
+/// how many of the tasks written replace a failed one (restarts).
+fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>, u64) {
     let history_limit = store
         .cluster()
         .and_then(|c| c.spec.as_ref())
@@ -219,6 +222,7 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
     let mut evictions = BTreeMap::new();
     let mut batch = Vec::new();
     let mut wakes = Vec::new();
+    let mut restarts = 0;
     for id in ids {
         let tasks: Vec<&Task> = store.tasks_of_service(id).collect();
         if id.is_empty() {
@@ -246,7 +250,10 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
         };
         for action in plan.actions {
             batch.push(match action {
-                Action::Create(task) => ops::create(Object::Task(*task)),
+                Action::Create(task) => {
+                    restarts += u64::from(!task.restart_history.is_empty());
+                    ops::create(Object::Task(*task))
+                }
                 Action::SetDesired(task_id, state) => ops::task_desired(&task_id, state),
                 Action::Status(status, rollback) => ops::service_status(id, spec_version, *status, rollback),
             });
@@ -259,5 +266,5 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
             wakes.push((id.clone(), at));
         }
     }
-    (batch, wakes)
+    (batch, wakes, restarts)
 }
