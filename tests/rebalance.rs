@@ -3,6 +3,7 @@
 //! Swarm; a rebalance moves them, rolling, until each node holds its
 //! share (3/3), `--max-moves` moving no more than asked; a balanced
 //! service moves nothing, and a global one is refused with the reason.
+//! With `--rebalance-on-join` the returning node gets its share by itself.
 
 mod common;
 
@@ -76,4 +77,29 @@ fn a_rebalance_spreads_the_tasks_again_after_a_node_returns() {
     m.ok(&["service", "create", "--detach", "--name", "mon", "--mode", "global", "sleep", "1000"]);
     let err = m.fails(1, &["service", "rebalance", "mon"]);
     assert!(err.contains("service mon is not replicated"), "{err}");
+}
+
+#[test]
+fn with_rebalance_on_join_a_returning_node_gets_its_share_by_itself() {
+    let cluster = Cluster::new(1, 1);
+    let m = &cluster.managers[0];
+    let err = m.fails(1, &["service", "create", "--mode", "global", "--rebalance-on-join", "sleep", "1000"]);
+    assert!(err.contains("--rebalance-on-join: only a replicated service"), "{err}");
+    m.ok(&["node", "update", "--availability", "drain", "worker-1"]);
+    let create = |name: &str, flag: &[&str]| {
+        let args =
+            [&["service", "create", "--detach", "--name", name, "--replicas", "6"][..], flag, &["sleep", "1000"]];
+        m.ok(&args.concat());
+    };
+    create("web", &["--rebalance-on-join", "--update-parallelism", "2"]);
+    create("plain", &[]);
+    wait_until(WAIT, "both services on manager-1", || {
+        spread(m, "web") == counts(&[("manager-1", 6)]) && spread(m, "plain") == counts(&[("manager-1", 6)])
+    });
+    let pretty = m.ok(&["service", "inspect", "--pretty", "web"]);
+    assert!(pretty.contains("Rebalance on join:\ttrue"), "{pretty}");
+
+    m.ok(&["node", "update", "--availability", "active", "worker-1"]);
+    wait_until(WAIT, "web spread 3/3 by itself", || spread(m, "web") == counts(&[("manager-1", 3), ("worker-1", 3)]));
+    assert_eq!(spread(m, "plain"), counts(&[("manager-1", 6)]), "a service without the flag stays");
 }

@@ -1,5 +1,5 @@
 //! Leadership: the loops that must run on one manager only (orchestrator,
-//! scheduler, node monitor) start when this manager becomes raft leader
+//! scheduler, scheduled jobs, rebalance on join, node monitor) start when this manager becomes raft leader
 //! and has applied everything committed before its term, and stop when
 //! it steps down or loses its quorum (openraft 0.9 keeps an isolated
 //! leader leading; its workers should move to the majority's leader).
@@ -94,6 +94,8 @@ async fn lead(handles: Handles, token: CancellationToken) {
     let Handles { store, proposer, quorum, dispatcher, raft_id } = handles;
     tokio::spawn(Orchestrator::new(store.clone(), proposer.clone()).run(token.clone()));
     tokio::spawn(Scheduler::new(store.clone(), proposer.clone()).run(token.clone()));
+    tokio::spawn(crate::orchestrator::schedule::run(store.clone(), proposer.clone(), token.clone()));
+    tokio::spawn(crate::orchestrator::rejoin::run(store.clone(), proposer.clone(), token.clone()));
     tokio::spawn(monitor::run(dispatcher.clone(), token.clone()));
     let raft = quorum.raft().clone();
     tokio::spawn(crate::reachability::run(store.clone(), proposer.clone(), quorum, token.clone()));

@@ -2,8 +2,8 @@
 //! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    Config, DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, Secret, Service,
-    Task, TaskState, UpdateState,
+    Config, DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, ScheduleOverlap,
+    Secret, Service, Task, TaskState, UpdateState,
 };
 
 impl DependencyCondition {
@@ -149,6 +149,24 @@ impl RestartCondition {
         [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
             .into_iter()
             .find(|c| c.name() == name)
+    }
+}
+
+impl ScheduleOverlap {
+    /// As `--schedule-overlap` takes it: "forbid", "allow", "replace".
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleOverlap::Forbid => "forbid",
+            ScheduleOverlap::Allow => "allow",
+            ScheduleOverlap::Replace => "replace",
+        }
+    }
+
+    /// Parses a name as printed by [`ScheduleOverlap::name`].
+    pub fn from_name(name: &str) -> Option<ScheduleOverlap> {
+        [ScheduleOverlap::Forbid, ScheduleOverlap::Allow, ScheduleOverlap::Replace]
+            .into_iter()
+            .find(|o| o.name() == name)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod files;
 pub mod network;
 pub mod ports;
 pub mod runtime;
+pub mod schedule;
 pub mod tasks;
 pub mod template;
 pub mod update;

@@ -1,7 +1,7 @@
 //! What a task's state means for its service, judged the same by the
 //! managers' loops and by the CLI that waits for a service to converge.
 
-use shoal_proto::{Service, Task, TaskHealth, TaskSpec, TaskState};
+use shoal_proto::{JobSchedule, ScheduleOverlap, Service, Task, TaskHealth, TaskSpec, TaskState};
 
 /// Whether `task` runs something else than the service's task template,
 /// or publishes other ports than the service does now (a task joins the
@@ -63,9 +63,45 @@ pub fn is_complete(task: &Task) -> bool {
 }
 
 /// Whether a task counts as one of the job's completions: it completed
-/// the current spec (an updated job runs again).
+/// the current spec in the current run (an updated job runs again, a
+/// scheduled one at each run).
 pub fn counts_as_done(task: &Task, service: &Service) -> bool {
-    is_complete(task) && task.spec_version == service.spec_version
+    is_complete(task) && of_current_run(task, service)
+}
+
+/// Whether a job's task was made for its current spec and run.
+pub fn of_current_run(task: &Task, service: &Service) -> bool {
+    task.spec_version == service.spec_version && task.job_iteration == job_iteration(service)
+}
+
+/// The run of a scheduled job its tasks are made for (0: none yet, or
+/// not scheduled).
+pub fn job_iteration(service: &Service) -> u64 {
+    service.job_status.as_ref().map_or(0, |j| j.iteration)
+}
+
+/// The job's schedule, if it has one.
+pub fn schedule(service: &Service) -> Option<&JobSchedule> {
+    service.spec.as_ref()?.schedule.as_ref()
+}
+
+/// A scheduled job before its first run: no task yet.
+pub fn awaits_first_run(service: &Service) -> bool {
+    schedule(service).is_some() && job_iteration(service) == 0
+}
+
+/// A scheduled job whose runs may overlap: a run still going when the
+/// next starts keeps going.
+pub fn runs_may_overlap(service: &Service) -> bool {
+    schedule(service).is_some_and(|s| s.overlap() == ScheduleOverlap::Allow)
+}
+
+/// A task of an earlier run of its scheduled job, still meant to run:
+/// stopped when the next run starts, unless runs may overlap.
+pub fn of_earlier_run(task: &Task, service: &Service) -> bool {
+    task.job_iteration != job_iteration(service)
+        && task.desired_state() <= TaskState::Running
+        && !task.state().is_terminal()
 }
 
 /// Told to stop while it had not ended by itself: the orchestrator withdrew

@@ -65,6 +65,15 @@ pub fn service_spec(mut spec: ServiceSpec) -> Result<ServiceSpec, InvalidSpec> {
         Mode::Replicated(_) | Mode::Global(_) | Mode::ReplicatedJob(_) | Mode::GlobalJob(_) => {}
     }
 
+    if let Some(schedule) = &spec.schedule {
+        if !matches!(spec.mode, Some(Mode::ReplicatedJob(_) | Mode::GlobalJob(_))) {
+            return Err(invalid("--schedule: only a job (--mode replicated-job or global-job) runs on a schedule"));
+        }
+        crate::schedule::Schedule::parse(schedule).map_err(|e| invalid(format!("{}: {e}", e.flag())))?;
+    }
+    if spec.rebalance_on_join && !matches!(spec.mode, Some(Mode::Replicated(_))) {
+        return Err(invalid("--rebalance-on-join: only a replicated service's tasks are spread over the nodes"));
+    }
     task_spec(spec.task.get_or_insert_with(Default::default))?;
     crate::ports::check(&spec)?;
     dependencies(&spec)?;

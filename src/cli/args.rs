@@ -250,6 +250,11 @@ pub struct CreateArgs {
     #[command(flatten)]
     pub engine: super::engine_opts::EngineArgs,
     #[command(flatten)]
+    pub schedule: super::schedule::ScheduleArgs,
+    /// Rebalance the service when a node becomes able to take tasks (it joins, comes back, is made active)
+    #[arg(long)]
+    pub rebalance_on_join: bool,
+    #[command(flatten)]
     pub wait: WaitFlags,
     #[command(flatten)]
     pub program: ProgramArgs,
@@ -366,6 +371,8 @@ impl CreateArgs {
                 c
             }),
             depends_on: Vec::new(),
+            schedule: None,
+            rebalance_on_join: self.rebalance_on_join,
         }
     }
 }

@@ -5,9 +5,9 @@
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, Meta, Mount, Node, NodeAvailability,
-    NodeRole, NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition, Service, ServiceSpec,
-    Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
+    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, JobSchedule, Meta, Mount, Node,
+    NodeAvailability, NodeRole, NodeState, PortConfig, PortProtocol, PublishMode, Reachability, RestartCondition,
+    Service, ServiceSpec, Task, TaskSpec, TaskState, UpdateConfig, UpdateOrder, service_spec::Mode,
 };
 
 use super::format::Format;
@@ -101,6 +101,11 @@ pub fn service(s: &Service) -> Value {
                 .done(),
         );
     }
+    // Docker's shape: the run the job is on, and when it started.
+    if let Some(j) = s.job_status.as_ref().filter(|j| j.iteration > 0) {
+        let status = json!({ "JobIteration": { "Index": j.iteration }, "LastExecution": rfc3339(j.last_execution) });
+        obj = obj.always("JobStatus", status);
+    }
     obj.done()
 }
 
@@ -125,7 +130,16 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
         .put("RollbackConfig", spec.rollback.as_ref().map(update_config))
         .always("EndpointSpec", endpoint_spec(spec.endpoint.as_ref()))
         .put("DependsOn", spec.depends_on.iter().map(dependency).collect::<Vec<_>>())
+        .put("Schedule", spec.schedule.as_ref().map(schedule))
+        .put("RebalanceOnJoin", spec.rebalance_on_join)
         .done()
+}
+
+/// Shoal's own field (Docker's jobs run once):
+/// `{"Cron": "@every 5m", "TimeZone": "UTC", "Overlap": "forbid"}`.
+fn schedule(s: &JobSchedule) -> Value {
+    let zone = if s.time_zone.is_empty() { "UTC" } else { s.time_zone.as_str() };
+    json!({ "Cron": s.cron, "TimeZone": zone, "Overlap": s.overlap().name() })
 }
 
 /// Shoal's own field (Docker has no `depends_on` in a service):

@@ -30,6 +30,19 @@ pub fn print(s: &Service) {
         ),
         _ => outln!("Service Mode:\tReplicated\n Replicas:\t{}", super::service::replicas(s)),
     }
+    if spec.rebalance_on_join {
+        outln!("Rebalance on join:\ttrue");
+    }
+    if let Some(schedule) = &spec.schedule {
+        let zone = if schedule.time_zone.is_empty() { "UTC" } else { schedule.time_zone.as_str() };
+        outln!("Schedule:\t{} ({zone}, overlap {})", schedule.cron, schedule.overlap().name());
+        if let Some(j) = s.job_status.as_ref().filter(|j| j.iteration > 0) {
+            outln!(" Runs:\t\t{} (last {})", j.iteration, super::human::ago(j.last_execution));
+        }
+        if let Some(skipped) = s.job_status.as_ref().map(|j| j.skipped).filter(|n| *n > 0) {
+            outln!(" Skipped:\t{skipped} (the last run still went)");
+        }
+    }
     if let Some(u) = &s.update_status {
         outln!("UpdateStatus:\n State:\t\t{}", u.state().name());
         if u.started_at > 0 {

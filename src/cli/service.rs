@@ -23,7 +23,13 @@ pub enum ServiceCommand {
     Create(Box<CreateArgs>),
     /// List services
     #[command(alias = "list")]
-    Ls(ListFlags),
+    Ls {
+        /// Filter output (id=, name=, label=KEY[=VALUE], mode=replicated|global|replicated-job|global-job)
+        #[arg(short, long, value_name = "KEY=VALUE", value_parser = super::service_filter::parse)]
+        filter: Vec<(String, String)>,
+        #[command(flatten)]
+        flags: ListFlags,
+    },
     /// List the tasks of one or more services
     Ps {
         /// Filter output (desired-state=running|shutdown|accepted, node=NODE, name=NAME, id=ID)
@@ -86,7 +92,7 @@ fn scale_spec(text: &str) -> Result<(String, u64), String> {
 pub async fn run(ctx: &mut Ctx, cmd: ServiceCommand) -> Result<()> {
     match cmd {
         ServiceCommand::Create(args) => create(ctx, *args).await,
-        ServiceCommand::Ls(flags) => ls(ctx, flags.quiet, flags.format(), None).await,
+        ServiceCommand::Ls { filter, flags } => ls(ctx, &filter, flags.quiet, flags.format(), None).await,
         ServiceCommand::Ps { filter, flags, services } => ps(ctx, &services, &filter, &flags).await,
         ServiceCommand::Inspect { pretty, format, services } => {
             let mut client = ctx.control().await?;
@@ -119,6 +125,7 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
         bail!("--max-concurrent: can only be used with replicated-job mode");
     }
     let mut spec = args.spec();
+    spec.schedule = args.schedule.spec()?;
     if args.with_registry_auth {
         let task = spec.task.get_or_insert_with(Default::default);
         super::registry_auth::attach(task.container.get_or_insert_with(Default::default))?;
@@ -126,6 +133,10 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     let request = CreateServiceRequest { spec: Some(spec) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
     outln!("{}", service.id);
+    // A scheduled job runs when due: nothing to wait for now.
+    if args.schedule.schedule.is_some() {
+        return Ok(());
+    }
     args.wait.wait(ctx, &service.id, false).await
 }
 
@@ -162,10 +173,17 @@ fn short(id: &str, no_trunc: bool) -> &str {
 }
 
 /// `service ls`, or with `stack` the services of that stack (`stack services`).
-pub(super) async fn ls(ctx: &mut Ctx, quiet: bool, format: Format, stack: Option<&str>) -> Result<()> {
+pub(super) async fn ls(
+    ctx: &mut Ctx,
+    filters: &[(String, String)],
+    quiet: bool,
+    format: Format,
+    stack: Option<&str>,
+) -> Result<()> {
     let list = ctx.control().await?.list_services(ListServicesRequest {}).await.map_err(status)?.into_inner();
     super::warn(&list.warning);
     let mut services = list.services;
+    services.retain(|s| s.service.as_ref().is_some_and(|s| super::service_filter::matches(filters, s)));
     if let Some(stack) = stack {
         services.retain(|s| s.service.as_ref().is_some_and(|s| super::stack::in_stack(s, stack)));
     }

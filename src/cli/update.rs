@@ -151,6 +151,11 @@ pub struct UpdateArgs {
     pub logs: LogArgs,
     #[command(flatten)]
     pub engine: super::engine_opts::EngineUpdateArgs,
+    #[command(flatten)]
+    pub schedule: super::schedule::ScheduleArgs,
+    /// Rebalance the service when a node becomes able to take tasks
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub rebalance_on_join: Option<bool>,
     /// Replace every task even if nothing in their spec changed
     #[arg(long)]
     pub force: bool,
@@ -190,6 +195,10 @@ impl UpdateArgs {
                 Some(Mode::ReplicatedJob(j)) => j.total_completions = n,
                 _ => bail!("--replicas: can only be used with replicated or replicated-job mode"),
             }
+        }
+        self.schedule.apply(&mut spec.schedule)?;
+        if let Some(on) = self.rebalance_on_join {
+            spec.rebalance_on_join = on;
         }
         let annotations = spec.annotations.get_or_insert_with(Default::default);
         edit_map(&mut annotations.labels, &self.label_rm, &self.label_add);
@@ -366,8 +375,13 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
             image(Some(&spec))
         );
     }
+    let scheduled = spec.schedule.is_some();
     send(ctx, &service, spec).await?;
     outln!("{}", target.service);
+    // A scheduled job runs when due: nothing to wait for now.
+    if scheduled {
+        return Ok(());
+    }
     target.wait.wait(ctx, &service.id, false).await
 }
 

@@ -146,8 +146,35 @@ pub fn service(stack: &str, name: &str, compose: &Compose, networks: &[StackNetw
         rollback: Some(rollout(deploy.rollback_config.as_ref())),
         endpoint: endpoint(name, svc, deploy.endpoint_mode)?,
         depends_on: dependencies(stack, svc),
+        schedule: schedule(name, svc.schedule.as_ref(), deploy_mode)?,
+        rebalance_on_join: svc.rebalance_on_join,
     };
     Ok(Converted { spec, warnings })
+}
+
+/// `x-shoal-schedule`, for jobs only, checked as `--schedule` is.
+fn schedule(
+    name: &str,
+    schedule: Option<&model::JobSchedule>,
+    mode: DeployMode,
+) -> Result<Option<shoal_proto::JobSchedule>, String> {
+    let Some(schedule) = schedule else { return Ok(None) };
+    let at = format!("services.{name}.x-shoal-schedule");
+    if !matches!(mode, DeployMode::ReplicatedJob | DeployMode::GlobalJob) {
+        return Err(format!("{at}: only a job (deploy.mode replicated-job or global-job) runs on a schedule"));
+    }
+    let mut spec = shoal_proto::JobSchedule {
+        cron: schedule.cron.clone(),
+        time_zone: schedule.timezone.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    spec.set_overlap(match schedule.overlap {
+        None | Some(model::Overlap::Forbid) => shoal_proto::ScheduleOverlap::Forbid,
+        Some(model::Overlap::Allow) => shoal_proto::ScheduleOverlap::Allow,
+        Some(model::Overlap::Replace) => shoal_proto::ScheduleOverlap::Replace,
+    });
+    shoal_spec::schedule::Schedule::parse(&spec).map_err(|e| format!("{at}: {e}"))?;
+    Ok(Some(spec))
 }
 
 /// `credential_spec` and `isolation`, which mean something on Windows
@@ -734,6 +761,22 @@ volumes:
         let global = "services: { g: { image: a, deploy: { mode: global, placement: { max_replicas_per_node: 1 } } } }";
         assert!(convert(global, "g").unwrap_err().starts_with("services.g.deploy.placement.max_replicas_per_node: "));
         let job = convert("services: { j: { image: a, deploy: { mode: replicated-job, replicas: 3 } } }", "j").unwrap();
+        let every = "services: { j: { image: a, deploy: { mode: replicated-job }, x-shoal-schedule: '@every 5m' } }";
+        assert_eq!(convert(every, "j").unwrap().spec.schedule.map(|s| s.cron), Some("@every 5m".into()));
+        let long = "services: { j: { image: a, deploy: { mode: global-job }, \
+                    x-shoal-schedule: { cron: '0 3 * * *', timezone: Europe/Paris, overlap: replace } } }";
+        let long = convert(long, "j").unwrap().spec.schedule.unwrap();
+        assert_eq!((long.time_zone.as_str(), long.overlap()), ("Europe/Paris", shoal_proto::ScheduleOverlap::Replace));
+        let spread = "services: { w: { image: a, deploy: { replicas: 4 }, x-shoal-rebalance-on-join: true } }";
+        assert!(convert(spread, "w").unwrap().spec.rebalance_on_join);
+        let not_a_job = "services: { j: { image: a, x-shoal-schedule: '@daily' } }";
+        assert!(convert(not_a_job, "j").unwrap_err().starts_with("services.j.x-shoal-schedule: only a job"));
+        let bad = "services: { j: { image: a, deploy: { mode: replicated-job }, x-shoal-schedule: '@every 1ms' } }";
+        assert!(
+            convert(bad, "j").unwrap_err().starts_with("services.j.x-shoal-schedule: \"@every\" takes"),
+            "{:?}",
+            convert(bad, "j")
+        );
         assert_eq!(job.spec.mode, Some(Mode::ReplicatedJob(ReplicatedJob { max_concurrent: 0, total_completions: 3 })));
     }
 }

@@ -84,6 +84,18 @@ pub struct Service {
     /// Shoal's extension: the runtime that runs the service's tasks.
     #[serde(rename = "x-shoal-runtime", default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<Runtime>,
+    /// Shoal's extension: a job's schedule (`"@every 5m"`, or the long
+    /// form with `cron`, `timezone` and `overlap`).
+    #[serde(
+        rename = "x-shoal-schedule",
+        default,
+        deserialize_with = "schedule",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schedule: Option<JobSchedule>,
+    /// Shoal's extension: rebalance the service when a node joins.
+    #[serde(rename = "x-shoal-rebalance-on-join", default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebalance_on_join: bool,
     /// The other keys compose allows ([`OTHER_KEYS`]) and `x-` keys,
     /// kept as written; anything else is refused by [`Compose::from_tree`].
     #[serde(flatten)]
@@ -131,6 +143,26 @@ pub const OTHER_KEYS: [&str; 38] = [
     "profiles",
     "labels_from",
 ];
+
+/// `x-shoal-schedule` in its long form.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSchedule {
+    pub cron: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<Overlap>,
+}
+
+/// What a run due while the last one runs does.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    Forbid,
+    Allow,
+    Replace,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -671,6 +703,18 @@ fn depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Depend
         }
         Some(v @ Value::Object(_)) => serde_json::from_value(v).map_err(de::Error::custom),
         Some(other) => Err(de::Error::custom(format!("expected a list or a mapping, got {other}"))),
+    }
+}
+
+/// `x-shoal-schedule`: a cron expression alone, or the long form.
+fn schedule<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JobSchedule>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(cron)) => Ok(Some(JobSchedule { cron, timezone: None, overlap: None })),
+        Some(v @ Value::Object(_)) => serde_json::from_value(v).map(Some).map_err(de::Error::custom),
+        Some(other) => {
+            Err(de::Error::custom(format!("expected a cron expression or a mapping with cron, got {other}")))
+        }
     }
 }
 

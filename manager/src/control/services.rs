@@ -7,7 +7,7 @@ use shoal_proto::{
     TaskState, UpdateServiceRequest, UpdateState, now_nanos, service_spec::Mode, store_object::Object,
 };
 
-use shoal_spec::tasks::{changes_tasks, counts_as_done};
+use shoal_spec::tasks::{awaits_first_run, changes_tasks, counts_as_done};
 use shoal_spec::{runtime, validate};
 
 use super::{ControlError, Result, endpoint, files, resolve};
@@ -147,6 +147,8 @@ pub fn list(store: &Store, leadership: &Leadership) -> ListServicesResponse {
                 let (desired, total_completions) = match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
                     Some(Mode::Replicated(r)) => (r.replicas, 0),
                     // A job: the tasks that may run now, and how many must complete.
+                    // A scheduled job before its first run runs nothing yet.
+                    Some(Mode::ReplicatedJob(j)) if awaits_first_run(service) => (0, j.total_completions),
                     Some(Mode::ReplicatedJob(j)) => {
                         (j.max_concurrent.min(j.total_completions.saturating_sub(completed)), j.total_completions)
                     }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use shoal_proto::{Service, Task, TaskState};
 
-use shoal_spec::tasks::{is_complete, withdrawn};
+use shoal_spec::tasks::{awaits_first_run, is_complete, of_current_run, of_earlier_run, runs_may_overlap, withdrawn};
 
 use super::plan::{Action, Env, Plan, creation, new_task};
 use super::restart;
@@ -67,7 +67,7 @@ pub fn reconcile(
         };
         // A paused node keeps its tasks as they are and takes no new one.
         let Some(latest) = node_tasks.pop() else {
-            if !node.paused {
+            if !(node.paused || job && awaits_first_run(service)) {
                 plan.actions.push(fresh(env));
             }
             continue;
@@ -90,12 +90,22 @@ pub fn reconcile(
             plan.actions.push(Action::Create(Box::new(bound(task, &node.id))));
             continue;
         }
-        // A job's completed tasks stay: they count as its completions.
-        node_tasks.retain(|t| !is_complete(t));
+        // A job's completed tasks stay: they count as its completions; an
+        // earlier run's task left to finish stays too.
+        let overlap = job && runs_may_overlap(service);
+        node_tasks.retain(|t| !(is_complete(t) || overlap && t.job_iteration != latest.job_iteration));
         stop_older(latest, &node_tasks, env, &mut plan);
+        if job && of_earlier_run(latest, service) {
+            // The schedule's next run starts, beside the old one or instead.
+            if !overlap {
+                plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+            }
+            plan.actions.push(fresh(env));
+            continue;
+        }
         if job && is_complete(latest) {
-            // Done, unless it ran an older spec: an updated job runs again.
-            if latest.spec_version != service.spec_version {
+            // Done, unless it ran an older spec or run: then it runs again.
+            if !of_current_run(latest, service) {
                 plan.actions.push(fresh(env));
             }
             continue;

@@ -5,13 +5,16 @@
 //! job is updated: a task that completed an older spec version does not
 //! count); a failed one is replaced per the restart policy (as a
 //! replicated service's).
+//! A scheduled job runs its slots again at each run the schedule loop
+//! starts ([`super::schedule`]): tasks of an earlier run that still go are
+//! stopped, or left to finish if runs may overlap.
 //! Global jobs are [`super::global::reconcile`] with `job` set.
 
 use std::collections::BTreeMap;
 
 use shoal_proto::{ReplicatedJob, Service, Task, TaskState};
 
-use shoal_spec::tasks::is_complete;
+use shoal_spec::tasks::{awaits_first_run, is_complete, of_current_run, of_earlier_run, runs_may_overlap};
 
 use super::plan::{Action, Env, Plan, creation, new_task};
 use super::slot::reconcile_latest;
@@ -19,7 +22,9 @@ use super::slot::reconcile_latest;
 /// Decides for `service`, a replicated job with settings `job`, with
 /// `tasks` all of its tasks.
 pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &mut Env<'_>) -> Plan {
-    let total = job.total_completions;
+    // A scheduled job has nothing to run before its first run.
+    let total = if awaits_first_run(service) { 0 } else { job.total_completions };
+    let overlap = runs_may_overlap(service);
     let max_concurrent = if job.max_concurrent == 0 { total } else { job.max_concurrent };
     let mut plan = Plan::default();
     let mut slots: BTreeMap<u64, Vec<&Task>> = BTreeMap::new();
@@ -38,11 +43,23 @@ pub fn reconcile(service: &Service, job: &ReplicatedJob, tasks: &[&Task], env: &
             empty.push(slot);
             continue;
         };
-        for older in slot_tasks.iter().filter(|t| t.desired_state() <= TaskState::Running && !is_complete(t)) {
+        let left_to_finish = |t: &Task| overlap && t.job_iteration != latest.job_iteration;
+        for older in slot_tasks
+            .iter()
+            .filter(|t| t.desired_state() <= TaskState::Running && !is_complete(t) && !left_to_finish(t))
+        {
             plan.actions.push(Action::SetDesired(older.id.clone(), TaskState::Shutdown));
         }
-        if is_complete(latest) && latest.spec_version != service.spec_version {
-            empty.push(slot); // completed an older spec: an updated job runs again
+        if of_earlier_run(latest, service) {
+            // A new run starts in the slot, beside the old one or instead.
+            if !overlap {
+                plan.actions.push(Action::SetDesired(latest.id.clone(), TaskState::Shutdown));
+            }
+            empty.push(slot);
+            continue;
+        }
+        if is_complete(latest) && !of_current_run(latest, service) {
+            empty.push(slot); // completed an older spec or run: it runs again
             continue;
         }
         if is_complete(latest) || latest.desired_state() > TaskState::Running {

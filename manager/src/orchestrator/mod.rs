@@ -13,8 +13,11 @@ pub mod global;
 pub mod jobs;
 pub mod plan;
 pub mod reaper;
+pub mod rebalance;
+pub mod rejoin;
 pub mod replicated;
 pub mod restart;
+pub mod schedule;
 mod slot;
 pub mod update;
 

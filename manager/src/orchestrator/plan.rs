@@ -57,6 +57,7 @@ pub fn new_task(
         slot,
         spec: service.spec.as_ref().and_then(|s| s.task.clone()),
         spec_version: service.spec_version,
+        job_iteration: shoal_spec::tasks::job_iteration(service),
         service_name: service.name().to_string(),
         desired_state: desired as i32,
         status: Some(TaskStatus {

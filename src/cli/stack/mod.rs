@@ -123,7 +123,7 @@ pub async fn run(ctx: &mut Ctx, cmd: StackCommand) -> Result<()> {
         StackCommand::Ls { format } => ls(ctx, Format::from_flag(format.as_deref())).await,
         StackCommand::Services { flags, stack } => {
             stack_services(ctx, &stack).await?;
-            service::ls(ctx, flags.quiet, flags.format(), Some(&stack)).await
+            service::ls(ctx, &[], flags.quiet, flags.format(), Some(&stack)).await
         }
         StackCommand::Ps { flags, stack } => {
             let ids = stack_services(ctx, &stack).await?.into_iter().map(|s| s.id).collect::<Vec<_>>();
