@@ -24,6 +24,7 @@ pub mod state;
 mod admin;
 mod autolock;
 mod expiry;
+mod http;
 mod init;
 mod join;
 mod leave;

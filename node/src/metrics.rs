@@ -53,9 +53,7 @@ pub async fn serve(
             async move { ([(CONTENT_TYPE, OPENMETRICS)], scrape(manager.as_ref())).into_response() }
         }),
     );
-    Ok(tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
-    }))
+    Ok(crate::http::spawn(listener, app, stop))
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub fn moves(store: &MemoryStore, service: &Service, max: usize) -> Vec<String> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use shoal_proto::{
         Node, NodeAvailability, NodeDescription, NodeSpec, NodeState, NodeStatus, ReplicatedService, ServiceSpec,
         TaskStatus,
@@ -75,16 +75,22 @@ mod tests {
     use crate::ops;
 
     fn node(id: &str, availability: NodeAvailability) -> Object {
+        node_in(id, availability, NodeState::Ready)
+    }
+
+    /// A node with this availability and state.
+    pub(in crate::orchestrator) fn node_in(id: &str, availability: NodeAvailability, state: NodeState) -> Object {
         Object::Node(Node {
             id: id.into(),
             spec: Some(NodeSpec { availability: availability as i32, ..Default::default() }),
             description: Some(NodeDescription { hostname: id.into(), ..Default::default() }),
-            status: Some(NodeStatus { state: NodeState::Ready as i32, ..Default::default() }),
+            status: Some(NodeStatus { state: state as i32, ..Default::default() }),
             ..Default::default()
         })
     }
 
-    fn task(slot: u64, node: &str) -> Object {
+    /// Service s's running task in `slot`, on `node`.
+    pub(in crate::orchestrator) fn task(slot: u64, node: &str) -> Object {
         Object::Task(Task {
             id: format!("t{slot}"),
             service_id: "s".into(),
@@ -96,7 +102,8 @@ mod tests {
         })
     }
 
-    fn store(objects: Vec<Object>) -> MemoryStore {
+    /// A store holding `objects`.
+    pub(in crate::orchestrator) fn store(objects: Vec<Object>) -> MemoryStore {
         let mut store = MemoryStore::default();
         let ops = objects.into_iter().map(ops::create).collect();
         store.apply(1, shoal_proto::Batch { ops, ..Default::default() }).unwrap();

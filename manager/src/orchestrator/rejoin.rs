@@ -101,34 +101,10 @@ fn asks(service: &Service) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use shoal_proto::{
-        Node, NodeAvailability, NodeDescription, NodeSpec, NodeState, NodeStatus, ReplicatedService, ServiceSpec, Task,
-        TaskState, TaskStatus,
-    };
+    use shoal_proto::{NodeAvailability, NodeState, ReplicatedService, ServiceSpec};
 
+    use super::super::rebalance::tests::{node_in, store as objects_in, task};
     use super::*;
-
-    fn node(id: &str, state: NodeState) -> Object {
-        Object::Node(Node {
-            id: id.into(),
-            spec: Some(NodeSpec { availability: NodeAvailability::Active as i32, ..Default::default() }),
-            description: Some(NodeDescription { hostname: id.into(), ..Default::default() }),
-            status: Some(NodeStatus { state: state as i32, ..Default::default() }),
-            ..Default::default()
-        })
-    }
-
-    fn task(slot: u64, node: &str) -> Object {
-        Object::Task(Task {
-            id: format!("t{slot}"),
-            service_id: "s".into(),
-            slot,
-            node_id: node.into(),
-            desired_state: TaskState::Running as i32,
-            status: Some(TaskStatus { state: TaskState::Running as i32, ..Default::default() }),
-            ..Default::default()
-        })
-    }
 
     fn store(b: NodeState, rebalance_on_join: bool) -> MemoryStore {
         let spec = ServiceSpec {
@@ -137,15 +113,12 @@ mod tests {
             ..Default::default()
         };
         let mut objects = vec![
-            node("a", NodeState::Ready),
-            node("b", b),
+            node_in("a", NodeAvailability::Active, NodeState::Ready),
+            node_in("b", NodeAvailability::Active, b),
             Object::Service(Service { id: "s".into(), spec: Some(spec), ..Default::default() }),
         ];
         objects.extend((1..=4).map(|slot| task(slot, "a")));
-        let mut store = MemoryStore::default();
-        let ops = objects.into_iter().map(ops::create).collect();
-        store.apply(1, shoal_proto::Batch { ops, ..Default::default() }).unwrap();
-        store
+        objects_in(objects)
     }
 
     #[test]

@@ -63,16 +63,10 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await?;
     let web = Web { manager: manager.clone(), stop: stop.clone() };
     let app = router(web, addr.ip().is_loopback());
-    let shutdown = stop.cancelled_owned();
     Ok(if addr.ip().is_loopback() {
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        })
+        crate::http::spawn(listener, app, stop)
     } else {
-        let listener = tls::AdminListener::new(listener, manager)?;
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        })
+        crate::http::spawn(tls::AdminListener::new(listener, manager)?, app, stop)
     })
 }
 
