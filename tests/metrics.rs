@@ -68,6 +68,7 @@ fn a_scrape_gives_every_part_and_the_series_move_with_the_cluster() {
     );
     assert!(value(&after, "shoal_scheduler_pass_duration_seconds_count") >= 1.0);
     assert!(value(&after, "shoal_worker_task_start_duration_seconds_count") >= 2.0);
+    assert!(value(&after, "shoal_dispatcher_assignment_fanout_duration_seconds_count") >= 1.0);
     assert_eq!(value(&after, "shoal_scheduler_pending_tasks{reason=\"no_suitable_node\"}"), 0.0);
     assert_eq!(value(&after, "shoal_orchestrator_restarts_total"), 0.0);
     assert_eq!(value(&after, "shoal_raft_apply_lag_entries"), 0.0);

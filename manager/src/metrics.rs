@@ -29,6 +29,7 @@ pub struct Metrics {
     pub scheduler_decisions: Counter,
     pub heartbeats_missed: Counter,
     pub orchestrator_restarts: Counter,
+    pub assignment_fanout_seconds: Histogram,
     term: Gauge,
     is_leader: Gauge,
     last_log_index: Gauge,
@@ -50,6 +51,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     scheduler_decisions: Counter::default(),
     heartbeats_missed: Counter::default(),
     orchestrator_restarts: Counter::default(),
+    assignment_fanout_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
     term: Gauge::default(),
     is_leader: Gauge::default(),
     last_log_index: Gauge::default(),
@@ -129,6 +131,11 @@ pub fn register(registry: &mut Registry) {
         m.scheduler_decisions.clone(),
     );
     registry.register("shoal_dispatcher_sessions", "Worker sessions this manager serves", m.sessions.clone());
+    registry.register(
+        "shoal_dispatcher_assignment_fanout_duration_seconds",
+        "From a change applied to the store to its assignment message sent to a worker's session",
+        m.assignment_fanout_seconds.clone(),
+    );
     registry.register(
         "shoal_dispatcher_heartbeats_missed",
         "Nodes marked down for a missed heartbeat",

@@ -4,6 +4,7 @@
 //! secrets and configs its tasks read changed).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use shoal_proto::{AssignmentsKind, NetworkMap, NodeRole, SessionMessage, Task, TaskState, store_object::Object};
 use tokio::sync::mpsc;
@@ -12,6 +13,7 @@ use tonic::Status;
 
 use super::{heartbeat_period, network_map, task_files};
 use crate::keys::Keyring;
+use crate::metrics::METRICS;
 use crate::store::{Change, MemoryStore, Store};
 use crate::watch::{self, Wake};
 
@@ -46,11 +48,16 @@ impl Stream {
         let mut map = NetworkMap::default();
         let mut files = task_files::Needed::new();
         let mut message = self.complete(&mut sent, &mut seen, &mut map, &mut files);
+        // When the oldest commit the message carries was applied.
+        let mut applied: Option<Instant> = None;
         loop {
-            if let Some(m) = message.take()
-                && self.tx.send(Ok(m)).await.is_err()
-            {
-                return;
+            if let Some(m) = message.take() {
+                if self.tx.send(Ok(m)).await.is_err() {
+                    return;
+                }
+                if let Some(at) = applied.take() {
+                    METRICS.assignment_fanout_seconds.observe(at.elapsed().as_secs_f64());
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -61,6 +68,7 @@ impl Stream {
                         let remap = changes.clone().any(network_map::matters);
                         let refile = changes.clone().any(|c| task_files::matters(c, &self.node_id));
                         message = self.incremental(changes, &mut sent);
+                        applied = commits.iter().filter(|c| c.index > seen).map(|c| c.applied).min();
                         // A changed role or manager list is news too.
                         let now = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
                         if message.is_none() && now != node {
@@ -90,7 +98,10 @@ impl Stream {
                             }
                         }
                     }
-                    Wake::Resync => message = self.complete(&mut sent, &mut seen, &mut map, &mut files),
+                    Wake::Resync => {
+                        message = self.complete(&mut sent, &mut seen, &mut map, &mut files);
+                        applied = None;
+                    }
                     Wake::Closed => return,
                 },
             }

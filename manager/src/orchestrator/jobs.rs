@@ -144,6 +144,45 @@ mod tests {
     }
 
     #[test]
+    fn a_scheduled_job_runs_its_slots_again_at_each_run() {
+        use shoal_proto::{JobSchedule, JobStatus, ScheduleOverlap};
+        let job = ReplicatedJob { total_completions: 2, max_concurrent: 2 };
+        let scheduled = |iteration: u64, overlap: ScheduleOverlap| {
+            let mut s = service();
+            let schedule = JobSchedule { cron: "@every 1m".into(), overlap: overlap as i32, ..Default::default() };
+            s.spec.as_mut().unwrap().schedule = Some(schedule);
+            s.job_status = Some(JobStatus { iteration, ..Default::default() });
+            s
+        };
+        let decide = |service: &Service, tasks: &[Task]| {
+            let refs: Vec<&Task> = tasks.iter().collect();
+            let mut n = 0;
+            let mut new_id = || {
+                n += 1;
+                format!("new{n}")
+            };
+            reconcile(service, &job, &refs, &mut Env { now: 10, lost: &|_| false, new_id: &mut new_id })
+        };
+        assert_eq!(
+            decide(&scheduled(0, ScheduleOverlap::Forbid), &[]),
+            Plan::default(),
+            "nothing before the first run"
+        );
+        let mut done = task("a", 1, 1, TaskState::Complete);
+        let mut going = task("b", 2, 2, TaskState::Running);
+        (done.job_iteration, going.job_iteration) = (1, 1);
+        let tasks = [done, going];
+        assert_eq!(decide(&scheduled(1, ScheduleOverlap::Forbid), &tasks), Plan::default(), "run 1 goes on");
+        let replace = decide(&scheduled(2, ScheduleOverlap::Replace), &tasks);
+        assert_eq!(created(&replace), vec![1, 2], "run 2 in both slots");
+        assert!(replace.actions.contains(&Action::SetDesired("b".into(), TaskState::Shutdown)), "run 1 stopped");
+        let allow = decide(&scheduled(2, ScheduleOverlap::Allow), &tasks);
+        assert_eq!(created(&allow), vec![1, 2]);
+        assert!(!allow.actions.iter().any(|a| matches!(a, Action::SetDesired(..))), "run 1 left to finish");
+        assert!(allow.actions.iter().all(|a| !matches!(a, Action::Create(t) if t.job_iteration != 2)));
+    }
+
+    #[test]
     fn fewer_completions_remove_the_extra_slots() {
         let job = ReplicatedJob { total_completions: 1, max_concurrent: 1 };
         let tasks = [task("a", 1, 1, TaskState::Running), task("b", 2, 2, TaskState::Running)];

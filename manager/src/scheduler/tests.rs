@@ -93,6 +93,7 @@ fn waiting_tasks_are_retried_when_a_node_or_a_stopped_task_changes() {
         index: 1,
         changes: vec![crate::store::Change::Updated(Box::new(object))],
         reset: false,
+        applied: std::time::Instant::now(),
     };
     work.note(&commit(Object::Task(running)));
     assert!(!work.retry && work.tasks.is_empty(), "a running task frees nothing for waiting tasks");

@@ -33,6 +33,8 @@ pub struct Commit {
     pub changes: Vec<Change>,
     /// The whole state was replaced (snapshot installed): re-read everything.
     pub reset: bool,
+    /// When it was applied (the dispatcher measures its fan-out from it).
+    pub applied: std::time::Instant,
 }
 
 /// Shared handle on the replicated state.
@@ -112,7 +114,7 @@ impl Store {
                 .collect();
             self.shared.history.append(events, shoal_proto::now_nanos());
         }
-        self.publish(Commit { index, changes, reset: false });
+        self.publish(Commit { index, changes, reset: false, applied: std::time::Instant::now() });
         results
     }
 
@@ -126,7 +128,7 @@ impl Store {
     pub(crate) fn replace(&self, mut data: MemoryStore, index: u64) {
         data.set_index(index);
         *self.shared.data.write() = data;
-        self.publish(Commit { index, changes: Vec::new(), reset: true });
+        self.publish(Commit { index, changes: Vec::new(), reset: true, applied: std::time::Instant::now() });
     }
 
     fn publish(&self, commit: Commit) {

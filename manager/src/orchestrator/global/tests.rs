@@ -193,3 +193,29 @@ fn a_global_job_runs_once_per_node() {
     let plan = run_as(true, Some(&updated), &tasks[..1], &nodes[..1]);
     assert_eq!(created(&plan), vec![("n1".to_string(), TaskState::Running)]);
 }
+
+#[test]
+fn a_scheduled_global_job_runs_on_every_node_at_each_run() {
+    use shoal_proto::{JobSchedule, JobStatus, ScheduleOverlap};
+    let scheduled = |iteration: u64, overlap: ScheduleOverlap| {
+        let mut s = service();
+        let spec = s.spec.as_mut().unwrap();
+        spec.schedule = Some(JobSchedule { cron: "@every 1m".into(), overlap: overlap as i32, ..Default::default() });
+        s.job_status = Some(JobStatus { iteration, ..Default::default() });
+        s
+    };
+    let nodes = [node("n1", true, false), node("n2", true, false)];
+    let first = scheduled(0, ScheduleOverlap::Forbid);
+    assert_eq!(run_as(true, Some(&first), &[], &nodes), Plan::default(), "nothing before the first run");
+
+    // Run 2: n1's run 1 completed, n2's still goes.
+    let mut done = task("done", "n1", 1, TaskState::Running, TaskState::Complete);
+    let mut going = task("going", "n2", 1, TaskState::Running, TaskState::Running);
+    (done.job_iteration, going.job_iteration) = (1, 1);
+    let tasks = [done, going];
+    let replace = run_as(true, Some(&scheduled(2, ScheduleOverlap::Replace)), &tasks, &nodes);
+    assert_eq!(created(&replace).len(), 2, "both nodes run again");
+    assert_eq!(stopped(&replace), vec![("going".to_string(), TaskState::Shutdown)], "the old run is stopped");
+    let allow = run_as(true, Some(&scheduled(2, ScheduleOverlap::Allow)), &tasks, &nodes);
+    assert_eq!((created(&allow).len(), stopped(&allow)), (2, vec![]), "the old run is left to finish");
+}
