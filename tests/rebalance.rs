@@ -1,7 +1,8 @@
 //! `shoal service rebalance` (moby#24103): six tasks placed on one node
 //! while the other was drained stay there when it comes back, as in
 //! Swarm; a rebalance moves them, rolling, until each node holds its
-//! share (3/3), `--max-moves` moving no more than asked; a balanced
+//! share (3/3), `--max-moves` moving no more than asked, `service ps`
+//! saying why each moved; a balanced
 //! service moves nothing, and a global one is refused with the reason.
 //! With `--rebalance-on-join` the returning node gets its share by itself.
 
@@ -69,6 +70,10 @@ fn a_rebalance_spreads_the_tasks_again_after_a_node_returns() {
     assert_eq!(spread(m, "web"), counts(&[("manager-1", 3), ("worker-1", 3)]));
     let status = m.ok(&["service", "inspect", "--format", "{{.UpdateStatus.State}}", "web"]);
     assert_eq!(status.trim(), "completed");
+    // The history says why the three moved.
+    let errors = m.ok(&["service", "ps", "--format", "{{.DesiredState}} {{.Error}}", "web"]);
+    let moved = errors.lines().filter(|l| *l == "Shutdown \"moved by service rebalance\"").count();
+    assert_eq!(moved, 3, "{errors}");
 
     let out = m.shoal(&["service", "rebalance", "web"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already balanced"));

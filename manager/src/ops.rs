@@ -18,7 +18,14 @@ pub fn delete(kind: ObjectKind, id: &str) -> Op {
 }
 
 pub fn task_desired(task_id: &str, state: TaskState) -> Op {
-    Op { op: Some(op::Op::TaskDesired(TaskDesiredOp { task_id: task_id.to_string(), desired_state: state as i32 })) }
+    task_desired_because(task_id, state, "")
+}
+
+/// [`task_desired`], saying why (kept on the task for `service ps`).
+pub fn task_desired_because(task_id: &str, state: TaskState, reason: &str) -> Op {
+    let desired =
+        TaskDesiredOp { task_id: task_id.to_string(), desired_state: state as i32, reason: reason.to_string() };
+    Op { op: Some(op::Op::TaskDesired(desired)) }
 }
 
 pub fn task_status(task_id: &str, status: TaskStatus) -> Op {

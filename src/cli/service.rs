@@ -321,7 +321,12 @@ fn ps_rows(tasks: &[Task], node_names: &HashMap<String, String>, no_trunc: bool)
                 "Node": node_names.get(&t.node_id).cloned().unwrap_or_default(),
                 "DesiredState": title(desired.name()),
                 "CurrentState": format!("{}{} {}", title(state.name()), health(&st), ago(st.timestamp)),
-                "Error": if st.err.is_empty() { String::new() } else { format!("\"{}\"", st.err) },
+                // Why it failed, or why the orchestrator stopped it (as
+                // Swarm's enforcer says a task was rejected from its node).
+                "Error": match (st.err.as_str(), t.desired_reason.as_str()) {
+                    ("", "") => String::new(),
+                    ("", why) | (why, _) => format!("\"{why}\""),
+                },
                 "Ports": task_ports(t),
             })
         })

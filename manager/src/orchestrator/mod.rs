@@ -213,6 +213,9 @@ fn over_capacity(store: &MemoryStore, node_id: &str) -> Vec<String> {
     enforcer::over_capacity(capacity(node), &tasks)
 }
 
+/// What `service ps` says of a task a rebalance moved.
+pub const MOVED_BY_REBALANCE: &str = "moved by service rebalance";
+
 /// What to write for the services `ids`, when to look at them again, and
 /// how many of the tasks written replace a failed one (restarts).
 fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Vec<(String, i64)>, u64) {
@@ -256,6 +259,10 @@ fn decide(store: &MemoryStore, ids: &BTreeSet<String>, now: i64) -> (Vec<Op>, Ve
                 Action::Create(task) => {
                     restarts += u64::from(!task.restart_history.is_empty());
                     ops::create(Object::Task(*task))
+                }
+                // A task stopped because `service rebalance` marked it says so.
+                Action::SetDesired(task_id, state) if service.is_some_and(|s| s.rebalance.contains(&task_id)) => {
+                    ops::task_desired_because(&task_id, state, MOVED_BY_REBALANCE)
                 }
                 Action::SetDesired(task_id, state) => ops::task_desired(&task_id, state),
                 Action::Status(status, rollback) => ops::service_status(id, spec_version, *status, rollback),

@@ -387,6 +387,9 @@ impl MemoryStore {
                     return false;
                 }
                 task.desired_state = d.desired_state;
+                if !d.reason.is_empty() {
+                    task.desired_reason = d.reason.clone();
+                }
                 true
             }),
             op::Op::TaskAssign(a) => {
