@@ -1,13 +1,14 @@
-//! Which of a replicated service's tasks to move so that each node able
-//! to take one (ready, active, meeting the service's constraints) holds
-//! no more than its share, `ceil(tasks / nodes)`, for `service rebalance`
+//! Which of a replicated service's tasks to move so that the nodes able
+//! to take one (ready, active, meeting the service's constraints) hold
+//! them as the scheduler would place them now: evenly over the values of
+//! each spread preference, then over the nodes, for `service rebalance`
 //! and `--rebalance-on-join` ([`super::rejoin`]). Tasks on nodes that
 //! cannot take new ones (paused) are left where they run.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use shoal_proto::{Service, Task, TaskState};
-use shoal_scheduler::{Constraint, NodeInfo};
+use shoal_scheduler::{Constraint, NodeInfo, Spread};
 
 use crate::scheduler::snapshot;
 use crate::store::MemoryStore;
@@ -22,50 +23,80 @@ pub fn able_nodes(store: &MemoryStore) -> BTreeSet<String> {
     store.nodes().map(snapshot::describe).filter(takes_tasks).map(|n| n.id).collect()
 }
 
-/// The tasks of `service` to move, at most `max` (0: no limit): from each
-/// node able to take tasks, those beyond its share, newest slot first.
+/// The tasks of `service` to move, at most `max` (0: no limit): over the
+/// nodes able to take tasks, first the values of each spread preference
+/// in turn (as the scheduler divides tasks evenly over them), then the
+/// nodes, each group holding no more than its share, `ceil(tasks /
+/// groups)`; a group's excess leaves its fullest nodes first, newest
+/// slot first.
 pub fn moves(store: &MemoryStore, service: &Service, max: usize) -> Vec<String> {
-    let constraints = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.task.as_ref())
-        .and_then(|t| t.placement.as_ref())
-        .map(|p| p.constraints.iter().filter_map(|c| Constraint::parse(c).ok()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let able: Vec<String> = store
+    let placement = service.spec.as_ref().and_then(|s| s.task.as_ref()).and_then(|t| t.placement.clone());
+    let placement = placement.unwrap_or_default();
+    let constraints: Vec<Constraint> = placement.constraints.iter().filter_map(|c| Constraint::parse(c).ok()).collect();
+    let spreads: Vec<Spread> =
+        placement.preferences.iter().filter_map(|p| Spread::parse(&p.spread_descriptor).ok()).collect();
+    let mut able: Vec<Holding<'_>> = store
         .nodes()
         .map(snapshot::describe)
         .filter(|n| constraints.iter().all(|c| c.matches(n)) && takes_tasks(n))
-        .map(|n| n.id)
+        .map(|node| Holding { node, tasks: Vec::new() })
         .collect();
-    if able.is_empty() {
-        return Vec::new();
-    }
-    let mut by_node: BTreeMap<&str, Vec<&Task>> = able.iter().map(|id| (id.as_str(), Vec::new())).collect();
     let running = |t: &&Task| t.desired_state() == TaskState::Running && t.state() == TaskState::Running;
     for task in store.tasks_of_service(&service.id).filter(running) {
-        if let Some(tasks) = by_node.get_mut(task.node_id.as_str()) {
-            tasks.push(task);
+        if let Some(holding) = able.iter_mut().find(|h| h.node.id == task.node_id) {
+            holding.tasks.push(task);
         }
     }
-    let total: usize = by_node.values().map(Vec::len).sum();
-    let share = total.div_ceil(able.len());
-    let mut moves = Vec::new();
-    for tasks in by_node.values_mut() {
-        tasks.sort_by_key(|t| std::cmp::Reverse(t.slot));
-        moves.extend(tasks.iter().take(tasks.len().saturating_sub(share)).map(|t| t.id.clone()));
+    for holding in &mut able {
+        holding.tasks.sort_by_key(|t| t.slot);
     }
+    let mut moves = Vec::new();
+    spread_out(able, &spreads, &mut moves);
     if max > 0 {
         moves.truncate(max);
     }
     moves
 }
 
+/// A node and the service's tasks on it, oldest slot first.
+struct Holding<'a> {
+    node: NodeInfo,
+    tasks: Vec<&'a Task>,
+}
+
+/// Moves what is beyond each group's share, grouping `nodes` by the first
+/// of `spreads` (by node when none is left), then within each group by
+/// the others.
+fn spread_out(nodes: Vec<Holding<'_>>, spreads: &[Spread], moves: &mut Vec<String>) {
+    let total: usize = nodes.iter().map(|h| h.tasks.len()).sum();
+    let mut groups: BTreeMap<String, Vec<Holding<'_>>> = BTreeMap::new();
+    for holding in nodes {
+        let key = spreads.first().map_or_else(|| holding.node.id.clone(), |s| s.value(&holding.node).to_string());
+        groups.entry(key).or_default().push(holding);
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let share = total.div_ceil(groups.len());
+    for mut group in groups.into_values() {
+        let mut count: usize = group.iter().map(|h| h.tasks.len()).sum();
+        while count > share {
+            let Some(fullest) = group.iter_mut().max_by_key(|h| h.tasks.len()) else { break };
+            let Some(task) = fullest.tasks.pop() else { break };
+            moves.push(task.id.clone());
+            count -= 1;
+        }
+        if let Some((_, rest)) = spreads.split_first() {
+            spread_out(group, rest, moves);
+        }
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use shoal_proto::{
-        Node, NodeAvailability, NodeDescription, NodeSpec, NodeState, NodeStatus, ReplicatedService, ServiceSpec,
-        TaskStatus,
+        Node, NodeAvailability, NodeDescription, NodeSpec, NodeState, NodeStatus, Placement, PlacementPreference,
+        ReplicatedService, ServiceSpec, TaskSpec, TaskStatus,
     };
 
     use shoal_proto::service_spec::Mode;
@@ -130,5 +161,41 @@ pub(super) mod tests {
         let s = store(objects);
         assert_eq!(moves(&s, &service, 0), ["t6", "t5", "t4"], "6 on a, 0 on b: three move; p's task stays");
         assert_eq!(moves(&s, &service, 1), ["t6"]);
+    }
+
+    #[test]
+    fn spread_preferences_are_balanced_before_nodes() {
+        let in_zone = |id: &str, zone: &str| {
+            let mut node = node_in(id, NodeAvailability::Active, NodeState::Ready);
+            if let Object::Node(n) = &mut node {
+                let labels = [("zone".to_string(), zone.to_string())].into();
+                n.spec.as_mut().unwrap().annotations = Some(shoal_proto::Annotations { labels, ..Default::default() });
+            }
+            node
+        };
+        let service = |preferences: Vec<PlacementPreference>| Service {
+            id: "s".into(),
+            spec: Some(ServiceSpec {
+                mode: Some(Mode::Replicated(ReplicatedService { replicas: 6 })),
+                task: Some(TaskSpec {
+                    placement: Some(Placement { preferences, ..Default::default() }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // East: a and b with three tasks each; west: c with none.
+        let mut objects = vec![in_zone("a", "east"), in_zone("b", "east"), in_zone("c", "west")];
+        objects.extend((1..=3).map(|slot| task(slot, "a")));
+        objects.extend((4..=6).map(|slot| task(slot, "b")));
+        let s = store(objects);
+        let by_zone = service(vec![PlacementPreference { spread_descriptor: "node.labels.zone".into() }]);
+        let moved = moves(&s, &by_zone, 0);
+        assert_eq!(moved.len(), 3, "west's share is half: {moved:?}");
+        let from_a = moved.iter().filter(|id| ["t1", "t2", "t3"].contains(&id.as_str())).count();
+        assert!((1..=2).contains(&from_a), "both east nodes give: {moved:?}");
+        // By node alone, c's share is a third.
+        assert_eq!(moves(&s, &service(Vec::new()), 0), ["t3", "t6"]);
     }
 }
