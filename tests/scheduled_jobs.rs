@@ -1,8 +1,8 @@
 //! Scheduled jobs (`--schedule`): a job runs each time it is due, each
 //! run's tasks kept in `service ps`; a run due while the last one still
 //! goes is skipped, started beside it or started instead of it, as
-//! `--schedule-overlap` says; and runs missed while no manager led are
-//! caught up by one run, not a burst.
+//! `--schedule-overlap` (or compose's `x-shoal-schedule`) says; and runs
+//! missed while no manager led are caught up by one run, not a burst.
 
 mod common;
 
@@ -84,7 +84,14 @@ fn a_job_every_two_seconds_runs_three_times_in_about_six() {
 #[test]
 fn overlapping_runs_are_skipped_kept_or_replaced() {
     let node = Node::init("cron-2");
-    for (name, overlap) in [("skip", "forbid"), ("both", "allow"), ("instead", "replace")] {
+    // One from a compose file, with shoal's extension.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yml");
+    let compose = "services:\n  both:\n    image: sleep\n    command: \"1000\"\n    deploy: { mode: replicated-job }\n    \
+                   x-shoal-schedule: { cron: '@every 1s', overlap: allow }\n";
+    std::fs::write(&file, compose).unwrap();
+    node.ok(&["stack", "deploy", "-c", file.to_str().unwrap(), "jobs"]);
+    for (name, overlap) in [("skip", "forbid"), ("instead", "replace")] {
         node.ok(&[
             "service",
             "create",
@@ -100,7 +107,7 @@ fn overlapping_runs_are_skipped_kept_or_replaced() {
             "1000",
         ]);
     }
-    wait_until(WAIT, "allow: two runs going at once", || count(&states(&node, "both"), "Running") >= 2);
+    wait_until(WAIT, "allow: two runs going at once", || count(&states(&node, "jobs_both"), "Running") >= 2);
     wait_until(WAIT, "replace: a later run going, the earlier one stopped", || {
         let states = states(&node, "instead");
         runs(&node, "instead") >= 2 && count(&states, "Running") == 1 && count(&states, "Shutdown") >= 1

@@ -87,6 +87,8 @@ pub struct Standing {
     /// Tasks are still being replaced by a rolling update.
     pub updating: bool,
     pub job: bool,
+    /// A scheduled job: nothing to wait for, it runs when due.
+    pub scheduled: bool,
     /// Why a task waits for a node, if one does.
     pub pending: Option<String>,
     /// The error of the newest task (of the current spec) that failed or
@@ -105,6 +107,7 @@ impl Standing {
         let all_up = self.done as u64 == self.desired;
         match (&self.verdict, &self.pending, &self.failure) {
             (Verdict::Failed(_), ..) => format!("{count} failed"),
+            (Verdict::Converged, ..) if self.scheduled => "scheduled: runs when due".to_string(),
             (Verdict::Converged, ..) if self.job => format!("{count} complete"),
             (Verdict::Converged, ..) => format!("{count} converged"),
             (Verdict::Waiting, Some(reason), _) => format!("{count} pending: {reason}"),
@@ -216,10 +219,18 @@ impl Tracker {
             done: done.len(),
             updating,
             job,
+            scheduled: false,
             pending: pending.map(|t| err(t).to_string()),
             failure,
             verdict: Verdict::Waiting,
         };
+        if service.spec.as_ref().is_some_and(|s| s.schedule.is_some()) {
+            // A scheduled job runs when due: nothing to converge to now.
+            standing.scheduled = true;
+            standing.verify = "job scheduled: it runs when due".into();
+            standing.verdict = Verdict::Converged;
+            return standing;
+        }
         let fail = |mut s: Standing, verify: String, error: String| {
             s.verify = verify;
             s.verdict = Verdict::Failed(error);
@@ -362,6 +373,16 @@ mod tests {
         // Another task in a slot starts the second again.
         let other = [one[0].clone(), task("c", 2, TaskState::Running, TaskState::Running, "")];
         assert_eq!(tracker.assess(&service, &other, start + STABLE).verdict, Verdict::Waiting);
+    }
+
+    #[test]
+    fn a_scheduled_job_has_nothing_to_wait_for() {
+        let mut job = service(1);
+        let spec = job.spec.as_mut().unwrap();
+        spec.mode = Some(Mode::ReplicatedJob(shoal_proto::ReplicatedJob { total_completions: 1, max_concurrent: 1 }));
+        spec.schedule = Some(shoal_proto::JobSchedule { cron: "@every 1m".into(), ..Default::default() });
+        let s = Tracker::new("s".into(), false).assess(&job, &[], Instant::now());
+        assert_eq!((s.verdict.clone(), s.summary()), (Verdict::Converged, "scheduled: runs when due".into()));
     }
 
     #[test]

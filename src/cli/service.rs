@@ -133,10 +133,6 @@ async fn create(ctx: &mut Ctx, args: CreateArgs) -> Result<()> {
     let request = CreateServiceRequest { spec: Some(spec) };
     let service = ctx.control().await?.create_service(request).await.map_err(status)?.into_inner();
     outln!("{}", service.id);
-    // A scheduled job runs when due: nothing to wait for now.
-    if args.schedule.schedule.is_some() {
-        return Ok(());
-    }
     args.wait.wait(ctx, &service.id, false).await
 }
 

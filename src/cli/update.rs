@@ -375,13 +375,8 @@ pub async fn run(ctx: &mut Ctx, args: UpdateArgs) -> Result<()> {
             image(Some(&spec))
         );
     }
-    let scheduled = spec.schedule.is_some();
     send(ctx, &service, spec).await?;
     outln!("{}", target.service);
-    // A scheduled job runs when due: nothing to wait for now.
-    if scheduled {
-        return Ok(());
-    }
     target.wait.wait(ctx, &service.id, false).await
 }
 

@@ -395,6 +395,7 @@ mod tests {
             done: usize::from(verdict == Verdict::Converged),
             updating: false,
             job: false,
+            scheduled: false,
             pending: None,
             failure: failure.map(str::to_string),
             verdict,
