@@ -99,6 +99,16 @@ fn drain_pause_active_and_labels() {
     manager.ok(&["node", "update", "--label-rm", "ssd", &worker.hostname]);
     let labels = manager.ok(&["node", "inspect", "--format", "{{json .Spec.Labels}}", &worker.hostname]);
     assert_eq!(labels.trim(), r#"{"zone":"east"}"#);
+    // `node ls --filter`, Docker's keys.
+    let listed = |filters: &[&str]| {
+        let args = [&["node", "ls", "--format", "{{.Hostname}}"][..], filters].concat();
+        manager.ok(&args).lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&["--filter", "node.label=zone=east"]), std::slice::from_ref(&worker.hostname));
+    assert_eq!(listed(&["--filter", "role=manager"]), std::slice::from_ref(&manager.hostname));
+    assert_eq!(listed(&["--filter", "role=worker", "--filter", "name=nobody"]), Vec::<String>::new());
+    let err = manager.fails(2, &["node", "ls", "--filter", "role=boss"]);
+    assert!(err.contains("role: expected one of manager, worker"), "{err}");
 
     // Bad input changes nothing.
     let err = manager.fails(2, &["node", "update", "--availability", "sleepy", &worker.hostname]);

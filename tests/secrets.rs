@@ -286,7 +286,10 @@ fn bad_input_is_named_and_changes_nothing() {
     assert!(node.services().is_empty());
     assert!(!node.ok(&["secret", "ls"]).contains("st_local"), "nothing made");
     assert!(!node.ok(&["network", "ls"]).contains("st_default"));
-    assert!(node.fails(1, &["secret", "ls", "--filter", "driver=x"]).contains("invalid filter \"driver\""));
+    assert!(
+        node.fails(2, &["secret", "ls", "--filter", "driver=x"])
+            .contains("unknown filter \"driver\" (id, name, label)")
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use base64::Engine;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -73,8 +73,8 @@ pub struct CreateArgs {
 #[derive(Args, Debug)]
 pub struct LsArgs {
     /// Filter output based on conditions provided (id=, name=, label=)
-    #[arg(short, long, value_name = "FILTER")]
-    pub filter: Vec<String>,
+    #[arg(short, long, value_name = "FILTER", value_parser = super::filters::file)]
+    pub filter: Vec<(String, String)>,
     /// Only display IDs
     #[arg(short, long)]
     pub quiet: bool,
@@ -153,8 +153,9 @@ pub async fn run(ctx: &mut Ctx, kind: Kind, cmd: FileCommand) -> Result<()> {
         FileCommand::Ls(args) => {
             let (mut items, warning) = list(&mut client, kind).await?;
             super::warn(&warning);
-            let filters = Filters::parse(&args.filter)?;
-            items.retain(|i| filters.keep(i));
+            items.retain(|i| {
+                super::filters::named_matches(&args.filter, &i.id, &i.annotations.name, &i.annotations.labels)
+            });
             items.sort_by(|a, b| a.annotations.name.cmp(&b.annotations.name));
             ls(kind, &items, args.quiet, &Format::from_flag(args.format.as_deref()))
         }
@@ -200,48 +201,6 @@ async fn get(client: &mut ControlClient<Channel>, kind: Kind, reference: String)
         Kind::Secret => client.get_secret(GetSecretRequest { reference }).await.map_err(status)?.into_inner().into(),
         Kind::Config => client.get_config(GetConfigRequest { reference }).await.map_err(status)?.into_inner().into(),
     })
-}
-
-/// `ls --filter`: `id=` and `name=` match prefixes, `label=KEY` or
-/// `label=KEY=VALUE` labels (as the Docker daemon filters).
-#[derive(Default)]
-struct Filters {
-    ids: Vec<String>,
-    names: Vec<String>,
-    labels: Vec<(String, Option<String>)>,
-}
-
-impl Filters {
-    fn parse(filters: &[String]) -> Result<Filters> {
-        let mut out = Filters::default();
-        for filter in filters {
-            let Some((key, value)) = filter.split_once('=') else {
-                bail!("--filter: expected KEY=VALUE, got {filter:?}");
-            };
-            match key {
-                "id" => out.ids.push(value.into()),
-                "name" => out.names.push(value.into()),
-                "label" => out.labels.push(match value.split_once('=') {
-                    Some((k, v)) => (k.into(), Some(v.into())),
-                    None => (value.into(), None),
-                }),
-                other => bail!("--filter: invalid filter {other:?} (expected id, name or label)"),
-            }
-        }
-        Ok(out)
-    }
-
-    fn keep(&self, item: &Item) -> bool {
-        let any_prefix =
-            |prefixes: &[String], s: &str| prefixes.is_empty() || prefixes.iter().any(|p| s.starts_with(p));
-        any_prefix(&self.ids, &item.id)
-            && any_prefix(&self.names, &item.annotations.name)
-            && self.labels.iter().all(|(k, v)| match (item.annotations.labels.get(k), v) {
-                (Some(_), None) => true,
-                (Some(have), Some(want)) => have == want,
-                (None, _) => false,
-            })
-    }
 }
 
 fn ls(kind: Kind, items: &[Item], quiet: bool, format: &Format) -> Result<()> {
@@ -339,24 +298,6 @@ mod tests {
             templating: String::new(),
             data: None,
         }
-    }
-
-    #[test]
-    fn filters_match_prefixes_and_labels() {
-        let f = |filters: &[&str]| Filters::parse(&filters.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let a = item("abc1", "db_password", &[("env", "prod"), ("tier", "")]);
-        assert!(f(&[]).unwrap().keep(&a));
-        assert!(f(&["name=db"]).unwrap().keep(&a));
-        assert!(!f(&["name=password"]).unwrap().keep(&a));
-        assert!(f(&["id=abc", "id=zzz"]).unwrap().keep(&a));
-        assert!(f(&["label=env"]).unwrap().keep(&a));
-        assert!(f(&["label=env=prod", "label=tier"]).unwrap().keep(&a));
-        assert!(!f(&["label=env=dev"]).unwrap().keep(&a));
-        assert_eq!(
-            f(&["driver=x"]).err().unwrap().to_string(),
-            "--filter: invalid filter \"driver\" (expected id, name or label)"
-        );
-        assert!(f(&["name"]).err().unwrap().to_string().contains("expected KEY=VALUE"));
     }
 
     #[test]

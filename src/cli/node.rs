@@ -79,6 +79,9 @@ pub enum NodeCommand {
     /// List nodes in the cluster
     #[command(alias = "list")]
     Ls {
+        /// Filter output (id=, name=, role=manager|worker, label= (engine), node.label=, membership=)
+        #[arg(short, long, value_name = "KEY=VALUE", value_parser = super::filters::node)]
+        filter: Vec<(String, String)>,
         /// Only display IDs
         #[arg(short, long)]
         quiet: bool,
@@ -269,7 +272,9 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
             })
             .await
         }
-        NodeCommand::Ls { quiet, format } => ls(ctx, quiet, Format::from_flag(format.as_deref())).await,
+        NodeCommand::Ls { filter, quiet, format } => {
+            ls(ctx, &filter, quiet, Format::from_flag(format.as_deref())).await
+        }
         NodeCommand::Inspect { pretty, format, nodes } => {
             let mut client = ctx.control().await?;
             let mut found = Vec::new();
@@ -334,10 +339,11 @@ fn engine_version(n: &Node) -> &str {
     n.description.as_ref().map_or("", |d| d.engine_version.as_str())
 }
 
-async fn ls(ctx: &mut Ctx, quiet: bool, format: Format) -> Result<()> {
+async fn ls(ctx: &mut Ctx, filters: &[(String, String)], quiet: bool, format: Format) -> Result<()> {
     let list = ctx.control().await?.list_nodes(ListNodesRequest {}).await.map_err(status)?.into_inner();
     super::warn(&list.warning);
     let mut nodes = list.nodes;
+    nodes.retain(|n| super::filters::node_matches(filters, n));
     nodes.sort_by(|a, b| (hostname(a), &a.id).cmp(&(hostname(b), &b.id)));
     if quiet {
         nodes.iter().for_each(|n| outln!("{}", n.id));
