@@ -1,8 +1,9 @@
 //! Leadership: the loops that must run on one manager only (orchestrator,
-//! scheduler, scheduled jobs, rebalance on join, node monitor) start when this manager becomes raft leader
-//! and has applied everything committed before its term, and stop when
-//! it steps down or loses its quorum (openraft 0.9 keeps an isolated
-//! leader leading; its workers should move to the majority's leader).
+//! scheduler, scheduled jobs, rebalance on join, node monitor) start when
+//! this manager becomes raft leader and has applied everything committed
+//! before its term, and stop when it steps down or loses its quorum
+//! (openraft 0.9 keeps an isolated leader leading; its workers should
+//! move to the majority's leader).
 
 use std::time::Duration;
 

@@ -153,24 +153,15 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
-    let metrics = match config.metrics_addr {
-        Some(addr) => {
-            let served = metrics::serve(addr, daemon.manager.subscribe(), daemon.stop.clone()).await;
-            let served = served.with_context(|| format!("--metrics-addr: cannot listen on {addr}"))?;
-            info!(%addr, "serving metrics at /metrics");
-            Some(served)
-        }
-        None => None,
-    };
-    let web = match config.web_addr {
-        Some(addr) => {
-            let served = web::serve(addr, daemon.manager.subscribe(), daemon.stop.clone()).await;
-            let served = served.with_context(|| format!("--web-addr: cannot listen on {addr}"))?;
-            info!(%addr, "serving the web view");
-            Some(served)
-        }
-        None => None,
-    };
+    let (manager, stop) = (&daemon.manager, &daemon.stop);
+    let metrics = http_endpoint(config.metrics_addr, "--metrics-addr", "metrics at /metrics", |addr| {
+        metrics::serve(addr, manager.subscribe(), stop.clone())
+    })
+    .await?;
+    let web = http_endpoint(config.web_addr, "--web-addr", "the web view", |addr| {
+        web::serve(addr, manager.subscribe(), stop.clone())
+    })
+    .await?;
 
     let locked =
         membership.as_ref().is_some_and(|m| m.manager) && datakey::load(&daemon.data_dir)? == datakey::OnDisk::Locked;
@@ -202,6 +193,20 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
     }
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// Serves one of the node's HTTP endpoints on the address its `flag`
+/// gave, if any (an address it cannot listen on fails the start, named).
+async fn http_endpoint<F: Future<Output = std::io::Result<tokio::task::JoinHandle<()>>>>(
+    addr: Option<SocketAddr>,
+    flag: &str,
+    what: &str,
+    serve: impl FnOnce(SocketAddr) -> F,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let served = serve(addr).await.with_context(|| format!("{flag}: cannot listen on {addr}"))?;
+    info!(%addr, "serving {what}");
+    Ok(Some(served))
 }
 
 /// One daemon per data dir.

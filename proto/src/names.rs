@@ -2,8 +2,8 @@
 //! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    Config, DependencyCondition, Network, NodeAvailability, NodeRole, NodeState, RestartCondition, ScheduleOverlap,
-    Secret, Service, Task, TaskState, UpdateState,
+    Config, DependencyCondition, JobSchedule, Network, NodeAvailability, NodeRole, NodeState, RestartCondition,
+    ScheduleOverlap, Secret, Service, Task, TaskState, UpdateState, service_spec::Mode,
 };
 
 impl DependencyCondition {
@@ -149,6 +149,26 @@ impl RestartCondition {
         [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
             .into_iter()
             .find(|c| c.name() == name)
+    }
+}
+
+impl Service {
+    /// Its mode as `--mode` names it: "replicated" (also when unset),
+    /// "global", "replicated-job", "global-job".
+    pub fn mode_name(&self) -> &'static str {
+        match self.spec.as_ref().and_then(|s| s.mode.as_ref()) {
+            Some(Mode::Replicated(_)) | None => "replicated",
+            Some(Mode::Global(_)) => "global",
+            Some(Mode::ReplicatedJob(_)) => "replicated-job",
+            Some(Mode::GlobalJob(_)) => "global-job",
+        }
+    }
+}
+
+impl JobSchedule {
+    /// The time zone its cron fields are read in ("UTC" when unset).
+    pub fn zone_name(&self) -> &str {
+        if self.time_zone.is_empty() { "UTC" } else { &self.time_zone }
     }
 }
 

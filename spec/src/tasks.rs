@@ -96,12 +96,15 @@ pub fn runs_may_overlap(service: &Service) -> bool {
     schedule(service).is_some_and(|s| s.overlap() == ScheduleOverlap::Allow)
 }
 
-/// A task of an earlier run of its scheduled job, still meant to run:
-/// stopped when the next run starts, unless runs may overlap.
+/// A task of an earlier run of its scheduled job, still going: stopped
+/// when the next run starts, unless runs may overlap.
 pub fn of_earlier_run(task: &Task, service: &Service) -> bool {
-    task.job_iteration != job_iteration(service)
-        && task.desired_state() <= TaskState::Running
-        && !task.state().is_terminal()
+    task.job_iteration != job_iteration(service) && still_going(task)
+}
+
+/// Meant to run and not ended yet.
+pub fn still_going(task: &Task) -> bool {
+    task.desired_state() <= TaskState::Running && !task.state().is_terminal()
 }
 
 /// Told to stop while it had not ended by itself: the orchestrator withdrew

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use shoal_proto::service_spec::Mode;
 use shoal_proto::{Node, Service};
 
 const SERVICE_KEYS: [&str; 4] = ["id", "name", "label", "mode"];
@@ -81,7 +80,7 @@ pub fn service_matches(filters: &[(String, String)], service: &Service) -> bool 
         "id" => service.id.starts_with(value),
         "name" => service.name().starts_with(value),
         "label" => has_label(service.spec.as_ref().and_then(|s| s.annotations.as_ref()).map(|a| &a.labels), value),
-        _ => mode(service) == value,
+        _ => service.mode_name() == value,
     })
 }
 
@@ -96,15 +95,6 @@ pub fn node_matches(filters: &[(String, String)], node: &Node) -> bool {
         "node.label" => has_label(spec.and_then(|s| s.annotations.as_ref()).map(|a| &a.labels), value),
         _ => value == "accepted",
     })
-}
-
-fn mode(service: &Service) -> &'static str {
-    match service.spec.as_ref().and_then(|s| s.mode.as_ref()) {
-        Some(Mode::Global(_)) => "global",
-        Some(Mode::ReplicatedJob(_)) => "replicated-job",
-        Some(Mode::GlobalJob(_)) => "global-job",
-        _ => "replicated",
-    }
 }
 
 #[cfg(test)]

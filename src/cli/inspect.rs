@@ -138,8 +138,7 @@ pub fn spec(spec: Option<&ServiceSpec>) -> Value {
 /// Shoal's own field (Docker's jobs run once):
 /// `{"Cron": "@every 5m", "TimeZone": "UTC", "Overlap": "forbid"}`.
 fn schedule(s: &JobSchedule) -> Value {
-    let zone = if s.time_zone.is_empty() { "UTC" } else { s.time_zone.as_str() };
-    json!({ "Cron": s.cron, "TimeZone": zone, "Overlap": s.overlap().name() })
+    json!({ "Cron": s.cron, "TimeZone": s.zone_name(), "Overlap": s.overlap().name() })
 }
 
 /// Shoal's own field (Docker has no `depends_on` in a service):

@@ -34,8 +34,8 @@ pub fn print(s: &Service) {
         outln!("Rebalance on join:\ttrue");
     }
     if let Some(schedule) = &spec.schedule {
-        let zone = if schedule.time_zone.is_empty() { "UTC" } else { schedule.time_zone.as_str() };
-        outln!("Schedule:\t{} ({zone}, overlap {})", schedule.cron, schedule.overlap().name());
+        let (cron, zone, overlap) = (&schedule.cron, schedule.zone_name(), schedule.overlap().name());
+        outln!("Schedule:\t{cron} ({zone}, overlap {overlap})");
         if let Some(j) = s.job_status.as_ref().filter(|j| j.iteration > 0) {
             outln!(" Runs:\t\t{} (last {})", j.iteration, super::human::ago(j.last_execution));
         }

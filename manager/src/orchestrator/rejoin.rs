@@ -80,7 +80,8 @@ impl Memory {
         for id in wanted {
             let Some(service) = store.service(&id).filter(|s| asks(s)) else { continue };
             let cooling = self.last.get(&id).is_some_and(|at| now.duration_since(*at) < COOLDOWN);
-            if cooling || update::state(service).is_paused() || update::state(service).is_active() {
+            let rollout = update::state(service);
+            if cooling || rollout.is_paused() || rollout.is_active() {
                 self.wanted.insert(id);
                 continue;
             }

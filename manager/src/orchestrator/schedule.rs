@@ -13,9 +13,9 @@
 use std::time::Duration;
 
 use shoal_proto::store_object::Object;
-use shoal_proto::{JobStatus, ScheduleOverlap, Service, Task, TaskState};
+use shoal_proto::{JobStatus, ScheduleOverlap, Service, Task};
 use shoal_spec::schedule::Schedule;
-use shoal_spec::tasks::{job_iteration, schedule};
+use shoal_spec::tasks::{job_iteration, schedule, still_going};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -42,12 +42,7 @@ pub fn due(service: &Service, tasks: &[&Task], now: i64) -> Option<JobStatus> {
     // The latest of the due times missed stands for them all.
     let last_due = schedule.latest_due(status.last_due, now)?;
     let iteration = job_iteration(service);
-    let going = tasks.iter().any(|t| {
-        t.job_iteration == iteration
-            && iteration > 0
-            && t.desired_state() <= TaskState::Running
-            && !t.state().is_terminal()
-    });
+    let going = iteration > 0 && tasks.iter().any(|t| t.job_iteration == iteration && still_going(t));
     if going && spec.overlap() == ScheduleOverlap::Forbid {
         return Some(JobStatus { last_due, skipped: status.skipped + 1, ..status });
     }
@@ -87,7 +82,7 @@ pub async fn run(store: Store, proposer: Proposer, stop: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
-    use shoal_proto::{JobSchedule, ServiceSpec, TaskStatus};
+    use shoal_proto::{JobSchedule, ServiceSpec, TaskState, TaskStatus};
 
     use super::*;
 

@@ -4,8 +4,9 @@
 //! Sent as JSON to the page, which lays it out.
 
 use serde::Serialize;
+use shoal_manager::control::resolve::hostname;
 use shoal_manager::control::{self, Handles};
-use shoal_proto::service_spec::Mode;
+use shoal_manager::store::MemoryStore;
 use shoal_proto::{Event, Node, ServiceSummary, Task, TaskState};
 
 /// How many of the newest events the page starts with.
@@ -110,14 +111,20 @@ pub fn read(h: &Handles) -> State {
     let nodes = control::list_nodes(h);
     let services = control::list_services(&h.store, &h.leadership);
     let (events, last_event) = h.store.history().newest(RECENT_EVENTS);
-    let tasks: Vec<Task> = h.store.view(|s| s.tasks().filter(|t| shown(t)).cloned().collect());
-    let served_by = nodes.nodes.iter().find(|n| n.id == h.node_id).map(hostname).unwrap_or_default();
+    let served_by = nodes.nodes.iter().find(|n| n.id == h.node_id).map_or("", hostname).to_string();
+    // The tasks by the store's own indexes, per node and per service.
+    let (node_views, service_views, pending) = h.store.view(|s| {
+        let node_views = nodes.nodes.iter().map(|n| node(n, s.tasks_of_node(&n.id))).collect();
+        let service_views = services.services.iter().filter_map(|summary| service(summary, s)).collect();
+        let pending = s.tasks().filter(|t| t.node_id.is_empty() && shown(t)).map(task).collect();
+        (node_views, service_views, pending)
+    });
     State {
         served_by,
         warning: services.warning,
-        nodes: nodes.nodes.iter().map(|n| node(n, &tasks)).collect(),
-        services: services.services.iter().filter_map(|s| service(s, &tasks)).collect(),
-        pending: tasks.iter().filter(|t| t.node_id.is_empty()).map(task).collect(),
+        nodes: node_views,
+        services: service_views,
+        pending,
         events: events.into_iter().map(|(n, e)| EventView::new(n, e)).collect(),
         last_event,
     }
@@ -128,18 +135,14 @@ fn shown(t: &Task) -> bool {
     t.desired_state() <= TaskState::Running || !t.state().is_terminal()
 }
 
-fn hostname(n: &Node) -> String {
-    n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default()
-}
-
-fn node(n: &Node, tasks: &[Task]) -> NodeView {
+fn node<'a>(n: &Node, tasks: impl Iterator<Item = &'a Task>) -> NodeView {
     let spec = n.spec.clone().unwrap_or_default();
     let status = n.status.clone().unwrap_or_default();
-    let mut on_node: Vec<TaskView> = tasks.iter().filter(|t| t.node_id == n.id).map(task).collect();
+    let mut on_node: Vec<TaskView> = tasks.filter(|t| shown(t)).map(task).collect();
     on_node.sort_by(|a, b| a.name.cmp(&b.name));
     NodeView {
         id: n.id.clone(),
-        hostname: hostname(n),
+        hostname: hostname(n).to_string(),
         role: spec.desired_role().name(),
         availability: spec.availability().title(),
         state: status.state().title(),
@@ -164,24 +167,18 @@ fn task(t: &Task) -> TaskView {
     }
 }
 
-fn service(summary: &ServiceSummary, tasks: &[Task]) -> Option<ServiceView> {
+fn service(summary: &ServiceSummary, store: &MemoryStore) -> Option<ServiceView> {
     let s = summary.service.as_ref()?;
     let spec = s.spec.as_ref();
-    let mode = match spec.and_then(|s| s.mode.as_ref()) {
-        Some(Mode::Replicated(_)) | None => "replicated",
-        Some(Mode::Global(_)) => "global",
-        Some(Mode::ReplicatedJob(_)) => "replicated-job",
-        Some(Mode::GlobalJob(_)) => "global-job",
-    };
     let update = s.update_status.clone().unwrap_or_default();
-    let updated = tasks
-        .iter()
-        .filter(|t| t.service_id == s.id && t.desired_state() == TaskState::Running && t.spec_version == s.spec_version)
+    let updated = store
+        .tasks_of_service(&s.id)
+        .filter(|t| t.desired_state() == TaskState::Running && t.spec_version == s.spec_version)
         .count() as u64;
     Some(ServiceView {
         id: s.id.clone(),
         name: s.name().to_string(),
-        mode,
+        mode: s.mode_name(),
         image: spec.and_then(|s| s.task.as_ref()?.container.as_ref()).map(|c| c.image.clone()).unwrap_or_default(),
         running: summary.running_tasks,
         desired: summary.desired_tasks,

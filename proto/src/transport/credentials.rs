@@ -10,6 +10,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SignatureScheme};
@@ -119,23 +120,28 @@ impl Credentials {
     pub fn server_config(&self) -> Result<ServerConfig, CredentialsError> {
         let verifier =
             WebPkiClientVerifier::builder_with_provider(self.roots()?, provider()).allow_unauthenticated().build()?;
-        let mut config = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_client_cert_verifier(verifier)
-            .with_cert_resolver(Arc::new(self.clone()));
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        Ok(config)
+        self.serving(verifier, b"h2")
     }
 
     /// Server side of HTTPS (the web view): present our certificate and
     /// require one the cluster's CA signed from every client.
     pub fn https_config(&self) -> Result<ServerConfig, CredentialsError> {
         let verifier = WebPkiClientVerifier::builder_with_provider(self.roots()?, provider()).build()?;
+        self.serving(verifier, b"http/1.1")
+    }
+
+    /// A server presenting our certificate, checking clients with
+    /// `verifier`, speaking `protocol` (ALPN).
+    fn serving(
+        &self,
+        verifier: Arc<dyn ClientCertVerifier>,
+        protocol: &[u8],
+    ) -> Result<ServerConfig, CredentialsError> {
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::new(self.clone()));
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![protocol.to_vec()];
         Ok(config)
     }
 
