@@ -65,7 +65,7 @@ fn setsid_children_do_not_outlive_their_task() {
     // The daemon restarts meanwhile: the task is adopted, and still
     // stopped whole.
     node.restart();
-    wait_until(WAIT, "the node to be ready again", || node.ok(&["node", "ls"]).contains("Ready"));
+    wait_until(WAIT, "the node to be ready again", || node.says(&["node", "ls"], "Ready"));
     assert!(procs_with(&stays).len() >= 4, "the restart left the task running");
     node.ok(&["service", "rm", "stays"]);
     wait_until(WAIT, "no process of the removed task left", || procs_with(&stays).is_empty());

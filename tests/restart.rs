@@ -48,7 +48,7 @@ fn kill_9_and_restart_changes_nothing() {
     let before = snapshot(&node);
 
     node.restart();
-    wait_until(WAIT, "the node to be ready again", || node.ok(&["node", "ls"]).contains("Ready"));
+    wait_until(WAIT, "the node to be ready again", || node.says(&["node", "ls"], "Ready"));
     let node_ls = node.ok(&["node", "ls"]);
     assert!(node_ls.contains("Leader"), "{node_ls}");
     // Give the worker time to report anything it would (it must not).

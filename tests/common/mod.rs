@@ -365,6 +365,13 @@ impl Node {
         self.data_dir().join("certificates")
     }
 
+    /// Whether `shoal ARGS` succeeds and prints `text` (for a wait: a
+    /// daemon just restarted may not answer yet).
+    pub fn says(&self, args: &[&str], text: &str) -> bool {
+        let out = self.shoal(args);
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(text)
+    }
+
     /// This node's certificate, key and CA, as they are now.
     pub fn certificate(&self) -> shoal_proto::transport::Credentials {
         credentials(&self.certs())
