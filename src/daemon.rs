@@ -20,6 +20,10 @@ pub struct DaemonArgs {
     /// Local control socket [default: <data-dir>/shoal.sock]
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Where the Docker Engine API is served, for the docker CLI and Swarm tools
+    /// (`DOCKER_HOST=unix://PATH`), or none [default: <data-dir>/docker.sock]
+    #[arg(long, value_name = "PATH|none", env = "SHOAL_DOCKER_API_SOCKET")]
+    pub docker_api_socket: Option<PathBuf>,
     /// Address the node endpoint (gRPC) listens on
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:4242", value_parser = addr::parse_listen)]
     pub listen_addr: SocketAddr,
@@ -126,6 +130,11 @@ impl DaemonArgs {
         }
         Ok(NodeConfig {
             socket: self.socket.unwrap_or_else(|| self.data_dir.join("shoal.sock")),
+            docker_api_socket: match self.docker_api_socket {
+                Some(path) if path.as_os_str() == "none" => None,
+                Some(path) => Some(path),
+                None => Some(self.data_dir.join("docker.sock")),
+            },
             data_dir: self.data_dir,
             listen_addr: self.listen_addr,
             advertise_addr: self.advertise_addr,

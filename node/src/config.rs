@@ -13,6 +13,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The local control socket.
     pub socket: PathBuf,
+    /// Where the Docker Engine API is served (`None`: not at all).
+    pub docker_api_socket: Option<PathBuf>,
     /// Where the node endpoint listens, unless the membership recorded
     /// another place.
     pub listen_addr: SocketAddr,

@@ -27,8 +27,8 @@ use tracing::{info, warn};
 use crate::member::Member;
 use crate::state::State;
 use crate::{
-    Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, membership, metrics, private, recover, runs,
-    supervise, web,
+    Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, http, membership, metrics, private, recover,
+    runs, supervise, web,
 };
 use shoal_manager::keys::DataKey;
 
@@ -153,6 +153,16 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
+    let docker_api = match &config.docker_api_socket {
+        Some(path) => {
+            let listener = private::socket(path).context("--docker-api-socket")?;
+            let version = env!("CARGO_PKG_VERSION");
+            let backend = shoal_dockerapi::server::Backend::local(&socket, version, daemon.stop.clone());
+            info!(socket = %path.display(), "serving the Docker Engine API");
+            Some(http::spawn(listener, shoal_dockerapi::server::router(backend), daemon.stop.clone()))
+        }
+        None => None,
+    };
     let (manager, stop) = (&daemon.manager, &daemon.stop);
     let metrics = http_endpoint(config.metrics_addr, "--metrics-addr", "metrics at /metrics", |addr| {
         metrics::serve(addr, manager.subscribe(), stop.clone())
@@ -188,10 +198,13 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         manager.shutdown().await;
     }
     let _ = local_api.await;
-    for served in [metrics, web].into_iter().flatten() {
+    for served in [metrics, web, docker_api].into_iter().flatten() {
         let _ = served.await;
     }
     let _ = std::fs::remove_file(&socket);
+    if let Some(path) = &config.docker_api_socket {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use tokio::net::UnixListener;
 use tracing::info;
 
 /// What a shoal data dir holds (any of it marks one).
-const MARKS: &[&str] = &["node.json", "lock", "raft", "certificates", "worker", "shoal.sock"];
+const MARKS: &[&str] = &["node.json", "lock", "raft", "certificates", "worker", "shoal.sock", "docker.sock"];
 
 /// Makes `dir` (mode 0700), or takes an existing one as described above.
 pub fn data_dir(dir: &Path) -> Result<()> {

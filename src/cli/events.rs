@@ -3,11 +3,8 @@
 //! in Docker's shape), from the history kept by the manager (`--since`)
 //! and live, until `--until`.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use clap::Args;
-use serde_json::{Value, json};
 use shoal_proto::{Event, EventFilter, EventsRequest};
 
 use super::Ctx;
@@ -47,7 +44,7 @@ pub async fn run(ctx: &mut Ctx, args: EventsArgs) -> Result<()> {
     while let Some(event) = stream.message().await.map_err(status)? {
         match &format {
             Format::Default => outln!("{}", line(&event)),
-            other => other.print_each(&[docker_json(&event)])?,
+            other => other.print_each(&[super::inspect::event(&event)])?,
         }
     }
     Ok(())
@@ -60,19 +57,6 @@ fn line(e: &Event) -> String {
     attributes.sort();
     let attributes: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{} {} {} {} ({})", rfc3339(e.time), e.r#type, e.action, e.actor_id, attributes.join(", "))
-}
-
-/// Docker's JSON shape of an event.
-fn docker_json(e: &Event) -> Value {
-    let attributes: BTreeMap<&String, &String> = e.attributes.iter().collect();
-    json!({
-        "Type": e.r#type,
-        "Action": e.action,
-        "Actor": { "ID": e.actor_id, "Attributes": attributes },
-        "scope": "swarm",
-        "time": e.time.div_euclid(1_000_000_000),
-        "timeNano": e.time,
-    })
 }
 
 #[cfg(test)]
@@ -98,9 +82,6 @@ mod tests {
             line(&scale()),
             "2026-12-06T17:45:41.519172886Z service update abc (name=web, replicas.new=3, replicas.old=1)"
         );
-        let json = docker_json(&scale());
-        assert_eq!((&json["Type"], &json["Actor"]["Attributes"]["name"]), (&json!("service"), &json!("web")));
-        assert_eq!((&json["time"], &json["scope"]), (&json!(1_796_579_141i64), &json!("swarm")));
         assert_eq!(filter("type=service").unwrap().value, "service");
         assert!(filter("type").is_err());
     }

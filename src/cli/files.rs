@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use base64::Engine;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use shoal_proto::control_client::ControlClient;
@@ -73,7 +72,7 @@ pub struct CreateArgs {
 #[derive(Args, Debug)]
 pub struct LsArgs {
     /// Filter output based on conditions provided (id=, name=, label=)
-    #[arg(short, long, value_name = "FILTER", value_parser = super::filters::file)]
+    #[arg(short, long, value_name = "FILTER", value_parser = shoal_dockerapi::filters::file)]
     pub filter: Vec<(String, String)>,
     /// Only display IDs
     #[arg(short, long)]
@@ -91,21 +90,32 @@ struct Item {
     templating: String,
     /// A config's data; never a secret's.
     data: Option<Vec<u8>>,
+    /// As `inspect` shows it (Docker's shape).
+    inspect: Value,
 }
 
 impl From<Secret> for Item {
     fn from(s: Secret) -> Item {
+        let inspect = inspect::secret(&s);
         let spec = s.spec.unwrap_or_default();
         let annotations = spec.annotations.unwrap_or_default();
-        Item { id: s.id, meta: s.meta.unwrap_or_default(), annotations, templating: spec.templating, data: None }
+        Item {
+            id: s.id,
+            meta: s.meta.unwrap_or_default(),
+            annotations,
+            templating: spec.templating,
+            data: None,
+            inspect,
+        }
     }
 }
 
 impl From<Config> for Item {
     fn from(c: Config) -> Item {
+        let inspect = inspect::config(&c);
         let spec = c.spec.unwrap_or_default();
         let (annotations, templating) = (spec.annotations.unwrap_or_default(), spec.templating);
-        Item { id: c.id, meta: c.meta.unwrap_or_default(), annotations, templating, data: Some(spec.data) }
+        Item { id: c.id, meta: c.meta.unwrap_or_default(), annotations, templating, data: Some(spec.data), inspect }
     }
 }
 
@@ -154,7 +164,7 @@ pub async fn run(ctx: &mut Ctx, kind: Kind, cmd: FileCommand) -> Result<()> {
             let (mut items, warning) = list(&mut client, kind).await?;
             super::warn(&warning);
             items.retain(|i| {
-                super::filters::named_matches(&args.filter, &i.id, &i.annotations.name, &i.annotations.labels)
+                shoal_dockerapi::filters::named_matches(&args.filter, &i.id, &i.annotations.name, &i.annotations.labels)
             });
             items.sort_by(|a, b| a.annotations.name.cmp(&b.annotations.name));
             ls(kind, &items, args.quiet, &Format::from_flag(args.format.as_deref()))
@@ -168,7 +178,7 @@ pub async fn run(ctx: &mut Ctx, kind: Kind, cmd: FileCommand) -> Result<()> {
                 found.iter().for_each(|i| print_pretty(kind, i));
                 return Ok(());
             }
-            inspect::print(found.iter().map(inspect_json).collect(), &Format::from_flag(format.as_deref()))
+            inspect::print(found.into_iter().map(|i| i.inspect).collect(), &Format::from_flag(format.as_deref()))
         }
         FileCommand::Rm { names } => super::each(names, |reference| remove(client.clone(), kind, reference)).await,
     }
@@ -243,25 +253,6 @@ fn sorted(labels: &HashMap<String, String>) -> BTreeMap<&String, &String> {
     labels.iter().collect()
 }
 
-/// A secret or config in the shape of `docker secret inspect` /
-/// `docker config inspect` (a config's data base64, as Docker shows it).
-fn inspect_json(i: &Item) -> Value {
-    let mut spec = json!({ "Name": i.annotations.name, "Labels": sorted(&i.annotations.labels) });
-    if let Some(data) = &i.data {
-        spec = with(spec, "Data", json!(base64::engine::general_purpose::STANDARD.encode(data)));
-    }
-    if !i.templating.is_empty() {
-        spec = with(spec, "Templating", json!({ "Name": i.templating }));
-    }
-    json!({
-        "ID": i.id,
-        "Version": { "Index": i.meta.version },
-        "CreatedAt": rfc3339(i.meta.created_at),
-        "UpdatedAt": rfc3339(i.meta.updated_at),
-        "Spec": spec,
-    })
-}
-
 /// `inspect --pretty`, laid out as Docker's.
 fn print_pretty(kind: Kind, i: &Item) {
     outln!("ID:              {}", i.id);
@@ -282,30 +273,5 @@ fn print_pretty(kind: Kind, i: &Item) {
     outln!("Updated at:      {}", rfc3339(i.meta.updated_at));
     if let Some(data) = &i.data {
         outln!("Data:\n{}", String::from_utf8_lossy(data));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(id: &str, name: &str, labels: &[(&str, &str)]) -> Item {
-        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Item {
-            id: id.into(),
-            meta: Meta::default(),
-            annotations: Annotations { name: name.into(), labels },
-            templating: String::new(),
-            data: None,
-        }
-    }
-
-    #[test]
-    fn inspect_shows_a_configs_data_and_never_a_secrets() {
-        let mut config = item("c1", "conf", &[]);
-        config.data = Some(b"hello".to_vec());
-        assert_eq!(inspect_json(&config)["Spec"]["Data"], "aGVsbG8=");
-        let secret = item("s1", "pw", &[("a", "b")]);
-        assert_eq!(inspect_json(&secret)["Spec"], json!({ "Name": "pw", "Labels": { "a": "b" } }));
     }
 }

@@ -29,10 +29,7 @@ pub fn ago(nanos: i64) -> String {
     format!("{} ago", duration(elapsed).to_lowercase())
 }
 
-/// RFC 3339 with nanoseconds, as Docker's JSON shows times.
-pub fn rfc3339(nanos: i64) -> String {
-    humantime::format_rfc3339_nanos(shoal_proto::nanos_to_system_time(nanos)).to_string()
-}
+pub use shoal_dockerapi::shape::rfc3339;
 
 /// Bytes in binary units: "1.954GiB".
 pub fn bytes(n: i64) -> String {

@@ -10,7 +10,6 @@ mod engine_opts;
 mod events;
 mod file_ref;
 mod files;
-mod filters;
 mod format;
 mod history;
 pub mod human;

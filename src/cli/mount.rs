@@ -102,14 +102,7 @@ pub fn parse(text: &str) -> Result<Mount, String> {
     Ok(m)
 }
 
-/// The mount type as `--mount type=` names it.
-pub fn name(kind: MountType) -> &'static str {
-    match kind {
-        MountType::Bind => "bind",
-        MountType::Volume => "volume",
-        MountType::Tmpfs => "tmpfs",
-    }
-}
+pub use shoal_dockerapi::shape::mount_type_name as name;
 
 /// The comma-separated fields of `text`, a double-quoted stretch kept
 /// whole (the quotes dropped), as Go's CSV reader splits them for Docker.

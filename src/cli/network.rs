@@ -89,7 +89,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NetworkCommand) -> Result<()> {
             let mut found = Vec::new();
             for reference in networks {
                 let network = client.get_network(GetNetworkRequest { reference }).await.map_err(status)?;
-                found.push(inspect_json(&network.into_inner()));
+                found.push(super::inspect::network(&network.into_inner()));
             }
             inspect::print(found, &Format::from_flag(format.as_deref()))
         }
@@ -121,29 +121,4 @@ fn ls(networks: &[Network], quiet: bool, format: Format) -> Result<()> {
         return Ok(());
     }
     format.print_rows(&rows, &[("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver"), ("SCOPE", "Scope")])
-}
-
-/// A network in the shape of `docker network inspect`.
-fn inspect_json(n: &Network) -> Value {
-    let spec = n.spec.clone().unwrap_or_default();
-    let allocation = n.allocation.clone().unwrap_or_default();
-    let labels: std::collections::BTreeMap<_, _> = spec.annotations.unwrap_or_default().labels.into_iter().collect();
-    json!({
-        "Name": n.name(),
-        "Id": n.id,
-        "Created": super::human::rfc3339(n.meta.as_ref().map_or(0, |m| m.created_at)),
-        "Scope": "swarm",
-        "Driver": spec.driver,
-        "EnableIPv6": false,
-        "IPAM": {
-            "Driver": "default",
-            "Options": null,
-            "Config": [{ "Subnet": allocation.subnet, "Gateway": allocation.gateway }],
-        },
-        "Internal": spec.internal,
-        "Attachable": spec.attachable,
-        "Ingress": spec.ingress,
-        "Options": { "com.docker.network.driver.overlay.vxlanid_list": allocation.vni.to_string() },
-        "Labels": labels,
-    })
 }

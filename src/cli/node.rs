@@ -80,7 +80,7 @@ pub enum NodeCommand {
     #[command(alias = "list")]
     Ls {
         /// Filter output (id=, name=, role=manager|worker, label= (engine), node.label=, membership=)
-        #[arg(short, long, value_name = "KEY=VALUE", value_parser = super::filters::node)]
+        #[arg(short, long, value_name = "KEY=VALUE", value_parser = shoal_dockerapi::filters::node)]
         filter: Vec<(String, String)>,
         /// Only display IDs
         #[arg(short, long)]
@@ -343,7 +343,7 @@ async fn ls(ctx: &mut Ctx, filters: &[(String, String)], quiet: bool, format: Fo
     let list = ctx.control().await?.list_nodes(ListNodesRequest {}).await.map_err(status)?.into_inner();
     super::warn(&list.warning);
     let mut nodes = list.nodes;
-    nodes.retain(|n| super::filters::node_matches(filters, n));
+    nodes.retain(|n| shoal_dockerapi::filters::node_matches(filters, n));
     nodes.sort_by(|a, b| (hostname(a), &a.id).cmp(&(hostname(b), &b.id)));
     if quiet {
         nodes.iter().for_each(|n| outln!("{}", n.id));

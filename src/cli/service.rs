@@ -25,7 +25,7 @@ pub enum ServiceCommand {
     #[command(alias = "list")]
     Ls {
         /// Filter output (id=, name=, label=KEY[=VALUE], mode=replicated|global|replicated-job|global-job)
-        #[arg(short, long, value_name = "KEY=VALUE", value_parser = super::filters::service)]
+        #[arg(short, long, value_name = "KEY=VALUE", value_parser = shoal_dockerapi::filters::service)]
         filter: Vec<(String, String)>,
         #[command(flatten)]
         flags: ListFlags,
@@ -179,7 +179,7 @@ pub(super) async fn ls(
     let list = ctx.control().await?.list_services(ListServicesRequest {}).await.map_err(status)?.into_inner();
     super::warn(&list.warning);
     let mut services = list.services;
-    services.retain(|s| s.service.as_ref().is_some_and(|s| super::filters::service_matches(filters, s)));
+    services.retain(|s| s.service.as_ref().is_some_and(|s| shoal_dockerapi::filters::service_matches(filters, s)));
     if let Some(stack) = stack {
         services.retain(|s| s.service.as_ref().is_some_and(|s| super::stack::in_stack(s, stack)));
     }

@@ -333,6 +333,64 @@ impl Node {
         command
     }
 
+    /// The socket this daemon serves the Docker Engine API on.
+    pub fn docker_socket(&self) -> PathBuf {
+        self.data_dir().join("docker.sock")
+    }
+
+    /// The real `docker` CLI talking to this daemon's Docker API (its
+    /// own empty config dir: no context, no credentials of the machine's),
+    /// killed after two minutes (`--detach=false` waits for ever on a
+    /// service that does not converge).
+    pub fn docker(&self, args: &[&str]) -> Command {
+        let config = self.dir.path().join("docker-config");
+        let _ = std::fs::create_dir_all(&config);
+        let mut command = Command::new("timeout");
+        command
+            .args(["120", "docker"])
+            .env("DOCKER_HOST", format!("unix://{}", self.docker_socket().display()))
+            .env("DOCKER_CONFIG", config)
+            .env("DOCKER_CLI_HINTS", "false")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .args(args)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the docker CLI against this daemon, asserts success, returns stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args).output().expect("run docker");
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the docker CLI against this daemon, asserts failure, returns stderr.
+    pub fn docker_fails(&self, args: &[&str]) -> String {
+        let out = self.docker(args).output().expect("run docker");
+        assert!(!out.status.success(), "docker {args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `curl` to this daemon's Docker API: `(status code, body)`.
+    pub fn docker_api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-w", "\n%{http_code}", "-X", method, "--unix-socket"]).arg(self.docker_socket());
+        if let Some(body) = body {
+            command.args(["-H", "Content-Type: application/json", "--data-binary", body]);
+        }
+        let out = command.arg(format!("http://docker{path}")).output().expect("run curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
     /// [`Node::shoal`], killed after `timeout`: `None` if it had not ended.
     pub fn shoal_within(&self, timeout: Duration, args: &[&str]) -> Option<Output> {
         let child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run shoal");

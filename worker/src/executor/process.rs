@@ -164,7 +164,8 @@ impl ProcessExecutor {
         let limits = Limits::of(&spec);
         let c = spec.container.unwrap_or_default();
         let docker_only = [
-            ("--init", c.init.is_some()),
+            // `--init=false` (what the docker CLI sends unasked) asks for nothing.
+            ("--init", c.init == Some(true)),
             ("--read-only", c.read_only),
             ("--cap-add", !c.capability_add.is_empty()),
             ("--cap-drop", !c.capability_drop.is_empty()),

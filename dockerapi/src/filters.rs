@@ -1,5 +1,6 @@
-//! `--filter KEY=VALUE` of `service ls`, `node ls`, `secret ls` and
-//! `config ls`, with Docker's keys. Values of one key are alternatives,
+//! Docker's filters (`--filter KEY=VALUE` of `service ls`, `node ls`,
+//! `secret ls` and `config ls`, and the API's `filters` parameter), with
+//! Docker's keys. Values of one key are alternatives,
 //! except labels, which must all match (as the Docker daemon filters);
 //! different keys must all match.
 //!
@@ -8,15 +9,22 @@
 //! `name=` (hostname prefix), `role=manager|worker`, `label=` (engine
 //! labels), `node.label=` (labels set with `node update`), `membership=`
 //! (every node of a shoal cluster is `accepted`). `secret ls`, `config
-//! ls`: `id=`, `name=` (prefixes), `label=`.
+//! ls`: `id=`, `name=` (prefixes), `label=`. Tasks (the API's `GET
+//! /tasks`): `id=`, `name=` (prefixes), `service=`, `node=` (references,
+//! resolved by the control API), `desired-state=running|shutdown|accepted`,
+//! `label=` (the service's labels, as swarmkit matches them), and the
+//! hidden `_up-to-date=true` the docker CLI's progress asks for (tasks
+//! of the service's current spec).
 
 use std::collections::HashMap;
 
-use shoal_proto::{Node, Service};
+use shoal_proto::{Network, Node, Service, Task};
 
 const SERVICE_KEYS: [&str; 4] = ["id", "name", "label", "mode"];
 const FILE_KEYS: [&str; 3] = ["id", "name", "label"];
 const NODE_KEYS: [&str; 6] = ["id", "name", "role", "label", "node.label", "membership"];
+const TASK_KEYS: [&str; 7] = ["id", "name", "service", "node", "desired-state", "label", "_up-to-date"];
+const NETWORK_KEYS: [&str; 6] = ["id", "name", "label", "driver", "scope", "type"];
 const MODES: [&str; 4] = ["replicated", "global", "replicated-job", "global-job"];
 
 /// One `service ls --filter`, checked.
@@ -32,6 +40,30 @@ pub fn file(text: &str) -> Result<(String, String), String> {
 /// One `node ls --filter`, checked.
 pub fn node(text: &str) -> Result<(String, String), String> {
     parse(text, &NODE_KEYS, &[("role", &["manager", "worker"]), ("membership", &["accepted", "pending"])])
+}
+
+/// One network filter, checked (`docker network ls --filter`).
+pub fn network(text: &str) -> Result<(String, String), String> {
+    parse(text, &NETWORK_KEYS, &[("type", &["custom", "builtin"]), ("scope", &["swarm", "global", "local"])])
+}
+
+/// Whether `network` passes every filter: shoal's networks are all
+/// custom, swarm-scoped overlays.
+pub fn network_matches(filters: &[(String, String)], network: &Network) -> bool {
+    let spec = network.spec.as_ref();
+    all(filters, |key, value| match key {
+        "id" => network.id.starts_with(value),
+        "name" => network.name().contains(value),
+        "label" => has_label(spec.and_then(|s| s.annotations.as_ref()).map(|a| &a.labels), value),
+        "driver" => spec.is_some_and(|s| s.driver == value),
+        "scope" => value == "swarm",
+        _ => value == "custom",
+    })
+}
+
+/// One task filter, checked.
+pub fn task(text: &str) -> Result<(String, String), String> {
+    parse(text, &TASK_KEYS, &[("desired-state", &["running", "shutdown", "accepted"]), ("_up-to-date", &["true", "1"])])
 }
 
 /// `KEY=VALUE` with KEY among `keys`, and VALUE among the values `closed`
@@ -97,6 +129,30 @@ pub fn node_matches(filters: &[(String, String)], node: &Node) -> bool {
     })
 }
 
+/// Whether `task` passes the filters the control API does not apply
+/// itself (`id`, `name`, `label`; the others are left to the request).
+/// `label` is matched against its service's labels (`service_labels`),
+/// as swarmkit matches it (what `docker stack ps` filters by).
+pub fn task_matches(
+    filters: &[(String, String)],
+    task: &Task,
+    service_labels: Option<&HashMap<String, String>>,
+) -> bool {
+    let local: Vec<(String, String)> =
+        filters.iter().filter(|(k, _)| matches!(k.as_str(), "id" | "name" | "label")).cloned().collect();
+    let labels = service_labels;
+    all(&local, |key, value| match key {
+        "id" => task.id.starts_with(value),
+        "name" => task.name().starts_with(value),
+        _ => has_label(labels, value),
+    })
+}
+
+/// The values given for `key`.
+pub fn values<'a>(filters: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    filters.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use shoal_proto::{Annotations, NodeDescription, NodeRole, NodeSpec, ServiceSpec};
@@ -137,6 +193,19 @@ mod tests {
         assert!(keep(&["label=env=prod", "label=tier"]) && !keep(&["label=env=dev"]));
         assert_eq!(file("driver=x").unwrap_err(), "unknown filter \"driver\" (id, name, label)");
         assert!(file("name").unwrap_err().contains("expected KEY=VALUE"));
+    }
+
+    #[test]
+    fn task_keys_left_to_the_request_pass_here() {
+        let t = Task { id: "t1abc".into(), service_id: "s1".into(), slot: 2, ..Default::default() };
+        let f = |texts: &[&str]| checked(task, texts);
+        assert!(task_matches(&f(&["service=web", "desired-state=running", "node=n1"]), &t, None));
+        assert!(task_matches(&f(&["id=t1"]), &t, None) && !task_matches(&f(&["id=t2"]), &t, None));
+        assert!(!task_matches(&f(&["label=a"]), &t, None));
+        let labels = [("com.docker.stack.namespace".to_string(), "app".to_string())].into();
+        assert!(task_matches(&f(&["label=com.docker.stack.namespace=app"]), &t, Some(&labels)));
+        assert_eq!(values(&f(&["service=web", "service=db", "id=t"]), "service"), ["web", "db"]);
+        assert!(task("desired-state=sleeping").unwrap_err().starts_with("desired-state: expected one of"));
     }
 
     #[test]
