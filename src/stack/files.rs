@@ -120,7 +120,8 @@ pub fn references(
     files: &[StackFile],
 ) -> Result<Vec<FileReference>, String> {
     let at = format!("services.{service}.{}", kind.section());
-    refs.iter()
+    let mut references = refs
+        .iter()
         .map(|r| {
             let file = files.iter().find(|f| f.kind == kind && f.key == r.source).ok_or_else(|| {
                 format!("{at}: {:?} is not declared under the top-level {}:", r.source, kind.section())
@@ -142,7 +143,11 @@ pub fn references(
                 mode: r.mode.as_ref().map(|m| mode(&at, m)).transpose()?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    // By name, as docker's loader orders them: the same file in another
+    // order is the same spec, and restarts nothing.
+    references.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(references)
 }
 
 /// A mode as compose means it: a number (`0440` is octal already, as

@@ -104,8 +104,8 @@ fn ipam(declared: &Value, at: &str) -> Result<(String, String), String> {
 }
 
 /// The service's attachments, each to its network's name in the
-/// cluster, with the aliases written and, as docker adds it, the
-/// service's own name; per-attachment `driver_opts` are warned about
+/// cluster (in name order), with the aliases written and, as docker adds
+/// it, the service's own name; per-attachment `driver_opts` are warned about
 /// (shoal's overlay takes none).
 pub fn attachments(
     service: &str,
@@ -117,7 +117,8 @@ pub fn attachments(
     if svc.networks.is_empty() {
         return vec![NetworkAttachmentConfig { target: name(DEFAULT), aliases: vec![service.to_string()] }];
     }
-    svc.networks
+    let mut attachments: Vec<NetworkAttachmentConfig> = svc
+        .networks
         .iter()
         .map(|(key, v)| {
             let written = v.as_ref().and_then(|v| v.get("aliases")).and_then(Value::as_array);
@@ -129,7 +130,10 @@ pub fn attachments(
             }
             NetworkAttachmentConfig { target: name(key), aliases }
         })
-        .collect()
+        .collect();
+    // By network name, as docker's loader orders them.
+    attachments.sort_by(|a, b| a.target.cmp(&b.target));
+    attachments
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! external ones by name, scope swarm).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -34,10 +35,25 @@ pub(super) async fn inspect(State(b): State<Backend>, Path(id): Path<String>) ->
     Ok(Json(shape::network(&network)))
 }
 
-/// `DELETE /networks/{id}`.
+/// How long `DELETE /networks/{id}` waits for the tasks of removed
+/// services to stop and give back their addresses.
+const STOPPING: Duration = Duration::from_secs(30);
+
+/// `DELETE /networks/{id}`. A network still held by tasks that are
+/// stopping (their service was just removed: `docker stack rm` removes
+/// the services, then at once the networks) is removed once they have
+/// stopped, as `shoal stack rm` waits for them, within [`STOPPING`].
 pub(super) async fn remove(State(b): State<Backend>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    b.control.clone().remove_network(RemoveNetworkRequest { reference: id }).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let deadline = tokio::time::Instant::now() + STOPPING;
+    loop {
+        match b.control.clone().remove_network(RemoveNetworkRequest { reference: id.clone() }).await {
+            Ok(_) => return Ok(StatusCode::NO_CONTENT),
+            Err(e) if e.message().contains("not stopped yet") && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Docker's network create request.

@@ -205,7 +205,11 @@ impl ProcessExecutor {
             Some((program, rest)) => (program.clone(), rest.iter().chain(&c.args).cloned().collect()),
             None => (c.image.clone(), c.args.clone()),
         };
-        let program = find_program(&name, &path, &dir).ok_or_else(|| {
+        // The docker CLI names an untagged image `NAME:latest` (Docker's
+        // default tag): that program is NAME, when no `NAME:latest` exists.
+        let untagged = name.strip_suffix(":latest").filter(|n| !n.is_empty());
+        let found = find_program(&name, &path, &dir).or_else(|| untagged.and_then(|n| find_program(n, &path, &dir)));
+        let program = found.ok_or_else(|| {
             err(format!("executable not found: {name} (not an executable file, nor a program in $PATH)"))
         })?;
         let volumes = self.tasks_dir.with_file_name("volumes");
