@@ -347,3 +347,70 @@ fn services_networks_secrets_and_configs_through_the_docker_cli() {
     let networks = manager.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.contains("backend"), "{networks}");
 }
+
+#[test]
+fn a_follower_answers_and_forwards_roles_change_and_logs_follow() {
+    let cluster = Cluster::new(3, 0);
+    let leader = cluster.leader().hostname.clone();
+    let follower = cluster.managers.iter().find(|m| m.hostname != leader).unwrap();
+    let other = cluster.managers.iter().find(|m| m.hostname != leader && m.hostname != follower.hostname).unwrap();
+
+    // Writes through a follower's API reach the leader.
+    follower.docker_ok(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        "talk",
+        "sh",
+        "-c",
+        "echo one; echo two; echo three; sleep 1000",
+    ]);
+    wait_until(WAIT, "talk 1/1", || follower.replicas("talk") == "1/1");
+    let first = follower.ok(&["service", "ps", "-q", "--filter", "desired-state=running", "talk"]);
+    follower.docker_ok(&["service", "scale", "--detach", "talk=2"]);
+    wait_until(WAIT, "talk 2/2 on the leader too", || cluster.leader().replicas("talk") == "2/2");
+    let all = follower.ok(&["service", "ps", "-q", "talk"]);
+    assert_eq!(all.lines().count(), 2, "a scale through docker restarts nothing: {all}");
+    assert!(all.contains(first.trim()), "{all}");
+    let listed =
+        follower.docker_ok(&["service", "ps", "talk", "--filter", "desired-state=running", "--format", "{{.Name}}"]);
+    assert_eq!(sorted(&listed), ["talk.1", "talk.2"]);
+
+    // Logs: the last line of each task, and a follow that sees new lines.
+    wait_until(WAIT, "talk's lines", || follower.docker_ok(&["service", "logs", "talk"]).matches("three").count() == 2);
+    let tail = follower.docker_ok(&["service", "logs", "--tail", "1", "--no-task-ids", "talk"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    assert!(tail.lines().all(|l| l.ends_with("| three")), "{tail}");
+    let mut follow = follower
+        .docker(&["service", "logs", "-f", "--raw", "talk"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    follower.docker_ok(&["service", "scale", "--detach", "talk=3"]);
+    let mut ones = 0;
+    while ones < 3 {
+        let line = rx.recv_timeout(WAIT).expect("the third task's lines while following");
+        ones += usize::from(line == "one");
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // Roles: demote and promote through docker, seen by shoal.
+    let role =
+        |name: &str| cluster.leader().ok(&["node", "inspect", "--format", "{{.Spec.Role}}", name]).trim().to_string();
+    follower.docker_ok(&["node", "demote", &other.hostname]);
+    wait_until(WAIT, "demoted", || role(&other.hostname) == "worker");
+    follower.docker_ok(&["node", "promote", &other.hostname]);
+    wait_until(WAIT, "promoted", || role(&other.hostname) == "manager");
+    let refused = follower.docker_fails(&["node", "rm", &other.hostname]);
+    assert!(refused.contains("Error response from daemon"), "{refused}");
+    assert_eq!(role(&other.hostname), "manager", "a refused rm changes nothing");
+}

@@ -200,11 +200,15 @@ impl ContainerSpecIn {
             tty: self.tty,
             open_stdin: self.open_stdin,
             hosts: self.hosts.unwrap_or_default(),
-            dns_config: self.dns_config.map(|d| DnsConfig {
-                nameservers: d.nameservers.unwrap_or_default(),
-                search: d.search.unwrap_or_default(),
-                options: d.options.unwrap_or_default(),
-            }),
+            // `{}` (what the docker CLI sends unasked) is no DNS config.
+            dns_config: self
+                .dns_config
+                .map(|d| DnsConfig {
+                    nameservers: d.nameservers.unwrap_or_default(),
+                    search: d.search.unwrap_or_default(),
+                    options: d.options.unwrap_or_default(),
+                })
+                .filter(|d| d != &DnsConfig::default()),
             sysctls: self.sysctls.unwrap_or_default(),
         })
     }

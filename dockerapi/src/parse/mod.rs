@@ -179,9 +179,18 @@ mod tests {
         let (spec, warnings) = service_spec(sent.clone(), None).unwrap();
         assert!(warnings.is_empty());
         assert_eq!(spec.mode, Some(Mode::Replicated(ReplicatedService { replicas: 2 })));
-        let task = spec.task.unwrap();
+        let task = spec.task.clone().unwrap();
         assert_eq!(task.runtime, "", "Docker's container runtime is the cluster's default");
-        assert_eq!(task.container.unwrap().args, ["sleep", "1000"]);
+        let container = task.container.unwrap();
+        assert_eq!(container.args, ["sleep", "1000"]);
+        assert_eq!((container.init, container.dns_config), (Some(false), None));
+
+        // What the API answers for it reads back the same (the docker CLI
+        // sends a spec back on every scale or update: a field that
+        // changed on the way would restart the tasks).
+        let stored = shoal_spec::validate::service_spec(spec.clone()).unwrap();
+        let (again, _) = service_spec(shape::spec(Some(&stored)), Some(&stored)).unwrap();
+        assert_eq!(shoal_spec::validate::service_spec(again).unwrap(), stored);
 
         // An update from the docker CLI carries none of shoal's own
         // fields: the service keeps them.

@@ -52,6 +52,15 @@ impl Obj {
         self
     }
 
+    /// Inserts when given, even `false` or empty (a choice made, as
+    /// Docker shows `"Init": false`).
+    pub(crate) fn given(self, key: &str, value: Option<impl Into<Value>>) -> Obj {
+        match value {
+            Some(value) => self.always(key, value),
+            None => self,
+        }
+    }
+
     /// Inserts even when empty or zero.
     pub(crate) fn always(mut self, key: &str, value: impl Into<Value>) -> Obj {
         self.0.insert(key.to_string(), value.into());

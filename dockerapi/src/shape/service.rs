@@ -184,7 +184,7 @@ fn container(c: &ContainerSpec) -> Value {
         .put("User", c.user.clone())
         .put("StopSignal", c.stop_signal.clone())
         .put("StopGracePeriod", c.stop_grace_period_ns)
-        .put("Init", c.init)
+        .given("Init", c.init)
         .put("ReadOnly", c.read_only.then_some(true))
         .put("TTY", c.tty.then_some(true))
         .put("OpenStdin", c.open_stdin.then_some(true))
