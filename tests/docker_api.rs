@@ -10,21 +10,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, wait_until};
+use common::{Cluster, json, sorted_lines, wait_until};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Sorted lines, to compare tables whose row order may differ.
-fn sorted(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    lines.sort();
-    lines
-}
 
 #[test]
 fn the_docker_cli_reads_and_changes_a_shoal_cluster() {
@@ -69,10 +58,13 @@ fn the_docker_cli_reads_and_changes_a_shoal_cluster() {
         "{{.ID}} {{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}",
     ]);
     let docker_rows: Vec<String> =
-        sorted(&docker_nodes).iter().map(|l| l.rsplit_once(' ').unwrap().0.trim_end().to_string()).collect();
-    let shoal_rows: Vec<String> = sorted(&shoal_nodes).iter().map(|l| l.trim_end().to_string()).collect();
+        sorted_lines(&docker_nodes).iter().map(|l| l.rsplit_once(' ').unwrap().0.trim_end().to_string()).collect();
+    let shoal_rows: Vec<String> = sorted_lines(&shoal_nodes).iter().map(|l| l.trim_end().to_string()).collect();
     assert_eq!(docker_rows, shoal_rows);
-    assert!(sorted(&docker_nodes).iter().any(|l| l.contains("manager-1") && l.ends_with(" true")), "{docker_nodes}");
+    assert!(
+        sorted_lines(&docker_nodes).iter().any(|l| l.contains("manager-1") && l.ends_with(" true")),
+        "{docker_nodes}"
+    );
     // The API answers shoal's inspect JSON as it is (the docker CLI
     // re-encodes it into its own types, dropping shoal's extra fields).
     let (code, node) = manager.docker_api("GET", "/v1.50/nodes/worker-1", None);
@@ -105,9 +97,12 @@ fn the_docker_cli_reads_and_changes_a_shoal_cluster() {
     let ps = "{{.Name}} {{.Node}} {{.DesiredState}} {{.ID}}";
     let docker_ps = manager.docker_ok(&["service", "ps", "web", "--format", ps]);
     let shoal_ps = manager.ok(&["service", "ps", "web", "--format", ps]);
-    assert_eq!(sorted(&docker_ps), sorted(&shoal_ps));
+    assert_eq!(sorted_lines(&docker_ps), sorted_lines(&shoal_ps));
     let on_worker = manager.docker_ok(&["node", "ps", "worker-1", "--format", "{{.Name}} {{.Node}}"]);
-    assert_eq!(sorted(&on_worker), sorted(&manager.ok(&["node", "ps", "worker-1", "--format", "{{.Name}} {{.Node}}"])));
+    assert_eq!(
+        sorted_lines(&on_worker),
+        sorted_lines(&manager.ok(&["node", "ps", "worker-1", "--format", "{{.Name}} {{.Node}}"]))
+    );
 
     // A change through docker is the cluster's: drain and a label.
     manager.docker_ok(&["node", "update", "--availability", "drain", "--label-add", "zone=a", "worker-1"]);
@@ -375,7 +370,7 @@ fn a_follower_answers_and_forwards_roles_change_and_logs_follow() {
     assert!(all.contains(first.trim()), "{all}");
     let listed =
         follower.docker_ok(&["service", "ps", "talk", "--filter", "desired-state=running", "--format", "{{.Name}}"]);
-    assert_eq!(sorted(&listed), ["talk.1", "talk.2"]);
+    assert_eq!(sorted_lines(&listed), ["talk.1", "talk.2"]);
 
     // Logs: the last line of each task, and a follow that sees new lines.
     wait_until(WAIT, "talk's lines", || follower.docker_ok(&["service", "logs", "talk"]).matches("three").count() == 2);
@@ -387,13 +382,7 @@ fn a_follower_answers_and_forwards_roles_change_and_logs_follow() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = follow.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::lines_from(follow.stdout.take().unwrap());
     follower.docker_ok(&["service", "scale", "--detach", "talk=3"]);
     let mut ones = 0;
     while ones < 3 {

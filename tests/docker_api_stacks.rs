@@ -10,24 +10,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Node, shared_stacks, wait_until};
+use common::{Cluster, Node, json, shared_stacks, sorted_lines, wait_until};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    lines.sort();
-    lines
-}
-
 /// The ids of a service's tasks meant to run.
 fn running_tasks(node: &Node, service: &str) -> Vec<String> {
-    lines(&node.ok(&["service", "ps", "-q", "--filter", "desired-state=running", service]))
+    sorted_lines(&node.ok(&["service", "ps", "-q", "--filter", "desired-state=running", service]))
 }
 
 const STACK: &str = r#"
@@ -84,9 +74,9 @@ fn docker_stack_deploy_updates_prunes_and_removes() {
     let stacks = manager.docker_ok(&["stack", "ls", "--format", "{{.Name}} {{.Services}}"]);
     assert_eq!(stacks.trim(), "app 2");
     let services = manager.docker_ok(&["stack", "services", "app", "--format", "{{.Name}} {{.Replicas}}"]);
-    assert_eq!(lines(&services), ["app_web 2/2", "app_worker 1/1"]);
+    assert_eq!(sorted_lines(&services), ["app_web 2/2", "app_worker 1/1"]);
     let ps = manager.docker_ok(&["stack", "ps", "app", "--filter", "desired-state=running", "--format", "{{.Name}}"]);
-    assert_eq!(lines(&ps), ["app_web.1", "app_web.2", "app_worker.1"]);
+    assert_eq!(sorted_lines(&ps), ["app_web.1", "app_web.2", "app_worker.1"]);
 
     // Deployed again unchanged: nothing restarts.
     let (web_tasks, worker_tasks) = (running_tasks(manager, "app_web"), running_tasks(manager, "app_worker"));
@@ -283,13 +273,7 @@ fn a_swarm_provider_reads_services_tasks_networks_and_events() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = watch.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::lines_from(watch.stdout.take().unwrap());
     std::thread::sleep(Duration::from_millis(300));
     manager.ok(&["service", "scale", "--detach", "whoami=3"]);
     let event = loop {

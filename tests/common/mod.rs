@@ -772,3 +772,26 @@ pub fn shared_stacks() -> PathBuf {
     let found = candidates.into_iter().flatten().find(|p| p.join("README.md").is_file());
     found.expect("the shared stack files (../shared/stacks; set SHOAL_STACKS to their folder)")
 }
+
+/// `text` as JSON, or a panic naming what it was.
+pub fn json(text: &str) -> Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The lines of `text`, sorted (tables whose row order may differ).
+pub fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// The lines a child writes to `stdout`, as they come.
+pub fn lines_from(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
