@@ -184,7 +184,7 @@ fn bad_requests_get_dockers_errors_and_change_nothing() {
     assert!(json(&answer)["message"].as_str().unwrap().contains("unknown filter \"colour\""), "{answer}");
     let (code, answer) = manager.docker_api("GET", "/v1.41/services/nothing", None);
     assert_eq!(code, 404, "{answer}");
-    let (code, answer) = manager.docker_api("GET", "/v1.41/containers/json", None);
+    let (code, answer) = manager.docker_api("POST", "/v1.41/containers/create", Some("{}"));
     assert_eq!(code, 404, "{answer}");
     assert!(json(&answer)["message"].is_string());
     assert_eq!(manager.ok(&["node", "inspect", &id]), before, "nothing changed");
@@ -402,4 +402,24 @@ fn a_follower_answers_and_forwards_roles_change_and_logs_follow() {
     let refused = follower.docker_fails(&["node", "rm", &other.hostname]);
     assert!(refused.contains("Error response from daemon"), "{refused}");
     assert_eq!(role(&other.hostname), "manager", "a refused rm changes nothing");
+}
+
+#[test]
+fn the_nodes_own_engine_answers_for_its_containers_and_images() {
+    let image = common::images::BusyboxImage::import("dockerapi", &["sleep"]);
+    let node = common::Node::start_with_docker("engine-1", None, "127.0.0.1", Some("unix:///var/run/docker.sock"));
+    node.ok(&["node", "init"]);
+    let label = format!("label={}", image.label);
+    let made = common::images::docker(&["create", "--label", &image.label, &image.name, "sleep", "1"]);
+    let listed = node.docker_ok(&["ps", "-a", "-q", "--no-trunc", "--filter", &label]);
+    assert_eq!(listed.trim(), made.trim(), "docker ps through shoal lists the node's own containers");
+    let images = node.docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", &label]);
+    assert_eq!(images.trim(), image.name);
+
+    // A node whose engine does not answer says so; the cluster's state
+    // is still served.
+    let cluster = Cluster::new(1, 0);
+    let refused = cluster.managers[0].docker_fails(&["ps"]);
+    assert!(refused.contains("Docker Engine does not answer"), "{refused}");
+    assert!(cluster.managers[0].docker_ok(&["node", "ls", "-q"]).lines().count() == 1);
 }

@@ -157,7 +157,8 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         Some(path) => {
             let listener = private::socket(path).context("--docker-api-socket")?;
             let version = env!("CARGO_PKG_VERSION");
-            let backend = shoal_dockerapi::server::Backend::local(&socket, version, daemon.stop.clone());
+            let backend = shoal_dockerapi::server::Backend::local(&socket, version, daemon.stop.clone())
+                .with_engine(daemon.docker.clone());
             info!(socket = %path.display(), "serving the Docker Engine API");
             Some(http::spawn(listener, shoal_dockerapi::server::router(backend), daemon.stop.clone()))
         }

@@ -7,6 +7,7 @@
 //! Routes answer with and without a `/v1.NN` prefix ([`version`]); errors
 //! are Docker's `{"message"}` with Docker's codes ([`ApiError`]).
 
+mod engine;
 mod error;
 mod events;
 mod files;
@@ -42,6 +43,8 @@ pub struct Backend {
     engine_version: &'static str,
     /// Ends the streams (events, logs) when the daemon stops.
     stop: CancellationToken,
+    /// The node's Docker Engine socket, if it has one.
+    engine: Option<PathBuf>,
 }
 
 impl Backend {
@@ -55,12 +58,15 @@ impl Backend {
                 let socket = socket.clone();
                 async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(socket).await?)) }
             }));
-        Backend {
-            control: ControlClient::new(channel.clone()),
-            admin: NodeAdminClient::new(channel),
-            engine_version,
-            stop,
-        }
+        let (control, admin) = (ControlClient::new(channel.clone()), NodeAdminClient::new(channel));
+        Backend { control, admin, engine_version, stop, engine: None }
+    }
+
+    /// With the node's Docker Engine at `socket`, which answers for the
+    /// node's own containers, images and volumes.
+    pub fn with_engine(mut self, socket: Option<PathBuf>) -> Backend {
+        self.engine = socket;
+        self
     }
 }
 
@@ -89,6 +95,9 @@ pub fn router(backend: Backend) -> Router {
         .nest("/secrets", files::routes(files::Kind::Secret))
         .nest("/configs", files::routes(files::Kind::Config))
         .route("/distribution/{*name}", get(distribution))
+        .route("/containers/json", get(engine::read))
+        .route("/images/json", get(engine::read))
+        .route("/volumes", get(engine::read))
         .route("/events", get(events::stream))
         .fallback(unknown)
         .with_state(backend);
