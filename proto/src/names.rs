@@ -2,8 +2,8 @@
 //! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    Config, DependencyCondition, JobSchedule, Network, NodeAvailability, NodeRole, NodeState, RestartCondition,
-    ScheduleOverlap, Secret, Service, Task, TaskState, UpdateState, service_spec::Mode,
+    Config, DependencyCondition, FailureAction, JobSchedule, Network, NodeAvailability, NodeRole, NodeState,
+    RestartCondition, ScheduleOverlap, Secret, Service, Task, TaskState, UpdateOrder, UpdateState, service_spec::Mode,
 };
 
 impl DependencyCondition {
@@ -124,6 +124,24 @@ impl NodeAvailability {
     }
 }
 
+impl NodeAvailability {
+    /// As `--availability` and Docker's JSON name it: "active", "pause", "drain".
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeAvailability::Active => "active",
+            NodeAvailability::Pause => "pause",
+            NodeAvailability::Drain => "drain",
+        }
+    }
+
+    /// Parses an `--availability` value.
+    pub fn from_name(name: &str) -> Option<NodeAvailability> {
+        [NodeAvailability::Active, NodeAvailability::Pause, NodeAvailability::Drain]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
 impl NodeRole {
     /// "manager" or "worker".
     pub fn name(self) -> &'static str {
@@ -131,6 +149,42 @@ impl NodeRole {
             NodeRole::Worker => "worker",
             NodeRole::Manager => "manager",
         }
+    }
+
+    /// Parses a `--role` value.
+    pub fn from_name(name: &str) -> Option<NodeRole> {
+        [NodeRole::Worker, NodeRole::Manager].into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl FailureAction {
+    /// As `--update-failure-action` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureAction::Pause => "pause",
+            FailureAction::Continue => "continue",
+            FailureAction::Rollback => "rollback",
+        }
+    }
+
+    /// Parses an `--update-failure-action` value.
+    pub fn from_name(name: &str) -> Option<FailureAction> {
+        [FailureAction::Pause, FailureAction::Continue, FailureAction::Rollback].into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl UpdateOrder {
+    /// As `--update-order` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateOrder::StopFirst => "stop-first",
+            UpdateOrder::StartFirst => "start-first",
+        }
+    }
+
+    /// Parses an `--update-order` value.
+    pub fn from_name(name: &str) -> Option<UpdateOrder> {
+        [UpdateOrder::StopFirst, UpdateOrder::StartFirst].into_iter().find(|o| o.name() == name)
     }
 }
 

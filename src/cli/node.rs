@@ -241,12 +241,9 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
         NodeCommand::Promote { nodes } => set_role(ctx, nodes, NodeRole::Manager).await,
         NodeCommand::Demote { nodes } => set_role(ctx, nodes, NodeRole::Worker).await,
         NodeCommand::Update { role, availability, label_add, label_rm, node } => {
-            let role = role.map(|r| if r == "manager" { NodeRole::Manager as i32 } else { NodeRole::Worker as i32 });
-            let availability = availability.map(|a| match a.as_str() {
-                "pause" => NodeAvailability::Pause as i32,
-                "drain" => NodeAvailability::Drain as i32,
-                _ => NodeAvailability::Active as i32,
-            });
+            // clap took only the values these name.
+            let role = role.and_then(|r| NodeRole::from_name(&r)).map(|r| r as i32);
+            let availability = availability.and_then(|a| NodeAvailability::from_name(&a)).map(|a| a as i32);
             let reference = if node == "self" { self_id(ctx).await? } else { node };
             let request = UpdateNodeRequest {
                 reference: reference.clone(),

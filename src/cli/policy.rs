@@ -12,20 +12,11 @@ fn restart_condition(text: &str) -> Result<RestartCondition, String> {
 }
 
 fn failure_action(text: &str) -> Result<FailureAction, String> {
-    match text {
-        "pause" => Ok(FailureAction::Pause),
-        "continue" => Ok(FailureAction::Continue),
-        "rollback" => Ok(FailureAction::Rollback),
-        _ => Err(format!("expected pause, continue or rollback, got {text:?}")),
-    }
+    FailureAction::from_name(text).ok_or_else(|| format!("expected pause, continue or rollback, got {text:?}"))
 }
 
 fn order(text: &str) -> Result<UpdateOrder, String> {
-    match text {
-        "stop-first" => Ok(UpdateOrder::StopFirst),
-        "start-first" => Ok(UpdateOrder::StartFirst),
-        _ => Err(format!("expected stop-first or start-first, got {text:?}")),
-    }
+    UpdateOrder::from_name(text).ok_or_else(|| format!("expected stop-first or start-first, got {text:?}"))
 }
 
 fn ratio(text: &str) -> Result<f32, String> {

@@ -189,22 +189,22 @@ impl ModeIn {
 impl UpdateConfigIn {
     fn into_proto(self, field: &str) -> Result<UpdateConfig, Unsupported> {
         let failure_action = match self.failure_action.as_str() {
-            "" | "pause" => FailureAction::Pause,
-            "continue" => FailureAction::Continue,
-            "rollback" => FailureAction::Rollback,
-            other => {
-                return Err(Unsupported(format!(
-                    "{field}.FailureAction: expected pause, continue or rollback, got {other:?}"
-                )));
-            }
-        };
+            "" => Some(FailureAction::Pause),
+            other => FailureAction::from_name(other),
+        }
+        .ok_or_else(|| {
+            Unsupported(format!(
+                "{field}.FailureAction: expected pause, continue or rollback, got {:?}",
+                self.failure_action
+            ))
+        })?;
         let order = match self.order.as_str() {
-            "" | "stop-first" => UpdateOrder::StopFirst,
-            "start-first" => UpdateOrder::StartFirst,
-            other => {
-                return Err(Unsupported(format!("{field}.Order: expected stop-first or start-first, got {other:?}")));
-            }
-        };
+            "" => Some(UpdateOrder::StopFirst),
+            other => UpdateOrder::from_name(other),
+        }
+        .ok_or_else(|| {
+            Unsupported(format!("{field}.Order: expected stop-first or start-first, got {:?}", self.order))
+        })?;
         Ok(UpdateConfig {
             parallelism: self.parallelism,
             delay_ns: self.delay,

@@ -152,7 +152,7 @@ pub(super) async fn update(
     q: HashMap<String, String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {
-    let version = super::nodes::version(&q)?;
+    let version = query::version(&q)?;
     let parsed = parse(body, kind)?;
     let current = inspect(b.clone(), kind, reference).await?.0;
     let name = current["Spec"]["Name"].as_str().unwrap_or_default().to_string();

@@ -64,7 +64,7 @@ pub(super) async fn update(
     Query(q): Query<HashMap<String, String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {
-    let version = version(&q)?;
+    let version = query::version(&q)?;
     let wanted: NodeSpec = query::body(body)?;
     let availability = wanted.availability.as_deref().map(availability).transpose()?;
     let role = wanted.role.as_deref().map(role).transpose()?;
@@ -103,25 +103,12 @@ pub(super) async fn update(
     Ok(())
 }
 
-/// The `version` parameter every update carries.
-pub(super) fn version(q: &HashMap<String, String>) -> Result<u64, ApiError> {
-    let raw = q.get("version").ok_or_else(|| ApiError::invalid("version: required (the object's Version.Index)"))?;
-    raw.parse().map_err(|_| ApiError::invalid(format!("version: expected a number, got {raw:?}")))
-}
-
 fn availability(text: &str) -> Result<NodeAvailability, ApiError> {
-    match text {
-        "active" => Ok(NodeAvailability::Active),
-        "pause" => Ok(NodeAvailability::Pause),
-        "drain" => Ok(NodeAvailability::Drain),
-        other => Err(ApiError::invalid(format!("Availability: expected active, pause or drain, got {other:?}"))),
-    }
+    NodeAvailability::from_name(text)
+        .ok_or_else(|| ApiError::invalid(format!("Availability: expected active, pause or drain, got {text:?}")))
 }
 
 fn role(text: &str) -> Result<NodeRole, ApiError> {
-    match text {
-        "worker" => Ok(NodeRole::Worker),
-        "manager" => Ok(NodeRole::Manager),
-        other => Err(ApiError::invalid(format!("Role: expected worker or manager, got {other:?}"))),
-    }
+    NodeRole::from_name(text)
+        .ok_or_else(|| ApiError::invalid(format!("Role: expected worker or manager, got {text:?}")))
 }

@@ -43,6 +43,13 @@ fn text(key: &str, value: Value) -> Result<String, ApiError> {
     }
 }
 
+/// The `version` parameter every update carries (the object's
+/// `Version.Index` as the caller read it).
+pub fn version(q: &std::collections::HashMap<String, String>) -> Result<u64, ApiError> {
+    let raw = q.get("version").ok_or_else(|| ApiError::invalid("version: required (the object's Version.Index)"))?;
+    raw.parse().map_err(|_| ApiError::invalid(format!("version: expected a number, got {raw:?}")))
+}
+
 /// A boolean parameter (`force=1`, `status=true`); absent is false.
 pub fn flag(raw: Option<&str>) -> bool {
     matches!(raw, Some("1" | "true" | "True" | "TRUE"))

@@ -112,7 +112,7 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let version = super::nodes::version(&q)?;
+    let version = query::version(&q)?;
     let rollback = match q.get("rollback").map(String::as_str) {
         None | Some("") => false,
         Some("previous") => true,

@@ -22,7 +22,7 @@ pub fn node(n: &Node) -> Value {
             json!({
                 "Labels": labels(&spec.annotations.unwrap_or_default().labels),
                 "Role": role.name(),
-                "Availability": availability.title().to_lowercase(),
+                "Availability": availability.name(),
             }),
         )
         .always(

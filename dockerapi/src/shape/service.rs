@@ -2,9 +2,8 @@
 
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, Dependency, EndpointMode, EndpointSpec, FailureAction, JobSchedule, Mount, MountType, PortConfig,
-    PortProtocol, PublishMode, RestartCondition, Service, ServiceSpec, TaskSpec, UpdateConfig, UpdateOrder,
-    service_spec::Mode,
+    ContainerSpec, Dependency, EndpointMode, EndpointSpec, JobSchedule, Mount, MountType, PortConfig, PortProtocol,
+    PublishMode, RestartCondition, Service, ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode,
 };
 
 use super::{Obj, labels, meta, rfc3339};
@@ -257,22 +256,13 @@ fn mount(m: &Mount) -> Value {
 }
 
 fn update_config(u: &UpdateConfig) -> Value {
-    let action = match FailureAction::try_from(u.failure_action).unwrap_or_default() {
-        FailureAction::Pause => "pause",
-        FailureAction::Continue => "continue",
-        FailureAction::Rollback => "rollback",
-    };
-    let order = match UpdateOrder::try_from(u.order).unwrap_or_default() {
-        UpdateOrder::StopFirst => "stop-first",
-        UpdateOrder::StartFirst => "start-first",
-    };
     Obj::new()
         .always("Parallelism", u.parallelism)
         .put("Delay", (u.delay_ns > 0).then_some(u.delay_ns))
-        .always("FailureAction", action)
+        .always("FailureAction", u.failure_action().name())
         .always("Monitor", u.monitor_ns)
         .always("MaxFailureRatio", u.max_failure_ratio)
-        .always("Order", order)
+        .always("Order", u.order().name())
         .done()
 }
 
