@@ -2,8 +2,9 @@
 //! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    Config, DependencyCondition, FailureAction, JobSchedule, Network, NodeAvailability, NodeRole, NodeState,
-    RestartCondition, ScheduleOverlap, Secret, Service, Task, TaskState, UpdateOrder, UpdateState, service_spec::Mode,
+    Config, DependencyCondition, EndpointMode, FailureAction, JobSchedule, Network, NodeAvailability, NodeRole,
+    NodeState, PortProtocol, PublishMode, RestartCondition, ScheduleOverlap, Secret, Service, Task, TaskState,
+    UpdateOrder, UpdateState, service_spec::Mode,
 };
 
 impl DependencyCondition {
@@ -157,6 +158,51 @@ impl NodeRole {
     }
 }
 
+impl PortProtocol {
+    /// "tcp" or "udp", as `-p 53:53/udp` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PortProtocol::Tcp => "tcp",
+            PortProtocol::Udp => "udp",
+        }
+    }
+
+    /// Parses a protocol name.
+    pub fn from_name(name: &str) -> Option<PortProtocol> {
+        [PortProtocol::Tcp, PortProtocol::Udp].into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl PublishMode {
+    /// "ingress" or "host", as `--publish mode=` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PublishMode::Ingress => "ingress",
+            PublishMode::Host => "host",
+        }
+    }
+
+    /// Parses a publish mode's name.
+    pub fn from_name(name: &str) -> Option<PublishMode> {
+        [PublishMode::Ingress, PublishMode::Host].into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl EndpointMode {
+    /// "vip" or "dnsrr", as `--endpoint-mode` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointMode::Vip => "vip",
+            EndpointMode::Dnsrr => "dnsrr",
+        }
+    }
+
+    /// Parses an `--endpoint-mode` value.
+    pub fn from_name(name: &str) -> Option<EndpointMode> {
+        [EndpointMode::Vip, EndpointMode::Dnsrr].into_iter().find(|m| m.name() == name)
+    }
+}
+
 impl FailureAction {
     /// As `--update-failure-action` and Docker's JSON name it.
     pub fn name(self) -> &'static str {
@@ -287,5 +333,22 @@ mod tests {
         }
         assert!(TaskState::Failed.is_terminal());
         assert!(!TaskState::Running.is_terminal());
+    }
+
+    #[test]
+    fn names_read_back() {
+        for p in [PortProtocol::Tcp, PortProtocol::Udp] {
+            assert_eq!(PortProtocol::from_name(p.name()), Some(p));
+        }
+        for m in [PublishMode::Ingress, PublishMode::Host] {
+            assert_eq!(PublishMode::from_name(m.name()), Some(m));
+        }
+        for m in [EndpointMode::Vip, EndpointMode::Dnsrr] {
+            assert_eq!(EndpointMode::from_name(m.name()), Some(m));
+        }
+        for r in [NodeRole::Worker, NodeRole::Manager] {
+            assert_eq!(NodeRole::from_name(r.name()), Some(r));
+        }
+        assert_eq!(PortProtocol::from_name("sctp"), None);
     }
 }

@@ -10,8 +10,7 @@ use crate::InvalidSpec;
 
 /// "8080/tcp".
 pub fn describe(port: u32, protocol: PortProtocol) -> String {
-    let proto = if protocol == PortProtocol::Udp { "udp" } else { "tcp" };
-    format!("{port}/{proto}")
+    format!("{port}/{}", protocol.name())
 }
 
 /// Checks the spec's published ports and endpoint mode.

@@ -83,11 +83,7 @@ pub fn network(text: &str) -> Result<NetworkAttachmentConfig, String> {
 
 /// `--endpoint-mode vip|dnsrr`.
 pub fn endpoint_mode(text: &str) -> Result<EndpointMode, String> {
-    match text {
-        "vip" => Ok(EndpointMode::Vip),
-        "dnsrr" => Ok(EndpointMode::Dnsrr),
-        other => Err(format!("expected vip or dnsrr, got {other:?}")),
-    }
+    EndpointMode::from_name(text).ok_or_else(|| format!("expected vip or dnsrr, got {text:?}"))
 }
 
 /// `spread=node.labels.KEY` -> the spread descriptor (the daemon checks it).

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use shoal_proto::control_client::ControlClient;
 use shoal_proto::{
-    Annotations, Config, ConfigSpec, CreateConfigRequest, CreateSecretRequest, GetConfigRequest, GetSecretRequest,
-    ListConfigsRequest, ListSecretsRequest, Meta, RemoveConfigRequest, RemoveSecretRequest, Secret, SecretSpec,
+    Annotations, ConfigSpec, CreateConfigRequest, CreateSecretRequest, GetConfigRequest, GetSecretRequest,
+    ListConfigsRequest, ListSecretsRequest, RemoveConfigRequest, RemoveSecretRequest, SecretSpec,
 };
 use tonic::transport::Channel;
 
@@ -83,41 +83,7 @@ pub struct LsArgs {
 }
 
 /// What the commands show of a secret or a config.
-struct Item {
-    id: String,
-    meta: Meta,
-    annotations: Annotations,
-    templating: String,
-    /// A config's data; never a secret's.
-    data: Option<Vec<u8>>,
-    /// As `inspect` shows it (Docker's shape).
-    inspect: Value,
-}
-
-impl From<Secret> for Item {
-    fn from(s: Secret) -> Item {
-        let inspect = inspect::secret(&s);
-        let spec = s.spec.unwrap_or_default();
-        let annotations = spec.annotations.unwrap_or_default();
-        Item {
-            id: s.id,
-            meta: s.meta.unwrap_or_default(),
-            annotations,
-            templating: spec.templating,
-            data: None,
-            inspect,
-        }
-    }
-}
-
-impl From<Config> for Item {
-    fn from(c: Config) -> Item {
-        let inspect = inspect::config(&c);
-        let spec = c.spec.unwrap_or_default();
-        let (annotations, templating) = (spec.annotations.unwrap_or_default(), spec.templating);
-        Item { id: c.id, meta: c.meta.unwrap_or_default(), annotations, templating, data: Some(spec.data), inspect }
-    }
-}
+type Item = shoal_dockerapi::shape::File;
 
 /// The data of `create`: the file's bytes, or STDIN's for "-".
 fn read_data(file: &str) -> Result<Vec<u8>> {
@@ -178,7 +144,7 @@ pub async fn run(ctx: &mut Ctx, kind: Kind, cmd: FileCommand) -> Result<()> {
                 found.iter().for_each(|i| print_pretty(kind, i));
                 return Ok(());
             }
-            inspect::print(found.into_iter().map(|i| i.inspect).collect(), &Format::from_flag(format.as_deref()))
+            inspect::print(found.iter().map(Item::shown).collect(), &Format::from_flag(format.as_deref()))
         }
         FileCommand::Rm { names } => super::each(names, |reference| remove(client.clone(), kind, reference)).await,
     }
@@ -197,19 +163,19 @@ async fn list(client: &mut ControlClient<Channel>, kind: Kind) -> Result<(Vec<It
     Ok(match kind {
         Kind::Secret => {
             let list = client.list_secrets(ListSecretsRequest {}).await.map_err(status)?.into_inner();
-            (list.secrets.into_iter().map(Item::from).collect(), list.warning)
+            (list.secrets.iter().map(Item::from).collect(), list.warning)
         }
         Kind::Config => {
             let list = client.list_configs(ListConfigsRequest {}).await.map_err(status)?.into_inner();
-            (list.configs.into_iter().map(Item::from).collect(), list.warning)
+            (list.configs.iter().map(Item::from).collect(), list.warning)
         }
     })
 }
 
 async fn get(client: &mut ControlClient<Channel>, kind: Kind, reference: String) -> Result<Item> {
     Ok(match kind {
-        Kind::Secret => client.get_secret(GetSecretRequest { reference }).await.map_err(status)?.into_inner().into(),
-        Kind::Config => client.get_config(GetConfigRequest { reference }).await.map_err(status)?.into_inner().into(),
+        Kind::Secret => (&client.get_secret(GetSecretRequest { reference }).await.map_err(status)?.into_inner()).into(),
+        Kind::Config => (&client.get_config(GetConfigRequest { reference }).await.map_err(status)?.into_inner()).into(),
     })
 }
 

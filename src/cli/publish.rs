@@ -22,11 +22,9 @@ fn long(text: &str) -> Result<PortConfig, String> {
             "target" => port.target_port = number("target", value)?,
             "protocol" => port.protocol = protocol(value)? as i32,
             "mode" => {
-                port.publish_mode = match value {
-                    "ingress" => PublishMode::Ingress,
-                    "host" => PublishMode::Host,
-                    other => return Err(format!("mode: expected ingress or host, got {other:?}")),
-                } as i32
+                port.publish_mode = PublishMode::from_name(value)
+                    .ok_or_else(|| format!("mode: expected ingress or host, got {value:?}"))?
+                    as i32
             }
             other => {
                 return Err(format!("unknown field {other:?} (expected published, target, protocol, mode): {text:?}"));
@@ -87,17 +85,13 @@ fn number(what: &str, text: &str) -> Result<u32, String> {
 }
 
 fn protocol(text: &str) -> Result<PortProtocol, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "tcp" => Ok(PortProtocol::Tcp),
-        "udp" => Ok(PortProtocol::Udp),
-        other => Err(format!("protocol: expected tcp or udp, got {other:?}")),
-    }
+    PortProtocol::from_name(&text.to_ascii_lowercase())
+        .ok_or_else(|| format!("protocol: expected tcp or udp, got {:?}", text.to_ascii_lowercase()))
 }
 
 /// `*:8080->80/tcp`, as `docker service ls` and `service ps` show a port.
 pub fn show(port: &PortConfig) -> String {
-    let proto = if port.protocol() == PortProtocol::Udp { "udp" } else { "tcp" };
-    format!("*:{}->{}/{proto}", port.published_port, port.target_port)
+    format!("*:{}->{}/{}", port.published_port, port.target_port, port.protocol().name())
 }
 
 /// The ports, comma separated.

@@ -186,23 +186,21 @@ impl ModeIn {
     }
 }
 
+/// An enum by its Docker name; `default` when the name is left empty.
+fn named<T>(name: &str, default: T, from_name: fn(&str) -> Option<T>) -> Option<T> {
+    if name.is_empty() { Some(default) } else { from_name(name) }
+}
+
 impl UpdateConfigIn {
     fn into_proto(self, field: &str) -> Result<UpdateConfig, Unsupported> {
-        let failure_action = match self.failure_action.as_str() {
-            "" => Some(FailureAction::Pause),
-            other => FailureAction::from_name(other),
-        }
-        .ok_or_else(|| {
-            Unsupported(format!(
-                "{field}.FailureAction: expected pause, continue or rollback, got {:?}",
-                self.failure_action
-            ))
-        })?;
-        let order = match self.order.as_str() {
-            "" => Some(UpdateOrder::StopFirst),
-            other => UpdateOrder::from_name(other),
-        }
-        .ok_or_else(|| {
+        let failure_action =
+            named(&self.failure_action, FailureAction::Pause, FailureAction::from_name).ok_or_else(|| {
+                Unsupported(format!(
+                    "{field}.FailureAction: expected pause, continue or rollback, got {:?}",
+                    self.failure_action
+                ))
+            })?;
+        let order = named(&self.order, UpdateOrder::StopFirst, UpdateOrder::from_name).ok_or_else(|| {
             Unsupported(format!("{field}.Order: expected stop-first or start-first, got {:?}", self.order))
         })?;
         Ok(UpdateConfig {
@@ -218,11 +216,8 @@ impl UpdateConfigIn {
 
 impl EndpointSpecIn {
     fn into_proto(self) -> Result<EndpointSpec, Unsupported> {
-        let mode = match self.mode.as_str() {
-            "" | "vip" => EndpointMode::Vip,
-            "dnsrr" => EndpointMode::Dnsrr,
-            other => return Err(Unsupported(format!("EndpointSpec.Mode: expected vip or dnsrr, got {other:?}"))),
-        };
+        let mode = named(&self.mode, EndpointMode::Vip, EndpointMode::from_name)
+            .ok_or_else(|| Unsupported(format!("EndpointSpec.Mode: expected vip or dnsrr, got {:?}", self.mode)))?;
         let ports = self.ports.into_iter().map(PortIn::into_proto).collect::<Result<_, _>>()?;
         Ok(EndpointSpec { mode: mode as i32, ports })
     }
@@ -231,22 +226,16 @@ impl EndpointSpecIn {
 impl PortIn {
     fn into_proto(self) -> Result<PortConfig, Unsupported> {
         refuse_if(!self.name.is_empty(), "EndpointSpec.Ports.Name")?;
-        let protocol = match self.protocol.as_str() {
-            "" | "tcp" => PortProtocol::Tcp,
-            "udp" => PortProtocol::Udp,
-            other => {
-                return Err(Unsupported(format!("EndpointSpec.Ports.Protocol: expected tcp or udp, got {other:?}")));
-            }
-        };
-        let publish_mode = match self.publish_mode.as_str() {
-            "" | "ingress" => PublishMode::Ingress,
-            "host" => PublishMode::Host,
-            other => {
-                return Err(Unsupported(format!(
-                    "EndpointSpec.Ports.PublishMode: expected ingress or host, got {other:?}"
-                )));
-            }
-        };
+        let protocol = named(&self.protocol, PortProtocol::Tcp, PortProtocol::from_name).ok_or_else(|| {
+            Unsupported(format!("EndpointSpec.Ports.Protocol: expected tcp or udp, got {:?}", self.protocol))
+        })?;
+        let publish_mode =
+            named(&self.publish_mode, PublishMode::Ingress, PublishMode::from_name).ok_or_else(|| {
+                Unsupported(format!(
+                    "EndpointSpec.Ports.PublishMode: expected ingress or host, got {:?}",
+                    self.publish_mode
+                ))
+            })?;
         Ok(PortConfig {
             protocol: protocol as i32,
             target_port: self.target_port,

@@ -19,7 +19,8 @@ use shoal_proto::{
 };
 
 use super::{ApiError, Backend, query};
-use crate::{filters, shape};
+use crate::filters;
+use crate::shape::File;
 
 /// Which of the two a route is about.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -70,48 +71,39 @@ fn parse(body: Result<Bytes, BytesRejection>, kind: Kind) -> Result<Parsed, ApiE
     Ok(Parsed { annotations, data, templating })
 }
 
-/// Id, annotations and Docker's shape of every secret or config.
-async fn all(b: &Backend, kind: Kind) -> Result<Vec<(String, Annotations, Value)>, ApiError> {
+/// Every secret or config.
+async fn all(b: &Backend, kind: Kind) -> Result<Vec<File>, ApiError> {
     let mut control = b.control.clone();
     Ok(match kind {
         Kind::Secret => {
-            let list = control.list_secrets(ListSecretsRequest {}).await?.into_inner().secrets;
-            list.iter()
-                .map(|s| {
-                    (s.id.clone(), annotations(s.spec.as_ref().and_then(|s| s.annotations.clone())), shape::secret(s))
-                })
-                .collect()
+            control.list_secrets(ListSecretsRequest {}).await?.into_inner().secrets.iter().map(File::from).collect()
         }
         Kind::Config => {
-            let list = control.list_configs(ListConfigsRequest {}).await?.into_inner().configs;
-            list.iter()
-                .map(|c| {
-                    (c.id.clone(), annotations(c.spec.as_ref().and_then(|s| s.annotations.clone())), shape::config(c))
-                })
-                .collect()
+            control.list_configs(ListConfigsRequest {}).await?.into_inner().configs.iter().map(File::from).collect()
         }
     })
 }
 
-fn annotations(a: Option<Annotations>) -> Annotations {
-    a.unwrap_or_default()
+/// One, by id, id prefix or name.
+async fn one(b: &Backend, kind: Kind, reference: String) -> Result<File, ApiError> {
+    let mut control = b.control.clone();
+    Ok(match kind {
+        Kind::Secret => (&control.get_secret(GetSecretRequest { reference }).await?.into_inner()).into(),
+        Kind::Config => (&control.get_config(GetConfigRequest { reference }).await?.into_inner()).into(),
+    })
 }
 
 /// `GET /secrets?filters=`, `GET /configs?filters=`.
 pub(super) async fn list(b: Backend, kind: Kind, q: HashMap<String, String>) -> Result<Json<Vec<Value>>, ApiError> {
     let filters = query::filters(q.get("filters").map(String::as_str), filters::file)?;
     let items = all(&b, kind).await?;
-    let keep = |(id, a, _): &(String, Annotations, Value)| filters::named_matches(&filters, id, &a.name, &a.labels);
-    Ok(Json(items.into_iter().filter(keep).map(|(_, _, shown)| shown).collect()))
+    let keep = |f: &&File| filters::named_matches(&filters, &f.id, &f.annotations.name, &f.annotations.labels);
+    Ok(Json(items.iter().filter(keep).map(File::shown).collect()))
 }
 
 /// `GET /secrets/{id}`, `GET /configs/{id}`: by id, id prefix or name.
 pub(super) async fn inspect(b: Backend, kind: Kind, reference: String) -> Result<Json<Value>, ApiError> {
-    let mut control = b.control.clone();
-    Ok(Json(match kind {
-        Kind::Secret => shape::secret(&control.get_secret(GetSecretRequest { reference }).await?.into_inner()),
-        Kind::Config => shape::config(&control.get_config(GetConfigRequest { reference }).await?.into_inner()),
-    }))
+    Ok(Json(one(&b, kind, reference).await?.shown()))
 }
 
 /// Creates one (`reuse`: answered unchanged if one of that name holds
@@ -154,16 +146,15 @@ pub(super) async fn update(
 ) -> Result<(), ApiError> {
     let version = query::version(&q)?;
     let parsed = parse(body, kind)?;
-    let current = inspect(b.clone(), kind, reference).await?.0;
-    let name = current["Spec"]["Name"].as_str().unwrap_or_default().to_string();
-    if current["Version"]["Index"].as_u64() != Some(version) {
+    let current = one(&b, kind, reference).await?;
+    let name = &current.annotations.name;
+    if current.meta.version != version {
         return Err(ApiError::conflict(format!("update out of sequence: {name} changed since version {version}")));
     }
-    if parsed.annotations.name != name {
+    if &parsed.annotations.name != name {
         return Err(ApiError::invalid(format!("Name: a {} cannot be renamed ({name})", noun(kind))));
     }
-    let labels: HashMap<String, String> = serde_json::from_value(current["Spec"]["Labels"].clone()).unwrap_or_default();
-    if parsed.annotations.labels != labels {
+    if parsed.annotations.labels != current.annotations.labels {
         return Err(ApiError::invalid(format!(
             "Labels: the labels of {} {name} cannot change in shoal: remove it and create it again",
             noun(kind)

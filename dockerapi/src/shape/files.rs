@@ -7,26 +7,64 @@ use shoal_proto::{Annotations, Config, Meta, Secret};
 
 use super::{Obj, labels, meta};
 
+/// A secret or a config, as the CLI and the API show them.
+#[derive(Clone, Debug, Default)]
+pub struct File {
+    pub id: String,
+    pub meta: Meta,
+    pub annotations: Annotations,
+    pub templating: String,
+    /// A config's data; never a secret's.
+    pub data: Option<Vec<u8>>,
+}
+
+impl From<&Secret> for File {
+    fn from(s: &Secret) -> File {
+        let spec = s.spec.clone().unwrap_or_default();
+        File {
+            id: s.id.clone(),
+            meta: s.meta.unwrap_or_default(),
+            annotations: spec.annotations.unwrap_or_default(),
+            templating: spec.templating,
+            data: None,
+        }
+    }
+}
+
+impl From<&Config> for File {
+    fn from(c: &Config) -> File {
+        let spec = c.spec.clone().unwrap_or_default();
+        File {
+            id: c.id.clone(),
+            meta: c.meta.unwrap_or_default(),
+            annotations: spec.annotations.unwrap_or_default(),
+            templating: spec.templating,
+            data: Some(spec.data),
+        }
+    }
+}
+
+impl File {
+    /// Docker's shape: name, labels, templating, and a config's data.
+    pub fn shown(&self) -> Value {
+        let spec = Obj::new()
+            .always("Name", self.annotations.name.as_str())
+            .always("Labels", labels(&self.annotations.labels))
+            .put("Data", self.data.as_ref().map(|d| base64::engine::general_purpose::STANDARD.encode(d)))
+            .put("Templating", (!self.templating.is_empty()).then(|| json!({ "Name": self.templating })))
+            .done();
+        meta(Obj::new(), &self.id, Some(&self.meta)).always("Spec", spec).done()
+    }
+}
+
 /// A secret: its name, labels and templating, never its data.
 pub fn secret(s: &Secret) -> Value {
-    let spec = s.spec.clone().unwrap_or_default();
-    file(&s.id, s.meta.as_ref(), spec.annotations.unwrap_or_default(), &spec.templating, None)
+    File::from(s).shown()
 }
 
 /// A config, its data included.
 pub fn config(c: &Config) -> Value {
-    let spec = c.spec.clone().unwrap_or_default();
-    file(&c.id, c.meta.as_ref(), spec.annotations.unwrap_or_default(), &spec.templating, Some(&spec.data))
-}
-
-fn file(id: &str, m: Option<&Meta>, annotations: Annotations, templating: &str, data: Option<&[u8]>) -> Value {
-    let spec = Obj::new()
-        .always("Name", annotations.name)
-        .always("Labels", labels(&annotations.labels))
-        .put("Data", data.map(|d| base64::engine::general_purpose::STANDARD.encode(d)))
-        .put("Templating", (!templating.is_empty()).then(|| json!({ "Name": templating })))
-        .done();
-    meta(Obj::new(), id, m).always("Spec", spec).done()
+    File::from(c).shown()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ mod service;
 mod task;
 
 pub use event::event;
-pub use files::{config, secret};
+pub use files::{File, config, secret};
 pub use network::network;
 pub use node::{cluster, node};
 pub use service::{mount_type_name, service, spec, task_spec};

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, Dependency, EndpointMode, EndpointSpec, JobSchedule, Mount, MountType, PortConfig, PortProtocol,
-    PublishMode, RestartCondition, Service, ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode,
+    ContainerSpec, Dependency, EndpointSpec, JobSchedule, Mount, MountType, PortConfig, RestartCondition, Service,
+    ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode,
 };
 
 use super::{Obj, labels, meta, rfc3339};
@@ -83,13 +83,12 @@ fn dependency(d: &Dependency) -> Value {
 
 fn endpoint_spec(e: Option<&EndpointSpec>) -> Value {
     let e = e.cloned().unwrap_or_default();
-    let mode = if e.mode() == EndpointMode::Dnsrr { "dnsrr" } else { "vip" };
+    let mode = e.mode().name();
     Obj::new().always("Mode", mode).put("Ports", e.ports.iter().map(port).collect::<Vec<_>>()).done()
 }
 
 fn port(p: &PortConfig) -> Value {
-    let protocol = if p.protocol() == PortProtocol::Udp { "udp" } else { "tcp" };
-    let mode = if p.publish_mode() == PublishMode::Host { "host" } else { "ingress" };
+    let (protocol, mode) = (p.protocol().name(), p.publish_mode().name());
     Obj::new()
         .always("Protocol", protocol)
         .always("TargetPort", p.target_port)
