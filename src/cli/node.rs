@@ -251,6 +251,7 @@ pub async fn run(ctx: &mut Ctx, cmd: NodeCommand) -> Result<()> {
                 label_add: label_add.into_iter().collect(),
                 label_rm,
                 role,
+                version: None,
             };
             ctx.control().await?.update_node(request).await.map_err(status)?;
             outln!("{reference}");

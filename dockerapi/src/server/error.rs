@@ -36,10 +36,15 @@ impl ApiError {
 
 /// The control API's answer as Docker's status codes: not found 404,
 /// a name taken or a stale version 409, a bad argument 400, a node that
-/// is not a manager (or is locked, or has no leader) 503.
+/// is not a manager (or is locked, or has no leader) 503. A stale
+/// version reads as Docker's does ("update out of sequence"), which
+/// scripts look for.
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> ApiError {
-        let message = status.message().to_string();
+        let message = match status.code() {
+            Code::Aborted => format!("update out of sequence: {}", status.message()),
+            _ => status.message().to_string(),
+        };
         let code = match status.code() {
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
@@ -72,7 +77,9 @@ mod tests {
         let code = |s: tonic::Status| ApiError::from(s).status;
         assert_eq!(code(tonic::Status::not_found("service web not found")), StatusCode::NOT_FOUND);
         assert_eq!(code(tonic::Status::already_exists("name taken")), StatusCode::CONFLICT);
-        assert_eq!(code(tonic::Status::aborted("update out of sequence")), StatusCode::CONFLICT);
+        assert_eq!(code(tonic::Status::aborted("node x changed")), StatusCode::CONFLICT);
+        let stale = ApiError::from(tonic::Status::aborted("node x changed since it was read"));
+        assert_eq!(stale.message, "update out of sequence: node x changed since it was read");
         assert_eq!(code(tonic::Status::invalid_argument("--replicas")), StatusCode::BAD_REQUEST);
         let worker = tonic::Status::failed_precondition("this node is not a cluster manager: ...");
         assert_eq!(code(worker), StatusCode::SERVICE_UNAVAILABLE);

@@ -55,9 +55,9 @@ struct NodeSpec {
     availability: Option<String>,
 }
 
-/// `POST /nodes/{id}/update?version=N`: the whole spec, refused (409) if
-/// the node changed since version N was read; the difference with the
-/// node's current spec is what the control API is asked to change.
+/// `POST /nodes/{id}/update?version=N`: the whole spec; the difference
+/// with the node's current spec is what the control API is asked to
+/// change, from version N (refused, 409, if the node changed since).
 pub(super) async fn update(
     State(b): State<Backend>,
     Path(id): Path<String>,
@@ -70,13 +70,6 @@ pub(super) async fn update(
     let role = wanted.role.as_deref().map(role).transpose()?;
     let mut control = b.control.clone();
     let node = control.get_node(GetNodeRequest { reference: id }).await?.into_inner();
-    let current_version = node.meta.as_ref().map_or(0, |m| m.version);
-    if version != current_version {
-        return Err(ApiError::conflict(format!(
-            "update out of sequence: node {} is at version {current_version}, the update was made from version {version}",
-            node.id
-        )));
-    }
     let spec = node.spec.clone().unwrap_or_default();
     let current = spec.annotations.clone().unwrap_or_default().labels;
     let wanted_labels = wanted.labels.unwrap_or_default();
@@ -92,14 +85,11 @@ pub(super) async fn update(
         label_add,
         label_rm,
         role: role.filter(|r| *r != spec.desired_role()).map(|r| r as i32),
+        // The control API refuses it (409) if the node changed since the
+        // caller read it; an update that changes nothing is checked too.
+        version: Some(version),
     };
-    if request.availability.is_some()
-        || request.role.is_some()
-        || !request.label_add.is_empty()
-        || !request.label_rm.is_empty()
-    {
-        control.update_node(request).await?;
-    }
+    control.update_node(request).await?;
     Ok(())
 }
 

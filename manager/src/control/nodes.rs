@@ -127,23 +127,32 @@ pub async fn update(h: &Handles, req: UpdateNodeRequest) -> Result<Node> {
     if role == Some(NodeRole::Worker) {
         check_demote(&h.store, &h.leadership, &id)?;
     }
-    let node = h
-        .proposer
-        .update_node(&id, |node| {
-            let spec = node.spec.get_or_insert_with(Default::default);
-            if let Some(a) = availability {
-                spec.availability = a as i32;
-            }
-            if let Some(r) = role {
-                spec.desired_role = r as i32;
-            }
-            let labels = &mut spec.annotations.get_or_insert_with(Default::default).labels;
-            labels.extend(req.label_add.clone());
-            for key in &req.label_rm {
-                labels.remove(key);
-            }
-        })
-        .await?;
+    let change = |node: &mut Node| {
+        let spec = node.spec.get_or_insert_with(Default::default);
+        if let Some(a) = availability {
+            spec.availability = a as i32;
+        }
+        if let Some(r) = role {
+            spec.desired_role = r as i32;
+        }
+        let labels = &mut spec.annotations.get_or_insert_with(Default::default).labels;
+        labels.extend(req.label_add.clone());
+        for key in &req.label_rm {
+            labels.remove(key);
+        }
+    };
+    let node = match req.version {
+        None => h.proposer.update_node(&id, change).await?,
+        // From the version the caller read: the store refuses the write
+        // if the node changed since, even between this read and it.
+        Some(read) => {
+            let mut node = h.store.view(|s| resolve::node(s, &id).cloned())?;
+            node.meta.get_or_insert_with(Default::default).version = read;
+            change(&mut node);
+            h.proposer.propose(vec![ops::update(Object::Node(node.clone()))]).await?;
+            h.store.view(|s| s.node(&id).cloned()).unwrap_or(node)
+        }
+    };
     Ok(RaftView::now(&h.leadership).apply(&h.leadership, node))
 }
 

@@ -152,7 +152,18 @@ async fn nodes_are_listed_with_raft_and_updated() {
     assert!(err.to_string().contains("is the last manager of the cluster"), "{err}");
     let nobody = UpdateNodeRequest { reference: "nobody".into(), ..Default::default() };
     assert_eq!(code(nodes::update(h, nobody).await), Code::NotFound);
+    let version = h.store.view(|s| s.node("w1").unwrap().meta.as_ref().unwrap().version);
+    let stale = UpdateNodeRequest { reference: "w1".into(), version: Some(version - 1), ..Default::default() };
+    assert_eq!(code(nodes::update(h, stale).await), Code::Aborted, "a stale version");
     assert_eq!(objects(h), before, "refusals write nothing");
+    let current = UpdateNodeRequest {
+        reference: "w1".into(),
+        version: Some(version),
+        label_rm: vec!["zone".into()],
+        ..Default::default()
+    };
+    let node = nodes::update(h, current).await.unwrap();
+    assert!(node.spec.unwrap().annotations.unwrap().labels.is_empty(), "the version read is the current one");
 }
 
 #[tokio::test]
