@@ -24,6 +24,11 @@ pub struct DaemonArgs {
     /// (`DOCKER_HOST=unix://PATH`), or none [default: <data-dir>/docker.sock]
     #[arg(long, value_name = "PATH|none", env = "SHOAL_DOCKER_API_SOCKET")]
     pub docker_api_socket: Option<PathBuf>,
+    /// Also serve the Docker Engine API over TCP at ADDR (managers; off unless given), HTTPS
+    /// for admin certificates only: `DOCKER_HOST=tcp://ADDR DOCKER_TLS_VERIFY=1
+    /// DOCKER_CERT_PATH=<shoal cluster admin create --out>`
+    #[arg(long, value_name = "IP:PORT", env = "SHOAL_DOCKER_API_ADDR", value_parser = ip_port)]
+    pub docker_api_addr: Option<SocketAddr>,
     /// Address the node endpoint (gRPC) listens on
     #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:4242", value_parser = addr::parse_listen)]
     pub listen_addr: SocketAddr,
@@ -57,11 +62,11 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "unix://PATH|none", default_value = "unix:///var/run/docker.sock", value_parser = docker_host)]
     pub docker_host: DockerHost,
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless given; Docker uses 127.0.0.1:9323)
-    #[arg(long, value_name = "IP:PORT", env = "SHOAL_METRICS_ADDR", value_parser = metrics_addr)]
+    #[arg(long, value_name = "IP:PORT", env = "SHOAL_METRICS_ADDR", value_parser = ip_port)]
     pub metrics_addr: Option<SocketAddr>,
     /// Serve the live web view at ADDR (managers; off unless given): plain HTTP on a loopback
     /// address, else HTTPS for admin certificates only
-    #[arg(long, value_name = "IP:PORT", env = "SHOAL_WEB_ADDR", value_parser = metrics_addr)]
+    #[arg(long, value_name = "IP:PORT", env = "SHOAL_WEB_ADDR", value_parser = ip_port)]
     pub web_addr: Option<SocketAddr>,
     /// Most cluster events a manager keeps for `shoal events --since` (0: none, and no live events)
     #[arg(long, value_name = "N", default_value = "10000", value_parser = crate::cli::args::count)]
@@ -80,7 +85,7 @@ fn resolver(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `--metrics-addr`, `--web-addr`: an IP and port.
-fn metrics_addr(text: &str) -> Result<SocketAddr, String> {
+fn ip_port(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| format!("expected IP:PORT such as 127.0.0.1:9323, got {text:?}"))
 }
 
@@ -135,6 +140,7 @@ impl DaemonArgs {
                 Some(path) => Some(path),
                 None => Some(self.data_dir.join("docker.sock")),
             },
+            docker_api_addr: self.docker_api_addr,
             data_dir: self.data_dir,
             listen_addr: self.listen_addr,
             advertise_addr: self.advertise_addr,

@@ -286,6 +286,7 @@ fn services_networks_secrets_and_configs_through_the_docker_cli() {
     let body = serde_json::to_string(&spec_of(manager, "api")).unwrap().replace("\"Replicas\":3", "\"Replicas\":1");
     let (code, answer) = manager.docker_api("POST", &format!("/v1.50/services/{id}/update?version=1"), Some(&body));
     assert_eq!(code, 409, "{answer}");
+    assert!(json(&answer)["message"].as_str().unwrap().starts_with("update out of sequence"), "{answer}");
     assert_eq!(spec_of(manager, "api")["Mode"]["Replicated"]["Replicas"], 3);
     let (code, answer) = manager.docker_api(
         "POST",
@@ -415,11 +416,75 @@ fn the_nodes_own_engine_answers_for_its_containers_and_images() {
     assert_eq!(listed.trim(), made.trim(), "docker ps through shoal lists the node's own containers");
     let images = node.docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", &label]);
     assert_eq!(images.trim(), image.name);
+    let inspected = json(&node.docker_ok(&["container", "inspect", made.trim()]));
+    assert_eq!(inspected[0]["Id"], made.trim(), "a container's inspect is the engine's");
+    let (code, plugins) = node.docker_api("GET", "/v1.41/plugins", None);
+    assert!(code == 200 && json(&plugins).is_array(), "{plugins}");
+    common::images::docker(&["rm", made.trim()]);
 
-    // A node whose engine does not answer says so; the cluster's state
-    // is still served.
-    let cluster = Cluster::new(1, 0);
-    let refused = cluster.managers[0].docker_fails(&["ps"]);
+    // A node whose engine does not answer on its socket says so; the
+    // cluster's state is still served.
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    let node =
+        common::Node::start_with_docker("engine-2", None, "127.0.0.1", Some(&format!("unix://{}", dead.display())));
+    node.ok(&["node", "init"]);
+    let refused = node.docker_fails(&["ps"]);
     assert!(refused.contains("Docker Engine does not answer"), "{refused}");
-    assert!(cluster.managers[0].docker_ok(&["node", "ls", "-q"]).lines().count() == 1);
+    assert!(node.docker_ok(&["node", "ls", "-q"]).lines().count() == 1);
+}
+
+/// `docker ARGS` through `node`'s Docker API over TCP at `addr`, checking
+/// the server and presenting the bundle in `certs` as `--tlsverify` does.
+fn docker_tls(node: &common::Node, addr: &str, certs: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut command = node.docker(args);
+    command.env("DOCKER_HOST", format!("tcp://{addr}")).env("DOCKER_TLS_VERIFY", "1").env("DOCKER_CERT_PATH", certs);
+    command.output().expect("run docker")
+}
+
+#[test]
+fn over_tcp_the_api_is_https_for_admin_certificates_only() {
+    let mut manager = common::Node::init("dapi-tls");
+    let port = common::free_addr().rsplit_once(':').unwrap().1.to_string();
+    manager.restart_with(&[("SHOAL_DOCKER_API_ADDR", &format!("0.0.0.0:{port}"))]);
+    wait_until(WAIT, "the manager answering again", || manager.shoal(&["node", "ls"]).status.success());
+    let id = manager.ok(&["node", "inspect", "--format", "{{.ID}}", "self"]).trim().to_string();
+
+    // The admin bundle is all the docker CLI needs: the server's
+    // certificate names whichever address the client dialed.
+    let admin = manager.certs().join("admin");
+    for ip in ["127.0.0.1", "127.0.0.2"] {
+        let out = docker_tls(&manager, &format!("{ip}:{port}"), &admin, &["info", "--format", "{{.Swarm.NodeID}}"]);
+        assert!(out.status.success(), "{ip}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    }
+    let addr = format!("127.0.0.1:{port}");
+    let out = docker_tls(&manager, &addr, &admin, &["service", "create", "-d", "--name", "tls", "sleep", "1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(manager.services().contains("tls"), "created over TCP");
+
+    // A node's certificate is the cluster's but no admin's; no
+    // certificate, or plain HTTP, gets nothing.
+    let refused = docker_tls(&manager, &addr, &manager.certs(), &["service", "ls"]);
+    assert!(!refused.status.success(), "a node certificate is refused");
+    let plain = manager.docker(&["service", "ls"]).env("DOCKER_HOST", format!("tcp://{addr}")).output().unwrap();
+    assert!(!plain.status.success(), "plain HTTP is not served");
+    let code = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cacert"])
+        .arg(admin.join("ca.pem"))
+        .arg(format!("https://{addr}/_ping"))
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(String::from_utf8_lossy(&code), "000", "no client certificate: no answer");
+
+    // A revoked admin certificate is refused from then on.
+    let scratch = tempfile::tempdir().unwrap();
+    let bundle = scratch.path().join("ops");
+    let cert = manager.ok(&["cluster", "admin", "create", "--out", bundle.to_str().unwrap()]);
+    assert!(docker_tls(&manager, &addr, &bundle, &["service", "ls"]).status.success());
+    manager.ok(&["cluster", "admin", "revoke", cert.trim()]);
+    assert!(!docker_tls(&manager, &addr, &bundle, &["service", "ls"]).status.success(), "revoked: refused");
+    manager.ok(&["service", "rm", "tls"]);
 }

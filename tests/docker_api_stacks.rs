@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Node, json, shared_stacks, sorted_lines, wait_until};
+use common::{Cluster, Node, json, shared_stacks, sorted_lines, urlencode, wait_until};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -287,14 +287,4 @@ fn a_swarm_provider_reads_services_tasks_networks_and_events() {
     assert_eq!((&event["Action"], &event["Actor"]["Attributes"]["name"]), (&"update".into(), &"whoami".into()));
     let _ = watch.kill();
     let _ = watch.wait();
-}
-
-/// Percent-encodes a query value.
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

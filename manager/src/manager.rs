@@ -221,6 +221,14 @@ impl Manager {
         &self.inner.config.credentials
     }
 
+    /// Credentials to serve HTTPS at `ip` ([`crate::ca::serving`]).
+    pub fn serving_credentials(&self, ip: std::net::IpAddr) -> Result<transport::Credentials, String> {
+        self.store().view(|s| {
+            let cluster = s.cluster().ok_or("the cluster is not initialised")?;
+            crate::ca::serving::credentials(cluster, self.keys(), self.node_id(), ip)
+        })
+    }
+
     /// What the control API works with (for the node's own socket, which
     /// answers once this node is a manager).
     pub fn control(&self) -> control::Handles {

@@ -15,6 +15,9 @@ pub struct NodeConfig {
     pub socket: PathBuf,
     /// Where the Docker Engine API is served (`None`: not at all).
     pub docker_api_socket: Option<PathBuf>,
+    /// Where the Docker Engine API is also served over TCP, HTTPS for
+    /// admin certificates (managers only).
+    pub docker_api_addr: Option<SocketAddr>,
     /// Where the node endpoint listens, unless the membership recorded
     /// another place.
     pub listen_addr: SocketAddr,

@@ -28,7 +28,7 @@ use crate::member::Member;
 use crate::state::State;
 use crate::{
     Context, NodeConfig, NodeError, Result, addr, admin, certs, datakey, http, membership, metrics, private, recover,
-    runs, supervise, web,
+    runs, supervise, tls, web,
 };
 use shoal_manager::keys::DataKey;
 
@@ -153,18 +153,26 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(unix), daemon.stop.clone().cancelled_owned());
     let local_api = tokio::spawn(local_api);
+    let docker_api_backend =
+        shoal_dockerapi::server::Backend::local(&socket, env!("CARGO_PKG_VERSION"), daemon.stop.clone())
+            .with_engine(daemon.docker.clone());
     let docker_api = match &config.docker_api_socket {
         Some(path) => {
             let listener = private::socket(path).context("--docker-api-socket")?;
-            let version = env!("CARGO_PKG_VERSION");
-            let backend = shoal_dockerapi::server::Backend::local(&socket, version, daemon.stop.clone())
-                .with_engine(daemon.docker.clone());
             info!(socket = %path.display(), "serving the Docker Engine API");
-            Some(http::spawn(listener, shoal_dockerapi::server::router(backend), daemon.stop.clone()))
+            let app = shoal_dockerapi::server::router(docker_api_backend.clone());
+            Some(http::spawn(listener, app, daemon.stop.clone()))
         }
         None => None,
     };
     let (manager, stop) = (&daemon.manager, &daemon.stop);
+    let docker_api_tcp =
+        http_endpoint(config.docker_api_addr, "--docker-api-addr", "the Docker Engine API", |addr| async move {
+            let listener =
+                tls::AdminListener::new(TcpListener::bind(addr).await?, manager.subscribe(), "the Docker Engine API")?;
+            Ok(http::spawn(listener, shoal_dockerapi::server::router(docker_api_backend), stop.clone()))
+        })
+        .await?;
     let metrics = http_endpoint(config.metrics_addr, "--metrics-addr", "metrics at /metrics", |addr| {
         metrics::serve(addr, manager.subscribe(), stop.clone())
     })
@@ -199,7 +207,7 @@ pub async fn serve(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Re
         manager.shutdown().await;
     }
     let _ = local_api.await;
-    for served in [metrics, web, docker_api].into_iter().flatten() {
+    for served in [metrics, web, docker_api, docker_api_tcp].into_iter().flatten() {
         let _ = served.await;
     }
     let _ = std::fs::remove_file(&socket);

@@ -37,6 +37,7 @@ mod renew;
 mod role;
 mod runs;
 mod supervise;
+mod tls;
 mod web;
 
 use std::path::Path;

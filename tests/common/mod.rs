@@ -380,8 +380,16 @@ impl Node {
 
     /// `curl` to this daemon's Docker API: `(status code, body)`.
     pub fn docker_api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.docker_api_with(method, path, body, &[])
+    }
+
+    /// [`Node::docker_api`] sending `headers` (`Name: value`) too.
+    pub fn docker_api_with(&self, method: &str, path: &str, body: Option<&str>, headers: &[&str]) -> (u16, String) {
         let mut command = Command::new("curl");
         command.args(["-s", "-w", "\n%{http_code}", "-X", method, "--unix-socket"]).arg(self.docker_socket());
+        for header in headers {
+            command.args(["-H", header]);
+        }
         if let Some(body) = body {
             command.args(["-H", "Content-Type: application/json", "--data-binary", body]);
         }
@@ -794,4 +802,14 @@ pub fn lines_from(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receive
         }
     });
     rx
+}
+
+/// Percent-encodes a query value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

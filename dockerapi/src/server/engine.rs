@@ -1,9 +1,11 @@
-//! The node's own containers, images and volumes (`docker ps`, `docker
-//! image ls`, `docker volume ls`, what Portainer's node views read): the
-//! node's Docker Engine answers them, read-only (the API forwards the
-//! GET to the engine's socket and its answer back); a node without an
-//! engine has none (empty lists), and one whose engine does not answer
-//! says so (503).
+//! The node's own containers, images, volumes and plugins (`docker ps`,
+//! `docker inspect`, `docker logs`, `docker image ls`, `docker volume ls`,
+//! what Portainer's node views and snapshots read): the node's Docker
+//! Engine answers them, read-only (the API forwards the GET to the
+//! engine's socket and its answer back, streamed); a node without an
+//! engine (none configured, or no socket where one is expected) has none
+//! (empty lists; no such container), and one whose engine does not answer
+//! on its socket says so (503).
 
 use std::path::Path;
 
@@ -16,9 +18,11 @@ use serde_json::json;
 
 use super::{ApiError, Backend};
 
-/// `GET /containers/json`, `/images/json`, `/volumes`.
+/// `GET /containers/json`, `/containers/{id}/json`, `/containers/{id}/logs`,
+/// `/images/json`, `/volumes`, `/plugins`.
 pub(super) async fn read(State(b): State<Backend>, req: Request) -> Result<Response, ApiError> {
-    let Some(socket) = b.engine.clone() else { return Ok(nothing(req.uri().path())) };
+    // No socket there: no engine on this node (a process-only node).
+    let Some(socket) = b.engine.clone().filter(|s| s.exists()) else { return nothing(req.uri().path()) };
     forward(&socket, req).await.map_err(|e| ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         message: format!("this node's Docker Engine does not answer at {}: {e}", socket.display()),
@@ -26,11 +30,16 @@ pub(super) async fn read(State(b): State<Backend>, req: Request) -> Result<Respo
 }
 
 /// What a node without an engine holds: nothing.
-fn nothing(path: &str) -> Response {
-    match path {
+fn nothing(path: &str) -> Result<Response, ApiError> {
+    if let Some(id) = path.strip_prefix("/containers/").and_then(|rest| rest.split('/').next())
+        && id != "json"
+    {
+        return Err(ApiError::not_found(format!("No such container: {id}")));
+    }
+    Ok(match path {
         "/volumes" => axum::Json(json!({ "Volumes": [], "Warnings": [] })).into_response(),
         _ => axum::Json(json!([])).into_response(),
-    }
+    })
 }
 
 /// The GET to the engine at `socket`, its answer streamed back.
@@ -44,4 +53,19 @@ async fn forward(socket: &Path, req: Request) -> Result<Response, Box<dyn std::e
     let answer = sender.send_request(outgoing).await?;
     let (parts, body) = answer.into_parts();
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_without_an_engine_has_nothing() {
+        let missing = nothing("/containers/abc/json").unwrap_err();
+        assert_eq!((missing.status, missing.message.as_str()), (StatusCode::NOT_FOUND, "No such container: abc"));
+        assert!(nothing("/containers/abc/logs").is_err());
+        for path in ["/containers/json", "/images/json", "/plugins", "/volumes"] {
+            assert_eq!(nothing(path).unwrap().status(), StatusCode::OK, "{path}");
+        }
+    }
 }

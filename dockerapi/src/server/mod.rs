@@ -96,8 +96,11 @@ pub fn router(backend: Backend) -> Router {
         .nest("/configs", files::routes(files::Kind::Config))
         .route("/distribution/{*name}", get(distribution))
         .route("/containers/json", get(engine::read))
+        .route("/containers/{id}/json", get(engine::read))
+        .route("/containers/{id}/logs", get(engine::read))
         .route("/images/json", get(engine::read))
         .route("/volumes", get(engine::read))
+        .route("/plugins", get(engine::read))
         .route("/events", get(events::stream))
         .fallback(unknown)
         .with_state(backend);

@@ -132,6 +132,7 @@ pub(super) async fn info(State(b): State<Backend>) -> Result<Json<Value>, ApiErr
         },
         "MemTotal": resources.memory_bytes,
         "Labels": labels,
+        "Plugins": shape::plugins(),
         "Runtimes": description.runtimes.iter().map(|r| (r.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
         "Swarm": swarm,
         "Warnings": [],

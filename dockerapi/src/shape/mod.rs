@@ -14,7 +14,7 @@ mod task;
 pub use event::event;
 pub use files::{File, config, secret};
 pub use network::network;
-pub use node::{cluster, node};
+pub use node::{cluster, node, plugins};
 pub use service::{mount_type_name, service, spec, task_spec};
 pub use task::task;
 

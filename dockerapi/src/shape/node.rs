@@ -5,6 +5,22 @@ use shoal_proto::{Node, NodeAvailability, NodeRole, NodeState, Reachability};
 
 use super::{Obj, labels, meta};
 
+/// The drivers a shoal node honours, by Docker's plugin type: volumes of
+/// the local driver (others only through the docker runtime's engine),
+/// overlay networks, json-file logs.
+const PLUGINS: [(&str, &str); 3] =
+    [("Volume", "local"), ("Network", shoal_spec::network::OVERLAY), ("Log", shoal_proto::logging::JSON_FILE)];
+
+/// The drivers as `GET /info` lists them (`Plugins`: names by type).
+pub fn plugins() -> Value {
+    let mut by_type = serde_json::Map::new();
+    for (kind, name) in PLUGINS {
+        by_type.insert(kind.into(), json!([name]));
+    }
+    by_type.insert("Authorization".into(), Value::Null);
+    Value::Object(by_type)
+}
+
 pub fn node(n: &Node) -> Value {
     let spec = n.spec.clone().unwrap_or_default();
     let d = n.description.clone().unwrap_or_default();
@@ -36,6 +52,7 @@ pub fn node(n: &Node) -> Value {
                     "EngineVersion": d.engine_version,
                     "Labels": labels(&d.engine_labels),
                     "Runtimes": d.runtimes,
+                    "Plugins": PLUGINS.iter().map(|(kind, name)| json!({ "Type": kind, "Name": name })).collect::<Vec<_>>(),
                 },
                 "Docker": d.docker.as_ref().map(|e| json!({
                     "Version": e.version,

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod rejoin;
 pub mod service;
+pub mod serving;
 pub mod token;
 
 use std::time::Duration;

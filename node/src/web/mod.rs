@@ -9,11 +9,10 @@
 //!
 //! On a loopback address it is plain HTTP for whoever can reach the
 //! address (as the control socket is for root); on any other, HTTPS for
-//! admin certificates only ([`tls`]).
+//! admin certificates only ([`crate::tls`]).
 
 mod live;
 mod state;
-mod tls;
 
 use std::net::SocketAddr;
 
@@ -66,7 +65,7 @@ pub async fn serve(
     Ok(if addr.ip().is_loopback() {
         crate::http::spawn(listener, app, stop)
     } else {
-        crate::http::spawn(tls::AdminListener::new(listener, manager)?, app, stop)
+        crate::http::spawn(crate::tls::AdminListener::new(listener, manager, "the web view")?, app, stop)
     })
 }
 
