@@ -103,7 +103,7 @@ fn docker_host(text: &str) -> Result<DockerHost, String> {
 
 /// A duration flag in whole milliseconds (at least 1 ms).
 fn parse_millis(text: &str) -> Result<u64, String> {
-    let ns = crate::duration::parse(text)?;
+    let ns = shoal_spec::text::duration::parse(text)?;
     let ms = (ns / 1_000_000) as u64;
     if ms == 0 {
         return Err(format!("expected at least 1ms, got {text:?}"));

@@ -9,9 +9,6 @@
 mod cli;
 mod client;
 mod daemon;
-mod duration;
-mod stack;
-mod units;
 
 use std::process::ExitCode;
 

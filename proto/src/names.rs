@@ -2,9 +2,9 @@
 //! Docker prints them, and the names of services, networks, secrets and configs.
 
 use crate::v1::{
-    Config, DependencyCondition, EndpointMode, FailureAction, JobSchedule, Network, NodeAvailability, NodeRole,
-    NodeState, PortProtocol, PublishMode, RestartCondition, ScheduleOverlap, Secret, Service, Task, TaskState,
-    UpdateOrder, UpdateState, service_spec::Mode,
+    Config, DependencyCondition, EndpointMode, FailureAction, JobSchedule, MountType, Network, NodeAvailability,
+    NodeRole, NodeState, PortProtocol, PublishMode, RestartCondition, ScheduleOverlap, Secret, Service, Task,
+    TaskState, UpdateOrder, UpdateState, service_spec::Mode,
 };
 
 impl DependencyCondition {
@@ -155,6 +155,22 @@ impl NodeRole {
     /// Parses a `--role` value.
     pub fn from_name(name: &str) -> Option<NodeRole> {
         [NodeRole::Worker, NodeRole::Manager].into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl MountType {
+    /// "bind", "volume" or "tmpfs", as `--mount type=` and Docker's JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MountType::Bind => "bind",
+            MountType::Volume => "volume",
+            MountType::Tmpfs => "tmpfs",
+        }
+    }
+
+    /// Parses a mount type's name.
+    pub fn from_name(name: &str) -> Option<MountType> {
+        [MountType::Bind, MountType::Volume, MountType::Tmpfs].into_iter().find(|m| m.name() == name)
     }
 }
 
@@ -342,6 +358,9 @@ mod tests {
         }
         for m in [PublishMode::Ingress, PublishMode::Host] {
             assert_eq!(PublishMode::from_name(m.name()), Some(m));
+        }
+        for m in [MountType::Bind, MountType::Volume, MountType::Tmpfs] {
+            assert_eq!(MountType::from_name(m.name()), Some(m));
         }
         for m in [EndpointMode::Vip, EndpointMode::Dnsrr] {
             assert_eq!(EndpointMode::from_name(m.name()), Some(m));

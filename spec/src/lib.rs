@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod tasks;
 pub mod template;
+pub mod text;
 pub mod update;
 pub mod validate;
 

@@ -15,8 +15,7 @@ use shoal_spec::update;
 
 use super::policy::{HealthArgs, RestartArgs, RollbackPolicyArgs, UpdatePolicyArgs};
 use super::progress::WaitFlags;
-use crate::duration;
-use crate::units;
+use shoal_spec::text::{duration, file_ref, mount, publish, units};
 
 /// A count: a non-negative integer.
 pub fn count(text: &str) -> Result<u64, String> {
@@ -48,18 +47,18 @@ pub fn env_var(text: &str) -> Result<String, String> {
     }
 }
 
-/// `--mount`: see [`super::mount`].
+/// `--mount`: see [`mount`].
 pub fn mount(text: &str) -> Result<Mount, String> {
-    super::mount::parse(text)
+    mount::parse(text)
 }
 
 /// The ports one `--publish` value publishes.
 #[derive(Debug, Clone)]
 pub struct Published(pub Vec<PortConfig>);
 
-/// `--publish`/`-p`: see [`super::publish`].
+/// `--publish`/`-p`: see [`publish`].
 pub fn published(text: &str) -> Result<Published, String> {
-    super::publish::parse(text).map(Published)
+    publish::parse(text).map(Published)
 }
 
 /// `--network NAME`, or `name=NAME[,alias=ALIAS]...`.
@@ -238,10 +237,10 @@ pub struct CreateArgs {
     #[arg(long)]
     pub with_registry_auth: bool,
     /// Give the tasks a secret: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
-    #[arg(long = "secret", value_name = "SECRET", value_parser = super::file_ref::parse)]
+    #[arg(long = "secret", value_name = "SECRET", value_parser = file_ref::parse)]
     pub secret: Vec<FileReference>,
     /// Give the tasks a config: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
-    #[arg(long = "config", value_name = "CONFIG", value_parser = super::file_ref::parse)]
+    #[arg(long = "config", value_name = "CONFIG", value_parser = file_ref::parse)]
     pub config: Vec<FileReference>,
     #[command(flatten)]
     pub engine: super::engine_opts::EngineArgs,

@@ -10,7 +10,7 @@ use shoal_proto::{LogLine, LogStream, ServiceLogsRequest, now_nanos};
 use super::Ctx;
 use super::human::rfc3339;
 use crate::client::status;
-use crate::duration;
+use shoal_spec::text::duration;
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {

@@ -4,7 +4,7 @@
 use shoal_proto::{Service, service_spec::Mode};
 
 use super::inspect;
-use crate::duration;
+use shoal_spec::text::duration;
 
 /// `service inspect --pretty`.
 pub fn print(s: &Service) {

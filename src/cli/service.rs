@@ -14,8 +14,9 @@ use super::args::{CreateArgs, count};
 use super::format::{Format, ListFlags, PsFlags};
 use super::human::{ago, title};
 use super::logs::{self, LogsArgs};
-use super::{Ctx, inspect, pretty, progress, publish};
+use super::{Ctx, inspect, pretty, progress};
 use crate::client::status;
+use shoal_spec::text::publish;
 
 #[derive(Subcommand, Debug)]
 pub enum ServiceCommand {

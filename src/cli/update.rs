@@ -81,13 +81,13 @@ pub struct UpdateArgs {
     #[arg(long = "mount-rm", value_name = "TARGET")]
     pub mount_rm: Vec<String>,
     /// Add or update a secret: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
-    #[arg(long = "secret-add", value_name = "SECRET", value_parser = super::file_ref::parse)]
+    #[arg(long = "secret-add", value_name = "SECRET", value_parser = shoal_spec::text::file_ref::parse)]
     pub secret_add: Vec<FileReference>,
     /// Remove a secret (by name or id)
     #[arg(long = "secret-rm", value_name = "SECRET")]
     pub secret_rm: Vec<String>,
     /// Add or update a config: NAME, or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444]
-    #[arg(long = "config-add", value_name = "CONFIG", value_parser = super::file_ref::parse)]
+    #[arg(long = "config-add", value_name = "CONFIG", value_parser = shoal_spec::text::file_ref::parse)]
     pub config_add: Vec<FileReference>,
     /// Remove a config (by name or id)
     #[arg(long = "config-rm", value_name = "CONFIG")]

@@ -229,12 +229,8 @@ fn is_empty(value: &Value) -> bool {
 impl MountIn {
     fn into_proto(self) -> Result<Mount, Unsupported> {
         let at = format!("{AT}.Mounts");
-        let kind = match self.r#type.as_str() {
-            "bind" => MountType::Bind,
-            "volume" => MountType::Volume,
-            "tmpfs" => MountType::Tmpfs,
-            other => return Err(Unsupported(format!("{at}.Type: expected bind, volume or tmpfs, got {other:?}"))),
-        };
+        let kind = MountType::from_name(&self.r#type)
+            .ok_or_else(|| Unsupported(format!("{at}.Type: expected bind, volume or tmpfs, got {:?}", self.r#type)))?;
         refuse_if(!matches!(self.consistency.as_str(), "" | "default"), &format!("{at}.Consistency"))?;
         refuse_if(self.image_options.as_ref().is_some_and(|v| !is_empty(v)), &format!("{at}.ImageOptions"))?;
         refuse_if(self.cluster_options.as_ref().is_some_and(|v| !is_empty(v)), &format!("{at}.ClusterOptions"))?;

@@ -15,7 +15,7 @@ pub use event::event;
 pub use files::{File, config, secret};
 pub use network::network;
 pub use node::{cluster, node, plugins};
-pub use service::{mount_type_name, service, spec, task_spec};
+pub use service::{service, spec, task_spec};
 pub use task::task;
 
 use std::collections::HashMap;

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value, json};
 use shoal_proto::{
-    ContainerSpec, Dependency, EndpointSpec, JobSchedule, Mount, MountType, PortConfig, RestartCondition, Service,
-    ServiceSpec, TaskSpec, UpdateConfig, service_spec::Mode,
+    ContainerSpec, Dependency, EndpointSpec, JobSchedule, Mount, PortConfig, RestartCondition, Service, ServiceSpec,
+    TaskSpec, UpdateConfig, service_spec::Mode,
 };
 
 use super::{Obj, labels, meta, rfc3339};
@@ -244,7 +244,7 @@ fn mount(m: &Mount) -> Value {
     });
     let bind = m.bind_options.as_ref().map(|b| Obj::new().put("Propagation", b.propagation.clone()).done());
     Obj::new()
-        .always("Type", mount_type_name(m.r#type()))
+        .always("Type", m.r#type().name())
         .put("Source", m.source.clone())
         .always("Target", m.target.clone())
         .put("ReadOnly", m.read_only)
@@ -263,13 +263,4 @@ fn update_config(u: &UpdateConfig) -> Value {
         .always("MaxFailureRatio", u.max_failure_ratio)
         .always("Order", u.order().name())
         .done()
-}
-
-/// The mount type as Docker (and `--mount type=`) names it.
-pub fn mount_type_name(kind: MountType) -> &'static str {
-    match kind {
-        MountType::Bind => "bind",
-        MountType::Volume => "volume",
-        MountType::Tmpfs => "tmpfs",
-    }
 }

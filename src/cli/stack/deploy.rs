@@ -26,10 +26,10 @@ use super::super::progress::{POLL, Standing, Tracker, Verdict, WaitFlags};
 use super::super::{Ctx, service};
 use super::{all_services, in_stack};
 use crate::client::status;
-use crate::stack::convert;
-use crate::stack::files::{self as stack_files, Kind, StackFile};
-use crate::stack::model::Compose;
-use crate::stack::networks::{self, StackNetwork};
+use shoal_compose::convert;
+use shoal_compose::files::{self as stack_files, Kind, StackFile};
+use shoal_compose::model::Compose;
+use shoal_compose::networks::{self, StackNetwork};
 
 /// How long `stack deploy` waits for its services to converge unless
 /// `--timeout` says otherwise: as long as Helm's `--wait`, enough for a

@@ -25,9 +25,9 @@ use super::format::{Format, ListFlags, PsFlags};
 use super::progress::WaitFlags;
 use super::{Ctx, service};
 use crate::client::status;
-use crate::stack::convert::NAMESPACE_LABEL;
-use crate::stack::load;
-use crate::stack::model::Compose;
+use shoal_compose::convert::NAMESPACE_LABEL;
+use shoal_compose::load;
+use shoal_compose::model::Compose;
 
 #[derive(Subcommand, Debug)]
 pub enum StackCommand {

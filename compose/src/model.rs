@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{duration, units};
+use shoal_spec::text::{duration, units};
 
 /// A compose file (its keys checked by the [`super::schema`] first).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

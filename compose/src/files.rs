@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     fn compose(yaml: &str) -> Compose {
-        Compose::from_tree(crate::stack::load::parse(yaml, "test.yml").unwrap()).unwrap()
+        Compose::from_tree(crate::load::parse(yaml, "test.yml").unwrap()).unwrap()
     }
 
     #[test]

@@ -121,6 +121,23 @@ pub struct Options<'a> {
 pub fn load(files: &[String], options: Options<'_>) -> Result<Loaded, LoadError> {
     let vars = env_file(files, options.env_file)?;
     let lookup = |name: &str| std::env::var(name).ok().or_else(|| vars.get(name).cloned());
+    let mut sources = Vec::new();
+    for file in files {
+        let name = if file == "-" { "stdin" } else { file.as_str() };
+        sources.push((name, read(file)?));
+    }
+    let sources: Vec<(&str, &[u8])> = sources.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    load_sources(&sources, &lookup, &base_dir(files), options.interpolate)
+}
+
+/// Loads the files' bytes (`(name, bytes)`, in order), variables from
+/// `lookup`, relative paths from `base`.
+pub fn load_sources(
+    sources: &[(&str, &[u8])],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    base: &Path,
+    interpolate: bool,
+) -> Result<Loaded, LoadError> {
     let mut merged: Option<Value> = None;
     let mut warnings = Vec::new();
     let mut version: Option<String> = None;
@@ -129,9 +146,8 @@ pub fn load(files: &[String], options: Options<'_>) -> Result<Loaded, LoadError>
             warnings.push(warning);
         }
     };
-    for file in files {
-        let name = if file == "-" { "stdin" } else { file.as_str() };
-        let mut tree = parse(&decode(&read(file)?, name)?, name)?;
+    for (name, bytes) in sources {
+        let mut tree = parse(&decode(bytes, name)?, name)?;
         let this = schema::version(&tree);
         match &version {
             Some(first) if *first != this => {
@@ -140,8 +156,8 @@ pub fn load(files: &[String], options: Options<'_>) -> Result<Loaded, LoadError>
             Some(_) => {}
             None => version = Some(this.clone()),
         }
-        if options.interpolate {
-            let unset = interpolate::tree(&mut tree, &lookup).map_err(|e| LoadError(format!("{name}: {e}")))?;
+        if interpolate {
+            let unset = interpolate::tree(&mut tree, lookup).map_err(|e| LoadError(format!("{name}: {e}")))?;
             for var in unset {
                 warn(format!("The {var:?} variable is not set. Defaulting to a blank string."));
             }
@@ -158,8 +174,7 @@ pub fn load(files: &[String], options: Options<'_>) -> Result<Loaded, LoadError>
     let version = version.unwrap_or_default();
     // Printed as docker prints it: none or `3` is the newest.
     compose.version = Some(version.clone());
-    let base = base_dir(files);
-    let cx = resolve::Context { base: &base, lookup: &lookup, version: &version };
+    let cx = resolve::Context { base, lookup, version: &version };
     warnings.extend(resolve::compose(&mut compose, &cx).map_err(LoadError)?);
     Ok(Loaded { compose, warnings })
 }

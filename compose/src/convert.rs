@@ -553,19 +553,19 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::stack::model::Compose;
+    use crate::model::Compose;
 
     fn resolved(yaml: &str, base: &Path) -> Result<Compose, String> {
         let mut compose = Compose::from_tree(serde_saphyr::from_str(yaml).unwrap())?;
         let env = |k: &str| (k == "FROM_SHELL").then(|| "yes".to_string());
-        let cx = crate::stack::resolve::Context { base, lookup: &env, version: "3.8" };
-        crate::stack::resolve::compose(&mut compose, &cx)?;
+        let cx = crate::resolve::Context { base, lookup: &env, version: "3.8" };
+        crate::resolve::compose(&mut compose, &cx)?;
         Ok(compose)
     }
 
     fn convert(yaml: &str, name: &str) -> Result<Converted, String> {
         let compose = resolved(yaml, Path::new("/srv/demo"))?;
-        let (networks, _) = crate::stack::networks::plan("demo", &compose)?;
+        let (networks, _) = crate::networks::plan("demo", &compose)?;
         service("demo", name, &compose, &networks)
     }
 

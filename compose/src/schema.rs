@@ -62,7 +62,7 @@ pub fn validate(tree: &Value, version: &str) -> Result<(), String> {
     let validator = jsonschema::options()
         .with_draft(Draft::Draft4)
         .should_validate_formats(true)
-        .with_format("duration", |s: &str| crate::duration::parse(s).is_ok())
+        .with_format("duration", |s: &str| shoal_spec::text::duration::parse(s).is_ok())
         .with_format("ports", |s: &str| model::short_port(s).is_ok())
         .build(&schema)
         .expect("docker's schemas compile");

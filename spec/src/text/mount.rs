@@ -39,12 +39,9 @@ pub fn parse(text: &str) -> Result<Mount, String> {
         }
         match (key, value) {
             ("type", Some(kind)) => {
-                m.r#type = match kind {
-                    "bind" => MountType::Bind,
-                    "volume" => MountType::Volume,
-                    "tmpfs" => MountType::Tmpfs,
-                    other => return Err(format!("type: expected bind, volume or tmpfs, got {other:?}")),
-                } as i32;
+                m.r#type = MountType::from_name(kind)
+                    .ok_or_else(|| format!("type: expected bind, volume or tmpfs, got {kind:?}"))?
+                    as i32;
             }
             ("source" | "src", Some(v)) => m.source = v.to_string(),
             ("target" | "destination" | "dst", Some(v)) => m.target = v.to_string(),
@@ -90,7 +87,7 @@ pub fn parse(text: &str) -> Result<Mount, String> {
         if let Some(key) = keys.first()
             && kind != of
         {
-            return Err(format!("{key}: only a {} mount takes it, this one is {}", name(of), name(kind)));
+            return Err(format!("{key}: only a {} mount takes it, this one is {}", of.name(), kind.name()));
         }
     }
     match kind {
@@ -101,8 +98,6 @@ pub fn parse(text: &str) -> Result<Mount, String> {
     }
     Ok(m)
 }
-
-pub use shoal_dockerapi::shape::mount_type_name as name;
 
 /// The comma-separated fields of `text`, a double-quoted stretch kept
 /// whole (the quotes dropped), as Go's CSV reader splits them for Docker.
