@@ -62,6 +62,11 @@ impl Schedule {
                 Kind::Every(i64::try_from(every.as_nanos()).unwrap_or(i64::MAX))
             }
             None => {
+                // A field that lists nothing (`,`) matches no time: croner
+                // takes it, then searches years second by second for a run.
+                if let Some(field) = text.split_whitespace().find(|f| f.split(',').all(str::is_empty)) {
+                    return Err(ScheduleError::Cron(text.to_string(), format!("the field {field:?} lists no value")));
+                }
                 let cron = Cron::from_str(text).map_err(|e| ScheduleError::Cron(text.to_string(), e.to_string()))?;
                 Kind::Cron(Box::new(cron))
             }
@@ -150,5 +155,14 @@ mod tests {
         assert_eq!(schedule("@every 10ms", "").unwrap_err(), ScheduleError::Every("@every 10ms".into()));
         assert_eq!(schedule("@every soon", "").unwrap_err(), ScheduleError::Every("@every soon".into()));
         assert_eq!(schedule("@daily", "Mars/Olympus").unwrap_err(), ScheduleError::TimeZone("Mars/Olympus".into()));
+    }
+
+    /// Found by fuzzing (fuzz/ flags): a seconds field of a lone comma
+    /// was taken, and each look for the next run then took over a minute.
+    #[test]
+    fn a_field_that_lists_nothing_is_refused() {
+        let err = schedule(", * * * * *", "").unwrap_err();
+        assert_eq!(err, ScheduleError::Cron(", * * * * *".into(), "the field \",\" lists no value".into()));
+        assert!(schedule("1,, * * * *", "").is_ok(), "an empty item beside a value is as croner reads it");
     }
 }
