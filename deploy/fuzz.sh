@@ -29,7 +29,7 @@ trap 'rm -rf "$scratch"' EXIT
 for target in "${targets[@]}"; do
   seeds=(fuzz/corpus/"$target")
   [ "$target" = compose ] && [ -d ../shared/stacks ] && seeds+=(../shared/stacks)
-  mkdir -p "$scratch/$target"
+  mkdir -p "$scratch/$target" fuzz/corpus/"$target"
   log="$scratch/$target.log"
   echo "fuzz: $target for ${seconds}s" >&2
   if ! cargo "${toolchain[@]}" fuzz run --fuzz-dir fuzz --sanitizer none "$target" "$scratch/$target" "${seeds[@]}" \

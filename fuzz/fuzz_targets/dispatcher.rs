@@ -5,15 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use prost::Message;
+use shoal_fuzz::round_trip;
 use shoal_proto::{HeartbeatRequest, SessionMessage, SessionRequest, UpdateTaskStatusRequest};
-
-fn round_trip<M: Message + Default + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
-    if let Ok(message) = M::decode(bytes) {
-        let again = M::decode(message.encode_to_vec().as_slice()).expect("what was encoded decodes");
-        assert_eq!(again, message);
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, bytes)) = data.split_first() else { return };
