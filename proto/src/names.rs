@@ -125,147 +125,40 @@ impl NodeAvailability {
     }
 }
 
-impl NodeAvailability {
-    /// As `--availability` and Docker's JSON name it: "active", "pause", "drain".
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeAvailability::Active => "active",
-            NodeAvailability::Pause => "pause",
-            NodeAvailability::Drain => "drain",
-        }
-    }
+/// `name()` (a value as Docker's JSON and shoal's flags spell it) and
+/// its inverse `from_name()`, for each enum, from one table.
+macro_rules! names {
+    ($($kind:ident { $($variant:ident => $name:literal),+ $(,)? })*) => {$(
+        impl $kind {
+            /// As Docker's JSON and the flag of the same name spell it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name,)+
+                }
+            }
 
-    /// Parses an `--availability` value.
-    pub fn from_name(name: &str) -> Option<NodeAvailability> {
-        [NodeAvailability::Active, NodeAvailability::Pause, NodeAvailability::Drain]
-            .into_iter()
-            .find(|a| a.name() == name)
-    }
+            /// The value spelled `name`, as [`Self::name`] spells it.
+            pub fn from_name(name: &str) -> Option<$kind> {
+                match name {
+                    $($name => Some($kind::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    )*};
 }
 
-impl NodeRole {
-    /// "manager" or "worker".
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeRole::Worker => "worker",
-            NodeRole::Manager => "manager",
-        }
-    }
-
-    /// Parses a `--role` value.
-    pub fn from_name(name: &str) -> Option<NodeRole> {
-        [NodeRole::Worker, NodeRole::Manager].into_iter().find(|r| r.name() == name)
-    }
-}
-
-impl MountType {
-    /// "bind", "volume" or "tmpfs", as `--mount type=` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            MountType::Bind => "bind",
-            MountType::Volume => "volume",
-            MountType::Tmpfs => "tmpfs",
-        }
-    }
-
-    /// Parses a mount type's name.
-    pub fn from_name(name: &str) -> Option<MountType> {
-        [MountType::Bind, MountType::Volume, MountType::Tmpfs].into_iter().find(|m| m.name() == name)
-    }
-}
-
-impl PortProtocol {
-    /// "tcp" or "udp", as `-p 53:53/udp` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            PortProtocol::Tcp => "tcp",
-            PortProtocol::Udp => "udp",
-        }
-    }
-
-    /// Parses a protocol name.
-    pub fn from_name(name: &str) -> Option<PortProtocol> {
-        [PortProtocol::Tcp, PortProtocol::Udp].into_iter().find(|p| p.name() == name)
-    }
-}
-
-impl PublishMode {
-    /// "ingress" or "host", as `--publish mode=` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            PublishMode::Ingress => "ingress",
-            PublishMode::Host => "host",
-        }
-    }
-
-    /// Parses a publish mode's name.
-    pub fn from_name(name: &str) -> Option<PublishMode> {
-        [PublishMode::Ingress, PublishMode::Host].into_iter().find(|m| m.name() == name)
-    }
-}
-
-impl EndpointMode {
-    /// "vip" or "dnsrr", as `--endpoint-mode` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            EndpointMode::Vip => "vip",
-            EndpointMode::Dnsrr => "dnsrr",
-        }
-    }
-
-    /// Parses an `--endpoint-mode` value.
-    pub fn from_name(name: &str) -> Option<EndpointMode> {
-        [EndpointMode::Vip, EndpointMode::Dnsrr].into_iter().find(|m| m.name() == name)
-    }
-}
-
-impl FailureAction {
-    /// As `--update-failure-action` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureAction::Pause => "pause",
-            FailureAction::Continue => "continue",
-            FailureAction::Rollback => "rollback",
-        }
-    }
-
-    /// Parses an `--update-failure-action` value.
-    pub fn from_name(name: &str) -> Option<FailureAction> {
-        [FailureAction::Pause, FailureAction::Continue, FailureAction::Rollback].into_iter().find(|a| a.name() == name)
-    }
-}
-
-impl UpdateOrder {
-    /// As `--update-order` and Docker's JSON name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            UpdateOrder::StopFirst => "stop-first",
-            UpdateOrder::StartFirst => "start-first",
-        }
-    }
-
-    /// Parses an `--update-order` value.
-    pub fn from_name(name: &str) -> Option<UpdateOrder> {
-        [UpdateOrder::StopFirst, UpdateOrder::StartFirst].into_iter().find(|o| o.name() == name)
-    }
-}
-
-impl RestartCondition {
-    /// As in `--restart-condition`: "any", "on-failure", "none".
-    pub fn name(self) -> &'static str {
-        match self {
-            RestartCondition::Any => "any",
-            RestartCondition::OnFailure => "on-failure",
-            RestartCondition::None => "none",
-        }
-    }
-
-    /// Parses a `--restart-condition` value.
-    pub fn from_name(name: &str) -> Option<RestartCondition> {
-        [RestartCondition::Any, RestartCondition::OnFailure, RestartCondition::None]
-            .into_iter()
-            .find(|c| c.name() == name)
-    }
+names! {
+    NodeAvailability { Active => "active", Pause => "pause", Drain => "drain" }
+    NodeRole { Worker => "worker", Manager => "manager" }
+    MountType { Bind => "bind", Volume => "volume", Tmpfs => "tmpfs" }
+    PortProtocol { Tcp => "tcp", Udp => "udp" }
+    PublishMode { Ingress => "ingress", Host => "host" }
+    EndpointMode { Vip => "vip", Dnsrr => "dnsrr" }
+    FailureAction { Pause => "pause", Continue => "continue", Rollback => "rollback" }
+    UpdateOrder { StopFirst => "stop-first", StartFirst => "start-first" }
+    RestartCondition { Any => "any", OnFailure => "on-failure", None => "none" }
+    ScheduleOverlap { Forbid => "forbid", Allow => "allow", Replace => "replace" }
 }
 
 impl Service {
@@ -285,24 +178,6 @@ impl JobSchedule {
     /// The time zone its cron fields are read in ("UTC" when unset).
     pub fn zone_name(&self) -> &str {
         if self.time_zone.is_empty() { "UTC" } else { &self.time_zone }
-    }
-}
-
-impl ScheduleOverlap {
-    /// As `--schedule-overlap` takes it: "forbid", "allow", "replace".
-    pub fn name(self) -> &'static str {
-        match self {
-            ScheduleOverlap::Forbid => "forbid",
-            ScheduleOverlap::Allow => "allow",
-            ScheduleOverlap::Replace => "replace",
-        }
-    }
-
-    /// Parses a name as printed by [`ScheduleOverlap::name`].
-    pub fn from_name(name: &str) -> Option<ScheduleOverlap> {
-        [ScheduleOverlap::Forbid, ScheduleOverlap::Allow, ScheduleOverlap::Replace]
-            .into_iter()
-            .find(|o| o.name() == name)
     }
 }
 
