@@ -11,7 +11,7 @@ use openraft::ServerState;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::dispatcher::{Dispatcher, monitor};
+use crate::dispatcher::{Dispatcher, fanout, monitor};
 use crate::orchestrator::Orchestrator;
 use crate::proposer::Proposer;
 use crate::raft::Quorum;
@@ -98,6 +98,8 @@ async fn lead(handles: Handles, token: CancellationToken) {
     tokio::spawn(crate::orchestrator::schedule::run(store.clone(), proposer.clone(), token.clone()));
     tokio::spawn(crate::orchestrator::rejoin::run(store.clone(), proposer.clone(), token.clone()));
     tokio::spawn(monitor::run(dispatcher.clone(), token.clone()));
+    // Subscribed here, before any session can open.
+    tokio::spawn(fanout::run(dispatcher.clone(), store.subscribe(), token.clone()));
     let raft = quorum.raft().clone();
     tokio::spawn(crate::reachability::run(store.clone(), proposer.clone(), quorum, token.clone()));
     tokio::spawn(crate::roles::run(store, proposer, raft, raft_id, token.clone()));

@@ -1,9 +1,11 @@
 //! One session's assignment stream: the node's tasks in full, then every
 //! change a worker acts on (a new task, a desired state that moved, a
 //! task deleted, the node's desired role changed, its network map or the
-//! secrets and configs its tasks read changed).
+//! secrets and configs its tasks read changed), from the news the
+//! fan-out posts it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use shoal_proto::{AssignmentsKind, NetworkMap, NodeRole, SessionMessage, Task, TaskState, store_object::Object};
@@ -11,11 +13,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use super::fanout::{Mailbox, Routed};
 use super::{heartbeat_period, network_map, task_files};
 use crate::keys::Keyring;
 use crate::metrics::METRICS;
 use crate::store::{Change, MemoryStore, Store};
-use crate::watch::{self, Wake};
 
 pub(super) struct Stream {
     pub store: Store,
@@ -23,6 +25,7 @@ pub(super) struct Stream {
     pub session_id: String,
     pub tx: mpsc::Sender<Result<SessionMessage, Status>>,
     pub keys: Keyring,
+    pub mailbox: Arc<Mailbox>,
 }
 
 /// A task is the worker's once the scheduler assigned it.
@@ -39,7 +42,6 @@ fn roles(store: &MemoryStore, node_id: &str) -> (NodeRole, NodeRole) {
 
 impl Stream {
     pub async fn run(self, stop: CancellationToken) {
-        let mut events = self.store.subscribe();
         // Desired state last sent, by task id, and the store index of the
         // last full set (older commits are already in it).
         let mut sent: HashMap<String, i32> = HashMap::new();
@@ -59,52 +61,62 @@ impl Stream {
                     METRICS.assignment_fanout_seconds.observe(at.elapsed().as_secs_f64());
                 }
             }
-            tokio::select! {
+            let news = tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = self.tx.closed() => return,
-                wake = watch::next(&mut events) => match wake {
-                    Wake::Commits(commits) => {
-                        let changes = commits.iter().filter(|c| c.index > seen).flat_map(|c| c.changes.iter());
-                        let remap = changes.clone().any(network_map::matters);
-                        let refile = changes.clone().any(|c| task_files::matters(c, &self.node_id));
-                        message = self.incremental(changes, &mut sent);
-                        applied = commits.iter().filter(|c| c.index > seen).map(|c| c.applied).min();
-                        // A changed role or manager list is news too.
-                        let now = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
-                        if message.is_none() && now != node {
-                            message = self.store.view(|s| {
-                                Some(self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
-                            });
-                        }
-                        node = now;
-                        if remap {
-                            let now = self.store.view(|s| network_map::for_node(s, &self.node_id));
-                            if now != map {
-                                let m = message.get_or_insert_with(|| {
-                                    self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
-                                });
-                                m.network_map = Some(now.clone());
-                                map = now;
-                            }
-                        }
-                        if refile {
-                            let now = self.store.view(|s| task_files::needed(s, &self.node_id));
-                            if now != files {
-                                let m = message.get_or_insert_with(|| {
-                                    self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
-                                });
-                                m.task_files = Some(self.store.view(|s| task_files::data(s, &now, &self.keys)));
-                                files = now;
-                            }
-                        }
-                    }
-                    Wake::Resync => {
-                        message = self.complete(&mut sent, &mut seen, &mut map, &mut files);
-                        applied = None;
-                    }
-                    Wake::Closed => return,
-                },
+                news = self.mailbox.take() => news,
+            };
+            if news.resync {
+                message = self.complete(&mut sent, &mut seen, &mut map, &mut files);
+                applied = None;
+                continue;
             }
+            let own: Vec<&Change> = news.own.iter().filter(|r| r.index() > seen).map(Routed::change).collect();
+            message = self.incremental(own.iter().copied(), &mut sent);
+            applied = news.applied;
+            // A changed role or manager list is news too.
+            if news.managers || own.iter().any(|c| matches!(c.object(), Object::Node(_))) {
+                let now = self.store.view(|s| (roles(s, &self.node_id), s.manager_addrs(), s.manager_ids()));
+                if message.is_none() && now != node {
+                    message = self
+                        .store
+                        .view(|s| Some(self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new())));
+                }
+                node = now;
+            }
+            if news.remap || own.iter().any(|c| network_map::matters(c)) {
+                let (now, at) = self.store.view(|s| (network_map::for_node(s, &self.node_id), s.index()));
+                if now != map {
+                    let m = message.get_or_insert_with(|| {
+                        self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
+                    });
+                    m.network_map = Some(now.clone());
+                    map = now;
+                    self.joined(&map, at);
+                }
+            }
+            if own.iter().any(|c| task_files::matters(c, &self.node_id)) {
+                let now = self.store.view(|s| task_files::needed(s, &self.node_id));
+                if now != files {
+                    let m = message.get_or_insert_with(|| {
+                        self.store.view(|s| self.message(s, AssignmentsKind::Incremental, Vec::new(), Vec::new()))
+                    });
+                    m.task_files = Some(self.store.view(|s| task_files::data(s, &now, &self.keys)));
+                    files = now;
+                }
+            }
+        }
+    }
+
+    /// Tells the fan-out which networks' changes reach this session, now
+    /// that its map as of store index `at` holds them. A commit applied
+    /// since may have been sorted against the networks it held before:
+    /// then the map is made again.
+    fn joined(&self, map: &NetworkMap, at: u64) {
+        let ids = map.networks.iter().filter_map(|n| n.network.as_ref().map(|n| n.id.clone()));
+        self.mailbox.set_joined(ids);
+        if self.store.view(MemoryStore::index) > at {
+            self.mailbox.remap_later();
         }
     }
 
@@ -139,7 +151,7 @@ impl Stream {
         map: &mut NetworkMap,
         files: &mut task_files::Needed,
     ) -> Option<SessionMessage> {
-        self.store.view(|s| {
+        let message = self.store.view(|s| {
             *seen = s.index();
             let tasks: Vec<Task> =
                 s.tasks_of_node(&self.node_id).filter(|t| is_assigned(t, &self.node_id)).cloned().collect();
@@ -150,7 +162,9 @@ impl Stream {
             *files = task_files::needed(s, &self.node_id);
             message.task_files = Some(task_files::data(s, files, &self.keys));
             Some(message)
-        })
+        });
+        self.joined(map, *seen);
+        message
     }
 
     fn incremental<'a>(

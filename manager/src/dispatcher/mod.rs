@@ -1,6 +1,7 @@
 //! The dispatcher: the gRPC service workers talk to.
 //!
-//! A worker opens a session ([`assignments`] streams its tasks), sends
+//! A worker opens a session ([`assignments`] streams its tasks, from
+//! what [`fanout`] sorted of each commit for it), sends
 //! heartbeats (kept in memory; [`monitor`] marks nodes that stop
 //! heartbeating Down) and reports task status, which is written through
 //! the proposer, which gathers many workers' reports into shared raft entries.
@@ -9,6 +10,7 @@
 //! also starts, reads and removes its own `shoal run` tasks here.
 
 mod assignments;
+pub mod fanout;
 pub mod monitor;
 pub mod network_map;
 mod task_files;
@@ -65,6 +67,8 @@ struct Session {
     id: String,
     last_seen: Instant,
     stop: CancellationToken,
+    /// Where the fan-out posts the session's news.
+    mailbox: Arc<fanout::Mailbox>,
 }
 
 impl Dispatcher {
@@ -172,15 +176,16 @@ impl DispatcherApi for Dispatcher {
             .propose(vec![ops::node_status(&req.node_id, status, req.description)])
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;
-        let session = Session { id: new_id(), last_seen: Instant::now(), stop: CancellationToken::new() };
-        let (session_id, stop) = (session.id.clone(), session.stop.clone());
+        let mailbox = Arc::new(fanout::Mailbox::default());
+        let session = Session { id: new_id(), last_seen: Instant::now(), stop: CancellationToken::new(), mailbox };
+        let (session_id, stop, mailbox) = (session.id.clone(), session.stop.clone(), session.mailbox.clone());
         if let Some(old) = self.inner.sessions.lock().insert(req.node_id.clone(), session) {
             old.stop.cancel();
         }
         let (tx, rx) = mpsc::channel(16);
         let keys = self.inner.keys.clone();
-        let stream =
-            assignments::Stream { store: self.inner.store.clone(), node_id: req.node_id, session_id, tx, keys };
+        let store = self.inner.store.clone();
+        let stream = assignments::Stream { store, node_id: req.node_id, session_id, tx, keys, mailbox };
         tokio::spawn(stream.run(stop));
         Ok(Response::new(ReceiverStream::new(rx)))
     }

@@ -44,8 +44,9 @@ pub fn for_node(store: &MemoryStore, node_id: &str) -> NetworkMap {
         }
     }
     // One pass over the tasks elsewhere, each filed under the joined
-    // networks it is on.
-    for task in store.tasks().filter(live).filter(|t| t.node_id != node_id) {
+    // networks it is on (none to make without a network).
+    let elsewhere = if joined.is_empty() { None } else { Some(store.tasks()) };
+    for task in elsewhere.into_iter().flatten().filter(live).filter(|t| t.node_id != node_id) {
         for attachment in &task.networks {
             if let (Some(peers), Some(addr)) =
                 (joined.get_mut(attachment.network_id.as_str()), attachment.addresses.first())
