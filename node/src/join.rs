@@ -65,6 +65,32 @@ async fn issue(remote: &str, ca: &[u8], request: IssueCertificateRequest) -> Res
     Ok(issued.into_inner())
 }
 
+/// Steps 1 and 2 for a new node: the cluster's CA pinned by `join_token`,
+/// then this node's certificate (a fresh key that never leaves the
+/// caller) for `hostname` advertising `addr`. Also what the node
+/// simulator (`benches/simulator`) joins its nodes with.
+pub async fn certificate(
+    remote: &str,
+    join_token: &str,
+    hostname: &str,
+    addr: &str,
+) -> Result<(Credentials, IssueCertificateResponse), Status> {
+    let parsed = parse_token(join_token)?;
+    let ca = pin_ca(remote, parsed.digest).await?;
+    let (csr, key) = request().map_err(|e| internal("making a certificate request", e))?;
+    let request = IssueCertificateRequest {
+        token: join_token.to_string(),
+        csr,
+        hostname: hostname.to_string(),
+        addr: addr.to_string(),
+        expired_certificate: Vec::new(),
+    };
+    let mut issued = issue(remote, &ca, request).await?;
+    let credentials = Credentials::new(std::mem::take(&mut issued.ca_cert), std::mem::take(&mut issued.cert), key)
+        .map_err(|e| internal("the issued certificate", e))?;
+    Ok((credentials, issued))
+}
+
 fn parse_token(token: &str) -> Result<token::Token<'_>, Status> {
     token::parse(token)
         .ok_or_else(|| Status::invalid_argument("--token: expected a join token like SHOAL-1-<digest>-<secret>"))
@@ -72,26 +98,13 @@ fn parse_token(token: &str) -> Result<token::Token<'_>, Status> {
 
 impl Daemon {
     pub(crate) async fn join(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, Status> {
-        let parsed = parse_token(&req.token)?;
+        parse_token(&req.token)?;
         let remote = remote(&req.remote_addr);
         let listen_addr = self.listen_on(&req.listen_addr).await?;
         let addr = self.advertise(&req.advertise_addr)?;
 
-        // 1. Pin the CA.
-        let ca = pin_ca(&remote, parsed.digest).await?;
-
-        // 2. Get a certificate.
-        let (csr, key) = request().map_err(|e| internal("making a certificate request", e))?;
-        let request = IssueCertificateRequest {
-            token: req.token.clone(),
-            csr,
-            hostname: self.hostname.clone(),
-            addr: addr.clone(),
-            expired_certificate: Vec::new(),
-        };
-        let issued = issue(&remote, &ca, request).await?;
-        let credentials =
-            Credentials::new(issued.ca_cert, issued.cert, key).map_err(|e| internal("the issued certificate", e))?;
+        // 1 and 2: pin the CA, get a certificate.
+        let (credentials, issued) = certificate(&remote, &req.token, &self.hostname, &addr).await?;
         certs::save_credentials(&certs::node_dir(&self.data_dir), &credentials)
             .map_err(|e| internal("saving the certificate", e))?;
         let manager = credentials.identity().role == Role::Manager;

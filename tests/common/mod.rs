@@ -21,6 +21,12 @@ use tempfile::TempDir;
 
 pub const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
+/// The binary daemons and the CLI run: this build's, or `SHOAL_BIN`
+/// (a benchmark run against another build, to compare two).
+pub fn shoal_bin() -> String {
+    std::env::var("SHOAL_BIN").unwrap_or_else(|_| SHOAL.to_string())
+}
+
 /// Polls `f` every 100 ms until it holds; panics after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -237,16 +243,16 @@ impl Node {
         let mut command = match &self.netns {
             Some(netns) => {
                 let mut c = Command::new("nsenter");
-                c.arg(format!("--net=/run/netns/{netns}")).arg(SHOAL);
+                c.arg(format!("--net=/run/netns/{netns}")).arg(shoal_bin());
                 c
             }
             None => match &self.cpus {
                 Some(cpus) => {
                     let mut c = Command::new("taskset");
-                    c.args(["-c", cpus]).arg(SHOAL);
+                    c.args(["-c", cpus]).arg(shoal_bin());
                     c
                 }
-                None => Command::new(SHOAL),
+                None => Command::new(shoal_bin()),
             },
         };
         let data_path = if self.netns.is_some() { "on" } else { "off" };
@@ -328,7 +334,7 @@ impl Node {
     /// The CLI talking to this node with `args`, to run as the caller
     /// needs (with more environment, say).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(SHOAL);
+        let mut command = Command::new(shoal_bin());
         command.arg("--host").arg(format!("unix://{}", self.socket().display())).args(args).stdin(Stdio::null());
         command
     }
