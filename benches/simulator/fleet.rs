@@ -36,7 +36,6 @@ pub struct Fleet {
 /// The nodes, each running until its token is cancelled.
 pub struct Nodes {
     stops: Vec<CancellationToken>,
-    pub ids: Vec<String>,
 }
 
 impl Fleet {
@@ -153,17 +152,15 @@ impl Nodes {
                                 }
                             }
                         };
-                        let id = node.id.clone();
                         tokio::spawn(node.run(fleet, stop));
-                        id
                     }
                 });
                 (handle, stop)
             })
             .collect();
-        let mut nodes = Nodes { stops: Vec::new(), ids: Vec::new() };
+        let mut nodes = Nodes { stops: Vec::new() };
         for (handle, stop) in joins {
-            nodes.ids.push(rt.block_on(handle).expect("a node joined"));
+            rt.block_on(handle).expect("a node joined");
             nodes.stops.push(stop);
         }
         nodes

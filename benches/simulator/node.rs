@@ -24,8 +24,8 @@ use crate::fleet::Fleet;
 const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct SimNode {
-    pub index: usize,
-    pub id: String,
+    index: usize,
+    id: String,
     hostname: String,
     addr: String,
     credentials: Credentials,
@@ -205,28 +205,27 @@ impl Tasks {
     fn assigned(&mut self, task: Task, delay: Duration) {
         let desired = task.desired_state();
         let current = task.status.as_ref().map_or(TaskState::Assigned, |s| s.state());
-        let known = self.known.entry(task.id.clone()).or_insert(Known { reported: current, counted: false });
-        if desired <= TaskState::Running && known.reported < TaskState::Starting {
+        let reported =
+            self.known.entry(task.id.clone()).or_insert(Known { reported: current, counted: false }).reported;
+        if desired <= TaskState::Running && reported < TaskState::Starting {
             if delay.is_zero() {
-                self.pending.insert(task.id, TaskState::Running);
+                self.queue(task.id, TaskState::Running);
             } else {
-                self.pending.insert(task.id.clone(), TaskState::Starting);
-                self.due.push((Instant::now() + delay, task.id));
+                self.due.push((Instant::now() + delay, task.id.clone()));
+                self.queue(task.id, TaskState::Starting);
             }
-        } else if desired > TaskState::Running && known.reported <= TaskState::Running {
+        } else if desired > TaskState::Running && reported <= TaskState::Running {
             self.due.retain(|(_, id)| *id != task.id);
-            self.pending.insert(task.id, TaskState::Shutdown);
+            self.queue(task.id, TaskState::Shutdown);
         }
-        self.sync();
     }
 
-    /// Records pending states as the ones reported.
-    fn sync(&mut self) {
-        for (id, state) in &self.pending {
-            if let Some(known) = self.known.get_mut(id) {
-                known.reported = *state;
-            }
+    /// A state to send, recorded as the one reported.
+    fn queue(&mut self, id: String, state: TaskState) {
+        if let Some(known) = self.known.get_mut(&id) {
+            known.reported = state;
         }
+        self.pending.insert(id, state);
     }
 
     /// Tasks whose start delay passed report Running.
@@ -235,10 +234,9 @@ impl Tasks {
         self.due = later;
         for (_, id) in ripe {
             if self.known.contains_key(&id) {
-                self.pending.insert(id, TaskState::Running);
+                self.queue(id, TaskState::Running);
             }
         }
-        self.sync();
     }
 
     /// Forgets tasks; returns how many were counted as Running.

@@ -98,6 +98,7 @@ fn parse_token(token: &str) -> Result<token::Token<'_>, Status> {
 
 impl Daemon {
     pub(crate) async fn join(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, Status> {
+        // A bad token is refused before anything is bound.
         parse_token(&req.token)?;
         let remote = remote(&req.remote_addr);
         let listen_addr = self.listen_on(&req.listen_addr).await?;

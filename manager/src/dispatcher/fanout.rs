@@ -34,10 +34,6 @@ impl Routed {
     pub fn change(&self) -> &Change {
         &self.commit.changes[self.change]
     }
-
-    pub fn applied(&self) -> Instant {
-        self.commit.applied
-    }
 }
 
 /// What a session has not read yet, merged while it is busy.
@@ -92,6 +88,29 @@ impl Mailbox {
     /// Asks the session to make its map again.
     pub fn remap_later(&self) {
         self.post(|news| news.remap = true);
+    }
+
+    /// Posts a batch's news for this session: its own changes, and
+    /// whether the managers changed and its map must be made again.
+    /// Nothing when there is nothing for it.
+    fn deliver(&self, own: Vec<Routed>, managers: bool, remap: bool, applied: Option<Instant>) {
+        if own.is_empty() && !managers && !remap {
+            return;
+        }
+        self.post(|news| {
+            news.own.extend(own);
+            news.managers |= managers;
+            news.remap |= remap;
+            news.applied = match (news.applied, applied) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        });
+    }
+
+    /// Whether the session's map holds one of `networks`.
+    fn holds_any(&self, networks: &HashSet<String>) -> bool {
+        !networks.is_empty() && self.joined.lock().iter().any(|n| networks.contains(n))
     }
 
     fn post(&self, f: impl FnOnce(&mut News)) {
@@ -219,24 +238,19 @@ pub async fn run(dispatcher: Dispatcher, mut events: broadcast::Receiver<Arc<Com
                 };
                 let applied = commits.iter().map(|c| c.applied).min();
                 let sessions = dispatcher.inner.sessions.lock();
-                for (node_id, session) in sessions.iter() {
-                    let own = sorted.by_node.remove(node_id).unwrap_or_default();
-                    let mailbox = &session.mailbox;
-                    let remap = sorted.remap
-                        || (!sorted.touched.is_empty()
-                            && mailbox.joined.lock().iter().any(|n| sorted.touched.contains(n)));
-                    if own.is_empty() && !remap && !managers {
-                        continue;
+                if sorted.remap || managers || !sorted.touched.is_empty() {
+                    for (node_id, session) in sessions.iter() {
+                        let own = sorted.by_node.remove(node_id).unwrap_or_default();
+                        let remap = sorted.remap || session.mailbox.holds_any(&sorted.touched);
+                        session.mailbox.deliver(own, managers, remap, applied);
                     }
-                    mailbox.post(|news| {
-                        news.own.extend(own);
-                        news.managers |= managers;
-                        news.remap |= remap;
-                        news.applied = match (news.applied, applied) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
-                    });
+                } else {
+                    // Only the nodes the changes concern: O(changes), not O(sessions).
+                    for (node_id, own) in sorted.by_node {
+                        if let Some(session) = sessions.get(&node_id) {
+                            session.mailbox.deliver(own, false, false, applied);
+                        }
+                    }
                 }
             }
             Wake::Resync => {
@@ -370,8 +384,9 @@ mod tests {
         let mailbox = Mailbox::default();
         let mut state = state(&[]);
         let sorted = Sorted::of(&[commit(1, vec![updated(task("t1", "a", None))])], &mut state);
-        mailbox.post(|n| n.own.extend(sorted.by_node["a"].clone()));
-        mailbox.post(|n| n.managers = true);
+        mailbox.deliver(sorted.by_node["a"].clone(), false, false, None);
+        mailbox.deliver(Vec::new(), true, false, None);
+        mailbox.deliver(Vec::new(), false, false, None);
         let news = mailbox.take().await;
         assert_eq!(news.own.len(), 1);
         assert!(news.managers && !news.remap && !news.resync);
